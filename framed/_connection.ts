@@ -1,0 +1,617 @@
+/**
+ * The engine behind {@linkcode FramedConnection}: a receive loop that parses
+ * frames out of one reusable buffer, and a writer that gathers every queued
+ * frame into as few socket writes as it can.
+ *
+ * @module
+ */
+
+import type { FramedConnection } from "./connection.ts";
+import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
+import {
+  ConnectionClosedError,
+  InvalidPayloadError,
+  MessageTooLargeError,
+  NotConnectedError,
+  UnsentQueueFullError,
+} from "./errors.ts";
+import type { MessageType, NumericType } from "./types.ts";
+import {
+  headerSize,
+  LONG_HEADER_SIZE,
+  LONG_LENGTH_MARKER,
+  readLongLength,
+  SHORT_HEADER_SIZE,
+  writeHeader,
+} from "./_wire.ts";
+import { isNumericType } from "./_codec.ts";
+
+/** Socket reads land here; messages that do not fit get a buffer of their own. */
+const RECEIVE_BUFFER_SIZE = 64 * 1024;
+/** The writer's gather buffer starts this small and grows up to the maximum. */
+const WRITE_BUFFER_INITIAL = 16 * 1024;
+const WRITE_BUFFER_MAX = 256 * 1024;
+/** Bytes queued behind the socket before `writable` pushes back. */
+const WRITABLE_HIGH_WATER_MARK = 256 * 1024;
+/** How long `close()` waits for queued messages to reach a peer that does not read. */
+export const CLOSE_LINGER = 10_000;
+
+/** Resolved options a connection runs with. */
+export interface ConnectionSettings {
+  framing: "length" | "raw";
+  sendType: MessageType;
+  receiveType: MessageType;
+  maxMessageSize: number;
+  idleTimeout: number;
+  maxUnsentMessages: number;
+  discardMessagesBeforeOpen: boolean;
+  signal?: AbortSignal;
+  /** Opens a replacement socket after a drop (client with `reconnect.onDrop`). */
+  redial?: (signal: AbortSignal) => Promise<Deno.Conn>;
+}
+
+interface Frame {
+  payload: Uint8Array;
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+}
+
+type State = "open" | "reconnecting" | "closing" | "closed";
+
+/** Applies `noDelay` / `keepAlive` where the socket exposes them (plain TCP). */
+export function tuneSocket(conn: Deno.Conn, noDelay: boolean, keepAlive: boolean): void {
+  const tcp = conn as Partial<Deno.TcpConn>;
+  try {
+    tcp.setNoDelay?.(noDelay);
+    tcp.setKeepAlive?.(keepAlive);
+  } catch {
+    // The socket may already be gone; its first read or write reports that.
+  }
+}
+
+/** @internal */
+export class Connection<S, R> implements FramedConnection<S, R> {
+  readonly readable: ReadableStream<R>;
+  readonly writable: WritableStream<S>;
+  readonly closed: Promise<void>;
+
+  #conn: Deno.Conn | null;
+  #remoteAddr: Deno.NetAddr;
+  #localAddr: Deno.NetAddr;
+  #state: State = "open";
+  #error: unknown = undefined;
+  #settle: { resolve: () => void; reject: (reason: unknown) => void };
+  #settings: ConnectionSettings;
+  #framed: boolean;
+  #encode: Encoder;
+  #decode: Decoder;
+
+  // Receiving.
+  #reader!: ReadableStreamDefaultController<R>;
+  #delivered = 0;
+  #readError: { error: unknown } | null = null;
+  #rbuf = new Uint8Array(RECEIVE_BUFFER_SIZE);
+  #rend = 0;
+  #big: Uint8Array<ArrayBuffer> | null = null;
+  #bigFilled = 0;
+  #rawText: TextDecoder | null = null;
+  #rawCarry: Uint8Array | null = null;
+
+  // Sending.
+  #queue: Frame[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #scratch = new Uint8Array(0);
+  #drainWaiters: (() => void)[] = [];
+  #writer!: WritableStreamDefaultController;
+
+  // Timers and lifetime.
+  #lastActivity = performance.now();
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #reconnecting: Promise<void> | null = null;
+  #reconnectAbort: AbortController | null = null;
+  #onAbort: (() => void) | null = null;
+
+  constructor(conn: Deno.Conn, settings: ConnectionSettings) {
+    this.#conn = conn;
+    this.#remoteAddr = conn.remoteAddr as Deno.NetAddr;
+    this.#localAddr = conn.localAddr as Deno.NetAddr;
+    this.#settings = settings;
+    this.#framed = settings.framing === "length";
+    this.#encode = encoderFor(settings.sendType);
+    this.#decode = decoderFor(settings.receiveType);
+    this.#resetReceive();
+
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.closed = promise;
+    promise.catch(() => {});
+    this.#settle = { resolve, reject };
+
+    this.readable = new ReadableStream<R>({
+      start: (controller) => {
+        this.#reader = controller;
+      },
+      pull: (controller) => this.#pull(controller),
+      cancel: () => this.close(),
+    }, { highWaterMark: 1 });
+
+    this.writable = new WritableStream<S>({
+      start: (controller) => {
+        this.#writer = controller;
+      },
+      write: (chunk) => {
+        const sent = this.send(chunk);
+        if (this.#state !== "open" && this.#state !== "reconnecting") return sent;
+        if (this.#queuedBytes > WRITABLE_HIGH_WATER_MARK) return sent;
+        sent.catch((error) => this.#writer.error(error));
+      },
+      close: () => this.close(),
+      abort: (reason) => this.#finish(reason ?? new DOMException("Aborted", "AbortError")),
+    });
+
+    if (settings.idleTimeout > 0) {
+      this.#idleTimer = setTimeout(this.#checkIdle, settings.idleTimeout);
+    }
+    const signal = settings.signal;
+    if (signal) {
+      if (signal.aborted) {
+        this.#finish(signal.reason);
+      } else {
+        this.#onAbort = () => this.#finish(signal.reason);
+        signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
+    }
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return this.#remoteAddr;
+  }
+
+  get localAddr(): Deno.NetAddr {
+    return this.#localAddr;
+  }
+
+  send(value: S): Promise<void> {
+    const state = this.#state;
+    if (state === "closing" || state === "closed") {
+      return Promise.reject(this.#closedError());
+    }
+    let payload: Uint8Array;
+    try {
+      payload = this.#encode(value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const limit = this.#settings.maxMessageSize;
+    if (this.#framed && payload.length > limit) {
+      return Promise.reject(new MessageTooLargeError(payload.length, limit));
+    }
+    if (state === "reconnecting") {
+      if (this.#settings.discardMessagesBeforeOpen) {
+        return Promise.reject(new NotConnectedError());
+      }
+      if (this.#queue.length >= this.#settings.maxUnsentMessages) {
+        return Promise.reject(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
+      }
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#queue.push({ payload, resolve, reject });
+    this.#queuedBytes += payload.length;
+    if (!this.#writing && state === "open") {
+      this.#writing = true;
+      // Let every send of the current task join the batch before writing.
+      queueMicrotask(() => this.#pump());
+    }
+    return promise;
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === "reconnecting") {
+      this.#finish(null);
+    } else if (this.#state === "open") {
+      this.#state = "closing";
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const linger = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_LINGER);
+      });
+      try {
+        await Promise.race([this.#drain(), linger]);
+      } finally {
+        clearTimeout(timer);
+      }
+      this.#finish(null);
+    }
+    await this.closed.catch(() => {});
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- receiving -------------------------------------------------------
+
+  async #pull(controller: ReadableStreamDefaultController<R>): Promise<void> {
+    if (this.#readError) {
+      controller.error(this.#readError.error);
+      return;
+    }
+    const before = this.#delivered;
+    while (this.#delivered === before) {
+      if (this.#state === "reconnecting") {
+        await this.#reconnecting;
+        continue;
+      }
+      const conn = this.#conn;
+      if (conn === null || this.#state === "closed") return;
+      const big = this.#big;
+      let n: number | null;
+      try {
+        n = await conn.read(
+          big ? big.subarray(this.#bigFilled) : this.#rbuf.subarray(this.#rend),
+        );
+      } catch (error) {
+        if (conn === this.#conn) this.#drop(error);
+        continue;
+      }
+      if (conn !== this.#conn) continue;
+      if (n === null) {
+        this.#drop(null);
+        continue;
+      }
+      this.#lastActivity = performance.now();
+      try {
+        if (big) {
+          this.#bigFilled += n;
+          if (this.#bigFilled === big.length) {
+            this.#big = null;
+            this.#deliver(big, true);
+          }
+        } else if (this.#framed) {
+          this.#rend += n;
+          this.#parseFrames();
+        } else {
+          this.#receiveRaw(n);
+        }
+      } catch (error) {
+        this.#finish(error);
+        return;
+      }
+    }
+  }
+
+  #deliver(payload: Uint8Array<ArrayBuffer>, owned: boolean): void {
+    const value = this.#decode(payload, owned) as R;
+    this.#reader.enqueue(value);
+    this.#delivered++;
+  }
+
+  /** Delivers every whole frame in the receive buffer and keeps the rest. */
+  #parseFrames(): void {
+    const buf = this.#rbuf;
+    const end = this.#rend;
+    const limit = this.#settings.maxMessageSize;
+    let pos = 0;
+    while (pos < end) {
+      let length = buf[pos];
+      let header = SHORT_HEADER_SIZE;
+      if (length === LONG_LENGTH_MARKER) {
+        if (end - pos < LONG_HEADER_SIZE) break;
+        length = readLongLength(buf, pos);
+        header = LONG_HEADER_SIZE;
+      }
+      if (length > limit) {
+        this.#rend = 0;
+        throw new MessageTooLargeError(length, limit);
+      }
+      const total = header + length;
+      if (end - pos >= total) {
+        this.#deliver(buf.subarray(pos + header, pos + total), false);
+        pos += total;
+        continue;
+      }
+      if (total > buf.length) {
+        // Too big for the shared buffer: give it its own, read straight into it.
+        const big = new Uint8Array(length);
+        big.set(buf.subarray(pos + header, end));
+        this.#big = big;
+        this.#bigFilled = end - pos - header;
+        pos = end;
+      }
+      break;
+    }
+    if (pos === end) {
+      this.#rend = 0;
+    } else {
+      buf.copyWithin(0, pos, end);
+      this.#rend = end - pos;
+    }
+  }
+
+  #receiveRaw(n: number): void {
+    const chunk = this.#rbuf.subarray(0, n);
+    const type = this.#settings.receiveType;
+    if (type === "string") {
+      let text: string;
+      try {
+        text = this.#rawText!.decode(chunk, { stream: true });
+      } catch (cause) {
+        throw new InvalidPayloadError("Received bytes are not valid UTF-8", { cause });
+      }
+      if (text.length > 0) {
+        this.#reader.enqueue(text as R);
+        this.#delivered++;
+      }
+      return;
+    }
+    if (isNumericType(type)) {
+      this.#receiveRawNumbers(type, chunk);
+      return;
+    }
+    this.#reader.enqueue(chunk.slice() as R);
+    this.#delivered++;
+  }
+
+  #receiveRawNumbers(type: NumericType, chunk: Uint8Array): void {
+    const { size, read } = NUMERIC_CODECS[type];
+    let bytes = chunk;
+    if (this.#rawCarry) {
+      bytes = new Uint8Array(this.#rawCarry.length + chunk.length);
+      bytes.set(this.#rawCarry);
+      bytes.set(chunk, this.#rawCarry.length);
+      this.#rawCarry = null;
+    }
+    const whole = bytes.length - (bytes.length % size);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, whole);
+    for (let offset = 0; offset < whole; offset += size) {
+      this.#reader.enqueue(read(view, offset) as R);
+      this.#delivered++;
+    }
+    if (whole < bytes.length) this.#rawCarry = bytes.slice(whole);
+  }
+
+  /** Raw-framing leftovers at the end of the stream are an error, not a silent loss. */
+  #rawLeftover(): Error | null {
+    if (this.#rawCarry) {
+      return new InvalidPayloadError(
+        `Stream ended inside a "${this.#settings.receiveType}" element (${this.#rawCarry.length} bytes left over)`,
+      );
+    }
+    if (this.#rawText) {
+      try {
+        const text = this.#rawText.decode();
+        if (text.length > 0) {
+          this.#reader.enqueue(text as R);
+          this.#delivered++;
+        }
+      } catch (cause) {
+        return new InvalidPayloadError("Stream ended inside a UTF-8 character", { cause });
+      }
+    }
+    return null;
+  }
+
+  #resetReceive(): void {
+    this.#rend = 0;
+    this.#big = null;
+    this.#bigFilled = 0;
+    this.#rawCarry = null;
+    this.#rawText = !this.#framed && this.#settings.receiveType === "string"
+      ? new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+      : null;
+  }
+
+  /** Ends `readable`, after whatever it already holds when there is an error. */
+  #endReadable(error: unknown): void {
+    try {
+      if (error === null) {
+        this.#reader.close();
+      } else if ((this.#reader.desiredSize ?? 0) > 0) {
+        this.#reader.error(error);
+      } else {
+        this.#readError = { error };
+      }
+    } catch {
+      // Already closed or cancelled.
+    }
+  }
+
+  // ---- sending ---------------------------------------------------------
+
+  async #pump(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && this.#conn !== null && this.#state !== "reconnecting") {
+        const conn = this.#conn;
+        const batch = this.#queue;
+        this.#queue = [];
+        try {
+          await this.#writeBatch(conn, batch);
+        } catch (error) {
+          if (conn === this.#conn) this.#drop(error);
+          break;
+        }
+      }
+    } finally {
+      this.#writing = false;
+      if (this.#queue.length === 0 || this.#conn === null) {
+        const waiters = this.#drainWaiters;
+        this.#drainWaiters = [];
+        for (const wake of waiters) wake();
+      }
+    }
+  }
+
+  /**
+   * Copies frames into the gather buffer and writes it whenever it fills; a
+   * payload larger than the buffer goes out from its own memory.
+   */
+  async #writeBatch(conn: Deno.Conn, batch: Frame[]): Promise<void> {
+    const framed = this.#framed;
+    let total = 0;
+    for (const frame of batch) total += frame.payload.length + LONG_HEADER_SIZE;
+    if (this.#scratch.length < Math.min(total, WRITE_BUFFER_MAX)) {
+      let size = Math.max(this.#scratch.length, WRITE_BUFFER_INITIAL);
+      while (size < total && size < WRITE_BUFFER_MAX) size *= 2;
+      this.#scratch = new Uint8Array(size);
+    }
+    const scratch = this.#scratch;
+    let used = 0;
+    let settled = 0;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const payload = batch[i].payload;
+        const length = payload.length;
+        const header = framed ? headerSize(length) : 0;
+        const fitsAlone = header + length <= scratch.length;
+        if (
+          used > 0 && used + header + length > scratch.length &&
+          (fitsAlone || used + header > scratch.length)
+        ) {
+          await this.#writeAll(conn, scratch.subarray(0, used));
+          used = 0;
+          settled = this.#resolve(batch, settled, i);
+        }
+        if (framed) used += writeHeader(scratch, used, length);
+        if (used + length <= scratch.length) {
+          scratch.set(payload, used);
+          used += length;
+          continue;
+        }
+        const head = scratch.length - used;
+        scratch.set(payload.subarray(0, head), used);
+        await this.#writeAll(conn, scratch);
+        used = 0;
+        await this.#writeAll(conn, payload.subarray(head));
+        settled = this.#resolve(batch, settled, i + 1);
+      }
+      if (used > 0) await this.#writeAll(conn, scratch.subarray(0, used));
+      this.#resolve(batch, settled, batch.length);
+    } catch (error) {
+      const closed = new ConnectionClosedError({ cause: error });
+      for (let i = settled; i < batch.length; i++) {
+        this.#queuedBytes -= batch[i].payload.length;
+        batch[i].reject(closed);
+      }
+      throw error;
+    }
+  }
+
+  #resolve(batch: Frame[], from: number, to: number): number {
+    for (let i = from; i < to; i++) {
+      this.#queuedBytes -= batch[i].payload.length;
+      batch[i].resolve();
+    }
+    return to;
+  }
+
+  async #writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset));
+    }
+    this.#lastActivity = performance.now();
+  }
+
+  #drain(): Promise<void> {
+    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  // ---- lifetime --------------------------------------------------------
+
+  #checkIdle = (): void => {
+    const idle = this.#settings.idleTimeout;
+    const quiet = performance.now() - this.#lastActivity;
+    if (quiet >= idle) {
+      this.#idleTimer = undefined;
+      this.#finish(new DOMException(`Connection was idle for ${idle} ms`, "TimeoutError"));
+    } else {
+      this.#idleTimer = setTimeout(this.#checkIdle, idle - quiet);
+    }
+  };
+
+  /** The socket ended without `close()`: reconnect, or end the connection. */
+  #drop(error: unknown): void {
+    if (this.#state !== "open") return;
+    if (this.#settings.redial) {
+      this.#startReconnect();
+      return;
+    }
+    this.#finish(
+      error === null ? this.#framed ? this.#framedLeftover() : this.#rawLeftover() : error,
+    );
+  }
+
+  #framedLeftover(): Error | null {
+    if (this.#rend > 0 || this.#big) {
+      return new InvalidPayloadError("Stream ended inside a message");
+    }
+    return null;
+  }
+
+  #startReconnect(): void {
+    this.#state = "reconnecting";
+    const old = this.#conn;
+    this.#conn = null;
+    try {
+      old?.close();
+    } catch {
+      // Already closed by the failure that brought us here.
+    }
+    this.#resetReceive();
+    const abort = new AbortController();
+    this.#reconnectAbort = abort;
+    this.#reconnecting = this.#settings.redial!(abort.signal).then((conn) => {
+      if (this.#state !== "reconnecting") {
+        conn.close();
+        return;
+      }
+      this.#conn = conn;
+      this.#remoteAddr = conn.remoteAddr as Deno.NetAddr;
+      this.#localAddr = conn.localAddr as Deno.NetAddr;
+      this.#state = "open";
+      this.#lastActivity = performance.now();
+      if (this.#queue.length > 0 && !this.#writing) {
+        this.#writing = true;
+        this.#pump();
+      }
+    }, (error) => {
+      if (this.#state === "reconnecting") this.#finish(error);
+    });
+  }
+
+  #closedError(): ConnectionClosedError {
+    return new ConnectionClosedError(
+      this.#error === undefined ? undefined : { cause: this.#error },
+    );
+  }
+
+  /** Ends everything; `error` null means a normal close. */
+  #finish(error: unknown): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#error = error ?? undefined;
+    clearTimeout(this.#idleTimer);
+    if (this.#onAbort) this.#settings.signal?.removeEventListener("abort", this.#onAbort);
+    this.#reconnectAbort?.abort();
+    const conn = this.#conn;
+    this.#conn = null;
+    try {
+      conn?.close();
+    } catch {
+      // Already closed.
+    }
+    const queue = this.#queue;
+    this.#queue = [];
+    if (queue.length > 0) {
+      const closed = this.#closedError();
+      for (const frame of queue) frame.reject(closed);
+      this.#queuedBytes = 0;
+    }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+    this.#endReadable(error);
+    if (error === null) this.#settle.resolve();
+    else this.#settle.reject(error);
+  }
+}

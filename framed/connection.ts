@@ -1,0 +1,74 @@
+/**
+ * The connection object both sides get.
+ *
+ * @module
+ */
+
+/**
+ * One framed TCP/TLS connection: incoming messages on `readable`, outgoing
+ * through `send()` or `writable`.
+ *
+ * - `readable` yields one chunk per message (with `framing: "raw"`, one per
+ *   TCP read, or one per element for numeric types). Its queue holds at most
+ *   what one socket read produced: the socket is not read again until the
+ *   consumer catches up, so a slow reader slows the peer down (TCP
+ *   backpressure) instead of buffering without bound. Cancelling it (or
+ *   `break`ing out of a `for await`) closes the connection.
+ * - `send()` resolves once the message has been written to the socket.
+ *   Messages sent without waiting are written together, several per system
+ *   call; the buffer must not be changed until the promise settles.
+ *   `writable` does the same with stream backpressure (at most 256 KiB
+ *   queued), and closing it closes the connection.
+ * - `closed` resolves when the connection ends normally (either side closed
+ *   it) and rejects with the error that ended it otherwise
+ *   (`MessageTooLargeError`, `InvalidPayloadError`, a `TimeoutError` for
+ *   `idleTimeout`, an `AbortError` from `signal`, a socket error, or
+ *   `ConnectFailedError` when reconnection gives up). The same error ends
+ *   `readable` once the messages received before it have been read.
+ *
+ * @typeParam Send values `send()` and `writable` take
+ * @typeParam Receive values `readable` yields
+ *
+ * @example Echo every message back
+ * ```ts
+ * import { connect, listen } from "./mod.ts";
+ *
+ * await using server = listen({ hostname: "127.0.0.1", port: 0 });
+ * (async () => {
+ *   for await (const connection of server) {
+ *     connection.readable.pipeTo(connection.writable).catch(() => {});
+ *   }
+ * })();
+ *
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port });
+ * await client.send("hello");
+ * const reader = client.readable.getReader();
+ * console.log((await reader.read()).value); // "hello"
+ * reader.releaseLock();
+ * ```
+ */
+export interface FramedConnection<Send = unknown, Receive = unknown> extends AsyncDisposable {
+  /** Incoming messages, one chunk per message. */
+  readonly readable: ReadableStream<Receive>;
+  /** Outgoing messages, one chunk per message; closing it closes the connection. */
+  readonly writable: WritableStream<Send>;
+  /** Settles when the connection has ended (see the interface description). */
+  readonly closed: Promise<void>;
+  /** The peer's address (of the current socket, after a reconnection). */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Our end's address (of the current socket, after a reconnection). */
+  readonly localAddr: Deno.NetAddr;
+  /**
+   * Sends one message. Resolves when it has been written to the socket;
+   * rejects with `InvalidMessageError` or `MessageTooLargeError` (the
+   * connection stays open), `ConnectionClosedError`, `NotConnectedError` or
+   * `UnsentQueueFullError`.
+   */
+  send(value: Send): Promise<void>;
+  /**
+   * Writes what is queued (waiting at most 10 s for a peer that does not
+   * read), then closes the socket. Never rejects; a second call waits for
+   * the first.
+   */
+  close(): Promise<void>;
+}
