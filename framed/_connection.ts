@@ -89,6 +89,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   // Receiving.
   #reader!: ReadableStreamDefaultController<R>;
   #delivered = 0;
+  #reading = false;
   #readError: { error: unknown } | null = null;
   #rbuf = new Uint8Array(RECEIVE_BUFFER_SIZE);
   #rend = 0;
@@ -236,6 +237,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       return;
     }
     const before = this.#delivered;
+    // Time spent waiting for the consumer is not the peer's silence.
+    if (!this.#reading) this.#lastActivity = performance.now();
     while (this.#delivered === before) {
       if (this.#state === "reconnecting") {
         await this.#reconnecting;
@@ -245,6 +248,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       if (conn === null || this.#state === "closed") return;
       const big = this.#big;
       let n: number | null;
+      this.#reading = true;
       try {
         n = await conn.read(
           big ? big.subarray(this.#bigFilled) : this.#rbuf.subarray(this.#rend),
@@ -252,6 +256,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       } catch (error) {
         if (conn === this.#conn) this.#drop(error);
         continue;
+      } finally {
+        this.#reading = false;
       }
       if (conn !== this.#conn) continue;
       if (n === null) {
@@ -520,7 +526,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   #checkIdle = (): void => {
     const idle = this.#settings.idleTimeout;
-    const quiet = performance.now() - this.#lastActivity;
+    const now = performance.now();
+    // Not reading means the consumer is behind, not that the peer is silent.
+    if (!this.#reading && this.#state === "open") this.#lastActivity = now;
+    const quiet = now - this.#lastActivity;
     if (quiet >= idle) {
       this.#idleTimer = undefined;
       this.#finish(new DOMException(`Connection was idle for ${idle} ms`, "TimeoutError"));
