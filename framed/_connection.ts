@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FramedConnection } from "./connection.ts";
+import type { FramedConnection, PeerCertificate } from "./connection.ts";
 import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
 import {
   ConnectionClosedError,
@@ -36,6 +36,19 @@ const WRITABLE_HIGH_WATER_MARK = 256 * 1024;
 /** How long `close()` waits for queued messages to reach a peer that does not read. */
 export const CLOSE_LINGER = 10_000;
 
+/**
+ * The socket surface the engine needs: `Deno.Conn` has it, and so does the
+ * `node:tls` adapter used for client-certificate servers.
+ */
+export interface ByteConn {
+  readonly remoteAddr: Deno.Addr;
+  readonly localAddr: Deno.Addr;
+  readonly peerCertificate?: PeerCertificate | null;
+  read(target: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
 /** Resolved options a connection runs with. */
 export interface ConnectionSettings {
   framing: "length" | "raw";
@@ -47,7 +60,7 @@ export interface ConnectionSettings {
   discardMessagesBeforeOpen: boolean;
   signal?: AbortSignal;
   /** Opens a replacement socket after a drop (client with `reconnect.onDrop`). */
-  redial?: (signal: AbortSignal) => Promise<Deno.Conn>;
+  redial?: (signal: AbortSignal) => Promise<ByteConn>;
 }
 
 interface Frame {
@@ -59,7 +72,7 @@ interface Frame {
 type State = "open" | "reconnecting" | "closing" | "closed";
 
 /** Applies `noDelay` / `keepAlive` where the socket exposes them (plain TCP). */
-export function tuneSocket(conn: Deno.Conn, noDelay: boolean, keepAlive: boolean): void {
+export function tuneSocket(conn: ByteConn, noDelay: boolean, keepAlive: boolean): void {
   const tcp = conn as Partial<Deno.TcpConn>;
   try {
     tcp.setNoDelay?.(noDelay);
@@ -75,9 +88,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   readonly writable: WritableStream<S>;
   readonly closed: Promise<void>;
 
-  #conn: Deno.Conn | null;
+  #conn: ByteConn | null;
   #remoteAddr: Deno.NetAddr;
   #localAddr: Deno.NetAddr;
+  #peerCertificate: PeerCertificate | null;
   #state: State = "open";
   #error: unknown = undefined;
   #settle: { resolve: () => void; reject: (reason: unknown) => void };
@@ -113,10 +127,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #reconnectAbort: AbortController | null = null;
   #onAbort: (() => void) | null = null;
 
-  constructor(conn: Deno.Conn, settings: ConnectionSettings) {
+  constructor(conn: ByteConn, settings: ConnectionSettings) {
     this.#conn = conn;
     this.#remoteAddr = conn.remoteAddr as Deno.NetAddr;
     this.#localAddr = conn.localAddr as Deno.NetAddr;
+    this.#peerCertificate = conn.peerCertificate ?? null;
     this.#settings = settings;
     this.#framed = settings.framing === "length";
     this.#encode = encoderFor(settings.sendType);
@@ -170,6 +185,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   get localAddr(): Deno.NetAddr {
     return this.#localAddr;
+  }
+
+  get peerCertificate(): PeerCertificate | null {
+    return this.#peerCertificate;
   }
 
   send(value: S): Promise<void> {
@@ -450,7 +469,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
    * Copies frames into the gather buffer and writes it whenever it fills; a
    * payload larger than the buffer goes out from its own memory.
    */
-  async #writeBatch(conn: Deno.Conn, batch: Frame[]): Promise<void> {
+  async #writeBatch(conn: ByteConn, batch: Frame[]): Promise<void> {
     const framed = this.#framed;
     let total = 0;
     for (const frame of batch) total += frame.payload.length + LONG_HEADER_SIZE;
@@ -509,7 +528,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     return to;
   }
 
-  async #writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  async #writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
       offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset));
