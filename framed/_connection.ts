@@ -125,6 +125,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #pending: Batch | null = null;
   #queuedBytes = 0;
   #writing = false;
+  #lastBatchSize = 1;
   #scratch = new Uint8Array(0);
   #drainWaiters: (() => void)[] = [];
   #writer!: WritableStreamDefaultController;
@@ -238,8 +239,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#queuedBytes += payload.length;
     if (!this.#writing && state === "open") {
       this.#writing = true;
-      // Let every send of the current task join the batch before writing.
-      queueMicrotask(this.#pumpTask);
+      // A caller that awaits each send gets its write started at once; after
+      // a burst, wait a microtask so every send of the task joins the batch.
+      if (this.#lastBatchSize === 1) this.#pump();
+      else queueMicrotask(this.#pumpTask);
     }
     return batch.promise;
   }
@@ -491,6 +494,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         const conn = this.#conn;
         const batch = this.#pending;
         this.#pending = null;
+        this.#lastBatchSize = batch.payloads.length;
         try {
           const used = this.#gather(batch);
           if (used >= 0) {
