@@ -34,6 +34,8 @@ import { isNumericType } from "./_codec.ts";
  */
 const RECEIVE_BUFFER_INITIAL = 64 * 1024;
 const RECEIVE_BUFFER_MAX = 256 * 1024;
+/** First allocation for a message above that; it doubles as the payload arrives. */
+const BIG_MESSAGE_INITIAL = 1024 * 1024;
 /** The writer's gather buffer starts this small and grows up to the maximum. */
 const WRITE_BUFFER_INITIAL = 16 * 1024;
 const WRITE_BUFFER_MAX = 256 * 1024;
@@ -118,6 +120,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #rend = 0;
   #big: Uint8Array<ArrayBuffer> | null = null;
   #bigFilled = 0;
+  #bigLength = 0;
   #rawText: TextDecoder | null = null;
   #rawCarry: Uint8Array | null = null;
 
@@ -309,9 +312,14 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       try {
         if (big) {
           this.#bigFilled += n;
-          if (this.#bigFilled === big.length) {
+          if (this.#bigFilled === this.#bigLength) {
             this.#big = null;
             this.#deliver(big, true);
+          } else if (this.#bigFilled === big.length) {
+            // Memory follows the bytes that actually arrived, not the claim.
+            const grown = new Uint8Array(Math.min(this.#bigLength, big.length * 2));
+            grown.set(big);
+            this.#big = grown;
           }
         } else if (this.#framed) {
           const filled = this.#rend + n === this.#rbuf.length;
@@ -366,10 +374,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           this.#growReceiveBuffer(total, pos, end);
           return;
         }
-        // Too big for the shared buffer: give it its own, read straight into it.
-        const big = new Uint8Array(length);
+        // Too big for the shared buffer: give it its own, read straight into
+        // it, and let it grow as the bytes come (a bare header costs little).
+        const big = new Uint8Array(Math.min(length, BIG_MESSAGE_INITIAL));
         big.set(buf.subarray(pos + header, end));
         this.#big = big;
+        this.#bigLength = length;
         this.#bigFilled = end - pos - header;
         pos = end;
       }
