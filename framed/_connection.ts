@@ -38,7 +38,15 @@ const RECEIVE_BUFFER_MAX = 256 * 1024;
 const BIG_MESSAGE_INITIAL = 1024 * 1024;
 /** The writer's gather buffer starts this small and grows up to the maximum. */
 const WRITE_BUFFER_INITIAL = 16 * 1024;
-const WRITE_BUFFER_MAX = 256 * 1024;
+const WRITE_BUFFER_MAX = 1024 * 1024;
+/**
+ * Payloads up to this size are copied into the gather buffer when `send()`
+ * is called (so the caller may reuse them at once); bigger ones are written
+ * from the caller's memory.
+ */
+const COPY_LIMIT = 256 * 1024;
+/** Gather buffers kept for reuse once written. */
+const SPARE_BUFFERS = 2;
 /** Bytes queued behind the socket before `writable` pushes back. */
 const WRITABLE_HIGH_WATER_MARK = 256 * 1024;
 /** How long `close()` waits for queued messages to reach a peer that does not read. */
@@ -73,7 +81,15 @@ export interface ConnectionSettings {
 
 /** Messages queued together; they are written together and settle together. */
 interface Batch {
-  payloads: Uint8Array[];
+  /** Byte ranges to write, in order: spans of gather buffers and large payloads. */
+  segments: Uint8Array[];
+  /** Gather buffers this batch fills; they return to the spares once written. */
+  buffers: Uint8Array[];
+  /** The gather buffer being filled and where its unsealed span starts. */
+  fill: Uint8Array | null;
+  fillStart: number;
+  fillUsed: number;
+  count: number;
   bytes: number;
   promise: Promise<void>;
   resolve: () => void;
@@ -129,7 +145,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #queuedBytes = 0;
   #writing = false;
   #lastBatchSize = 1;
-  #scratch = new Uint8Array(0);
+  #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
   #writer!: WritableStreamDefaultController;
 
@@ -225,7 +241,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       if (this.#settings.discardMessagesBeforeOpen) {
         return Promise.reject(new NotConnectedError());
       }
-      if ((this.#pending?.payloads.length ?? 0) >= this.#settings.maxUnsentMessages) {
+      if ((this.#pending?.count ?? 0) >= this.#settings.maxUnsentMessages) {
         return Promise.reject(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
       }
     }
@@ -235,11 +251,38 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       // A send nobody awaits must not crash the program when the connection
       // dies; `closed` reports that. Awaiting it still throws.
       promise.catch(() => {});
-      batch = this.#pending = { payloads: [], bytes: 0, promise, resolve, reject };
+      batch = this.#pending = {
+        segments: [],
+        buffers: [],
+        fill: null,
+        fillStart: 0,
+        fillUsed: 0,
+        count: 0,
+        bytes: 0,
+        promise,
+        resolve,
+        reject,
+      };
     }
-    batch.payloads.push(payload);
-    batch.bytes += payload.length;
-    this.#queuedBytes += payload.length;
+    const length = payload.length;
+    const header = this.#framed ? headerSize(length) : 0;
+    if (length <= COPY_LIMIT) {
+      const fill = this.#room(batch, header + length);
+      let used = batch.fillUsed;
+      if (header > 0) used += writeHeader(fill, used, length);
+      fill.set(payload, used);
+      batch.fillUsed = used + length;
+    } else {
+      if (header > 0) {
+        const fill = this.#room(batch, header);
+        batch.fillUsed += writeHeader(fill, batch.fillUsed, length);
+      }
+      this.#seal(batch);
+      batch.segments.push(payload);
+    }
+    batch.count++;
+    batch.bytes += length;
+    this.#queuedBytes += length;
     if (!this.#writing && state === "open") {
       this.#writing = true;
       // A caller that awaits each send gets its write started at once; after
@@ -497,6 +540,32 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#pump();
   };
 
+  /** The batch's gather buffer, replaced by a bigger one when `size` bytes do not fit. */
+  #room(batch: Batch, size: number): Uint8Array {
+    const fill = batch.fill;
+    if (fill !== null && batch.fillUsed + size <= fill.length) return fill;
+    this.#seal(batch);
+    const wanted = Math.max(size, fill === null ? WRITE_BUFFER_INITIAL : fill.length * 2);
+    let next = this.#spares.pop();
+    if (next === undefined || next.length < size) {
+      next = new Uint8Array(Math.min(Math.max(wanted, next?.length ?? 0), WRITE_BUFFER_MAX));
+      if (next.length < size) next = new Uint8Array(size);
+    }
+    batch.buffers.push(next);
+    batch.fill = next;
+    batch.fillStart = 0;
+    batch.fillUsed = 0;
+    return next;
+  }
+
+  /** Closes the gather buffer's current span into a segment. */
+  #seal(batch: Batch): void {
+    if (batch.fill !== null && batch.fillUsed > batch.fillStart) {
+      batch.segments.push(batch.fill.subarray(batch.fillStart, batch.fillUsed));
+      batch.fillStart = batch.fillUsed;
+    }
+  }
+
   /** Writes queued batches until none is left; one batch at a time. */
   async #pump(): Promise<void> {
     try {
@@ -504,19 +573,16 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         const conn = this.#conn;
         const batch = this.#pending;
         this.#pending = null;
-        this.#lastBatchSize = batch.payloads.length;
+        this.#lastBatchSize = batch.count;
+        this.#seal(batch);
         try {
-          const used = this.#gather(batch);
-          if (used >= 0) {
-            // Everything fits in the gather buffer: one write (usually).
-            const scratch = this.#scratch;
-            let offset = await conn.write(scratch.subarray(0, used));
-            while (offset < used) offset += await conn.write(scratch.subarray(offset, used));
-            this.#lastActivity = performance.now();
-          } else {
-            await this.#writeLarge(conn, batch);
+          for (const segment of batch.segments) {
+            let offset = await conn.write(segment);
+            while (offset < segment.length) offset += await conn.write(segment.subarray(offset));
           }
+          this.#lastActivity = performance.now();
           this.#queuedBytes -= batch.bytes;
+          this.#recycle(batch);
           batch.resolve();
         } catch (error) {
           this.#queuedBytes -= batch.bytes;
@@ -535,72 +601,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
   }
 
-  /**
-   * Copies the whole batch, headers included, into the gather buffer and
-   * returns the byte count, or -1 when it cannot fit there.
-   */
-  #gather(batch: Batch): number {
-    const { payloads } = batch;
-    const framed = this.#framed;
-    const total = batch.bytes + (framed ? payloads.length * LONG_HEADER_SIZE : 0);
-    if (total > this.#scratch.length) {
-      if (total > WRITE_BUFFER_MAX) return -1;
-      let size = Math.max(this.#scratch.length, WRITE_BUFFER_INITIAL);
-      while (size < total) size *= 2;
-      this.#scratch = new Uint8Array(size);
+  #recycle(batch: Batch): void {
+    for (const buffer of batch.buffers) {
+      if (this.#spares.length >= SPARE_BUFFERS) break;
+      this.#spares.push(buffer);
     }
-    const scratch = this.#scratch;
-    let used = 0;
-    for (let i = 0; i < payloads.length; i++) {
-      const payload = payloads[i];
-      const length = payload.length;
-      if (framed) used += writeHeader(scratch, used, length);
-      scratch.set(payload, used);
-      used += length;
-    }
-    return used;
-  }
-
-  /**
-   * A batch too big for the gather buffer: small frames are still gathered;
-   * a large payload goes out from its own memory right after its header.
-   */
-  async #writeLarge(conn: ByteConn, batch: Batch): Promise<void> {
-    const framed = this.#framed;
-    if (this.#scratch.length < WRITE_BUFFER_MAX) this.#scratch = new Uint8Array(WRITE_BUFFER_MAX);
-    const scratch = this.#scratch;
-    let used = 0;
-    for (const payload of batch.payloads) {
-      const length = payload.length;
-      const header = framed ? headerSize(length) : 0;
-      if (used + header + length <= scratch.length) {
-        if (framed) used += writeHeader(scratch, used, length);
-        scratch.set(payload, used);
-        used += length;
-        continue;
-      }
-      if (used + header > scratch.length) {
-        await this.#writeAll(conn, scratch.subarray(0, used));
-        used = 0;
-      }
-      if (framed) used += writeHeader(scratch, used, length);
-      // Top the buffer up with the payload's head, then send the rest uncopied.
-      const head = Math.min(length, scratch.length - used);
-      scratch.set(payload.subarray(0, head), used);
-      used += head;
-      await this.#writeAll(conn, scratch.subarray(0, used));
-      used = 0;
-      if (head < length) await this.#writeAll(conn, payload.subarray(head));
-    }
-    if (used > 0) await this.#writeAll(conn, scratch.subarray(0, used));
-  }
-
-  async #writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset));
-    }
-    this.#lastActivity = performance.now();
   }
 
   #drain(): Promise<void> {

@@ -385,3 +385,14 @@ Deno.test("writing a value that does not fit sendType errors the writable", asyn
   await assert.rejects(writer.closed, InvalidMessageError);
   assert.deepEqual(await take(p.peer), [1]);
 });
+
+Deno.test("a small payload's buffer may be reused as soon as send() returns", async () => {
+  await using p = await pair({ sendType: "bytes" });
+  const buffer = new Uint8Array([1, 2, 3]);
+  const sent = [p.client.send(buffer)];
+  buffer.set([4, 5, 6]);
+  sent.push(p.client.send(buffer));
+  buffer.fill(0);
+  await Promise.all(sent);
+  assert.deepEqual(await take(p.peer, 2), [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])]);
+});
