@@ -545,12 +545,14 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     const fill = batch.fill;
     if (fill !== null && batch.fillUsed + size <= fill.length) return fill;
     this.#seal(batch);
-    const wanted = Math.max(size, fill === null ? WRITE_BUFFER_INITIAL : fill.length * 2);
-    let next = this.#spares.pop();
-    if (next === undefined || next.length < size) {
-      next = new Uint8Array(Math.min(Math.max(wanted, next?.length ?? 0), WRITE_BUFFER_MAX));
-      if (next.length < size) next = new Uint8Array(size);
-    }
+    // A burst that outgrew its buffer gets one twice as big, so the next
+    // burst of the same size fits in one buffer (one write).
+    const wanted = Math.min(
+      Math.max(size, fill === null ? WRITE_BUFFER_INITIAL : fill.length * 2),
+      WRITE_BUFFER_MAX,
+    );
+    let next = this.#spares.pop(); // the largest spare
+    if (next === undefined || next.length < wanted) next = new Uint8Array(wanted);
     batch.buffers.push(next);
     batch.fill = next;
     batch.fillStart = 0;
@@ -601,10 +603,14 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
   }
 
+  /** Keeps the largest written buffers as spares, smallest first. */
   #recycle(batch: Batch): void {
+    const spares = this.#spares;
     for (const buffer of batch.buffers) {
-      if (this.#spares.length >= SPARE_BUFFERS) break;
-      this.#spares.push(buffer);
+      if (spares.length < SPARE_BUFFERS) spares.push(buffer);
+      else if (buffer.length > spares[0].length) spares[0] = buffer;
+      else continue;
+      spares.sort((a, b) => a.length - b.length);
     }
   }
 
