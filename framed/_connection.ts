@@ -606,11 +606,19 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   /** Keeps the largest written buffers as spares, smallest first. */
   #recycle(batch: Batch): void {
     const spares = this.#spares;
+    // Ascending by size, kept by insertion (no comparator calls).
     for (const buffer of batch.buffers) {
-      if (spares.length < SPARE_BUFFERS) spares.push(buffer);
-      else if (buffer.length > spares[0].length) spares[0] = buffer;
-      else continue;
-      spares.sort((a, b) => a.length - b.length);
+      if (spares.length < SPARE_BUFFERS) {
+        spares.push(buffer);
+        for (let i = spares.length - 1; i > 0 && spares[i - 1].length > spares[i].length; i--) {
+          [spares[i - 1], spares[i]] = [spares[i], spares[i - 1]];
+        }
+      } else if (buffer.length > spares[0].length) {
+        spares[0] = buffer;
+        for (let i = 0; i + 1 < spares.length && spares[i].length > spares[i + 1].length; i++) {
+          [spares[i], spares[i + 1]] = [spares[i + 1], spares[i]];
+        }
+      }
     }
   }
 
