@@ -30,7 +30,6 @@ export const ENET_SUBCONTEXT_ESCAPE_DELTA = 5;
 /** `sizeof(ENetRangeCoder.symbols) / sizeof(ENetSymbol)`. */
 export const ENET_RANGE_CODER_SYMBOL_COUNT = 4096;
 
-const TOP = ENET_RANGE_CODER_TOP;
 const BOTTOM = ENET_RANGE_CODER_BOTTOM;
 const BOTTOM_MASK = ENET_RANGE_CODER_BOTTOM - 1;
 /** A context is rescaled once its total passes this. */
@@ -40,160 +39,248 @@ const ROOT_COUNT_RESCALE = 0xFF - 2 * ENET_CONTEXT_SYMBOL_DELTA + ENET_CONTEXT_S
 const SYMBOL_LIMIT = ENET_RANGE_CODER_SYMBOL_COUNT - ENET_SUBCONTEXT_ORDER;
 /** The root context is always symbol 0 (it is created first after every reset). */
 const ROOT = 0;
-/** Marks "the parent link to write is the `predicted` variable", C's `parent = &predicted`. */
-const PREDICTED = -1;
+
+/*
+ * ENetSymbol as 8 u16 slots (16 bytes, C's layout size), symbol s at s * 8:
+ * value in the low byte and count in the high byte of slot 0 (so adding
+ * `update << 8` wraps count as a u8 without touching value), then under, left,
+ * right, symbols, escapes, total, parent. left/right/symbols are offsets in
+ * symbols relative to the node, parent an absolute index, as in C.
+ */
+const STRIDE_SHIFT = 3;
+const UNDER = 1;
+const LEFT = 2;
+const RIGHT = 3;
+const SYMBOLS = 4;
+const ESCAPES = 5;
+const TOTAL = 6;
+const PARENT = 7;
+
+// Secondary results of the tree walks; module slots so no call allocates.
+let resultUnder = 0;
+let resultCount = 0;
+let resultValue = 0;
+
+/** ENET_SYMBOL_CREATE at index `symbol`. */
+function createSymbol(table: Uint16Array, symbol: number, value: number, count: number): void {
+  const base = symbol << STRIDE_SHIFT;
+  table[base] = value | (count << 8);
+  table[base + UNDER] = count;
+  table[base + LEFT] = 0;
+  table[base + RIGHT] = 0;
+  table[base + SYMBOLS] = 0;
+  table[base + ESCAPES] = 0;
+  table[base + TOTAL] = 0;
+  table[base + PARENT] = 0;
+}
+
+/** ENET_CONTEXT_CREATE of the root at index 0. */
+function createRoot(table: Uint16Array): void {
+  createSymbol(table, ROOT, 0, 0);
+  table[ESCAPES] = ENET_CONTEXT_ESCAPE_MINIMUM;
+  table[TOTAL] = ENET_CONTEXT_ESCAPE_MINIMUM + 256 * ENET_CONTEXT_SYMBOL_MINIMUM;
+}
+
+/** C `enet_symbol_rescale`: halves counts along a subtree, returns its (u16) total. */
+function rescaleSymbol(table: Uint16Array, start: number): number {
+  let symbol = start;
+  let total = 0;
+  for (;;) {
+    const base = symbol << STRIDE_SHIFT;
+    const valueCount = table[base];
+    const count = valueCount >> 8;
+    const halved = count - (count >> 1);
+    table[base] = (valueCount & 0xFF) | (halved << 8);
+    const left = table[base + LEFT];
+    table[base + UNDER] = left ? halved + rescaleSymbol(table, symbol + left) : halved;
+    total += table[base + UNDER];
+    const right = table[base + RIGHT];
+    if (!right) break;
+    symbol += right;
+  }
+  return total & 0xFFFF;
+}
+
+/** ENET_CONTEXT_RESCALE. */
+function rescaleContext(table: Uint16Array, context: number, minimum: number): void {
+  const base = context << STRIDE_SHIFT;
+  const symbols = table[base + SYMBOLS];
+  table[base + TOTAL] = symbols ? rescaleSymbol(table, context + symbols) : 0;
+  table[base + ESCAPES] -= table[base + ESCAPES] >> 1;
+  table[base + TOTAL] += table[base + ESCAPES] + 256 * minimum;
+}
 
 /**
- * One range coder context: C's `ENetRangeCoder` plus the coder registers. Not
- * reentrant; a host owns one and uses it for one datagram at a time.
+ * ENET_CONTEXT_ENCODE: finds or inserts `value` in the context's tree, updating
+ * counts. Returns the symbol (equal to `next` when it was created there);
+ * leaves under/count in the result slots.
+ */
+function contextEncode(
+  table: Uint16Array,
+  context: number,
+  value: number,
+  update: number,
+  minimum: number,
+  next: number,
+): number {
+  let under = value * minimum;
+  let count = minimum;
+  let symbol: number;
+  const contextBase = context << STRIDE_SHIFT;
+  if (!table[contextBase + SYMBOLS]) {
+    symbol = next;
+    createSymbol(table, symbol, value, update);
+    table[contextBase + SYMBOLS] = symbol - context;
+  } else {
+    let node = context + table[contextBase + SYMBOLS];
+    for (;;) {
+      const base = node << STRIDE_SHIFT;
+      const valueCount = table[base];
+      const nodeValue = valueCount & 0xFF;
+      if (value < nodeValue) {
+        table[base + UNDER] += update;
+        const left = table[base + LEFT];
+        if (left) {
+          node += left;
+          continue;
+        }
+        symbol = next;
+        createSymbol(table, symbol, value, update);
+        table[base + LEFT] = symbol - node;
+      } else if (value > nodeValue) {
+        under += table[base + UNDER];
+        const right = table[base + RIGHT];
+        if (right) {
+          node += right;
+          continue;
+        }
+        symbol = next;
+        createSymbol(table, symbol, value, update);
+        table[base + RIGHT] = symbol - node;
+      } else {
+        const nodeCount = valueCount >> 8;
+        count += nodeCount;
+        under += table[base + UNDER] - nodeCount;
+        table[base + UNDER] += update;
+        table[base] = valueCount + (update << 8);
+        symbol = node;
+      }
+      break;
+    }
+  }
+  resultUnder = under & 0xFFFF;
+  resultCount = count & 0xFFFF;
+  return symbol;
+}
+
+/**
+ * ENET_CONTEXT_TRY_DECODE (minimum 0): the symbol whose interval holds `code`,
+ * or -1 when there is none (C: `return 0`). Leaves value/under/count.
+ */
+function tryDecode(table: Uint16Array, context: number, code: number, update: number): number {
+  const symbols = table[(context << STRIDE_SHIFT) + SYMBOLS];
+  if (!symbols) return -1;
+  let under = 0;
+  let node = context + symbols;
+  for (;;) {
+    const base = node << STRIDE_SHIFT;
+    const after = (under + table[base + UNDER]) & 0xFFFF;
+    const valueCount = table[base];
+    const before = valueCount >> 8;
+    if (code >= after) {
+      under += table[base + UNDER];
+      const right = table[base + RIGHT];
+      if (!right) return -1;
+      node += right;
+    } else if (code < after - before) {
+      table[base + UNDER] += update;
+      const left = table[base + LEFT];
+      if (!left) return -1;
+      node += left;
+    } else {
+      resultValue = valueCount & 0xFF;
+      resultCount = before;
+      resultUnder = (after - before) & 0xFFFF;
+      table[base + UNDER] += update;
+      table[base] = valueCount + (update << 8);
+      return node;
+    }
+  }
+}
+
+/**
+ * ENET_CONTEXT_ROOT_DECODE (minimum 1): decodes `code` in the root, creating
+ * the symbol at `next` when it is new. Leaves value/under/count.
+ */
+function rootDecode(table: Uint16Array, code: number, update: number, next: number): number {
+  const minimum = ENET_CONTEXT_SYMBOL_MINIMUM;
+  let under = 0;
+  let count = minimum;
+  let value: number;
+  let symbol: number;
+  if (!table[SYMBOLS]) {
+    value = Math.trunc(code / minimum) & 0xFF;
+    under = code - code % minimum;
+    symbol = next;
+    createSymbol(table, symbol, value, update);
+    table[SYMBOLS] = symbol - ROOT;
+  } else {
+    let node = ROOT + table[SYMBOLS];
+    for (;;) {
+      const base = node << STRIDE_SHIFT;
+      const valueCount = table[base];
+      const nodeValue = valueCount & 0xFF;
+      const after = (under + table[base + UNDER] + (nodeValue + 1) * minimum) & 0xFFFF;
+      const before = ((valueCount >> 8) + minimum) & 0xFFFF;
+      if (code >= after) {
+        under += table[base + UNDER];
+        const right = table[base + RIGHT];
+        if (right) {
+          node += right;
+          continue;
+        }
+        value = (nodeValue + 1 + Math.trunc((code - after) / minimum)) & 0xFF;
+        under = code - (code - after) % minimum;
+        symbol = next;
+        createSymbol(table, symbol, value, update);
+        table[base + RIGHT] = symbol - node;
+      } else if (code < after - before) {
+        table[base + UNDER] += update;
+        const left = table[base + LEFT];
+        if (left) {
+          node += left;
+          continue;
+        }
+        value = (nodeValue - 1 - Math.trunc((after - before - code - 1) / minimum)) & 0xFF;
+        under = code - (after - before - code - 1) % minimum;
+        symbol = next;
+        createSymbol(table, symbol, value, update);
+        table[base + LEFT] = symbol - node;
+      } else {
+        value = nodeValue;
+        count += valueCount >> 8;
+        under = after - before;
+        table[base + UNDER] += update;
+        table[base] = valueCount + (update << 8);
+        symbol = node;
+      }
+      break;
+    }
+  }
+  resultValue = value;
+  resultUnder = under & 0xFFFF;
+  resultCount = count & 0xFFFF;
+  return symbol;
+}
+
+/**
+ * One range coder context: C's `ENetRangeCoder`. Not reentrant; a host owns one
+ * and uses it for one datagram at a time. The coder registers live in locals of
+ * `compress`/`decompress` as int32 bit patterns of C's u32 values (`Math.imul`,
+ * `| 0`; `>>> 0` where C compares or divides unsigned).
  */
 export class EnetRangeCoder {
-  // ENetSymbol fields, one typed array each.
-  readonly #value = new Uint8Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #count = new Uint8Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #under = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #left = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #right = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #symbols = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #escapes = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #total = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  readonly #parent = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT);
-  #nextSymbol = 0;
-
-  // Results of #contextEncode / #decode*, so no call allocates.
-  #resultSymbol = 0;
-  #resultUnder = 0;
-  #resultCount = 0;
-  #resultValue = 0;
-
-  // Coder registers (u32) and output cursor.
-  #low = 0;
-  #range = 0;
-  #code = 0;
-  #out: Uint8Array = new Uint8Array(0);
-  #outPosition = 0;
-  #outEnd = 0;
-  #in: Uint8Array = new Uint8Array(0);
-  #inPosition = 0;
-  #inEnd = 0;
-
-  #createSymbol(value: number, count: number): number {
-    const symbol = this.#nextSymbol++;
-    this.#value[symbol] = value;
-    this.#count[symbol] = count;
-    this.#under[symbol] = count;
-    this.#left[symbol] = 0;
-    this.#right[symbol] = 0;
-    this.#symbols[symbol] = 0;
-    this.#escapes[symbol] = 0;
-    this.#total[symbol] = 0;
-    this.#parent[symbol] = 0;
-    return symbol;
-  }
-
-  #createContext(escapes: number, minimum: number): number {
-    const context = this.#createSymbol(0, 0);
-    this.#escapes[context] = escapes;
-    this.#total[context] = escapes + 256 * minimum;
-    this.#symbols[context] = 0;
-    return context;
-  }
-
-  /** C `enet_symbol_rescale`: halves counts along a subtree, returns its (u16) total. */
-  #rescaleSymbol(start: number): number {
-    const count = this.#count, under = this.#under, left = this.#left, right = this.#right;
-    let symbol = start;
-    let total = 0;
-    for (;;) {
-      count[symbol] -= count[symbol] >> 1;
-      under[symbol] = count[symbol];
-      if (left[symbol]) under[symbol] += this.#rescaleSymbol(symbol + left[symbol]);
-      total = (total + under[symbol]) & 0xFFFF;
-      if (!right[symbol]) break;
-      symbol += right[symbol];
-    }
-    return total;
-  }
-
-  #rescaleContext(context: number, minimum: number): void {
-    const symbols = this.#symbols[context];
-    this.#total[context] = symbols ? this.#rescaleSymbol(context + symbols) : 0;
-    this.#escapes[context] -= this.#escapes[context] >> 1;
-    this.#total[context] += this.#escapes[context] + 256 * minimum;
-  }
-
-  /**
-   * C `ENET_CONTEXT_ENCODE`: finds or inserts `value` in the context's tree,
-   * updating counts; leaves symbol/under/count in the result fields.
-   */
-  #contextEncode(context: number, value: number, update: number, minimum: number): void {
-    let under = value * minimum;
-    let count = minimum;
-    let symbol: number;
-    if (!this.#symbols[context]) {
-      symbol = this.#createSymbol(value, update);
-      this.#symbols[context] = symbol - context;
-    } else {
-      const values = this.#value, counts = this.#count, unders = this.#under;
-      const left = this.#left, right = this.#right;
-      let node = context + this.#symbols[context];
-      for (;;) {
-        if (value < values[node]) {
-          unders[node] += update;
-          if (left[node]) {
-            node += left[node];
-            continue;
-          }
-          symbol = this.#createSymbol(value, update);
-          left[node] = symbol - node;
-        } else if (value > values[node]) {
-          under += unders[node];
-          if (right[node]) {
-            node += right[node];
-            continue;
-          }
-          symbol = this.#createSymbol(value, update);
-          right[node] = symbol - node;
-        } else {
-          count += counts[node];
-          under += unders[node] - counts[node];
-          unders[node] += update;
-          counts[node] += update;
-          symbol = node;
-        }
-        break;
-      }
-    }
-    this.#resultSymbol = symbol;
-    this.#resultUnder = under & 0xFFFF;
-    this.#resultCount = count & 0xFFFF;
-  }
-
-  /** C `ENET_RANGE_CODER_ENCODE`; false when the output limit is hit. */
-  #encode(under: number, count: number, total: number): boolean {
-    let low = this.#low;
-    let range = (this.#range / total) >>> 0;
-    low = (low + under * range) >>> 0;
-    range = (range * count) >>> 0;
-    for (;;) {
-      if (((low ^ ((low + range) >>> 0)) >>> 0) >= TOP) {
-        if (range >= BOTTOM) break;
-        range = -low & BOTTOM_MASK;
-      }
-      if (this.#outPosition >= this.#outEnd) return false;
-      this.#out[this.#outPosition++] = low >>> 24;
-      range = (range << 8) >>> 0;
-      low = (low << 8) >>> 0;
-    }
-    this.#low = low;
-    this.#range = range;
-    return true;
-  }
-
-  #resetModel(): void {
-    this.#nextSymbol = 0;
-    this.#createContext(ENET_CONTEXT_ESCAPE_MINIMUM, ENET_CONTEXT_SYMBOL_MINIMUM);
-  }
+  readonly #table = new Uint16Array(ENET_RANGE_CODER_SYMBOL_COUNT << STRIDE_SHIFT);
 
   /**
    * C `enet_range_coder_compress`: compresses the concatenation of `inBuffers`
@@ -208,218 +295,134 @@ export class EnetRangeCoder {
     outLimit: number = outData.length,
   ): number {
     if (inBuffers.length <= 0 || inLimit <= 0) return 0;
-    const escapes = this.#escapes, totals = this.#total, parents = this.#parent;
-    this.#out = outData;
-    this.#outPosition = 0;
-    this.#outEnd = Math.min(outLimit, outData.length);
-    this.#low = 0;
-    this.#range = 0xFFFFFFFF;
-    this.#resetModel();
+    const table = this.#table;
+    const out = outData;
+    const outEnd = Math.min(outLimit, outData.length);
+    let outPosition = 0;
+    let low = 0;
+    let range = -1; // 0xFFFFFFFF as an int32 bit pattern
+    let next = 1;
+    createRoot(table);
     let predicted = 0;
     let order = 0;
     let bufferIndex = 0;
     let data = inBuffers[0];
     let position = 0;
     let end = data.length;
-    try {
-      for (;;) {
-        if (position >= end) {
-          do {
-            if (++bufferIndex >= inBuffers.length) break;
-            data = inBuffers[bufferIndex];
-            position = 0;
-            end = data.length;
-          } while (end === 0);
-          if (position >= end) break;
-        }
-        const value = data[position++];
-        let parentLink = PREDICTED;
-        let coded = false;
-        for (let subcontext = predicted; subcontext !== ROOT; subcontext = parents[subcontext]) {
-          this.#contextEncode(subcontext, value, ENET_SUBCONTEXT_SYMBOL_DELTA, 0);
-          const symbol = this.#resultSymbol, under = this.#resultUnder, count = this.#resultCount;
-          if (parentLink === PREDICTED) predicted = symbol;
-          else parents[parentLink] = symbol;
-          parentLink = symbol;
-          const total = totals[subcontext];
-          if (count > 0) {
-            if (!this.#encode(escapes[subcontext] + under, count, total)) return 0;
-          } else {
-            if (escapes[subcontext] > 0 && escapes[subcontext] < total) {
-              if (!this.#encode(0, escapes[subcontext], total)) return 0;
-            }
-            escapes[subcontext] += ENET_SUBCONTEXT_ESCAPE_DELTA;
-            totals[subcontext] += ENET_SUBCONTEXT_ESCAPE_DELTA;
-          }
-          totals[subcontext] += ENET_SUBCONTEXT_SYMBOL_DELTA;
-          if (count > SUBCONTEXT_COUNT_RESCALE || totals[subcontext] > TOTAL_RESCALE) {
-            this.#rescaleContext(subcontext, 0);
-          }
-          if (count > 0) {
-            coded = true;
-            break;
-          }
-        }
-        if (!coded) {
-          this.#contextEncode(
-            ROOT,
-            value,
-            ENET_CONTEXT_SYMBOL_DELTA,
-            ENET_CONTEXT_SYMBOL_MINIMUM,
-          );
-          const symbol = this.#resultSymbol, under = this.#resultUnder, count = this.#resultCount;
-          if (parentLink === PREDICTED) predicted = symbol;
-          else parents[parentLink] = symbol;
-          if (!this.#encode(escapes[ROOT] + under, count, totals[ROOT])) return 0;
-          totals[ROOT] += ENET_CONTEXT_SYMBOL_DELTA;
-          if (count > ROOT_COUNT_RESCALE || totals[ROOT] > TOTAL_RESCALE) {
-            this.#rescaleContext(ROOT, ENET_CONTEXT_SYMBOL_MINIMUM);
-          }
-        }
-        if (order >= ENET_SUBCONTEXT_ORDER) predicted = parents[predicted];
-        else order++;
-        if (this.#nextSymbol >= SYMBOL_LIMIT) {
-          this.#resetModel();
-          predicted = 0;
-          order = 0;
-        }
-      }
-      // ENET_RANGE_CODER_FLUSH
-      let low = this.#low;
-      while (low) {
-        if (this.#outPosition >= this.#outEnd) return 0;
-        this.#out[this.#outPosition++] = low >>> 24;
-        low = (low << 8) >>> 0;
-      }
-      return this.#outPosition;
-    } finally {
-      this.#out = EMPTY;
-    }
-  }
-
-  /** C `ENET_RANGE_CODER_READ`; -1 when the range has collapsed (malformed input). */
-  #read(total: number): number {
-    const range = (this.#range / total) >>> 0;
-    this.#range = range;
-    if (range === 0) return -1;
-    return (((this.#code - this.#low) >>> 0) / range) & 0xFFFF;
-  }
-
-  /** C `ENET_RANGE_CODER_DECODE`; false when the range collapses (malformed input). */
-  #decode(under: number, count: number): boolean {
-    let low = this.#low, range = this.#range, code = this.#code;
-    low = (low + under * range) >>> 0;
-    range = (range * count) >>> 0;
-    const input = this.#in, inEnd = this.#inEnd;
     for (;;) {
-      if (((low ^ ((low + range) >>> 0)) >>> 0) >= TOP) {
-        if (range >= BOTTOM) break;
-        range = -low & BOTTOM_MASK;
+      if (position >= end) {
+        do {
+          if (++bufferIndex >= inBuffers.length) break;
+          data = inBuffers[bufferIndex];
+          position = 0;
+          end = data.length;
+        } while (end === 0);
+        if (position >= end) break;
       }
-      if (range === 0) return false;
-      code = (code << 8) >>> 0;
-      if (this.#inPosition < inEnd) code = (code | input[this.#inPosition++]) >>> 0;
-      range = (range << 8) >>> 0;
-      low = (low << 8) >>> 0;
-    }
-    this.#low = low;
-    this.#range = range;
-    this.#code = code;
-    return true;
-  }
-
-  /**
-   * C `ENET_CONTEXT_TRY_DECODE` (minimum 0): finds the symbol whose interval
-   * holds `code`; false when there is none (C: `return 0`).
-   */
-  #tryDecode(context: number, code: number, update: number): boolean {
-    if (!this.#symbols[context]) return false;
-    const values = this.#value, counts = this.#count, unders = this.#under;
-    const left = this.#left, right = this.#right;
-    let under = 0;
-    let node = context + this.#symbols[context];
-    for (;;) {
-      const after = (under + unders[node]) & 0xFFFF;
-      const before = counts[node];
-      if (code >= after) {
-        under += unders[node];
-        if (right[node]) {
-          node += right[node];
-          continue;
-        }
-        return false;
-      } else if (code < after - before) {
-        unders[node] += update;
-        if (left[node]) {
-          node += left[node];
-          continue;
-        }
-        return false;
-      }
-      this.#resultValue = values[node];
-      this.#resultCount = counts[node];
-      this.#resultUnder = (after - before) & 0xFFFF;
-      unders[node] += update;
-      counts[node] += update;
-      this.#resultSymbol = node;
-      return true;
-    }
-  }
-
-  /** C `ENET_CONTEXT_ROOT_DECODE` (minimum 1): decodes or creates the symbol for `code`. */
-  #rootDecode(code: number, update: number): void {
-    const minimum = ENET_CONTEXT_SYMBOL_MINIMUM;
-    const values = this.#value, counts = this.#count, unders = this.#under;
-    const left = this.#left, right = this.#right;
-    let under = 0;
-    let count = minimum;
-    let value: number;
-    let symbol: number;
-    if (!this.#symbols[ROOT]) {
-      value = Math.trunc(code / minimum) & 0xFF;
-      under = code - code % minimum;
-      symbol = this.#createSymbol(value, update);
-      this.#symbols[ROOT] = symbol - ROOT;
-    } else {
-      let node = ROOT + this.#symbols[ROOT];
-      for (;;) {
-        const after = (under + unders[node] + (values[node] + 1) * minimum) & 0xFFFF;
-        const before = (counts[node] + minimum) & 0xFFFF;
-        if (code >= after) {
-          under += unders[node];
-          if (right[node]) {
-            node += right[node];
-            continue;
-          }
-          value = (values[node] + 1 + Math.trunc((code - after) / minimum)) & 0xFF;
-          under = code - (code - after) % minimum;
-          symbol = this.#createSymbol(value, update);
-          right[node] = symbol - node;
-        } else if (code < after - before) {
-          unders[node] += update;
-          if (left[node]) {
-            node += left[node];
-            continue;
-          }
-          value = (values[node] - 1 - Math.trunc((after - before - code - 1) / minimum)) & 0xFF;
-          under = code - (after - before - code - 1) % minimum;
-          symbol = this.#createSymbol(value, update);
-          left[node] = symbol - node;
+      const value = data[position++];
+      // `parentLink` is where the next symbol's index goes: -1 for `predicted`.
+      let parentLink = -1;
+      let coded = false;
+      for (let subcontext = predicted; subcontext !== ROOT;) {
+        const contextBase = subcontext << STRIDE_SHIFT;
+        const symbol = contextEncode(
+          table,
+          subcontext,
+          value,
+          ENET_SUBCONTEXT_SYMBOL_DELTA,
+          0,
+          next,
+        );
+        if (symbol === next) next++;
+        const under = resultUnder, count = resultCount;
+        if (parentLink < 0) predicted = symbol;
+        else table[parentLink] = symbol;
+        parentLink = (symbol << STRIDE_SHIFT) + PARENT;
+        const total = table[contextBase + TOTAL];
+        const escapes = table[contextBase + ESCAPES];
+        let encodeUnder = 0, encodeCount = 0;
+        if (count > 0) {
+          encodeUnder = escapes + under;
+          encodeCount = count;
         } else {
-          value = values[node];
-          count += counts[node];
-          under = after - before;
-          unders[node] += update;
-          counts[node] += update;
-          symbol = node;
+          if (escapes > 0 && escapes < total) encodeCount = escapes;
+          table[contextBase + ESCAPES] += ENET_SUBCONTEXT_ESCAPE_DELTA;
+          table[contextBase + TOTAL] += ENET_SUBCONTEXT_ESCAPE_DELTA;
         }
-        break;
+        if (encodeCount > 0) {
+          // ENET_RANGE_CODER_ENCODE
+          range = ((range >>> 0) / total) | 0;
+          low = (low + Math.imul(encodeUnder, range)) | 0;
+          range = Math.imul(range, encodeCount);
+          for (;;) {
+            if ((low ^ (low + range)) >>> 24) {
+              if (range >>> 0 >= BOTTOM) break;
+              range = -low & BOTTOM_MASK;
+            }
+            if (outPosition >= outEnd) return 0;
+            out[outPosition++] = low >>> 24;
+            range <<= 8;
+            low <<= 8;
+          }
+        }
+        table[contextBase + TOTAL] += ENET_SUBCONTEXT_SYMBOL_DELTA;
+        if (count > SUBCONTEXT_COUNT_RESCALE || table[contextBase + TOTAL] > TOTAL_RESCALE) {
+          rescaleContext(table, subcontext, 0);
+        }
+        if (count > 0) {
+          coded = true;
+          break;
+        }
+        subcontext = table[contextBase + PARENT];
+      }
+      if (!coded) {
+        const symbol = contextEncode(
+          table,
+          ROOT,
+          value,
+          ENET_CONTEXT_SYMBOL_DELTA,
+          ENET_CONTEXT_SYMBOL_MINIMUM,
+          next,
+        );
+        if (symbol === next) next++;
+        const under = resultUnder, count = resultCount;
+        if (parentLink < 0) predicted = symbol;
+        else table[parentLink] = symbol;
+        // ENET_RANGE_CODER_ENCODE
+        range = ((range >>> 0) / table[TOTAL]) | 0;
+        low = (low + Math.imul(table[ESCAPES] + under, range)) | 0;
+        range = Math.imul(range, count);
+        for (;;) {
+          if ((low ^ (low + range)) >>> 24) {
+            if (range >>> 0 >= BOTTOM) break;
+            range = -low & BOTTOM_MASK;
+          }
+          if (outPosition >= outEnd) return 0;
+          out[outPosition++] = low >>> 24;
+          range <<= 8;
+          low <<= 8;
+        }
+        table[TOTAL] += ENET_CONTEXT_SYMBOL_DELTA;
+        if (count > ROOT_COUNT_RESCALE || table[TOTAL] > TOTAL_RESCALE) {
+          rescaleContext(table, ROOT, ENET_CONTEXT_SYMBOL_MINIMUM);
+        }
+      }
+      if (order >= ENET_SUBCONTEXT_ORDER) predicted = table[(predicted << STRIDE_SHIFT) + PARENT];
+      else order++;
+      if (next >= SYMBOL_LIMIT) {
+        next = 1;
+        createRoot(table);
+        predicted = 0;
+        order = 0;
       }
     }
-    this.#resultValue = value;
-    this.#resultSymbol = symbol;
-    this.#resultUnder = under & 0xFFFF;
-    this.#resultCount = count & 0xFFFF;
+    // ENET_RANGE_CODER_FLUSH
+    while (low) {
+      if (outPosition >= outEnd) return 0;
+      out[outPosition++] = low >>> 24;
+      low <<= 8;
+    }
+    return outPosition;
   }
 
   /**
@@ -434,112 +437,161 @@ export class EnetRangeCoder {
     outLimit: number = outData.length,
   ): number {
     if (inLimit <= 0) return 0;
-    const escapes = this.#escapes, totals = this.#total, parents = this.#parent;
-    this.#in = inData;
-    this.#inPosition = 0;
-    this.#inEnd = Math.min(inLimit, inData.length);
-    this.#out = outData;
-    this.#outPosition = 0;
-    this.#outEnd = Math.min(outLimit, outData.length);
-    this.#low = 0;
-    this.#code = 0;
-    this.#range = 0xFFFFFFFF;
-    this.#resetModel();
+    const table = this.#table;
+    const input = inData;
+    const inEnd = Math.min(inLimit, inData.length);
+    let inPosition = 0;
+    const out = outData;
+    const outEnd = Math.min(outLimit, outData.length);
+    let outPosition = 0;
+    let low = 0;
+    let code = 0;
+    let range = -1; // 0xFFFFFFFF as an int32 bit pattern
+    let next = 1;
+    createRoot(table);
     let predicted = 0;
     let order = 0;
-    try {
-      // ENET_RANGE_CODER_SEED
-      for (let shift = 24; shift >= 0; shift -= 8) {
-        if (this.#inPosition < this.#inEnd) {
-          this.#code = (this.#code | (inData[this.#inPosition++] << shift)) >>> 0;
+    // ENET_RANGE_CODER_SEED
+    for (let shift = 24; shift >= 0; shift -= 8) {
+      if (inPosition < inEnd) code |= input[inPosition++] << shift;
+    }
+    for (;;) {
+      let value = 0;
+      let bottom = 0;
+      let decodedIn = ROOT;
+      let decodeUnder = 0, decodeCount = 0;
+      let found = false;
+      let escapeAtRoot = false;
+      for (let subcontext = predicted; subcontext !== ROOT;) {
+        const contextBase = subcontext << STRIDE_SHIFT;
+        const escapes = table[contextBase + ESCAPES];
+        const total = table[contextBase + TOTAL];
+        if (escapes <= 0 || escapes >= total) {
+          subcontext = table[contextBase + PARENT];
+          continue;
         }
-      }
-      for (;;) {
-        let value = 0;
-        let bottom = 0;
-        let decodedIn = ROOT;
-        let found = false;
-        for (let subcontext = predicted; subcontext !== ROOT; subcontext = parents[subcontext]) {
-          if (escapes[subcontext] <= 0) continue;
-          const total = totals[subcontext];
-          if (escapes[subcontext] >= total) continue;
-          let code = this.#read(total);
-          if (code < 0) return 0;
-          if (code < escapes[subcontext]) {
-            if (!this.#decode(0, escapes[subcontext])) return 0;
-            continue;
+        // ENET_RANGE_CODER_READ
+        range = ((range >>> 0) / total) | 0;
+        if (range === 0) return 0;
+        const symbolCode = (((code - low) >>> 0) / (range >>> 0)) & 0xFFFF;
+        if (symbolCode < escapes) {
+          decodeUnder = 0;
+          decodeCount = escapes;
+        } else {
+          const symbol = tryDecode(
+            table,
+            subcontext,
+            symbolCode - escapes,
+            ENET_SUBCONTEXT_SYMBOL_DELTA,
+          );
+          if (symbol < 0) return 0;
+          value = resultValue;
+          bottom = symbol;
+          decodeUnder = escapes + resultUnder;
+          decodeCount = resultCount;
+          found = true;
+        }
+        // ENET_RANGE_CODER_DECODE
+        low = (low + Math.imul(decodeUnder, range)) | 0;
+        range = Math.imul(range, decodeCount);
+        for (;;) {
+          if ((low ^ (low + range)) >>> 24) {
+            if (range >>> 0 >= BOTTOM) break;
+            range = -low & BOTTOM_MASK;
           }
-          code -= escapes[subcontext];
-          if (!this.#tryDecode(subcontext, code, ENET_SUBCONTEXT_SYMBOL_DELTA)) return 0;
-          value = this.#resultValue;
-          const under = this.#resultUnder, count = this.#resultCount;
-          bottom = this.#resultSymbol;
-          if (!this.#decode(escapes[subcontext] + under, count)) return 0;
-          totals[subcontext] += ENET_SUBCONTEXT_SYMBOL_DELTA;
-          if (count > SUBCONTEXT_COUNT_RESCALE || totals[subcontext] > TOTAL_RESCALE) {
-            this.#rescaleContext(subcontext, 0);
+          if (range === 0) return 0;
+          code <<= 8;
+          if (inPosition < inEnd) code |= input[inPosition++];
+          range <<= 8;
+          low <<= 8;
+        }
+        if (found) {
+          table[contextBase + TOTAL] += ENET_SUBCONTEXT_SYMBOL_DELTA;
+          if (
+            decodeCount > SUBCONTEXT_COUNT_RESCALE ||
+            table[contextBase + TOTAL] > TOTAL_RESCALE
+          ) {
+            rescaleContext(table, subcontext, 0);
           }
           decodedIn = subcontext;
-          found = true;
           break;
         }
-        if (!found) {
-          const total = totals[ROOT];
-          let code = this.#read(total);
-          if (code < 0) return 0;
-          if (code < escapes[ROOT]) {
-            if (!this.#decode(0, escapes[ROOT])) return 0;
-            break;
-          }
-          code -= escapes[ROOT];
-          this.#rootDecode(code, ENET_CONTEXT_SYMBOL_DELTA);
-          value = this.#resultValue;
-          const under = this.#resultUnder, count = this.#resultCount;
-          bottom = this.#resultSymbol;
-          if (!this.#decode(escapes[ROOT] + under, count)) return 0;
-          totals[ROOT] += ENET_CONTEXT_SYMBOL_DELTA;
-          if (count > ROOT_COUNT_RESCALE || totals[ROOT] > TOTAL_RESCALE) {
-            this.#rescaleContext(ROOT, ENET_CONTEXT_SYMBOL_MINIMUM);
-          }
-          decodedIn = ROOT;
-        }
-        // patchContexts: teach the higher-order contexts that escaped.
-        let parentLink = PREDICTED;
-        for (let patch = predicted; patch !== decodedIn; patch = parents[patch]) {
-          this.#contextEncode(patch, value, ENET_SUBCONTEXT_SYMBOL_DELTA, 0);
-          const symbol = this.#resultSymbol, count = this.#resultCount;
-          if (parentLink === PREDICTED) predicted = symbol;
-          else parents[parentLink] = symbol;
-          parentLink = symbol;
-          if (count <= 0) {
-            escapes[patch] += ENET_SUBCONTEXT_ESCAPE_DELTA;
-            totals[patch] += ENET_SUBCONTEXT_ESCAPE_DELTA;
-          }
-          totals[patch] += ENET_SUBCONTEXT_SYMBOL_DELTA;
-          if (count > SUBCONTEXT_COUNT_RESCALE || totals[patch] > TOTAL_RESCALE) {
-            this.#rescaleContext(patch, 0);
-          }
-        }
-        if (parentLink === PREDICTED) predicted = bottom;
-        else parents[parentLink] = bottom;
-
-        if (this.#outPosition >= this.#outEnd) return 0;
-        this.#out[this.#outPosition++] = value;
-
-        if (order >= ENET_SUBCONTEXT_ORDER) predicted = parents[predicted];
-        else order++;
-        if (this.#nextSymbol >= SYMBOL_LIMIT) {
-          this.#resetModel();
-          predicted = 0;
-          order = 0;
-        }
+        subcontext = table[contextBase + PARENT];
       }
-      return this.#outPosition;
-    } finally {
-      this.#in = EMPTY;
-      this.#out = EMPTY;
+      if (!found) {
+        const escapes = table[ESCAPES];
+        // ENET_RANGE_CODER_READ
+        range = ((range >>> 0) / table[TOTAL]) | 0;
+        if (range === 0) return 0;
+        const symbolCode = (((code - low) >>> 0) / (range >>> 0)) & 0xFFFF;
+        if (symbolCode < escapes) {
+          decodeUnder = 0;
+          decodeCount = escapes;
+          escapeAtRoot = true;
+        } else {
+          const symbol = rootDecode(table, symbolCode - escapes, ENET_CONTEXT_SYMBOL_DELTA, next);
+          if (symbol === next) next++;
+          value = resultValue;
+          bottom = symbol;
+          decodeUnder = escapes + resultUnder;
+          decodeCount = resultCount;
+        }
+        // ENET_RANGE_CODER_DECODE
+        low = (low + Math.imul(decodeUnder, range)) | 0;
+        range = Math.imul(range, decodeCount);
+        for (;;) {
+          if ((low ^ (low + range)) >>> 24) {
+            if (range >>> 0 >= BOTTOM) break;
+            range = -low & BOTTOM_MASK;
+          }
+          if (range === 0) return 0;
+          code <<= 8;
+          if (inPosition < inEnd) code |= input[inPosition++];
+          range <<= 8;
+          low <<= 8;
+        }
+        if (escapeAtRoot) break;
+        table[TOTAL] += ENET_CONTEXT_SYMBOL_DELTA;
+        if (decodeCount > ROOT_COUNT_RESCALE || table[TOTAL] > TOTAL_RESCALE) {
+          rescaleContext(table, ROOT, ENET_CONTEXT_SYMBOL_MINIMUM);
+        }
+        decodedIn = ROOT;
+      }
+      // patchContexts: teach the higher-order contexts that escaped.
+      let parentLink = -1;
+      for (let patch = predicted; patch !== decodedIn;) {
+        const patchBase = patch << STRIDE_SHIFT;
+        const symbol = contextEncode(table, patch, value, ENET_SUBCONTEXT_SYMBOL_DELTA, 0, next);
+        if (symbol === next) next++;
+        const count = resultCount;
+        if (parentLink < 0) predicted = symbol;
+        else table[parentLink] = symbol;
+        parentLink = (symbol << STRIDE_SHIFT) + PARENT;
+        if (count <= 0) {
+          table[patchBase + ESCAPES] += ENET_SUBCONTEXT_ESCAPE_DELTA;
+          table[patchBase + TOTAL] += ENET_SUBCONTEXT_ESCAPE_DELTA;
+        }
+        table[patchBase + TOTAL] += ENET_SUBCONTEXT_SYMBOL_DELTA;
+        if (count > SUBCONTEXT_COUNT_RESCALE || table[patchBase + TOTAL] > TOTAL_RESCALE) {
+          rescaleContext(table, patch, 0);
+        }
+        patch = table[patchBase + PARENT];
+      }
+      if (parentLink < 0) predicted = bottom;
+      else table[parentLink] = bottom;
+
+      if (outPosition >= outEnd) return 0;
+      out[outPosition++] = value;
+
+      if (order >= ENET_SUBCONTEXT_ORDER) predicted = table[(predicted << STRIDE_SHIFT) + PARENT];
+      else order++;
+      if (next >= SYMBOL_LIMIT) {
+        next = 1;
+        createRoot(table);
+        predicted = 0;
+        order = 0;
+      }
     }
+    return outPosition;
   }
 }
-
-const EMPTY = new Uint8Array(0);

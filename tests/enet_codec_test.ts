@@ -6,69 +6,12 @@ import assert from "node:assert/strict";
 import { enetCrc32, verifyEnetChecksum, writeEnetChecksum } from "../enet/_crc32.ts";
 import { EnetRangeCoder } from "../enet/_range_coder.ts";
 import { RangeCoder } from "../enet/mod.ts";
-import { run, tempDir } from "./_loopback.ts";
+import { CodecOp, type CodecRequest, withCodec } from "./enet_peers/enet_codec.ts";
 
-const OP_CRC32 = 1;
-const OP_COMPRESS = 2;
-const OP_DECOMPRESS = 3;
-
-interface Request {
-  op: number;
-  inLimit: number;
-  outLimit: number;
-  buffers: Uint8Array[];
-}
-
-interface Reply {
-  result: number;
-  output: Uint8Array;
-}
-
-/** Builds the C helper once per test and runs batches of requests through it. */
-async function withCodec(body: (call: (requests: Request[]) => Promise<Reply[]>) => Promise<void>) {
-  await using dir = tempDir("netkit-enet-codec-");
-  const binary = `${dir.path}/enet_codec`;
-  const source = new URL("./enet_peers/enet_codec.c", import.meta.url).pathname;
-  await run("gcc", ["-O2", "-Wall", "-o", binary, source, "-lenet"]);
-  await body(async (requests) => {
-    const chunks: Uint8Array[] = [];
-    const u32 = (value: number) => {
-      const bytes = new Uint8Array(4);
-      new DataView(bytes.buffer).setUint32(0, value, true);
-      chunks.push(bytes);
-    };
-    for (const request of requests) {
-      u32(request.op);
-      u32(request.inLimit);
-      u32(request.outLimit);
-      u32(request.buffers.length);
-      for (const buffer of request.buffers) {
-        u32(buffer.length);
-        chunks.push(buffer);
-      }
-    }
-    const child = new Deno.Command(binary, { stdin: "piped", stdout: "piped", stderr: "piped" })
-      .spawn();
-    const writing = (async () => {
-      const writer = child.stdin.getWriter();
-      for (const chunk of chunks) await writer.write(chunk);
-      await writer.close();
-    })();
-    const [output] = await Promise.all([child.output(), writing]);
-    assert.equal(output.code, 0, `enet_codec failed: ${new TextDecoder().decode(output.stderr)}`);
-    const view = new DataView(output.stdout.buffer);
-    const replies: Reply[] = [];
-    let offset = 0;
-    for (let i = 0; i < requests.length; i++) {
-      const result = view.getUint32(offset, true);
-      const length = view.getUint32(offset + 4, true);
-      replies.push({ result, output: output.stdout.slice(offset + 8, offset + 8 + length) });
-      offset += 8 + length;
-    }
-    assert.equal(offset, output.stdout.length);
-    return replies;
-  });
-}
+const OP_CRC32 = CodecOp.CRC32;
+const OP_COMPRESS = CodecOp.COMPRESS;
+const OP_DECOMPRESS = CodecOp.DECOMPRESS;
+type Request = CodecRequest;
 
 /** Small deterministic PRNG (mulberry32) so every run tests the same bytes. */
 function prng(seed: number): () => number {
