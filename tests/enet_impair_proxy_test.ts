@@ -104,13 +104,15 @@ Deno.test("UdpImpairProxy loses, duplicates, delays and reorders at roughly the 
   assert.ok(median > 15 && median < 40, `median latency ${median}`);
 });
 
-Deno.test("UdpImpairProxy forwards replies to each client through its own upstream socket", async () => {
+Deno.test("UdpImpairProxy forwards replies to each client through its own upstream socket, taps and injects", async () => {
   using server = bindUdp();
   using clientA = bindUdp();
   using clientB = bindUdp();
+  const tapped: string[] = [];
   await using proxy = await UdpImpairProxy.start({
     target: { hostname: LOOPBACK4, port: (server.addr as Deno.NetAddr).port },
     delay: 5,
+    tap: (direction, data) => tapped.push(`${direction}:${data[0]}`),
   });
   const to = { transport: "udp" as const, ...proxy.address };
   await clientA.send(new Uint8Array([1]), to);
@@ -127,6 +129,16 @@ Deno.test("UdpImpairProxy forwards replies to each client through its own upstre
   const [replyB] = await deadline(clientB.receive(), 2000, "reply at B");
   assert.deepEqual([replyA[0], replyB[0]], [11, 22]);
   assert.equal(proxy.stats.toClient.delivered, 2);
+  assert.deepEqual(tapped.sort(), ["toClient:11", "toClient:22", "toServer:1", "toServer:2"]);
+
+  // Injection uses the most recent client's path: the server sees B's upstream address.
+  await proxy.injectToServer(new Uint8Array([77]));
+  const [injected, injectedFrom] = await deadline(server.receive(), 2000, "injected datagram");
+  assert.equal(injected[0], 77);
+  assert.equal((injectedFrom as Deno.NetAddr).port, sources.get(2)!.port);
+  await proxy.injectToClient(new Uint8Array([88]));
+  const [toB] = await deadline(clientB.receive(), 2000, "datagram injected toward B");
+  assert.equal(toB[0], 88);
 });
 
 Deno.test("UdpImpairProxy.blackout() drops everything for its duration and then forwards again", async () => {

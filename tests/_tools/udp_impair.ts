@@ -46,6 +46,8 @@ export interface ImpairmentOptions {
   delay?: number;
   /** Uniform jitter added to the delay, ± ms. @default 0 */
   jitter?: number;
+  /** Sees every datagram as it reaches the proxy (before impairment), e.g. to capture traffic. */
+  tap?: (direction: "toServer" | "toClient", data: Uint8Array) => void;
 }
 
 /** Counters for one direction. */
@@ -112,7 +114,9 @@ export class UdpImpairProxy implements AsyncDisposable {
   readonly #target: Deno.NetAddr;
   readonly #upstreams = new Map<string, Deno.DatagramConn>();
   readonly #random: () => number;
-  readonly #options: Required<Omit<ImpairmentOptions, "target" | "listen" | "seed">>;
+  readonly #options: Required<Omit<ImpairmentOptions, "target" | "listen" | "seed" | "tap">>;
+  readonly #tap: ImpairmentOptions["tap"];
+  #lastClient: Deno.NetAddr | undefined;
   readonly #toServer = emptyStats();
   readonly #toClient = emptyStats();
   readonly #heap: Pending[] = [];
@@ -140,6 +144,7 @@ export class UdpImpairProxy implements AsyncDisposable {
     this.#target = { transport: "udp", hostname: target.hostname, port: target.port };
     this.#random = prng(seed);
     this.#options = { loss, duplicate, reorder, delay, jitter, reorderDelay };
+    this.#tap = options.tap;
     this.#loops.push(this.#pumpFront());
   }
 
@@ -154,6 +159,24 @@ export class UdpImpairProxy implements AsyncDisposable {
   get stats(): { toServer: DirectionStats; toClient: DirectionStats } {
     const strip = ({ lastSerial: _, ...rest }: DirectionStats & { lastSerial: number }) => rest;
     return { toServer: strip(this.#toServer), toClient: strip(this.#toClient) };
+  }
+
+  /**
+   * Sends `data` to the server from the upstream socket of the most recent
+   * client, so the server takes it for that client's traffic (spoofing on
+   * loopback, for fuzzing). Not impaired, not counted.
+   */
+  async injectToServer(data: Uint8Array): Promise<void> {
+    const client = this.#lastClient;
+    const upstream = client && this.#upstreams.get(`${client.hostname}|${client.port}`);
+    if (!upstream) throw new Error("No client has sent anything through the proxy yet");
+    await upstream.send(data, this.#target);
+  }
+
+  /** Sends `data` to the most recent client as if it came from the server. */
+  async injectToClient(data: Uint8Array): Promise<void> {
+    if (!this.#lastClient) throw new Error("No client has sent anything through the proxy yet");
+    await this.#front.send(data, this.#lastClient);
   }
 
   /** Drops everything in both directions for `ms`, then restores forwarding. */
@@ -171,6 +194,7 @@ export class UdpImpairProxy implements AsyncDisposable {
       for (;;) {
         const [data, from] = await this.#front.receive();
         const client = from as Deno.NetAddr;
+        this.#lastClient = client;
         const key = `${client.hostname}|${client.port}`;
         let upstream = this.#upstreams.get(key);
         if (!upstream) {
@@ -207,6 +231,7 @@ export class UdpImpairProxy implements AsyncDisposable {
     to: Deno.NetAddr,
     stats: DirectionStats & { lastSerial: number },
   ): void {
+    this.#tap?.(stats === this.#toServer ? "toServer" : "toClient", data);
     const serial = stats.received++;
     if (this.blackhole) {
       stats.blackholed++;
