@@ -183,6 +183,8 @@ export class HostCore implements PeerHost {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
   closed = false;
+  /** Told when a datagram is rejected for a checksum or compression mismatch. */
+  onRejected: ((address: string, why: string) => void) | null = null;
 
   readonly #buffer = new Uint8Array(BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64);
   readonly #view = new DataView(this.#buffer.buffer);
@@ -446,10 +448,16 @@ export class HostCore implements PeerHost {
       peer = slot;
     }
     if (flags & ENET_PROTOCOL_HEADER_FLAG_COMPRESSED) {
-      if (this.compressor === null) return;
+      if (this.compressor === null) {
+        this.onRejected?.(`${hostname}:${port}`, "compressed, but this host has no compressor");
+        return;
+      }
       const limit = ENET_PROTOCOL_MAXIMUM_MTU - headerSize;
       const original = this.compressor.decompress(data.subarray(headerSize, length), limit);
-      if (original === null || original.length === 0 || original.length > limit) return;
+      if (original === null || original.length === 0 || original.length > limit) {
+        this.onRejected?.(`${hostname}:${port}`, "the body does not decompress");
+        return;
+      }
       const assembled = new Uint8Array(headerSize + original.length);
       assembled.set(data.subarray(0, headerSize));
       assembled.set(original, headerSize);
@@ -464,7 +472,10 @@ export class HostCore implements PeerHost {
       data[at + 1] = seed >>> 16;
       data[at + 2] = seed >>> 8;
       data[at + 3] = seed;
-      if (this.checksum(data.subarray(0, length)) !== desired) return;
+      if (this.checksum(data.subarray(0, length)) !== desired) {
+        this.onRejected?.(`${hostname}:${port}`, "checksum mismatch");
+        return;
+      }
     }
     if (peer !== null) peer.incomingDataTotal += length;
 

@@ -7,6 +7,8 @@
  */
 
 import { OutgoingPacket } from "./_commands.ts";
+import { enetCrc32 } from "./_crc32.ts";
+import { type Compressor, RangeCoder } from "./compressor.ts";
 import { type CoreCompressor, HostCore, type HostCoreListener } from "./_host_core.ts";
 import { peerInternals } from "./_internal.ts";
 import type { PeerCore } from "./_peer_core.ts";
@@ -16,6 +18,7 @@ import {
   ENET_HOST_DEFAULT_MTU,
   ENET_PACKET_FLAG_RELIABLE,
   ENET_PEER_STATE_CONNECTED,
+  ENET_PEER_STATE_DISCONNECTING,
   ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
   ENET_PROTOCOL_MAXIMUM_MTU,
   ENET_PROTOCOL_MAXIMUM_PEER_ID,
@@ -66,14 +69,6 @@ export interface DisconnectEvent {
 /** What iterating a {@linkcode Host} yields. */
 export type HostEvent = ConnectEvent | ReceiveEvent | DisconnectEvent;
 
-/** Body compressor for datagrams (ENet's range coder or your own). */
-export interface Compressor {
-  /** Compresses the concatenation of `chunks`; null or ≥ `limit` bytes means "send raw". */
-  compress(chunks: readonly Uint8Array[], limit: number): Uint8Array | null;
-  /** Restores a body of at most `limit` bytes; null rejects the datagram. */
-  decompress(data: Uint8Array, limit: number): Uint8Array | null;
-}
-
 /** What an `intercept` hook decides for an incoming datagram. */
 export type InterceptResult = "drop" | "accept" | "handled";
 
@@ -122,17 +117,6 @@ export interface ConnectOptions {
   /** Aborts the attempt (the peer is dropped). */
   signal?: AbortSignal;
 }
-
-/** Optional datagram features provided by `enet/compressor.ts` and `enet/_crc32.ts`. */
-export interface HostFeatures {
-  /** CRC-32 over one buffer. */
-  crc32?: (data: Uint8Array) => number;
-  /** Builds ENet's range coder. */
-  rangeCoder?: () => CoreCompressor;
-}
-
-/** Filled by `mod.ts` with the checksum and range coder so host.ts has no hard dependency. */
-export const hostFeatures: HostFeatures = {};
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -189,19 +173,16 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   checkInteger("maximumIncompletePackets", maximumIncompletePackets, 1, 1 << 20);
   checkInteger("duplicatePeers", duplicatePeers, 1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
   signal?.throwIfAborted();
-  let crc: ((data: Uint8Array) => number) | null = null;
-  if (checksum) {
-    if (hostFeatures.crc32 === undefined) {
-      throw new EnetRangeError("ERR_INVALID_OPTION", 'Option "checksum" needs enet/mod.ts to be loaded');
-    }
-    crc = hostFeatures.crc32;
-  }
+  const crc = checksum ? (data: Uint8Array) => enetCrc32(data) : null;
   let coder: CoreCompressor | null = compressor ?? null;
   if (coder === null && compression !== undefined) {
-    if (compression !== "range-coder" || hostFeatures.rangeCoder === undefined) {
-      throw new EnetRangeError("ERR_INVALID_OPTION", `Option "compression" must be "range-coder", got "${compression}"`);
+    if (compression !== "range-coder") {
+      throw new EnetRangeError(
+        "ERR_INVALID_OPTION",
+        `Option "compression" must be "range-coder", got "${compression}"`,
+      );
     }
-    coder = hostFeatures.rangeCoder();
+    coder = new RangeCoder();
   }
   const host = new Host(kHostToken);
   await host[kOpen]({
@@ -251,8 +232,8 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   #rejected = new Map<string, string>();
   #signalCleanup: (() => void) | null = null;
 
-  /** Created by {@linkcode createHost}. */
-  private constructor(token: symbol) {
+  /** Not for direct use: call {@linkcode createHost}, which binds the socket. */
+  constructor(token: symbol) {
     if (token !== kHostToken) throw new TypeError("Use createHost() to create a Host");
   }
 
@@ -496,7 +477,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     for (const peer of [...core.active]) {
       if (peer.state === ENET_PEER_STATE_CONNECTED) peer.disconnect(0);
     }
-    const connected = [...core.active].some((peer) => peer.state === 7 /* DISCONNECTING */);
+    const connected = [...core.active].some((peer) => peer.state === ENET_PEER_STATE_DISCONNECTING);
     if (connected) {
       this.#idle = Promise.withResolvers();
       core.flush();
@@ -522,4 +503,3 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   }
 }
 
-export { ENET_PROTOCOL_MAXIMUM_MTU };
