@@ -29,7 +29,7 @@ import {
 } from "./_protocol.ts";
 import type { Address } from "./_socket.ts";
 import { EnetRangeError, EnetStateError } from "./errors.ts";
-import type { DisconnectReason, Peer } from "./peer.ts";
+import type { DisconnectReason, Peer, PeerTimeoutOptions } from "./peer.ts";
 
 /** A peer connected (both for `connect()` and for incoming connections). */
 export interface ConnectEvent {
@@ -117,6 +117,8 @@ export interface ConnectOptions {
   data?: number;
   /** Aborts the attempt (the peer is dropped). */
   signal?: AbortSignal;
+  /** Timeout rules for the handshake and the connection (see `peer.setTimeout`). */
+  timeout?: PeerTimeoutOptions;
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
@@ -285,8 +287,8 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     const where = `${core.address.hostname}:${core.address.port}`;
     const why = this.#rejected.get(where);
     const hint = why === undefined
-      ? "no datagram came back"
-      : `datagrams from it were rejected: ${why}; check that "checksum" and "compression" match on both sides`;
+      ? 'no datagram came back; if the server runs, check that "checksum" and "compression" match on both sides (ENet does not negotiate them)'
+      : `its datagrams were rejected (${why}); check that "checksum" and "compression" match on both sides (ENet does not negotiate them)`;
     return new DOMException(`Connection to "${where}" timed out (ERR_CONNECT_TIMEOUT): ${hint}`, "TimeoutError");
   }
 
@@ -391,7 +393,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    * `EnetStateError` `ERR_CONNECT_REFUSED` when the remote refuses, `AbortError` on abort.
    */
   async connect(address: Address, options: ConnectOptions = {}): Promise<Peer> {
-    const { channelCount = 1, data = 0, signal } = options;
+    const { channelCount = 1, data = 0, signal, timeout } = options;
     this.#requireOpen();
     signal?.throwIfAborted();
     checkInteger("channelCount", channelCount, ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT, ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT);
@@ -400,6 +402,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
       throw new EnetRangeError("ERR_PEER_TABLE_FULL", `All "${this.#core.peerCount}" peer slots are in use`);
     }
     const peer = core.facade as Peer;
+    if (timeout !== undefined) peer.setTimeout(timeout);
     if (signal === undefined) {
       await peerInternals.waitConnected(peer);
       return peer;
