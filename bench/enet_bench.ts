@@ -143,13 +143,21 @@ async function foreignClient(
   const [us64] = await runOne("bench-throughput", count, 64);
   const [us1k] = await runOne("bench-throughput", count, 1024);
   const [p50, p99] = await runOne("bench-rtt", pings, 64);
-  return { throughput64: count / (us64 / 1e6), throughput1k: count / (us1k / 1e6), rttP50: p50, rttP99: p99 };
+  return {
+    throughput64: count / (us64 / 1e6),
+    throughput1k: count / (us1k / 1e6),
+    rttP50: p50,
+    rttP99: p99,
+  };
 }
 
 async function main(): Promise<void> {
   const count = Number(option("--count", "200000"));
   const pings = Number(option("--pings", "2000"));
-  const extra = [...(args.includes("--checksum") ? ["--checksum"] : []), ...(args.includes("--range-coder") ? ["--range-coder"] : [])];
+  const extra = [
+    ...(args.includes("--checksum") ? ["--checksum"] : []),
+    ...(args.includes("--range-coder") ? ["--range-coder"] : []),
+  ];
   const buildDir = await Deno.makeTempDir({ prefix: "netkit-enet-bench-" });
   const binary = await buildCPeer(buildDir);
   const self = new URL(import.meta.url).pathname;
@@ -177,24 +185,43 @@ async function main(): Promise<void> {
       const result = await client(port);
       rows.push([name, result]);
       console.log(
-        `  ${name}: 64 B ${fmt(result.throughput64)} msg/s, 1 KB ${fmt(result.throughput1k)} msg/s, RTT p50 ${
-          result.rttP50.toFixed(0)
-        } µs p99 ${result.rttP99.toFixed(0)} µs`,
+        `  ${name}: 64 B ${fmt(result.throughput64)} msg/s, 1 KB ${
+          fmt(result.throughput1k)
+        } msg/s, RTT p50 ${result.rttP50.toFixed(0)} µs p99 ${result.rttP99.toFixed(0)} µs`,
       );
     } finally {
       await process[Symbol.asyncDispose]();
     }
   };
   try {
-    await scenario("ours ↔ ours", [Deno.execPath(), denoServer], (port) => ourClient(port, count, pings));
-    await scenario("ours → C", [binary, ["server", "--sink", ...extra]], (port) => ourClient(port, count, pings));
-    await scenario("C → C", [binary, ["server", "--sink", ...extra]], (port) =>
-      foreignClient(binary, [], port, count, pings, extra));
+    await scenario(
+      "ours ↔ ours",
+      [Deno.execPath(), denoServer],
+      (port) => ourClient(port, count, pings),
+    );
+    await scenario(
+      "ours → C",
+      [binary, ["server", "--sink", ...extra]],
+      (port) => ourClient(port, count, pings),
+    );
+    await scenario(
+      "C → C",
+      [binary, ["server", "--sink", ...extra]],
+      (port) => foreignClient(binary, [], port, count, pings, extra),
+    );
     if (!args.includes("--checksum")) {
       await scenario(
         "npm enet ↔ npm enet",
         ["node", ["--no-warnings", npmPeerScript, "server", "--sink", ...extra]],
-        (port) => foreignClient("node", ["--no-warnings", npmPeerScript], port, count, Math.min(pings, 500), extra),
+        (port) =>
+          foreignClient(
+            "node",
+            ["--no-warnings", npmPeerScript],
+            port,
+            count,
+            Math.min(pings, 500),
+            extra,
+          ),
       );
     }
   } finally {
@@ -206,7 +233,11 @@ async function main(): Promise<void> {
   console.log(`\n| pair | 64 B msg/s | 1 KB msg/s | RTT p50 µs | RTT p99 µs |`);
   console.log(`| --- | ---: | ---: | ---: | ---: |`);
   for (const [name, r] of rows) {
-    console.log(`| ${name} | ${fmt(r.throughput64)} | ${fmt(r.throughput1k)} | ${r.rttP50.toFixed(0)} | ${r.rttP99.toFixed(0)} |`);
+    console.log(
+      `| ${name} | ${fmt(r.throughput64)} | ${fmt(r.throughput1k)} | ${r.rttP50.toFixed(0)} | ${
+        r.rttP99.toFixed(0)
+      } |`,
+    );
   }
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   if (ours && npm) {

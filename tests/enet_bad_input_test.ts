@@ -262,7 +262,10 @@ Deno.test("a command on an out-of-range channel is refused and ends its datagram
   await using s = await setup();
   await s.raw.handshake(2);
   const mark = s.raw.received.length;
-  await s.raw.send([reliable(200, 1, bytes("bad channel")), reliable(0, 1, bytes("same datagram"))]);
+  await s.raw.send([
+    reliable(200, 1, bytes("bad channel")),
+    reliable(0, 1, bytes("same datagram")),
+  ]);
   await new Promise((r) => setTimeout(r, 100));
   assert.ok(!s.raw.acked(200, 1, mark));
   assert.ok(!s.received.some((e) => text(e.data) === "same datagram"));
@@ -286,7 +289,9 @@ Deno.test("fragments whose count, offset or length disagree are refused; a consi
   await s.raw.handshake();
   const part = new Uint8Array(1000).fill(7);
   const mark = s.raw.received.length;
-  await s.raw.send([fragment(0, 1, { start: 1, count: 3, number: 0, total: 3000, offset: 0 }, part)]);
+  await s.raw.send([
+    fragment(0, 1, { start: 1, count: 3, number: 0, total: 3000, offset: 0 }, part),
+  ]);
   await s.raw.waitFor((d) => findAck(d, 0, 1), 3000, mark);
   const bad = [
     { start: 1, count: 4, number: 1, total: 3000, offset: 1000 }, // count disagrees
@@ -303,7 +308,12 @@ Deno.test("fragments whose count, offset or length disagree are refused; a consi
   }
   await s.raw.send([
     fragment(0, 2, { start: 1, count: 3, number: 1, total: 3000, offset: 1000 }, part.fill(8)),
-    fragment(0, 3, { start: 1, count: 3, number: 2, total: 3000, offset: 2000 }, new Uint8Array(1000).fill(9)),
+    fragment(
+      0,
+      3,
+      { start: 1, count: 3, number: 2, total: 3000, offset: 2000 },
+      new Uint8Array(1000).fill(9),
+    ),
   ]);
   await s.waitReceived((e) => e.data.length === 3000);
   const packet = s.received.find((e) => e.data.length === 3000)!.data;
@@ -333,7 +343,14 @@ Deno.test("incomplete fragmented packets per peer are bounded by maximumIncomple
   // starts a new reliable sequence range (fragments consume sequence numbers).
   for (let i = 0; i < 5; i++) {
     const start = 1 + 2 * i;
-    await s.raw.send([fragment(1, start, { start, count: 2, number: 0, total: 200, offset: 0 }, new Uint8Array(100))]);
+    await s.raw.send([
+      fragment(
+        1,
+        start,
+        { start, count: 2, number: 0, total: 200, offset: 0 },
+        new Uint8Array(100),
+      ),
+    ]);
   }
   await s.raw.waitFor((d) => findAck(d, 1, 7), 3000, mark);
   await new Promise((r) => setTimeout(r, 100));
@@ -349,7 +366,9 @@ Deno.test("forged CONNECTs filling the peer table are refused and connected peer
     await new Promise((r) => setTimeout(r, 200));
     // Three free slots (one is the legitimate client): at most three VERIFY_CONNECTs.
     const verifies = new Set(
-      flood.received.filter((d) => commandAt(d, 4) === 0x83).map((d) => new DataView(d.buffer).getUint16(8)),
+      flood.received.filter((d) => commandAt(d, 4) === 0x83).map((d) =>
+        new DataView(d.buffer).getUint16(8)
+      ),
     );
     assert.ok(verifies.size <= 3, `${verifies.size} slots handed out`);
     await s.legitimateStillWorks("during flood");

@@ -143,16 +143,20 @@ Deno.test("a 1 MB packet is fragmented and reassembled byte-exact, reliably and 
   assert.equal(unreliable.flags, PacketFlag.UNRELIABLE_FRAGMENT);
 });
 
-Deno.test("IPv6: a host on ::1 accepts a connection and echoes", { ignore: !hasIPv6() }, async () => {
-  await using p = await pair({}, LOOPBACK6);
-  assert.equal(p.server.address.hostname, LOOPBACK6);
-  p.peer.send(0, "over v6");
-  const event = await nextEvent(p.server, "receive");
-  assert.equal(text(event.data), "over v6");
-  assert.equal(p.remote.address.hostname, LOOPBACK6);
-});
+Deno.test(
+  "IPv6: a host on ::1 accepts a connection and echoes",
+  { ignore: !hasIPv6() },
+  async () => {
+    await using p = await pair({}, LOOPBACK6);
+    assert.equal(p.server.address.hostname, LOOPBACK6);
+    p.peer.send(0, "over v6");
+    const event = await nextEvent(p.server, "receive");
+    assert.equal(text(event.data), "over v6");
+    assert.equal(p.remote.address.hostname, LOOPBACK6);
+  },
+);
 
-Deno.test("the node:dgram socket works like the Deno one (socket: \"node\")", async () => {
+Deno.test('the node:dgram socket works like the Deno one (socket: "node")', async () => {
   await using p = await pair({ socket: "node" });
   p.peer.send(2, "via node:dgram");
   assert.equal(text((await nextEvent(p.server, "receive")).data), "via node:dgram");
@@ -185,7 +189,7 @@ Deno.test("without --unstable-net the host falls back to node:dgram transparentl
   assert.equal(stdout, "undefined fallback");
 });
 
-Deno.test("a vanished peer is reported as disconnect with reason \"timeout\" within the configured timeout", async () => {
+Deno.test('a vanished peer is reported as disconnect with reason "timeout" within the configured timeout', async () => {
   await using p = await pair();
   p.remote.setTimeout({ limit: 4, minimum: 400, maximum: 800 });
   p.remote.setPingInterval(100);
@@ -201,7 +205,10 @@ Deno.test("a vanished peer is reported as disconnect with reason \"timeout\" wit
 
 Deno.test("Host.connect() rejects with TimeoutError (ERR_CONNECT_TIMEOUT) when nobody answers", async () => {
   using silent = silentSocket();
-  await using client = await createHost({ address: { hostname: LOOPBACK4, port: 0 }, peerCount: 1 });
+  await using client = await createHost({
+    address: { hostname: LOOPBACK4, port: 0 },
+    peerCount: 1,
+  });
   const port = (silent.addr as Deno.NetAddr).port;
   await assert.rejects(
     client.connect({ hostname: LOOPBACK4, port }, { timeout: { minimum: 300, maximum: 600 } }),
@@ -213,7 +220,10 @@ Deno.test("Host.connect() rejects with TimeoutError (ERR_CONNECT_TIMEOUT) when n
 
 Deno.test("Host.connect() rejects with the signal's reason when aborted", async () => {
   using silent = silentSocket();
-  await using client = await createHost({ address: { hostname: LOOPBACK4, port: 0 }, peerCount: 1 });
+  await using client = await createHost({
+    address: { hostname: LOOPBACK4, port: 0 },
+    peerCount: 1,
+  });
   const port = (silent.addr as Deno.NetAddr).port;
   await assert.rejects(
     client.connect({ hostname: LOOPBACK4, port }, { signal: AbortSignal.timeout(100) }),
@@ -224,7 +234,10 @@ Deno.test("Host.connect() rejects with the signal's reason when aborted", async 
 
 Deno.test("Host.connect() throws ERR_PEER_TABLE_FULL when every slot is taken", async () => {
   using silent = silentSocket();
-  await using client = await createHost({ address: { hostname: LOOPBACK4, port: 0 }, peerCount: 1 });
+  await using client = await createHost({
+    address: { hostname: LOOPBACK4, port: 0 },
+    peerCount: 1,
+  });
   const port = (silent.addr as Deno.NetAddr).port;
   const controller = new AbortController();
   const pending = client.connect({ hostname: LOOPBACK4, port }, { signal: controller.signal });
@@ -240,7 +253,8 @@ Deno.test("Peer.send() throws typed errors for a bad channel, an oversized packe
   await using p = await pair({ maximumPacketSize: 1000 });
   assert.throws(
     () => p.peer.send(4, "x"),
-    (error: unknown) => error instanceof EnetRangeError && error.code === "ERR_CHANNEL_OUT_OF_RANGE",
+    (error: unknown) =>
+      error instanceof EnetRangeError && error.code === "ERR_CHANNEL_OUT_OF_RANGE",
   );
   assert.throws(
     () => p.peer.send(0, new Uint8Array(1001)),
@@ -330,7 +344,10 @@ Deno.test("peer.sendAcknowledged() rejects when the connection ends first", asyn
   p.remote.reset();
   const pending = p.peer.sendAcknowledged(0, "never acknowledged");
   p.peer.disconnectNow();
-  await assert.rejects(pending, (error: unknown) => error instanceof DOMException && error.name === "AbortError");
+  await assert.rejects(
+    pending,
+    (error: unknown) => error instanceof DOMException && error.name === "AbortError",
+  );
 });
 
 Deno.test("statistics: round trip time, data totals and host counters move", async () => {
