@@ -179,6 +179,8 @@ async function main(): Promise<void> {
     server: [string, string[]],
     client: (port: number) => Promise<Result>,
   ) => {
+    const only = option("--only", "");
+    if (only && !name.includes(only)) return;
     console.log(`… ${name}`);
     const { process, port } = await startServer(server[0], server[1]);
     try {

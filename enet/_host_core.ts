@@ -125,6 +125,8 @@ export interface HostCoreListener {
 }
 
 const BODY_OFFSET = ENET_MAXIMUM_HEADER_SIZE;
+/** Microtasks a flush may wait for a producer that keeps queueing. */
+const MAXIMUM_FLUSH_HOPS = 64;
 const SESSION_ID_MASK = ENET_PROTOCOL_HEADER_SESSION_MASK >> ENET_PROTOCOL_HEADER_SESSION_SHIFT;
 
 const clock0 = performance.now();
@@ -180,6 +182,8 @@ export class HostCore implements PeerHost {
   #flushScheduled = false;
   #receiving = false;
   #queueTime = 0;
+  #queueTimeAtSchedule = 0;
+  #flushHops = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
   closed = false;
@@ -243,9 +247,30 @@ export class HostCore implements PeerHost {
     }
     if (!this.#flushScheduled && !this.#receiving && !this.closed) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      this.#flushHops = 0;
+      this.#queueTimeAtSchedule = this.#queueTime;
+      queueMicrotask(this.#flushTask);
     }
   }
+
+  /**
+   * Coalesces sends: a producer that queues one packet per microtask (a
+   * stream writer, an async loop) would otherwise get one datagram per
+   * packet. While new commands keep arriving hop after hop, wait a few more
+   * microtasks; a lone send (ping-pong) still goes out on the next one.
+   */
+  readonly #flushTask = (): void => {
+    if (
+      this.#queueTime !== this.#queueTimeAtSchedule && this.#flushHops < MAXIMUM_FLUSH_HOPS &&
+      !this.closed
+    ) {
+      this.#flushHops++;
+      this.#queueTimeAtSchedule = this.#queueTime;
+      queueMicrotask(this.#flushTask);
+      return;
+    }
+    this.flush();
+  };
 
   flushNow(peer: PeerCore): void {
     this.serviceTime = timeNow();
@@ -1168,6 +1193,9 @@ export class HostCore implements PeerHost {
     else if (state === ENET_PEER_STATE_CONNECTED || state === ENET_PEER_STATE_DISCONNECT_LATER) {
       deadline = peer.lastReceiveTime + peer.pingInterval;
     }
+    // Never re-arm in the past: a deadline that the last pass did not move
+    // would otherwise spin the timer.
+    if (deadline <= this.serviceTime) deadline = this.serviceTime + 1;
     if (deadline < this.#timerDeadline) this.#arm(deadline);
   }
 
