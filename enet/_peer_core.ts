@@ -549,9 +549,27 @@ export class PeerCore {
         reliableWindow >= currentWindow + ENET_PEER_FREE_RELIABLE_WINDOWS - 1
       ) return discard;
     }
+    const incomingReliable = channel.incomingReliableSequenceNumber;
+    // Fast path for the common case: the next reliable packet in order with
+    // nothing waiting before it is delivered at once (what queueing then
+    // dispatching would do, without the bookkeeping).
+    if (
+      commandNumber === ENET_PROTOCOL_COMMAND_SEND_RELIABLE && payload !== null &&
+      reliableSequenceNumber === ((incomingReliable + 1) & 0xFFFF) &&
+      channel.incomingReliableCommands.empty &&
+      this.totalWaitingData + dataLength <= this.host.maximumWaitingData
+    ) {
+      channel.incomingReliableSequenceNumber = reliableSequenceNumber;
+      channel.incomingUnreliableSequenceNumber = 0;
+      this.totalWaitingData += dataLength;
+      this.host.deliver(this, channelID, copyBytes(payload.subarray(0, dataLength)), flags);
+      if (!channel.incomingUnreliableCommands.empty) {
+        this.dispatchIncomingUnreliableCommands(channelID, channel, null);
+      }
+      return DISCARDED;
+    }
     let list: List<IncomingCommand>;
     let position: ListNode;
-    const incomingReliable = channel.incomingReliableSequenceNumber;
     switch (commandNumber) {
       case ENET_PROTOCOL_COMMAND_SEND_FRAGMENT:
       case ENET_PROTOCOL_COMMAND_SEND_RELIABLE: {
