@@ -95,7 +95,9 @@ async function ourClient(port: number, count: number, pings: number): Promise<Re
     }
   };
   const throughput64 = await throughput(64);
+  console.log(`  64 B: ${fmt(throughput64)} msg/s`);
   const throughput1k = await throughput(1024);
+  console.log(`  1 KB: ${fmt(throughput1k)} msg/s`);
   const samples: number[] = [];
   const ping = new Uint8Array(64);
   for (let i = 0; i < pings; i++) {
@@ -143,7 +145,9 @@ async function foreignClient(
     return [Number(a), Number(b)];
   };
   const [us64] = await runOne("bench-throughput", count, 64);
+  console.log(`  64 B: ${fmt(count / (us64 / 1e6))} msg/s`);
   const [us1k] = await runOne("bench-throughput", count, 1024);
+  console.log(`  1 KB: ${fmt(count / (us1k / 1e6))} msg/s`);
   const [p50, p99] = await runOne("bench-rtt", pings, 64);
   return {
     throughput64: count / (us64 / 1e6),
