@@ -182,6 +182,8 @@ export class HostCore implements PeerHost {
   #queueTime = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
+  #sendBudget = 0;
+  #sendBudgetTime = 0;
   closed = false;
   /** Told when a datagram is rejected for a checksum or compression mismatch. */
   onRejected: ((address: string, why: string) => void) | null = null;
@@ -1182,7 +1184,10 @@ export class HostCore implements PeerHost {
         checkForTimeouts && !peer.sentReliableCommands.empty &&
         this.serviceTime >= peer.nextTimeout && this.#checkTimeouts(peer)
       ) return;
+      // Paced: acknowledgements still go out (holding them would stall the remote).
+      const paced = this.#paced();
       if (
+        !paced &&
         ((peer.outgoingCommands.empty && peer.outgoingSendReliableCommands.empty) ||
           this.#checkOutgoingCommands(peer)) &&
         peer.sentReliableCommands.empty &&
@@ -1210,8 +1215,30 @@ export class HostCore implements PeerHost {
         peer.packetsLost = 0;
       }
       this.#transmit(peer);
-      if (!peer.continueSending) return;
+      if (!peer.continueSending || paced) return;
     }
+  }
+
+  /**
+   * Outgoing bandwidth pacing, a netkit extension: C ENet only advertises
+   * `outgoingBandwidth` and throttles unreliable packets with it, so reliable
+   * traffic ignores the limit. Here a token bucket (refilled at the limit,
+   * 50 ms or two MTUs deep) holds back everything but acknowledgements once the
+   * budget is spent, and wakes the sender when it has refilled. Wire-neutral.
+   */
+  #paced(): boolean {
+    const bandwidth = this.outgoingBandwidth;
+    if (bandwidth === 0) return false;
+    const now = this.serviceTime;
+    const depth = Math.max(2 * this.mtu, bandwidth / 20);
+    this.#sendBudget = Math.min(
+      depth,
+      this.#sendBudget + (now - this.#sendBudgetTime) * bandwidth / 1000,
+    );
+    this.#sendBudgetTime = now;
+    if (this.#sendBudget > 0) return false;
+    this.#arm(now + Math.ceil(-this.#sendBudget * 1000 / bandwidth) + 1);
+    return true;
   }
 
   #transmit(peer: PeerCore): void {
@@ -1252,6 +1279,7 @@ export class HostCore implements PeerHost {
     } else datagram = buffer.subarray(start, end);
     peer.lastSendTime = this.serviceTime;
     this.socket.send(datagram, peer.address.hostname, peer.address.port);
+    if (this.outgoingBandwidth !== 0) this.#sendBudget -= datagram.length;
     this.totalSentData += datagram.length;
     this.totalSentPackets++;
   }
