@@ -8,6 +8,7 @@
  * @module
  */
 
+import { ConnectGuard, type ConnectRateLimit } from "./_connect_guard.ts";
 import { Channel, type IncomingCommand, type OutgoingCommand } from "./_commands.ts";
 import type { List } from "./_list.ts";
 import { type DisconnectReason, PeerCore, type PeerHost } from "./_peer_core.ts";
@@ -111,6 +112,10 @@ export interface HostCoreOptions {
   compressor: CoreCompressor | null;
   intercept: ((datagram: Uint8Array, address: Address) => InterceptResult) | null;
   forceNodeSocket: boolean;
+  /** Half-open peers before the oldest is evicted for a new CONNECT (default: peerCount). */
+  maximumHalfOpenPeers?: number;
+  /** Per source IP CONNECT rate limit (default: none). */
+  connectRateLimit?: ConnectRateLimit;
 }
 
 /** What the public layer plugs into the engine. */
@@ -220,7 +225,15 @@ export class HostCore implements PeerHost {
     this.compressor = options.compressor;
     this.intercept = options.intercept;
     this.peers = new Array(options.peerCount);
+    this.connectGuard = new ConnectGuard(
+      options.maximumHalfOpenPeers ?? options.peerCount,
+      ENET_PEER_STATE_ACKNOWLEDGING_CONNECT,
+      options.connectRateLimit,
+    );
   }
+
+  /** Connect-flood protection (half-open eviction, optional per-source rate limit). */
+  readonly connectGuard: ConnectGuard<PeerCore>;
 
   /** Opens the socket. */
   async open(options: HostCoreOptions): Promise<void> {
@@ -617,7 +630,13 @@ export class HostCore implements PeerHost {
       }
     }
     if (duplicatePeers >= this.duplicatePeers) return null;
-    const peer = this.#freeSlot();
+    if (!this.connectGuard.admit(hostname, this.serviceTime)) return null;
+    let peer = this.#freeSlot();
+    const victim = this.connectGuard.victim(peer !== undefined);
+    if (victim !== null) {
+      this.#reset(victim, "timeout", 0, false);
+      peer ??= this.#freeSlot();
+    }
     if (peer === undefined) return null;
     const channelCount = Math.min(channelCountRequested, this.channelLimit);
     peer.channels = Array.from({ length: channelCount }, () => new Channel());
@@ -626,6 +645,7 @@ export class HostCore implements PeerHost {
     peer.address = { hostname, port };
     peer.mtu = this.mtu;
     peer.generation++;
+    this.connectGuard.opened(peer);
     peer.outgoingPeerID = u16(data, start + ENetProtocolConnect.outgoingPeerID);
     peer.incomingBandwidth = u32(data, start + ENetProtocolConnect.incomingBandwidth);
     peer.outgoingBandwidth = u32(data, start + ENetProtocolConnect.outgoingBandwidth);
