@@ -97,11 +97,13 @@ Deno.test("UdpImpairProxy loses, duplicates, delays and reorders at roughly the 
   }
   assert.ok(overtaken > count * 0.05, `observed reordering ${overtaken}`);
 
-  // 20 ± 10 ms, plus scheduling noise on a busy machine; held-back ones add 25 ms.
+  // 20 ± 10 ms: nothing can arrive early; scheduling noise on a busy shared machine only
+  // adds, so the upper bound is loose. Jitter shows as spread.
   const latencies = arrivals.map((a) => a.latency).sort((a, b) => a - b);
-  const median = latencies[Math.floor(latencies.length / 2)];
-  assert.ok(latencies[0] >= 9, `minimum latency ${latencies[0]}`);
-  assert.ok(median > 15 && median < 40, `median latency ${median}`);
+  const at = (q: number) => latencies[Math.floor(latencies.length * q)];
+  assert.ok(at(0) >= 9, `minimum latency ${at(0)}`);
+  assert.ok(at(0.5) > 15 && at(0.5) < 100, `median latency ${at(0.5)}`);
+  assert.ok(at(0.9) - at(0.1) >= 8, `latency spread ${at(0.9) - at(0.1)}`);
 });
 
 Deno.test("UdpImpairProxy forwards replies to each client through its own upstream socket, taps and injects", async () => {
