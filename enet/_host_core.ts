@@ -634,7 +634,8 @@ export class HostCore implements PeerHost {
     let peer = this.#freeSlot();
     const victim = this.connectGuard.victim(peer !== undefined);
     if (victim !== null) {
-      this.#reset(victim, "timeout", 0, false);
+      // disconnect_now: a real client that already took VERIFY_CONNECT learns at once.
+      victim.disconnectNow(0);
       peer ??= this.#freeSlot();
     }
     if (peer === undefined) return null;
