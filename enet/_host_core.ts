@@ -835,12 +835,10 @@ export class HostCore implements PeerHost {
       receivedReliableSequenceNumber,
       channelID,
     );
-    // C services every peer after each receive; here an acknowledgement that frees send
-    // window must wake the sender, or queued data waits for the next retransmission timer.
-    if (
-      commandNumber !== ENET_PROTOCOL_COMMAND_NONE &&
-      !(peer.outgoingSendReliableCommands.empty && peer.outgoingCommands.empty)
-    ) this.markDirty(peer);
+    // Window space opened: whatever waits in the queues can go out in this burst's flush.
+    if (!peer.outgoingSendReliableCommands.empty || !peer.outgoingCommands.empty) {
+      this.markDirty(peer);
+    }
     switch (peer.state) {
       case ENET_PEER_STATE_ACKNOWLEDGING_CONNECT:
         if (commandNumber !== ENET_PROTOCOL_COMMAND_VERIFY_CONNECT) return -1;

@@ -13,6 +13,7 @@
 
 import { Channel, IncomingCommand, OutgoingCommand, OutgoingPacket } from "./_commands.ts";
 import { List, type ListNode } from "./_list.ts";
+import { copyBytes } from "./_slab.ts";
 import {
   commandSizes,
   ENET_CONTROL_CHANNEL_ID,
@@ -599,7 +600,7 @@ export class PeerCore {
       if (this.incompletePackets >= this.host.maximumIncompletePackets) return null;
       this.incompletePackets++;
     }
-    const data = payload === null ? new Uint8Array(dataLength) : payload.slice(0, dataLength);
+    const data = payload === null ? new Uint8Array(dataLength) : copyBytes(payload.subarray(0, dataLength));
     const incoming = new IncomingCommand(
       commandNumber,
       reliableSequenceNumber,

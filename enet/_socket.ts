@@ -9,6 +9,7 @@
  */
 
 import { ENET_PROTOCOL_MAXIMUM_MTU } from "./_protocol.ts";
+import { copyBytes } from "./_slab.ts";
 
 /** A UDP endpoint: host name or IP literal, and port. */
 export interface Address {
@@ -120,7 +121,7 @@ function openDeno(listen: ListenDatagram, options: OpenDatagramSocketOptions): D
         target = { transport: "udp", hostname, port };
         targets.set(key, target);
       }
-      conn.send(data.slice(), target).catch(() => {});
+      conn.send(copyBytes(data), target).catch(() => {});
     },
     async close() {
       if (closed) return;
@@ -169,7 +170,7 @@ async function openNode(options: OpenDatagramSocketOptions): Promise<DatagramSoc
     kind: "node",
     send(data, hostname, port) {
       if (closed) return;
-      socket.send(data.slice(), port, hostname, () => {});
+      socket.send(copyBytes(data), port, hostname, () => {});
     },
     close() {
       if (closed) return Promise.resolve();

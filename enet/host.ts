@@ -11,6 +11,7 @@ import { enetCrc32 } from "./_crc32.ts";
 import { type Compressor, RangeCoder } from "./compressor.ts";
 import { type CoreCompressor, HostCore, type HostCoreListener } from "./_host_core.ts";
 import { peerInternals } from "./_internal.ts";
+import { copyBytes } from "./_slab.ts";
 import type { PeerCore } from "./_peer_core.ts";
 import {
   ENET_HOST_DEFAULT_MAXIMUM_PACKET_SIZE,
@@ -462,7 +463,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    */
   broadcast(channelID: number, data: Uint8Array | string, flags: number = ENET_PACKET_FLAG_RELIABLE): void {
     this.#requireOpen();
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data.slice();
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : copyBytes(data);
     if (bytes.length > this.#core.maximumPacketSize) {
       throw new EnetRangeError(
         "ERR_PACKET_TOO_LARGE",

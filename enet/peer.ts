@@ -8,6 +8,7 @@
 import { OutgoingPacket } from "./_commands.ts";
 import type { HostCore } from "./_host_core.ts";
 import { peerInternals } from "./_internal.ts";
+import { copyBytes } from "./_slab.ts";
 import type { DisconnectReason, PeerCore } from "./_peer_core.ts";
 import {
   ENET_PACKET_FLAG_RELIABLE,
@@ -371,7 +372,7 @@ export class Peer {
         `Channel "${channelID}" is outside 0..${core.channels.length - 1}`,
       );
     }
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data.slice();
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : copyBytes(data);
     const fragmentLength = core.mtu - ENetProtocolHeader.size - ENetProtocolSendFragment.size -
       this.#host.checksumSize;
     if (

@@ -284,7 +284,8 @@ static int bench_throughput(const char *target, unsigned count, unsigned size) {
     if (r > 0 && event.type == ENET_EVENT_TYPE_RECEIVE && event.channelID == 1) {
       unsigned long long receiverUs = 0;
       sscanf((const char *)event.packet->data, "DONE %llu", &receiverUs);
-      printf("RESULT %llu %llu\n", receiverUs, now_us() - start);
+      printf("RESULT %llu %llu rtt=%u var=%u throttle=%u\n", receiverUs, now_us() - start,
+             peer->roundTripTime, peer->roundTripTimeVariance, peer->packetThrottle);
       enet_packet_destroy(event.packet);
       break;
     }
