@@ -109,7 +109,7 @@ class Flood implements AsyncDisposable {
 Deno.test("real clients, ours and C libenet's, connect while forged CONNECTs flood a full peer table, and connected peers are untouched", async () => {
   await using server = await createHost({
     address: { hostname: LOOPBACK4, port: 0 },
-    peerCount: 16,
+    peerCount: 64,
   });
   const serverEvents: HostEvent[] = [];
   const serverPump = new EventPump(server, (event) => {
@@ -127,14 +127,15 @@ Deno.test("real clients, ours and C libenet's, connect while forged CONNECTs flo
   });
   const veteran = await veteranHost.connect(server.address, { channelCount: 1 });
 
-  // 1000 forged CONNECTs/s against 63 free slots: a half-open slot lives ~60 ms, far
-  // longer than a real client's round trip, far shorter than C ENet's ~30 s.
-  const flood = new Flood(server.address, 8, 1000, 278);
+  // 400 forged CONNECTs/s against 63 free slots: a half-open slot lives ~150 ms, longer
+  // than a real client's handshake even on a loaded machine (the flood, the server and
+  // our clients share one process here), far shorter than C ENet's ~30 s.
+  const flood = new Flood(server.address, 8, 400, 278);
   const newcomers: Awaited<ReturnType<typeof createHost>>[] = [];
   const pumps: EventPump[] = [];
   try {
     // Let the flood fill every free slot with half-open peers first.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 600));
     assert.ok(flood.verified.size >= 63, `the flood got ${flood.verified.size} handshakes started`);
 
     for (let i = 0; i < 5; i++) {
@@ -199,7 +200,7 @@ Deno.test("real clients, ours and C libenet's, connect while forged CONNECTs flo
     veteran.send(0, new Uint8Array([1, 2, 3]), PacketFlag.RELIABLE);
     await veteranPump.until(() => veteranEchoes === 1, 5000, "veteran echo during the flood");
     assert.equal(veteran.state, "connected");
-    assert.ok(flood.sent > 1000, `flood sent ${flood.sent} CONNECTs`);
+    assert.ok(flood.sent > 400, `flood sent ${flood.sent} CONNECTs`);
   } finally {
     await flood[Symbol.asyncDispose]();
     for (const host of newcomers) await host.close();
