@@ -73,18 +73,20 @@ async function ourClient(port: number, count: number, pings: number): Promise<Re
   const peer = await client.connect({ hostname: LOOPBACK, port }, { channelCount: 2 });
   const events = client[Symbol.asyncIterator]();
   const throughput = async (size: number): Promise<number> => {
-    // The writable stream queues chunks by reference: each write gets its own buffer.
-    const writer = peer.channel(1).writable.getWriter();
+    // Paced by acknowledgements: every 2048th message is sent with
+    // sendAcknowledged(), and at most two such batches are outstanding.
+    const batches: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {
       const payload = new Uint8Array(size);
       const view = new DataView(payload.buffer);
       view.setUint32(0, i);
       view.setUint32(4, count);
-      if (writer.desiredSize! <= 0) await writer.ready;
-      writer.write(payload).catch(() => {});
+      if ((i & 2047) === 2047 || i === count - 1) {
+        batches.push(peer.sendAcknowledged(1, payload));
+        if (batches.length > 2) await batches.shift();
+      } else peer.send(1, payload, PacketFlag.RELIABLE);
     }
-    await writer.ready;
-    writer.releaseLock();
+    await Promise.all(batches);
     for (;;) {
       const { value } = await events.next();
       if (value?.type === "receive" && value.channelID === 1) {
@@ -144,13 +146,21 @@ async function foreignClient(
   const [us64] = await runOne("bench-throughput", count, 64);
   const [us1k] = await runOne("bench-throughput", count, 1024);
   const [p50, p99] = await runOne("bench-rtt", pings, 64);
-  return { throughput64: count / (us64 / 1e6), throughput1k: count / (us1k / 1e6), rttP50: p50, rttP99: p99 };
+  return {
+    throughput64: count / (us64 / 1e6),
+    throughput1k: count / (us1k / 1e6),
+    rttP50: p50,
+    rttP99: p99,
+  };
 }
 
 async function main(): Promise<void> {
   const count = Number(option("--count", "200000"));
   const pings = Number(option("--pings", "2000"));
-  const extra = [...(args.includes("--checksum") ? ["--checksum"] : []), ...(args.includes("--range-coder") ? ["--range-coder"] : [])];
+  const extra = [
+    ...(args.includes("--checksum") ? ["--checksum"] : []),
+    ...(args.includes("--range-coder") ? ["--range-coder"] : []),
+  ];
   const buildDir = await Deno.makeTempDir({ prefix: "netkit-enet-bench-" });
   const binary = await buildCPeer(buildDir);
   const self = new URL(import.meta.url).pathname;
@@ -172,30 +182,51 @@ async function main(): Promise<void> {
     server: [string, string[]],
     client: (port: number) => Promise<Result>,
   ) => {
+    const only = option("--only", "");
+    if (only && !name.includes(only)) return;
     console.log(`… ${name}`);
     const { process, port } = await startServer(server[0], server[1]);
     try {
       const result = await client(port);
       rows.push([name, result]);
       console.log(
-        `  ${name}: 64 B ${fmt(result.throughput64)} msg/s, 1 KB ${fmt(result.throughput1k)} msg/s, RTT p50 ${
-          result.rttP50.toFixed(0)
-        } µs p99 ${result.rttP99.toFixed(0)} µs`,
+        `  ${name}: 64 B ${fmt(result.throughput64)} msg/s, 1 KB ${
+          fmt(result.throughput1k)
+        } msg/s, RTT p50 ${result.rttP50.toFixed(0)} µs p99 ${result.rttP99.toFixed(0)} µs`,
       );
     } finally {
       await process[Symbol.asyncDispose]();
     }
   };
   try {
-    await scenario("ours ↔ ours", [Deno.execPath(), denoServer], (port) => ourClient(port, count, pings));
-    await scenario("ours → C", [binary, ["server", "--sink", ...extra]], (port) => ourClient(port, count, pings));
-    await scenario("C → C", [binary, ["server", "--sink", ...extra]], (port) =>
-      foreignClient(binary, [], port, count, pings, extra));
+    await scenario(
+      "ours ↔ ours",
+      [Deno.execPath(), denoServer],
+      (port) => ourClient(port, count, pings),
+    );
+    await scenario(
+      "ours → C",
+      [binary, ["server", "--sink", ...extra]],
+      (port) => ourClient(port, count, pings),
+    );
+    await scenario(
+      "C → C",
+      [binary, ["server", "--sink", ...extra]],
+      (port) => foreignClient(binary, [], port, count, pings, extra),
+    );
     if (!args.includes("--checksum")) {
       await scenario(
         "npm enet ↔ npm enet",
         ["node", ["--no-warnings", npmPeerScript, "server", "--sink", ...extra]],
-        (port) => foreignClient("node", ["--no-warnings", npmPeerScript], port, count, Math.min(pings, 500), extra),
+        (port) =>
+          foreignClient(
+            "node",
+            ["--no-warnings", npmPeerScript],
+            port,
+            count,
+            Math.min(pings, 500),
+            extra,
+          ),
       );
     }
   } finally {
@@ -207,7 +238,11 @@ async function main(): Promise<void> {
   console.log(`\n| pair | 64 B msg/s | 1 KB msg/s | RTT p50 µs | RTT p99 µs |`);
   console.log(`| --- | ---: | ---: | ---: | ---: |`);
   for (const [name, r] of rows) {
-    console.log(`| ${name} | ${fmt(r.throughput64)} | ${fmt(r.throughput1k)} | ${r.rttP50.toFixed(0)} | ${r.rttP99.toFixed(0)} |`);
+    console.log(
+      `| ${name} | ${fmt(r.throughput64)} | ${fmt(r.throughput1k)} | ${r.rttP50.toFixed(0)} | ${
+        r.rttP99.toFixed(0)
+      } |`,
+    );
   }
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   if (ours && npm) {

@@ -130,6 +130,8 @@ export interface HostCoreListener {
 }
 
 const BODY_OFFSET = ENET_MAXIMUM_HEADER_SIZE;
+/** Microtasks a flush may wait for a producer that keeps queueing. */
+const MAXIMUM_FLUSH_HOPS = 64;
 const SESSION_ID_MASK = ENET_PROTOCOL_HEADER_SESSION_MASK >> ENET_PROTOCOL_HEADER_SESSION_SHIFT;
 
 const clock0 = performance.now();
@@ -185,6 +187,8 @@ export class HostCore implements PeerHost {
   #flushScheduled = false;
   #receiving = false;
   #queueTime = 0;
+  #queueTimeAtSchedule = 0;
+  #flushHops = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
   #sendBudget = 0;
@@ -258,9 +262,30 @@ export class HostCore implements PeerHost {
     }
     if (!this.#flushScheduled && !this.#receiving && !this.closed) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      this.#flushHops = 0;
+      this.#queueTimeAtSchedule = this.#queueTime;
+      queueMicrotask(this.#flushTask);
     }
   }
+
+  /**
+   * Coalesces sends: a producer that queues one packet per microtask (a
+   * stream writer, an async loop) would otherwise get one datagram per
+   * packet. While new commands keep arriving hop after hop, wait a few more
+   * microtasks; a lone send (ping-pong) still goes out on the next one.
+   */
+  readonly #flushTask = (): void => {
+    if (
+      this.#queueTime !== this.#queueTimeAtSchedule && this.#flushHops < MAXIMUM_FLUSH_HOPS &&
+      !this.closed
+    ) {
+      this.#flushHops++;
+      this.#queueTimeAtSchedule = this.#queueTime;
+      queueMicrotask(this.#flushTask);
+      return;
+    }
+    this.flush();
+  };
 
   flushNow(peer: PeerCore): void {
     this.serviceTime = timeNow();
@@ -506,7 +531,10 @@ export class HostCore implements PeerHost {
       offset += commandSize;
       if (peer === null && commandNumber !== ENET_PROTOCOL_COMMAND_CONNECT) break;
       const channelID = data[start + ENetProtocolCommandHeader.channelID];
-      const reliableSequenceNumber = u16(data, start + ENetProtocolCommandHeader.reliableSequenceNumber);
+      const reliableSequenceNumber = u16(
+        data,
+        start + ENetProtocolCommandHeader.reliableSequenceNumber,
+      );
       let result = 0;
       switch (commandNumber) {
         case ENET_PROTOCOL_COMMAND_ACKNOWLEDGE:
@@ -954,7 +982,10 @@ export class HostCore implements PeerHost {
       flags = ENET_PACKET_FLAG_RELIABLE;
     } else if (commandNumber === ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE) {
       dataLength = u16(data, start + ENetProtocolSendUnreliable.dataLength);
-      unreliableSequenceNumber = u16(data, start + ENetProtocolSendUnreliable.unreliableSequenceNumber);
+      unreliableSequenceNumber = u16(
+        data,
+        start + ENetProtocolSendUnreliable.unreliableSequenceNumber,
+      );
       flags = 0;
     } else {
       dataLength = u16(data, start + ENetProtocolSendUnsequenced.dataLength);
@@ -1105,7 +1136,10 @@ export class HostCore implements PeerHost {
       if (fragmentOffset + fragmentLength > startCommand.data.length) {
         fragmentLength = startCommand.data.length - fragmentOffset;
       }
-      startCommand.data.set(data.subarray(payloadStart, payloadStart + fragmentLength), fragmentOffset);
+      startCommand.data.set(
+        data.subarray(payloadStart, payloadStart + fragmentLength),
+        fragmentOffset,
+      );
       if (startCommand.fragmentsRemaining <= 0) {
         peer.fragmentCompleted();
         if (reliable) peer.dispatchIncomingReliableCommands(channelID, channel, null);
@@ -1164,7 +1198,10 @@ export class HostCore implements PeerHost {
     this.#dirty.length = 0;
     this.#dispatchStates();
     for (const peer of this.active) this.#armTimerFor(peer);
-    if (this.outgoingBandwidth !== 0 || this.incomingBandwidth !== 0 || this.recalculateBandwidthLimits) {
+    if (
+      this.outgoingBandwidth !== 0 || this.incomingBandwidth !== 0 ||
+      this.recalculateBandwidthLimits
+    ) {
       if (this.active.size > 0) {
         this.#arm(this.bandwidthThrottleEpoch + ENET_HOST_BANDWIDTH_THROTTLE_INTERVAL);
       }
@@ -1179,6 +1216,9 @@ export class HostCore implements PeerHost {
     else if (state === ENET_PEER_STATE_CONNECTED || state === ENET_PEER_STATE_DISCONNECT_LATER) {
       deadline = peer.lastReceiveTime + peer.pingInterval;
     }
+    // Never re-arm in the past: a deadline that the last pass did not move
+    // would otherwise spin the timer.
+    if (deadline <= this.serviceTime) deadline = this.serviceTime + 1;
     if (deadline < this.#timerDeadline) this.#arm(deadline);
   }
 
@@ -1320,7 +1360,10 @@ export class HostCore implements PeerHost {
       view.setUint8(o, ENET_PROTOCOL_COMMAND_ACKNOWLEDGE);
       view.setUint8(o + ENetProtocolCommandHeader.channelID, acks.channelID[i]);
       view.setUint16(o + ENetProtocolCommandHeader.reliableSequenceNumber, reliableSequenceNumber);
-      view.setUint16(o + ENetProtocolAcknowledge.receivedReliableSequenceNumber, reliableSequenceNumber);
+      view.setUint16(
+        o + ENetProtocolAcknowledge.receivedReliableSequenceNumber,
+        reliableSequenceNumber,
+      );
       view.setUint16(o + ENetProtocolAcknowledge.receivedSentTime, acks.sentTime[i]);
       this.#offset = o + ENetProtocolAcknowledge.size;
       this.#packetSize += ENetProtocolAcknowledge.size;
@@ -1407,8 +1450,12 @@ export class HostCore implements PeerHost {
       let channel: Channel | null = null;
       let reliableWindow = 0;
       if (command.command & ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE) {
-        channel = command.channelID < peer.channels.length ? peer.channels[command.channelID] : null;
-        reliableWindow = Math.floor(command.reliableSequenceNumber / ENET_PEER_RELIABLE_WINDOW_SIZE);
+        channel = command.channelID < peer.channels.length
+          ? peer.channels[command.channelID]
+          : null;
+        reliableWindow = Math.floor(
+          command.reliableSequenceNumber / ENET_PEER_RELIABLE_WINDOW_SIZE,
+        );
         if (channel !== null) {
           if (windowWrap) continue;
           const mask = (1 << (ENET_PEER_FREE_RELIABLE_WINDOWS + 2)) - 1;
@@ -1419,8 +1466,8 @@ export class HostCore implements PeerHost {
                   (reliableWindow + ENET_PEER_RELIABLE_WINDOWS - 1) % ENET_PEER_RELIABLE_WINDOWS
                 ] >= ENET_PEER_RELIABLE_WINDOW_SIZE ||
               (channel.usedReliableWindows &
-                ((mask << reliableWindow) | (mask >> (ENET_PEER_RELIABLE_WINDOWS - reliableWindow))))
-            )
+                ((mask << reliableWindow) |
+                  (mask >> (ENET_PEER_RELIABLE_WINDOWS - reliableWindow)))))
           ) {
             windowWrap = true;
             currentSendReliable = outgoingReliable.sentinel;
@@ -1513,7 +1560,10 @@ export class HostCore implements PeerHost {
     if (command.body !== null) buffer.set(command.body, o);
     buffer[o] = command.command;
     buffer[o + ENetProtocolCommandHeader.channelID] = command.channelID;
-    view.setUint16(o + ENetProtocolCommandHeader.reliableSequenceNumber, command.reliableSequenceNumber);
+    view.setUint16(
+      o + ENetProtocolCommandHeader.reliableSequenceNumber,
+      command.reliableSequenceNumber,
+    );
     const packet = command.packet;
     if (packet === null) {
       this.#offset = o + size;
@@ -1535,7 +1585,10 @@ export class HostCore implements PeerHost {
         view.setUint16(o + ENetProtocolSendUnsequenced.dataLength, command.fragmentLength);
         break;
       default: // SEND_FRAGMENT, SEND_UNRELIABLE_FRAGMENT
-        view.setUint16(o + ENetProtocolSendFragment.startSequenceNumber, command.startSequenceNumber);
+        view.setUint16(
+          o + ENetProtocolSendFragment.startSequenceNumber,
+          command.startSequenceNumber,
+        );
         view.setUint16(o + ENetProtocolSendFragment.dataLength, command.fragmentLength);
         view.setUint32(o + ENetProtocolSendFragment.fragmentCount, command.fragmentCount);
         view.setUint32(o + ENetProtocolSendFragment.fragmentNumber, command.fragmentNumber);
@@ -1592,7 +1645,10 @@ export class HostCore implements PeerHost {
           peer.outgoingBandwidthThrottleEpoch === timeCurrent
         ) continue;
         const peerBandwidth = Math.floor(peer.incomingBandwidth * elapsedTime / 1000);
-        if (Math.floor(throttle * peer.outgoingDataTotal / ENET_PEER_PACKET_THROTTLE_SCALE) <= peerBandwidth) {
+        if (
+          Math.floor(throttle * peer.outgoingDataTotal / ENET_PEER_PACKET_THROTTLE_SCALE) <=
+            peerBandwidth
+        ) {
           continue;
         }
         peer.packetThrottleLimit = Math.max(
@@ -1655,7 +1711,9 @@ export class HostCore implements PeerHost {
         view.setUint32(ENetProtocolBandwidthLimit.outgoingBandwidth, this.outgoingBandwidth);
         view.setUint32(
           ENetProtocolBandwidthLimit.incomingBandwidth,
-          peer.incomingBandwidthThrottleEpoch === timeCurrent ? peer.outgoingBandwidth : bandwidthLimit,
+          peer.incomingBandwidthThrottleEpoch === timeCurrent
+            ? peer.outgoingBandwidth
+            : bandwidthLimit,
         );
         peer.queueControlCommand(
           ENET_PROTOCOL_COMMAND_BANDWIDTH_LIMIT | ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
@@ -1681,4 +1739,3 @@ export class HostCore implements PeerHost {
     this.#arm(this.serviceTime);
   }
 }
-

@@ -11,7 +11,12 @@
  * @module
  */
 
-import { Channel, IncomingCommand, OutgoingCommand, OutgoingPacket } from "./_commands.ts";
+import {
+  type Channel,
+  IncomingCommand,
+  OutgoingCommand,
+  type OutgoingPacket,
+} from "./_commands.ts";
 import { List, type ListNode } from "./_list.ts";
 import { copyBytes } from "./_slab.ts";
 import {
@@ -375,7 +380,9 @@ export class PeerCore {
       this.state === ENET_PEER_STATE_DISCONNECT_LATER;
     this.queueControlCommand(
       ENET_PROTOCOL_COMMAND_DISCONNECT |
-        (connected ? ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE : ENET_PROTOCOL_COMMAND_FLAG_UNSEQUENCED),
+        (connected
+          ? ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE
+          : ENET_PROTOCOL_COMMAND_FLAG_UNSEQUENCED),
       this.disconnectBody(data),
     );
     if (connected) {
@@ -426,7 +433,9 @@ export class PeerCore {
       const acknowledged = command.packet?.acknowledged;
       if (acknowledged) {
         command.packet!.acknowledged = null;
-        acknowledged.reject(new DOMException("Peer disconnected before acknowledging", "AbortError"));
+        acknowledged.reject(
+          new DOMException("Peer disconnected before acknowledging", "AbortError"),
+        );
       }
     }
   }
@@ -600,7 +609,9 @@ export class PeerCore {
       if (this.incompletePackets >= this.host.maximumIncompletePackets) return null;
       this.incompletePackets++;
     }
-    const data = payload === null ? new Uint8Array(dataLength) : copyBytes(payload.subarray(0, dataLength));
+    const data = payload === null
+      ? new Uint8Array(dataLength)
+      : copyBytes(payload.subarray(0, dataLength));
     const incoming = new IncomingCommand(
       commandNumber,
       reliableSequenceNumber,
@@ -797,4 +808,3 @@ export class AcknowledgementQueue {
     this.sentTime = grow16(this.sentTime);
   }
 }
-

@@ -29,7 +29,7 @@ import {
 } from "./_protocol.ts";
 import type { Address } from "./_socket.ts";
 import { EnetRangeError, EnetStateError } from "./errors.ts";
-import type { DisconnectReason, Peer } from "./peer.ts";
+import type { DisconnectReason, Peer, PeerTimeoutOptions } from "./peer.ts";
 
 /** A peer connected (both for `connect()` and for incoming connections). */
 export interface ConnectEvent {
@@ -148,11 +148,16 @@ export interface ConnectOptions {
   data?: number;
   /** Aborts the attempt (the peer is dropped). */
   signal?: AbortSignal;
+  /** Timeout rules for the handshake and the connection (see `peer.setTimeout`). */
+  timeout?: PeerTimeoutOptions;
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new EnetRangeError("ERR_INVALID_OPTION", `Option "${name}" must be an integer in ${min}..${max}, got "${value}"`);
+    throw new EnetRangeError(
+      "ERR_INVALID_OPTION",
+      `Option "${name}" must be an integer in ${min}..${max}, got "${value}"`,
+    );
   }
   return value;
 }
@@ -198,7 +203,12 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     socket = "auto",
   } = options;
   checkInteger("peerCount", peerCount, 1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
-  checkInteger("channelLimit", channelLimit, ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT, ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT);
+  checkInteger(
+    "channelLimit",
+    channelLimit,
+    ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT,
+    ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
+  );
   checkInteger("incomingBandwidth", incomingBandwidth, 0, 0xFFFFFFFF);
   checkInteger("outgoingBandwidth", outgoingBandwidth, 0, 0xFFFFFFFF);
   checkInteger("mtu", mtu, ENET_PROTOCOL_MINIMUM_MTU, ENET_PROTOCOL_MAXIMUM_MTU);
@@ -224,7 +234,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     coder = new RangeCoder();
   }
   const host = new Host(kHostToken);
-  await host[kOpen]({
+  await openHost(host, {
     address,
     peerCount,
     channelLimit,
@@ -246,7 +256,11 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
 }
 
 const kHostToken = Symbol("Host");
-const kOpen = Symbol("open");
+let openHost: (
+  host: Host,
+  options: ConstructorParameters<typeof HostCore>[0],
+  signal?: AbortSignal,
+) => Promise<void>;
 const CLOSE_GRACE_MS = 1000;
 
 /**
@@ -278,7 +292,14 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     if (token !== kHostToken) throw new TypeError("Use createHost() to create a Host");
   }
 
-  async [kOpen](options: ConstructorParameters<typeof HostCore>[0], signal?: AbortSignal): Promise<void> {
+  static {
+    openHost = (host, options, signal) => host.#open(options, signal);
+  }
+
+  async #open(
+    options: ConstructorParameters<typeof HostCore>[0],
+    signal?: AbortSignal,
+  ): Promise<void> {
     const listener: HostCoreListener = {
       onConnectionStart: (core) => {
         core.facade = peerInternals.create(core, this.#core, core.address);
@@ -325,9 +346,12 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     const where = `${core.address.hostname}:${core.address.port}`;
     const why = this.#rejected.get(where);
     const hint = why === undefined
-      ? "no datagram came back"
-      : `datagrams from it were rejected: ${why}; check that "checksum" and "compression" match on both sides`;
-    return new DOMException(`Connection to "${where}" timed out (ERR_CONNECT_TIMEOUT): ${hint}`, "TimeoutError");
+      ? 'no datagram came back; if the server runs, check that "checksum" and "compression" match on both sides (ENet does not negotiate them)'
+      : `its datagrams were rejected (${why}); check that "checksum" and "compression" match on both sides (ENet does not negotiate them)`;
+    return new DOMException(
+      `Connection to "${where}" timed out (ERR_CONNECT_TIMEOUT): ${hint}`,
+      "TimeoutError",
+    );
   }
 
   #push(event: HostEvent): void {
@@ -431,15 +455,24 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    * `EnetStateError` `ERR_CONNECT_REFUSED` when the remote refuses, `AbortError` on abort.
    */
   async connect(address: Address, options: ConnectOptions = {}): Promise<Peer> {
-    const { channelCount = 1, data = 0, signal } = options;
+    const { channelCount = 1, data = 0, signal, timeout } = options;
     this.#requireOpen();
     signal?.throwIfAborted();
-    checkInteger("channelCount", channelCount, ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT, ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT);
+    checkInteger(
+      "channelCount",
+      channelCount,
+      ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT,
+      ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
+    );
     const core = this.#core.connect(address, channelCount, data);
     if (core === null) {
-      throw new EnetRangeError("ERR_PEER_TABLE_FULL", `All "${this.#core.peerCount}" peer slots are in use`);
+      throw new EnetRangeError(
+        "ERR_PEER_TABLE_FULL",
+        `All "${this.#core.peerCount}" peer slots are in use`,
+      );
     }
     const peer = core.facade as Peer;
+    if (timeout !== undefined) peer.setTimeout(timeout);
     if (signal === undefined) {
       await peerInternals.waitConnected(peer);
       return peer;
@@ -461,7 +494,11 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    * Sends `data` to every connected peer (peers without channel `channelID`
    * are skipped), sharing one copy of the payload.
    */
-  broadcast(channelID: number, data: Uint8Array | string, flags: number = ENET_PACKET_FLAG_RELIABLE): void {
+  broadcast(
+    channelID: number,
+    data: Uint8Array | string,
+    flags: number = ENET_PACKET_FLAG_RELIABLE,
+  ): void {
     this.#requireOpen();
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : copyBytes(data);
     if (bytes.length > this.#core.maximumPacketSize) {
@@ -496,7 +533,9 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   /** Changes how many channels new incoming connections may use (0 = 255). */
   setChannelLimit(channelLimit: number): void {
     checkInteger("channelLimit", channelLimit, 0, ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT);
-    this.#core.channelLimit = channelLimit === 0 ? ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT : channelLimit;
+    this.#core.channelLimit = channelLimit === 0
+      ? ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT
+      : channelLimit;
   }
 
   #requireOpen(): void {
@@ -543,4 +582,3 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     return this.close();
   }
 }
-

@@ -119,13 +119,13 @@ class ChannelStreams implements PeerChannel {
           const next = this.#queue.shift();
           if (next !== undefined) {
             this.#controller!.enqueue(next);
-            this.peer[kConsumed](next.length);
+            peerInternals.consumed(this.peer, next.length);
             if (this.#ended && this.#queue.length === 0) this.#controller!.close();
           } else if (!this.#ended) this.#pullPending = true;
         },
         cancel: () => {
           this.claimed = false;
-          for (const chunk of this.#queue) this.peer[kConsumed](chunk.length);
+          for (const chunk of this.#queue) peerInternals.consumed(this.peer, chunk.length);
           this.#queue.length = 0;
         },
       }, { highWaterMark: 0 });
@@ -138,7 +138,7 @@ class ChannelStreams implements PeerChannel {
       this.#writable = new WritableStream<Uint8Array>({
         write: async (chunk) => {
           this.peer.send(this.id, chunk, ENET_PACKET_FLAG_RELIABLE);
-          await this.peer[kDrained]();
+          await peerInternals.drained(this.peer);
         },
       });
     }
@@ -149,7 +149,7 @@ class ChannelStreams implements PeerChannel {
     if (this.#pullPending) {
       this.#pullPending = false;
       this.#controller!.enqueue(data);
-      this.peer[kConsumed](data.length);
+      peerInternals.consumed(this.peer, data.length);
     } else this.#queue.push(data);
   }
 
@@ -165,8 +165,6 @@ class ChannelStreams implements PeerChannel {
 }
 
 const kToken = Symbol("Peer");
-const kConsumed = Symbol("consumed");
-const kDrained = Symbol("drained");
 
 /**
  * One connection of a {@linkcode Host}. A new `Peer` object is created per
@@ -215,6 +213,8 @@ export class Peer {
       for (const waiter of peer.#drainWaiters.splice(0)) waiter.resolve();
     };
     peerInternals.waitConnected = (peer) => peer.#connected.promise;
+    peerInternals.consumed = (peer, bytes) => peer.#consumedBytes(bytes);
+    peerInternals.drained = (peer) => peer.#drained();
   }
 
   /** Created by the host; not constructible from outside. */
@@ -258,12 +258,12 @@ export class Peer {
     for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(disconnected);
   }
 
-  [kConsumed](bytes: number): void {
+  #consumedBytes(bytes: number): void {
     const core = this.#core;
     if (core.generation === this.#generation) core.totalWaitingData -= bytes;
   }
 
-  [kDrained](): Promise<void> {
+  #drained(): Promise<void> {
     const core = this.#require();
     if (core.reliableDataPending <= WRITABLE_HIGH_WATER_MARK) return Promise.resolve();
     const waiter = Promise.withResolvers<void>();
@@ -344,7 +344,11 @@ export class Peer {
    * @throws {EnetStateError} `ERR_PEER_NOT_CONNECTED` unless the peer is connected.
    * @throws {EnetRangeError} `ERR_CHANNEL_OUT_OF_RANGE`, `ERR_PACKET_TOO_LARGE`.
    */
-  send(channelID: number, data: Uint8Array | string, flags: number = ENET_PACKET_FLAG_RELIABLE): void {
+  send(
+    channelID: number,
+    data: Uint8Array | string,
+    flags: number = ENET_PACKET_FLAG_RELIABLE,
+  ): void {
     this.#send(channelID, data, flags);
   }
 
@@ -361,7 +365,12 @@ export class Peer {
     }
   }
 
-  #send(channelID: number, data: Uint8Array | string, flags: number, acknowledged = false): OutgoingPacket {
+  #send(
+    channelID: number,
+    data: Uint8Array | string,
+    flags: number,
+    acknowledged = false,
+  ): OutgoingPacket {
     const core = this.#require();
     if (core.state !== ENET_PEER_STATE_CONNECTED) {
       throw new EnetStateError("ERR_PEER_NOT_CONNECTED", `Peer is "${STATE_NAMES[core.state]}"`);
@@ -452,7 +461,10 @@ export class Peer {
     if (channel === undefined) {
       const count = this.#current()?.channels.length ?? 255;
       if (!Number.isInteger(id) || id < 0 || id >= count) {
-        throw new EnetRangeError("ERR_CHANNEL_OUT_OF_RANGE", `Channel "${id}" is outside 0..${count - 1}`);
+        throw new EnetRangeError(
+          "ERR_CHANNEL_OUT_OF_RANGE",
+          `Channel "${id}" is outside 0..${count - 1}`,
+        );
       }
       channel = new ChannelStreams(id, this);
       if (this.#isClosed) channel.end();
@@ -461,4 +473,3 @@ export class Peer {
     return channel;
   }
 }
-

@@ -50,7 +50,11 @@ setInterval(flush, 5).unref();
 
 function printReceive(packet, channel) {
   const data = packet.data();
-  print(`RECV ${channel} ${packet.flags() & FLAGS} ${data.length} ${fnv1a(data)} ${data.length >= 4 ? data.readUInt32BE(0) : 0}`);
+  print(
+    `RECV ${channel} ${packet.flags() & FLAGS} ${data.length} ${fnv1a(data)} ${
+      data.length >= 4 ? data.readUInt32BE(0) : 0
+    }`,
+  );
 }
 
 function parseTarget() {
@@ -202,7 +206,11 @@ function rtt(host, peer, count, size) {
     samples.push(Number(process.hrtime.bigint() - start) / 1000);
     if (samples.length === count) {
       samples.sort((a, b) => a - b);
-      print(`RESULT ${Math.round(samples[count >> 1])} ${Math.round(samples[Math.floor(count * 0.99)])}`);
+      print(
+        `RESULT ${Math.round(samples[count >> 1])} ${
+          Math.round(samples[Math.floor(count * 0.99)])
+        }`,
+      );
       flush();
       process.exit(0);
     }
