@@ -260,7 +260,9 @@ async function main(): Promise<void> {
     );
   }
   // Checksum + range coder, ours vs C (bench/_enet_extras_bench.ts); skip with --no-extras.
-  if (!args.includes("--checksum") && !args.includes("--range-coder") && !args.includes("--no-extras")) {
+  if (
+    !args.includes("--checksum") && !args.includes("--range-coder") && !args.includes("--no-extras")
+  ) {
     await benchExtras(Math.min(count, 50_000));
   }
 }
