@@ -13,6 +13,7 @@
 
 import { createHost, type HostOptions, PacketFlag } from "../enet/mod.ts";
 import { buildCPeer, LineProcess, npmPeerScript, startServer } from "../tests/enet_peers/peers.ts";
+import { benchExtras } from "./_enet_extras_bench.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: string): string => {
@@ -261,6 +262,12 @@ async function main(): Promise<void> {
         ratio(ours.throughput1k, c.throughput1k)
       }, RTT p50 ${ratio(c.rttP50, ours.rttP50)}`,
     );
+  }
+  // Checksum + range coder, ours vs C (bench/_enet_extras_bench.ts); skip with --no-extras.
+  if (
+    !args.includes("--checksum") && !args.includes("--range-coder") && !args.includes("--no-extras")
+  ) {
+    await benchExtras(Math.min(count, 50_000));
   }
 }
 

@@ -22,17 +22,26 @@
 /** The reflected IEEE polynomial. */
 const ENET_CRC32_POLYNOMIAL = 0xEDB88320;
 
-/** Lookup table for one byte at a time, built once at module load. */
-const CRC_TABLE: Uint32Array = (() => {
-  const table = new Uint32Array(256);
+/**
+ * Slicing-by-8 tables: table k (at k * 256) advances the CRC over a byte
+ * followed by k zero bytes, so eight bytes fold in with eight lookups.
+ */
+const CRC_TABLES: Uint32Array = (() => {
+  const tables = new Uint32Array(8 * 256);
   for (let byte = 0; byte < 256; byte++) {
     let crc = byte;
     for (let bit = 0; bit < 8; bit++) {
       crc = crc & 1 ? (crc >>> 1) ^ ENET_CRC32_POLYNOMIAL : crc >>> 1;
     }
-    table[byte] = crc >>> 0;
+    tables[byte] = crc >>> 0;
   }
-  return table;
+  for (let k = 1; k < 8; k++) {
+    for (let byte = 0; byte < 256; byte++) {
+      const previous = tables[(k - 1) * 256 + byte];
+      tables[k * 256 + byte] = (previous >>> 8) ^ tables[previous & 0xFF];
+    }
+  }
+  return tables;
 })();
 
 /** The register value before any byte is fed in (C: `crc = 0xFFFFFFFF`). */
@@ -49,10 +58,16 @@ export function updateEnetCrc32(
   start = 0,
   end: number = bytes.length,
 ): number {
-  let crc = register;
-  for (let i = start; i < end; i++) {
-    crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ bytes[i]) & 0xFF];
+  const t = CRC_TABLES;
+  let crc = register | 0;
+  let i = start;
+  for (const last = end - 8; i <= last; i += 8) {
+    crc ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    crc = t[1792 + (crc & 0xFF)] ^ t[1536 + ((crc >>> 8) & 0xFF)] ^
+      t[1280 + ((crc >>> 16) & 0xFF)] ^ t[1024 + (crc >>> 24)] ^
+      t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
   }
+  for (; i < end; i++) crc = (crc >>> 8) ^ t[(crc ^ bytes[i]) & 0xFF];
   return crc >>> 0;
 }
 

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { ConnectGuard, type ConnectRateLimit } from "./_connect_guard.ts";
 import { Channel, type IncomingCommand, type OutgoingCommand } from "./_commands.ts";
 import type { List } from "./_list.ts";
 import { type DisconnectReason, PeerCore, type PeerHost } from "./_peer_core.ts";
@@ -111,6 +112,10 @@ export interface HostCoreOptions {
   compressor: CoreCompressor | null;
   intercept: ((datagram: Uint8Array, address: Address) => InterceptResult) | null;
   forceNodeSocket: boolean;
+  /** Half-open peers before the oldest is evicted for a new CONNECT (default: peerCount). */
+  maximumHalfOpenPeers?: number;
+  /** Per source IP CONNECT rate limit (default: none). */
+  connectRateLimit?: ConnectRateLimit;
 }
 
 /** What the public layer plugs into the engine. */
@@ -186,6 +191,8 @@ export class HostCore implements PeerHost {
   #flushHops = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
+  #sendBudget = 0;
+  #sendBudgetTime = 0;
   closed = false;
   /** Told when a datagram is rejected for a checksum or compression mismatch. */
   onRejected: ((address: string, why: string) => void) | null = null;
@@ -222,7 +229,15 @@ export class HostCore implements PeerHost {
     this.compressor = options.compressor;
     this.intercept = options.intercept;
     this.peers = new Array(options.peerCount);
+    this.connectGuard = new ConnectGuard(
+      options.maximumHalfOpenPeers ?? options.peerCount,
+      ENET_PEER_STATE_ACKNOWLEDGING_CONNECT,
+      options.connectRateLimit,
+    );
   }
+
+  /** Connect-flood protection (half-open eviction, optional per-source rate limit). */
+  readonly connectGuard: ConnectGuard<PeerCore>;
 
   /** Opens the socket. */
   async open(options: HostCoreOptions): Promise<void> {
@@ -643,7 +658,14 @@ export class HostCore implements PeerHost {
       }
     }
     if (duplicatePeers >= this.duplicatePeers) return null;
-    const peer = this.#freeSlot();
+    if (!this.connectGuard.admit(hostname, this.serviceTime)) return null;
+    let peer = this.#freeSlot();
+    const victim = this.connectGuard.victim(peer !== undefined);
+    if (victim !== null) {
+      // disconnect_now: a real client that already took VERIFY_CONNECT learns at once.
+      victim.disconnectNow(0);
+      peer ??= this.#freeSlot();
+    }
     if (peer === undefined) return null;
     const channelCount = Math.min(channelCountRequested, this.channelLimit);
     peer.channels = Array.from({ length: channelCount }, () => new Channel());
@@ -652,6 +674,7 @@ export class HostCore implements PeerHost {
     peer.address = { hostname, port };
     peer.mtu = this.mtu;
     peer.generation++;
+    this.connectGuard.opened(peer);
     peer.outgoingPeerID = u16(data, start + ENetProtocolConnect.outgoingPeerID);
     peer.incomingBandwidth = u32(data, start + ENetProtocolConnect.incomingBandwidth);
     peer.outgoingBandwidth = u32(data, start + ENetProtocolConnect.outgoingBandwidth);
@@ -1220,7 +1243,10 @@ export class HostCore implements PeerHost {
         checkForTimeouts && !peer.sentReliableCommands.empty &&
         this.serviceTime >= peer.nextTimeout && this.#checkTimeouts(peer)
       ) return;
+      // Paced: acknowledgements still go out (holding them would stall the remote).
+      const paced = this.#paced();
       if (
+        !paced &&
         ((peer.outgoingCommands.empty && peer.outgoingSendReliableCommands.empty) ||
           this.#checkOutgoingCommands(peer)) &&
         peer.sentReliableCommands.empty &&
@@ -1248,8 +1274,30 @@ export class HostCore implements PeerHost {
         peer.packetsLost = 0;
       }
       this.#transmit(peer);
-      if (!peer.continueSending) return;
+      if (!peer.continueSending || paced) return;
     }
+  }
+
+  /**
+   * Outgoing bandwidth pacing, a netkit extension: C ENet only advertises
+   * `outgoingBandwidth` and throttles unreliable packets with it, so reliable
+   * traffic ignores the limit. Here a token bucket (refilled at the limit,
+   * 50 ms or two MTUs deep) holds back everything but acknowledgements once the
+   * budget is spent, and wakes the sender when it has refilled. Wire-neutral.
+   */
+  #paced(): boolean {
+    const bandwidth = this.outgoingBandwidth;
+    if (bandwidth === 0) return false;
+    const now = this.serviceTime;
+    const depth = Math.max(2 * this.mtu, bandwidth / 20);
+    this.#sendBudget = Math.min(
+      depth,
+      this.#sendBudget + (now - this.#sendBudgetTime) * bandwidth / 1000,
+    );
+    this.#sendBudgetTime = now;
+    if (this.#sendBudget > 0) return false;
+    this.#arm(now + Math.ceil(-this.#sendBudget * 1000 / bandwidth) + 1);
+    return true;
   }
 
   #transmit(peer: PeerCore): void {
@@ -1290,6 +1338,7 @@ export class HostCore implements PeerHost {
     } else datagram = buffer.subarray(start, end);
     peer.lastSendTime = this.serviceTime;
     this.socket.send(datagram, peer.address.hostname, peer.address.port);
+    if (this.outgoingBandwidth !== 0) this.#sendBudget -= datagram.length;
     this.totalSentData += datagram.length;
     this.totalSentPackets++;
   }

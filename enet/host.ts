@@ -73,6 +73,22 @@ export type HostEvent = ConnectEvent | ReceiveEvent | DisconnectEvent;
 /** What an `intercept` hook decides for an incoming datagram. */
 export type InterceptResult = "drop" | "accept" | "handled";
 
+/**
+ * Per source IP address limit on new connections (option `connectRateLimit`
+ * of {@linkcode createHost}): a token bucket refilled at `perSecond`.
+ *
+ * @example
+ * ```ts ignore
+ * const host = await createHost({ address, connectRateLimit: { perSecond: 5, burst: 10 } });
+ * ```
+ */
+export interface ConnectRateLimit {
+  /** New CONNECTs accepted per second from one IP address. */
+  perSecond: number;
+  /** How many may arrive at once. @default {perSecond} */
+  burst?: number;
+}
+
 /** Options of {@linkcode createHost}. */
 export interface HostOptions {
   /** Address to bind; omit for an ephemeral client port. @default {{ hostname: "0.0.0.0", port: 0 }} */
@@ -95,6 +111,21 @@ export interface HostOptions {
   maximumIncompletePackets?: number;
   /** Most connections from one IP address. @default {4095} */
   duplicatePeers?: number;
+  /**
+   * Connect-flood protection, wire-compatible with stock clients: peers that
+   * sent CONNECT but have not acknowledged VERIFY_CONNECT ("half-open") are
+   * capped; when the cap is reached or the peer table is full, the oldest
+   * half-open peer is dropped for the newcomer. Spoofed CONNECTs never
+   * acknowledge, real clients do within one round trip, so they get in while
+   * a flood runs. Connected peers are never affected. @default {peerCount}
+   */
+  maximumHalfOpenPeers?: number;
+  /**
+   * New CONNECTs accepted per second (and burst) from one IP address; the
+   * rest are ignored (the client retries). Off by default: clients behind one
+   * NAT share an address. At most 4096 source addresses are tracked.
+   */
+  connectRateLimit?: ConnectRateLimit;
   /** ENet's CRC-32 on every datagram (must match the remote; not negotiated). @default {false} */
   checksum?: boolean;
   /** `"range-coder"`: ENet's built-in datagram compressor (must match the remote). */
@@ -162,6 +193,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     maximumWaitingData = ENET_HOST_DEFAULT_MAXIMUM_WAITING_DATA,
     maximumIncompletePackets = NETKIT_DEFAULT_MAXIMUM_INCOMPLETE_PACKETS,
     duplicatePeers = ENET_PROTOCOL_MAXIMUM_PEER_ID,
+    maximumHalfOpenPeers = peerCount,
+    connectRateLimit,
     checksum = false,
     compression,
     compressor,
@@ -183,6 +216,11 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   checkInteger("maximumWaitingData", maximumWaitingData, 1, Number.MAX_SAFE_INTEGER);
   checkInteger("maximumIncompletePackets", maximumIncompletePackets, 1, 1 << 20);
   checkInteger("duplicatePeers", duplicatePeers, 1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
+  checkInteger("maximumHalfOpenPeers", maximumHalfOpenPeers, 1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
+  if (connectRateLimit !== undefined) {
+    checkInteger("connectRateLimit.perSecond", connectRateLimit.perSecond, 1, 1_000_000);
+    checkInteger("connectRateLimit.burst", connectRateLimit.burst ?? 1, 1, 1_000_000);
+  }
   signal?.throwIfAborted();
   const crc = checksum ? (data: Uint8Array) => enetCrc32(data) : null;
   let coder: CoreCompressor | null = compressor ?? null;
@@ -207,6 +245,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     maximumWaitingData,
     maximumIncompletePackets,
     duplicatePeers,
+    maximumHalfOpenPeers,
+    connectRateLimit,
     checksum: crc,
     compressor: coder,
     intercept: intercept ?? null,
