@@ -492,12 +492,14 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
 
   /**
    * Sends `data` to every connected peer (peers without channel `channelID`
-   * are skipped), sharing one copy of the payload.
+   * are skipped), sharing one copy of the payload; `except` is left out (the
+   * usual "relay to everyone else" of a game server).
    */
   broadcast(
     channelID: number,
     data: Uint8Array | string,
     flags: number = ENET_PACKET_FLAG_RELIABLE,
+    except?: Peer,
   ): void {
     this.#requireOpen();
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : copyBytes(data);
@@ -509,7 +511,10 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     }
     const packet = new OutgoingPacket(bytes, flags & 0xFF);
     for (const core of this.#core.active) {
-      if (core.state === ENET_PEER_STATE_CONNECTED && channelID < core.channels.length) {
+      if (
+        core.state === ENET_PEER_STATE_CONNECTED && channelID < core.channels.length &&
+        (except === undefined || core.facade !== except)
+      ) {
         core.send(channelID, packet);
       }
     }

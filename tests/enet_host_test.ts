@@ -294,7 +294,7 @@ Deno.test("disconnectLater() delivers everything queued before disconnecting", a
   assert.equal(received, 500);
 });
 
-Deno.test("Host.broadcast() reaches every connected peer", async () => {
+Deno.test("Host.broadcast() reaches every connected peer, or all but one", async () => {
   await using server = await createHost({ address: { hostname: LOOPBACK4, port: 0 } });
   const clients = await Promise.all(
     [1, 2, 3].map(() => createHost({ address: { hostname: LOOPBACK4, port: 0 }, peerCount: 1 })),
@@ -308,6 +308,19 @@ Deno.test("Host.broadcast() reaches every connected peer", async () => {
       assert.equal(text(event.data), "to all");
       assert.equal(event.channelID, 1);
     }
+    const [excluded] = server.peers;
+    server.broadcast(0, "to the others", PacketFlag.RELIABLE, excluded);
+    let others = 0;
+    for (const client of clients) {
+      const event = await nextEvent(client, "receive", 500).catch(() => undefined);
+      if (client.address.port === excluded.address.port) {
+        assert.equal(event, undefined, "the excluded peer got the broadcast");
+      } else {
+        assert.equal(text(event!.data), "to the others");
+        others++;
+      }
+    }
+    assert.equal(others, 2);
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
