@@ -1,0 +1,1741 @@
+/**
+ * The host engine: C ENet's `protocol.c` and `host.c`. It parses datagrams
+ * into commands, runs the handshake, acknowledgements, RTT, retransmission
+ * and timeouts, builds outgoing datagrams in one preallocated buffer, and
+ * drives everything from socket bursts and a single deadline timer (no
+ * polling interval).
+ *
+ * @module
+ */
+
+import { ConnectGuard, type ConnectRateLimit } from "./_connect_guard.ts";
+import { Channel, type IncomingCommand, type OutgoingCommand } from "./_commands.ts";
+import type { List } from "./_list.ts";
+import { type DisconnectReason, PeerCore, type PeerHost } from "./_peer_core.ts";
+import {
+  commandSizes,
+  ENET_HOST_BANDWIDTH_THROTTLE_INTERVAL,
+  ENET_MAXIMUM_HEADER_SIZE,
+  ENET_PACKET_FLAG_RELIABLE,
+  ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT,
+  ENET_PACKET_FLAG_UNSEQUENCED,
+  ENET_PEER_FREE_RELIABLE_WINDOWS,
+  ENET_PEER_FREE_UNSEQUENCED_WINDOWS,
+  ENET_PEER_PACKET_LOSS_INTERVAL,
+  ENET_PEER_PACKET_LOSS_SCALE,
+  ENET_PEER_PACKET_THROTTLE_COUNTER,
+  ENET_PEER_PACKET_THROTTLE_SCALE,
+  ENET_PEER_RELIABLE_WINDOW_SIZE,
+  ENET_PEER_RELIABLE_WINDOWS,
+  ENET_PEER_STATE_ACKNOWLEDGING_CONNECT,
+  ENET_PEER_STATE_ACKNOWLEDGING_DISCONNECT,
+  ENET_PEER_STATE_CONNECTED,
+  ENET_PEER_STATE_CONNECTING,
+  ENET_PEER_STATE_CONNECTION_PENDING,
+  ENET_PEER_STATE_CONNECTION_SUCCEEDED,
+  ENET_PEER_STATE_DISCONNECT_LATER,
+  ENET_PEER_STATE_DISCONNECTED,
+  ENET_PEER_STATE_DISCONNECTING,
+  ENET_PEER_STATE_ZOMBIE,
+  ENET_PEER_UNSEQUENCED_WINDOW_SIZE,
+  ENET_PEER_WINDOW_SIZE_SCALE,
+  ENET_PROTOCOL_CHECKSUM_SIZE,
+  ENET_PROTOCOL_COMMAND_ACKNOWLEDGE,
+  ENET_PROTOCOL_COMMAND_BANDWIDTH_LIMIT,
+  ENET_PROTOCOL_COMMAND_CONNECT,
+  ENET_PROTOCOL_COMMAND_COUNT,
+  ENET_PROTOCOL_COMMAND_DISCONNECT,
+  ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
+  ENET_PROTOCOL_COMMAND_MASK,
+  ENET_PROTOCOL_COMMAND_NONE,
+  ENET_PROTOCOL_COMMAND_PING,
+  ENET_PROTOCOL_COMMAND_SEND_FRAGMENT,
+  ENET_PROTOCOL_COMMAND_SEND_RELIABLE,
+  ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE,
+  ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE_FRAGMENT,
+  ENET_PROTOCOL_COMMAND_SEND_UNSEQUENCED,
+  ENET_PROTOCOL_COMMAND_THROTTLE_CONFIGURE,
+  ENET_PROTOCOL_COMMAND_VERIFY_CONNECT,
+  ENET_PROTOCOL_HEADER_FLAG_COMPRESSED,
+  ENET_PROTOCOL_HEADER_FLAG_MASK,
+  ENET_PROTOCOL_HEADER_FLAG_SENT_TIME,
+  ENET_PROTOCOL_HEADER_MINIMUM_SIZE,
+  ENET_PROTOCOL_HEADER_SESSION_MASK,
+  ENET_PROTOCOL_HEADER_SESSION_SHIFT,
+  ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
+  ENET_PROTOCOL_MAXIMUM_FRAGMENT_COUNT,
+  ENET_PROTOCOL_MAXIMUM_MTU,
+  ENET_PROTOCOL_MAXIMUM_PACKET_COMMANDS,
+  ENET_PROTOCOL_MAXIMUM_PEER_ID,
+  ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE,
+  ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT,
+  ENET_PROTOCOL_MINIMUM_MTU,
+  ENET_PROTOCOL_MINIMUM_WINDOW_SIZE,
+  ENetProtocolAcknowledge,
+  ENetProtocolBandwidthLimit,
+  ENetProtocolCommandHeader,
+  ENetProtocolConnect,
+  ENetProtocolDisconnect,
+  ENetProtocolHeader,
+  ENetProtocolPing,
+  ENetProtocolSendFragment,
+  ENetProtocolSendReliable,
+  ENetProtocolSendUnreliable,
+  ENetProtocolSendUnsequenced,
+  ENetProtocolThrottleConfigure,
+  ENetProtocolVerifyConnect,
+} from "./_protocol.ts";
+import { type Address, type DatagramSocket, openDatagramSocket } from "./_socket.ts";
+
+/** Datagram body compressor as the engine calls it. */
+export interface CoreCompressor {
+  compress(chunks: readonly Uint8Array[], limit: number): Uint8Array | null;
+  decompress(data: Uint8Array, limit: number): Uint8Array | null;
+}
+
+/** Verdict of an intercept hook on an incoming datagram. */
+export type InterceptResult = "drop" | "accept" | "handled";
+
+/** Engine configuration (validated by `createHost`). */
+export interface HostCoreOptions {
+  address: Address;
+  peerCount: number;
+  channelLimit: number;
+  incomingBandwidth: number;
+  outgoingBandwidth: number;
+  mtu: number;
+  maximumPacketSize: number;
+  maximumWaitingData: number;
+  maximumIncompletePackets: number;
+  duplicatePeers: number;
+  checksum: ((data: Uint8Array) => number) | null;
+  compressor: CoreCompressor | null;
+  intercept: ((datagram: Uint8Array, address: Address) => InterceptResult) | null;
+  forceNodeSocket: boolean;
+  /** Half-open peers before the oldest is evicted for a new CONNECT (default: peerCount). */
+  maximumHalfOpenPeers?: number;
+  /** Per source IP CONNECT rate limit (default: none). */
+  connectRateLimit?: ConnectRateLimit;
+}
+
+/** What the public layer plugs into the engine. */
+export interface HostCoreListener {
+  /** A connection starts on a slot: create its public peer object. */
+  onConnectionStart(peer: PeerCore): void;
+  onConnect(peer: PeerCore, data: number): void;
+  onDisconnect(peer: PeerCore, reason: DisconnectReason, data: number, wasConnected: boolean): void;
+  onReceive(peer: PeerCore, channelID: number, data: Uint8Array, flags: number): void;
+  /** Reliable data of the peer was acknowledged (stream backpressure). */
+  onReliableProgress(peer: PeerCore): void;
+}
+
+const BODY_OFFSET = ENET_MAXIMUM_HEADER_SIZE;
+/** Microtasks a flush may wait for a producer that keeps queueing. */
+const MAXIMUM_FLUSH_HOPS = 64;
+const SESSION_ID_MASK = ENET_PROTOCOL_HEADER_SESSION_MASK >> ENET_PROTOCOL_HEADER_SESSION_SHIFT;
+
+const clock0 = performance.now();
+/** Milliseconds since module load, ≥ 1 (C's `enet_time_get`). */
+function timeNow(): number {
+  return Math.floor(performance.now() - clock0) + 1;
+}
+
+function u16(d: Uint8Array, o: number): number {
+  return (d[o] << 8) | d[o + 1];
+}
+function u32(d: Uint8Array, o: number): number {
+  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
+}
+
+function clampWindow(windowSize: number): number {
+  if (windowSize < ENET_PROTOCOL_MINIMUM_WINDOW_SIZE) return ENET_PROTOCOL_MINIMUM_WINDOW_SIZE;
+  if (windowSize > ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE) return ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE;
+  return windowSize;
+}
+
+/** Window from bandwidths (`handle_connect`, `handle_bandwidth_limit`). */
+function windowFromBandwidths(a: number, b: number): number {
+  if (a === 0 && b === 0) return ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE;
+  const bandwidth = a === 0 || b === 0 ? Math.max(a, b) : Math.min(a, b);
+  return clampWindow(
+    Math.floor(bandwidth / ENET_PEER_WINDOW_SIZE_SCALE) * ENET_PROTOCOL_MINIMUM_WINDOW_SIZE,
+  );
+}
+
+/** The engine. */
+export class HostCore implements PeerHost {
+  socket!: DatagramSocket;
+  serviceTime: number = timeNow();
+  readonly mtu: number;
+  readonly maximumPacketSize: number;
+  readonly maximumWaitingData: number;
+  readonly maximumIncompletePackets: number;
+  readonly checksumSize: number;
+  readonly peerCount: number;
+  channelLimit: number;
+  incomingBandwidth: number;
+  outgoingBandwidth: number;
+  readonly duplicatePeers: number;
+  readonly checksum: ((data: Uint8Array) => number) | null;
+  compressor: CoreCompressor | null;
+  intercept: ((datagram: Uint8Array, address: Address) => InterceptResult) | null;
+
+  readonly peers: (PeerCore | undefined)[];
+  readonly active: Set<PeerCore> = new Set();
+  #dirty: PeerCore[] = [];
+  #dispatchQueue: PeerCore[] = [];
+  #flushScheduled = false;
+  #receiving = false;
+  #queueTime = 0;
+  #queueTimeAtSchedule = 0;
+  #flushHops = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDeadline = Infinity;
+  #sendBudget = 0;
+  #sendBudgetTime = 0;
+  closed = false;
+  /** Told when a datagram is rejected for a checksum or compression mismatch. */
+  onRejected: ((address: string, why: string) => void) | null = null;
+
+  readonly #buffer = new Uint8Array(BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64);
+  readonly #view = new DataView(this.#buffer.buffer);
+  #offset = 0;
+  #commandCount = 0;
+  #packetSize = 0;
+  #headerFlags = 0;
+
+  bandwidthThrottleEpoch = 0;
+  recalculateBandwidthLimits = false;
+  bandwidthLimitedPeers = 0;
+  connectedPeers = 0;
+
+  totalSentData = 0;
+  totalSentPackets = 0;
+  totalReceivedData = 0;
+  totalReceivedPackets = 0;
+
+  constructor(options: HostCoreOptions, readonly listener: HostCoreListener) {
+    this.mtu = options.mtu;
+    this.maximumPacketSize = options.maximumPacketSize;
+    this.maximumWaitingData = options.maximumWaitingData;
+    this.maximumIncompletePackets = options.maximumIncompletePackets;
+    this.peerCount = options.peerCount;
+    this.channelLimit = options.channelLimit;
+    this.incomingBandwidth = options.incomingBandwidth;
+    this.outgoingBandwidth = options.outgoingBandwidth;
+    this.duplicatePeers = options.duplicatePeers;
+    this.checksum = options.checksum;
+    this.checksumSize = options.checksum ? ENET_PROTOCOL_CHECKSUM_SIZE : 0;
+    this.compressor = options.compressor;
+    this.intercept = options.intercept;
+    this.peers = new Array(options.peerCount);
+    this.connectGuard = new ConnectGuard(
+      options.maximumHalfOpenPeers ?? options.peerCount,
+      ENET_PEER_STATE_ACKNOWLEDGING_CONNECT,
+      options.connectRateLimit,
+    );
+  }
+
+  /** Connect-flood protection (half-open eviction, optional per-source rate limit). */
+  readonly connectGuard: ConnectGuard<PeerCore>;
+
+  /** Opens the socket. */
+  async open(options: HostCoreOptions): Promise<void> {
+    this.socket = await openDatagramSocket({
+      address: options.address,
+      forceNode: options.forceNodeSocket,
+      onDatagram: (data, hostname, port) => this.#receive(data, hostname, port),
+      onBurstEnd: () => this.flush(),
+    });
+  }
+
+  // --- PeerHost -----------------------------------------------------------------
+
+  nextQueueTime(): number {
+    return ++this.#queueTime;
+  }
+
+  markDirty(peer: PeerCore): void {
+    if (!peer.dirty) {
+      peer.dirty = true;
+      this.#dirty.push(peer);
+    }
+    if (!this.#flushScheduled && !this.#receiving && !this.closed) {
+      this.#flushScheduled = true;
+      this.#flushHops = 0;
+      this.#queueTimeAtSchedule = this.#queueTime;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /**
+   * Coalesces sends: a producer that queues one packet per microtask (a
+   * stream writer, an async loop) would otherwise get one datagram per
+   * packet. While new commands keep arriving hop after hop, wait a few more
+   * microtasks; a lone send (ping-pong) still goes out on the next one.
+   */
+  readonly #flushTask = (): void => {
+    if (
+      this.#queueTime !== this.#queueTimeAtSchedule && this.#flushHops < MAXIMUM_FLUSH_HOPS &&
+      !this.closed
+    ) {
+      this.#flushHops++;
+      this.#queueTimeAtSchedule = this.#queueTime;
+      queueMicrotask(this.#flushTask);
+      return;
+    }
+    this.flush();
+  };
+
+  flushNow(peer: PeerCore): void {
+    this.serviceTime = timeNow();
+    this.#sendOutgoingCommands(peer, false);
+  }
+
+  dispatchState(peer: PeerCore, state: number): void {
+    peer.state = state;
+    if (!peer.needsDispatch) {
+      peer.needsDispatch = true;
+      this.#dispatchQueue.push(peer);
+    }
+  }
+
+  deliver(peer: PeerCore, channelID: number, data: Uint8Array, flags: number): void {
+    this.listener.onReceive(peer, channelID, data, flags);
+  }
+
+  onReset(peer: PeerCore, reason: DisconnectReason, data: number, notify: boolean): void {
+    const wasConnected = peer.facade !== null && peer.connectedOnce;
+    this.active.delete(peer);
+    if (notify) this.listener.onDisconnect(peer, reason, data, wasConnected);
+    peer.connectedOnce = false;
+  }
+
+  // --- connection management ------------------------------------------------------
+
+  #slot(index: number): PeerCore {
+    let peer = this.peers[index];
+    if (peer === undefined) {
+      peer = new PeerCore(this, index);
+      this.peers[index] = peer;
+    }
+    return peer;
+  }
+
+  #freeSlot(): PeerCore | undefined {
+    for (let i = 0; i < this.peerCount; i++) {
+      const candidate = this.peers[i];
+      if (candidate === undefined || candidate.state === ENET_PEER_STATE_DISCONNECTED) {
+        return this.#slot(i);
+      }
+    }
+    return undefined;
+  }
+
+  /** `enet_host_connect`. */
+  connect(address: Address, channelCount: number, data: number): PeerCore | null {
+    const peer = this.#freeSlot();
+    if (peer === undefined) return null;
+    channelCount = Math.min(
+      Math.max(channelCount, ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT),
+      ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
+    );
+    peer.channels = Array.from({ length: channelCount }, () => new Channel());
+    peer.state = ENET_PEER_STATE_CONNECTING;
+    peer.address = { hostname: address.hostname, port: address.port };
+    peer.connectID = crypto.getRandomValues(new Uint32Array(1))[0];
+    peer.generation++;
+    peer.windowSize = this.outgoingBandwidth === 0
+      ? ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE
+      : clampWindow(
+        Math.floor(this.outgoingBandwidth / ENET_PEER_WINDOW_SIZE_SCALE) *
+          ENET_PROTOCOL_MINIMUM_WINDOW_SIZE,
+      );
+    const body = new Uint8Array(ENetProtocolConnect.size);
+    const view = new DataView(body.buffer);
+    view.setUint16(ENetProtocolConnect.outgoingPeerID, peer.incomingPeerID);
+    view.setUint8(ENetProtocolConnect.incomingSessionID, peer.incomingSessionID);
+    view.setUint8(ENetProtocolConnect.outgoingSessionID, peer.outgoingSessionID);
+    view.setUint32(ENetProtocolConnect.mtu, peer.mtu);
+    view.setUint32(ENetProtocolConnect.windowSize, peer.windowSize);
+    view.setUint32(ENetProtocolConnect.channelCount, channelCount);
+    view.setUint32(ENetProtocolConnect.incomingBandwidth, this.incomingBandwidth);
+    view.setUint32(ENetProtocolConnect.outgoingBandwidth, this.outgoingBandwidth);
+    view.setUint32(ENetProtocolConnect.packetThrottleInterval, peer.packetThrottleInterval);
+    view.setUint32(ENetProtocolConnect.packetThrottleAcceleration, peer.packetThrottleAcceleration);
+    view.setUint32(ENetProtocolConnect.packetThrottleDeceleration, peer.packetThrottleDeceleration);
+    view.setUint32(ENetProtocolConnect.connectID, peer.connectID);
+    view.setUint32(ENetProtocolConnect.data, data >>> 0);
+    this.active.add(peer);
+    this.listener.onConnectionStart(peer);
+    peer.queueControlCommand(
+      ENET_PROTOCOL_COMMAND_CONNECT | ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
+      body,
+    );
+    return peer;
+  }
+
+  #notifyConnect(peer: PeerCore): void {
+    this.recalculateBandwidthLimits = true;
+    this.changeState(peer, ENET_PEER_STATE_CONNECTED);
+    peer.connectedOnce = true;
+    this.listener.onConnect(peer, peer.eventData);
+  }
+
+  #notifyDisconnect(peer: PeerCore, reason: DisconnectReason): void {
+    if (peer.state >= ENET_PEER_STATE_CONNECTION_PENDING) this.recalculateBandwidthLimits = true;
+    if (
+      peer.state !== ENET_PEER_STATE_CONNECTING &&
+      peer.state < ENET_PEER_STATE_CONNECTION_SUCCEEDED
+    ) {
+      this.#reset(peer, reason, 0, false);
+    } else {
+      this.#reset(peer, reason, reason === "local" ? peer.eventData : 0, true);
+    }
+  }
+
+  #reset(peer: PeerCore, reason: DisconnectReason, data: number, notify: boolean): void {
+    peer.resetConnection(reason, data, notify);
+  }
+
+  /** `enet_protocol_change_state`: keeps the connected-peer counters. */
+  changeState(peer: PeerCore, state: number): void {
+    const wasConnected = peer.state === ENET_PEER_STATE_CONNECTED ||
+      peer.state === ENET_PEER_STATE_DISCONNECT_LATER;
+    const isConnected = state === ENET_PEER_STATE_CONNECTED ||
+      state === ENET_PEER_STATE_DISCONNECT_LATER;
+    if (isConnected && !wasConnected) {
+      if (peer.incomingBandwidth !== 0) this.bandwidthLimitedPeers++;
+      this.connectedPeers++;
+    } else if (!isConnected && wasConnected) {
+      if (peer.incomingBandwidth !== 0) this.bandwidthLimitedPeers--;
+      this.connectedPeers--;
+    }
+    peer.state = state;
+  }
+
+  #dispatchStates(): void {
+    const queue = this.#dispatchQueue;
+    for (let i = 0; i < queue.length; i++) {
+      const peer = queue[i];
+      peer.needsDispatch = false;
+      switch (peer.state) {
+        case ENET_PEER_STATE_CONNECTION_PENDING:
+        case ENET_PEER_STATE_CONNECTION_SUCCEEDED:
+          this.#notifyConnect(peer);
+          break;
+        case ENET_PEER_STATE_ZOMBIE:
+          this.recalculateBandwidthLimits = true;
+          peer.resetConnection(peer.disconnectReason, peer.eventData, true);
+          break;
+      }
+    }
+    queue.length = 0;
+  }
+
+  // --- receiving ---------------------------------------------------------------------
+
+  #receive(data: Uint8Array, hostname: string, port: number): void {
+    this.totalReceivedData += data.length;
+    this.totalReceivedPackets++;
+    if (this.intercept !== null) {
+      let verdict: InterceptResult;
+      try {
+        verdict = this.intercept(data, { hostname, port });
+      } catch {
+        verdict = "drop";
+      }
+      if (verdict !== "accept") return;
+    }
+    this.#receiving = true;
+    try {
+      this.serviceTime = timeNow();
+      this.#handleIncomingCommands(data, hostname, port);
+    } catch {
+      // A malformed datagram must never take the host down; it is dropped.
+    } finally {
+      this.#receiving = false;
+    }
+  }
+
+  #handleIncomingCommands(received: Uint8Array, hostname: string, port: number): void {
+    let data = received;
+    let length = data.length;
+    if (length < ENET_PROTOCOL_HEADER_MINIMUM_SIZE) return;
+    let peerID = u16(data, ENetProtocolHeader.peerID);
+    const sessionID = (peerID & ENET_PROTOCOL_HEADER_SESSION_MASK) >>
+      ENET_PROTOCOL_HEADER_SESSION_SHIFT;
+    const flags = peerID & ENET_PROTOCOL_HEADER_FLAG_MASK;
+    peerID &= ~(ENET_PROTOCOL_HEADER_FLAG_MASK | ENET_PROTOCOL_HEADER_SESSION_MASK);
+    const headerSize =
+      (flags & ENET_PROTOCOL_HEADER_FLAG_SENT_TIME
+        ? ENetProtocolHeader.size
+        : ENET_PROTOCOL_HEADER_MINIMUM_SIZE) + this.checksumSize;
+    if (length < headerSize) return;
+    let peer: PeerCore | null;
+    if (peerID === ENET_PROTOCOL_MAXIMUM_PEER_ID) peer = null;
+    else if (peerID >= this.peerCount) return;
+    else {
+      const slot = this.peers[peerID];
+      if (
+        slot === undefined ||
+        slot.state === ENET_PEER_STATE_DISCONNECTED ||
+        slot.state === ENET_PEER_STATE_ZOMBIE ||
+        slot.address.port !== port || slot.address.hostname !== hostname ||
+        (slot.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID &&
+          sessionID !== slot.incomingSessionID)
+      ) return;
+      peer = slot;
+    }
+    if (flags & ENET_PROTOCOL_HEADER_FLAG_COMPRESSED) {
+      if (this.compressor === null) {
+        this.onRejected?.(`${hostname}:${port}`, "compressed, but this host has no compressor");
+        return;
+      }
+      const limit = ENET_PROTOCOL_MAXIMUM_MTU - headerSize;
+      const original = this.compressor.decompress(data.subarray(headerSize, length), limit);
+      if (original === null || original.length === 0 || original.length > limit) {
+        this.onRejected?.(`${hostname}:${port}`, "the body does not decompress");
+        return;
+      }
+      const assembled = new Uint8Array(headerSize + original.length);
+      assembled.set(data.subarray(0, headerSize));
+      assembled.set(original, headerSize);
+      data = assembled;
+      length = assembled.length;
+    }
+    if (this.checksum !== null) {
+      const at = headerSize - ENET_PROTOCOL_CHECKSUM_SIZE;
+      const desired = u32(data, at);
+      const seed = peer !== null ? peer.connectID : 0;
+      data[at] = seed >>> 24;
+      data[at + 1] = seed >>> 16;
+      data[at + 2] = seed >>> 8;
+      data[at + 3] = seed;
+      if (this.checksum(data.subarray(0, length)) !== desired) {
+        this.onRejected?.(`${hostname}:${port}`, "checksum mismatch");
+        return;
+      }
+    }
+    if (peer !== null) peer.incomingDataTotal += length;
+
+    let offset = headerSize;
+    while (offset < length) {
+      if (offset + ENetProtocolCommandHeader.size > length) break;
+      const commandByte = data[offset];
+      const commandNumber = commandByte & ENET_PROTOCOL_COMMAND_MASK;
+      if (commandNumber >= ENET_PROTOCOL_COMMAND_COUNT) break;
+      const commandSize = commandSizes[commandNumber];
+      if (commandSize === 0 || offset + commandSize > length) break;
+      const start = offset;
+      offset += commandSize;
+      if (peer === null && commandNumber !== ENET_PROTOCOL_COMMAND_CONNECT) break;
+      const channelID = data[start + ENetProtocolCommandHeader.channelID];
+      const reliableSequenceNumber = u16(
+        data,
+        start + ENetProtocolCommandHeader.reliableSequenceNumber,
+      );
+      let result = 0;
+      switch (commandNumber) {
+        case ENET_PROTOCOL_COMMAND_ACKNOWLEDGE:
+          result = this.#handleAcknowledge(peer!, data, start, channelID);
+          break;
+        case ENET_PROTOCOL_COMMAND_CONNECT:
+          if (peer !== null) {
+            result = -1;
+            break;
+          }
+          peer = this.#handleConnect(data, start, hostname, port);
+          if (peer === null) result = -1;
+          break;
+        case ENET_PROTOCOL_COMMAND_VERIFY_CONNECT:
+          result = this.#handleVerifyConnect(peer!, data, start);
+          break;
+        case ENET_PROTOCOL_COMMAND_DISCONNECT:
+          result = this.#handleDisconnect(peer!, data, start, commandByte);
+          break;
+        case ENET_PROTOCOL_COMMAND_PING:
+          result = this.#connectedState(peer!) ? 0 : -1;
+          break;
+        case ENET_PROTOCOL_COMMAND_SEND_RELIABLE:
+        case ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE:
+        case ENET_PROTOCOL_COMMAND_SEND_UNSEQUENCED: {
+          const next = this.#handleSend(
+            peer!,
+            data,
+            start,
+            commandNumber,
+            channelID,
+            reliableSequenceNumber,
+            offset,
+            length,
+          );
+          if (next < 0) result = -1;
+          else offset = next;
+          break;
+        }
+        case ENET_PROTOCOL_COMMAND_SEND_FRAGMENT:
+        case ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE_FRAGMENT: {
+          const next = this.#handleSendFragment(
+            peer!,
+            data,
+            start,
+            commandNumber,
+            channelID,
+            reliableSequenceNumber,
+            offset,
+            length,
+          );
+          if (next < 0) result = -1;
+          else offset = next;
+          break;
+        }
+        case ENET_PROTOCOL_COMMAND_BANDWIDTH_LIMIT:
+          result = this.#handleBandwidthLimit(peer!, data, start);
+          break;
+        case ENET_PROTOCOL_COMMAND_THROTTLE_CONFIGURE:
+          if (!this.#connectedState(peer!)) result = -1;
+          else {
+            peer!.packetThrottleInterval = u32(
+              data,
+              start + ENetProtocolThrottleConfigure.packetThrottleInterval,
+            );
+            peer!.packetThrottleAcceleration = u32(
+              data,
+              start + ENetProtocolThrottleConfigure.packetThrottleAcceleration,
+            );
+            peer!.packetThrottleDeceleration = u32(
+              data,
+              start + ENetProtocolThrottleConfigure.packetThrottleDeceleration,
+            );
+          }
+          break;
+        default:
+          result = -1;
+      }
+      if (result < 0) break;
+      if (peer !== null && (commandByte & ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE) !== 0) {
+        if (!(flags & ENET_PROTOCOL_HEADER_FLAG_SENT_TIME)) break;
+        const sentTime = u16(data, ENetProtocolHeader.sentTime);
+        switch (peer.state) {
+          case ENET_PEER_STATE_DISCONNECTING:
+          case ENET_PEER_STATE_ACKNOWLEDGING_CONNECT:
+          case ENET_PEER_STATE_DISCONNECTED:
+          case ENET_PEER_STATE_ZOMBIE:
+            break;
+          case ENET_PEER_STATE_ACKNOWLEDGING_DISCONNECT:
+            if (commandNumber === ENET_PROTOCOL_COMMAND_DISCONNECT) {
+              peer.queueAcknowledgement(commandByte, channelID, reliableSequenceNumber, sentTime);
+            }
+            break;
+          default:
+            peer.queueAcknowledgement(commandByte, channelID, reliableSequenceNumber, sentTime);
+        }
+      }
+    }
+  }
+
+  #connectedState(peer: PeerCore): boolean {
+    return peer.state === ENET_PEER_STATE_CONNECTED ||
+      peer.state === ENET_PEER_STATE_DISCONNECT_LATER;
+  }
+
+  #handleConnect(data: Uint8Array, start: number, hostname: string, port: number): PeerCore | null {
+    const channelCountRequested = u32(data, start + ENetProtocolConnect.channelCount);
+    if (
+      channelCountRequested < ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT ||
+      channelCountRequested > ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT
+    ) return null;
+    const connectID = u32(data, start + ENetProtocolConnect.connectID);
+    let duplicatePeers = 0;
+    for (const current of this.active) {
+      if (
+        current.state !== ENET_PEER_STATE_DISCONNECTED &&
+        current.state !== ENET_PEER_STATE_CONNECTING && current.address.hostname === hostname
+      ) {
+        if (current.address.port === port && current.connectID === connectID) return null;
+        duplicatePeers++;
+      }
+    }
+    if (duplicatePeers >= this.duplicatePeers) return null;
+    if (!this.connectGuard.admit(hostname, this.serviceTime)) return null;
+    let peer = this.#freeSlot();
+    const victim = this.connectGuard.victim(peer !== undefined);
+    if (victim !== null) {
+      // disconnect_now: a real client that already took VERIFY_CONNECT learns at once.
+      victim.disconnectNow(0);
+      peer ??= this.#freeSlot();
+    }
+    if (peer === undefined) return null;
+    const channelCount = Math.min(channelCountRequested, this.channelLimit);
+    peer.channels = Array.from({ length: channelCount }, () => new Channel());
+    peer.state = ENET_PEER_STATE_ACKNOWLEDGING_CONNECT;
+    peer.connectID = connectID;
+    peer.address = { hostname, port };
+    peer.mtu = this.mtu;
+    peer.generation++;
+    this.connectGuard.opened(peer);
+    peer.outgoingPeerID = u16(data, start + ENetProtocolConnect.outgoingPeerID);
+    peer.incomingBandwidth = u32(data, start + ENetProtocolConnect.incomingBandwidth);
+    peer.outgoingBandwidth = u32(data, start + ENetProtocolConnect.outgoingBandwidth);
+    peer.packetThrottleInterval = u32(data, start + ENetProtocolConnect.packetThrottleInterval);
+    peer.packetThrottleAcceleration = u32(
+      data,
+      start + ENetProtocolConnect.packetThrottleAcceleration,
+    );
+    peer.packetThrottleDeceleration = u32(
+      data,
+      start + ENetProtocolConnect.packetThrottleDeceleration,
+    );
+    peer.eventData = u32(data, start + ENetProtocolConnect.data);
+
+    const proposedIncoming = data[start + ENetProtocolConnect.incomingSessionID];
+    let incomingSessionID = proposedIncoming === 0xFF ? peer.outgoingSessionID : proposedIncoming;
+    incomingSessionID = (incomingSessionID + 1) & SESSION_ID_MASK;
+    if (incomingSessionID === peer.outgoingSessionID) {
+      incomingSessionID = (incomingSessionID + 1) & SESSION_ID_MASK;
+    }
+    peer.outgoingSessionID = incomingSessionID;
+    const proposedOutgoing = data[start + ENetProtocolConnect.outgoingSessionID];
+    let outgoingSessionID = proposedOutgoing === 0xFF ? peer.incomingSessionID : proposedOutgoing;
+    outgoingSessionID = (outgoingSessionID + 1) & SESSION_ID_MASK;
+    if (outgoingSessionID === peer.incomingSessionID) {
+      outgoingSessionID = (outgoingSessionID + 1) & SESSION_ID_MASK;
+    }
+    peer.incomingSessionID = outgoingSessionID;
+
+    let mtu = u32(data, start + ENetProtocolConnect.mtu);
+    if (mtu < ENET_PROTOCOL_MINIMUM_MTU) mtu = ENET_PROTOCOL_MINIMUM_MTU;
+    else if (mtu > ENET_PROTOCOL_MAXIMUM_MTU) mtu = ENET_PROTOCOL_MAXIMUM_MTU;
+    if (mtu < peer.mtu) peer.mtu = mtu;
+
+    peer.windowSize = windowFromBandwidths(this.outgoingBandwidth, peer.incomingBandwidth);
+    let windowSize = this.incomingBandwidth === 0
+      ? ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE
+      : Math.floor(this.incomingBandwidth / ENET_PEER_WINDOW_SIZE_SCALE) *
+        ENET_PROTOCOL_MINIMUM_WINDOW_SIZE;
+    const requestedWindow = u32(data, start + ENetProtocolConnect.windowSize);
+    if (windowSize > requestedWindow) windowSize = requestedWindow;
+    windowSize = clampWindow(windowSize);
+
+    const body = new Uint8Array(ENetProtocolVerifyConnect.size);
+    const view = new DataView(body.buffer);
+    view.setUint16(ENetProtocolVerifyConnect.outgoingPeerID, peer.incomingPeerID);
+    view.setUint8(ENetProtocolVerifyConnect.incomingSessionID, incomingSessionID);
+    view.setUint8(ENetProtocolVerifyConnect.outgoingSessionID, outgoingSessionID);
+    view.setUint32(ENetProtocolVerifyConnect.mtu, peer.mtu);
+    view.setUint32(ENetProtocolVerifyConnect.windowSize, windowSize);
+    view.setUint32(ENetProtocolVerifyConnect.channelCount, channelCount);
+    view.setUint32(ENetProtocolVerifyConnect.incomingBandwidth, this.incomingBandwidth);
+    view.setUint32(ENetProtocolVerifyConnect.outgoingBandwidth, this.outgoingBandwidth);
+    view.setUint32(ENetProtocolVerifyConnect.packetThrottleInterval, peer.packetThrottleInterval);
+    view.setUint32(
+      ENetProtocolVerifyConnect.packetThrottleAcceleration,
+      peer.packetThrottleAcceleration,
+    );
+    view.setUint32(
+      ENetProtocolVerifyConnect.packetThrottleDeceleration,
+      peer.packetThrottleDeceleration,
+    );
+    view.setUint32(ENetProtocolVerifyConnect.connectID, peer.connectID);
+    this.active.add(peer);
+    this.listener.onConnectionStart(peer);
+    peer.queueControlCommand(
+      ENET_PROTOCOL_COMMAND_VERIFY_CONNECT | ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
+      body,
+    );
+    return peer;
+  }
+
+  #handleVerifyConnect(peer: PeerCore, data: Uint8Array, start: number): number {
+    if (peer.state !== ENET_PEER_STATE_CONNECTING) return 0;
+    const channelCount = u32(data, start + ENetProtocolVerifyConnect.channelCount);
+    if (
+      channelCount < ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT ||
+      channelCount > ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT ||
+      u32(data, start + ENetProtocolVerifyConnect.packetThrottleInterval) !==
+        peer.packetThrottleInterval ||
+      u32(data, start + ENetProtocolVerifyConnect.packetThrottleAcceleration) !==
+        peer.packetThrottleAcceleration ||
+      u32(data, start + ENetProtocolVerifyConnect.packetThrottleDeceleration) !==
+        peer.packetThrottleDeceleration ||
+      u32(data, start + ENetProtocolVerifyConnect.connectID) !== peer.connectID
+    ) {
+      peer.eventData = 0;
+      peer.disconnectReason = "remote";
+      this.dispatchState(peer, ENET_PEER_STATE_ZOMBIE);
+      return -1;
+    }
+    this.#removeSentReliableCommand(peer, 1, 0xFF);
+    if (channelCount < peer.channels.length) peer.channels.length = channelCount;
+    peer.outgoingPeerID = u16(data, start + ENetProtocolVerifyConnect.outgoingPeerID);
+    peer.incomingSessionID = data[start + ENetProtocolVerifyConnect.incomingSessionID];
+    peer.outgoingSessionID = data[start + ENetProtocolVerifyConnect.outgoingSessionID];
+    let mtu = u32(data, start + ENetProtocolVerifyConnect.mtu);
+    if (mtu < ENET_PROTOCOL_MINIMUM_MTU) mtu = ENET_PROTOCOL_MINIMUM_MTU;
+    else if (mtu > ENET_PROTOCOL_MAXIMUM_MTU) mtu = ENET_PROTOCOL_MAXIMUM_MTU;
+    if (mtu < peer.mtu) peer.mtu = mtu;
+    const windowSize = clampWindow(u32(data, start + ENetProtocolVerifyConnect.windowSize));
+    if (windowSize < peer.windowSize) peer.windowSize = windowSize;
+    peer.incomingBandwidth = u32(data, start + ENetProtocolVerifyConnect.incomingBandwidth);
+    peer.outgoingBandwidth = u32(data, start + ENetProtocolVerifyConnect.outgoingBandwidth);
+    this.#notifyConnect(peer);
+    return 0;
+  }
+
+  #handleDisconnect(peer: PeerCore, data: Uint8Array, start: number, commandByte: number): number {
+    const state = peer.state;
+    if (
+      state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE ||
+      state === ENET_PEER_STATE_ACKNOWLEDGING_DISCONNECT
+    ) return 0;
+    peer.resetQueues();
+    peer.disconnectReason = "remote";
+    if (
+      state === ENET_PEER_STATE_CONNECTION_SUCCEEDED || state === ENET_PEER_STATE_DISCONNECTING ||
+      state === ENET_PEER_STATE_CONNECTING
+    ) {
+      this.dispatchState(peer, ENET_PEER_STATE_ZOMBIE);
+    } else if (!this.#connectedState(peer)) {
+      if (state === ENET_PEER_STATE_CONNECTION_PENDING) this.recalculateBandwidthLimits = true;
+      this.#reset(peer, "remote", 0, false);
+      return 0;
+    } else if (commandByte & ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE) {
+      this.changeState(peer, ENET_PEER_STATE_ACKNOWLEDGING_DISCONNECT);
+    } else {
+      this.changeState(peer, ENET_PEER_STATE_ZOMBIE);
+      this.dispatchState(peer, ENET_PEER_STATE_ZOMBIE);
+    }
+    peer.eventData = u32(data, start + ENetProtocolDisconnect.data);
+    return 0;
+  }
+
+  #handleAcknowledge(peer: PeerCore, data: Uint8Array, start: number, channelID: number): number {
+    if (peer.state === ENET_PEER_STATE_DISCONNECTED || peer.state === ENET_PEER_STATE_ZOMBIE) {
+      return 0;
+    }
+    const serviceTime = this.serviceTime;
+    const sent16 = u16(data, start + ENetProtocolAcknowledge.receivedSentTime);
+    let receivedSentTime = serviceTime - (serviceTime & 0xFFFF) + sent16;
+    if ((sent16 & 0x8000) > (serviceTime & 0x8000)) receivedSentTime -= 0x10000;
+    if (serviceTime < receivedSentTime) return 0;
+    const roundTripTime = Math.max(serviceTime - receivedSentTime, 1);
+    if (peer.lastReceiveTime > 0) {
+      peer.throttle(roundTripTime);
+      peer.roundTripTimeVariance -= Math.floor(peer.roundTripTimeVariance / 4);
+      if (roundTripTime >= peer.roundTripTime) {
+        const diff = roundTripTime - peer.roundTripTime;
+        peer.roundTripTimeVariance += Math.floor(diff / 4);
+        peer.roundTripTime += Math.floor(diff / 8);
+      } else {
+        const diff = peer.roundTripTime - roundTripTime;
+        peer.roundTripTimeVariance += Math.floor(diff / 4);
+        peer.roundTripTime -= Math.floor(diff / 8);
+      }
+    } else {
+      peer.roundTripTime = roundTripTime;
+      peer.roundTripTimeVariance = Math.floor((roundTripTime + 1) / 2);
+    }
+    if (peer.roundTripTime < peer.lowestRoundTripTime) {
+      peer.lowestRoundTripTime = peer.roundTripTime;
+    }
+    if (peer.roundTripTimeVariance > peer.highestRoundTripTimeVariance) {
+      peer.highestRoundTripTimeVariance = peer.roundTripTimeVariance;
+    }
+    if (
+      peer.packetThrottleEpoch === 0 ||
+      serviceTime - peer.packetThrottleEpoch >= peer.packetThrottleInterval
+    ) {
+      peer.lastRoundTripTime = peer.lowestRoundTripTime;
+      peer.lastRoundTripTimeVariance = Math.max(peer.highestRoundTripTimeVariance, 1);
+      peer.lowestRoundTripTime = peer.roundTripTime;
+      peer.highestRoundTripTimeVariance = peer.roundTripTimeVariance;
+      peer.packetThrottleEpoch = serviceTime;
+    }
+    peer.lastReceiveTime = Math.max(serviceTime, 1);
+    peer.earliestTimeout = 0;
+    const receivedReliableSequenceNumber = u16(
+      data,
+      start + ENetProtocolAcknowledge.receivedReliableSequenceNumber,
+    );
+    const commandNumber = this.#removeSentReliableCommand(
+      peer,
+      receivedReliableSequenceNumber,
+      channelID,
+    );
+    // Window space opened: whatever waits in the queues can go out in this burst's flush.
+    if (!peer.outgoingSendReliableCommands.empty || !peer.outgoingCommands.empty) {
+      this.markDirty(peer);
+    }
+    switch (peer.state) {
+      case ENET_PEER_STATE_ACKNOWLEDGING_CONNECT:
+        if (commandNumber !== ENET_PROTOCOL_COMMAND_VERIFY_CONNECT) return -1;
+        this.#notifyConnect(peer);
+        break;
+      case ENET_PEER_STATE_DISCONNECTING:
+        if (commandNumber !== ENET_PROTOCOL_COMMAND_DISCONNECT) return -1;
+        this.#notifyDisconnect(peer, "local");
+        break;
+      case ENET_PEER_STATE_DISCONNECT_LATER:
+        if (!peer.hasOutgoingCommands()) peer.disconnect(peer.eventData);
+        break;
+    }
+    return 0;
+  }
+
+  #findSentReliableCommand(
+    list: List<OutgoingCommand>,
+    reliableSequenceNumber: number,
+    channelID: number,
+  ): OutgoingCommand | null {
+    for (let node = list.sentinel.next; node !== list.sentinel; node = node.next) {
+      const command = node as OutgoingCommand;
+      if (!(command.command & ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE)) continue;
+      if (command.sendAttempts < 1) break;
+      if (
+        command.reliableSequenceNumber === reliableSequenceNumber &&
+        command.channelID === channelID
+      ) return command;
+    }
+    return null;
+  }
+
+  #removeSentReliableCommand(
+    peer: PeerCore,
+    reliableSequenceNumber: number,
+    channelID: number,
+  ): number {
+    let command: OutgoingCommand | null = null;
+    let wasSent = true;
+    const sent = peer.sentReliableCommands;
+    for (let node = sent.sentinel.next; node !== sent.sentinel; node = node.next) {
+      const candidate = node as OutgoingCommand;
+      if (
+        candidate.reliableSequenceNumber === reliableSequenceNumber &&
+        candidate.channelID === channelID
+      ) {
+        command = candidate;
+        break;
+      }
+    }
+    let list = sent;
+    if (command === null) {
+      wasSent = false;
+      command = this.#findSentReliableCommand(
+        peer.outgoingCommands,
+        reliableSequenceNumber,
+        channelID,
+      );
+      list = peer.outgoingCommands;
+      if (command === null) {
+        command = this.#findSentReliableCommand(
+          peer.outgoingSendReliableCommands,
+          reliableSequenceNumber,
+          channelID,
+        );
+        list = peer.outgoingSendReliableCommands;
+      }
+    }
+    if (command === null) return ENET_PROTOCOL_COMMAND_NONE;
+    if (channelID < peer.channels.length) {
+      const channel = peer.channels[channelID];
+      const reliableWindow = Math.floor(reliableSequenceNumber / ENET_PEER_RELIABLE_WINDOW_SIZE);
+      if (channel.reliableWindows[reliableWindow] > 0) {
+        if (--channel.reliableWindows[reliableWindow] === 0) {
+          channel.usedReliableWindows &= ~(1 << reliableWindow);
+        }
+      }
+    }
+    const commandNumber = command.command & ENET_PROTOCOL_COMMAND_MASK;
+    list.remove(command);
+    const packet = command.packet;
+    if (packet !== null) {
+      if (wasSent) peer.reliableDataInTransit -= command.fragmentLength;
+      peer.reliableDataPending -= command.fragmentLength;
+      if (--packet.referenceCount === 0 && packet.acknowledged !== null) {
+        packet.acknowledged.resolve();
+        packet.acknowledged = null;
+      }
+      this.listener.onReliableProgress(peer);
+    }
+    const front = sent.front();
+    if (front !== undefined) peer.nextTimeout = front.sentTime + front.roundTripTimeout;
+    return commandNumber;
+  }
+
+  #handleSend(
+    peer: PeerCore,
+    data: Uint8Array,
+    start: number,
+    commandNumber: number,
+    channelID: number,
+    reliableSequenceNumber: number,
+    payloadStart: number,
+    length: number,
+  ): number {
+    if (channelID >= peer.channels.length || !this.#connectedState(peer)) return -1;
+    let dataLength: number;
+    let unreliableSequenceNumber = 0;
+    let flags: number;
+    if (commandNumber === ENET_PROTOCOL_COMMAND_SEND_RELIABLE) {
+      dataLength = u16(data, start + ENetProtocolSendReliable.dataLength);
+      flags = ENET_PACKET_FLAG_RELIABLE;
+    } else if (commandNumber === ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE) {
+      dataLength = u16(data, start + ENetProtocolSendUnreliable.dataLength);
+      unreliableSequenceNumber = u16(
+        data,
+        start + ENetProtocolSendUnreliable.unreliableSequenceNumber,
+      );
+      flags = 0;
+    } else {
+      dataLength = u16(data, start + ENetProtocolSendUnsequenced.dataLength);
+      flags = ENET_PACKET_FLAG_UNSEQUENCED;
+    }
+    const end = payloadStart + dataLength;
+    if (dataLength > this.maximumPacketSize || end > length) return -1;
+    const payload = data.subarray(payloadStart, end);
+    if (commandNumber === ENET_PROTOCOL_COMMAND_SEND_UNSEQUENCED) {
+      let unsequencedGroup = u16(data, start + ENetProtocolSendUnsequenced.unsequencedGroup);
+      const index = unsequencedGroup % ENET_PEER_UNSEQUENCED_WINDOW_SIZE;
+      if (unsequencedGroup < peer.incomingUnsequencedGroup) unsequencedGroup += 0x10000;
+      if (
+        unsequencedGroup >=
+          peer.incomingUnsequencedGroup +
+            ENET_PEER_FREE_UNSEQUENCED_WINDOWS * ENET_PEER_UNSEQUENCED_WINDOW_SIZE
+      ) return end;
+      unsequencedGroup &= 0xFFFF;
+      if (unsequencedGroup - index !== peer.incomingUnsequencedGroup) {
+        peer.incomingUnsequencedGroup = unsequencedGroup - index;
+        peer.unsequencedWindow.fill(0);
+      } else if (peer.unsequencedWindow[index >>> 5] & (1 << (index & 31))) return end;
+      const queued = peer.queueIncomingCommand(
+        commandNumber,
+        channelID,
+        0,
+        0,
+        payload,
+        dataLength,
+        flags,
+        0,
+      );
+      if (queued === null) return -1;
+      peer.unsequencedWindow[index >>> 5] |= 1 << (index & 31);
+      return end;
+    }
+    const queued = peer.queueIncomingCommand(
+      commandNumber,
+      channelID,
+      reliableSequenceNumber,
+      unreliableSequenceNumber,
+      payload,
+      dataLength,
+      flags,
+      0,
+    );
+    return queued === null ? -1 : end;
+  }
+
+  #handleSendFragment(
+    peer: PeerCore,
+    data: Uint8Array,
+    start: number,
+    commandNumber: number,
+    channelID: number,
+    reliableSequenceNumber: number,
+    payloadStart: number,
+    length: number,
+  ): number {
+    if (channelID >= peer.channels.length || !this.#connectedState(peer)) return -1;
+    let fragmentLength = u16(data, start + ENetProtocolSendFragment.dataLength);
+    const end = payloadStart + fragmentLength;
+    const reliable = commandNumber === ENET_PROTOCOL_COMMAND_SEND_FRAGMENT;
+    if (
+      (reliable && fragmentLength <= 0) || fragmentLength > this.maximumPacketSize ||
+      end > length
+    ) return -1;
+    const channel = peer.channels[channelID];
+    const startSequenceNumber = u16(data, start + ENetProtocolSendFragment.startSequenceNumber);
+    const incomingReliable = channel.incomingReliableSequenceNumber;
+    // Reliable fragments are windowed by their start sequence, unreliable
+    // ones by the reliable sequence they follow.
+    const windowed = reliable ? startSequenceNumber : reliableSequenceNumber;
+    let window = Math.floor(windowed / ENET_PEER_RELIABLE_WINDOW_SIZE);
+    const currentWindow = Math.floor(incomingReliable / ENET_PEER_RELIABLE_WINDOW_SIZE);
+    if (windowed < incomingReliable) window += ENET_PEER_RELIABLE_WINDOWS;
+    if (window < currentWindow || window >= currentWindow + ENET_PEER_FREE_RELIABLE_WINDOWS - 1) {
+      return end;
+    }
+    if (
+      !reliable && reliableSequenceNumber === incomingReliable &&
+      startSequenceNumber <= channel.incomingUnreliableSequenceNumber
+    ) return end;
+    const fragmentNumber = u32(data, start + ENetProtocolSendFragment.fragmentNumber);
+    const fragmentCount = u32(data, start + ENetProtocolSendFragment.fragmentCount);
+    const fragmentOffset = u32(data, start + ENetProtocolSendFragment.fragmentOffset);
+    const totalLength = u32(data, start + ENetProtocolSendFragment.totalLength);
+    if (
+      fragmentCount > ENET_PROTOCOL_MAXIMUM_FRAGMENT_COUNT ||
+      fragmentNumber >= fragmentCount ||
+      totalLength > this.maximumPacketSize ||
+      (reliable && totalLength < fragmentCount) ||
+      fragmentOffset >= totalLength ||
+      fragmentLength > totalLength - fragmentOffset
+    ) return -1;
+
+    let startCommand: IncomingCommand | null = null;
+    const list = reliable ? channel.incomingReliableCommands : channel.incomingUnreliableCommands;
+    const sequence = reliable ? startSequenceNumber : reliableSequenceNumber;
+    for (let node = list.sentinel.prev; node !== list.sentinel; node = node.prev) {
+      const incoming = node as IncomingCommand;
+      if (sequence >= incomingReliable) {
+        if (incoming.reliableSequenceNumber < incomingReliable) continue;
+      } else if (incoming.reliableSequenceNumber >= incomingReliable) break;
+      if (reliable) {
+        if (incoming.reliableSequenceNumber <= startSequenceNumber) {
+          if (incoming.reliableSequenceNumber < startSequenceNumber) break;
+          if (
+            incoming.commandNumber !== ENET_PROTOCOL_COMMAND_SEND_FRAGMENT ||
+            totalLength !== incoming.data.length || fragmentCount !== incoming.fragmentCount
+          ) return -1;
+          startCommand = incoming;
+          break;
+        }
+      } else {
+        if (incoming.reliableSequenceNumber < reliableSequenceNumber) break;
+        if (incoming.reliableSequenceNumber > reliableSequenceNumber) continue;
+        if (incoming.unreliableSequenceNumber <= startSequenceNumber) {
+          if (incoming.unreliableSequenceNumber < startSequenceNumber) break;
+          if (
+            incoming.commandNumber !== ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE_FRAGMENT ||
+            totalLength !== incoming.data.length || fragmentCount !== incoming.fragmentCount
+          ) return -1;
+          startCommand = incoming;
+          break;
+        }
+      }
+    }
+    if (startCommand === null) {
+      const queued = peer.queueIncomingCommand(
+        commandNumber,
+        channelID,
+        reliable ? startSequenceNumber : reliableSequenceNumber,
+        reliable ? 0 : startSequenceNumber,
+        null,
+        totalLength,
+        reliable ? ENET_PACKET_FLAG_RELIABLE : ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT,
+        fragmentCount,
+      );
+      if (queued === null) return -1;
+      startCommand = queued;
+    }
+    const fragments = startCommand.fragments!;
+    const bit = 1 << (fragmentNumber & 31);
+    if ((fragments[fragmentNumber >>> 5] & bit) === 0) {
+      startCommand.fragmentsRemaining--;
+      fragments[fragmentNumber >>> 5] |= bit;
+      if (fragmentOffset + fragmentLength > startCommand.data.length) {
+        fragmentLength = startCommand.data.length - fragmentOffset;
+      }
+      startCommand.data.set(
+        data.subarray(payloadStart, payloadStart + fragmentLength),
+        fragmentOffset,
+      );
+      if (startCommand.fragmentsRemaining <= 0) {
+        peer.fragmentCompleted();
+        if (reliable) peer.dispatchIncomingReliableCommands(channelID, channel, null);
+        else peer.dispatchIncomingUnreliableCommands(channelID, channel, null);
+      }
+    }
+    return end;
+  }
+
+  #handleBandwidthLimit(peer: PeerCore, data: Uint8Array, start: number): number {
+    if (!this.#connectedState(peer)) return -1;
+    if (peer.incomingBandwidth !== 0) this.bandwidthLimitedPeers--;
+    peer.incomingBandwidth = u32(data, start + ENetProtocolBandwidthLimit.incomingBandwidth);
+    peer.outgoingBandwidth = u32(data, start + ENetProtocolBandwidthLimit.outgoingBandwidth);
+    if (peer.incomingBandwidth !== 0) this.bandwidthLimitedPeers++;
+    peer.windowSize = windowFromBandwidths(peer.incomingBandwidth, this.outgoingBandwidth);
+    return 0;
+  }
+
+  // --- sending -----------------------------------------------------------------------
+
+  /** Sends what every dirty peer has queued; runs after bursts and sends. */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.closed) return;
+    this.serviceTime = timeNow();
+    const dirty = this.#dirty;
+    // Peers may become dirty again while sending (a zombie dispatch): loop.
+    for (let i = 0; i < dirty.length; i++) {
+      const peer = dirty[i];
+      peer.dirty = false;
+      this.#sendOutgoingCommands(peer, true);
+      this.#armTimerFor(peer);
+    }
+    dirty.length = 0;
+    this.#dispatchStates();
+  }
+
+  /** Timer pass: retransmissions, timeouts, pings, bandwidth throttle. */
+  #service(): void {
+    this.#timer = undefined;
+    this.#timerDeadline = Infinity;
+    if (this.closed) return;
+    this.serviceTime = timeNow();
+    if (this.serviceTime - this.bandwidthThrottleEpoch >= ENET_HOST_BANDWIDTH_THROTTLE_INTERVAL) {
+      this.bandwidthThrottle();
+    }
+    for (const peer of this.active) {
+      if (peer.state === ENET_PEER_STATE_DISCONNECTED) {
+        this.active.delete(peer);
+        continue;
+      }
+      peer.dirty = false;
+      this.#sendOutgoingCommands(peer, true);
+    }
+    this.#dirty.length = 0;
+    this.#dispatchStates();
+    for (const peer of this.active) this.#armTimerFor(peer);
+    if (
+      this.outgoingBandwidth !== 0 || this.incomingBandwidth !== 0 ||
+      this.recalculateBandwidthLimits
+    ) {
+      if (this.active.size > 0) {
+        this.#arm(this.bandwidthThrottleEpoch + ENET_HOST_BANDWIDTH_THROTTLE_INTERVAL);
+      }
+    }
+  }
+
+  #armTimerFor(peer: PeerCore): void {
+    const state = peer.state;
+    if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
+    let deadline = Infinity;
+    if (!peer.sentReliableCommands.empty) deadline = peer.nextTimeout;
+    else if (state === ENET_PEER_STATE_CONNECTED || state === ENET_PEER_STATE_DISCONNECT_LATER) {
+      deadline = peer.lastReceiveTime + peer.pingInterval;
+    }
+    // Never re-arm in the past: a deadline that the last pass did not move
+    // would otherwise spin the timer.
+    if (deadline <= this.serviceTime) deadline = this.serviceTime + 1;
+    if (deadline < this.#timerDeadline) this.#arm(deadline);
+  }
+
+  #arm(deadline: number): void {
+    if (this.closed || deadline >= this.#timerDeadline) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerDeadline = deadline;
+    this.#timer = setTimeout(() => this.#service(), Math.max(0, deadline - timeNow()));
+  }
+
+  #sendOutgoingCommands(peer: PeerCore, checkForTimeouts: boolean): void {
+    for (let pass = 0; pass < 64; pass++) {
+      const state = peer.state;
+      if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
+      peer.continueSending = false;
+      this.#headerFlags = 0;
+      this.#commandCount = 0;
+      this.#packetSize = ENetProtocolHeader.size;
+      this.#offset = BODY_OFFSET;
+      if (!peer.acknowledgements.empty) this.#sendAcknowledgements(peer);
+      if (
+        checkForTimeouts && !peer.sentReliableCommands.empty &&
+        this.serviceTime >= peer.nextTimeout && this.#checkTimeouts(peer)
+      ) return;
+      // Paced: acknowledgements still go out (holding them would stall the remote).
+      const paced = this.#paced();
+      if (
+        !paced &&
+        ((peer.outgoingCommands.empty && peer.outgoingSendReliableCommands.empty) ||
+          this.#checkOutgoingCommands(peer)) &&
+        peer.sentReliableCommands.empty &&
+        this.serviceTime - peer.lastReceiveTime >= peer.pingInterval &&
+        peer.mtu - this.#packetSize >= ENetProtocolPing.size
+      ) {
+        peer.ping();
+        this.#checkOutgoingCommands(peer);
+      }
+      if (this.#commandCount === 0) return;
+      if (peer.packetLossEpoch === 0) peer.packetLossEpoch = this.serviceTime;
+      else if (
+        this.serviceTime - peer.packetLossEpoch >= ENET_PEER_PACKET_LOSS_INTERVAL &&
+        peer.packetsSent > 0
+      ) {
+        const packetLoss = Math.floor(
+          peer.packetsLost * ENET_PEER_PACKET_LOSS_SCALE / peer.packetsSent,
+        );
+        peer.packetLossVariance = Math.floor(
+          (peer.packetLossVariance * 3 + Math.abs(packetLoss - peer.packetLoss)) / 4,
+        );
+        peer.packetLoss = Math.floor((peer.packetLoss * 7 + packetLoss) / 8);
+        peer.packetLossEpoch = this.serviceTime;
+        peer.packetsSent = 0;
+        peer.packetsLost = 0;
+      }
+      this.#transmit(peer);
+      if (!peer.continueSending || paced) return;
+    }
+  }
+
+  /**
+   * Outgoing bandwidth pacing, a netkit extension: C ENet only advertises
+   * `outgoingBandwidth` and throttles unreliable packets with it, so reliable
+   * traffic ignores the limit. Here a token bucket (refilled at the limit,
+   * 50 ms or two MTUs deep) holds back everything but acknowledgements once the
+   * budget is spent, and wakes the sender when it has refilled. Wire-neutral.
+   */
+  #paced(): boolean {
+    const bandwidth = this.outgoingBandwidth;
+    if (bandwidth === 0) return false;
+    const now = this.serviceTime;
+    const depth = Math.max(2 * this.mtu, bandwidth / 20);
+    this.#sendBudget = Math.min(
+      depth,
+      this.#sendBudget + (now - this.#sendBudgetTime) * bandwidth / 1000,
+    );
+    this.#sendBudgetTime = now;
+    if (this.#sendBudget > 0) return false;
+    this.#arm(now + Math.ceil(-this.#sendBudget * 1000 / bandwidth) + 1);
+    return true;
+  }
+
+  #transmit(peer: PeerCore): void {
+    const buffer = this.#buffer;
+    const end = this.#offset;
+    let flags = this.#headerFlags;
+    const headerSize = flags & ENET_PROTOCOL_HEADER_FLAG_SENT_TIME
+      ? ENetProtocolHeader.size
+      : ENET_PROTOCOL_HEADER_MINIMUM_SIZE;
+    const start = BODY_OFFSET - headerSize - this.checksumSize;
+    let compressed: Uint8Array | null = null;
+    if (this.compressor !== null) {
+      const originalSize = end - BODY_OFFSET;
+      const result = this.compressor.compress([buffer.subarray(BODY_OFFSET, end)], originalSize);
+      if (result !== null && result.length > 0 && result.length < originalSize) {
+        flags |= ENET_PROTOCOL_HEADER_FLAG_COMPRESSED;
+        compressed = result;
+      }
+    }
+    if (peer.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID) {
+      flags |= peer.outgoingSessionID << ENET_PROTOCOL_HEADER_SESSION_SHIFT;
+    }
+    const view = this.#view;
+    view.setUint16(start, peer.outgoingPeerID | flags);
+    if (flags & ENET_PROTOCOL_HEADER_FLAG_SENT_TIME) {
+      view.setUint16(start + ENetProtocolHeader.sentTime, this.serviceTime & 0xFFFF);
+    }
+    if (this.checksum !== null) {
+      const at = start + headerSize;
+      view.setUint32(at, peer.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID ? peer.connectID : 0);
+      view.setUint32(at, this.checksum(buffer.subarray(start, end)));
+    }
+    let datagram: Uint8Array;
+    if (compressed !== null) {
+      datagram = new Uint8Array(BODY_OFFSET - start + compressed.length);
+      datagram.set(buffer.subarray(start, BODY_OFFSET));
+      datagram.set(compressed, BODY_OFFSET - start);
+    } else datagram = buffer.subarray(start, end);
+    peer.lastSendTime = this.serviceTime;
+    this.socket.send(datagram, peer.address.hostname, peer.address.port);
+    if (this.outgoingBandwidth !== 0) this.#sendBudget -= datagram.length;
+    this.totalSentData += datagram.length;
+    this.totalSentPackets++;
+  }
+
+  #sendAcknowledgements(peer: PeerCore): void {
+    const acks = peer.acknowledgements;
+    const view = this.#view;
+    let i = acks.head;
+    for (; i < acks.length; i++) {
+      if (
+        this.#commandCount >= ENET_PROTOCOL_MAXIMUM_PACKET_COMMANDS ||
+        peer.mtu - this.#packetSize < ENetProtocolAcknowledge.size
+      ) {
+        peer.continueSending = true;
+        break;
+      }
+      const o = this.#offset;
+      const reliableSequenceNumber = acks.reliableSequenceNumber[i];
+      view.setUint8(o, ENET_PROTOCOL_COMMAND_ACKNOWLEDGE);
+      view.setUint8(o + ENetProtocolCommandHeader.channelID, acks.channelID[i]);
+      view.setUint16(o + ENetProtocolCommandHeader.reliableSequenceNumber, reliableSequenceNumber);
+      view.setUint16(
+        o + ENetProtocolAcknowledge.receivedReliableSequenceNumber,
+        reliableSequenceNumber,
+      );
+      view.setUint16(o + ENetProtocolAcknowledge.receivedSentTime, acks.sentTime[i]);
+      this.#offset = o + ENetProtocolAcknowledge.size;
+      this.#packetSize += ENetProtocolAcknowledge.size;
+      this.#commandCount++;
+      if ((acks.command[i] & ENET_PROTOCOL_COMMAND_MASK) === ENET_PROTOCOL_COMMAND_DISCONNECT) {
+        peer.disconnectReason = "remote";
+        this.dispatchState(peer, ENET_PEER_STATE_ZOMBIE);
+      }
+    }
+    acks.consume(i - acks.head);
+  }
+
+  /** `enet_protocol_check_timeouts`; true when the peer timed out. */
+  #checkTimeouts(peer: PeerCore): boolean {
+    const sent = peer.sentReliableCommands;
+    let node = sent.sentinel.next;
+    const insertPosition = peer.outgoingCommands.sentinel.next;
+    const insertSendReliablePosition = peer.outgoingSendReliableCommands.sentinel.next;
+    while (node !== sent.sentinel) {
+      const command = node as OutgoingCommand;
+      node = node.next;
+      if (this.serviceTime - command.sentTime < command.roundTripTimeout) continue;
+      if (peer.earliestTimeout === 0 || command.sentTime < peer.earliestTimeout) {
+        peer.earliestTimeout = command.sentTime;
+      }
+      if (
+        peer.earliestTimeout !== 0 &&
+        (this.serviceTime - peer.earliestTimeout >= peer.timeoutMaximum ||
+          ((1 << (command.sendAttempts - 1)) >= peer.timeoutLimit &&
+            this.serviceTime - peer.earliestTimeout >= peer.timeoutMinimum))
+      ) {
+        this.#notifyDisconnect(peer, "timeout");
+        return true;
+      }
+      peer.packetsLost++;
+      command.roundTripTimeout *= 2;
+      sent.remove(command);
+      if (command.packet !== null) {
+        peer.reliableDataInTransit -= command.fragmentLength;
+        peer.outgoingSendReliableCommands.insertBefore(insertSendReliablePosition, command);
+      } else {
+        peer.outgoingCommands.insertBefore(insertPosition, command);
+      }
+      if (node === sent.sentinel.next && !sent.empty) {
+        const front = node as OutgoingCommand;
+        peer.nextTimeout = front.sentTime + front.roundTripTimeout;
+      }
+    }
+    return false;
+  }
+
+  /** `enet_protocol_check_outgoing_commands`; returns canPing. */
+  #checkOutgoingCommands(peer: PeerCore): boolean {
+    const view = this.#view;
+    const buffer = this.#buffer;
+    const outgoing = peer.outgoingCommands;
+    const outgoingReliable = peer.outgoingSendReliableCommands;
+    let current = outgoing.sentinel.next;
+    let currentSendReliable = outgoingReliable.sentinel.next;
+    let windowWrap = false;
+    let canPing = true;
+    for (;;) {
+      let command: OutgoingCommand;
+      let fromReliable: boolean;
+      if (current !== outgoing.sentinel) {
+        command = current as OutgoingCommand;
+        if (
+          currentSendReliable !== outgoingReliable.sentinel &&
+          (currentSendReliable as OutgoingCommand).queueTime < command.queueTime
+        ) {
+          command = currentSendReliable as OutgoingCommand;
+          currentSendReliable = currentSendReliable.next;
+          fromReliable = true;
+        } else {
+          current = current.next;
+          fromReliable = false;
+        }
+      } else if (currentSendReliable !== outgoingReliable.sentinel) {
+        command = currentSendReliable as OutgoingCommand;
+        currentSendReliable = currentSendReliable.next;
+        fromReliable = true;
+      } else break;
+
+      let channel: Channel | null = null;
+      let reliableWindow = 0;
+      if (command.command & ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE) {
+        channel = command.channelID < peer.channels.length
+          ? peer.channels[command.channelID]
+          : null;
+        reliableWindow = Math.floor(
+          command.reliableSequenceNumber / ENET_PEER_RELIABLE_WINDOW_SIZE,
+        );
+        if (channel !== null) {
+          if (windowWrap) continue;
+          const mask = (1 << (ENET_PEER_FREE_RELIABLE_WINDOWS + 2)) - 1;
+          if (
+            command.sendAttempts < 1 &&
+            command.reliableSequenceNumber % ENET_PEER_RELIABLE_WINDOW_SIZE === 0 &&
+            (channel.reliableWindows[
+                  (reliableWindow + ENET_PEER_RELIABLE_WINDOWS - 1) % ENET_PEER_RELIABLE_WINDOWS
+                ] >= ENET_PEER_RELIABLE_WINDOW_SIZE ||
+              (channel.usedReliableWindows &
+                ((mask << reliableWindow) |
+                  (mask >> (ENET_PEER_RELIABLE_WINDOWS - reliableWindow)))))
+          ) {
+            windowWrap = true;
+            currentSendReliable = outgoingReliable.sentinel;
+            continue;
+          }
+        }
+        if (command.packet !== null) {
+          const windowSize = Math.floor(
+            (peer.packetThrottle * peer.windowSize) / ENET_PEER_PACKET_THROTTLE_SCALE,
+          );
+          if (
+            peer.reliableDataInTransit + command.fragmentLength > Math.max(windowSize, peer.mtu)
+          ) {
+            currentSendReliable = outgoingReliable.sentinel;
+            continue;
+          }
+        }
+        canPing = false;
+      }
+      const commandSize = commandSizes[command.command & ENET_PROTOCOL_COMMAND_MASK];
+      if (
+        this.#commandCount >= ENET_PROTOCOL_MAXIMUM_PACKET_COMMANDS ||
+        peer.mtu - this.#packetSize < commandSize ||
+        (command.packet !== null &&
+          ((peer.mtu - this.#packetSize) & 0xFFFF) <
+            ((commandSize + command.fragmentLength) & 0xFFFF))
+      ) {
+        peer.continueSending = true;
+        break;
+      }
+      if (command.command & ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE) {
+        if (channel !== null && command.sendAttempts < 1) {
+          channel.usedReliableWindows |= 1 << reliableWindow;
+          channel.reliableWindows[reliableWindow]++;
+        }
+        command.sendAttempts++;
+        if (command.roundTripTimeout === 0) {
+          command.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance;
+        }
+        if (peer.sentReliableCommands.empty) {
+          peer.nextTimeout = this.serviceTime + command.roundTripTimeout;
+        }
+        (fromReliable ? outgoingReliable : outgoing).remove(command);
+        peer.sentReliableCommands.push(command);
+        command.sentTime = this.serviceTime;
+        this.#headerFlags |= ENET_PROTOCOL_HEADER_FLAG_SENT_TIME;
+        peer.reliableDataInTransit += command.fragmentLength;
+      } else {
+        if (command.packet !== null && command.fragmentOffset === 0) {
+          peer.packetThrottleCounter += ENET_PEER_PACKET_THROTTLE_COUNTER;
+          peer.packetThrottleCounter %= ENET_PEER_PACKET_THROTTLE_SCALE;
+          if (peer.packetThrottleCounter > peer.packetThrottle) {
+            const reliableSequenceNumber = command.reliableSequenceNumber;
+            const unreliableSequenceNumber = command.unreliableSequenceNumber;
+            for (;;) {
+              outgoing.remove(command);
+              if (current === outgoing.sentinel) break;
+              command = current as OutgoingCommand;
+              if (
+                command.reliableSequenceNumber !== reliableSequenceNumber ||
+                command.unreliableSequenceNumber !== unreliableSequenceNumber
+              ) break;
+              current = current.next;
+            }
+            continue;
+          }
+        }
+        outgoing.remove(command);
+      }
+      this.#writeCommand(peer, command, view, buffer);
+      this.#packetSize += commandSize + (command.packet !== null ? command.fragmentLength : 0);
+      peer.packetsSent++;
+      this.#commandCount++;
+    }
+    if (peer.state === ENET_PEER_STATE_DISCONNECT_LATER && !peer.hasOutgoingCommands()) {
+      peer.disconnect(peer.eventData);
+    }
+    return canPing;
+  }
+
+  #writeCommand(
+    _peer: PeerCore,
+    command: OutgoingCommand,
+    view: DataView,
+    buffer: Uint8Array,
+  ): void {
+    const o = this.#offset;
+    const commandNumber = command.command & ENET_PROTOCOL_COMMAND_MASK;
+    const size = commandSizes[commandNumber];
+    if (command.body !== null) buffer.set(command.body, o);
+    buffer[o] = command.command;
+    buffer[o + ENetProtocolCommandHeader.channelID] = command.channelID;
+    view.setUint16(
+      o + ENetProtocolCommandHeader.reliableSequenceNumber,
+      command.reliableSequenceNumber,
+    );
+    const packet = command.packet;
+    if (packet === null) {
+      this.#offset = o + size;
+      return;
+    }
+    switch (commandNumber) {
+      case ENET_PROTOCOL_COMMAND_SEND_RELIABLE:
+        view.setUint16(o + ENetProtocolSendReliable.dataLength, command.fragmentLength);
+        break;
+      case ENET_PROTOCOL_COMMAND_SEND_UNRELIABLE:
+        view.setUint16(
+          o + ENetProtocolSendUnreliable.unreliableSequenceNumber,
+          command.unreliableSequenceNumber,
+        );
+        view.setUint16(o + ENetProtocolSendUnreliable.dataLength, command.fragmentLength);
+        break;
+      case ENET_PROTOCOL_COMMAND_SEND_UNSEQUENCED:
+        view.setUint16(o + ENetProtocolSendUnsequenced.unsequencedGroup, command.unsequencedGroup);
+        view.setUint16(o + ENetProtocolSendUnsequenced.dataLength, command.fragmentLength);
+        break;
+      default: // SEND_FRAGMENT, SEND_UNRELIABLE_FRAGMENT
+        view.setUint16(
+          o + ENetProtocolSendFragment.startSequenceNumber,
+          command.startSequenceNumber,
+        );
+        view.setUint16(o + ENetProtocolSendFragment.dataLength, command.fragmentLength);
+        view.setUint32(o + ENetProtocolSendFragment.fragmentCount, command.fragmentCount);
+        view.setUint32(o + ENetProtocolSendFragment.fragmentNumber, command.fragmentNumber);
+        view.setUint32(o + ENetProtocolSendFragment.totalLength, packet.data.length);
+        view.setUint32(o + ENetProtocolSendFragment.fragmentOffset, command.fragmentOffset);
+    }
+    const payloadAt = o + size;
+    const data = packet.data;
+    if (command.fragmentOffset === 0 && command.fragmentLength === data.length) {
+      buffer.set(data, payloadAt);
+    } else {
+      buffer.set(
+        data.subarray(command.fragmentOffset, command.fragmentOffset + command.fragmentLength),
+        payloadAt,
+      );
+    }
+    this.#offset = payloadAt + command.fragmentLength;
+  }
+
+  // --- bandwidth ---------------------------------------------------------------------
+
+  /** `enet_host_bandwidth_throttle` (host.c), run every second. */
+  bandwidthThrottle(): void {
+    const timeCurrent = timeNow();
+    const elapsedTime = timeCurrent - this.bandwidthThrottleEpoch;
+    let peersRemaining = this.connectedPeers;
+    let dataTotal = 0xFFFFFFFF;
+    let bandwidth = 0xFFFFFFFF;
+    let throttle = 0;
+    let bandwidthLimit = 0;
+    let needsAdjustment = this.bandwidthLimitedPeers > 0;
+    if (elapsedTime < ENET_HOST_BANDWIDTH_THROTTLE_INTERVAL) return;
+    this.bandwidthThrottleEpoch = timeCurrent;
+    if (peersRemaining === 0) return;
+    const connected: PeerCore[] = [];
+    for (const peer of this.active) {
+      if (this.#connectedState(peer)) connected.push(peer);
+    }
+    const marked = new Set<PeerCore>();
+    if (this.outgoingBandwidth !== 0) {
+      dataTotal = 0;
+      bandwidth = Math.floor(this.outgoingBandwidth * elapsedTime / 1000);
+      for (const peer of connected) dataTotal += peer.outgoingDataTotal;
+    }
+    while (peersRemaining > 0 && needsAdjustment) {
+      needsAdjustment = false;
+      throttle = dataTotal <= bandwidth
+        ? ENET_PEER_PACKET_THROTTLE_SCALE
+        : Math.floor(bandwidth * ENET_PEER_PACKET_THROTTLE_SCALE / dataTotal);
+      for (const peer of connected) {
+        if (marked.has(peer)) continue;
+        if (
+          peer.incomingBandwidth === 0 ||
+          peer.outgoingBandwidthThrottleEpoch === timeCurrent
+        ) continue;
+        const peerBandwidth = Math.floor(peer.incomingBandwidth * elapsedTime / 1000);
+        if (
+          Math.floor(throttle * peer.outgoingDataTotal / ENET_PEER_PACKET_THROTTLE_SCALE) <=
+            peerBandwidth
+        ) {
+          continue;
+        }
+        peer.packetThrottleLimit = Math.max(
+          1,
+          Math.floor(peerBandwidth * ENET_PEER_PACKET_THROTTLE_SCALE / peer.outgoingDataTotal),
+        );
+        if (peer.packetThrottle > peer.packetThrottleLimit) {
+          peer.packetThrottle = peer.packetThrottleLimit;
+        }
+        peer.outgoingBandwidthThrottleEpoch = timeCurrent;
+        peer.incomingDataTotal = 0;
+        peer.outgoingDataTotal = 0;
+        needsAdjustment = true;
+        peersRemaining--;
+        bandwidth -= peerBandwidth;
+        dataTotal -= peerBandwidth;
+        marked.add(peer);
+      }
+    }
+    if (peersRemaining > 0) {
+      throttle = dataTotal <= bandwidth
+        ? ENET_PEER_PACKET_THROTTLE_SCALE
+        : Math.floor(bandwidth * ENET_PEER_PACKET_THROTTLE_SCALE / dataTotal);
+      for (const peer of connected) {
+        if (peer.outgoingBandwidthThrottleEpoch === timeCurrent) continue;
+        peer.packetThrottleLimit = throttle;
+        if (peer.packetThrottle > peer.packetThrottleLimit) {
+          peer.packetThrottle = peer.packetThrottleLimit;
+        }
+        peer.incomingDataTotal = 0;
+        peer.outgoingDataTotal = 0;
+      }
+    }
+    if (this.recalculateBandwidthLimits) {
+      this.recalculateBandwidthLimits = false;
+      peersRemaining = this.connectedPeers;
+      bandwidth = this.incomingBandwidth;
+      needsAdjustment = true;
+      const limited = new Set<PeerCore>();
+      if (bandwidth === 0) bandwidthLimit = 0;
+      else {
+        while (peersRemaining > 0 && needsAdjustment) {
+          needsAdjustment = false;
+          bandwidthLimit = Math.floor(bandwidth / peersRemaining);
+          for (const peer of connected) {
+            if (limited.has(peer)) continue;
+            if (peer.incomingBandwidthThrottleEpoch === timeCurrent) continue;
+            if (peer.outgoingBandwidth > 0 && peer.outgoingBandwidth >= bandwidthLimit) continue;
+            peer.incomingBandwidthThrottleEpoch = timeCurrent;
+            needsAdjustment = true;
+            peersRemaining--;
+            bandwidth -= peer.outgoingBandwidth;
+            limited.add(peer);
+          }
+        }
+      }
+      for (const peer of connected) {
+        const body = new Uint8Array(ENetProtocolBandwidthLimit.size);
+        const view = new DataView(body.buffer);
+        view.setUint32(ENetProtocolBandwidthLimit.outgoingBandwidth, this.outgoingBandwidth);
+        view.setUint32(
+          ENetProtocolBandwidthLimit.incomingBandwidth,
+          peer.incomingBandwidthThrottleEpoch === timeCurrent
+            ? peer.outgoingBandwidth
+            : bandwidthLimit,
+        );
+        peer.queueControlCommand(
+          ENET_PROTOCOL_COMMAND_BANDWIDTH_LIMIT | ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
+          body,
+        );
+      }
+    }
+  }
+
+  // --- lifecycle ------------------------------------------------------------------------
+
+  /** Stops timers and the socket. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.socket.close();
+  }
+
+  /** Schedules the timer pass soon (after settings change). */
+  wake(): void {
+    this.#arm(this.serviceTime);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Test helper: consumes a Host's events in the background and lets a test wait
+ * for conditions over what arrived. Private to the tests.
+ *
+ * @module
+ */
+import type { Host, HostEvent } from "../../enet/mod.ts";
+import { deadline } from "../_loopback.ts";
+
+/** Runs `onEvent` for every event of `host` until it closes; `until()` waits for a condition. */
+export class EventPump {
+  readonly done: Promise<void>;
+  #wakers = new Set<() => void>();
+  error: unknown;
+
+  constructor(host: Host, onEvent: (event: HostEvent) => void) {
+    this.done = (async () => {
+      try {
+        for await (const event of host) {
+          onEvent(event);
+          for (const wake of [...this.#wakers]) wake();
+        }
+      } catch (error) {
+        this.error = error;
+      } finally {
+        for (const wake of [...this.#wakers]) wake();
+      }
+    })();
+  }
+
+  /** Resolves once `condition()` holds (checked after every event and every 50 ms). */
+  async until(condition: () => boolean, ms: number, what: string): Promise<void> {
+    let cleanup = () => {};
+    const waiting = new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.error !== undefined) reject(this.error);
+        else if (condition()) resolve();
+      };
+      const timer = setInterval(check, 50);
+      cleanup = () => {
+        clearInterval(timer);
+        this.#wakers.delete(check);
+      };
+      this.#wakers.add(check);
+      check();
+    });
+    try {
+      await deadline(waiting, ms, what);
+    } finally {
+      cleanup();
+    }
+  }
+}
