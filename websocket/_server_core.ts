@@ -11,6 +11,9 @@ import type { WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { ServeOptions, WebSocketServer } from "./server.ts";
 
+/** How long `close()` waits for peers to answer the close frame before dropping them. */
+const CLOSE_GRACE_MS = 2_000;
+
 /** How an engine listens: where, and how to stop listening. */
 export interface Listening {
   addr: Deno.NetAddr;
@@ -124,14 +127,22 @@ export class ServerCore implements WebSocketServer {
 
   async #close(): Promise<void> {
     this.#wake?.();
+    // Close frames first: stopping the listener may cut upgraded connections (native engine).
+    const closing = async () => {
+      while (this.#opening > 0) await delay(5);
+      const open = [...this.#open, ...this.#queue];
+      this.#queue.length = 0;
+      await Promise.all(
+        open.map((connection) => connection.close(1001, "Server closing").catch(() => {})),
+      );
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      closing(),
+      new Promise((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
     await this.#listening?.stop();
-    // Connections that opened while we stopped listening are closed by admit().
-    while (this.#opening > 0) await delay(5);
-    const open = [...this.#open, ...this.#queue];
-    this.#queue.length = 0;
-    await Promise.all(
-      open.map((connection) => connection.close(1001, "Server closing").catch(() => {})),
-    );
     this.#wake?.();
     this.#finished.resolve();
   }
