@@ -15,10 +15,9 @@ import {
 } from "../websocket/mod.ts";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
 import { makeCertificates } from "./websocket_peers/certs.ts";
+import { ENGINES } from "./websocket_peers/engines.ts";
 import { closePayload, OP, RawPeer } from "./websocket_peers/raw.ts";
 
-/** Engines under test; the rfc6455 engine joins once it is merged. */
-export const ENGINES: WebSocketEngine[] = ["native"];
 
 /** A server that echoes every message back, for the duration of one test. */
 function echoServer(engine: WebSocketEngine, options: ServeOptions = {}): WebSocketServer {
