@@ -40,6 +40,8 @@ export interface EngineSocket {
   readonly readyState: ReadyState;
   /** Bytes queued but not yet handed to the kernel. */
   readonly bufferedAmount: number;
+  /** Drops the transport without a close frame, when the engine can. */
+  terminate?(): void;
 }
 
 /** Close codes an endpoint may put on the wire (RFC 6455 section 7.4). */

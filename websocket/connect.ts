@@ -5,6 +5,7 @@
  */
 
 import { connectNative, webSocketUrl } from "./_client.ts";
+import { connectRfc6455 } from "./_rfc6455_engine.ts";
 import type { WebSocketConnection, WebSocketEngine } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { ConnectionOptions } from "./options.ts";
@@ -62,13 +63,12 @@ export async function connect(
   const { engine = "native", signal } = options;
   const target = webSocketUrl(url);
   signal?.throwIfAborted();
-  if (engine !== "native") {
-    throw new WebSocketTypeError(
-      "ERR_UNSUPPORTED_BY_ENGINE",
-      `Engine "${engine}" is not available`,
-    );
+  if (engine !== "native" && engine !== "rfc6455") {
+    throw new WebSocketTypeError("ERR_INVALID_OPTION", `Unknown engine "${engine}"`);
   }
-  const connection = await connectNative(target, options);
+  const connection = engine === "native"
+    ? await connectNative(target, options)
+    : await connectRfc6455(target, options);
   if (signal) {
     const onAbort = () => void connection.close(1000).catch(() => {});
     signal.addEventListener("abort", onAbort, { once: true });

@@ -20,6 +20,48 @@ export interface HeartbeatOptions {
   timeout?: number;
 }
 
+/**
+ * permessage-deflate (RFC 7692) settings, `rfc6455` engine only.
+ *
+ * @example
+ * ```ts
+ * import type { PerMessageDeflateOptions } from "@netkit/realtime/websocket";
+ * const deflate: PerMessageDeflateOptions = { threshold: 256, serverNoContextTakeover: true };
+ * ```
+ */
+export interface PerMessageDeflateOptions {
+  /**
+   * Messages smaller than this many bytes are sent uncompressed.
+   * @default {1024}
+   */
+  threshold?: number;
+  /**
+   * zlib compression level, 0–9 (-1: zlib's default).
+   * @default {-1}
+   */
+  level?: number;
+  /**
+   * Ask for (client) / insist on (server) the server resetting its compressor after each message.
+   * @default {false}
+   */
+  serverNoContextTakeover?: boolean;
+  /**
+   * Ask for / insist on the client resetting its compressor after each message.
+   * @default {false}
+   */
+  clientNoContextTakeover?: boolean;
+  /**
+   * Largest LZ77 window (2^bits) the server may compress with, 9–15.
+   * @default {15}
+   */
+  serverMaxWindowBits?: number;
+  /**
+   * Largest LZ77 window (2^bits) the client may compress with, 9–15.
+   * @default {15}
+   */
+  clientMaxWindowBits?: number;
+}
+
 /** Limits and tuning every connection has, on either side. */
 export interface ConnectionOptions {
   /**
@@ -47,6 +89,18 @@ export interface ConnectionOptions {
    * @default {65536}
    */
   fragmentSize?: number;
+  /**
+   * `rfc6455` engine only: offer (client) / accept (server) permessage-deflate.
+   * Decompressed messages are held to `maxMessageSize` as well.
+   * @default {false}
+   */
+  deflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Milliseconds the opening handshake may take; a slower peer is dropped
+   * (a client rejects with a `TimeoutError`).
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
 }
 
 /** Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`. */

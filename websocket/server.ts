@@ -5,6 +5,7 @@
  */
 
 import { listenNative } from "./_native_server.ts";
+import { listenRfc6455 } from "./_rfc6455_engine.ts";
 import { ServerCore } from "./_server_core.ts";
 import type { WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
@@ -105,11 +106,9 @@ export function serve(options: ServeOptions = {}): WebSocketServer {
   const { engine = "native", signal } = options;
   const server = new ServerCore(options);
   if (engine === "native") server.listening(listenNative(server, options));
+  else if (engine === "rfc6455") server.listening(listenRfc6455(server, options));
   else {
-    throw new WebSocketTypeError(
-      "ERR_UNSUPPORTED_BY_ENGINE",
-      `Engine "${engine}" is not available`,
-    );
+    throw new WebSocketTypeError("ERR_INVALID_OPTION", `Unknown engine "${engine}"`);
   }
   if (signal) {
     if (signal.aborted) void server.close();

@@ -6,5 +6,5 @@
 
 import type { WebSocketEngine } from "../../websocket/mod.ts";
 
-/** Engines under test; the rfc6455 engine joins once it is merged. */
-export const ENGINES: WebSocketEngine[] = ["native"];
+/** Engines under test: every test in the shared suite runs once per engine. */
+export const ENGINES: WebSocketEngine[] = ["native", "rfc6455"];
