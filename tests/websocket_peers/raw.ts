@@ -63,22 +63,51 @@ export class RawPeer implements Disposable {
     }
   }
 
-  /** Writes one masked frame (clients must mask). */
-  async writeFrame(opcode: number, payload: Uint8Array = new Uint8Array(0), fin = true) {
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    const len = payload.byteLength;
-    const header: number[] = [(fin ? 0x80 : 0) | opcode];
-    if (len < 126) header.push(0x80 | len);
-    else if (len < 65536) header.push(0x80 | 126, len >> 8, len & 0xff);
+  /**
+   * Writes one frame, masked unless `mask: false` (clients must mask).
+   * `rsv` sets the reserved bits (0x40, 0x20, 0x10); `claimedLength` writes a
+   * header announcing that length while sending only `payload`.
+   */
+  async writeFrame(
+    opcode: number,
+    payload: Uint8Array = new Uint8Array(0),
+    { fin = true, mask = true, rsv = 0, claimedLength }: {
+      fin?: boolean;
+      mask?: boolean;
+      rsv?: number;
+      claimedLength?: number;
+    } = {},
+  ) {
+    const key = crypto.getRandomValues(new Uint8Array(4));
+    const len = claimedLength ?? payload.byteLength;
+    const maskBit = mask ? 0x80 : 0;
+    const header: number[] = [(fin ? 0x80 : 0) | rsv | opcode];
+    if (len < 126) header.push(maskBit | len);
+    else if (len < 65536) header.push(maskBit | 126, len >> 8, len & 0xff);
     else {
-      header.push(0x80 | 127, 0, 0, 0, 0);
+      const high = Math.floor(len / 2 ** 32);
+      header.push(maskBit | 127, (high >>> 24) & 0xff, (high >>> 16) & 0xff, (high >>> 8) & 0xff);
+      header.push(high & 0xff);
       header.push((len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
     }
-    const frame = new Uint8Array(header.length + 4 + len);
+    const keyLength = mask ? 4 : 0;
+    const frame = new Uint8Array(header.length + keyLength + payload.byteLength);
     frame.set(header, 0);
-    frame.set(mask, header.length);
-    for (let i = 0; i < len; i++) frame[header.length + 4 + i] = payload[i] ^ mask[i & 3];
+    if (mask) frame.set(key, header.length);
+    const at = header.length + keyLength;
+    for (let i = 0; i < payload.byteLength; i++) {
+      frame[at + i] = mask ? payload[i] ^ key[i & 3] : payload[i];
+    }
     await writeAll(this.conn, frame);
+  }
+
+  /** Reads frames until a close frame (returned) or the end of TCP (`null`), skipping others. */
+  async readClose(): Promise<{ code: number; reason: string } | null> {
+    while (true) {
+      const frame = await this.readFrame();
+      if (frame === null) return null;
+      if (frame.opcode === 8) return closePayload(frame.payload);
+    }
   }
 
   /** Reads one frame, or `null` when the server closed TCP. */
