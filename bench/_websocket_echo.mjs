@@ -4,11 +4,15 @@
 
 /**
  * Keeps `window` messages in flight per client for `durationMs` and returns
- * echoes per second and round-trip percentiles (ms).
+ * echoes per second, round-trip percentiles (ms) and the process CPU time
+ * (user + system) per echo in µs: `cpuMicros()` reads the process CPU clock.
+ * CPU per echo stays meaningful on a shared, loaded machine where wall-clock
+ * rates swing with the neighbours.
  */
-export async function measureEcho(clients, payload, window, durationMs) {
+export async function measureEcho(clients, payload, window, durationMs, cpuMicros) {
   const rtts = [];
   let echoes = 0;
+  const cpuStart = cpuMicros();
   const started = performance.now();
   const stopAt = started + durationMs;
   await Promise.all(clients.map((client) =>
@@ -34,5 +38,6 @@ export async function measureEcho(clients, payload, window, durationMs) {
   const elapsed = (performance.now() - started) / 1000;
   rtts.sort((a, b) => a - b);
   const pick = (q) => rtts[Math.min(rtts.length - 1, Math.floor(rtts.length * q))] ?? 0;
-  return { rate: echoes / elapsed, p50: pick(0.5), p99: pick(0.99) };
+  const cpu = (cpuMicros() - cpuStart) / Math.max(echoes, 1);
+  return { rate: echoes / elapsed, p50: pick(0.5), p99: pick(0.99), cpu };
 }

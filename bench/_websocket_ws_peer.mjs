@@ -21,6 +21,10 @@ const sockets = await Promise.all(
     })),
 );
 const payload = Buffer.alloc(size, 7);
+const cpuMicros = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
 // Warm-up, then the measured run.
 const clients = sockets.map((ws) => ({
   send: (data) => ws.send(data, { binary: true }),
@@ -29,9 +33,9 @@ const clients = sockets.map((ws) => ({
     ws.on("message", callback);
   },
 }));
-await measureEcho(clients, payload, window, 300);
-const throughput = await measureEcho(clients, payload, window, throughputMs);
-const latency = await measureEcho(clients, payload, 1, latencyMs);
+await measureEcho(clients, payload, window, 300, cpuMicros);
+const throughput = await measureEcho(clients, payload, window, throughputMs, cpuMicros);
+const latency = await measureEcho(clients, payload, 1, latencyMs, cpuMicros);
 console.log(JSON.stringify({ throughput, latency }));
 for (const ws of sockets) ws.terminate();
 server.close();

@@ -13,10 +13,12 @@
  */
 
 import { connect, serve, type WebSocketConnection } from "../websocket/mod.ts";
+import process from "node:process";
 import { measureEcho } from "./_websocket_echo.mjs";
 
-const THROUGHPUT_MS = 1_000;
-const LATENCY_MS = 400;
+const THROUGHPUT_MS = 800;
+const LATENCY_MS = 300;
+const ROUNDS = 3;
 const WARMUP_MS = 300;
 const WINDOW = 64;
 
@@ -24,6 +26,8 @@ interface Result {
   rate: number;
   p50: number;
   p99: number;
+  /** Process CPU µs (user + system) per echo, client and server together. */
+  cpu: number;
 }
 interface Measured {
   throughput: Result;
@@ -35,11 +39,16 @@ interface Client {
 }
 type System = (size: number, clients: number) => Promise<Measured | null>;
 
+const cpuMicros = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
 async function measureAll(clients: Client[], size: number): Promise<Measured> {
   const payload = new Uint8Array(size).fill(7);
-  await measureEcho(clients, payload, WINDOW, WARMUP_MS);
-  const throughput = await measureEcho(clients, payload, WINDOW, THROUGHPUT_MS);
-  const latency = await measureEcho(clients, payload, 1, LATENCY_MS);
+  await measureEcho(clients, payload, WINDOW, WARMUP_MS, cpuMicros);
+  const throughput = await measureEcho(clients, payload, WINDOW, THROUGHPUT_MS, cpuMicros);
+  const latency = await measureEcho(clients, payload, 1, LATENCY_MS, cpuMicros);
   return { throughput, latency };
 }
 
@@ -142,7 +151,10 @@ const scenarios: [number, number][] = [[64, 1], [64, 50], [16384, 1], [16384, 50
 function best(a: Measured | null, b: Measured | null): Measured | null {
   if (!a || !b) return a ?? b;
   return {
-    throughput: a.throughput.rate >= b.throughput.rate ? a.throughput : b.throughput,
+    throughput: {
+      ...(a.throughput.rate >= b.throughput.rate ? a.throughput : b.throughput),
+      cpu: Math.min(a.throughput.cpu, b.throughput.cpu),
+    },
     latency: a.latency.p50 <= b.latency.p50 ? a.latency : b.latency,
   };
 }
@@ -169,25 +181,39 @@ for (const [size, count] of scenarios) {
       console.log(
         `  [${elapsed.padStart(3)} s] round ${round + 1} ${label.padEnd(19)} ${name.padEnd(13)} ` +
           (result
-            ? `${kilo(result.throughput.rate).padStart(9)} msgs/s   rtt p50 ${
-              result.latency.p50.toFixed(3)
-            } ms  p99 ${result.latency.p99.toFixed(3)} ms`
+            ? `${kilo(result.throughput.rate).padStart(9)} msgs/s  ${
+              result.throughput.cpu.toFixed(1).padStart(6)
+            } µs CPU/echo   rtt p50 ${result.latency.p50.toFixed(3)} ms  p99 ${
+              result.latency.p99.toFixed(3)
+            } ms`
             : "not available"),
       );
     }
   }
   const [rawResult, native, rfc, ws] = results;
+  // Ratios: throughput (higher is better) and CPU per echo of the reference over ours
+  // (higher is better too: 1.10× means ours spends 10 % less CPU per echo).
   const ratio = (a: Measured | null, b: Measured | null) =>
-    a && b ? `${(a.throughput.rate / b.throughput.rate).toFixed(2)}×` : "n/a";
+    a && b
+      ? `${(a.throughput.rate / b.throughput.rate).toFixed(2)}× / ${
+        (b.throughput.cpu / a.throughput.cpu).toFixed(2)
+      }×`
+      : "n/a";
   rows.push(
     `| ${label} | ${
-      results.map((r) => r ? `${kilo(r.throughput.rate)}, ${r.latency.p50.toFixed(2)} ms` : "n/a")
-        .join(" | ")
+      results.map((r) =>
+        r
+          ? `${kilo(r.throughput.rate)}, ${r.throughput.cpu.toFixed(1)} µs, ${
+            r.latency.p50.toFixed(2)
+          } ms`
+          : "n/a"
+      ).join(" | ")
     } | ${ratio(native, rawResult)} | ${ratio(rfc, ws)} |`,
   );
 }
 console.log(
-  `\nthroughput in echoes/s (best of 2), latency p50 round trip in ms with 1 in flight\n` +
+  `\nper system: echoes/s (best of ${ROUNDS}), CPU µs per echo (lowest), rtt p50 with 1 in flight;\n` +
+    `ratios: throughput ours/reference and CPU-per-echo reference/ours (both: higher is better)\n` +
     `| scenario | ${systems.map(([n]) => n).join(" | ")} | native / raw | rfc6455 / ws |`,
 );
 console.log(`|---|${systems.map(() => "---").join("|")}|---|---|`);
