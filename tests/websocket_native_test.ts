@@ -103,3 +103,19 @@ Deno.test("connect() rejects ERR_HANDSHAKE_FAILED when nothing listens", async (
   listener.close();
   await assert.rejects(connect(`ws://127.0.0.1:${port}/`), { code: "ERR_HANDSHAKE_FAILED" });
 });
+
+Deno.test("serve(), connect() and handleUpgrade() refuse bad limits with ERR_INVALID_OPTION", async () => {
+  assert.throws(() => serve({ port: 0, maxMessageSize: 0 }), { code: "ERR_INVALID_OPTION" });
+  assert.throws(
+    () => serve({ port: 0, engine: "rfc6455", heartbeat: { interval: -1 } }),
+    { code: "ERR_INVALID_OPTION" },
+  );
+  await assert.rejects(
+    connect("ws://127.0.0.1:9/", { fragmentSize: -5 }),
+    { code: "ERR_INVALID_OPTION" },
+  );
+  assert.throws(
+    () => handleUpgrade(new Request("http://127.0.0.1/"), { sendHighWaterMark: -1 }),
+    { code: "ERR_INVALID_OPTION" },
+  );
+});

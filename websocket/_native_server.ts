@@ -8,7 +8,7 @@
 import { Connection } from "./_connection.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SEND_HIGH_WATER_MARK } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
-import { chooseProtocol, upgradeProblem } from "./_policy.ts";
+import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import type { HandleUpgradeOptions } from "./handle_upgrade.ts";
@@ -53,6 +53,7 @@ export function upgradeNative(
     engine = "native",
     remoteAddr,
   } = options;
+  assertOptions(options);
   if (engine !== "native") {
     throw new WebSocketTypeError(
       "ERR_UNSUPPORTED_BY_ENGINE",

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { WebSocketRangeError } from "./errors.ts";
+
 /** Why an upgrade request is not acceptable, as the HTTP response to send. */
 export function upgradeProblem(request: Request): Response | null {
   const upgrade = request.headers.get("upgrade")?.toLowerCase();
@@ -76,4 +78,41 @@ export async function authorizeProblem(
   }
   if (verdict instanceof Response) return verdict;
   return verdict ? null : new Response("Unauthorized", { status: 401 });
+}
+
+/** Numeric options every entry point checks up front, so a bad value fails loudly, not per connection. */
+export function assertOptions(options: {
+  maxMessageSize?: number;
+  receiveQueueLimit?: number;
+  sendHighWaterMark?: number;
+  fragmentSize?: number;
+  handshakeTimeout?: number;
+  maxConnections?: number;
+  maxHeaderBytes?: number;
+}): void {
+  for (
+    const name of [
+      "maxMessageSize",
+      "receiveQueueLimit",
+      "fragmentSize",
+      "handshakeTimeout",
+      "maxConnections",
+      "maxHeaderBytes",
+    ] as const
+  ) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === "number" && value > 0)) {
+      throw new WebSocketRangeError(
+        "ERR_INVALID_OPTION",
+        `Option "${name}" must be positive, got "${value}"`,
+      );
+    }
+  }
+  const mark = options.sendHighWaterMark;
+  if (mark !== undefined && !(typeof mark === "number" && mark >= 0)) {
+    throw new WebSocketRangeError(
+      "ERR_INVALID_OPTION",
+      `Option "sendHighWaterMark" must be zero or more, got "${mark}"`,
+    );
+  }
 }

@@ -5,6 +5,7 @@
  */
 
 import { connectNative, webSocketUrl } from "./_client.ts";
+import { assertOptions } from "./_policy.ts";
 import { connectRfc6455 } from "./_rfc6455_engine.ts";
 import type { WebSocketConnection, WebSocketEngine } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
@@ -62,6 +63,7 @@ export async function connect(
 ): Promise<WebSocketConnection> {
   const { engine = "native", signal } = options;
   const target = webSocketUrl(url);
+  assertOptions(options);
   signal?.throwIfAborted();
   if (engine !== "native" && engine !== "rfc6455") {
     throw new WebSocketTypeError("ERR_INVALID_OPTION", `Unknown engine "${engine}"`);

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { listenNative } from "./_native_server.ts";
+import { heartbeatOf, listenNative } from "./_native_server.ts";
+import { assertOptions } from "./_policy.ts";
 import { listenRfc6455 } from "./_rfc6455_engine.ts";
 import { ServerCore } from "./_server_core.ts";
 import type { WebSocketConnection } from "./connection.ts";
@@ -104,6 +105,8 @@ export interface WebSocketServer extends AsyncIterable<WebSocketConnection>, Asy
  */
 export function serve(options: ServeOptions = {}): WebSocketServer {
   const { engine = "native", signal } = options;
+  assertOptions(options);
+  heartbeatOf(options.heartbeat);
   const server = new ServerCore(options);
   if (engine === "native") server.listening(listenNative(server, options));
   else if (engine === "rfc6455") server.listening(listenRfc6455(server, options));
