@@ -421,4 +421,24 @@ for (const engine of ENGINES) {
       { name: "AbortError" },
     );
   });
+
+  Deno.test(`[${engine}] two loops iterating one server share the connections`, async () => {
+    await using server = serve({ hostname: LOOPBACK4, port: 0, engine });
+    const seen: string[][] = [[], []];
+    const loops = seen.map(async (list) => {
+      for await (const conn of server) list.push(conn.path);
+    });
+    const clients = await Promise.all(
+      [1, 2, 3, 4].map((n) => connect(url(server, `/${n}`), { engine })),
+    );
+    const until = Date.now() + 5_000;
+    while (seen[0].length + seen[1].length < 4 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.deepEqual([...seen[0], ...seen[1]].sort(), ["/1", "/2", "/3", "/4"]);
+    assert.ok(seen[0].length > 0 && seen[1].length > 0, "both loops got connections");
+    await Promise.all(clients.map((ws) => ws.close()));
+    await server.close();
+    await Promise.all(loops);
+  });
 }

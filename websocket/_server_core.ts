@@ -14,6 +14,12 @@ import type { ServeOptions, WebSocketServer } from "./server.ts";
 /** How long `close()` waits for peers to answer the close frame before dropping them. */
 const CLOSE_GRACE_MS = 2_000;
 
+/**
+ * Connections waiting to be iterated: past this many, the closed ones are
+ * dropped (a server used only through `connections`/`broadcast` must not grow).
+ */
+const PRUNE_PENDING_AT = 256;
+
 /** How an engine listens: where, and how to stop listening. */
 export interface Listening {
   addr: Deno.NetAddr;
@@ -27,7 +33,8 @@ export class ServerCore implements WebSocketServer {
   #open = new Set<Connection>();
   #opening = 0;
   #queue: Connection[] = [];
-  #wake: (() => void) | undefined;
+  /** Iterators waiting for the next connection (several may iterate; each connection goes to one). */
+  #waiting: (() => void)[] = [];
   #closing: Promise<void> | undefined;
   #finished = Promise.withResolvers<void>();
   #listening: Listening | undefined;
@@ -85,8 +92,12 @@ export class ServerCore implements WebSocketServer {
       }
       this.#open.add(connection);
       connection.closed.then(() => this.#open.delete(connection));
+      if (this.#queue.length >= PRUNE_PENDING_AT) {
+        // Nobody is iterating: keep the open ones (bounded by maxConnections), forget the closed.
+        this.#queue = this.#queue.filter((pending) => pending.readyState !== 3);
+      }
       this.#queue.push(connection);
-      this.#wake?.();
+      this.#waiting.shift()?.();
     }, () => {
       this.#opening--;
     });
@@ -101,7 +112,7 @@ export class ServerCore implements WebSocketServer {
       }
       if (this.#closing) return;
       const { promise, resolve } = Promise.withResolvers<void>();
-      this.#wake = resolve;
+      this.#waiting.push(resolve);
       await promise;
     }
   }
@@ -126,7 +137,7 @@ export class ServerCore implements WebSocketServer {
   }
 
   async #close(): Promise<void> {
-    this.#wake?.();
+    this.#wakeAll();
     // Close frames first: stopping the listener may cut upgraded connections (native engine).
     const closing = async () => {
       while (this.#opening > 0) await delay(5);
@@ -143,8 +154,12 @@ export class ServerCore implements WebSocketServer {
     ]);
     clearTimeout(timer);
     await this.#listening?.stop();
-    this.#wake?.();
+    this.#wakeAll();
     this.#finished.resolve();
+  }
+
+  #wakeAll(): void {
+    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
