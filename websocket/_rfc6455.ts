@@ -512,11 +512,13 @@ export class Rfc6455Socket {
   async #flush(): Promise<void> {
     this.#writing = true;
     const masked = this.#client;
+    let batch: OutFrame[] = [];
+    let i = 0;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue;
+        batch = this.#queue;
         this.#queue = [];
-        let i = 0;
+        i = 0;
         while (i < batch.length) {
           // Coalesce as many whole frames as fit into one scratch write.
           let total = 0;
@@ -546,6 +548,7 @@ export class Rfc6455Socket {
         }
       }
     } catch (err) {
+      for (; i < batch.length; i++) this.#settle(batch[i], err);
       for (const frame of this.#queue) this.#settle(frame, err);
       this.#queue = [];
       this.#writing = false;
