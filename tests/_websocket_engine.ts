@@ -37,7 +37,7 @@ export interface EngineServer extends AsyncDisposable {
 /** A server on 127.0.0.1:0 that upgrades every connection with our engine. */
 export function engineServer(
   handler: Handler = echo,
-  options: Partial<Rfc6455Options> & {
+  options: Partial<Omit<Rfc6455Options, "deflate">> & {
     deflate?: DeflateOptions | true | false;
     protocols?: string[];
   } = {},
@@ -53,7 +53,10 @@ export function engineServer(
         try {
           const { request, leftover } = await readHttpRequest(conn, { maxHeaderBytes: 16384 });
           const negotiated = deflate
-            ? negotiateDeflate(request.headers.get("sec-websocket-extensions"), deflate)
+            ? negotiateDeflate(
+              request.headers.get("sec-websocket-extensions"),
+              deflate === true ? {} : deflate,
+            )
             : null;
           const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",")
             .map((p) => p.trim()).filter(Boolean);
@@ -111,7 +114,7 @@ export function engineServer(
 /** Our engine as a client of `ws://127.0.0.1:port/path`. */
 export async function engineClient(
   port: number,
-  options: Partial<Rfc6455Options> & {
+  options: Partial<Omit<Rfc6455Options, "deflate">> & {
     deflate?: DeflateOptions | boolean;
     protocols?: string[];
     path?: string;
