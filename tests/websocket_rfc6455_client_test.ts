@@ -334,3 +334,30 @@ Deno.test("permessage-deflate: a decompression bomb is closed with 1009", async 
   assert.equal((await socket.closed).code, 1009);
   assert.equal((await reader.read()).done, true);
 });
+
+Deno.test("The engine client compresses large messages (RSV1) and leaves small ones plain", async () => {
+  await withRawServer(
+    (key) => upgrade(key, "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+    async (port, peerPromise) => {
+      const client = await engineClient(port, { deflate: true });
+      const peer = await peerPromise;
+      const text = "squeeze me ".repeat(1000);
+      await client.send(text);
+      await client.send("small");
+      const big = await peer.readFrame();
+      const small = await peer.readFrame();
+      assert.equal(big?.rsv, 4);
+      assert.ok(big!.payload.length < 200, `compressed to ${big!.payload.length} bytes`);
+      const { inflateRawSync, constants } = await import("node:zlib");
+      const inflated = inflateRawSync(
+        new Uint8Array([...big!.payload, 0x00, 0x00, 0xff, 0xff]),
+        { finishFlush: constants.Z_SYNC_FLUSH },
+      );
+      assert.equal(new TextDecoder().decode(inflated), text);
+      assert.equal(small?.rsv, 0);
+      assert.equal(new TextDecoder().decode(small?.payload), "small");
+      peer.close();
+      await client.closed;
+    },
+  );
+});
