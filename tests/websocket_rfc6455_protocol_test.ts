@@ -310,3 +310,42 @@ Deno.test("Rfc6455Socket.ping() resolves with the round trip when the pong comes
   await peer.write(rawFrame(CLOSE, new Uint8Array([0x03, 0xe8])));
   await closing;
 });
+
+Deno.test("Rfc6455Socket.close() drops TCP after closeTimeout when the peer never answers", async () => {
+  await using server = engineServer(() => {}, { closeTimeout: 200 });
+  const accepted = server.nextSocket();
+  using peer = await RawPeer.connect(server.port);
+  const socket = await accepted;
+  const pending = socket.ping();
+  const started = performance.now();
+  const closing = socket.close(1000);
+  assert.equal((await peer.readClose()).code, 1000);
+  await deadline(closing, 5000, "close() after the timeout");
+  assert.ok(performance.now() - started >= 150);
+  assert.deepEqual(await socket.closed, { code: 1006, reason: "" });
+  await assert.rejects(pending, { code: "ERR_WEBSOCKET_CLOSED" });
+  assert.ok(await peer.readEof());
+});
+
+Deno.test("Rfc6455Socket.abort() drops TCP without a close frame and reports 1006", async () => {
+  await using server = engineServer(() => {});
+  const accepted = server.nextSocket();
+  using peer = await RawPeer.connect(server.port);
+  const socket = await accepted;
+  socket.abort();
+  assert.equal(socket.readyState, 3);
+  assert.equal(await peer.readFrame(), null);
+  assert.deepEqual(await socket.closed, { code: 1006, reason: "" });
+  await assert.rejects(socket.ping(), { code: "ERR_WEBSOCKET_NOT_OPEN" });
+});
+
+Deno.test("Cancelling Rfc6455Socket.readable closes the connection with 1000", async () => {
+  await using server = engineServer(() => {});
+  const accepted = server.nextSocket();
+  using peer = await RawPeer.connect(server.port);
+  const socket = await accepted;
+  await socket.readable.cancel();
+  assert.equal((await peer.readClose()).code, 1000);
+  await peer.write(rawFrame(CLOSE, new Uint8Array([0x03, 0xe8])));
+  assert.equal((await socket.closed).code, 1000);
+});

@@ -119,6 +119,23 @@ function notOpen(state: number): WebSocketStateError {
 /**
  * One RFC 6455 WebSocket connection over an upgraded `Deno.Conn`.
  *
+ * Lifecycle rules callers can rely on:
+ * - `readable` always *closes* (never errors) when the connection ends, for a
+ *   clean close, a protocol failure or TCP loss alike; `closed` says which.
+ *   Cancelling `readable` closes the connection with 1000.
+ * - `closed` never rejects. It carries the peer's close code (1005 if its
+ *   close frame had none); on a protocol failure the code we sent (1002,
+ *   1007, 1009); 1006 when TCP ended without a close handshake, when the peer
+ *   did not answer our close frame within `closeTimeout`, or after `abort()`.
+ *   The conn is closed before `closed` settles.
+ * - `send`/`ping`/`beginBinary` reject with `WebSocketStateError` once the
+ *   socket is closing or closed; pings still waiting for a pong reject when
+ *   the connection closes. Rejections are pre-marked as handled, so a
+ *   fire-and-forget `send()` on a dead connection never crashes the process.
+ * - Pongs and the close handshake are processed by the same reader as
+ *   messages: while `readable` is full (64 KiB of unread messages), nothing
+ *   is read from TCP, which is what gives the peer real backpressure.
+ *
  * @example
  * ```ts ignore
  * const socket = new Rfc6455Socket(conn, { role: "server", maxMessageSize: 16 << 20 });
@@ -490,6 +507,14 @@ export class Rfc6455Socket {
       this.#drain();
     }
     return this.#closed.promise.then(() => {});
+  }
+
+  /**
+   * Drops TCP now, without a close frame (dead peers, shutdown). `closed`
+   * resolves with 1006 unless the connection had already closed.
+   */
+  abort(): void {
+    this.#finish({ code: CLOSE_ABNORMAL, reason: "" });
   }
 
   /** `await using` support: closes with 1000 (or waits for an ongoing close). */
