@@ -349,3 +349,30 @@ Deno.test("Cancelling Rfc6455Socket.readable closes the connection with 1000", a
   await peer.write(rawFrame(CLOSE, new Uint8Array([0x03, 0xe8])));
   assert.equal((await socket.closed).code, 1000);
 });
+
+Deno.test("Rfc6455Socket.send() resolves at once under sendHighWaterMark and waits for the write above it", async () => {
+  await using server = engineServer(() => {}, { sendHighWaterMark: 1 << 20 });
+  const accepted = server.nextSocket();
+  using peer = await RawPeer.connect(server.port);
+  const socket = await accepted;
+  // Nobody reads on the peer side: after the kernel buffers fill, writes stall.
+  let resolved = 0;
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < 64; i++) {
+    sends.push(socket.send(new Uint8Array(256 * 1024)).then(() => void resolved++));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(resolved > 0, "small backlog resolves early");
+  assert.ok(resolved < 64, `only ${resolved} of 64 resolved against a stalled peer`);
+  assert.ok(socket.bufferedAmount > 1 << 20, `bufferedAmount ${socket.bufferedAmount}`);
+  // Drain on the peer side: everything completes and bufferedAmount returns to 0.
+  let frames = 0;
+  while (frames < 64) {
+    const frame = await deadline(peer.readFrame(), 5000, "frame");
+    assert.equal(frame?.payload.length, 256 * 1024);
+    frames++;
+  }
+  await Promise.all(sends);
+  assert.equal(socket.bufferedAmount, 0);
+  socket.abort();
+});

@@ -64,6 +64,14 @@ export interface Rfc6455Options {
   /** The negotiated `Sec-WebSocket-Extensions` value. */
   extensions?: string;
   /**
+   * `send()` resolves as soon as the message is queued while
+   * `bufferedAmount` stays at or below this many bytes; above it, `send()`
+   * resolves only once the message was written to the connection. 0 makes
+   * every `send()` wait for its write.
+   * @default {1048576}
+   */
+  sendHighWaterMark?: number;
+  /**
    * How long to wait for the peer's part of the close handshake before
    * dropping TCP (reported as 1006 if the peer never answered).
    * @default {5000}
@@ -96,8 +104,11 @@ interface PendingPing {
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const RESOLVED = Promise.resolve();
 /** Frames whose payload is at least this big get their own allocation instead of the shared buffer. */
 const DEDICATED_PAYLOAD = 256 * 1024;
+/** Largest read buffer a busy connection grows to. */
+const MAX_READ_BUFFER = 256 * 1024;
 /** Largest coalescing buffer for outgoing frames. */
 const MAX_SCRATCH = 256 * 1024;
 /** How many bytes of decoded messages the readable may hold before we stop reading TCP. */
@@ -149,6 +160,7 @@ export class Rfc6455Socket {
   #maxMessageSize: number;
   #fragmentSize: number;
   #closeTimeout: number;
+  #sendHighWaterMark: number;
   #codec: DeflateCodec | null;
   #maskKeys = new MaskKeys();
   #protocol: string;
@@ -206,6 +218,7 @@ export class Rfc6455Socket {
       protocol = "",
       extensions = "",
       closeTimeout = 5000,
+      sendHighWaterMark = 1024 * 1024,
     } = options;
     if (!(maxMessageSize > 0)) {
       throw new WebSocketArgumentError(
@@ -224,6 +237,7 @@ export class Rfc6455Socket {
     this.#maxMessageSize = maxMessageSize;
     this.#fragmentSize = fragmentSize;
     this.#closeTimeout = closeTimeout;
+    this.#sendHighWaterMark = sendHighWaterMark;
     this.#codec = deflate ? new DeflateCodec(deflate, role) : null;
     this.#protocol = protocol;
     this.#extensions = extensions;
@@ -304,7 +318,7 @@ export class Rfc6455Socket {
     const compress = codec !== null && payload.length >= codec.threshold;
     if (this.#dataTail === null && !compress) {
       this.#bufferedAmount += payload.length;
-      return handled(this.#enqueue(FIN | opcode, payload, payload.length));
+      return this.#accepted(this.#enqueue(FIN | opcode, payload, payload.length));
     }
     this.#bufferedAmount += payload.length;
     const written = Promise.withResolvers<void>();
@@ -326,9 +340,21 @@ export class Rfc6455Socket {
           return;
         }
       }
-      this.#enqueue(first, wire, payload.length).then(written.resolve, written.reject);
+      this.#accepted(this.#enqueue(first, wire, payload.length)).then(
+        written.resolve,
+        written.reject,
+      );
     });
     return handled(written.promise);
+  }
+
+  /** What `send()` returns for a queued frame: done now while under the high-water mark. */
+  #accepted(write: Promise<void>): Promise<void> {
+    if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+      write.catch(() => {});
+      return RESOLVED;
+    }
+    return handled(write);
   }
 
   /** Runs `step` after every earlier ordered data step (compression, streams). */
@@ -729,9 +755,19 @@ export class Rfc6455Socket {
       this.#start = 0;
       this.#end = live;
     }
+    const free = this.#buf.length - this.#end;
     const n = await this.#read(this.#buf.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
+    if (n === free && this.#buf.length < MAX_READ_BUFFER) {
+      // The kernel had more than we could take: a busy connection earns a
+      // bigger buffer (fewer read calls); idle ones keep the small one.
+      const bigger = new Uint8Array(Math.min(MAX_READ_BUFFER, this.#buf.length * 2));
+      bigger.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = bigger;
+    }
     return true;
   }
 
