@@ -361,3 +361,30 @@ Deno.test("The engine client compresses large messages (RSV1) and leaves small o
     },
   );
 });
+
+Deno.test("close() right after a compressed send() keeps the message ahead of the close frame", async () => {
+  await withRawServer(
+    (key) => upgrade(key, "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+    async (port, peerPromise) => {
+      const client = await engineClient(port, { deflate: true });
+      const peer = await peerPromise;
+      const sent = client.send("ordered ".repeat(5000));
+      const closing = client.close(1000, "after the message");
+      await assert.rejects(client.send("too late"), { code: "ERR_WEBSOCKET_NOT_OPEN" });
+      const data = await peer.readFrame();
+      assert.equal(data?.opcode, TEXT);
+      assert.equal(data?.rsv, 4);
+      const close = await peer.readClose();
+      assert.deepEqual([close.code, close.reason, close.others.length], [
+        1000,
+        "after the message",
+        0,
+      ]);
+      await sent;
+      await peer.write(rawFrame(CLOSE, new Uint8Array([0x03, 0xe8]), { mask: false }));
+      peer.close();
+      await closing;
+      assert.equal((await client.closed).code, 1000);
+    },
+  );
+});

@@ -396,7 +396,7 @@ export class Rfc6455Socket {
       released.resolve();
     };
     const emit = (payload: Uint8Array, fin: boolean): Promise<void> => {
-      if (this.#readyState === 3 || (this.#closeSent && !fin)) {
+      if (this.#readyState === 3 || this.#closeSent) {
         return Promise.reject(notOpen(this.#readyState));
       }
       const first = (fin ? FIN : 0) | (started ? OPCODE_CONTINUATION : OPCODE_BINARY);
@@ -550,9 +550,11 @@ export class Rfc6455Socket {
   }
 
   #enqueue(first: number, payload: Uint8Array, amount: number): Promise<void> {
-    if (this.#readyState === 3) {
+    // Nothing may follow a close frame on the wire (RFC 6455 §5.5.1); the
+    // close frame itself is queued right after #closeSent is set.
+    if (this.#readyState === 3 || (this.#closeSent && (first & 0x0f) !== OPCODE_CLOSE)) {
       this.#bufferedAmount -= amount;
-      return Promise.reject(notOpen(3));
+      return Promise.reject(notOpen(this.#readyState));
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#queue.push({ first, payload, amount, resolve, reject });
@@ -1066,7 +1068,9 @@ export class Rfc6455Socket {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     frame.resolve = resolve;
     frame.reject = reject;
-    this.#queue.unshift(frame);
+    // Queued data would follow the close frame: drop it (the senders see the rejection).
+    for (const queued of this.#queue) this.#settle(queued, true);
+    this.#queue = [frame];
     if (!this.#writing) this.#flush();
     this.#armCloseTimer();
     promise.then(() => this.#finish(info), () => this.#finish(info));
