@@ -91,7 +91,8 @@ export interface DeflateParams {
   level: number;
 }
 
-type ParamMap = Map<string, string | true>;
+/** Extension parameters by lower-cased name: a value, or `true` for a bare flag. */
+export type ParamMap = Map<string, string | true>;
 
 /** Splits a `Sec-WebSocket-Extensions` value into `[name, params][]`; throws on bad syntax. */
 export function parseExtensions(header: string): [string, ParamMap][] {
