@@ -12,7 +12,7 @@ const PONG = 10;
 
 /** A raw TCP server: hand-written handshake answer, then `body` with a RawPeer on the accepted conn. */
 async function withRawServer(
-  answer: (key: string, request: string) => Promise<string> | string,
+  answer: (key: string, request: string) => Promise<string | Uint8Array> | string | Uint8Array,
   body: (port: number, peer: Promise<RawPeer>) => Promise<void>,
 ): Promise<void> {
   using listener = Deno.listen({ hostname: LOOPBACK4, port: 0 });
@@ -387,4 +387,44 @@ Deno.test("close() right after a compressed send() keeps the message ahead of th
       assert.equal((await client.closed).code, 1000);
     },
   );
+});
+
+Deno.test("Frames that arrive in the same packet as the handshake are not lost", async (t) => {
+  await t.step("server side: request head + first frame in one write", async () => {
+    await using server = engineServer();
+    using conn = await Deno.connect({ hostname: LOOPBACK4, port: server.port });
+    const head = new TextEncoder().encode(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    const frame = rawFrame(TEXT, "early bird");
+    const both = new Uint8Array(head.length + frame.length);
+    both.set(head);
+    both.set(frame, head.length);
+    const peer = new RawPeer(conn);
+    await peer.write(both);
+    assert.match(await peer.readHead(), /^HTTP\/1\.1 101/);
+    const echo = await deadline(peer.readFrame(), 5000, "echo");
+    assert.equal(new TextDecoder().decode(echo?.payload), "early bird");
+  });
+  await t.step("client side: 101 head + first frame in one write", async () => {
+    const frame = rawFrame(TEXT, "welcome", { mask: false });
+    await withRawServer(
+      async (key) => {
+        const head = new TextEncoder().encode(await upgrade(key));
+        const both = new Uint8Array(head.length + frame.length);
+        both.set(head);
+        both.set(frame, head.length);
+        return both;
+      },
+      async (port, peer) => {
+        const client = await engineClient(port);
+        const reader = client.readable.getReader();
+        assert.equal((await reader.read()).value, "welcome");
+        reader.releaseLock();
+        (await peer).close();
+        await client.closed;
+      },
+    );
+  });
 });
