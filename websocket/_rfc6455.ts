@@ -107,6 +107,10 @@ const EMPTY = new Uint8Array(0);
 const RESOLVED = Promise.resolve();
 /** Frames whose payload is at least this big get their own allocation instead of the shared buffer. */
 const DEDICATED_PAYLOAD = 256 * 1024;
+/** Binary messages from SLAB_MIN to SLAB_MAX bytes are copied into shared SLAB_SIZE slabs. */
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MIN = 4 * 1024;
+const SLAB_MAX = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
 const MAX_READ_BUFFER = 256 * 1024;
 /** Largest coalescing buffer for outgoing frames. */
@@ -178,6 +182,8 @@ export class Rfc6455Socket {
   #msgText: string[] = [];
   #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #slab: Uint8Array | null = null;
+  #slabAt = 0;
   #readable: ReadableStream<string | Uint8Array>;
   #controller!: ReadableStreamDefaultController<string | Uint8Array>;
   #readableOpen = true;
@@ -874,7 +880,7 @@ export class Rfc6455Socket {
         }
         this.#deliver(message);
       } else {
-        this.#deliver(owned ? payload : payload.slice());
+        this.#deliver(owned ? payload : this.#own(payload));
       }
       return;
     }
@@ -888,6 +894,26 @@ export class Rfc6455Socket {
       this.#msgChunks.push(owned ? payload : payload.slice());
     }
     if (fin) this.#completeMessage();
+  }
+
+  /**
+   * A private copy of a payload that lives in the reusable read buffer.
+   * Mid-size payloads are carved out of a shared slab (one allocation per
+   * 64 KiB instead of one per message: allocation, not the copy, dominates
+   * at 16 KiB); a kept message retains at most its slab.
+   */
+  #own(payload: Uint8Array): Uint8Array {
+    const length = payload.length;
+    if (length < SLAB_MIN || length > SLAB_MAX) return payload.slice();
+    if (this.#slabAt + length > SLAB_SIZE || this.#slab === null) {
+      this.#slab = new Uint8Array(SLAB_SIZE);
+      this.#slabAt = 0;
+    }
+    const at = this.#slabAt;
+    this.#slab.set(payload, at);
+    // Keep the next carve 8-aligned so a consumer can view it as wider words.
+    this.#slabAt = (at + length + 7) & ~7;
+    return this.#slab.subarray(at, at + length);
   }
 
   async #inflate(payload: Uint8Array, fin: boolean): Promise<void> {
