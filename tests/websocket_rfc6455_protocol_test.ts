@@ -46,6 +46,7 @@ Deno.test("Rfc6455Socket closes with 1002 on an unmasked client frame", async ()
     assert.equal(close.others.length, 0);
     assert.ok(await peer.readEof());
     assert.equal((await (await socket).closed).code, 1002);
+    assert.equal((await socket).error?.code, "ERR_UNMASKED_FRAME");
   });
 });
 
@@ -101,6 +102,7 @@ Deno.test("Rfc6455Socket closes with 1007 on invalid UTF-8 in a text message", a
     await peer.write(rawFrame(TEXT, new Uint8Array([0x61, 0xff, 0x62])));
     assert.equal((await peer.readClose()).code, 1007);
     assert.equal((await (await socket).closed).code, 1007);
+    assert.equal((await socket).error?.code, "ERR_INVALID_UTF8");
   });
 });
 
@@ -143,6 +145,7 @@ Deno.test("Rfc6455Socket closes with 1009 on an oversize header without allocati
       await peer.write(rawFrame(BINARY, new Uint8Array(0), { claimedLength: 2 ** 62 }));
       assert.equal((await peer.readClose()).code, 1009);
       assert.equal((await (await socket).closed).code, 1009);
+      assert.equal((await socket).error?.code, "ERR_MESSAGE_TOO_LARGE");
     }, { maxMessageSize: 1024 });
   });
   await t.step("a frame claiming 2 GiB against a 1 KiB limit", async () => {

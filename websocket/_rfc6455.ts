@@ -124,6 +124,11 @@ function handled<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
+/** A `TypeError` with the stable code `ERR_INVALID_ARG_TYPE`. */
+function typeError(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: "ERR_INVALID_ARG_TYPE" });
+}
+
 function notOpen(state: number): WebSocketStateError {
   return new WebSocketStateError(
     "ERR_WEBSOCKET_NOT_OPEN",
@@ -205,6 +210,7 @@ export class Rfc6455Socket {
   #closeSent = false;
   #closeReceived: CloseInfo | null = null;
   #failure: CloseInfo | null = null;
+  #error: WebSocketProtocolError | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = Promise.withResolvers<CloseInfo>();
   #pings: PendingPing[] = [];
@@ -288,6 +294,14 @@ export class Rfc6455Socket {
     return this.#bufferedAmount;
   }
 
+  /**
+   * The protocol violation or limit that made us fail the connection (its
+   * `closeCode` is what `closed` reports), or `null`.
+   */
+  get error(): WebSocketProtocolError | null {
+    return this.#error;
+  }
+
   /** The negotiated subprotocol ("" for none). */
   get protocol(): string {
     return this.#protocol;
@@ -317,7 +331,7 @@ export class Rfc6455Socket {
       payload = data;
     } else {
       return handled(
-        Promise.reject(new TypeError("Invalid message: expected a string or Uint8Array")),
+        Promise.reject(typeError("Invalid message: expected a string or Uint8Array")),
       );
     }
     const codec = this.#codec;
@@ -414,7 +428,7 @@ export class Rfc6455Socket {
       start: () => acquired.promise,
       write: async (chunk) => {
         if (!(chunk instanceof Uint8Array)) {
-          throw new TypeError("Invalid chunk: expected a Uint8Array");
+          throw typeError("Invalid chunk: expected a Uint8Array");
         }
         if (this.#readyState !== 1) throw notOpen(this.#readyState);
         const writes: Promise<void>[] = [];
@@ -473,7 +487,7 @@ export class Rfc6455Socket {
     } else {
       if (!(data instanceof Uint8Array)) {
         return handled(
-          Promise.reject(new TypeError("Invalid ping payload: expected a Uint8Array")),
+          Promise.reject(typeError("Invalid ping payload: expected a Uint8Array")),
         );
       }
       if (data.length > MAX_CONTROL_PAYLOAD) {
@@ -1078,6 +1092,7 @@ export class Rfc6455Socket {
     const reason = truncateUtf8(err.message, 123);
     const info = { code: err.closeCode, reason };
     this.#failure = info;
+    this.#error = err;
     this.#msgChunks = [];
     this.#msgText = [];
     if (this.#closeSent) {
