@@ -47,7 +47,11 @@ async function wsServer(
 /** Runs the `ws` client script against `url` and returns its JSON verdict. */
 async function wsClient(url: string, deflate = false): Promise<Record<string, unknown>> {
   const output = await new Deno.Command("node", {
-    args: [new URL("ws_client.mjs", peers).pathname, url, ...(deflate ? ["--deflate"] : [])],
+    args: [
+      new URL("ws_interop_client.mjs", peers).pathname,
+      url,
+      ...(deflate ? ["--deflate"] : []),
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();

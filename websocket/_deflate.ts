@@ -91,7 +91,8 @@ export interface DeflateParams {
   level: number;
 }
 
-type ParamMap = Map<string, string | true>;
+/** Extension parameters by lower-cased name: a value, or `true` for a bare flag. */
+export type ParamMap = Map<string, string | true>;
 
 /** Splits a `Sec-WebSocket-Extensions` value into `[name, params][]`; throws on bad syntax. */
 export function parseExtensions(header: string): [string, ParamMap][] {
@@ -178,14 +179,15 @@ function resolveOptions(options: DeflateOptions | true): Required<DeflateOptions
 /**
  * Server side: picks the first permessage-deflate offer in the client's
  * `Sec-WebSocket-Extensions` header that can be honoured. Returns the agreed
- * params and the response header value, or `null` (no offer, or none we can
- * honour: offers are declined, never failed).
+ * params and the response header value (`extensions`; `response` is the same
+ * string, kept for older callers), or `null` (no offer, `options` false, or
+ * no offer we can honour: offers are declined, never failed).
  */
 export function negotiateDeflate(
   offerHeader: string | null,
-  options: DeflateOptions | true = true,
-): { params: DeflateParams; response: string } | null {
-  if (!offerHeader) return null;
+  options: DeflateOptions | boolean = true,
+): { params: DeflateParams; extensions: string; response: string } | null {
+  if (!offerHeader || options === false) return null;
   const opts = resolveOptions(options);
   let offers: [string, ParamMap][];
   try {
@@ -251,6 +253,7 @@ export function negotiateDeflate(
         threshold: opts.threshold,
         level: opts.level,
       },
+      extensions: parts.join("; "),
       response: parts.join("; "),
     };
   }

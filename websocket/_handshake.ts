@@ -123,16 +123,17 @@ function parseHeaderLines(lines: string[]): Headers {
 
 /**
  * Reads one HTTP/1.1 request head from `conn` and builds a standard
- * `Request` (url `http(s)://host/path?query`, all headers, method). Rejects
+ * `Request` (url `http(s)://host/path?query`, all headers, method; `https`
+ * when `secure`, which defaults to whether `conn` is a TLS connection). Rejects
  * with a {@linkcode WebSocketHandshakeError} (status 400 or 431) on a
  * malformed or oversize head. `leftover` holds bytes that followed the head
  * (early WebSocket frames).
  */
 export async function readHttpRequest(
   conn: Deno.Conn,
-  opts: { maxHeaderBytes: number },
+  opts: { maxHeaderBytes: number; secure?: boolean },
 ): Promise<{ request: Request; leftover: Uint8Array }> {
-  const { maxHeaderBytes } = opts;
+  const { maxHeaderBytes, secure = "handshake" in conn } = opts;
   const { head, leftover } = await readHead(conn, maxHeaderBytes);
   const lines = head.split("\r\n");
   const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
@@ -148,7 +149,7 @@ export async function readHttpRequest(
   if (!host || /[\s/?#@]/.test(host)) {
     throw new WebSocketHandshakeError("ERR_HANDSHAKE_MALFORMED", "Missing or invalid Host header");
   }
-  const scheme = "handshake" in conn ? "https" : "http";
+  const scheme = secure ? "https" : "http";
   let url: URL;
   try {
     url = target.startsWith("/") ? new URL(`${scheme}://${host}${target}`) : new URL(target);

@@ -64,6 +64,14 @@ export interface Rfc6455Options {
   /** The negotiated `Sec-WebSocket-Extensions` value. */
   extensions?: string;
   /**
+   * `send()` resolves as soon as the message is queued while
+   * `bufferedAmount` stays at or below this many bytes; above it, `send()`
+   * resolves only once the message was written to the connection. 0 makes
+   * every `send()` wait for its write.
+   * @default {1048576}
+   */
+  sendHighWaterMark?: number;
+  /**
    * How long to wait for the peer's part of the close handshake before
    * dropping TCP (reported as 1006 if the peer never answered).
    * @default {5000}
@@ -96,8 +104,15 @@ interface PendingPing {
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const RESOLVED = Promise.resolve();
 /** Frames whose payload is at least this big get their own allocation instead of the shared buffer. */
 const DEDICATED_PAYLOAD = 256 * 1024;
+/** Binary messages from SLAB_MIN to SLAB_MAX bytes are copied into shared SLAB_SIZE slabs. */
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MIN = 4 * 1024;
+const SLAB_MAX = 16 * 1024;
+/** Largest read buffer a busy connection grows to. */
+const MAX_READ_BUFFER = 256 * 1024;
 /** Largest coalescing buffer for outgoing frames. */
 const MAX_SCRATCH = 256 * 1024;
 /** How many bytes of decoded messages the readable may hold before we stop reading TCP. */
@@ -109,6 +124,11 @@ function handled<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
+/** A `TypeError` with the stable code `ERR_INVALID_ARG_TYPE`. */
+function typeError(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: "ERR_INVALID_ARG_TYPE" });
+}
+
 function notOpen(state: number): WebSocketStateError {
   return new WebSocketStateError(
     "ERR_WEBSOCKET_NOT_OPEN",
@@ -118,6 +138,23 @@ function notOpen(state: number): WebSocketStateError {
 
 /**
  * One RFC 6455 WebSocket connection over an upgraded `Deno.Conn`.
+ *
+ * Lifecycle rules callers can rely on:
+ * - `readable` always *closes* (never errors) when the connection ends, for a
+ *   clean close, a protocol failure or TCP loss alike; `closed` says which.
+ *   Cancelling `readable` closes the connection with 1000.
+ * - `closed` never rejects. It carries the peer's close code (1005 if its
+ *   close frame had none); on a protocol failure the code we sent (1002,
+ *   1007, 1009); 1006 when TCP ended without a close handshake, when the peer
+ *   did not answer our close frame within `closeTimeout`, or after `abort()`.
+ *   The conn is closed before `closed` settles.
+ * - `send`/`ping`/`beginBinary` reject with `WebSocketStateError` once the
+ *   socket is closing or closed; pings still waiting for a pong reject when
+ *   the connection closes. Rejections are pre-marked as handled, so a
+ *   fire-and-forget `send()` on a dead connection never crashes the process.
+ * - Pongs and the close handshake are processed by the same reader as
+ *   messages: while `readable` is full (64 KiB of unread messages), nothing
+ *   is read from TCP, which is what gives the peer real backpressure.
  *
  * @example
  * ```ts ignore
@@ -132,6 +169,7 @@ export class Rfc6455Socket {
   #maxMessageSize: number;
   #fragmentSize: number;
   #closeTimeout: number;
+  #sendHighWaterMark: number;
   #codec: DeflateCodec | null;
   #maskKeys = new MaskKeys();
   #protocol: string;
@@ -149,6 +187,8 @@ export class Rfc6455Socket {
   #msgText: string[] = [];
   #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #slab: Uint8Array | null = null;
+  #slabAt = 0;
   #readable: ReadableStream<string | Uint8Array>;
   #controller!: ReadableStreamDefaultController<string | Uint8Array>;
   #readableOpen = true;
@@ -170,6 +210,7 @@ export class Rfc6455Socket {
   #closeSent = false;
   #closeReceived: CloseInfo | null = null;
   #failure: CloseInfo | null = null;
+  #error: WebSocketProtocolError | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = Promise.withResolvers<CloseInfo>();
   #pings: PendingPing[] = [];
@@ -189,6 +230,7 @@ export class Rfc6455Socket {
       protocol = "",
       extensions = "",
       closeTimeout = 5000,
+      sendHighWaterMark = 1024 * 1024,
     } = options;
     if (!(maxMessageSize > 0)) {
       throw new WebSocketArgumentError(
@@ -207,6 +249,7 @@ export class Rfc6455Socket {
     this.#maxMessageSize = maxMessageSize;
     this.#fragmentSize = fragmentSize;
     this.#closeTimeout = closeTimeout;
+    this.#sendHighWaterMark = sendHighWaterMark;
     this.#codec = deflate ? new DeflateCodec(deflate, role) : null;
     this.#protocol = protocol;
     this.#extensions = extensions;
@@ -251,6 +294,14 @@ export class Rfc6455Socket {
     return this.#bufferedAmount;
   }
 
+  /**
+   * The protocol violation or limit that made us fail the connection (its
+   * `closeCode` is what `closed` reports), or `null`.
+   */
+  get error(): WebSocketProtocolError | null {
+    return this.#error;
+  }
+
   /** The negotiated subprotocol ("" for none). */
   get protocol(): string {
     return this.#protocol;
@@ -280,14 +331,14 @@ export class Rfc6455Socket {
       payload = data;
     } else {
       return handled(
-        Promise.reject(new TypeError("Invalid message: expected a string or Uint8Array")),
+        Promise.reject(typeError("Invalid message: expected a string or Uint8Array")),
       );
     }
     const codec = this.#codec;
     const compress = codec !== null && payload.length >= codec.threshold;
     if (this.#dataTail === null && !compress) {
       this.#bufferedAmount += payload.length;
-      return handled(this.#enqueue(FIN | opcode, payload, payload.length));
+      return this.#accepted(this.#enqueue(FIN | opcode, payload, payload.length));
     }
     this.#bufferedAmount += payload.length;
     const written = Promise.withResolvers<void>();
@@ -309,9 +360,21 @@ export class Rfc6455Socket {
           return;
         }
       }
-      this.#enqueue(first, wire, payload.length).then(written.resolve, written.reject);
+      this.#accepted(this.#enqueue(first, wire, payload.length)).then(
+        written.resolve,
+        written.reject,
+      );
     });
     return handled(written.promise);
+  }
+
+  /** What `send()` returns for a queued frame: done now while under the high-water mark. */
+  #accepted(write: Promise<void>): Promise<void> {
+    if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+      write.catch(() => {});
+      return RESOLVED;
+    }
+    return handled(write);
   }
 
   /** Runs `step` after every earlier ordered data step (compression, streams). */
@@ -353,7 +416,7 @@ export class Rfc6455Socket {
       released.resolve();
     };
     const emit = (payload: Uint8Array, fin: boolean): Promise<void> => {
-      if (this.#readyState === 3 || (this.#closeSent && !fin)) {
+      if (this.#readyState === 3 || this.#closeSent) {
         return Promise.reject(notOpen(this.#readyState));
       }
       const first = (fin ? FIN : 0) | (started ? OPCODE_CONTINUATION : OPCODE_BINARY);
@@ -365,7 +428,7 @@ export class Rfc6455Socket {
       start: () => acquired.promise,
       write: async (chunk) => {
         if (!(chunk instanceof Uint8Array)) {
-          throw new TypeError("Invalid chunk: expected a Uint8Array");
+          throw typeError("Invalid chunk: expected a Uint8Array");
         }
         if (this.#readyState !== 1) throw notOpen(this.#readyState);
         const writes: Promise<void>[] = [];
@@ -424,7 +487,7 @@ export class Rfc6455Socket {
     } else {
       if (!(data instanceof Uint8Array)) {
         return handled(
-          Promise.reject(new TypeError("Invalid ping payload: expected a Uint8Array")),
+          Promise.reject(typeError("Invalid ping payload: expected a Uint8Array")),
         );
       }
       if (data.length > MAX_CONTROL_PAYLOAD) {
@@ -492,6 +555,14 @@ export class Rfc6455Socket {
     return this.#closed.promise.then(() => {});
   }
 
+  /**
+   * Drops TCP now, without a close frame (dead peers, shutdown). `closed`
+   * resolves with 1006 unless the connection had already closed.
+   */
+  abort(): void {
+    this.#finish({ code: CLOSE_ABNORMAL, reason: "" });
+  }
+
   /** `await using` support: closes with 1000 (or waits for an ongoing close). */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#readyState === 1) await this.close(1000);
@@ -499,9 +570,11 @@ export class Rfc6455Socket {
   }
 
   #enqueue(first: number, payload: Uint8Array, amount: number): Promise<void> {
-    if (this.#readyState === 3) {
+    // Nothing may follow a close frame on the wire (RFC 6455 §5.5.1); the
+    // close frame itself is queued right after #closeSent is set.
+    if (this.#readyState === 3 || (this.#closeSent && (first & 0x0f) !== OPCODE_CLOSE)) {
       this.#bufferedAmount -= amount;
-      return Promise.reject(notOpen(3));
+      return Promise.reject(notOpen(this.#readyState));
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#queue.push({ first, payload, amount, resolve, reject });
@@ -512,11 +585,13 @@ export class Rfc6455Socket {
   async #flush(): Promise<void> {
     this.#writing = true;
     const masked = this.#client;
+    let batch: OutFrame[] = [];
+    let i = 0;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue;
+        batch = this.#queue;
         this.#queue = [];
-        let i = 0;
+        i = 0;
         while (i < batch.length) {
           // Coalesce as many whole frames as fit into one scratch write.
           let total = 0;
@@ -546,6 +621,7 @@ export class Rfc6455Socket {
         }
       }
     } catch (err) {
+      for (; i < batch.length; i++) this.#settle(batch[i], err);
       for (const frame of this.#queue) this.#settle(frame, err);
       this.#queue = [];
       this.#writing = false;
@@ -701,9 +777,19 @@ export class Rfc6455Socket {
       this.#start = 0;
       this.#end = live;
     }
+    const free = this.#buf.length - this.#end;
     const n = await this.#read(this.#buf.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
+    if (n === free && this.#buf.length < MAX_READ_BUFFER) {
+      // The kernel had more than we could take: a busy connection earns a
+      // bigger buffer (fewer read calls); idle ones keep the small one.
+      const bigger = new Uint8Array(Math.min(MAX_READ_BUFFER, this.#buf.length * 2));
+      bigger.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = bigger;
+    }
     return true;
   }
 
@@ -808,7 +894,7 @@ export class Rfc6455Socket {
         }
         this.#deliver(message);
       } else {
-        this.#deliver(owned ? payload : payload.slice());
+        this.#deliver(owned ? payload : this.#own(payload));
       }
       return;
     }
@@ -822,6 +908,26 @@ export class Rfc6455Socket {
       this.#msgChunks.push(owned ? payload : payload.slice());
     }
     if (fin) this.#completeMessage();
+  }
+
+  /**
+   * A private copy of a payload that lives in the reusable read buffer.
+   * Mid-size payloads are carved out of a shared slab (one allocation per
+   * 64 KiB instead of one per message: allocation, not the copy, dominates
+   * at 16 KiB); a kept message retains at most its slab.
+   */
+  #own(payload: Uint8Array): Uint8Array {
+    const length = payload.length;
+    if (length < SLAB_MIN || length > SLAB_MAX) return payload.slice();
+    if (this.#slabAt + length > SLAB_SIZE || this.#slab === null) {
+      this.#slab = new Uint8Array(SLAB_SIZE);
+      this.#slabAt = 0;
+    }
+    const at = this.#slabAt;
+    this.#slab.set(payload, at);
+    // Keep the next carve 8-aligned so a consumer can view it as wider words.
+    this.#slabAt = (at + length + 7) & ~7;
+    return this.#slab.subarray(at, at + length);
   }
 
   async #inflate(payload: Uint8Array, fin: boolean): Promise<void> {
@@ -986,6 +1092,7 @@ export class Rfc6455Socket {
     const reason = truncateUtf8(err.message, 123);
     const info = { code: err.closeCode, reason };
     this.#failure = info;
+    this.#error = err;
     this.#msgChunks = [];
     this.#msgText = [];
     if (this.#closeSent) {
@@ -1002,7 +1109,9 @@ export class Rfc6455Socket {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     frame.resolve = resolve;
     frame.reject = reject;
-    this.#queue.unshift(frame);
+    // Queued data would follow the close frame: drop it (the senders see the rejection).
+    for (const queued of this.#queue) this.#settle(queued, true);
+    this.#queue = [frame];
     if (!this.#writing) this.#flush();
     this.#armCloseTimer();
     promise.then(() => this.#finish(info), () => this.#finish(info));

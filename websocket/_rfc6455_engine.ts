@@ -7,7 +7,12 @@
  */
 
 import { Connection } from "./_connection.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, type EngineSocket, type Message } from "./_engine.ts";
+import {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+  type EngineSocket,
+  type Message,
+} from "./_engine.ts";
 import { negotiateDeflate } from "./_deflate.ts";
 import {
   clientHandshake,
@@ -61,17 +66,9 @@ const rethrow = (error: unknown): never => {
 /** `Rfc6455Socket` behind the engine interface. */
 export class Rfc6455Engine implements EngineSocket {
   #socket: Rfc6455Socket;
-  #conn: Deno.Conn;
-  /** Rejects once closed: a send in flight when TCP breaks must not hang (see WS_CONTRACT_NOTES). */
-  #whenClosed: Promise<never>;
 
-  constructor(socket: Rfc6455Socket, conn: Deno.Conn) {
+  constructor(socket: Rfc6455Socket) {
     this.#socket = socket;
-    this.#conn = conn;
-    this.#whenClosed = socket.closed.then(() => {
-      throw new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before the message was sent");
-    });
-    this.#whenClosed.catch(() => {});
   }
 
   get readable(): ReadableStream<Message> {
@@ -91,7 +88,7 @@ export class Rfc6455Engine implements EngineSocket {
   }
 
   send(data: Message): Promise<void> {
-    return Promise.race([this.#socket.send(data), this.#whenClosed]).catch(rethrow);
+    return this.#socket.send(data).catch(rethrow);
   }
 
   beginBinary(): WritableStream<Uint8Array> {
@@ -110,11 +107,9 @@ export class Rfc6455Engine implements EngineSocket {
     return this.#socket.close(code, reason).catch(rethrow);
   }
 
-  /** Drops TCP without a close frame (the socket reports 1006 unless it already closed). */
+  /** Drops TCP without a close frame and settles everything (1006 unless already closed). */
   terminate(): void {
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
+    this.#socket.abort();
   }
 }
 
@@ -128,6 +123,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
     maxHeaderBytes = 16 * 1024,
     handshakeTimeout = 10_000,
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
+    sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
     fragmentSize,
     deflate = false,
     heartbeat,
@@ -135,11 +131,13 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
   const listener: Deno.Listener = cert !== undefined && key !== undefined
     ? Deno.listenTls({ hostname, port, cert, key })
     : Deno.listen({ hostname, port });
-  const conns = new Set<Deno.Conn>();
+  /** Connections still in the handshake, and established sockets: both are ended by stop(). */
+  const handshaking = new Set<Deno.Conn>();
+  const sockets = new Set<Rfc6455Socket>();
   const beat = heartbeatOf(heartbeat);
 
   const handle = async (conn: Deno.Conn) => {
-    conns.add(conn);
+    handshaking.add(conn);
     const timer = setTimeout(() => {
       try {
         conn.close();
@@ -178,9 +176,11 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
       }
       await writeAll(conn, answer);
       clearTimeout(timer);
+      handshaking.delete(conn);
       const socket = new Rfc6455Socket(conn, {
         role: "server",
         maxMessageSize,
+        sendHighWaterMark,
         fragmentSize,
         deflate: agreed?.params ?? null,
         leftover,
@@ -188,7 +188,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         extensions,
       });
       const url = new URL(request.url);
-      connection = new Connection(new Rfc6455Engine(socket, conn), {
+      connection = new Connection(new Rfc6455Engine(socket), {
         engine: "rfc6455",
         path: url.pathname + url.search,
         headers: request.headers,
@@ -196,12 +196,13 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         extensions,
         remoteAddr: conn.remoteAddr as Deno.NetAddr,
       });
-      connection.closed.then(() => conns.delete(conn));
+      sockets.add(socket);
+      connection.closed.then(() => sockets.delete(socket));
       if (beat) connection.startHeartbeat(beat);
       server.admit(connection);
     } catch {
       clearTimeout(timer);
-      conns.delete(conn);
+      handshaking.delete(conn);
       try {
         conn.close();
       } catch { /* already closed */ }
@@ -231,11 +232,12 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
       } catch { /* already closed */ }
       await accepting;
       // Whatever did not finish its close handshake in the grace period is dropped.
-      for (const conn of conns) {
+      for (const conn of handshaking) {
         try {
           conn.close();
         } catch { /* already closed */ }
       }
+      for (const socket of sockets) socket.abort();
     },
   };
 }
@@ -248,6 +250,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
     caCerts,
     signal,
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
+    sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
     fragmentSize,
     deflate = false,
     handshakeTimeout = 10_000,
@@ -288,13 +291,14 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
     const socket = new Rfc6455Socket(conn, {
       role: "client",
       maxMessageSize,
+      sendHighWaterMark,
       fragmentSize,
       deflate: agreed.deflate,
       leftover: agreed.leftover,
       protocol: agreed.protocol,
       extensions: agreed.extensions,
     });
-    return new Connection(new Rfc6455Engine(socket, conn), {
+    return new Connection(new Rfc6455Engine(socket), {
       engine: "rfc6455",
       path: url.pathname + url.search,
       headers: agreed.response.headers,

@@ -1,74 +1,67 @@
-// A `ws` (npm) client for the interop tests, run under Node.
-// Usage: node ws_client.mjs <url> [--deflate]
-// Offers subprotocol "chat", sends text and binary messages of several sizes,
-// checks every echo byte for byte, pings, closes with 4000 and prints one JSON result line.
+// npm `ws` client for interop tests. Usage: node ws_client.mjs <url> '<json options>'
+// Sends a scripted sequence, checks every echo byte for byte, pings, then closes
+// with 4000. Prints one JSON result line.
 import WebSocket from "ws";
 
-const url = process.argv[2];
-const deflate = process.argv.includes("--deflate");
-const ws = new WebSocket(url, ["chat"], {
-  perMessageDeflate: deflate ? { threshold: 0 } : false,
-  headers: { "x-peer": "ws" },
+const [url, rawOptions = "{}"] = process.argv.slice(2);
+const options = JSON.parse(rawOptions);
+const ws = new WebSocket(url, options.protocols ?? [], {
+  perMessageDeflate: options.deflate ?? false,
   maxPayload: 64 * 1024 * 1024,
 });
-const result = {
-  opened: false,
-  protocol: "",
-  extensions: "",
-  echoes: 0,
-  mismatches: 0,
-  pong: false,
-};
-const pending = [];
-const sizes = [0, 1, 125, 126, 65535, 65536, 1 << 20, 4 << 20];
+const result = { extensions: "", protocol: "", echoes: 0, pong: null, close: null, errors: [] };
 
-function payload(size, seed) {
-  const bytes = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * seed + 3) & 0xff;
-  return bytes;
+function pattern(size, seed) {
+  const out = Buffer.alloc(size);
+  let x = seed | 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
 }
 
-ws.on("open", () => {
-  result.opened = true;
-  result.protocol = ws.protocol;
+const sizes = options.sizes ?? [0, 1, 125, 126, 65536, 1 << 20];
+const messages = [
+  ...sizes.map((size, i) => ({ data: pattern(size, i + 7), binary: true })),
+  { data: "héllo ✓ ".repeat(1000), binary: false },
+  { data: "compressible ".repeat(10000), binary: false },
+];
+
+function next(ws) {
+  return new Promise((resolve, reject) => {
+    ws.once("message", (data, isBinary) => resolve({ data, isBinary }));
+    ws.once("close", () => reject(new Error("closed while waiting")));
+  });
+}
+
+ws.on("error", (err) => result.errors.push(err.message));
+ws.on("open", async () => {
   result.extensions = ws.extensions;
-  for (const size of sizes) {
-    const bytes = payload(size, 17);
-    pending.push({ binary: true, data: bytes });
-    ws.send(bytes, { binary: true });
-    const text = "ü".repeat(size >> 1);
-    pending.push({ binary: false, data: text });
-    ws.send(text);
+  result.protocol = ws.protocol;
+  try {
+    for (const message of messages) {
+      const reply = next(ws);
+      ws.send(message.data, { binary: message.binary });
+      const { data, isBinary } = await reply;
+      if (isBinary !== message.binary) throw new Error("Type mismatch");
+      const expected = Buffer.from(message.data);
+      if (!Buffer.from(data).equals(expected)) {
+        throw new Error(`Echo mismatch at ${expected.length} bytes`);
+      }
+      result.echoes++;
+    }
+    const pong = new Promise((resolve) => ws.once("pong", (d) => resolve(d.toString())));
+    ws.ping(Buffer.from("ws-ping"));
+    result.pong = await pong;
+  } catch (err) {
+    result.errors.push(err.message);
   }
-  ws.ping(Buffer.from("are you there"));
-});
-ws.on("pong", (data) => {
-  result.pong = data.toString() === "are you there";
-});
-ws.on("message", (data, isBinary) => {
-  const expected = pending.shift();
-  const same = expected && expected.binary === isBinary &&
-    (isBinary ? Buffer.compare(data, expected.data) === 0 : data.toString() === expected.data);
-  if (same) result.echoes++;
-  else result.mismatches++;
-  if (pending.length === 0) ws.close(4000, "done");
+  ws.close(4000, "interop done");
 });
 ws.on("close", (code, reason) => {
-  result.closeCode = code;
-  result.closeReason = reason.toString();
+  result.close = { code, reason: reason.toString() };
   console.log(JSON.stringify(result));
-  process.exit(0);
 });
-ws.on("unexpected-response", (_request, response) => {
-  result.status = response.statusCode;
-  console.log(JSON.stringify(result));
-  process.exit(0);
-});
-ws.on("error", (error) => {
-  result.error = String(error.message);
-});
-setTimeout(() => {
-  result.error = "timeout";
-  console.log(JSON.stringify(result));
-  process.exit(1);
-}, 20_000).unref();
