@@ -119,3 +119,26 @@ Deno.test("serve(), connect() and handleUpgrade() refuse bad limits with ERR_INV
     { code: "ERR_INVALID_OPTION" },
   );
 });
+
+Deno.test("native client: codes the built-in client cannot send go out as 1000", async (t) => {
+  await t.step("close(1001) is sent and reported as 1000", async () => {
+    await using server = serve({ hostname: LOOPBACK4, port: 0 });
+    const accepted = server[Symbol.asyncIterator]().next();
+    const ws = await connect(`ws://127.0.0.1:${server.addr.port}/`);
+    const conn = (await accepted).value as WebSocketConnection;
+    await ws.close(1001, "leaving");
+    assert.deepEqual(await conn.closed, { code: 1000, reason: "leaving" });
+    assert.equal((await ws.closed).code, 1000);
+  });
+  await t.step("an oversize message: 1009 locally, 1000 with the reason on the wire", async () => {
+    await using server = serve({ hostname: LOOPBACK4, port: 0 });
+    const accepted = server[Symbol.asyncIterator]().next();
+    const ws = await connect(`ws://127.0.0.1:${server.addr.port}/`, { maxMessageSize: 100 });
+    const conn = (await accepted).value as WebSocketConnection;
+    await conn.send(new Uint8Array(101));
+    assert.equal((await deadline(ws.closed, 5_000, "client close")).code, 1009);
+    const seen = await deadline(conn.closed, 5_000, "server close");
+    assert.equal(seen.code, 1000);
+    assert.match(seen.reason, /exceeds the limit/);
+  });
+});
