@@ -11,7 +11,18 @@ import type { WebSocketConnection, WebSocketEngine } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { ConnectionOptions } from "./options.ts";
 
-/** Options of `connect()`. */
+/** Options of `connect()`. *
+ * @example
+ * ```ts
+ * import { connect, type ConnectOptions } from "@netkit/realtime/websocket";
+ * const options: ConnectOptions = {
+ *   protocols: ["chat"],
+ *   headers: { authorization: "Bearer 42" },
+ *   signal: AbortSignal.timeout(5_000),
+ * };
+ * await connect("ws://127.0.0.1:9/", options).catch((error) => console.log(error.code));
+ * ```
+ */
 export interface ConnectOptions extends ConnectionOptions {
   /**
    * Subprotocols to offer. When set, the connection fails with

@@ -5,7 +5,15 @@
  * @module
  */
 
-/** How a connection ended. */
+/** How a connection ended. *
+ * @example
+ * ```ts
+ * import { connect } from "@netkit/realtime/websocket";
+ * const ws = await connect("ws://127.0.0.1:9/").catch(() => null);
+ * const { code, reason } = (await ws?.closed) ?? { code: 1006, reason: "" };
+ * if (code === 1006) console.log("connection lost", reason);
+ * ```
+ */
 export interface WebSocketCloseInfo {
   /**
    * The close code: the peer's (or ours, when we closed first), 1005 when
@@ -16,7 +24,14 @@ export interface WebSocketCloseInfo {
   reason: string;
 }
 
-/** The engine that carries a connection. */
+/** The engine that carries a connection. *
+ * @example
+ * ```ts
+ * import { serve, type WebSocketEngine } from "@netkit/realtime/websocket";
+ * const engine: WebSocketEngine = "rfc6455";
+ * await using server = serve({ hostname: "127.0.0.1", port: 0, engine });
+ * ```
+ */
 export type WebSocketEngine = "native" | "rfc6455";
 
 /**

@@ -6,7 +6,14 @@
  * @module
  */
 
-/** Every `code` a websocket error can carry. */
+/** Every `code` a websocket error can carry. *
+ * @example
+ * ```ts
+ * import type { WebSocketErrorCode } from "@netkit/realtime/websocket";
+ * const retryable = new Set<WebSocketErrorCode>(["ERR_HANDSHAKE_FAILED", "ERR_NOT_OPEN"]);
+ * console.log(retryable.has("ERR_NOT_OPEN")); // true
+ * ```
+ */
 export type WebSocketErrorCode =
   | "ERR_INVALID_URL"
   | "ERR_INVALID_DATA"

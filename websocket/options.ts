@@ -6,7 +6,17 @@
 
 import type { WebSocketEngine } from "./connection.ts";
 
-/** Dead-peer detection: a ping after `interval` ms, a close with 1001 when no pong came within `timeout` ms. */
+/** Dead-peer detection: a ping after `interval` ms, a close with 1001 when no pong came within `timeout` ms. *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   heartbeat: { interval: 20_000, timeout: 10_000 },
+ * });
+ * ```
+ */
 export interface HeartbeatOptions {
   /**
    * Milliseconds between the last sign of life and the next ping.
@@ -62,7 +72,16 @@ export interface PerMessageDeflateOptions {
   clientMaxWindowBits?: number;
 }
 
-/** Limits and tuning every connection has, on either side. */
+/** Limits and tuning every connection has, on either side. *
+ * @example
+ * ```ts
+ * import { connect } from "@netkit/realtime/websocket";
+ * await connect("ws://127.0.0.1:9/", {
+ *   maxMessageSize: 1024 * 1024,
+ *   sendHighWaterMark: 256 * 1024,
+ * }).catch(() => {});
+ * ```
+ */
 export interface ConnectionOptions {
   /**
    * Largest incoming message in bytes; a larger one closes the connection
@@ -103,7 +122,19 @@ export interface ConnectionOptions {
   handshakeTimeout?: number;
 }
 
-/** Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`. */
+/** Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`. *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   selectProtocol: (_request, offered) => offered.find((name) => name.startsWith("chat.")),
+ *   engine: "rfc6455",
+ *   deflate: true,
+ * });
+ * ```
+ */
 export interface UpgradeOptions extends ConnectionOptions {
   /**
    * Subprotocols this server speaks: the first one the client offers that is

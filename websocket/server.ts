@@ -12,10 +12,33 @@ import type { WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { UpgradeOptions } from "./options.ts";
 
-/** What `authorize` may answer: `true` to accept, `false` for a 401, or the `Response` to reject with. */
+/** What `authorize` may answer: `true` to accept, `false` for a 401, or the `Response` to reject with. *
+ * @example
+ * ```ts
+ * import { type AuthorizeVerdict, serve } from "@netkit/realtime/websocket";
+ * const authorize = (request: Request): AuthorizeVerdict =>
+ *   request.headers.get("origin") === "https://example.com"
+ *     ? true
+ *     : new Response("Forbidden origin", { status: 403 });
+ * await using server = serve({ hostname: "127.0.0.1", port: 0, authorize });
+ * ```
+ */
 export type AuthorizeVerdict = boolean | Response;
 
-/** Options of `serve()`. */
+/** Options of `serve()`. *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   path: "/ws",
+ *   protocols: ["chat"],
+ *   authorize: (request) => request.headers.has("authorization"),
+ *   maxMessageSize: 1024 * 1024,
+ * });
+ * ```
+ */
 export interface ServeOptions extends UpgradeOptions {
   /**
    * Address to listen on.
