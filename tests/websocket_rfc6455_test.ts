@@ -198,3 +198,58 @@ Deno.test("[rfc6455] a receiver that stops reading slows the sender, and nothing
   await deadline(pending, 5_000, "the stalled send to complete");
   reader.releaseLock();
 });
+
+Deno.test("[rfc6455] a client heartbeat closes a server that stops answering with 1001", async () => {
+  using listener = Deno.listen({ hostname: LOOPBACK4, port: 0 });
+  const accepted = RawPeer.accept(listener);
+  const ws = await connect(`ws://${LOOPBACK4}:${listener.addr.port}/`, {
+    engine: "rfc6455",
+    heartbeat: { interval: 200, timeout: 200 },
+  });
+  using server = await accepted;
+  const frame = await deadline(server.readFrame(), 5_000, "a ping");
+  assert.equal(frame?.opcode, OP.PING);
+  // Never answered: the client gives up with 1001 and drops TCP.
+  assert.equal((await server.readClose())?.code, 1001);
+  assert.deepEqual(await deadline(ws.closed, 5_000, "client close"), {
+    code: 1001,
+    reason: "No pong within heartbeat timeout",
+  });
+  await assert.rejects(
+    connect(`ws://${LOOPBACK4}:${listener.addr.port}/`, { heartbeat: { interval: 1_000 } }),
+    { code: "ERR_UNSUPPORTED_BY_ENGINE" },
+  );
+});
+
+Deno.test("[rfc6455] a client that sends no request head is dropped after handshakeTimeout", async () => {
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "rfc6455",
+    handshakeTimeout: 300,
+  });
+  using conn = await Deno.connect({ hostname: LOOPBACK4, port: server.addr.port });
+  const started = performance.now();
+  const n = await deadline(conn.read(new Uint8Array(16)), 5_000, "the server to hang up");
+  assert.equal(n, null);
+  assert.ok(performance.now() - started < 3_000);
+  // Other clients are still served.
+  await using ws = await connect(`ws://${LOOPBACK4}:${server.addr.port}/`, { engine: "rfc6455" });
+  assert.equal(ws.readyState, 1);
+});
+
+Deno.test("[rfc6455] a request head over maxHeaderBytes is answered with 431", async () => {
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "rfc6455",
+    maxHeaderBytes: 1024,
+  });
+  await assert.rejects(
+    connect(`ws://${LOOPBACK4}:${server.addr.port}/`, {
+      engine: "rfc6455",
+      headers: { "x-padding": "x".repeat(2048) },
+    }),
+    { status: 431 },
+  );
+});

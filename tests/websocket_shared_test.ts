@@ -13,7 +13,7 @@ import {
   WebSocketHandshakeError,
   type WebSocketServer,
 } from "../websocket/mod.ts";
-import { deadline, LOOPBACK4 } from "./_loopback.ts";
+import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
 import { makeCertificates } from "./websocket_peers/certs.ts";
 import { ENGINES } from "./websocket_peers/engines.ts";
 import { closePayload, OP, RawPeer } from "./websocket_peers/raw.ts";
@@ -256,39 +256,12 @@ for (const engine of ENGINES) {
   });
 
   Deno.test(`[${engine}] abrupt TCP loss is reported as 1006 on the client`, async () => {
-    await using server = serve({ hostname: LOOPBACK4, port: 0, engine });
-    const accepted = firstConnection(server);
-    const ws = await connect(url(server), { engine });
-    // Drop every TCP connection of the server without a close frame: a listener-less socket.
-    await server.close();
-    await accepted.then((conn) => conn.closed);
-    // server.close() sends 1001; the abrupt case needs a peer that vanishes: use a raw server.
-    assert.ok((await ws.closed).code === 1001);
-    const listener = Deno.listen({ hostname: LOOPBACK4, port: 0 });
-    const rawServer = (async () => {
-      const tcp = await listener.accept();
-      const buf = new Uint8Array(4096);
-      const n = (await tcp.read(buf)) ?? 0;
-      const request = new TextDecoder().decode(buf.subarray(0, n));
-      const key = /sec-websocket-key: *(.+)\r\n/i.exec(request)![1].trim();
-      const digest = await crypto.subtle.digest(
-        "SHA-1",
-        new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
-      );
-      const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
-      await tcp.write(
-        new TextEncoder().encode(
-          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
-        ),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      tcp.close();
-    })();
-    const lost = await connect(`ws://${LOOPBACK4}:${listener.addr.port}/`, { engine });
-    await rawServer;
-    listener.close();
-    const { code } = await deadline(lost.closed, 5_000, "the client to notice");
+    using listener = Deno.listen({ hostname: LOOPBACK4, port: 0 });
+    const accepted = RawPeer.accept(listener);
+    const ws = await connect(`ws://${LOOPBACK4}:${listener.addr.port}/`, { engine });
+    const server = await accepted;
+    server.close(); // no close frame
+    const { code } = await deadline(ws.closed, 5_000, "the client to notice");
     assert.equal(code, 1006);
   });
 
@@ -440,5 +413,17 @@ for (const engine of ENGINES) {
     await Promise.all(clients.map((ws) => ws.close()));
     await server.close();
     await Promise.all(loops);
+  });
+
+  Deno.test({
+    name: `[${engine}] serves and connects over IPv6 loopback`,
+    ignore: !hasIPv6(),
+    async fn() {
+      await using server = echoServer(engine, { hostname: LOOPBACK6 });
+      assert.equal(server.addr.hostname, LOOPBACK6);
+      await using ws = await connect(`ws://[${LOOPBACK6}]:${server.addr.port}/v6`, { engine });
+      await ws.send("over ::1");
+      assert.equal(await nextMessage(ws), "over ::1");
+    },
   });
 }

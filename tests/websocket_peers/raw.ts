@@ -64,6 +64,40 @@ export class RawPeer implements Disposable {
   }
 
   /**
+   * Accepts one TCP connection on `listener` and answers its WebSocket
+   * handshake with a 101, acting as a raw server.
+   */
+  static async accept(listener: Deno.Listener<Deno.TcpConn>): Promise<RawPeer> {
+    const conn = await listener.accept();
+    let head: Uint8Array = new Uint8Array(0);
+    const chunk = new Uint8Array(4096);
+    while (indexOfHeadEnd(head) < 0) {
+      const n = await conn.read(chunk);
+      if (n === null) {
+        conn.close();
+        throw new Error("Connection closed during handshake");
+      }
+      head = concat(head, chunk.subarray(0, n));
+    }
+    const end = indexOfHeadEnd(head);
+    const request = decoder.decode(head.subarray(0, end));
+    const key = /sec-websocket-key: *(.+)/i.exec(request)?.[1].trim() ?? "";
+    const digest = await crypto.subtle.digest(
+      "SHA-1",
+      encoder.encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+    );
+    const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+    await writeAll(
+      conn,
+      encoder.encode(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      ),
+    );
+    return new RawPeer(conn, head.slice(end + 4));
+  }
+
+  /**
    * Writes one frame, masked unless `mask: false` (clients must mask).
    * `rsv` sets the reserved bits (0x40, 0x20, 0x10); `claimedLength` writes a
    * header announcing that length while sending only `payload`.
