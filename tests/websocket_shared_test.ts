@@ -426,4 +426,22 @@ for (const engine of ENGINES) {
       assert.equal(await nextMessage(ws), "over ::1");
     },
   });
+
+  Deno.test(`[${engine}] close() gives up on a peer that never answers after closeTimeout`, async () => {
+    await using server = serve({
+      hostname: LOOPBACK4,
+      port: 0,
+      engine,
+      heartbeat: false,
+      closeTimeout: 300,
+    });
+    const accepted = firstConnection(server);
+    using peer = await RawPeer.connect(server.addr.port);
+    const conn = await accepted;
+    const started = performance.now();
+    await deadline(conn.close(1000, "bye"), 5_000, "close() to give up");
+    assert.ok(performance.now() - started >= 250, "waited for the peer first");
+    assert.equal((await conn.closed).code, 1006);
+    assert.equal((await deadline(peer.readClose(), 5_000, "the close frame"))?.code, 1000);
+  });
 }

@@ -5,7 +5,11 @@
  */
 
 import { Connection } from "./_connection.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SEND_HIGH_WATER_MARK } from "./_engine.ts";
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+} from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { WebSocketHandshakeError, WebSocketSyntaxError } from "./errors.ts";
@@ -68,6 +72,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     receiveQueueLimit = 2 * maxMessageSize,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     handshakeTimeout = 10_000,
   } = options;
   const client = caCerts?.length ? Deno.createHttpClient({ caCerts }) : undefined;
@@ -92,6 +97,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     maxMessageSize,
     receiveQueueLimit,
     sendHighWaterMark,
+    closeTimeout,
   });
   ws.addEventListener("error", (event) => {
     failure = (event as ErrorEvent).message ?? "";

@@ -29,6 +29,8 @@ export interface NativeSocketOptions {
   /** Unread received bytes held before the connection is closed with 1008. */
   receiveQueueLimit: number;
   sendHighWaterMark: number;
+  /** Milliseconds to wait for the peer's close frame before reporting 1006. */
+  closeTimeout: number;
 }
 
 /** Deno's built-in WebSocket behind the engine interface. */
@@ -43,6 +45,9 @@ export class NativeSocket implements EngineSocket {
   #readableDone = false;
   /** The close we initiated because of a local policy (1008/1009): reported instead of the echo. */
   #localClose: CloseInfo | undefined;
+  #settled = false;
+  #settle: (info: CloseInfo) => void;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ws: WebSocket, options: NativeSocketOptions) {
     this.#ws = ws;
@@ -87,23 +92,24 @@ export class NativeSocket implements EngineSocket {
       }
       this.#controller.enqueue(data);
     };
-    let settled = false;
-    ws.onclose = (event: CloseEvent) => {
+    this.#settle = (info: CloseInfo) => {
       // The built-in socket may fire close twice (heartbeat timeout: 1001, then 1005).
-      if (settled) return;
-      settled = true;
+      if (this.#settled) return;
+      this.#settled = true;
+      clearTimeout(this.#closeTimer);
       opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
-      const info = this.#localClose ?? {
-        code: event.code === 0 ? 1006 : event.code,
-        reason: event.code === 0 ? "" : event.reason,
-      };
       if (!this.#readableDone) {
         this.#readableDone = true;
         try {
           this.#controller.close();
         } catch { /* already closed or errored */ }
       }
-      closed.resolve(info);
+      closed.resolve(this.#localClose ?? info);
+    };
+    ws.onclose = (event: CloseEvent) => {
+      this.#settle(
+        event.code === 0 ? { code: 1006, reason: "" } : { code: event.code, reason: event.reason },
+      );
     };
     ws.onerror = () => {/* a close event always follows */};
   }
@@ -206,6 +212,12 @@ export class NativeSocket implements EngineSocket {
         : code;
       if (wire === undefined) this.#ws.close();
       else this.#ws.close(wire, reason);
+      // A peer that never answers the close frame would keep us waiting forever. The
+      // built-in socket cannot be dropped from JS, so we stop waiting and report 1006.
+      this.#closeTimer ??= setTimeout(
+        () => this.#settle({ code: 1006, reason: "Close handshake timed out" }),
+        this.#options.closeTimeout,
+      );
     }
     await this.closed;
   }

@@ -6,7 +6,11 @@
  */
 
 import { Connection } from "./_connection.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SEND_HIGH_WATER_MARK } from "./_engine.ts";
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+} from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
 import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
@@ -49,6 +53,7 @@ export function upgradeNative(
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     receiveQueueLimit = 2 * maxMessageSize,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     heartbeat,
     engine = "native",
     remoteAddr,
@@ -80,6 +85,7 @@ export function upgradeNative(
     maxMessageSize,
     receiveQueueLimit,
     sendHighWaterMark,
+    closeTimeout,
   });
   const connection = new Connection(engineSocket, {
     engine: "native",

@@ -87,6 +87,7 @@ export function assertOptions(options: {
   sendHighWaterMark?: number;
   fragmentSize?: number;
   handshakeTimeout?: number;
+  closeTimeout?: number;
   maxConnections?: number;
   maxHeaderBytes?: number;
 }): void {
@@ -96,6 +97,7 @@ export function assertOptions(options: {
       "receiveQueueLimit",
       "fragmentSize",
       "handshakeTimeout",
+      "closeTimeout",
       "maxConnections",
       "maxHeaderBytes",
     ] as const

@@ -8,6 +8,7 @@
 
 import { Connection } from "./_connection.ts";
 import {
+  DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_SEND_HIGH_WATER_MARK,
   type EngineSocket,
@@ -124,6 +125,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
     handshakeTimeout = 10_000,
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     fragmentSize,
     deflate = false,
     heartbeat,
@@ -181,6 +183,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         role: "server",
         maxMessageSize,
         sendHighWaterMark,
+        closeTimeout,
         fragmentSize,
         deflate: agreed?.params ?? null,
         leftover,
@@ -251,6 +254,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
     signal,
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     fragmentSize,
     deflate = false,
     handshakeTimeout = 10_000,
@@ -292,6 +296,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
       role: "client",
       maxMessageSize,
       sendHighWaterMark,
+      closeTimeout,
       fragmentSize,
       deflate: agreed.deflate,
       leftover: agreed.leftover,

@@ -120,6 +120,14 @@ export interface ConnectionOptions {
    * @default {10000}
    */
   handshakeTimeout?: number;
+  /**
+   * Milliseconds `close()` waits for the peer's close frame; then the
+   * connection counts as closed with 1006 (the rfc6455 engine drops TCP; the
+   * built-in socket cannot be dropped from JS and lingers until the peer or
+   * the server's shutdown ends it).
+   * @default {5000}
+   */
+  closeTimeout?: number;
 }
 
 /** Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`. *
