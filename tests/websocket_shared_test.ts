@@ -444,4 +444,32 @@ for (const engine of ENGINES) {
     assert.equal((await conn.closed).code, 1006);
     assert.equal((await deadline(peer.readClose(), 5_000, "the close frame"))?.code, 1000);
   });
+
+  Deno.test(`[${engine}] a hung authorize() answers 503 after handshakeTimeout and never blocks close()`, async (t) => {
+    await t.step("handshakeTimeout", async () => {
+      await using server = serve({
+        hostname: LOOPBACK4,
+        port: 0,
+        engine,
+        handshakeTimeout: 300,
+        authorize: () => new Promise<boolean>(() => {}),
+      });
+      await assert.rejects(
+        deadline(connect(url(server), { engine }), 5_000, "the 503"),
+        (error: unknown) => error instanceof WebSocketHandshakeError && error.status === 503,
+      );
+    });
+    await t.step("close()", async () => {
+      const server = serve({
+        hostname: LOOPBACK4,
+        port: 0,
+        engine,
+        authorize: () => new Promise<boolean>(() => {}),
+      });
+      const attempt = connect(url(server), { engine }).catch((error) => error);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await deadline(server.close(), 1_000, "close()");
+      assert.equal((await attempt).status, 503);
+    });
+  });
 }

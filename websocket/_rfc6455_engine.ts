@@ -140,11 +140,15 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
 
   const handle = async (conn: Deno.Conn) => {
     handshaking.add(conn);
-    const timer = setTimeout(() => {
+    // Two deadlines: one for the peer's request head, one for writing our answer. The time
+    // authorize() takes in between has its own limit (admission answers 503), which must be
+    // able to reach the peer.
+    const drop = () => {
       try {
         conn.close();
       } catch { /* already closed */ }
-    }, handshakeTimeout);
+    };
+    let timer = setTimeout(drop, handshakeTimeout);
     let connection: Connection | undefined;
     try {
       let head;
@@ -158,7 +162,9 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         throw error;
       }
       const { request, leftover } = head;
+      clearTimeout(timer);
       const rejection = await server.admission(request);
+      timer = setTimeout(drop, handshakeTimeout);
       if (rejection) {
         await writeHttpResponse(conn, rejection);
         throw rejection;

@@ -38,6 +38,9 @@ export class ServerCore implements WebSocketServer {
   #closing: Promise<void> | undefined;
   #finished = Promise.withResolvers<void>();
   #listening: Listening | undefined;
+  /** Set once the listener stopped: a handshake still "opening" then (a hung authorize) is not waited for. */
+  #stopped = false;
+  #closeStarted = Promise.withResolvers<void>();
   #options: ServeOptions;
 
   constructor(options: ServeOptions) {
@@ -60,7 +63,7 @@ export class ServerCore implements WebSocketServer {
    * validity, capacity, authorization. `null` means go ahead.
    */
   async admission(request: Request): Promise<Response | null> {
-    const { path, maxConnections = 10_000, authorize } = this.#options;
+    const { path, maxConnections = 10_000, authorize, handshakeTimeout = 10_000 } = this.#options;
     if (this.#closing) return new Response("Server is closing", { status: 503 });
     if (path !== undefined && new URL(request.url).pathname !== path) {
       return new Response("Not Found", { status: 404 });
@@ -71,10 +74,22 @@ export class ServerCore implements WebSocketServer {
       return new Response("Too many connections", { status: 503 });
     }
     this.#opening++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const denied = await authorizeProblem(request, authorize);
+      // A hung authorize() must neither hold the client forever nor block close().
+      const denied = await Promise.race([
+        authorizeProblem(request, authorize),
+        new Promise<Response>((resolve) => {
+          timer = setTimeout(
+            () => resolve(new Response("Authorization timed out", { status: 503 })),
+            handshakeTimeout,
+          );
+        }),
+        this.#closeStarted.promise.then(() => new Response("Server is closing", { status: 503 })),
+      ]);
       if (denied) return denied;
     } finally {
+      clearTimeout(timer);
       this.#opening--;
     }
     if (this.#closing) return new Response("Server is closing", { status: 503 });
@@ -137,10 +152,11 @@ export class ServerCore implements WebSocketServer {
   }
 
   async #close(): Promise<void> {
+    this.#closeStarted.resolve();
     this.#wakeAll();
     // Close frames first: stopping the listener may cut upgraded connections (native engine).
     const closing = async () => {
-      while (this.#opening > 0) await delay(5);
+      while (this.#opening > 0 && !this.#stopped) await delay(5);
       const open = [...this.#open, ...this.#queue];
       this.#queue.length = 0;
       await Promise.all(
@@ -153,6 +169,7 @@ export class ServerCore implements WebSocketServer {
       new Promise((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS)),
     ]);
     clearTimeout(timer);
+    this.#stopped = true;
     await this.#listening?.stop();
     this.#wakeAll();
     this.#finished.resolve();
