@@ -58,7 +58,8 @@ export interface ServeOptions extends UpgradeOptions {
   path?: string;
   /**
    * Decides before the handshake completes: `true` accepts, `false` rejects
-   * with 401, a `Response` is sent as the rejection. A thrown error rejects with 500.
+   * with 401, a `Response` is sent as the rejection. A thrown error rejects with 500;
+   * no answer within `handshakeTimeout` (or the server closing meanwhile) rejects with 503.
    */
   authorize?: (request: Request) => AuthorizeVerdict | Promise<AuthorizeVerdict>;
   /**
