@@ -393,6 +393,8 @@ export class Rfc6455Socket {
    * written go out as one frame (first `binary`, then `continuation`), and
    * closing the writer sends the final frame. Other messages wait until the
    * stream is closed; control frames (ping/pong/close) still interleave.
+   * Streamed messages are never compressed (permessage-deflate is decided
+   * per message, and the size is unknown up front).
    * Aborting a started stream closes the connection with 1011.
    */
   beginBinary(): WritableStream<Uint8Array> {
@@ -998,6 +1000,9 @@ export class Rfc6455Socket {
   #deliver(message: string | Uint8Array): void {
     this.#delivered++;
     if (!this.#readableOpen || this.#readyState === 3) return;
+    // After our close frame we keep reading only to find the peer's; data
+    // the application has no room for is dropped instead of piling up.
+    if (this.#closeSent && (this.#controller.desiredSize ?? 0) <= 0) return;
     try {
       this.#controller.enqueue(message);
     } catch {
