@@ -156,6 +156,12 @@ Deno.test("Rfc6455Socket closes with 1009 on an oversize header without allocati
     }, { maxMessageSize: 1024 });
     assert.ok(Deno.memoryUsage().rss - before < 256 * 1024 * 1024, "memory stayed bounded");
   });
+  await t.step("an unallocatable claim under an unlimited maxMessageSize", async () => {
+    await withPeer(async (peer) => {
+      await peer.write(rawFrame(BINARY, new Uint8Array(16), { claimedLength: 2 ** 52 }));
+      assert.equal((await peer.readClose()).code, 1009);
+    }, { maxMessageSize: Infinity });
+  });
   await t.step("fragments whose sum crosses the limit", async () => {
     await withPeer(async (peer) => {
       await peer.write(rawFrame(BINARY, new Uint8Array(600), { fin: false }));

@@ -20,6 +20,7 @@ import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
   applyMask,
   CLOSE_ABNORMAL,
+  CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_PAYLOAD,
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS,
@@ -688,7 +689,17 @@ export class Rfc6455Socket {
 
   #pumpOnce(): Promise<void> {
     if (this.#pumping === null) {
-      this.#pumping = this.#pump().finally(() => {
+      this.#pumping = this.#pump().catch((err) => {
+        // A bug must not leave the socket open with a dead reader.
+        this.#fail(
+          new WebSocketProtocolError(
+            "ERR_INTERNAL",
+            `Internal error: ${(err as Error)?.message ?? err}`,
+            CLOSE_INTERNAL_ERROR,
+            { cause: err },
+          ),
+        );
+      }).finally(() => {
         this.#pumping = null;
       });
     }
@@ -748,7 +759,20 @@ export class Rfc6455Socket {
 
   /** Reads a large payload straight into its own buffer (its size was checked against the limit). */
   async #readDedicated(headerBytes: number, length: number): Promise<Uint8Array> {
-    const payload = new Uint8Array(length);
+    let payload: Uint8Array;
+    try {
+      payload = new Uint8Array(length);
+    } catch {
+      // Only reachable with a huge maxMessageSize: refuse instead of crashing.
+      this.#fail(
+        new WebSocketProtocolError(
+          "ERR_MESSAGE_TOO_LARGE",
+          `Cannot allocate a message of "${length}" bytes`,
+          CLOSE_MESSAGE_TOO_BIG,
+        ),
+      );
+      return EMPTY;
+    }
     const from = this.#start + headerBytes;
     const have = this.#end - from;
     payload.set(this.#buf.subarray(from, this.#end));
