@@ -213,6 +213,12 @@ Deno.test("The engine server refuses a malformed or oversize upgrade request", a
     await peer.write("HELLO\r\n\r\n");
     assert.match(await peer.readHead(), /^HTTP\/1\.1 400/);
   });
+  await t.step("TRACE → 405", async () => {
+    using conn = await Deno.connect({ hostname: LOOPBACK4, port: server.port });
+    const peer = new RawPeer(conn);
+    await peer.write("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(await peer.readHead(), /^HTTP\/1\.1 405/);
+  });
   await t.step("a 20 KiB head → 431", async () => {
     using conn = await Deno.connect({ hostname: LOOPBACK4, port: server.port });
     const peer = new RawPeer(conn);
