@@ -385,3 +385,33 @@ Deno.test("Rfc6455Socket.send() resolves at once under sendHighWaterMark and wai
   assert.equal(socket.bufferedAmount, 0);
   socket.abort();
 });
+
+Deno.test("Rfc6455Socket messages stay intact after later reads reuse its buffers", async () => {
+  await using server = engineServer(() => {});
+  const accepted = server.nextSocket();
+  using peer = await RawPeer.connect(server.port);
+  const socket = await accepted;
+  const sizes = Array.from(
+    { length: 600 },
+    (_, i) => [0, 1, 64, 700, 1024, 2000, 4096, 9000, 16384, 20000][i % 10],
+  );
+  const expected = sizes.map((size, i) => randomBytes(size, i + 1));
+  const frames = expected.map((data) => rawFrame(BINARY, data));
+  const writer = (async () => {
+    for (const frame of frames) await peer.write(frame);
+  })();
+  const kept: Uint8Array[] = [];
+  const reader = socket.readable.getReader();
+  while (kept.length < expected.length) {
+    const { value } = await deadline(reader.read(), 5000, "message");
+    kept.push(value as Uint8Array);
+  }
+  reader.releaseLock();
+  await writer;
+  for (let i = 0; i < expected.length; i++) assert.deepEqual(kept[i], expected[i], `message ${i}`);
+  // Mutating one message must not touch its neighbours.
+  kept[2].fill(0);
+  assert.deepEqual(kept[1], expected[1]);
+  assert.deepEqual(kept[12], expected[12]);
+  socket.abort();
+});

@@ -112,6 +112,9 @@ const DEDICATED_PAYLOAD = 256 * 1024;
 const SLAB_SIZE = 64 * 1024;
 const SLAB_MIN = 4 * 1024;
 const SLAB_MAX = 16 * 1024;
+/** Binary messages up to SMALL_MAX bytes share SMALL_SLAB_SIZE slabs (like Node's Buffer pool). */
+const SMALL_SLAB_SIZE = 8 * 1024;
+const SMALL_MAX = 1024;
 /** Largest read buffer a busy connection grows to. */
 const MAX_READ_BUFFER = 256 * 1024;
 /** Largest coalescing buffer for outgoing frames. */
@@ -190,6 +193,8 @@ export class Rfc6455Socket {
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #slab: Uint8Array | null = null;
   #slabAt = 0;
+  #small: Uint8Array | null = null;
+  #smallAt = 0;
   #readable: ReadableStream<string | Uint8Array>;
   #controller!: ReadableStreamDefaultController<string | Uint8Array>;
   #readableOpen = true;
@@ -938,12 +943,23 @@ export class Rfc6455Socket {
 
   /**
    * A private copy of a payload that lives in the reusable read buffer.
-   * Mid-size payloads are carved out of a shared slab (one allocation per
-   * 64 KiB instead of one per message: allocation, not the copy, dominates
-   * at 16 KiB); a kept message retains at most its slab.
+   * Small (≤ 1 KiB) and mid-size (4-16 KiB) payloads are carved out of
+   * shared slabs of 8 KiB and 64 KiB (one allocation per slab instead of one
+   * per message: allocation, not the copy, dominates the receive path); a
+   * kept message retains at most its slab, like a pooled Node Buffer.
    */
   #own(payload: Uint8Array): Uint8Array {
     const length = payload.length;
+    if (length > 0 && length <= SMALL_MAX) {
+      if (this.#smallAt + length > SMALL_SLAB_SIZE || this.#small === null) {
+        this.#small = new Uint8Array(SMALL_SLAB_SIZE);
+        this.#smallAt = 0;
+      }
+      const at = this.#smallAt;
+      this.#small.set(payload, at);
+      this.#smallAt = (at + length + 7) & ~7;
+      return this.#small.subarray(at, at + length);
+    }
     if (length < SLAB_MIN || length > SLAB_MAX) return payload.slice();
     if (this.#slabAt + length > SLAB_SIZE || this.#slab === null) {
       this.#slab = new Uint8Array(SLAB_SIZE);
