@@ -344,7 +344,12 @@ export class Rfc6455Socket {
     const compress = codec !== null && payload.length >= codec.threshold;
     if (this.#dataTail === null && !compress) {
       this.#bufferedAmount += payload.length;
-      return this.#accepted(this.#enqueue(FIN | opcode, payload, payload.length));
+      if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+        // Hot path: no per-message promise; a later failure shows in `closed`.
+        this.#push(FIN | opcode, payload, payload.length);
+        return RESOLVED;
+      }
+      return handled(this.#enqueue(FIN | opcode, payload, payload.length));
     }
     this.#bufferedAmount += payload.length;
     const written = Promise.withResolvers<void>();
@@ -575,6 +580,12 @@ export class Rfc6455Socket {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#readyState === 1) await this.close(1000);
     else await this.#closed.promise;
+  }
+
+  /** Queues a frame nobody awaits (the connection is known to be open). */
+  #push(first: number, payload: Uint8Array, amount: number): void {
+    this.#queue.push({ first, payload, amount });
+    if (!this.#writing) this.#flush();
   }
 
   #enqueue(first: number, payload: Uint8Array, amount: number): Promise<void> {
