@@ -434,3 +434,21 @@ Deno.test("Frames that arrive in the same packet as the handshake are not lost",
     );
   });
 });
+
+Deno.test("Hundreds of small text and binary sends in one burst arrive intact and in order", async () => {
+  await using server = engineServer();
+  const client = await engineClient(server.port);
+  const messages: (string | Uint8Array)[] = [];
+  for (let i = 0; i < 500; i++) {
+    messages.push(i % 3 === 0 ? randomBytes(i % 200, i + 1) : `msg ${i} ${"ü€😀".repeat(i % 90)}`);
+  }
+  const sends = messages.map((m) => client.send(m));
+  const reader = client.readable.getReader();
+  for (const expected of messages) {
+    const { value } = await deadline(reader.read(), 5000, "echo");
+    assert.deepEqual(value, expected);
+  }
+  await Promise.all(sends);
+  reader.releaseLock();
+  await client.close(1000);
+});

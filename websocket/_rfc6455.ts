@@ -115,6 +115,8 @@ const SLAB_MAX = 16 * 1024;
 /** Binary messages up to SMALL_MAX bytes share SMALL_SLAB_SIZE slabs (like Node's Buffer pool). */
 const SMALL_SLAB_SIZE = 8 * 1024;
 const SMALL_MAX = 1024;
+/** Strings up to this many UTF-16 units (≤ 1023 UTF-8 bytes) are encoded into a shared slab. */
+const SMALL_TEXT = 341;
 /** Largest read buffer a busy connection grows to. */
 const MAX_READ_BUFFER = 256 * 1024;
 /** Largest coalescing buffer for outgoing frames. */
@@ -195,6 +197,8 @@ export class Rfc6455Socket {
   #slabAt = 0;
   #small: Uint8Array | null = null;
   #smallAt = 0;
+  #textSlab: Uint8Array | null = null;
+  #textSlabAt = 0;
   #readable: ReadableStream<string | Uint8Array>;
   #controller!: ReadableStreamDefaultController<string | Uint8Array>;
   #readableOpen = true;
@@ -331,7 +335,7 @@ export class Rfc6455Socket {
     let payload: Uint8Array;
     if (typeof data === "string") {
       opcode = OPCODE_TEXT;
-      payload = encoder.encode(data);
+      payload = data.length <= SMALL_TEXT ? this.#encodeSmall(data) : encoder.encode(data);
     } else if (data instanceof Uint8Array) {
       opcode = OPCODE_BINARY;
       payload = data;
@@ -580,6 +584,18 @@ export class Rfc6455Socket {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#readyState === 1) await this.close(1000);
     else await this.#closed.promise;
+  }
+
+  /** UTF-8 of a short string, bump-allocated from a send slab (never reused in place). */
+  #encodeSmall(text: string): Uint8Array {
+    if (this.#textSlab === null || this.#textSlabAt + text.length * 3 > SMALL_SLAB_SIZE) {
+      this.#textSlab = new Uint8Array(SMALL_SLAB_SIZE);
+      this.#textSlabAt = 0;
+    }
+    const at = this.#textSlabAt;
+    const { written } = encoder.encodeInto(text, this.#textSlab.subarray(at));
+    this.#textSlabAt = (at + written + 7) & ~7;
+    return this.#textSlab.subarray(at, at + written);
   }
 
   /** Queues a frame nobody awaits (the connection is known to be open). */
