@@ -117,6 +117,8 @@ const SMALL_SLAB_SIZE = 8 * 1024;
 const SMALL_MAX = 1024;
 /** Strings up to this many UTF-16 units (≤ 1023 UTF-8 bytes) are encoded into a shared slab. */
 const SMALL_TEXT = 341;
+/** Read and coalescing buffer size of a quiet connection. */
+const IDLE_BUFFER = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
 const MAX_READ_BUFFER = 256 * 1024;
 /** Largest coalescing buffer for outgoing frames. */
@@ -183,6 +185,7 @@ export class Rfc6455Socket {
 
   // Read side.
   #buf: Uint8Array;
+  #lastRead = 0;
   #start = 0;
   #end = 0;
   #header: FrameHeader = newHeader();
@@ -210,7 +213,8 @@ export class Rfc6455Socket {
   // Write side.
   #queue: OutFrame[] = [];
   #writing = false;
-  #scratch: Uint8Array = new Uint8Array(16 * 1024);
+  #scratch: Uint8Array = EMPTY;
+  #lastBatch = 0;
   #bufferedAmount = 0;
   #dataTail: Promise<void> | null = null;
   #streamActive = false;
@@ -263,7 +267,7 @@ export class Rfc6455Socket {
     this.#codec = deflate ? new DeflateCodec(deflate, role) : null;
     this.#protocol = protocol;
     this.#extensions = extensions;
-    this.#buf = new Uint8Array(Math.max(16 * 1024, leftover.length));
+    this.#buf = new Uint8Array(Math.max(IDLE_BUFFER, leftover.length));
     this.#buf.set(leftover);
     this.#end = leftover.length;
     try {
@@ -642,6 +646,7 @@ export class Rfc6455Socket {
                 Math.min(MAX_SCRATCH, Math.max(total, this.#scratch.length * 2)),
               );
             }
+            this.#lastBatch = total;
             const out = this.#scratch;
             let at = 0;
             for (let k = i; k < j; k++) at = this.#encodeInto(out, at, batch[k]);
@@ -649,6 +654,7 @@ export class Rfc6455Socket {
             for (let k = i; k < j; k++) this.#settle(batch[k]);
             i = j;
           } else {
+            this.#lastBatch = MAX_SCRATCH;
             await this.#writeLarge(batch[i]);
             this.#settle(batch[i]);
             i++;
@@ -664,6 +670,9 @@ export class Rfc6455Socket {
       return;
     }
     this.#writing = false;
+    // A connection that went quiet gives back a grown coalescing buffer, so
+    // ten thousand idle sockets do not each keep 256 KiB.
+    if (this.#scratch.length > IDLE_BUFFER && this.#lastBatch <= IDLE_BUFFER) this.#scratch = EMPTY;
   }
 
   #settle(frame: OutFrame, err?: unknown): void {
@@ -823,6 +832,19 @@ export class Rfc6455Socket {
    * Returns false when reading is over (EOF or error; the socket is closing).
    */
   async #fill(needed: number): Promise<boolean> {
+    const unparsed = this.#end - this.#start;
+    if (
+      this.#buf.length > IDLE_BUFFER && this.#lastRead < IDLE_BUFFER / 2 &&
+      unparsed <= IDLE_BUFFER / 2 && needed <= IDLE_BUFFER
+    ) {
+      // Traffic calmed down: the read that may now sit idle for hours gets a
+      // small buffer again.
+      const small = new Uint8Array(IDLE_BUFFER);
+      small.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = small;
+      this.#start = 0;
+      this.#end = unparsed;
+    }
     if (this.#buf.length - this.#start < needed) {
       const live = this.#end - this.#start;
       if (this.#buf.length < needed) {
@@ -839,6 +861,7 @@ export class Rfc6455Socket {
     const n = await this.#read(this.#buf.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
+    this.#lastRead = n;
     if (n === free && this.#buf.length < MAX_READ_BUFFER) {
       // The kernel had more than we could take: a busy connection earns a
       // bigger buffer (fewer read calls); idle ones keep the small one.
