@@ -213,6 +213,12 @@ Deno.test("The engine server refuses a malformed or oversize upgrade request", a
     await peer.write("HELLO\r\n\r\n");
     assert.match(await peer.readHead(), /^HTTP\/1\.1 400/);
   });
+  await t.step("TRACE → 405", async () => {
+    using conn = await Deno.connect({ hostname: LOOPBACK4, port: server.port });
+    const peer = new RawPeer(conn);
+    await peer.write("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(await peer.readHead(), /^HTTP\/1\.1 405/);
+  });
   await t.step("a 20 KiB head → 431", async () => {
     using conn = await Deno.connect({ hostname: LOOPBACK4, port: server.port });
     const peer = new RawPeer(conn);
@@ -427,4 +433,22 @@ Deno.test("Frames that arrive in the same packet as the handshake are not lost",
       },
     );
   });
+});
+
+Deno.test("Hundreds of small text and binary sends in one burst arrive intact and in order", async () => {
+  await using server = engineServer();
+  const client = await engineClient(server.port);
+  const messages: (string | Uint8Array)[] = [];
+  for (let i = 0; i < 500; i++) {
+    messages.push(i % 3 === 0 ? randomBytes(i % 200, i + 1) : `msg ${i} ${"ü€😀".repeat(i % 90)}`);
+  }
+  const sends = messages.map((m) => client.send(m));
+  const reader = client.readable.getReader();
+  for (const expected of messages) {
+    const { value } = await deadline(reader.read(), 5000, "echo");
+    assert.deepEqual(value, expected);
+  }
+  await Promise.all(sends);
+  reader.releaseLock();
+  await client.close(1000);
 });

@@ -156,6 +156,12 @@ Deno.test("Rfc6455Socket closes with 1009 on an oversize header without allocati
     }, { maxMessageSize: 1024 });
     assert.ok(Deno.memoryUsage().rss - before < 256 * 1024 * 1024, "memory stayed bounded");
   });
+  await t.step("an unallocatable claim under an unlimited maxMessageSize", async () => {
+    await withPeer(async (peer) => {
+      await peer.write(rawFrame(BINARY, new Uint8Array(16), { claimedLength: 2 ** 52 }));
+      assert.equal((await peer.readClose()).code, 1009);
+    }, { maxMessageSize: Infinity });
+  });
   await t.step("fragments whose sum crosses the limit", async () => {
     await withPeer(async (peer) => {
       await peer.write(rawFrame(BINARY, new Uint8Array(600), { fin: false }));
@@ -377,5 +383,35 @@ Deno.test("Rfc6455Socket.send() resolves at once under sendHighWaterMark and wai
   }
   await Promise.all(sends);
   assert.equal(socket.bufferedAmount, 0);
+  socket.abort();
+});
+
+Deno.test("Rfc6455Socket messages stay intact after later reads reuse its buffers", async () => {
+  await using server = engineServer(() => {});
+  const accepted = server.nextSocket();
+  using peer = await RawPeer.connect(server.port);
+  const socket = await accepted;
+  const sizes = Array.from(
+    { length: 600 },
+    (_, i) => [0, 1, 64, 700, 1024, 2000, 4096, 9000, 16384, 20000][i % 10],
+  );
+  const expected = sizes.map((size, i) => randomBytes(size, i + 1));
+  const frames = expected.map((data) => rawFrame(BINARY, data));
+  const writer = (async () => {
+    for (const frame of frames) await peer.write(frame);
+  })();
+  const kept: Uint8Array[] = [];
+  const reader = socket.readable.getReader();
+  while (kept.length < expected.length) {
+    const { value } = await deadline(reader.read(), 5000, "message");
+    kept.push(value as Uint8Array);
+  }
+  reader.releaseLock();
+  await writer;
+  for (let i = 0; i < expected.length; i++) assert.deepEqual(kept[i], expected[i], `message ${i}`);
+  // Mutating one message must not touch its neighbours.
+  kept[2].fill(0);
+  assert.deepEqual(kept[1], expected[1]);
+  assert.deepEqual(kept[12], expected[12]);
   socket.abort();
 });

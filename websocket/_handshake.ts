@@ -116,7 +116,14 @@ function parseHeaderLines(lines: string[]): Headers {
         `Invalid value for header "${name}"`,
       );
     }
-    headers.append(name, value);
+    try {
+      headers.append(name, value);
+    } catch {
+      throw new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_MALFORMED",
+        `Invalid value for header "${name}"`,
+      );
+    }
   }
   return headers;
 }
@@ -159,7 +166,17 @@ export async function readHttpRequest(
       `Invalid request target "${target.slice(0, 64)}"`,
     );
   }
-  const request = new Request(url, { method, headers });
+  let request: Request;
+  try {
+    request = new Request(url, { method, headers });
+  } catch {
+    // Forbidden methods (CONNECT, TRACE, TRACK) cannot even be represented.
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_METHOD",
+      `Invalid method "${method}": a WebSocket upgrade uses GET`,
+      405,
+    );
+  }
   return { request, leftover };
 }
 

@@ -20,6 +20,7 @@ import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
   applyMask,
   CLOSE_ABNORMAL,
+  CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_PAYLOAD,
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS,
@@ -111,6 +112,13 @@ const DEDICATED_PAYLOAD = 256 * 1024;
 const SLAB_SIZE = 64 * 1024;
 const SLAB_MIN = 4 * 1024;
 const SLAB_MAX = 16 * 1024;
+/** Binary messages up to SMALL_MAX bytes share SMALL_SLAB_SIZE slabs (like Node's Buffer pool). */
+const SMALL_SLAB_SIZE = 8 * 1024;
+const SMALL_MAX = 1024;
+/** Strings up to this many UTF-16 units (≤ 1023 UTF-8 bytes) are encoded into a shared slab. */
+const SMALL_TEXT = 341;
+/** Read and coalescing buffer size of a quiet connection. */
+const IDLE_BUFFER = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
 const MAX_READ_BUFFER = 256 * 1024;
 /** Largest coalescing buffer for outgoing frames. */
@@ -177,6 +185,7 @@ export class Rfc6455Socket {
 
   // Read side.
   #buf: Uint8Array;
+  #lastRead = 0;
   #start = 0;
   #end = 0;
   #header: FrameHeader = newHeader();
@@ -189,6 +198,10 @@ export class Rfc6455Socket {
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #slab: Uint8Array | null = null;
   #slabAt = 0;
+  #small: Uint8Array | null = null;
+  #smallAt = 0;
+  #textSlab: Uint8Array | null = null;
+  #textSlabAt = 0;
   #readable: ReadableStream<string | Uint8Array>;
   #controller!: ReadableStreamDefaultController<string | Uint8Array>;
   #readableOpen = true;
@@ -200,7 +213,8 @@ export class Rfc6455Socket {
   // Write side.
   #queue: OutFrame[] = [];
   #writing = false;
-  #scratch: Uint8Array = new Uint8Array(16 * 1024);
+  #scratch: Uint8Array = EMPTY;
+  #lastBatch = 0;
   #bufferedAmount = 0;
   #dataTail: Promise<void> | null = null;
   #streamActive = false;
@@ -253,7 +267,7 @@ export class Rfc6455Socket {
     this.#codec = deflate ? new DeflateCodec(deflate, role) : null;
     this.#protocol = protocol;
     this.#extensions = extensions;
-    this.#buf = new Uint8Array(Math.max(16 * 1024, leftover.length));
+    this.#buf = new Uint8Array(Math.max(IDLE_BUFFER, leftover.length));
     this.#buf.set(leftover);
     this.#end = leftover.length;
     try {
@@ -325,7 +339,7 @@ export class Rfc6455Socket {
     let payload: Uint8Array;
     if (typeof data === "string") {
       opcode = OPCODE_TEXT;
-      payload = encoder.encode(data);
+      payload = data.length <= SMALL_TEXT ? this.#encodeSmall(data) : encoder.encode(data);
     } else if (data instanceof Uint8Array) {
       opcode = OPCODE_BINARY;
       payload = data;
@@ -338,7 +352,12 @@ export class Rfc6455Socket {
     const compress = codec !== null && payload.length >= codec.threshold;
     if (this.#dataTail === null && !compress) {
       this.#bufferedAmount += payload.length;
-      return this.#accepted(this.#enqueue(FIN | opcode, payload, payload.length));
+      if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+        // Hot path: no per-message promise; a later failure shows in `closed`.
+        this.#push(FIN | opcode, payload, payload.length);
+        return RESOLVED;
+      }
+      return handled(this.#enqueue(FIN | opcode, payload, payload.length));
     }
     this.#bufferedAmount += payload.length;
     const written = Promise.withResolvers<void>();
@@ -393,6 +412,8 @@ export class Rfc6455Socket {
    * written go out as one frame (first `binary`, then `continuation`), and
    * closing the writer sends the final frame. Other messages wait until the
    * stream is closed; control frames (ping/pong/close) still interleave.
+   * Streamed messages are never compressed (permessage-deflate is decided
+   * per message, and the size is unknown up front).
    * Aborting a started stream closes the connection with 1011.
    */
   beginBinary(): WritableStream<Uint8Array> {
@@ -569,6 +590,24 @@ export class Rfc6455Socket {
     else await this.#closed.promise;
   }
 
+  /** UTF-8 of a short string, bump-allocated from a send slab (never reused in place). */
+  #encodeSmall(text: string): Uint8Array {
+    if (this.#textSlab === null || this.#textSlabAt + text.length * 3 > SMALL_SLAB_SIZE) {
+      this.#textSlab = new Uint8Array(SMALL_SLAB_SIZE);
+      this.#textSlabAt = 0;
+    }
+    const at = this.#textSlabAt;
+    const { written } = encoder.encodeInto(text, this.#textSlab.subarray(at));
+    this.#textSlabAt = (at + written + 7) & ~7;
+    return this.#textSlab.subarray(at, at + written);
+  }
+
+  /** Queues a frame nobody awaits (the connection is known to be open). */
+  #push(first: number, payload: Uint8Array, amount: number): void {
+    this.#queue.push({ first, payload, amount });
+    if (!this.#writing) this.#flush();
+  }
+
   #enqueue(first: number, payload: Uint8Array, amount: number): Promise<void> {
     // Nothing may follow a close frame on the wire (RFC 6455 §5.5.1); the
     // close frame itself is queued right after #closeSent is set.
@@ -607,6 +646,7 @@ export class Rfc6455Socket {
                 Math.min(MAX_SCRATCH, Math.max(total, this.#scratch.length * 2)),
               );
             }
+            this.#lastBatch = total;
             const out = this.#scratch;
             let at = 0;
             for (let k = i; k < j; k++) at = this.#encodeInto(out, at, batch[k]);
@@ -614,6 +654,7 @@ export class Rfc6455Socket {
             for (let k = i; k < j; k++) this.#settle(batch[k]);
             i = j;
           } else {
+            this.#lastBatch = MAX_SCRATCH;
             await this.#writeLarge(batch[i]);
             this.#settle(batch[i]);
             i++;
@@ -629,6 +670,9 @@ export class Rfc6455Socket {
       return;
     }
     this.#writing = false;
+    // A connection that went quiet gives back a grown coalescing buffer, so
+    // ten thousand idle sockets do not each keep 256 KiB.
+    if (this.#scratch.length > IDLE_BUFFER && this.#lastBatch <= IDLE_BUFFER) this.#scratch = EMPTY;
   }
 
   #settle(frame: OutFrame, err?: unknown): void {
@@ -686,7 +730,17 @@ export class Rfc6455Socket {
 
   #pumpOnce(): Promise<void> {
     if (this.#pumping === null) {
-      this.#pumping = this.#pump().finally(() => {
+      this.#pumping = this.#pump().catch((err) => {
+        // A bug must not leave the socket open with a dead reader.
+        this.#fail(
+          new WebSocketProtocolError(
+            "ERR_INTERNAL",
+            `Internal error: ${(err as Error)?.message ?? err}`,
+            CLOSE_INTERNAL_ERROR,
+            { cause: err },
+          ),
+        );
+      }).finally(() => {
         this.#pumping = null;
       });
     }
@@ -746,7 +800,20 @@ export class Rfc6455Socket {
 
   /** Reads a large payload straight into its own buffer (its size was checked against the limit). */
   async #readDedicated(headerBytes: number, length: number): Promise<Uint8Array> {
-    const payload = new Uint8Array(length);
+    let payload: Uint8Array;
+    try {
+      payload = new Uint8Array(length);
+    } catch {
+      // Only reachable with a huge maxMessageSize: refuse instead of crashing.
+      this.#fail(
+        new WebSocketProtocolError(
+          "ERR_MESSAGE_TOO_LARGE",
+          `Cannot allocate a message of "${length}" bytes`,
+          CLOSE_MESSAGE_TOO_BIG,
+        ),
+      );
+      return EMPTY;
+    }
     const from = this.#start + headerBytes;
     const have = this.#end - from;
     payload.set(this.#buf.subarray(from, this.#end));
@@ -765,6 +832,19 @@ export class Rfc6455Socket {
    * Returns false when reading is over (EOF or error; the socket is closing).
    */
   async #fill(needed: number): Promise<boolean> {
+    const unparsed = this.#end - this.#start;
+    if (
+      this.#buf.length > IDLE_BUFFER && this.#lastRead < IDLE_BUFFER / 2 &&
+      unparsed <= IDLE_BUFFER / 2 && needed <= IDLE_BUFFER
+    ) {
+      // Traffic calmed down: the read that may now sit idle for hours gets a
+      // small buffer again.
+      const small = new Uint8Array(IDLE_BUFFER);
+      small.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = small;
+      this.#start = 0;
+      this.#end = unparsed;
+    }
     if (this.#buf.length - this.#start < needed) {
       const live = this.#end - this.#start;
       if (this.#buf.length < needed) {
@@ -781,6 +861,7 @@ export class Rfc6455Socket {
     const n = await this.#read(this.#buf.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
+    this.#lastRead = n;
     if (n === free && this.#buf.length < MAX_READ_BUFFER) {
       // The kernel had more than we could take: a busy connection earns a
       // bigger buffer (fewer read calls); idle ones keep the small one.
@@ -912,12 +993,23 @@ export class Rfc6455Socket {
 
   /**
    * A private copy of a payload that lives in the reusable read buffer.
-   * Mid-size payloads are carved out of a shared slab (one allocation per
-   * 64 KiB instead of one per message: allocation, not the copy, dominates
-   * at 16 KiB); a kept message retains at most its slab.
+   * Small (≤ 1 KiB) and mid-size (4-16 KiB) payloads are carved out of
+   * shared slabs of 8 KiB and 64 KiB (one allocation per slab instead of one
+   * per message: allocation, not the copy, dominates the receive path); a
+   * kept message retains at most its slab, like a pooled Node Buffer.
    */
   #own(payload: Uint8Array): Uint8Array {
     const length = payload.length;
+    if (length > 0 && length <= SMALL_MAX) {
+      if (this.#smallAt + length > SMALL_SLAB_SIZE || this.#small === null) {
+        this.#small = new Uint8Array(SMALL_SLAB_SIZE);
+        this.#smallAt = 0;
+      }
+      const at = this.#smallAt;
+      this.#small.set(payload, at);
+      this.#smallAt = (at + length + 7) & ~7;
+      return this.#small.subarray(at, at + length);
+    }
     if (length < SLAB_MIN || length > SLAB_MAX) return payload.slice();
     if (this.#slabAt + length > SLAB_SIZE || this.#slab === null) {
       this.#slab = new Uint8Array(SLAB_SIZE);
@@ -998,6 +1090,9 @@ export class Rfc6455Socket {
   #deliver(message: string | Uint8Array): void {
     this.#delivered++;
     if (!this.#readableOpen || this.#readyState === 3) return;
+    // After our close frame we keep reading only to find the peer's; data
+    // the application has no room for is dropped instead of piling up.
+    if (this.#closeSent && (this.#controller.desiredSize ?? 0) <= 0) return;
     try {
       this.#controller.enqueue(message);
     } catch {
