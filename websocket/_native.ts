@@ -22,6 +22,8 @@ import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
  */
 export const NATIVE_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Options of the native adapter. */
 export interface NativeSocketOptions {
   role: "client" | "server";
@@ -122,23 +124,27 @@ export class NativeSocket implements EngineSocket {
     return this.#ws.bufferedAmount;
   }
 
-  async send(data: Message): Promise<void> {
-    if (this.#ws.readyState === WebSocket.CONNECTING) await this.opened;
-    if (this.#ws.readyState !== WebSocket.OPEN) {
-      throw new WebSocketTypeError(
-        "ERR_NOT_OPEN",
-        `Connection is not open (readyState "${this.#ws.readyState}")`,
+  send(data: Message): Promise<void> {
+    const state = this.#ws.readyState;
+    if (state === WebSocket.CONNECTING) return this.opened.then(() => this.send(data));
+    if (state !== WebSocket.OPEN) {
+      return Promise.reject(
+        new WebSocketTypeError("ERR_NOT_OPEN", `Connection is not open (readyState "${state}")`),
       );
     }
     const size = messageSize(data, NATIVE_MAX_MESSAGE_SIZE);
     if (size > NATIVE_MAX_MESSAGE_SIZE) {
-      throw new WebSocketRangeError(
-        "ERR_MESSAGE_TOO_LARGE",
-        `Message of ${size} bytes exceeds the native engine's limit of ${NATIVE_MAX_MESSAGE_SIZE}`,
+      return Promise.reject(
+        new WebSocketRangeError(
+          "ERR_MESSAGE_TOO_LARGE",
+          `Message of ${size} bytes exceeds the native engine's limit of ${NATIVE_MAX_MESSAGE_SIZE}`,
+        ),
       );
     }
     this.#ws.send(data as string | Uint8Array<ArrayBuffer>);
-    if (this.#ws.bufferedAmount > this.#options.sendHighWaterMark) await this.#drain();
+    // Below the mark (the common case) no promise is made per message.
+    if (this.#ws.bufferedAmount <= this.#options.sendHighWaterMark) return RESOLVED;
+    return this.#drain();
   }
 
   /** Waits (polling: the built-in socket has no drain event) until the buffer is below the mark. */
