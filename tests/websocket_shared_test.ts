@@ -472,4 +472,50 @@ for (const engine of ENGINES) {
       assert.equal((await attempt).status, 503);
     });
   });
+
+  Deno.test(`[${engine}] hostile peers get errors while a good client keeps being served`, async () => {
+    await using server = echoServer(engine, { maxHeaderBytes: 4096, handshakeTimeout: 1_000 });
+    await using good = await connect(url(server), { engine });
+    const port = server.addr.port;
+    const junk = [
+      "GARBAGE\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(100_000) + "\r\n\r\n",
+      String.fromCharCode(...crypto.getRandomValues(new Uint8Array(512))),
+    ];
+    const hostile = junk.map(async (text) => {
+      using conn = await Deno.connect({ hostname: LOOPBACK4, port });
+      await conn.write(new TextEncoder().encode(text)).catch(() => {});
+      const buf = new Uint8Array(256);
+      const n = await deadline(conn.read(buf).catch(() => null), 5_000, "an answer or a hang-up");
+      return n === null ? "hang-up" : new TextDecoder().decode(buf.subarray(0, n)).split("\r\n")[0];
+    });
+    // Raw peers that complete the handshake and then send random bytes as frames. Random
+    // headers may claim a long payload the server then waits for, so each fuzzer gives the
+    // server a moment to react and then hangs up itself.
+    const fuzzers = Array.from({ length: 5 }, async () => {
+      using peer = await RawPeer.connect(port);
+      await peer.conn.write(crypto.getRandomValues(new Uint8Array(4096))).catch(() => 0);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        (async () => {
+          while ((await peer.readFrame()) !== null) { /* drain until the server hangs up */ }
+        })(),
+        new Promise((resolve) => timer = setTimeout(resolve, 500)),
+      ]);
+      clearTimeout(timer);
+    });
+    for (let i = 0; i < 20; i++) {
+      await good.send(`still here ${i}`);
+      assert.equal(await nextMessage(good), `still here ${i}`);
+    }
+    const answers = await Promise.all(hostile);
+    for (const answer of answers) {
+      assert.ok(answer === "hang-up" || /^HTTP\/1\.1 4\d\d/.test(answer), `answer: ${answer}`);
+    }
+    await Promise.all(fuzzers);
+    assert.equal(good.readyState, 1);
+  });
 }
