@@ -288,7 +288,12 @@ export class Rfc6455Socket {
     });
   }
 
-  /** Messages: strings for text, `Uint8Array` for binary. Ends when the connection closes. */
+  /**
+   * Messages: strings for text, `Uint8Array` for binary. Ends when the
+   * connection closes. Small binary messages are views into a per-connection
+   * pool (like Node's pooled Buffers): use `byteOffset`/`byteLength`, not the
+   * whole `.buffer`.
+   */
   get readable(): ReadableStream<string | Uint8Array> {
     return this.#readable;
   }
