@@ -49,7 +49,10 @@ import {
 export interface Rfc6455Options {
   /** Which end of the connection we are: clients mask, servers require masks. */
   role: "client" | "server";
-  /** Largest message (after decompression) accepted; above it the connection closes with 1009. */
+  /**
+   * Largest message (after decompression) accepted; above it the connection
+   * closes with 1009. Values above 4 GiB are treated as 4 GiB.
+   */
   maxMessageSize: number;
   /**
    * Frame payload size used by `beginBinary()` streams.
@@ -117,6 +120,8 @@ const SMALL_SLAB_SIZE = 8 * 1024;
 const SMALL_MAX = 1024;
 /** Strings up to this many UTF-16 units (≤ 1023 UTF-8 bytes) are encoded into a shared slab. */
 const SMALL_TEXT = 341;
+/** Hard ceiling for `maxMessageSize` (4 GiB): larger claims are refused with 1009 up front. */
+const MAX_MESSAGE_SIZE_CAP = 2 ** 32;
 /** Read and coalescing buffer size of a quiet connection. */
 const IDLE_BUFFER = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
@@ -260,7 +265,7 @@ export class Rfc6455Socket {
     }
     this.#conn = conn;
     this.#client = role === "client";
-    this.#maxMessageSize = maxMessageSize;
+    this.#maxMessageSize = Math.min(maxMessageSize, MAX_MESSAGE_SIZE_CAP);
     this.#fragmentSize = fragmentSize;
     this.#closeTimeout = closeTimeout;
     this.#sendHighWaterMark = sendHighWaterMark;
@@ -805,31 +810,44 @@ export class Rfc6455Socket {
 
   /** Reads a large payload straight into its own buffer (its size was checked against the limit). */
   async #readDedicated(headerBytes: number, length: number): Promise<Uint8Array> {
-    let payload: Uint8Array;
-    try {
-      payload = new Uint8Array(length);
-    } catch {
-      // Only reachable with a huge maxMessageSize: refuse instead of crashing.
-      this.#fail(
-        new WebSocketProtocolError(
-          "ERR_MESSAGE_TOO_LARGE",
-          `Cannot allocate a message of "${length}" bytes`,
-          CLOSE_MESSAGE_TOO_BIG,
-        ),
-      );
-      return EMPTY;
-    }
+    // Capacity follows the bytes that actually arrived (doubling), not the
+    // claimed length: a thousand peers that each announce 16 MiB and then
+    // trickle cost what they sent, not 16 GiB.
     const from = this.#start + headerBytes;
     const have = this.#end - from;
+    let payload = this.#allocate(Math.min(length, Math.max(DEDICATED_PAYLOAD, have * 2)), length);
+    if (payload === null) return EMPTY;
     payload.set(this.#buf.subarray(from, this.#end));
     this.#start = this.#end = 0;
     let got = have;
     while (got < length) {
+      if (got === payload.length) {
+        const bigger = this.#allocate(Math.min(length, payload.length * 2), length);
+        if (bigger === null) return EMPTY;
+        bigger.set(payload);
+        payload = bigger;
+      }
       const n = await this.#read(payload.subarray(got));
       if (n === null) return EMPTY;
       got += n;
     }
     return payload;
+  }
+
+  #allocate(size: number, claimed: number): Uint8Array | null {
+    try {
+      return new Uint8Array(size);
+    } catch {
+      // Only reachable with a huge maxMessageSize: refuse instead of crashing.
+      this.#fail(
+        new WebSocketProtocolError(
+          "ERR_MESSAGE_TOO_LARGE",
+          `Cannot allocate a message of "${claimed}" bytes`,
+          CLOSE_MESSAGE_TOO_BIG,
+        ),
+      );
+      return null;
+    }
   }
 
   /**
