@@ -438,3 +438,34 @@ Deno.test("Rfc6455Socket memory follows the bytes that arrived, not the length a
   }
   await Promise.all(server.sockets.map((s) => s.closed));
 });
+
+Deno.test("Rfc6455Socket stays bounded under floods of empty fragments and unread pings", async (t) => {
+  await t.step("100 000 empty continuation frames then the end of the message", async () => {
+    await withPeer(async (peer) => {
+      const empty = rawFrame(CONTINUATION, new Uint8Array(0), { fin: false });
+      const flood = new Uint8Array(empty.length * 100_000);
+      for (let i = 0; i < 100_000; i++) flood.set(empty, i * empty.length);
+      await peer.write(rawFrame(TEXT, "start-", { fin: false }));
+      await peer.write(flood);
+      await peer.write(rawFrame(CONTINUATION, "end"));
+      const echo = await peer.readFrame();
+      assert.equal(new TextDecoder().decode(echo?.payload), "start-end");
+    });
+  });
+  await t.step("20 000 pings from a peer that reads nothing get far fewer pongs", async () => {
+    await withPeer(async (peer) => {
+      const ping = rawFrame(PING, "p".repeat(100));
+      const flood = new Uint8Array(ping.length * 20_000);
+      for (let i = 0; i < 20_000; i++) flood.set(ping, i * ping.length);
+      await peer.write(flood);
+      await peer.write(rawFrame(TEXT, "done"));
+      let pongs = 0;
+      while (true) {
+        const frame = await peer.readFrame();
+        if (frame?.opcode === PONG) pongs++;
+        else break;
+      }
+      assert.ok(pongs >= 1 && pongs < 1000, `${pongs} pongs for 20 000 pings`);
+    });
+  });
+});

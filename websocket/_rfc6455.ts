@@ -122,6 +122,8 @@ const SMALL_MAX = 1024;
 const SMALL_TEXT = 341;
 /** Hard ceiling for `maxMessageSize` (4 GiB): larger claims are refused with 1009 up front. */
 const MAX_MESSAGE_SIZE_CAP = 2 ** 32;
+/** Fragment pieces kept per message before they are collapsed into one. */
+const MAX_PIECES = 1024;
 /** Read and coalescing buffer size of a quiet connection. */
 const IDLE_BUFFER = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
@@ -198,6 +200,7 @@ export class Rfc6455Socket {
   #msgCompressed = false;
   #msgLength = 0;
   #msgChunks: Uint8Array[] = [];
+  #msgFrames = 0;
   #msgText: string[] = [];
   #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -217,6 +220,7 @@ export class Rfc6455Socket {
 
   // Write side.
   #queue: OutFrame[] = [];
+  #queuedPong: OutFrame | null = null;
   #writing = false;
   #scratch: Uint8Array = EMPTY;
   #lastBatch = 0;
@@ -613,8 +617,13 @@ export class Rfc6455Socket {
   }
 
   /** Queues a frame nobody awaits (the connection is known to be open). */
-  #push(first: number, payload: Uint8Array, amount: number): void {
-    this.#queue.push({ first, payload, amount });
+  #push(
+    first: number,
+    payload: Uint8Array,
+    amount: number,
+    frame: OutFrame = { first, payload, amount },
+  ): void {
+    this.#queue.push(frame);
     if (!this.#writing) this.#flush();
   }
 
@@ -640,6 +649,7 @@ export class Rfc6455Socket {
       while (this.#queue.length > 0) {
         batch = this.#queue;
         this.#queue = [];
+        this.#queuedPong = null;
         i = 0;
         while (i < batch.length) {
           // Coalesce as many whole frames as fit into one scratch write.
@@ -983,11 +993,13 @@ export class Rfc6455Socket {
       this.#msgOpcode = opcode;
       this.#msgCompressed = (rsv & RSV1) !== 0;
       this.#msgLength = 0;
+      this.#msgFrames = 0;
     }
+    this.#msgFrames++;
     if (this.#msgCompressed) return this.#inflate(payload, fin);
     this.#msgLength += payload.length;
     const text = this.#msgOpcode === OPCODE_TEXT;
-    if (fin && this.#msgChunks.length === 0 && this.#msgText.length === 0) {
+    if (fin && this.#msgFrames === 1) {
       this.#msgOpcode = 0;
       if (text) {
         let message: string;
@@ -1004,14 +1016,32 @@ export class Rfc6455Socket {
     }
     if (text) {
       try {
-        this.#msgText.push(this.#streamDecoder.decode(payload, { stream: !fin }));
+        this.#appendText(this.#streamDecoder.decode(payload, { stream: !fin }));
       } catch {
         return this.#failUtf8();
       }
-    } else {
-      this.#msgChunks.push(owned ? payload : payload.slice());
+    } else if (payload.length > 0) {
+      this.#appendChunk(owned ? payload : payload.slice());
     }
     if (fin) this.#completeMessage();
+  }
+
+  // A flood of tiny or empty fragments must not grow these lists without
+  // bound (the byte limit alone would allow millions of entries): empty
+  // pieces are skipped and long lists are collapsed into one piece.
+  #appendText(part: string): void {
+    if (part === "") return;
+    this.#msgText.push(part);
+    if (this.#msgText.length >= MAX_PIECES) this.#msgText = [this.#msgText.join("")];
+  }
+
+  #appendChunk(chunk: Uint8Array): void {
+    this.#msgChunks.push(chunk);
+    if (this.#msgChunks.length >= MAX_PIECES) {
+      let total = 0;
+      for (const piece of this.#msgChunks) total += piece.length;
+      this.#msgChunks = [concat(this.#msgChunks, total)];
+    }
   }
 
   /**
@@ -1065,18 +1095,18 @@ export class Rfc6455Socket {
       this.#msgLength += view.length;
       if (this.#msgOpcode === OPCODE_TEXT) {
         try {
-          this.#msgText.push(this.#streamDecoder.decode(view, { stream: true }));
+          this.#appendText(this.#streamDecoder.decode(view, { stream: true }));
         } catch {
           return this.#failUtf8();
         }
-      } else {
-        this.#msgChunks.push(view);
+      } else if (view.length > 0) {
+        this.#appendChunk(view);
       }
     }
     if (fin) {
       if (this.#msgOpcode === OPCODE_TEXT) {
         try {
-          this.#msgText.push(this.#streamDecoder.decode());
+          this.#appendText(this.#streamDecoder.decode());
         } catch {
           return this.#failUtf8();
         }
@@ -1092,10 +1122,12 @@ export class Rfc6455Socket {
       this.#msgOpcode = 0;
       this.#deliver(text);
     } else {
-      const data = concat(this.#msgChunks, this.#msgLength);
+      const data = this.#msgChunks.length === 0
+        ? new Uint8Array(0)
+        : concat(this.#msgChunks, this.#msgLength);
       this.#msgChunks = [];
       this.#msgOpcode = 0;
-      this.#deliver(data.length === 0 ? new Uint8Array(0) : data);
+      this.#deliver(data);
     }
   }
 
@@ -1126,7 +1158,14 @@ export class Rfc6455Socket {
   #handleControl(opcode: number, payload: Uint8Array): void {
     if (opcode === OPCODE_PING) {
       if (!this.#closeSent && this.#readyState !== 3) {
-        this.#enqueue(FIN | OPCODE_PONG, payload.slice(), 0).catch(() => {});
+        if (this.#queuedPong) {
+          // A peer that pings faster than it reads our pongs gets one pong
+          // for the latest ping (RFC 6455 §5.5.3), not an unbounded queue.
+          this.#queuedPong.payload = payload.slice();
+        } else {
+          this.#queuedPong = { first: FIN | OPCODE_PONG, payload: payload.slice(), amount: 0 };
+          this.#push(this.#queuedPong.first, this.#queuedPong.payload, 0, this.#queuedPong);
+        }
       }
       return;
     }
@@ -1230,6 +1269,7 @@ export class Rfc6455Socket {
     // Queued data would follow the close frame: drop it (the senders see the rejection).
     for (const queued of this.#queue) this.#settle(queued, true);
     this.#queue = [frame];
+    this.#queuedPong = null;
     if (!this.#writing) this.#flush();
     this.#armCloseTimer();
     promise.then(() => this.#finish(info), () => this.#finish(info));
