@@ -255,21 +255,26 @@ Deno.test("beginBinary() sends one message as fragmentSize continuation frames",
     const data = randomBytes(2500);
     await writer.write(data.subarray(0, 700));
     await writer.write(data.subarray(700, 2300));
+    // A ping in the middle of the streamed message goes out between its frames.
+    const rtt = client.ping(new Uint8Array([42]));
     await writer.write(data.subarray(2300));
     await writer.close();
     await queuedText;
     const frames = [];
-    for (let i = 0; i < 4; i++) frames.push(await peer.readFrame());
+    for (let i = 0; i < 5; i++) frames.push(await peer.readFrame());
     assert.deepEqual(frames.map((f) => [f?.opcode, f?.fin, f?.payload.length]), [
       [BINARY, false, 1000],
       [0, false, 1000],
+      [PING, true, 1],
       [0, true, 500],
       [TEXT, true, 16],
     ]);
+    await peer.write(rawFrame(PONG, new Uint8Array([42]), { mask: false }));
+    assert.ok(await rtt >= 0);
     const joined = new Uint8Array(2500);
     joined.set(frames[0]!.payload, 0);
     joined.set(frames[1]!.payload, 1000);
-    joined.set(frames[2]!.payload, 2000);
+    joined.set(frames[3]!.payload, 2000);
     assert.deepEqual(joined, data);
     peer.close();
     await client.closed;

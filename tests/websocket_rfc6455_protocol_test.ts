@@ -149,12 +149,12 @@ Deno.test("Rfc6455Socket closes with 1009 on an oversize header without allocati
     }, { maxMessageSize: 1024 });
   });
   await t.step("a frame claiming 2 GiB against a 1 KiB limit", async () => {
-    const before = Deno.memoryUsage().rss;
+    const before = Deno.memoryUsage().external;
     await withPeer(async (peer) => {
       await peer.write(rawFrame(BINARY, new Uint8Array(16), { claimedLength: 2 ** 31 }));
       assert.equal((await peer.readClose()).code, 1009);
     }, { maxMessageSize: 1024 });
-    assert.ok(Deno.memoryUsage().rss - before < 256 * 1024 * 1024, "memory stayed bounded");
+    assert.ok(Deno.memoryUsage().external - before < 256 * 1024 * 1024, "memory stayed bounded");
   });
   await t.step("an unallocatable claim under an unlimited maxMessageSize", async () => {
     await withPeer(async (peer) => {
@@ -414,4 +414,58 @@ Deno.test("Rfc6455Socket messages stay intact after later reads reuse its buffer
   assert.deepEqual(kept[1], expected[1]);
   assert.deepEqual(kept[12], expected[12]);
   socket.abort();
+});
+
+Deno.test("Rfc6455Socket memory follows the bytes that arrived, not the length a frame claims", async () => {
+  await using server = engineServer(() => {}, { maxMessageSize: 64 << 20 });
+  const peers: RawPeer[] = [];
+  try {
+    const before = Deno.memoryUsage().external;
+    for (let i = 0; i < 40; i++) {
+      const peer = await RawPeer.connect(server.port);
+      peers.push(peer);
+      // Claims 60 MiB, sends 1 KiB, then trickles nothing.
+      await peer.write(rawFrame(BINARY, new Uint8Array(1024), { claimedLength: 60 << 20 }));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const grown = Deno.memoryUsage().external - before;
+    assert.ok(
+      grown < 200 * 1024 * 1024,
+      `External memory grew ${grown} bytes for 40 x 60 MiB claims`,
+    );
+  } finally {
+    for (const peer of peers) peer.close();
+  }
+  await Promise.all(server.sockets.map((s) => s.closed));
+});
+
+Deno.test("Rfc6455Socket stays bounded under floods of empty fragments and unread pings", async (t) => {
+  await t.step("100 000 empty continuation frames then the end of the message", async () => {
+    await withPeer(async (peer) => {
+      const empty = rawFrame(CONTINUATION, new Uint8Array(0), { fin: false });
+      const flood = new Uint8Array(empty.length * 100_000);
+      for (let i = 0; i < 100_000; i++) flood.set(empty, i * empty.length);
+      await peer.write(rawFrame(TEXT, "start-", { fin: false }));
+      await peer.write(flood);
+      await peer.write(rawFrame(CONTINUATION, "end"));
+      const echo = await peer.readFrame();
+      assert.equal(new TextDecoder().decode(echo?.payload), "start-end");
+    });
+  });
+  await t.step("20 000 pings from a peer that reads nothing get far fewer pongs", async () => {
+    await withPeer(async (peer) => {
+      const ping = rawFrame(PING, "p".repeat(100));
+      const flood = new Uint8Array(ping.length * 20_000);
+      for (let i = 0; i < 20_000; i++) flood.set(ping, i * ping.length);
+      await peer.write(flood);
+      await peer.write(rawFrame(TEXT, "done"));
+      let pongs = 0;
+      while (true) {
+        const frame = await peer.readFrame();
+        if (frame?.opcode === PONG) pongs++;
+        else break;
+      }
+      assert.ok(pongs >= 1 && pongs < 1000, `${pongs} pongs for 20 000 pings`);
+    });
+  });
 });

@@ -395,6 +395,9 @@ export class DeflateCodec {
           ? this.#params.serverMaxWindowBits
           : this.#params.clientMaxWindowBits,
       });
+      // zlib may emit 'error' after a call's own listener is gone (destroy
+      // runs on a later tick than the flush callback): never let it be uncaught.
+      this.#deflater.on("error", () => {});
     }
     const deflater = this.#deflater;
     const chunks: Uint8Array[] = [];
@@ -411,10 +414,14 @@ export class DeflateCodec {
       deflater.on("data", onData);
       deflater.once("error", onError);
       deflater.write(data);
-      deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      deflater.flush(zlib.constants.Z_SYNC_FLUSH, (err?: Error | null) => {
         deflater.removeListener("data", onData);
         deflater.removeListener("error", onError);
         if (this.#closed) return reject(new TypeError("Codec is closed"));
+        if (err || deflater.destroyed) {
+          if (this.#deflater === deflater) this.#deflater = null;
+          return reject(err ?? new Error("Compressor failed"));
+        }
         let out = concat(chunks, total);
         if (endsWithTrailer(out)) out = out.subarray(0, out.length - 4);
         if (this.#ownNoContextTakeover) {
@@ -436,6 +443,7 @@ export class DeflateCodec {
     if (this.#closed) return Promise.reject(new TypeError("Codec is closed"));
     if (!this.#inflater) {
       this.#inflater = zlib.createInflateRaw({ windowBits: 15 });
+      this.#inflater.on("error", () => {});
     }
     const inflater = this.#inflater;
     const chunks: Uint8Array[] = [];
@@ -450,7 +458,6 @@ export class DeflateCodec {
         failed = true;
         cleanup();
         // A half-fed inflater is useless: drop it (a new message needs a new one anyway).
-        inflater.on("error", () => {});
         inflater.close();
         if (this.#inflater === inflater) this.#inflater = null;
         reject(err);
@@ -485,8 +492,13 @@ export class DeflateCodec {
       inflater.on("error", onError);
       inflater.write(data);
       if (fin) inflater.write(TRAILER);
-      inflater.flush(() => {
+      inflater.flush((err?: Error | null) => {
         if (failed) return;
+        if (err || inflater.destroyed) {
+          // The stream broke on this input; its 'error' may only come later.
+          onError(err ?? new Error("Decompressor failed"));
+          return;
+        }
         cleanup();
         if (this.#closed) return reject(new TypeError("Codec is closed"));
         if (fin && this.#peerNoContextTakeover) {
@@ -501,12 +513,8 @@ export class DeflateCodec {
   /** Releases both zlib streams. */
   close(): void {
     this.#closed = true;
-    for (const stream of [this.#deflater, this.#inflater]) {
-      if (stream) {
-        stream.on("error", () => {});
-        stream.close();
-      }
-    }
+    this.#deflater?.close();
+    this.#inflater?.close();
     this.#deflater = null;
     this.#inflater = null;
   }

@@ -49,7 +49,10 @@ import {
 export interface Rfc6455Options {
   /** Which end of the connection we are: clients mask, servers require masks. */
   role: "client" | "server";
-  /** Largest message (after decompression) accepted; above it the connection closes with 1009. */
+  /**
+   * Largest message (after decompression) accepted; above it the connection
+   * closes with 1009. Values above 4 GiB are treated as 4 GiB.
+   */
   maxMessageSize: number;
   /**
    * Frame payload size used by `beginBinary()` streams.
@@ -117,6 +120,10 @@ const SMALL_SLAB_SIZE = 8 * 1024;
 const SMALL_MAX = 1024;
 /** Strings up to this many UTF-16 units (≤ 1023 UTF-8 bytes) are encoded into a shared slab. */
 const SMALL_TEXT = 341;
+/** Hard ceiling for `maxMessageSize` (4 GiB): larger claims are refused with 1009 up front. */
+const MAX_MESSAGE_SIZE_CAP = 2 ** 32;
+/** Fragment pieces kept per message before they are collapsed into one. */
+const MAX_PIECES = 1024;
 /** Read and coalescing buffer size of a quiet connection. */
 const IDLE_BUFFER = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
@@ -193,6 +200,7 @@ export class Rfc6455Socket {
   #msgCompressed = false;
   #msgLength = 0;
   #msgChunks: Uint8Array[] = [];
+  #msgFrames = 0;
   #msgText: string[] = [];
   #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -212,6 +220,7 @@ export class Rfc6455Socket {
 
   // Write side.
   #queue: OutFrame[] = [];
+  #queuedPong: OutFrame | null = null;
   #writing = false;
   #scratch: Uint8Array = EMPTY;
   #lastBatch = 0;
@@ -260,7 +269,7 @@ export class Rfc6455Socket {
     }
     this.#conn = conn;
     this.#client = role === "client";
-    this.#maxMessageSize = maxMessageSize;
+    this.#maxMessageSize = Math.min(maxMessageSize, MAX_MESSAGE_SIZE_CAP);
     this.#fragmentSize = fragmentSize;
     this.#closeTimeout = closeTimeout;
     this.#sendHighWaterMark = sendHighWaterMark;
@@ -288,7 +297,12 @@ export class Rfc6455Socket {
     });
   }
 
-  /** Messages: strings for text, `Uint8Array` for binary. Ends when the connection closes. */
+  /**
+   * Messages: strings for text, `Uint8Array` for binary. Ends when the
+   * connection closes. Small binary messages are views into a per-connection
+   * pool (like Node's pooled Buffers): use `byteOffset`/`byteLength`, not the
+   * whole `.buffer`.
+   */
   get readable(): ReadableStream<string | Uint8Array> {
     return this.#readable;
   }
@@ -603,8 +617,13 @@ export class Rfc6455Socket {
   }
 
   /** Queues a frame nobody awaits (the connection is known to be open). */
-  #push(first: number, payload: Uint8Array, amount: number): void {
-    this.#queue.push({ first, payload, amount });
+  #push(
+    first: number,
+    payload: Uint8Array,
+    amount: number,
+    frame: OutFrame = { first, payload, amount },
+  ): void {
+    this.#queue.push(frame);
     if (!this.#writing) this.#flush();
   }
 
@@ -630,6 +649,7 @@ export class Rfc6455Socket {
       while (this.#queue.length > 0) {
         batch = this.#queue;
         this.#queue = [];
+        this.#queuedPong = null;
         i = 0;
         while (i < batch.length) {
           // Coalesce as many whole frames as fit into one scratch write.
@@ -800,31 +820,44 @@ export class Rfc6455Socket {
 
   /** Reads a large payload straight into its own buffer (its size was checked against the limit). */
   async #readDedicated(headerBytes: number, length: number): Promise<Uint8Array> {
-    let payload: Uint8Array;
-    try {
-      payload = new Uint8Array(length);
-    } catch {
-      // Only reachable with a huge maxMessageSize: refuse instead of crashing.
-      this.#fail(
-        new WebSocketProtocolError(
-          "ERR_MESSAGE_TOO_LARGE",
-          `Cannot allocate a message of "${length}" bytes`,
-          CLOSE_MESSAGE_TOO_BIG,
-        ),
-      );
-      return EMPTY;
-    }
+    // Capacity follows the bytes that actually arrived (doubling), not the
+    // claimed length: a thousand peers that each announce 16 MiB and then
+    // trickle cost what they sent, not 16 GiB.
     const from = this.#start + headerBytes;
     const have = this.#end - from;
+    let payload = this.#allocate(Math.min(length, Math.max(DEDICATED_PAYLOAD, have * 2)), length);
+    if (payload === null) return EMPTY;
     payload.set(this.#buf.subarray(from, this.#end));
     this.#start = this.#end = 0;
     let got = have;
     while (got < length) {
+      if (got === payload.length) {
+        const bigger = this.#allocate(Math.min(length, payload.length * 2), length);
+        if (bigger === null) return EMPTY;
+        bigger.set(payload);
+        payload = bigger;
+      }
       const n = await this.#read(payload.subarray(got));
       if (n === null) return EMPTY;
       got += n;
     }
     return payload;
+  }
+
+  #allocate(size: number, claimed: number): Uint8Array | null {
+    try {
+      return new Uint8Array(size);
+    } catch {
+      // Only reachable with a huge maxMessageSize: refuse instead of crashing.
+      this.#fail(
+        new WebSocketProtocolError(
+          "ERR_MESSAGE_TOO_LARGE",
+          `Cannot allocate a message of "${claimed}" bytes`,
+          CLOSE_MESSAGE_TOO_BIG,
+        ),
+      );
+      return null;
+    }
   }
 
   /**
@@ -960,11 +993,13 @@ export class Rfc6455Socket {
       this.#msgOpcode = opcode;
       this.#msgCompressed = (rsv & RSV1) !== 0;
       this.#msgLength = 0;
+      this.#msgFrames = 0;
     }
+    this.#msgFrames++;
     if (this.#msgCompressed) return this.#inflate(payload, fin);
     this.#msgLength += payload.length;
     const text = this.#msgOpcode === OPCODE_TEXT;
-    if (fin && this.#msgChunks.length === 0 && this.#msgText.length === 0) {
+    if (fin && this.#msgFrames === 1) {
       this.#msgOpcode = 0;
       if (text) {
         let message: string;
@@ -981,14 +1016,32 @@ export class Rfc6455Socket {
     }
     if (text) {
       try {
-        this.#msgText.push(this.#streamDecoder.decode(payload, { stream: !fin }));
+        this.#appendText(this.#streamDecoder.decode(payload, { stream: !fin }));
       } catch {
         return this.#failUtf8();
       }
-    } else {
-      this.#msgChunks.push(owned ? payload : payload.slice());
+    } else if (payload.length > 0) {
+      this.#appendChunk(owned ? payload : payload.slice());
     }
     if (fin) this.#completeMessage();
+  }
+
+  // A flood of tiny or empty fragments must not grow these lists without
+  // bound (the byte limit alone would allow millions of entries): empty
+  // pieces are skipped and long lists are collapsed into one piece.
+  #appendText(part: string): void {
+    if (part === "") return;
+    this.#msgText.push(part);
+    if (this.#msgText.length >= MAX_PIECES) this.#msgText = [this.#msgText.join("")];
+  }
+
+  #appendChunk(chunk: Uint8Array): void {
+    this.#msgChunks.push(chunk);
+    if (this.#msgChunks.length >= MAX_PIECES) {
+      let total = 0;
+      for (const piece of this.#msgChunks) total += piece.length;
+      this.#msgChunks = [concat(this.#msgChunks, total)];
+    }
   }
 
   /**
@@ -1042,18 +1095,18 @@ export class Rfc6455Socket {
       this.#msgLength += view.length;
       if (this.#msgOpcode === OPCODE_TEXT) {
         try {
-          this.#msgText.push(this.#streamDecoder.decode(view, { stream: true }));
+          this.#appendText(this.#streamDecoder.decode(view, { stream: true }));
         } catch {
           return this.#failUtf8();
         }
-      } else {
-        this.#msgChunks.push(view);
+      } else if (view.length > 0) {
+        this.#appendChunk(view);
       }
     }
     if (fin) {
       if (this.#msgOpcode === OPCODE_TEXT) {
         try {
-          this.#msgText.push(this.#streamDecoder.decode());
+          this.#appendText(this.#streamDecoder.decode());
         } catch {
           return this.#failUtf8();
         }
@@ -1069,10 +1122,12 @@ export class Rfc6455Socket {
       this.#msgOpcode = 0;
       this.#deliver(text);
     } else {
-      const data = concat(this.#msgChunks, this.#msgLength);
+      const data = this.#msgChunks.length === 0
+        ? new Uint8Array(0)
+        : concat(this.#msgChunks, this.#msgLength);
       this.#msgChunks = [];
       this.#msgOpcode = 0;
-      this.#deliver(data.length === 0 ? new Uint8Array(0) : data);
+      this.#deliver(data);
     }
   }
 
@@ -1103,7 +1158,14 @@ export class Rfc6455Socket {
   #handleControl(opcode: number, payload: Uint8Array): void {
     if (opcode === OPCODE_PING) {
       if (!this.#closeSent && this.#readyState !== 3) {
-        this.#enqueue(FIN | OPCODE_PONG, payload.slice(), 0).catch(() => {});
+        if (this.#queuedPong) {
+          // A peer that pings faster than it reads our pongs gets one pong
+          // for the latest ping (RFC 6455 §5.5.3), not an unbounded queue.
+          this.#queuedPong.payload = payload.slice();
+        } else {
+          this.#queuedPong = { first: FIN | OPCODE_PONG, payload: payload.slice(), amount: 0 };
+          this.#push(this.#queuedPong.first, this.#queuedPong.payload, 0, this.#queuedPong);
+        }
       }
       return;
     }
@@ -1207,6 +1269,7 @@ export class Rfc6455Socket {
     // Queued data would follow the close frame: drop it (the senders see the rejection).
     for (const queued of this.#queue) this.#settle(queued, true);
     this.#queue = [frame];
+    this.#queuedPong = null;
     if (!this.#writing) this.#flush();
     this.#armCloseTimer();
     promise.then(() => this.#finish(info), () => this.#finish(info));
