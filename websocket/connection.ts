@@ -57,7 +57,12 @@ export type WebSocketEngine = "native" | "rfc6455";
  * ```
  */
 export interface WebSocketConnection extends AsyncDisposable {
-  /** Incoming messages, whole: `string` for text, `Uint8Array` for binary. Ends when the connection closes. */
+  /**
+   * Incoming messages, whole: `string` for text, `Uint8Array` for binary.
+   * Ends when the connection closes (`closed` tells why). A binary message
+   * may be a view into a larger pooled buffer (like Node's pooled Buffers):
+   * use `byteOffset`/`byteLength` (or `slice()`), never `message.buffer` alone.
+   */
   readonly readable: ReadableStream<string | Uint8Array>;
   /** Outgoing messages: each chunk is one message; `write()` waits like `send()`. Closing it closes the connection with 1000. */
   readonly writable: WritableStream<string | Uint8Array>;
