@@ -185,3 +185,23 @@ Deno.test("[rfc6455] a deflate-bomb over maxMessageSize from a ws server closes 
   reader.releaseLock();
   assert.equal((await deadline(ws.closed, 5_000, "close")).code, 1009);
 });
+
+for (
+  const [serverEngine, clientEngine] of [["native", "rfc6455"], ["rfc6455", "native"]] as const
+) {
+  Deno.test(`a ${clientEngine} client talks to a ${serverEngine} server`, async () => {
+    await using server = echoServer(serverEngine);
+    await using ws = await connect(`ws://${LOOPBACK4}:${server.addr.port}/mixed`, {
+      engine: clientEngine,
+      protocols: ["chat"],
+    });
+    assert.equal(ws.protocol, "chat");
+    const pooled = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
+    for (const message of ["text é", pooled.subarray(100, 5_100), pooled, new Uint8Array(0)]) {
+      await ws.send(message);
+      assert.deepEqual(await nextMessage(ws), message);
+    }
+    await ws.close(4002, "done");
+    assert.equal((await ws.closed).code, 4002);
+  });
+}
