@@ -62,6 +62,9 @@ export interface WebSocketConnection extends AsyncDisposable {
    * Ends when the connection closes (`closed` tells why). A binary message
    * may be a view into a larger pooled buffer (like Node's pooled Buffers):
    * use `byteOffset`/`byteLength` (or `slice()`), never `message.buffer` alone.
+   * Cancelling it — which is what `break` inside `for await` does — closes
+   * the connection with 1000; to stop reading for a while, use `getReader()`
+   * and `releaseLock()`.
    */
   readonly readable: ReadableStream<string | Uint8Array>;
   /** Outgoing messages: each chunk is one message; `write()` waits like `send()`. Closing it closes the connection with 1000. */
