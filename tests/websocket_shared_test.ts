@@ -518,4 +518,17 @@ for (const engine of ENGINES) {
     await Promise.all(fuzzers);
     assert.equal(good.readyState, 1);
   });
+
+  Deno.test(`[${engine}] piping into writable sends every chunk and closing it closes with 1000`, async () => {
+    await using server = serve({ hostname: LOOPBACK4, port: 0, engine });
+    const accepted = firstConnection(server);
+    const ws = await connect(url(server), { engine });
+    const conn = await accepted;
+    const chunks = Array.from({ length: 50 }, (_, i) => `chunk ${i}`);
+    await ReadableStream.from(chunks).pipeTo(ws.writable);
+    const received = await Array.fromAsync(conn.readable);
+    assert.deepEqual(received, chunks);
+    assert.equal((await conn.closed).code, 1000);
+    assert.equal((await ws.closed).code, 1000);
+  });
 }
