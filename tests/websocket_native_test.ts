@@ -106,6 +106,10 @@ Deno.test("connect() rejects ERR_HANDSHAKE_FAILED when nothing listens", async (
 
 Deno.test("serve(), connect() and handleUpgrade() refuse bad limits with ERR_INVALID_OPTION", async () => {
   assert.throws(() => serve({ port: 0, maxMessageSize: 0 }), { code: "ERR_INVALID_OPTION" });
+  // The built-in socket cannot go past 64 MiB; the rfc6455 engine can.
+  assert.throws(() => serve({ port: 0, maxMessageSize: 65 << 20 }), { code: "ERR_INVALID_OPTION" });
+  await serve({ hostname: LOOPBACK4, port: 0, engine: "rfc6455", maxMessageSize: 65 << 20 })
+    .close();
   assert.throws(
     () => serve({ port: 0, engine: "rfc6455", heartbeat: { interval: -1 } }),
     { code: "ERR_INVALID_OPTION" },

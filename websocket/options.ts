@@ -87,7 +87,8 @@ export interface ConnectionOptions {
    * Largest incoming message in bytes; a larger one closes the connection
    * with 1009. The `rfc6455` engine refuses it from the frame header, without
    * allocating it; the `native` engine can only check after arrival (and its
-   * built-in cap of 64 MiB drops TCP without a close frame).
+   * built-in cap of 64 MiB drops TCP without a close frame, so a larger value
+   * is refused with `ERR_INVALID_OPTION` on that engine).
    * @default {16777216} (16 MiB)
    */
   maxMessageSize?: number;
