@@ -8,6 +8,17 @@
  * is serialized through one queue; frames queued together are coalesced into
  * one `write` and large unmasked payloads are written without a copy.
  *
+ * Limits (what a peer can make us hold), with their defaults:
+ * - `maxMessageSize` (caller's choice, capped at 4 GiB): checked against frame
+ *   headers before any payload is read, and while inflating; 1009 above it.
+ *   Large frames get memory as their bytes arrive, not as claimed.
+ * - Unread messages: up to 64 KiB (or one message) queued in `readable`; then
+ *   TCP reads stop.
+ * - Outgoing: `sendHighWaterMark` 1 MiB decides when `send()` resolves; pongs
+ *   collapse to one queued pong; `closeTimeout` 5 s bounds a close handshake.
+ * - Buffers: 16 KiB read buffer per quiet connection, growing to 256 KiB
+ *   while busy and shrinking back; fragment lists collapse every 1024 pieces.
+ *
  * @module
  */
 
