@@ -218,21 +218,21 @@ console.log(
 );
 console.log(`|---|${systems.map(() => "---").join("|")}|---|---|`);
 for (const row of rows) console.log(row);
-// The native-engine overhead on its own: raw built-in vs ours, alternating six times, lowest CPU
+// The native-engine overhead on its own: raw built-in vs ours, alternating five times, lowest CPU
 // per echo of each (the least disturbed run), because the comparison is a few percent at most.
-console.log("\nnative engine vs raw built-in, 1 client, lowest CPU µs per echo of 6 alternations:");
-for (const size of [64, 16384]) {
+console.log("\nnative engine vs raw built-in, lowest CPU µs per echo of 5 alternations:");
+for (const [size, count] of scenarios) {
   let rawBest = Infinity;
   let nativeBest = Infinity;
-  for (let round = 0; round < 6; round++) {
-    rawBest = Math.min(rawBest, (await raw(size, 1))!.throughput.cpu);
-    nativeBest = Math.min(nativeBest, (await ours("native")(size, 1))!.throughput.cpu);
+  for (let round = 0; round < 5; round++) {
+    rawBest = Math.min(rawBest, (await raw(size, count))!.throughput.cpu);
+    nativeBest = Math.min(nativeBest, (await ours("native")(size, count))!.throughput.cpu);
   }
   const overhead = (nativeBest / rawBest - 1) * 100;
-  console.log(
-    `  ${size === 64 ? "64 B  " : "16 KiB"}  raw ${rawBest.toFixed(1)} µs  native ${
-      nativeBest.toFixed(1)
-    } µs  → native costs ${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)} %`,
-  );
+  const label = `${size === 64 ? "64 B" : "16 KiB"} × ${count}`;
+  const line = `${label}: raw ${rawBest.toFixed(1)} µs, native ${nativeBest.toFixed(1)} µs, ` +
+    `native costs ${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)} %`;
+  const elapsed = ((performance.now() - startedAt) / 1000).toFixed(0);
+  console.log(`  [${elapsed.padStart(3)} s] ${line}`);
 }
 console.log(`\ntotal ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);

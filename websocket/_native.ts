@@ -48,6 +48,8 @@ export class NativeSocket implements EngineSocket {
   /** The close we initiated because of a local policy (1008/1009): reported instead of the echo. */
   #localClose: CloseInfo | undefined;
   #settled = false;
+  /** An upper bound of bufferedAmount: its last reading plus the bytes sent since. */
+  #bufferedBound = 0;
   #settle: (info: CloseInfo) => void;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -142,8 +144,13 @@ export class NativeSocket implements EngineSocket {
       );
     }
     this.#ws.send(data as string | Uint8Array<ArrayBuffer>);
+    // bufferedAmount is a call into the runtime; it can only have grown by what we sent since
+    // the last reading, so it is read only when that bound could exceed the mark.
+    this.#bufferedBound += typeof data === "string" ? data.length * 3 : data.byteLength;
+    if (this.#bufferedBound <= this.#options.sendHighWaterMark) return RESOLVED;
+    this.#bufferedBound = this.#ws.bufferedAmount;
     // Below the mark (the common case) no promise is made per message.
-    if (this.#ws.bufferedAmount <= this.#options.sendHighWaterMark) return RESOLVED;
+    if (this.#bufferedBound <= this.#options.sendHighWaterMark) return RESOLVED;
     return this.#drain();
   }
 
@@ -157,6 +164,7 @@ export class NativeSocket implements EngineSocket {
       await delay(wait);
       wait = Math.min(wait * 2, 20);
     }
+    this.#bufferedBound = this.#ws.bufferedAmount;
   }
 
   /**
