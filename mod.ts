@@ -1,7 +1,7 @@
 /**
  * netkit — realtime networking for Deno: every transport module of
  * `@netkit/realtime` as a namespace. Import a single module from its own
- * export (`jsr:@netkit/realtime/enet`, `jsr:@netkit/realtime/framed`, …) to
+ * export (`jsr:@netkit/realtime/enet`, `jsr:@netkit/realtime/websocket`, …) to
  * load only that one. The server-side WebRTC peer loads native code and is
  * only available from `jsr:@netkit/realtime/webrtc/slave`.
  *
@@ -19,3 +19,4 @@
 
 export * as enet from "./enet/mod.ts";
 export * as framed from "./framed/mod.ts";
+export * as websocket from "./websocket/mod.ts";
