@@ -1,0 +1,137 @@
+/**
+ * Client-side helpers and the native client. Private to the module.
+ *
+ * @module
+ */
+
+import { Connection } from "./_connection.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SEND_HIGH_WATER_MARK } from "./_engine.ts";
+import { NativeSocket } from "./_native.ts";
+import type { ConnectOptions } from "./connect.ts";
+import { WebSocketHandshakeError, WebSocketSyntaxError } from "./errors.ts";
+
+/** Validates a `ws:`/`wss:` (or `http:`/`https:`) URL and returns it as `ws:`/`wss:`. */
+export function webSocketUrl(url: string | URL): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new WebSocketSyntaxError("ERR_INVALID_URL", `Invalid URL "${url}"`, { cause });
+  }
+  if (parsed.protocol === "http:") parsed.protocol = "ws:";
+  else if (parsed.protocol === "https:") parsed.protocol = "wss:";
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new WebSocketSyntaxError(
+      "ERR_INVALID_URL",
+      `URL scheme "${parsed.protocol}" is not "ws:" or "wss:"`,
+    );
+  }
+  if (parsed.hash) {
+    throw new WebSocketSyntaxError("ERR_INVALID_URL", `URL "${url}" must not have a fragment`);
+  }
+  return parsed;
+}
+
+/** Checks the negotiated subprotocol against the offer (RFC 6455 section 4.1, step 6). */
+export function protocolProblem(
+  offered: string[] | undefined,
+  picked: string,
+): WebSocketHandshakeError | null {
+  if (!offered || offered.length === 0) {
+    return picked === "" ? null : new WebSocketHandshakeError(
+      "ERR_UNEXPECTED_PROTOCOL",
+      `Server picked subprotocol "${picked}" although none was offered`,
+    );
+  }
+  if (picked === "") {
+    return new WebSocketHandshakeError(
+      "ERR_PROTOCOL_NOT_NEGOTIATED",
+      `Server picked none of the offered subprotocols "${offered.join(", ")}"`,
+    );
+  }
+  if (!offered.includes(picked)) {
+    return new WebSocketHandshakeError(
+      "ERR_UNEXPECTED_PROTOCOL",
+      `Server picked subprotocol "${picked}" which was not offered`,
+    );
+  }
+  return null;
+}
+
+/** Connects with the built-in `WebSocket`. */
+export async function connectNative(url: URL, options: ConnectOptions): Promise<Connection> {
+  const {
+    protocols,
+    headers,
+    caCerts,
+    signal,
+    maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
+    receiveQueueLimit = 2 * maxMessageSize,
+    sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+  } = options;
+  const client = caCerts?.length ? Deno.createHttpClient({ caCerts }) : undefined;
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, {
+      protocols: protocols ?? [],
+      headers: headers ?? {},
+      ...(client ? { client } : {}),
+    } as unknown as string[]);
+  } catch (cause) {
+    client?.close();
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_FAILED",
+      `Could not connect to "${url}": ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  let failure = "";
+  const socket = new NativeSocket(ws, {
+    role: "client",
+    maxMessageSize,
+    receiveQueueLimit,
+    sendHighWaterMark,
+  });
+  ws.addEventListener("error", (event) => {
+    failure = (event as ErrorEvent).message ?? "";
+  });
+  if (client) socket.closed.then(() => client.close());
+  const aborted = Promise.withResolvers<never>();
+  const onAbort = () => aborted.reject(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await Promise.race([socket.opened, aborted.promise]);
+  } catch (error) {
+    if (ws.readyState < 2) ws.close();
+    await socket.closed;
+    if (signal?.aborted) throw signal.reason;
+    const status = /status code:? (\d{3})/i.exec(failure)?.[1];
+    throw status
+      ? new WebSocketHandshakeError(
+        "ERR_UNEXPECTED_STATUS",
+        `Server answered "${status}" instead of "101"`,
+        { status: Number(status), cause: error },
+      )
+      : new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_FAILED",
+        `Could not connect to "${url}"${failure ? `: ${failure}` : ""}`,
+        { cause: error },
+      );
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  const problem = protocolProblem(protocols, ws.protocol);
+  if (problem) {
+    ws.close(1000, "Subprotocol mismatch");
+    await socket.closed;
+    throw problem;
+  }
+  return new Connection(socket, {
+    engine: "native",
+    path: url.pathname + url.search,
+    headers: new Headers(),
+    protocol: ws.protocol,
+    extensions: ws.extensions,
+    remoteAddr: null,
+  });
+}

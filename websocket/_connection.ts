@@ -1,0 +1,172 @@
+/**
+ * The one implementation of `WebSocketConnection`, over any engine socket.
+ *
+ * @module
+ */
+
+import {
+  assertCloseReason,
+  assertSendableCloseCode,
+  type EngineSocket,
+  type Message,
+} from "./_engine.ts";
+import type { WebSocketCloseInfo, WebSocketConnection, WebSocketEngine } from "./connection.ts";
+import { WebSocketTypeError } from "./errors.ts";
+
+/** Metadata fixed at the handshake. */
+export interface ConnectionInfo {
+  engine: WebSocketEngine;
+  path: string;
+  headers: Headers;
+  protocol: string;
+  extensions: string;
+  remoteAddr: Deno.NetAddr | null;
+  /** Settles at open (rejects when closed before); already resolved for engines that open at construction. */
+  opened?: Promise<void>;
+}
+
+/** Heartbeat settings in milliseconds. */
+export interface HeartbeatOptions {
+  interval: number;
+  timeout: number;
+}
+
+/** A `WebSocketConnection` over an engine socket. */
+export class Connection implements WebSocketConnection {
+  readonly path: string;
+  readonly headers: Headers;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly remoteAddr: Deno.NetAddr | null;
+  readonly engine: WebSocketEngine;
+  /** Settles when the connection opened; rejects if it closed first. */
+  readonly opened: Promise<void>;
+  #socket: EngineSocket;
+  #writable: WritableStream<Message> | undefined;
+  #binaryActive = false;
+  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(socket: EngineSocket, info: ConnectionInfo) {
+    this.#socket = socket;
+    this.path = info.path;
+    this.headers = info.headers;
+    this.protocol = info.protocol;
+    this.extensions = info.extensions;
+    this.remoteAddr = info.remoteAddr;
+    this.engine = info.engine;
+    this.opened = info.opened ?? Promise.resolve();
+    this.opened.catch(() => {});
+    socket.closed.then(() => clearTimeout(this.#heartbeatTimer));
+  }
+
+  get readable(): ReadableStream<Message> {
+    return this.#socket.readable;
+  }
+
+  get writable(): WritableStream<Message> {
+    return this.#writable ??= new WritableStream<Message>({
+      write: (chunk) => this.send(chunk),
+      close: () => this.close(1000),
+      abort: () => this.close(1011, "Writer aborted").catch(() => {}),
+    });
+  }
+
+  get closed(): Promise<WebSocketCloseInfo> {
+    return this.#socket.closed;
+  }
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    return this.#socket.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  send(data: string | Uint8Array): Promise<void> {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      return Promise.reject(
+        new WebSocketTypeError("ERR_INVALID_DATA", "Data must be a string or a Uint8Array"),
+      );
+    }
+    if (this.#binaryActive) {
+      return Promise.reject(
+        new WebSocketTypeError(
+          "ERR_BINARY_STREAM_ACTIVE",
+          "A beginBinary() stream is open: close it before sending",
+        ),
+      );
+    }
+    return this.#socket.send(data);
+  }
+
+  ping(data?: Uint8Array): Promise<number> {
+    return this.#socket.ping(data);
+  }
+
+  beginBinary(): WritableStream<Uint8Array> {
+    if (this.#binaryActive) {
+      throw new WebSocketTypeError(
+        "ERR_BINARY_STREAM_ACTIVE",
+        "A beginBinary() stream is already open",
+      );
+    }
+    if (this.readyState > 1) {
+      throw new WebSocketTypeError(
+        "ERR_NOT_OPEN",
+        `Connection is not open (readyState "${this.readyState}")`,
+      );
+    }
+    const inner = this.#socket.beginBinary();
+    const writer = inner.getWriter();
+    this.#binaryActive = true;
+    const done = () => {
+      this.#binaryActive = false;
+    };
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => writer.write(chunk),
+      close: () => writer.close().finally(done),
+      abort: (reason) => writer.abort(reason).finally(done),
+    });
+  }
+
+  close(code?: number, reason = ""): Promise<void> {
+    try {
+      if (code !== undefined) assertSendableCloseCode(code);
+      else if (reason !== "") code = 1000;
+      assertCloseReason(reason);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#socket.close(code, reason);
+  }
+
+  /**
+   * Pings every `interval` ms (after the last ping was answered) and closes
+   * with 1001 when no pong arrives within `timeout` ms. Engines that cannot
+   * ping (native) implement heartbeats themselves and never call this.
+   */
+  startHeartbeat({ interval, timeout }: HeartbeatOptions): void {
+    const beat = async () => {
+      if (this.readyState !== 1) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), timeout);
+      });
+      const result = await Promise.race([this.ping().catch(() => "closed" as const), expired]);
+      clearTimeout(timer);
+      if (result === "timeout") {
+        await this.#socket.close(1001, "No pong within heartbeat timeout").catch(() => {});
+        return;
+      }
+      if (result === "closed") return;
+      this.#heartbeatTimer = setTimeout(beat, interval);
+    };
+    this.#heartbeatTimer = setTimeout(beat, interval);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.readyState < 2) await this.close(1000).catch(() => {});
+    await this.closed;
+  }
+}

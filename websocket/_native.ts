@@ -1,0 +1,223 @@
+/**
+ * The native engine: Deno's built-in `WebSocket` (from `Deno.upgradeWebSocket`
+ * or `new WebSocket`) adapted to the engine interface. Emulates what can be
+ * emulated honestly and refuses the rest with `ERR_UNSUPPORTED_BY_ENGINE`.
+ *
+ * @module
+ */
+
+import {
+  type CloseInfo,
+  delay,
+  type EngineSocket,
+  type Message,
+  messageSize,
+  type ReadyState,
+} from "./_engine.ts";
+import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
+
+/**
+ * The built-in engine drops the TCP connection (no close frame) for any
+ * message over 64 MiB, in either direction; we refuse to send one.
+ */
+export const NATIVE_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+
+/** Options of the native adapter. */
+export interface NativeSocketOptions {
+  role: "client" | "server";
+  maxMessageSize: number;
+  /** Unread received bytes held before the connection is closed with 1008. */
+  receiveQueueLimit: number;
+  sendHighWaterMark: number;
+}
+
+/** Deno's built-in WebSocket behind the engine interface. */
+export class NativeSocket implements EngineSocket {
+  readonly readable: ReadableStream<Message>;
+  readonly closed: Promise<CloseInfo>;
+  /** Resolves at `open`; rejects if the socket closed before opening. */
+  readonly opened: Promise<void>;
+  #ws: WebSocket;
+  #options: NativeSocketOptions;
+  #controller!: ReadableStreamDefaultController<Message>;
+  #readableDone = false;
+  /** The close we initiated because of a local policy (1008/1009): reported instead of the echo. */
+  #localClose: CloseInfo | undefined;
+
+  constructor(ws: WebSocket, options: NativeSocketOptions) {
+    this.#ws = ws;
+    this.#options = options;
+    ws.binaryType = "arraybuffer";
+    const { maxMessageSize, receiveQueueLimit } = options;
+    this.readable = new ReadableStream<Message>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      cancel: () => {
+        this.#readableDone = true;
+        // Nobody will read again: the peer should stop sending.
+        void this.close(1000).catch(() => {});
+      },
+    }, {
+      highWaterMark: receiveQueueLimit,
+      size: (chunk) => messageSize(chunk),
+    });
+    const opened = Promise.withResolvers<void>();
+    this.opened = opened.promise;
+    this.opened.catch(() => {});
+    const closed = Promise.withResolvers<CloseInfo>();
+    this.closed = closed.promise;
+    ws.onopen = () => opened.resolve();
+    ws.onmessage = (event: MessageEvent) => {
+      if (this.#readableDone) return;
+      const data: Message = typeof event.data === "string"
+        ? event.data
+        : new Uint8Array(event.data as ArrayBuffer);
+      const size = messageSize(data, maxMessageSize);
+      if (size > maxMessageSize) {
+        // The built-in engine has already received it; we can only refuse it after arrival.
+        this.#fail(1009, `Message of ${size} bytes exceeds the limit of ${maxMessageSize}`);
+        return;
+      }
+      const room = this.#controller.desiredSize ?? 0;
+      if (size > room && room < receiveQueueLimit) {
+        // The built-in socket cannot pause TCP: bound memory instead of growing it.
+        this.#fail(1008, "Receive queue overflow: messages are not being read");
+        return;
+      }
+      this.#controller.enqueue(data);
+    };
+    let settled = false;
+    ws.onclose = (event: CloseEvent) => {
+      // The built-in socket may fire close twice (heartbeat timeout: 1001, then 1005).
+      if (settled) return;
+      settled = true;
+      opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
+      const info = this.#localClose ?? {
+        code: event.code === 0 ? 1006 : event.code,
+        reason: event.code === 0 ? "" : event.reason,
+      };
+      if (!this.#readableDone) {
+        this.#readableDone = true;
+        try {
+          this.#controller.close();
+        } catch { /* already closed or errored */ }
+      }
+      closed.resolve(info);
+    };
+    ws.onerror = () => {/* a close event always follows */};
+  }
+
+  get readyState(): ReadyState {
+    return this.#ws.readyState as ReadyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  async send(data: Message): Promise<void> {
+    if (this.#ws.readyState === WebSocket.CONNECTING) await this.opened;
+    if (this.#ws.readyState !== WebSocket.OPEN) {
+      throw new WebSocketTypeError(
+        "ERR_NOT_OPEN",
+        `Connection is not open (readyState "${this.#ws.readyState}")`,
+      );
+    }
+    const size = messageSize(data, NATIVE_MAX_MESSAGE_SIZE);
+    if (size > NATIVE_MAX_MESSAGE_SIZE) {
+      throw new WebSocketRangeError(
+        "ERR_MESSAGE_TOO_LARGE",
+        `Message of ${size} bytes exceeds the native engine's limit of ${NATIVE_MAX_MESSAGE_SIZE}`,
+      );
+    }
+    this.#ws.send(data as string | Uint8Array<ArrayBuffer>);
+    if (this.#ws.bufferedAmount > this.#options.sendHighWaterMark) await this.#drain();
+  }
+
+  /** Waits (polling: the built-in socket has no drain event) until the buffer is below the mark. */
+  async #drain(): Promise<void> {
+    let wait = 1;
+    while (
+      this.#ws.readyState === WebSocket.OPEN &&
+      this.#ws.bufferedAmount > this.#options.sendHighWaterMark
+    ) {
+      await delay(wait);
+      wait = Math.min(wait * 2, 20);
+    }
+  }
+
+  /**
+   * The built-in socket sends every message as one frame, so a streamed
+   * binary message is collected and sent as one message when the stream
+   * closes (the receiver sees the same single message; memory is bounded by
+   * the 64 MiB limit of the built-in engine).
+   */
+  beginBinary(): WritableStream<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new WebSocketTypeError(
+            "ERR_INVALID_DATA",
+            "Binary stream chunks must be Uint8Array",
+          );
+        }
+        total += chunk.byteLength;
+        if (total > NATIVE_MAX_MESSAGE_SIZE) {
+          throw new WebSocketRangeError(
+            "ERR_MESSAGE_TOO_LARGE",
+            `Binary stream exceeds the native engine's limit of ${NATIVE_MAX_MESSAGE_SIZE} bytes`,
+          );
+        }
+        parts.push(chunk.slice());
+      },
+      close: async () => {
+        const whole = new Uint8Array(total);
+        let offset = 0;
+        for (const part of parts) {
+          whole.set(part, offset);
+          offset += part.byteLength;
+        }
+        parts.length = 0;
+        await this.send(whole);
+      },
+    });
+  }
+
+  ping(): Promise<number> {
+    return Promise.reject(
+      new WebSocketTypeError(
+        "ERR_UNSUPPORTED_BY_ENGINE",
+        'ping() needs engine "rfc6455": the built-in WebSocket cannot send pings',
+      ),
+    );
+  }
+
+  async close(code?: number, reason = ""): Promise<void> {
+    if (this.#ws.readyState === WebSocket.CONNECTING) {
+      await this.opened.catch(() => {});
+    }
+    if (this.#ws.readyState === WebSocket.OPEN) {
+      // The built-in client only sends 1000 or 3000-4999; other codes go out as 1000.
+      const wire = this.#options.role === "client" && code !== undefined && code < 3000
+        ? 1000
+        : code;
+      if (wire === undefined) this.#ws.close();
+      else this.#ws.close(wire, reason);
+    }
+    await this.closed;
+  }
+
+  #fail(code: number, reason: string): void {
+    this.#localClose ??= { code, reason };
+    if (!this.#readableDone) {
+      this.#readableDone = true;
+      try {
+        this.#controller.close();
+      } catch { /* already closed */ }
+    }
+    void this.close(code, reason).catch(() => {});
+  }
+}

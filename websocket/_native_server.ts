@@ -1,0 +1,104 @@
+/**
+ * The native engine's server side: upgrades through `Deno.upgradeWebSocket`
+ * and listens with `Deno.serve`. Private to the module.
+ *
+ * @module
+ */
+
+import { Connection } from "./_connection.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SEND_HIGH_WATER_MARK } from "./_engine.ts";
+import { NativeSocket } from "./_native.ts";
+import { chooseProtocol, upgradeProblem } from "./_policy.ts";
+import type { Listening, ServerCore } from "./_server_core.ts";
+import { WebSocketTypeError } from "./errors.ts";
+import type { HandleUpgradeOptions } from "./handle_upgrade.ts";
+import type { UpgradeOptions } from "./options.ts";
+import type { ServeOptions } from "./server.ts";
+
+/** The built-in heartbeat: `idleTimeout` in seconds (0 disables). */
+export function nativeIdleTimeout(heartbeat: UpgradeOptions["heartbeat"]): number {
+  if (heartbeat === false) return 0;
+  const { interval = 15_000, timeout = 15_000 } = heartbeat ?? {};
+  return Math.max(interval + timeout, 2) / 1000;
+}
+
+/** `handleUpgrade()` with the internal connection type, for `serve()`. */
+export function upgradeNative(
+  request: Request,
+  options: HandleUpgradeOptions,
+): { response: Response; connection: Connection } {
+  const {
+    maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
+    receiveQueueLimit = 2 * maxMessageSize,
+    sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    heartbeat,
+    engine = "native",
+    remoteAddr,
+  } = options;
+  if (engine !== "native") {
+    throw new WebSocketTypeError(
+      "ERR_UNSUPPORTED_BY_ENGINE",
+      `handleUpgrade() supports engine "native" only, not "${engine}": use serve() for "rfc6455"`,
+    );
+  }
+  const problem = upgradeProblem(request);
+  if (problem) {
+    throw new WebSocketTypeError(
+      "ERR_INVALID_UPGRADE_REQUEST",
+      `Request is not a valid WebSocket upgrade (would answer "${problem.status}")`,
+    );
+  }
+  const protocol = chooseProtocol(request, options);
+  // The request's URL and headers are unreadable once it was upgraded.
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  const { socket, response } = Deno.upgradeWebSocket(request, {
+    protocol: protocol || undefined,
+    idleTimeout: nativeIdleTimeout(heartbeat),
+  });
+  const engineSocket = new NativeSocket(socket, {
+    role: "server",
+    maxMessageSize,
+    receiveQueueLimit,
+    sendHighWaterMark,
+  });
+  const connection = new Connection(engineSocket, {
+    engine: "native",
+    path: url.pathname + url.search,
+    headers,
+    protocol,
+    extensions: "",
+    remoteAddr: remoteAddr ?? null,
+    opened: engineSocket.opened,
+  });
+  return { response, connection };
+}
+
+/** Listens with `Deno.serve` and upgrades admitted requests. */
+export function listenNative(server: ServerCore, options: ServeOptions): Listening {
+  const { hostname = "0.0.0.0", port = 8000, cert, key } = options;
+  const http = Deno.serve({
+    hostname,
+    port,
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    onListen() {},
+    onError() {
+      return new Response("Internal Server Error", { status: 500 });
+    },
+  }, async (request, info) => {
+    const rejection = await server.admission(request);
+    if (rejection) return rejection;
+    const { response, connection } = upgradeNative(request, {
+      ...options,
+      remoteAddr: info.remoteAddr as Deno.NetAddr,
+    });
+    server.admit(connection);
+    return response;
+  });
+  return {
+    addr: http.addr as Deno.NetAddr,
+    stop: async () => {
+      await http.shutdown();
+    },
+  };
+}

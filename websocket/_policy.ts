@@ -1,0 +1,79 @@
+/**
+ * Server-side handshake decisions shared by both engines and
+ * `handleUpgrade()`: is this a valid upgrade, is it authorized, which
+ * subprotocol. Private to the module.
+ *
+ * @module
+ */
+
+/** Why an upgrade request is not acceptable, as the HTTP response to send. */
+export function upgradeProblem(request: Request): Response | null {
+  const upgrade = request.headers.get("upgrade")?.toLowerCase();
+  if (request.method !== "GET" || upgrade !== "websocket") {
+    return new Response("Expected a WebSocket upgrade request", {
+      status: 426,
+      headers: { upgrade: "websocket", connection: "Upgrade" },
+    });
+  }
+  const key = request.headers.get("sec-websocket-key") ?? "";
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(key.trim())) {
+    return new Response("Missing or malformed Sec-WebSocket-Key", { status: 400 });
+  }
+  if (request.headers.get("sec-websocket-version")?.trim() !== "13") {
+    return new Response("Unsupported WebSocket version", {
+      status: 426,
+      headers: { "sec-websocket-version": "13" },
+    });
+  }
+  return null;
+}
+
+/** The subprotocols a request offers, in order. */
+export function offeredProtocols(request: Request): string[] {
+  const header = request.headers.get("sec-websocket-protocol");
+  if (!header) return [];
+  return header.split(",").map((name) => name.trim()).filter((name) => name !== "");
+}
+
+/** Options that decide the subprotocol. */
+export interface ProtocolChoice {
+  protocols?: string[];
+  selectProtocol?: (request: Request, offered: string[]) => string | undefined | null;
+}
+
+/**
+ * The subprotocol to answer with, `""` for none: the first offered one that is
+ * in `protocols`, or what `selectProtocol` returns. A name that was not
+ * offered would break the handshake (RFC 6455 section 4.2.2), so it is
+ * treated as none.
+ */
+export function chooseProtocol(request: Request, choice: ProtocolChoice): string {
+  const offered = offeredProtocols(request);
+  if (offered.length === 0) return "";
+  let picked: string | undefined | null;
+  if (choice.selectProtocol) picked = choice.selectProtocol(request, offered);
+  else if (choice.protocols) picked = offered.find((name) => choice.protocols!.includes(name));
+  return picked && offered.includes(picked) ? picked : "";
+}
+
+/** What `authorize` may return. */
+export type AuthorizeResult = boolean | Response;
+
+/**
+ * Runs `authorize` and turns its answer into a rejection response, or `null`
+ * to go ahead. A thrown error rejects with 500 rather than crashing the server.
+ */
+export async function authorizeProblem(
+  request: Request,
+  authorize: ((request: Request) => AuthorizeResult | Promise<AuthorizeResult>) | undefined,
+): Promise<Response | null> {
+  if (!authorize) return null;
+  let verdict: AuthorizeResult;
+  try {
+    verdict = await authorize(request);
+  } catch {
+    return new Response("Authorization failed", { status: 500 });
+  }
+  if (verdict instanceof Response) return verdict;
+  return verdict ? null : new Response("Unauthorized", { status: 401 });
+}

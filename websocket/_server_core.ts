@@ -1,0 +1,142 @@
+/**
+ * Server state shared by both engines. Private to the module.
+ *
+ * @module
+ */
+
+import type { Connection } from "./_connection.ts";
+import { delay, type Message } from "./_engine.ts";
+import { authorizeProblem, upgradeProblem } from "./_policy.ts";
+import type { WebSocketConnection } from "./connection.ts";
+import { WebSocketTypeError } from "./errors.ts";
+import type { ServeOptions, WebSocketServer } from "./server.ts";
+
+/** How an engine listens: where, and how to stop listening. */
+export interface Listening {
+  addr: Deno.NetAddr;
+  stop(): Promise<void>;
+}
+
+/** Server state shared by both engines: admission, the accept queue, the open set. */
+export class ServerCore implements WebSocketServer {
+  addr!: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  #open = new Set<Connection>();
+  #opening = 0;
+  #queue: Connection[] = [];
+  #wake: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+  #finished = Promise.withResolvers<void>();
+  #listening: Listening | undefined;
+  #options: ServeOptions;
+
+  constructor(options: ServeOptions) {
+    this.#options = options;
+    this.finished = this.#finished.promise;
+  }
+
+  /** Called once the engine listens. */
+  listening(listening: Listening): void {
+    this.#listening = listening;
+    this.addr = listening.addr;
+  }
+
+  get isClosing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * The engine-independent checks before a handshake: path, upgrade
+   * validity, capacity, authorization. `null` means go ahead.
+   */
+  async admission(request: Request): Promise<Response | null> {
+    const { path, maxConnections = 10_000, authorize } = this.#options;
+    if (this.#closing) return new Response("Server is closing", { status: 503 });
+    if (path !== undefined && new URL(request.url).pathname !== path) {
+      return new Response("Not Found", { status: 404 });
+    }
+    const problem = upgradeProblem(request);
+    if (problem) return problem;
+    if (this.#open.size + this.#opening >= maxConnections) {
+      return new Response("Too many connections", { status: 503 });
+    }
+    this.#opening++;
+    try {
+      const denied = await authorizeProblem(request, authorize);
+      if (denied) return denied;
+    } finally {
+      this.#opening--;
+    }
+    if (this.#closing) return new Response("Server is closing", { status: 503 });
+    return null;
+  }
+
+  /** Tracks a connection from the handshake on; it is yielded once open. */
+  admit(connection: Connection): void {
+    this.#opening++;
+    connection.opened.then(() => {
+      this.#opening--;
+      if (this.#closing) {
+        void connection.close(1001, "Server closing").catch(() => {});
+        return;
+      }
+      this.#open.add(connection);
+      connection.closed.then(() => this.#open.delete(connection));
+      this.#queue.push(connection);
+      this.#wake?.();
+    }, () => {
+      this.#opening--;
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<WebSocketConnection> {
+    while (true) {
+      const next = this.#queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (this.#closing) return;
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#wake = resolve;
+      await promise;
+    }
+  }
+
+  get connections(): WebSocketConnection[] {
+    return [...this.#open];
+  }
+
+  async broadcast(data: string | Uint8Array): Promise<void> {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      throw new WebSocketTypeError("ERR_INVALID_DATA", "Data must be a string or a Uint8Array");
+    }
+    await Promise.all(
+      [...this.#open].map((connection) =>
+        connection.readyState === 1 ? connection.send(data as Message).catch(() => {}) : undefined
+      ),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
+    this.#wake?.();
+    await this.#listening?.stop();
+    // Connections that opened while we stopped listening are closed by admit().
+    while (this.#opening > 0) await delay(5);
+    const open = [...this.#open, ...this.#queue];
+    this.#queue.length = 0;
+    await Promise.all(
+      open.map((connection) => connection.close(1001, "Server closing").catch(() => {})),
+    );
+    this.#wake?.();
+    this.#finished.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

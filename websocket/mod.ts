@@ -1,0 +1,43 @@
+/**
+ * WebSocket server and client for Deno with two engines behind one API:
+ * `"native"` (default) rides on Deno's built-in WebSocket (`Deno.serve` +
+ * `Deno.upgradeWebSocket`, `new WebSocket`), `"rfc6455"` is our own RFC 6455
+ * implementation on plain TCP/TLS sockets for what the built-in cannot do
+ * (ping/pong, streamed fragments, a 1009 close before allocating,
+ * permessage-deflate, TCP backpressure on receive).
+ *
+ * Every connection is a `readable` of whole messages and a `send()` that
+ * applies backpressure; servers are async iterables of connections.
+ *
+ * @example Echo server and client
+ * ```ts
+ * import { connect, serve } from "@netkit/realtime/websocket";
+ *
+ * await using server = serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat"] });
+ * (async () => {
+ *   for await (const conn of server) {
+ *     (async () => {
+ *       for await (const message of conn.readable) await conn.send(message);
+ *     })();
+ *   }
+ * })();
+ *
+ * await using ws = await connect(`ws://127.0.0.1:${server.addr.port}/chat`, {
+ *   protocols: ["chat"],
+ * });
+ * await ws.send("hello");
+ * for await (const message of ws.readable) {
+ *   console.log(message); // "hello"
+ *   break;
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export * from "./connect.ts";
+export * from "./connection.ts";
+export * from "./errors.ts";
+export * from "./handle_upgrade.ts";
+export * from "./options.ts";
+export * from "./server.ts";

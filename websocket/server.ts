@@ -1,0 +1,119 @@
+/**
+ * `serve()`: a WebSocket server whose connections arrive as an async iterable.
+ *
+ * @module
+ */
+
+import { listenNative } from "./_native_server.ts";
+import { ServerCore } from "./_server_core.ts";
+import type { WebSocketConnection } from "./connection.ts";
+import { WebSocketTypeError } from "./errors.ts";
+import type { UpgradeOptions } from "./options.ts";
+
+/** What `authorize` may answer: `true` to accept, `false` for a 401, or the `Response` to reject with. */
+export type AuthorizeVerdict = boolean | Response;
+
+/** Options of `serve()`. */
+export interface ServeOptions extends UpgradeOptions {
+  /**
+   * Address to listen on.
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /**
+   * Port to listen on; `0` picks a free one (read it back from `server.addr`).
+   * @default {8000}
+   */
+  port?: number;
+  /** PEM certificate chain: with `key`, the server speaks `wss:`. */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /** Accept upgrades on this path only (other paths get 404); any path when unset. */
+  path?: string;
+  /**
+   * Decides before the handshake completes: `true` accepts, `false` rejects
+   * with 401, a `Response` is sent as the rejection. A thrown error rejects with 500.
+   */
+  authorize?: (request: Request) => AuthorizeVerdict | Promise<AuthorizeVerdict>;
+  /**
+   * Most connections open (or opening) at once; more are rejected with 503.
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * `rfc6455` engine: largest HTTP request head accepted (431 beyond it).
+   * @default {16384}
+   */
+  maxHeaderBytes?: number;
+  /** Closes the server (like `close()`) when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A listening WebSocket server. Iterate it for the connections (each one is
+ * yielded once its handshake completed); `connections` lists those open.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat"] });
+ * console.log(`listening on ${server.addr.port}`);
+ * ```
+ */
+export interface WebSocketServer extends AsyncIterable<WebSocketConnection>, AsyncDisposable {
+  /** The address the server listens on. */
+  readonly addr: Deno.NetAddr;
+  /** The open connections, in the order they opened (a snapshot). */
+  readonly connections: WebSocketConnection[];
+  /**
+   * Sends `data` to every open connection; resolves when every send resolved
+   * (connections that close meanwhile are skipped).
+   */
+  broadcast(data: string | Uint8Array): Promise<void>;
+  /**
+   * Stops accepting, closes every connection with 1001 and resolves when all
+   * are closed. Iteration ends.
+   */
+  close(): Promise<void>;
+  /** Settles when the server is closed. */
+  readonly finished: Promise<void>;
+}
+
+/**
+ * Starts a WebSocket server (`ws:`, or `wss:` with `cert`/`key`).
+ *
+ * @example Echo server and client
+ * ```ts
+ * import { connect, serve } from "@netkit/realtime/websocket";
+ * await using server = serve({ hostname: "127.0.0.1", port: 0 });
+ * (async () => {
+ *   for await (const conn of server) {
+ *     (async () => {
+ *       for await (const message of conn.readable) await conn.send(message);
+ *     })();
+ *   }
+ * })();
+ * await using ws = await connect(`ws://127.0.0.1:${server.addr.port}/chat`);
+ * await ws.send("hello");
+ * const reader = ws.readable.getReader();
+ * console.log((await reader.read()).value); // "hello"
+ * reader.releaseLock();
+ * ```
+ */
+export function serve(options: ServeOptions = {}): WebSocketServer {
+  const { engine = "native", signal } = options;
+  const server = new ServerCore(options);
+  if (engine === "native") server.listening(listenNative(server, options));
+  else {
+    throw new WebSocketTypeError(
+      "ERR_UNSUPPORTED_BY_ENGINE",
+      `Engine "${engine}" is not available`,
+    );
+  }
+  if (signal) {
+    if (signal.aborted) void server.close();
+    else signal.addEventListener("abort", () => void server.close(), { once: true });
+  }
+  return server;
+}
