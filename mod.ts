@@ -15,3 +15,4 @@
  */
 
 export * as websocket from "./websocket/mod.ts";
+export * as webrtc from "./webrtc/mod.ts";
