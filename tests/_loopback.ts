@@ -29,7 +29,7 @@ export async function deadline<T>(
   ms: number,
   what = "operation",
 ): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
