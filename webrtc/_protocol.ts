@@ -107,6 +107,35 @@ export const CONTROL_CHANNEL_LABEL = "netkit";
 /** Sub-protocol of the internal control channel. */
 export const CONTROL_CHANNEL_PROTOCOL = "netkit-control";
 
+/** Control-channel message: `u16 code ‖ reason UTF-8`, sent just before a side closes. */
+export function encodeControlClose(code: number, reason: string): Uint8Array {
+  const text = encoder.encode(reason);
+  if (text.length > MAX_CLOSE_REASON_LENGTH) {
+    throw new RangeError(
+      `Close reason is ${text.length} bytes; the limit is "${MAX_CLOSE_REASON_LENGTH}"`,
+    );
+  }
+  const bytes = new Uint8Array(CLOSE_CODE_SIZE + text.length);
+  new DataView(bytes.buffer).setUint16(0, code);
+  bytes.set(text, CLOSE_CODE_SIZE);
+  return bytes;
+}
+
+/** Reads a control-channel close message; null when malformed. */
+export function decodeControlClose(bytes: Uint8Array): { code: number; reason: string } | null {
+  if (bytes.length < CLOSE_CODE_SIZE || bytes.length > CLOSE_CODE_SIZE + MAX_CLOSE_REASON_LENGTH) {
+    return null;
+  }
+  try {
+    return {
+      code: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(0),
+      reason: decoder.decode(bytes.subarray(CLOSE_CODE_SIZE)),
+    };
+  } catch {
+    return null;
+  }
+}
+
 /** Close codes used on the signalling WebSocket and in close packets. */
 export const CloseCode = {
   /** Normal closure. */

@@ -21,8 +21,10 @@ import {
   CloseCode,
   CONTROL_CHANNEL_LABEL,
   CONTROL_CHANNEL_PROTOCOL,
+  decodeControlClose,
   decodePacket,
   encodeCandidate,
+  encodeControlClose,
   encodeClose,
   encodeSdp,
   type Packet,
@@ -345,6 +347,13 @@ export class MasterConnection extends EventTarget {
   }
 }
 
+/** Cuts a close reason to the 123 bytes the wire allows, on a character boundary. */
+function truncateUtf8(reason: string): string {
+  const encoder = new TextEncoder();
+  while (encoder.encode(reason).length > 123) reason = reason.slice(0, -1);
+  return reason;
+}
+
 /** Connection states of a `SlaveConnection`. */
 export type SlaveConnectionState = "new" | "connecting" | "connected" | "closed";
 
@@ -451,6 +460,13 @@ export class SlaveConnection extends EventTarget {
       ready.resolve();
       this.dispatchEvent(new Event("connected"));
     };
+    control.binaryType = "arraybuffer";
+    control.onmessage = (event: MessageEvent) => {
+      // The slave says why it closes just before it does.
+      if (!(event.data instanceof ArrayBuffer) || this.#session !== session) return;
+      const close = decodeControlClose(new Uint8Array(event.data));
+      if (close) this.#end(session, close.code, close.reason);
+    };
     control.onclose = () => {
       if (this.#session === session) this.#end(session, CloseCode.NORMAL, "Peer closed");
     };
@@ -516,10 +532,9 @@ export class SlaveConnection extends EventTarget {
   close(code: number = CloseCode.NORMAL, reason = ""): void {
     const session = this.#session;
     if (!session) return;
-    this.#master._send(
-      encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, code, reason.slice(0, 40)),
-    );
-    this.#end(session, code, reason);
+    reason = truncateUtf8(reason);
+    this.#master._send(encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, code, reason));
+    this.#end(session, code, reason, undefined, true);
   }
 
   /** @internal */
@@ -587,7 +602,7 @@ export class SlaveConnection extends EventTarget {
     if (session) this.#end(session, code, reason);
   }
 
-  #end(session: Session, code: number, reason: string, error?: unknown): void {
+  #end(session: Session, code: number, reason: string, error?: unknown, notify = false): void {
     if (this.#session !== session) return;
     this.#session = undefined;
     clearTimeout(session.timer);
@@ -596,14 +611,32 @@ export class SlaveConnection extends EventTarget {
     );
     for (const channel of session.channels) channel._dispose();
     session.channels.clear();
-    session.control.onclose = null;
-    session.pc.onicecandidate = null;
-    session.pc.onconnectionstatechange = null;
+    const { control, pc } = session;
+    control.onmessage = null;
+    pc.onicecandidate = null;
+    pc.onconnectionstatechange = null;
+    let fallback: ReturnType<typeof setTimeout> | undefined;
+    let closePc = () => {
+      closePc = () => {};
+      clearTimeout(fallback);
+      try {
+        pc.close();
+      } catch { /* already closed */ }
+    };
+    if (notify && control.readyState === "open") {
+      // Tell the slave why over the data path (faster than signalling), then let the control
+      // channel close gracefully before tearing the connection down.
+      try {
+        control.send(encodeControlClose(code, reason));
+      } catch { /* closing */ }
+      control.onclose = () => closePc();
+      fallback = setTimeout(() => closePc(), 500);
+    } else {
+      control.onclose = null;
+      queueMicrotask(() => closePc());
+    }
     try {
-      session.control.close();
-    } catch { /* already closed */ }
-    try {
-      session.pc.close();
+      control.close();
     } catch { /* already closed */ }
     this.dispatchEvent(new CustomEvent("close", { detail: { code, reason } }));
   }

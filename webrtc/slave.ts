@@ -25,8 +25,10 @@ import ndc from "node-datachannel";
 import {
   CloseCode,
   CONTROL_CHANNEL_PROTOCOL,
+  decodeControlClose,
   decodePacket,
   encodeCandidate,
+  encodeControlClose,
   encodeClose,
   encodeReject,
   encodeSdp,
@@ -282,15 +284,20 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
       this.#registered.reject(new ConnectionClosedError("Slave closed", 1000));
       const socket = this.#socket;
       this.#socket = undefined;
-      for (const conn of [...this.#connections]) conn.close(CloseCode.GOING_AWAY, "Slave closed");
-      if (socket && socket.readyState !== WebSocket.CLOSED) {
-        socket.onclose = () => this.#closedPromise.resolve();
-        try {
-          socket.close(1000);
-        } catch {
-          this.#closedPromise.resolve();
-        }
-      } else this.#closedPromise.resolve();
+      const conns = [...this.#connections];
+      for (const conn of conns) conn.close(CloseCode.GOING_AWAY, "Slave closed");
+      const teardown = Promise.all(conns.map((c) => c._teardown));
+      const socketClosed = new Promise<void>((resolve) => {
+        if (socket && socket.readyState !== WebSocket.CLOSED) {
+          socket.onclose = () => resolve();
+          try {
+            socket.close(1000);
+          } catch {
+            resolve();
+          }
+        } else resolve();
+      });
+      Promise.all([socketClosed, teardown]).then(() => this.#closedPromise.resolve());
       for (const resolve of this.#waiters) resolve({ value: undefined, done: true });
       this.#waiters = [];
       this.#closedPromise.promise.then(() => this.dispatchEvent(new Event("close")));
@@ -506,6 +513,7 @@ export class ClientConnection extends EventTarget {
   #held: DataChannel[] = [];
   #timer?: ReturnType<typeof setTimeout>;
   #closed = Promise.withResolvers<{ code: number; reason: string }>();
+  #teardown = Promise.withResolvers<void>();
   #opened = Promise.withResolvers<void>();
   /** The client's id at the master. */
   readonly id: number;
@@ -563,18 +571,23 @@ export class ClientConnection extends EventTarget {
   /** Closes the peer connection, telling the client why (when signalling still allows). */
   close(code: number = CloseCode.NORMAL, reason = ""): void {
     if (this.#state === "closed") return;
+    const encoder = new TextEncoder();
+    while (encoder.encode(reason).length > 123) reason = reason.slice(0, -1);
     if (this.#slave._signalling(this)) {
-      this.#slave._send(
-        encodeClose(PacketType.CLOSE_TO_CLIENT, this.id, code, reason.slice(0, 40)),
-      );
+      this.#slave._send(encodeClose(PacketType.CLOSE_TO_CLIENT, this.id, code, reason));
     }
-    this.#end(code, reason);
+    this.#end(code, reason, true);
   }
 
-  /** Closes like `close()`. */
+  /** Closes like `close()` and waits until the native peer connection is released. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    await this.#closed.promise;
+    await this.#teardown.promise;
+  }
+
+  /** @internal Resolves once the native peer connection was closed. */
+  get _teardown(): Promise<void> {
+    return this.#teardown.promise;
   }
 
   /** @internal Returns false if the offer could not be applied (connection closed). */
@@ -657,6 +670,15 @@ export class ClientConnection extends EventTarget {
       if (dc.getProtocol() === CONTROL_CHANNEL_PROTOCOL) {
         // The client's control channel: open = connected; closed = the client went away.
         dc.onClosed(() => this.#end(CloseCode.NORMAL, "Peer closed"));
+        dc.onMessage((message) => {
+          // The client says why it closes just before it does.
+          if (typeof message === "string") return;
+          const bytes = message instanceof ArrayBuffer
+            ? new Uint8Array(message)
+            : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+          const close = decodeControlClose(bytes);
+          if (close) this.#end(close.code, close.reason);
+        });
         this.#control = dc;
         this.#markConnected();
         return;
@@ -687,7 +709,7 @@ export class ClientConnection extends EventTarget {
     this.dispatchEvent(new Event("connected"));
   }
 
-  #end(code: number, reason: string): void {
+  #end(code: number, reason: string, notify = false): void {
     if (this.#state === "closed") return;
     const wasConnecting = this.#state === "connecting";
     this.#state = "closed";
@@ -705,13 +727,27 @@ export class ClientConnection extends EventTarget {
     const control = this.#control;
     this.#pc = undefined;
     this.#control = undefined;
-    // Closing from inside a libdatachannel callback can deadlock; defer it.
-    setTimeout(() => {
-      try {
-        control?.close();
-      } catch { /* closed */ }
+    let fallback: ReturnType<typeof setTimeout> | undefined;
+    let closePc = () => {
+      closePc = () => {};
+      clearTimeout(fallback);
       try {
         pc?.close();
+      } catch { /* closed */ }
+      this.#teardown.resolve();
+    };
+    // Closing from inside a libdatachannel callback can deadlock; defer it.
+    setTimeout(() => {
+      if (notify && control?.isOpen()) {
+        // Say why over the data path, let the control channel close gracefully, then tear down.
+        try {
+          control.sendMessageBinary(encodeControlClose(code, reason));
+        } catch { /* closing */ }
+        control.onClosed(() => setTimeout(() => closePc(), 0));
+        fallback = setTimeout(() => closePc(), 500);
+      } else setTimeout(() => closePc(), 0);
+      try {
+        control?.close();
       } catch { /* closed */ }
     }, 0);
     this.#closed.resolve({ code, reason });
