@@ -81,6 +81,11 @@ export interface ConnectMasterOptions {
    * @default {10000}
    */
   connectTimeout?: number;
+  /**
+   * Further `RTCPeerConnection` configuration merged in (e.g. `iceTransportPolicy`, or
+   * node-datachannel's `bindAddress` when running under Deno).
+   */
+  rtcConfiguration?: Record<string, unknown>;
   /** Extra headers on the WebSocket upgrade (Deno only; browsers send their cookies). */
   headers?: Record<string, string>;
   /** Closes the master connection when aborted. */
@@ -430,8 +435,8 @@ export class SlaveConnection extends EventTarget {
       return Promise.reject(new ConnectionClosedError("Slave is no longer listed at the master"));
     }
     const options = this.#master._options;
-    const { iceServers = [], connectTimeout = 10_000 } = options;
-    const pc = new this.#master._pc({ iceServers });
+    const { iceServers = [], connectTimeout = 10_000, rtcConfiguration } = options;
+    const pc = new this.#master._pc({ ...rtcConfiguration, iceServers });
     const control = pc.createDataChannel(CONTROL_CHANNEL_LABEL, {
       protocol: CONTROL_CHANNEL_PROTOCOL,
     });

@@ -607,6 +607,11 @@ export class ClientConnection extends EventTarget {
   /** @internal */
   _onCandidate(candidate: WireCandidate | null): void {
     if (!candidate || !this.#pc || this.#state === "closed") return;
+    const { bindAddress } = this.#slave._options;
+    if (bindAddress && isLoopback(bindAddress) && !isLoopback(candidateAddress(candidate.candidate))) {
+      // Bound to loopback: other addresses are unreachable, so no checks are sent to them.
+      return;
+    }
     try {
       this.#pc.addRemoteCandidate(candidate.candidate, candidate.sdpMid ?? "0");
     } catch {
@@ -753,6 +758,15 @@ export class ClientConnection extends EventTarget {
     this.#closed.resolve({ code, reason });
     this.dispatchEvent(new CustomEvent("close", { detail: { code, reason } }));
   }
+}
+
+/** The connection address of an ICE candidate line (`candidate:f c proto prio ADDRESS port …`). */
+function candidateAddress(line: string): string {
+  return line.replace(/^a=/, "").split(" ")[4] ?? "";
+}
+
+function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === "::1" || address === "localhost";
 }
 
 /** @internal A `ChannelTransport` over a node-datachannel `DataChannel`. */
