@@ -42,7 +42,10 @@ Deno.test("a client that arrives before any slave gets an empty list, then the s
   const expected = bytes(1, [0, 0, 0, 0], [0, 15], '{"name":"eu-1"}');
   assert.deepEqual(await client.next(), expected);
   assert.deepEqual(await late.next(), expected);
-  assert.equal(master.slaves.get(0)?.userData && (master.slaves.get(0)!.userData as { name: string }).name, "eu-1");
+  assert.equal(
+    master.slaves.get(0)?.userData && (master.slaves.get(0)!.userData as { name: string }).name,
+    "eu-1",
+  );
   // userData update: type 13 in, type 14 out.
   slave.send(encodeUserData(13, '{"name":"eu-1","players":3}'));
   assert.deepEqual(decodePacket(await client.next()), {

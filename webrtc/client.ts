@@ -24,8 +24,8 @@ import {
   decodeControlClose,
   decodePacket,
   encodeCandidate,
-  encodeControlClose,
   encodeClose,
+  encodeControlClose,
   encodeSdp,
   type Packet,
   PacketType,
@@ -42,14 +42,18 @@ import type {
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
-export { ConnectionClosedError, MessageTooLargeError, ProtocolError, RejectedError } from "./errors.ts";
+export {
+  ConnectionClosedError,
+  MessageTooLargeError,
+  ProtocolError,
+  RejectedError,
+} from "./errors.ts";
 export type {
   IceServer,
   RTCDataChannelLike,
   RTCPeerConnectionConstructor,
   RTCPeerConnectionLike,
 } from "./rtc_types.ts";
-
 
 /** Options of `connectMaster()`. */
 export interface ConnectMasterOptions {
@@ -352,6 +356,26 @@ export class MasterConnection extends EventTarget {
   }
 }
 
+/** Milliseconds to wait for host-candidate gathering before sending the offer anyway. */
+const GATHER_WAIT = 500;
+
+/** Resolves true once ICE gathering is complete, false after `ms`. */
+function gatheringComplete(pc: RTCPeerConnectionLike, ms: number): Promise<boolean> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (result: boolean) => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve(result);
+    };
+    const check = () => {
+      if (pc.iceGatheringState === "complete") done(true);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
 /** Cuts a close reason to the 123 bytes the wire allows, on a character boundary. */
 function truncateUtf8(reason: string): string {
   const encoder = new TextEncoder();
@@ -367,6 +391,8 @@ interface Session {
   control: RTCDataChannelLike;
   remoteSet: boolean;
   pendingCandidates: (WireCandidate | null)[];
+  /** Local candidates gathered before the offer went out (they must not overtake it). */
+  localCandidates: Uint8Array[] | null;
   ready: PromiseWithResolvers<void>;
   channels: Set<DataChannel>;
   timer: ReturnType<typeof setTimeout>;
@@ -447,6 +473,7 @@ export class SlaveConnection extends EventTarget {
       control,
       remoteSet: false,
       pendingCandidates: [],
+      localCandidates: [],
       ready,
       channels: new Set(),
       timer: setTimeout(() => {
@@ -480,11 +507,13 @@ export class SlaveConnection extends EventTarget {
       const c = event.candidate;
       // End-of-candidates is implied by the connection opening; never sent (as enslavism).
       if (!c || !c.candidate) return;
-      this.#master._send(encodeCandidate(PacketType.ICE_CANDIDATE_TO_SLAVE, this.id, {
+      const packet = encodeCandidate(PacketType.ICE_CANDIDATE_TO_SLAVE, this.id, {
         candidate: c.candidate,
         sdpMid: c.sdpMid ?? null,
         sdpMLineIndex: c.sdpMLineIndex ?? null,
-      }));
+      });
+      if (session.localCandidates) session.localCandidates.push(packet);
+      else this.#master._send(packet);
     };
     pc.onconnectionstatechange = () => {
       if (this.#session !== session) return;
@@ -495,10 +524,24 @@ export class SlaveConnection extends EventTarget {
     (async () => {
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
-      if (this.#session !== session) return;
-      if (!this.#master._send(encodeSdp(PacketType.OFFER_TO_SLAVE, this.id, offer.sdp ?? ""))) {
-        this.#end(session, CloseCode.GOING_AWAY, "Master unreachable");
+      let sdp = offer.sdp ?? "";
+      if (iceServers.length === 0) {
+        // Host candidates only: gathering takes a few ms, so send one offer that already holds
+        // them instead of an offer plus trickled candidates (fewer signalling round trips, and
+        // no Nagle delay between back-to-back messages on clients without TCP_NODELAY).
+        if (await gatheringComplete(pc, GATHER_WAIT)) {
+          sdp = pc.localDescription?.sdp ?? sdp;
+          session.localCandidates = [];
+        }
       }
+      if (this.#session !== session) return;
+      if (!this.#master._send(encodeSdp(PacketType.OFFER_TO_SLAVE, this.id, sdp))) {
+        this.#end(session, CloseCode.GOING_AWAY, "Master unreachable");
+        return;
+      }
+      const early = session.localCandidates ?? [];
+      session.localCandidates = null;
+      for (const packet of early) this.#master._send(packet);
     })().catch((error) => {
       if (this.#session === session) {
         this.#end(session, CloseCode.GOING_AWAY, "Offer failed", error);

@@ -296,7 +296,9 @@ export class Master extends EventTarget {
     const { response, connection } = handleUpgrade(request, {
       maxMessageSize: this.#maxMessageSize(),
       heartbeat: this.#options.heartbeat,
-      remoteAddr: info?.remoteAddr?.transport === "tcp" ? info.remoteAddr as Deno.NetAddr : undefined,
+      remoteAddr: info?.remoteAddr?.transport === "tcp"
+        ? info.remoteAddr as Deno.NetAddr
+        : undefined,
     });
     if (role === "slave") this.#acceptSlave(connection);
     else this.#acceptClient(connection, identity, identityJson);
@@ -310,7 +312,9 @@ export class Master extends EventTarget {
       ...[...this.#slaves.values()].map((s) => s.connection),
       ...[...this.#clients.values()].map((c) => c.connection),
     ];
-    await Promise.all(all.map((c) => c.close(CloseCode.GOING_AWAY, "Master closing").catch(() => {})));
+    await Promise.all(
+      all.map((c) => c.close(CloseCode.GOING_AWAY, "Master closing").catch(() => {})),
+    );
     await Promise.all(all.map((c) => c.closed));
   }
 
@@ -342,7 +346,8 @@ export class Master extends EventTarget {
     switch (type) {
       case PacketType.REGISTER:
       case PacketType.UPDATE_USER_DATA:
-        return TYPE_SIZE + Math.min(o.maxUserDataSize ?? MAX_USER_DATA_LENGTH, MAX_USER_DATA_LENGTH);
+        return TYPE_SIZE +
+          Math.min(o.maxUserDataSize ?? MAX_USER_DATA_LENGTH, MAX_USER_DATA_LENGTH);
       case PacketType.OFFER_TO_SLAVE:
       case PacketType.ANSWER_TO_CLIENT:
         return TYPE_SIZE + ID_SIZE + (o.maxSdpSize ?? 16384);

@@ -99,6 +99,10 @@ export interface RTCPeerConnectionLike extends EventTarget {
   close(): void;
   /** Connection state. */
   readonly connectionState: string;
+  /** `new`, `gathering` or `complete`. */
+  readonly iceGatheringState: string;
+  /** The local description, with the candidates gathered so far. */
+  readonly localDescription: RTCSessionDescriptionInitLike | null;
   /** SCTP transport (for `maxMessageSize`). */
   readonly sctp?: { readonly maxMessageSize: number } | null;
   /** Candidate handler. */

@@ -28,8 +28,8 @@ import {
   decodeControlClose,
   decodePacket,
   encodeCandidate,
-  encodeControlClose,
   encodeClose,
+  encodeControlClose,
   encodeReject,
   encodeSdp,
   encodeUserData,
@@ -608,7 +608,9 @@ export class ClientConnection extends EventTarget {
   _onCandidate(candidate: WireCandidate | null): void {
     if (!candidate || !this.#pc || this.#state === "closed") return;
     const { bindAddress } = this.#slave._options;
-    if (bindAddress && isLoopback(bindAddress) && !isLoopback(candidateAddress(candidate.candidate))) {
+    if (
+      bindAddress && isLoopback(bindAddress) && !isLoopback(candidateAddress(candidate.candidate))
+    ) {
       // Bound to loopback: other addresses are unreachable, so no checks are sent to them.
       return;
     }
@@ -650,12 +652,33 @@ export class ClientConnection extends EventTarget {
     this.#timer = setTimeout(() => {
       if (this.#state === "connecting") this.close(CloseCode.GOING_AWAY, "Connect timeout");
     }, connectTimeout);
-    pc.onLocalDescription((sdp, type) => {
-      if (type !== "answer" || !this.#slave._signalling(this)) return;
+    // Without STUN/TURN, gathering host candidates takes a few ms: answer once with them inside
+    // the SDP instead of an answer plus trickled candidates (one signalling message, no Nagle
+    // delay between back-to-back messages).
+    const whole = iceServers.length === 0;
+    let answer: string | null = null;
+    let gathered = false;
+    let answered = false;
+    const sendAnswer = () => {
+      if (answered || answer === null || (whole && !gathered)) return;
+      answered = true;
+      if (!this.#slave._signalling(this)) return;
+      const sdp = whole ? pc.localDescription()?.sdp ?? answer : answer;
       this.#slave._send(encodeSdp(PacketType.ANSWER_TO_CLIENT, this.id, sdp));
+    };
+    pc.onLocalDescription((sdp, type) => {
+      if (type !== "answer") return;
+      answer = sdp;
+      answered = false;
+      sendAnswer();
+    });
+    pc.onGatheringStateChange((state) => {
+      if (state !== "complete") return;
+      gathered = true;
+      sendAnswer();
     });
     pc.onLocalCandidate((candidate, mid) => {
-      if (!this.#slave._signalling(this)) return;
+      if (!this.#slave._signalling(this) || (whole && !answered)) return;
       this.#slave._send(encodeCandidate(PacketType.ICE_CANDIDATE_TO_CLIENT, this.id, {
         candidate,
         sdpMid: mid || null,
