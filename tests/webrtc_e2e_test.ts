@@ -7,6 +7,7 @@
  * makes Deno 2.9 panic ("attempt to access Handle hosted by disposed Isolate").
  */
 import assert from "node:assert/strict";
+import ndc from "node-datachannel";
 import { RTCPeerConnection } from "node-datachannel/polyfill";
 import { serveMaster, type ServeMasterOptions } from "../webrtc/mod.ts";
 import {
@@ -624,3 +625,7 @@ Deno.test(`${CYCLES} connect/close cycles grow resident memory by less than 20 M
     await new Promise((r) => setTimeout(r, 600));
   }
 });
+
+// A set-up that libdatachannel aborted (and the client retried) can leave a native callback of
+// node-datachannel registered; release every native handle before the isolate goes away.
+globalThis.addEventListener("unload", () => ndc.cleanup());

@@ -33,7 +33,6 @@ import {
 } from "./_protocol.ts";
 import { DataChannel, type DataChannelOptions, rtcChannelTransport } from "./data_channel.ts";
 import { ConnectionClosedError, RejectedError } from "./errors.ts";
-import { keepAlive } from "./_keep_alive.ts";
 import type {
   IceServer,
   RTCDataChannelLike,
@@ -675,9 +674,11 @@ export class SlaveConnection extends EventTarget {
     pc.onconnectionstatechange = null;
     this.#master._send(encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, CloseCode.NORMAL, "Retry"));
     try {
+      control.close();
+    } catch { /* already closed */ }
+    try {
       pc.close();
     } catch { /* already closed */ }
-    keepAlive(pc);
     this.#open(session.ready, session.retries + 1);
   }
 
@@ -741,7 +742,6 @@ export class SlaveConnection extends EventTarget {
       try {
         pc.close();
       } catch { /* already closed */ }
-      keepAlive(pc);
       torn.resolve();
     };
     if (notify && control.readyState === "open") {

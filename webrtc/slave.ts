@@ -45,7 +45,6 @@ import {
   type Message,
 } from "./data_channel.ts";
 import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
-import { keepAlive } from "./_keep_alive.ts";
 import type { IceServer } from "./rtc_types.ts";
 
 export { DataChannel } from "./data_channel.ts";
@@ -763,8 +762,6 @@ export class ClientConnection extends EventTarget {
       try {
         pc?.close();
       } catch { /* closed */ }
-      // See keepAlive() in client.ts: late native callbacks must not meet a reused wrapper.
-      if (pc) keepAlive(pc);
       this.#teardown.resolve();
     };
     // Closing from inside a libdatachannel callback can deadlock; defer it.
