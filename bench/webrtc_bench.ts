@@ -219,7 +219,12 @@ try {
     ours.close();
     record("echo RTT p50", rawRtt, ourRtt, "ms", false);
   }
-  const best = async (make: () => Promise<Pair>, size: number, count: number, reliable: boolean) => {
+  const best = async (
+    make: () => Promise<Pair>,
+    size: number,
+    count: number,
+    reliable: boolean,
+  ) => {
     let top = { msgs: 0, mbps: 0, received: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       const pair = await make();
@@ -245,7 +250,9 @@ try {
     const o = await best(() => ourPair(true), 1024, UNRELIABLE_1K, false);
     record("unreliable 1 KiB echo", r.msgs, o.msgs, "msg/s", true);
   }
-  console.log("  (throughput counts messages echoed back to the sender: each crosses the link twice)");
+  console.log(
+    "  (throughput counts messages echoed back to the sender: each crosses the link twice)",
+  );
 } finally {
   client.close();
   await slave.close();

@@ -9,7 +9,11 @@
 import ndc from "node-datachannel";
 import { RTCPeerConnection } from "node-datachannel/polyfill";
 import { serveMaster } from "../webrtc/mod.ts";
-import { connectSlave, type DataChannel as SlaveChannel, type OfferEvent } from "../webrtc/slave.ts";
+import {
+  connectSlave,
+  type DataChannel as SlaveChannel,
+  type OfferEvent,
+} from "../webrtc/slave.ts";
 import { connectMaster, type RTCPeerConnectionConstructor } from "../webrtc/client.ts";
 
 /** One line for the tour menu. */
@@ -33,7 +37,10 @@ export default async function demo(): Promise<void> {
     bindAddress: "127.0.0.1",
   });
   eu.addEventListener("offer", (e) => {
-    console.log(`eu-1: offer from client ${(e as OfferEvent).clientId}`, (e as OfferEvent).identity);
+    console.log(
+      `eu-1: offer from client ${(e as OfferEvent).clientId}`,
+      (e as OfferEvent).identity,
+    );
   });
   (async () => {
     for await (const client of eu) {
@@ -66,7 +73,9 @@ export default async function demo(): Promise<void> {
     started = performance.now();
     const state = await slave.createDataChannel("state", { ordered: false, maxRetransmits: 0 });
     console.log(
-      `unreliable channel open in ${(performance.now() - started).toFixed(1)} ms (same peer connection)`,
+      `unreliable channel open in ${
+        (performance.now() - started).toFixed(1)
+      } ms (same peer connection)`,
     );
 
     const count = 1000;

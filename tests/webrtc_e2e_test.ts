@@ -518,8 +518,10 @@ Deno.test({
         "reliable channel echoes 1 000 messages in order; unreliable carries binary",
         async () => {
           const r = await link.start("echo", { count: 1000 });
-          console.log(`Chromium: reliable channel open ${r.opened.toFixed(1)} ms after createDataChannel()`);
-        assert.equal(r.received, 1000);
+          console.log(
+            `Chromium: reliable channel open ${r.opened.toFixed(1)} ms after createDataChannel()`,
+          );
+          assert.equal(r.received, 1000);
           assert.ok(r.inOrder);
           assert.ok(r.unreliable > 0, "some unreliable messages arrive");
           assert.ok(r.binaryOk);

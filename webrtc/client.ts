@@ -48,12 +48,7 @@ export {
   ProtocolError,
   RejectedError,
 } from "./errors.ts";
-export type {
-  IceServer,
-  RTCDataChannelLike,
-  RTCPeerConnectionConstructor,
-  RTCPeerConnectionLike,
-} from "./rtc_types.ts";
+export type * from "./rtc_types.ts";
 
 /** Options of `connectMaster()`. */
 export interface ConnectMasterOptions {
@@ -647,12 +642,14 @@ export class SlaveConnection extends EventTarget {
     if (!session || session.answered || !session.offered) return;
     session.answered = true;
     // Some implementations throw synchronously instead of rejecting.
-    Promise.resolve().then(() => session.pc.setRemoteDescription({ type: "answer", sdp })).then(async () => {
-      session.remoteSet = true;
-      const queued = session.pendingCandidates;
-      session.pendingCandidates = [];
-      for (const c of queued) await this.#addCandidate(session, c);
-    }).catch((error) => {
+    Promise.resolve().then(() => session.pc.setRemoteDescription({ type: "answer", sdp })).then(
+      async () => {
+        session.remoteSet = true;
+        const queued = session.pendingCandidates;
+        session.pendingCandidates = [];
+        for (const c of queued) await this.#addCandidate(session, c);
+      },
+    ).catch((error) => {
       if (session.retries < 2 && session.pc.connectionState === "closed") {
         // node-datachannel 0.33 sometimes closes a connection natively while it applies the
         // answer ("Got a remote candidate without ICE transport", about 1 in 100 set-ups):

@@ -125,6 +125,16 @@ export interface MasterOptions {
   heartbeat?: { interval?: number; timeout?: number } | false;
 }
 
+/** A peer's signalling WebSocket, as the master exposes it (a `websocket/` connection). */
+export interface SignallingLink {
+  /** The peer's address, when known. */
+  readonly remoteAddr: Deno.NetAddr | null;
+  /** The upgrade request's headers. */
+  readonly headers: Headers;
+  /** Closes the link (the peer is removed, as if it had left). */
+  close(code?: number, reason?: string): Promise<void>;
+}
+
 /** A registered (or registering) slave as the master sees it. */
 export interface MasterSlave {
   /** The slave's id. */
@@ -132,7 +142,7 @@ export interface MasterSlave {
   /** Its current userData, parsed (undefined before it registered). */
   readonly userData: unknown;
   /** Its signalling connection. */
-  readonly connection: WebSocketConnection;
+  readonly connection: SignallingLink;
 }
 
 /** A connected client as the master sees it. */
@@ -142,10 +152,11 @@ export interface MasterClient {
   /** What `authorizeClient` returned (undefined for `true`). */
   readonly identity: unknown;
   /** Its signalling connection. */
-  readonly connection: WebSocketConnection;
+  readonly connection: SignallingLink;
 }
 
 interface SlaveEntry extends MasterSlave {
+  readonly connection: WebSocketConnection;
   userDataJson: string | null;
   userData: unknown;
   /** Clients that offered to this slave. */
@@ -153,6 +164,7 @@ interface SlaveEntry extends MasterSlave {
 }
 
 interface ClientEntry extends MasterClient {
+  readonly connection: WebSocketConnection;
   identityJson: string | null;
   offered: Set<number>;
   pending: Map<number, number>;
