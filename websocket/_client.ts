@@ -5,7 +5,11 @@
  */
 
 import { Connection } from "./_connection.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SEND_HIGH_WATER_MARK } from "./_engine.ts";
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+} from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { WebSocketHandshakeError, WebSocketSyntaxError } from "./errors.ts";
@@ -68,6 +72,8 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     receiveQueueLimit = 2 * maxMessageSize,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
+    handshakeTimeout = 10_000,
   } = options;
   const client = caCerts?.length ? Deno.createHttpClient({ caCerts }) : undefined;
   let ws: WebSocket;
@@ -91,6 +97,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     maxMessageSize,
     receiveQueueLimit,
     sendHighWaterMark,
+    closeTimeout,
   });
   ws.addEventListener("error", (event) => {
     failure = (event as ErrorEvent).message ?? "";
@@ -99,12 +106,20 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
   const aborted = Promise.withResolvers<never>();
   const onAbort = () => aborted.reject(signal!.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(
+    () =>
+      aborted.reject(
+        new DOMException(`Handshake took longer than ${handshakeTimeout} ms`, "TimeoutError"),
+      ),
+    handshakeTimeout,
+  );
   try {
     await Promise.race([socket.opened, aborted.promise]);
   } catch (error) {
     if (ws.readyState < 2) ws.close();
     await socket.closed;
     if (signal?.aborted) throw signal.reason;
+    if (error instanceof DOMException && error.name === "TimeoutError") throw error;
     const status = /status code:? (\d{3})/i.exec(failure)?.[1];
     throw status
       ? new WebSocketHandshakeError(
@@ -118,6 +133,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
         { cause: error },
       );
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   }
   const problem = protocolProblem(protocols, ws.protocol);

@@ -45,6 +45,9 @@ export class Connection implements WebSocketConnection {
   #writable: WritableStream<Message> | undefined;
   #binaryActive = false;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed: Promise<WebSocketCloseInfo>;
+  /** Set when the heartbeat gave up on the peer: reported instead of the engine's 1006. */
+  #heartbeatClose: WebSocketCloseInfo | undefined;
 
   constructor(socket: EngineSocket, info: ConnectionInfo) {
     this.#socket = socket;
@@ -56,7 +59,10 @@ export class Connection implements WebSocketConnection {
     this.engine = info.engine;
     this.opened = info.opened ?? Promise.resolve();
     this.opened.catch(() => {});
-    socket.closed.then(() => clearTimeout(this.#heartbeatTimer));
+    this.#closed = socket.closed.then((info) => {
+      clearTimeout(this.#heartbeatTimer);
+      return this.#heartbeatClose ?? info;
+    });
   }
 
   get readable(): ReadableStream<Message> {
@@ -72,7 +78,7 @@ export class Connection implements WebSocketConnection {
   }
 
   get closed(): Promise<WebSocketCloseInfo> {
-    return this.#socket.closed;
+    return this.#closed;
   }
 
   get readyState(): 0 | 1 | 2 | 3 {
@@ -156,7 +162,12 @@ export class Connection implements WebSocketConnection {
       const result = await Promise.race([this.ping().catch(() => "closed" as const), expired]);
       clearTimeout(timer);
       if (result === "timeout") {
-        await this.#socket.close(1001, "No pong within heartbeat timeout").catch(() => {});
+        // A dead peer will not answer the close frame either: drop TCP soon after sending it.
+        this.#heartbeatClose = { code: 1001, reason: "No pong within heartbeat timeout" };
+        const closing = this.#socket.close(1001, this.#heartbeatClose.reason).catch(() => {});
+        const drop = setTimeout(() => this.#socket.terminate?.(), Math.min(timeout, 1_000));
+        await closing;
+        clearTimeout(drop);
         return;
       }
       if (result === "closed") return;

@@ -40,6 +40,8 @@ export interface EngineSocket {
   readonly readyState: ReadyState;
   /** Bytes queued but not yet handed to the kernel. */
   readonly bufferedAmount: number;
+  /** Drops the transport without a close frame, when the engine can. */
+  terminate?(): void;
 }
 
 /** Close codes an endpoint may put on the wire (RFC 6455 section 7.4). */
@@ -88,3 +90,5 @@ export function delay(ms: number): Promise<void> {
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default send high-water mark: `send()` waits while more than this is buffered. */
 export const DEFAULT_SEND_HIGH_WATER_MARK = 1024 * 1024;
+/** Default wait for the peer's close frame before giving up with 1006. */
+export const DEFAULT_CLOSE_TIMEOUT = 5_000;

@@ -22,6 +22,8 @@ import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
  */
 export const NATIVE_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Options of the native adapter. */
 export interface NativeSocketOptions {
   role: "client" | "server";
@@ -29,6 +31,8 @@ export interface NativeSocketOptions {
   /** Unread received bytes held before the connection is closed with 1008. */
   receiveQueueLimit: number;
   sendHighWaterMark: number;
+  /** Milliseconds to wait for the peer's close frame before reporting 1006. */
+  closeTimeout: number;
 }
 
 /** Deno's built-in WebSocket behind the engine interface. */
@@ -43,6 +47,9 @@ export class NativeSocket implements EngineSocket {
   #readableDone = false;
   /** The close we initiated because of a local policy (1008/1009): reported instead of the echo. */
   #localClose: CloseInfo | undefined;
+  #settled = false;
+  #settle: (info: CloseInfo) => void;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ws: WebSocket, options: NativeSocketOptions) {
     this.#ws = ws;
@@ -87,23 +94,24 @@ export class NativeSocket implements EngineSocket {
       }
       this.#controller.enqueue(data);
     };
-    let settled = false;
-    ws.onclose = (event: CloseEvent) => {
+    this.#settle = (info: CloseInfo) => {
       // The built-in socket may fire close twice (heartbeat timeout: 1001, then 1005).
-      if (settled) return;
-      settled = true;
+      if (this.#settled) return;
+      this.#settled = true;
+      clearTimeout(this.#closeTimer);
       opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
-      const info = this.#localClose ?? {
-        code: event.code === 0 ? 1006 : event.code,
-        reason: event.code === 0 ? "" : event.reason,
-      };
       if (!this.#readableDone) {
         this.#readableDone = true;
         try {
           this.#controller.close();
         } catch { /* already closed or errored */ }
       }
-      closed.resolve(info);
+      closed.resolve(this.#localClose ?? info);
+    };
+    ws.onclose = (event: CloseEvent) => {
+      this.#settle(
+        event.code === 0 ? { code: 1006, reason: "" } : { code: event.code, reason: event.reason },
+      );
     };
     ws.onerror = () => {/* a close event always follows */};
   }
@@ -116,23 +124,27 @@ export class NativeSocket implements EngineSocket {
     return this.#ws.bufferedAmount;
   }
 
-  async send(data: Message): Promise<void> {
-    if (this.#ws.readyState === WebSocket.CONNECTING) await this.opened;
-    if (this.#ws.readyState !== WebSocket.OPEN) {
-      throw new WebSocketTypeError(
-        "ERR_NOT_OPEN",
-        `Connection is not open (readyState "${this.#ws.readyState}")`,
+  send(data: Message): Promise<void> {
+    const state = this.#ws.readyState;
+    if (state === WebSocket.CONNECTING) return this.opened.then(() => this.send(data));
+    if (state !== WebSocket.OPEN) {
+      return Promise.reject(
+        new WebSocketTypeError("ERR_NOT_OPEN", `Connection is not open (readyState "${state}")`),
       );
     }
     const size = messageSize(data, NATIVE_MAX_MESSAGE_SIZE);
     if (size > NATIVE_MAX_MESSAGE_SIZE) {
-      throw new WebSocketRangeError(
-        "ERR_MESSAGE_TOO_LARGE",
-        `Message of ${size} bytes exceeds the native engine's limit of ${NATIVE_MAX_MESSAGE_SIZE}`,
+      return Promise.reject(
+        new WebSocketRangeError(
+          "ERR_MESSAGE_TOO_LARGE",
+          `Message of ${size} bytes exceeds the native engine's limit of ${NATIVE_MAX_MESSAGE_SIZE}`,
+        ),
       );
     }
     this.#ws.send(data as string | Uint8Array<ArrayBuffer>);
-    if (this.#ws.bufferedAmount > this.#options.sendHighWaterMark) await this.#drain();
+    // Below the mark (the common case) no promise is made per message.
+    if (this.#ws.bufferedAmount <= this.#options.sendHighWaterMark) return RESOLVED;
+    return this.#drain();
   }
 
   /** Waits (polling: the built-in socket has no drain event) until the buffer is below the mark. */
@@ -206,6 +218,12 @@ export class NativeSocket implements EngineSocket {
         : code;
       if (wire === undefined) this.#ws.close();
       else this.#ws.close(wire, reason);
+      // A peer that never answers the close frame would keep us waiting forever. The
+      // built-in socket cannot be dropped from JS, so we stop waiting and report 1006.
+      this.#closeTimer ??= setTimeout(
+        () => this.#settle({ code: 1006, reason: "Close handshake timed out" }),
+        this.#options.closeTimeout,
+      );
     }
     await this.closed;
   }

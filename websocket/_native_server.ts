@@ -6,20 +6,42 @@
  */
 
 import { Connection } from "./_connection.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SEND_HIGH_WATER_MARK } from "./_engine.ts";
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+} from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
-import { chooseProtocol, upgradeProblem } from "./_policy.ts";
+import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
-import { WebSocketTypeError } from "./errors.ts";
+import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import type { HandleUpgradeOptions } from "./handle_upgrade.ts";
 import type { UpgradeOptions } from "./options.ts";
 import type { ServeOptions } from "./server.ts";
 
-/** The built-in heartbeat: `idleTimeout` in seconds (0 disables). */
-export function nativeIdleTimeout(heartbeat: UpgradeOptions["heartbeat"]): number {
-  if (heartbeat === false) return 0;
+/** The heartbeat settings with defaults applied, `null` when disabled. */
+export function heartbeatOf(
+  heartbeat: UpgradeOptions["heartbeat"],
+): { interval: number; timeout: number } | null {
+  if (heartbeat === false) return null;
   const { interval = 15_000, timeout = 15_000 } = heartbeat ?? {};
-  return Math.max(interval + timeout, 2) / 1000;
+  if (!(interval > 0) || !(timeout > 0)) {
+    throw new WebSocketRangeError(
+      "ERR_INVALID_OPTION",
+      `Heartbeat interval "${interval}" and timeout "${timeout}" must be positive`,
+    );
+  }
+  return { interval, timeout };
+}
+
+/**
+ * The built-in heartbeat: `idleTimeout` in seconds (0 disables). The
+ * built-in engine pings after idleTimeout / 2 of silence and closes with 1001
+ * after idleTimeout, so one idle timeout covers interval + timeout.
+ */
+export function nativeIdleTimeout(heartbeat: UpgradeOptions["heartbeat"]): number {
+  const beat = heartbeatOf(heartbeat);
+  return beat ? (beat.interval + beat.timeout) / 1000 : 0;
 }
 
 /** `handleUpgrade()` with the internal connection type, for `serve()`. */
@@ -31,10 +53,12 @@ export function upgradeNative(
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     receiveQueueLimit = 2 * maxMessageSize,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     heartbeat,
     engine = "native",
     remoteAddr,
   } = options;
+  assertOptions(options);
   if (engine !== "native") {
     throw new WebSocketTypeError(
       "ERR_UNSUPPORTED_BY_ENGINE",
@@ -61,6 +85,7 @@ export function upgradeNative(
     maxMessageSize,
     receiveQueueLimit,
     sendHighWaterMark,
+    closeTimeout,
   });
   const connection = new Connection(engineSocket, {
     engine: "native",

@@ -6,6 +6,9 @@
  * @module
  */
 
+import { NATIVE_MAX_MESSAGE_SIZE } from "./_native.ts";
+import { WebSocketRangeError } from "./errors.ts";
+
 /** Why an upgrade request is not acceptable, as the HTTP response to send. */
 export function upgradeProblem(request: Request): Response | null {
   const upgrade = request.headers.get("upgrade")?.toLowerCase();
@@ -76,4 +79,55 @@ export async function authorizeProblem(
   }
   if (verdict instanceof Response) return verdict;
   return verdict ? null : new Response("Unauthorized", { status: 401 });
+}
+
+/** Numeric options every entry point checks up front, so a bad value fails loudly, not per connection. */
+export function assertOptions(options: {
+  engine?: string;
+  maxMessageSize?: number;
+  receiveQueueLimit?: number;
+  sendHighWaterMark?: number;
+  fragmentSize?: number;
+  handshakeTimeout?: number;
+  closeTimeout?: number;
+  maxConnections?: number;
+  maxHeaderBytes?: number;
+}): void {
+  for (
+    const name of [
+      "maxMessageSize",
+      "receiveQueueLimit",
+      "fragmentSize",
+      "handshakeTimeout",
+      "closeTimeout",
+      "maxConnections",
+      "maxHeaderBytes",
+    ] as const
+  ) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === "number" && value > 0)) {
+      throw new WebSocketRangeError(
+        "ERR_INVALID_OPTION",
+        `Option "${name}" must be positive, got "${value}"`,
+      );
+    }
+  }
+  if (
+    (options.engine ?? "native") === "native" && options.maxMessageSize !== undefined &&
+    options.maxMessageSize > NATIVE_MAX_MESSAGE_SIZE
+  ) {
+    // The built-in socket drops anything over 64 MiB without a close frame: a larger
+    // limit would be a promise this engine cannot keep.
+    throw new WebSocketRangeError(
+      "ERR_INVALID_OPTION",
+      `Option "maxMessageSize" of the native engine can be at most ${NATIVE_MAX_MESSAGE_SIZE} (the built-in cap); use engine "rfc6455" for more`,
+    );
+  }
+  const mark = options.sendHighWaterMark;
+  if (mark !== undefined && !(typeof mark === "number" && mark >= 0)) {
+    throw new WebSocketRangeError(
+      "ERR_INVALID_OPTION",
+      `Option "sendHighWaterMark" must be zero or more, got "${mark}"`,
+    );
+  }
 }

@@ -11,6 +11,15 @@ import type { WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { ServeOptions, WebSocketServer } from "./server.ts";
 
+/** How long `close()` waits for peers to answer the close frame before dropping them. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Connections waiting to be iterated: past this many, the closed ones are
+ * dropped (a server used only through `connections`/`broadcast` must not grow).
+ */
+const PRUNE_PENDING_AT = 256;
+
 /** How an engine listens: where, and how to stop listening. */
 export interface Listening {
   addr: Deno.NetAddr;
@@ -24,10 +33,14 @@ export class ServerCore implements WebSocketServer {
   #open = new Set<Connection>();
   #opening = 0;
   #queue: Connection[] = [];
-  #wake: (() => void) | undefined;
+  /** Iterators waiting for the next connection (several may iterate; each connection goes to one). */
+  #waiting: (() => void)[] = [];
   #closing: Promise<void> | undefined;
   #finished = Promise.withResolvers<void>();
   #listening: Listening | undefined;
+  /** Set once the listener stopped: a handshake still "opening" then (a hung authorize) is not waited for. */
+  #stopped = false;
+  #closeStarted = Promise.withResolvers<void>();
   #options: ServeOptions;
 
   constructor(options: ServeOptions) {
@@ -50,7 +63,7 @@ export class ServerCore implements WebSocketServer {
    * validity, capacity, authorization. `null` means go ahead.
    */
   async admission(request: Request): Promise<Response | null> {
-    const { path, maxConnections = 10_000, authorize } = this.#options;
+    const { path, maxConnections = 10_000, authorize, handshakeTimeout = 10_000 } = this.#options;
     if (this.#closing) return new Response("Server is closing", { status: 503 });
     if (path !== undefined && new URL(request.url).pathname !== path) {
       return new Response("Not Found", { status: 404 });
@@ -61,10 +74,22 @@ export class ServerCore implements WebSocketServer {
       return new Response("Too many connections", { status: 503 });
     }
     this.#opening++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const denied = await authorizeProblem(request, authorize);
+      // A hung authorize() must neither hold the client forever nor block close().
+      const denied = await Promise.race([
+        authorizeProblem(request, authorize),
+        new Promise<Response>((resolve) => {
+          timer = setTimeout(
+            () => resolve(new Response("Authorization timed out", { status: 503 })),
+            handshakeTimeout,
+          );
+        }),
+        this.#closeStarted.promise.then(() => new Response("Server is closing", { status: 503 })),
+      ]);
       if (denied) return denied;
     } finally {
+      clearTimeout(timer);
       this.#opening--;
     }
     if (this.#closing) return new Response("Server is closing", { status: 503 });
@@ -82,8 +107,12 @@ export class ServerCore implements WebSocketServer {
       }
       this.#open.add(connection);
       connection.closed.then(() => this.#open.delete(connection));
+      if (this.#queue.length >= PRUNE_PENDING_AT) {
+        // Nobody is iterating: keep the open ones (bounded by maxConnections), forget the closed.
+        this.#queue = this.#queue.filter((pending) => pending.readyState !== 3);
+      }
       this.#queue.push(connection);
-      this.#wake?.();
+      this.#waiting.shift()?.();
     }, () => {
       this.#opening--;
     });
@@ -98,7 +127,7 @@ export class ServerCore implements WebSocketServer {
       }
       if (this.#closing) return;
       const { promise, resolve } = Promise.withResolvers<void>();
-      this.#wake = resolve;
+      this.#waiting.push(resolve);
       await promise;
     }
   }
@@ -123,17 +152,31 @@ export class ServerCore implements WebSocketServer {
   }
 
   async #close(): Promise<void> {
-    this.#wake?.();
+    this.#closeStarted.resolve();
+    this.#wakeAll();
+    // Close frames first: stopping the listener may cut upgraded connections (native engine).
+    const closing = async () => {
+      while (this.#opening > 0 && !this.#stopped) await delay(5);
+      const open = [...this.#open, ...this.#queue];
+      this.#queue.length = 0;
+      await Promise.all(
+        open.map((connection) => connection.close(1001, "Server closing").catch(() => {})),
+      );
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      closing(),
+      new Promise((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
+    this.#stopped = true;
     await this.#listening?.stop();
-    // Connections that opened while we stopped listening are closed by admit().
-    while (this.#opening > 0) await delay(5);
-    const open = [...this.#open, ...this.#queue];
-    this.#queue.length = 0;
-    await Promise.all(
-      open.map((connection) => connection.close(1001, "Server closing").catch(() => {})),
-    );
-    this.#wake?.();
+    this.#wakeAll();
     this.#finished.resolve();
+  }
+
+  #wakeAll(): void {
+    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -5,11 +5,26 @@
  */
 
 import { connectNative, webSocketUrl } from "./_client.ts";
+import type { Connection } from "./_connection.ts";
+import { assertOptions } from "./_policy.ts";
+import { connectRfc6455 } from "./_rfc6455_engine.ts";
 import type { WebSocketConnection, WebSocketEngine } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
-import type { ConnectionOptions } from "./options.ts";
+import { heartbeatOf } from "./_native_server.ts";
+import type { ConnectionOptions, HeartbeatOptions } from "./options.ts";
 
-/** Options of `connect()`. */
+/** Options of `connect()`. *
+ * @example
+ * ```ts
+ * import { connect, type ConnectOptions } from "@netkit/realtime/websocket";
+ * const options: ConnectOptions = {
+ *   protocols: ["chat"],
+ *   headers: { authorization: "Bearer 42" },
+ *   signal: AbortSignal.timeout(5_000),
+ * };
+ * await connect("ws://127.0.0.1:9/", options).catch((error) => console.log(error.code));
+ * ```
+ */
 export interface ConnectOptions extends ConnectionOptions {
   /**
    * Subprotocols to offer. When set, the connection fails with
@@ -32,6 +47,14 @@ export interface ConnectOptions extends ConnectionOptions {
    * @default {"native"}
    */
   engine?: WebSocketEngine;
+  /**
+   * `rfc6455` engine only: ping the server every `interval` ms and close with
+   * 1001 when no pong comes within `timeout` ms (detects a dead server or a
+   * silently broken path). The built-in client cannot ping: setting this with
+   * `engine: "native"` throws `ERR_UNSUPPORTED_BY_ENGINE`.
+   * @default {false}
+   */
+  heartbeat?: HeartbeatOptions | false;
 }
 
 /**
@@ -59,16 +82,24 @@ export async function connect(
   url: string | URL,
   options: ConnectOptions = {},
 ): Promise<WebSocketConnection> {
-  const { engine = "native", signal } = options;
+  const { engine = "native", signal, heartbeat = false } = options;
   const target = webSocketUrl(url);
-  signal?.throwIfAborted();
-  if (engine !== "native") {
+  assertOptions(options);
+  const beat = heartbeatOf(heartbeat);
+  if (beat && engine === "native") {
     throw new WebSocketTypeError(
       "ERR_UNSUPPORTED_BY_ENGINE",
-      `Engine "${engine}" is not available`,
+      'Client heartbeats need engine "rfc6455": the built-in client cannot send pings',
     );
   }
-  const connection = await connectNative(target, options);
+  signal?.throwIfAborted();
+  if (engine !== "native" && engine !== "rfc6455") {
+    throw new WebSocketTypeError("ERR_INVALID_OPTION", `Unknown engine "${engine}"`);
+  }
+  const connection = engine === "native"
+    ? await connectNative(target, options)
+    : await connectRfc6455(target, options);
+  if (beat) (connection as Connection).startHeartbeat(beat);
   if (signal) {
     const onAbort = () => void connection.close(1000).catch(() => {});
     signal.addEventListener("abort", onAbort, { once: true });

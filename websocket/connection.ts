@@ -5,7 +5,15 @@
  * @module
  */
 
-/** How a connection ended. */
+/** How a connection ended. *
+ * @example
+ * ```ts
+ * import { connect } from "@netkit/realtime/websocket";
+ * const ws = await connect("ws://127.0.0.1:9/").catch(() => null);
+ * const { code, reason } = (await ws?.closed) ?? { code: 1006, reason: "" };
+ * if (code === 1006) console.log("connection lost", reason);
+ * ```
+ */
 export interface WebSocketCloseInfo {
   /**
    * The close code: the peer's (or ours, when we closed first), 1005 when
@@ -16,7 +24,14 @@ export interface WebSocketCloseInfo {
   reason: string;
 }
 
-/** The engine that carries a connection. */
+/** The engine that carries a connection. *
+ * @example
+ * ```ts
+ * import { serve, type WebSocketEngine } from "@netkit/realtime/websocket";
+ * const engine: WebSocketEngine = "rfc6455";
+ * await using server = serve({ hostname: "127.0.0.1", port: 0, engine });
+ * ```
+ */
 export type WebSocketEngine = "native" | "rfc6455";
 
 /**
@@ -42,7 +57,15 @@ export type WebSocketEngine = "native" | "rfc6455";
  * ```
  */
 export interface WebSocketConnection extends AsyncDisposable {
-  /** Incoming messages, whole: `string` for text, `Uint8Array` for binary. Ends when the connection closes. */
+  /**
+   * Incoming messages, whole: `string` for text, `Uint8Array` for binary.
+   * Ends when the connection closes (`closed` tells why). A binary message
+   * may be a view into a larger pooled buffer (like Node's pooled Buffers):
+   * use `byteOffset`/`byteLength` (or `slice()`), never `message.buffer` alone.
+   * Cancelling it — which is what `break` inside `for await` does — closes
+   * the connection with 1000; to stop reading for a while, use `getReader()`
+   * and `releaseLock()`.
+   */
   readonly readable: ReadableStream<string | Uint8Array>;
   /** Outgoing messages: each chunk is one message; `write()` waits like `send()`. Closing it closes the connection with 1000. */
   readonly writable: WritableStream<string | Uint8Array>;

@@ -6,7 +6,14 @@
  * @module
  */
 
-/** Every `code` a websocket error can carry. */
+/** Every `code` a websocket error can carry. *
+ * @example
+ * ```ts
+ * import type { WebSocketErrorCode } from "@netkit/realtime/websocket";
+ * const retryable = new Set<WebSocketErrorCode>(["ERR_HANDSHAKE_FAILED", "ERR_NOT_OPEN"]);
+ * console.log(retryable.has("ERR_NOT_OPEN")); // true
+ * ```
+ */
 export type WebSocketErrorCode =
   | "ERR_INVALID_URL"
   | "ERR_INVALID_DATA"
@@ -15,6 +22,7 @@ export type WebSocketErrorCode =
   | "ERR_INVALID_OPTION"
   | "ERR_NOT_OPEN"
   | "ERR_MESSAGE_TOO_LARGE"
+  | "ERR_PING_PAYLOAD_TOO_LARGE"
   | "ERR_BINARY_STREAM_ACTIVE"
   | "ERR_UNSUPPORTED_BY_ENGINE"
   | "ERR_HANDSHAKE_FAILED"

@@ -9,13 +9,31 @@ import { upgradeNative } from "./_native_server.ts";
 import type { WebSocketConnection } from "./connection.ts";
 import type { UpgradeOptions } from "./options.ts";
 
-/** Options of `handleUpgrade()`. */
+/** Options of `handleUpgrade()`. *
+ * @example
+ * ```ts
+ * import { handleUpgrade, type HandleUpgradeOptions } from "@netkit/realtime/websocket";
+ * const options: HandleUpgradeOptions = { protocols: ["chat"], heartbeat: { interval: 10_000 } };
+ * Deno.serve({ hostname: "127.0.0.1", port: 0 }, (request, info) =>
+ *   handleUpgrade(request, { ...options, remoteAddr: info.remoteAddr }).response).shutdown();
+ * ```
+ */
 export interface HandleUpgradeOptions extends UpgradeOptions {
   /** The peer address, reported as `connection.remoteAddr` (pass `info.remoteAddr` from the handler). */
   remoteAddr?: Deno.NetAddr;
 }
 
-/** What `handleUpgrade()` returns: the response to return from the handler and the connection. */
+/** What `handleUpgrade()` returns: the response to return from the handler and the connection. *
+ * @example
+ * ```ts
+ * import { handleUpgrade } from "@netkit/realtime/websocket";
+ * Deno.serve({ hostname: "127.0.0.1", port: 0 }, (request) => {
+ *   const { response, connection } = handleUpgrade(request);
+ *   connection.closed.then(({ code }) => console.log("closed", code));
+ *   return response;
+ * }).shutdown();
+ * ```
+ */
 export interface UpgradeResult {
   /** The `101 Switching Protocols` response: return it from the `Deno.serve` handler. */
   response: Response;

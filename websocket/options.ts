@@ -6,7 +6,17 @@
 
 import type { WebSocketEngine } from "./connection.ts";
 
-/** Dead-peer detection: a ping after `interval` ms, a close with 1001 when no pong came within `timeout` ms. */
+/** Dead-peer detection: a ping after `interval` ms, a close with 1001 when no pong came within `timeout` ms. *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   heartbeat: { interval: 20_000, timeout: 10_000 },
+ * });
+ * ```
+ */
 export interface HeartbeatOptions {
   /**
    * Milliseconds between the last sign of life and the next ping.
@@ -20,13 +30,65 @@ export interface HeartbeatOptions {
   timeout?: number;
 }
 
-/** Limits and tuning every connection has, on either side. */
+/**
+ * permessage-deflate (RFC 7692) settings, `rfc6455` engine only.
+ *
+ * @example
+ * ```ts
+ * import type { PerMessageDeflateOptions } from "@netkit/realtime/websocket";
+ * const deflate: PerMessageDeflateOptions = { threshold: 256, serverNoContextTakeover: true };
+ * ```
+ */
+export interface PerMessageDeflateOptions {
+  /**
+   * Messages smaller than this many bytes are sent uncompressed.
+   * @default {1024}
+   */
+  threshold?: number;
+  /**
+   * zlib compression level, 0–9 (-1: zlib's default).
+   * @default {-1}
+   */
+  level?: number;
+  /**
+   * Ask for (client) / insist on (server) the server resetting its compressor after each message.
+   * @default {false}
+   */
+  serverNoContextTakeover?: boolean;
+  /**
+   * Ask for / insist on the client resetting its compressor after each message.
+   * @default {false}
+   */
+  clientNoContextTakeover?: boolean;
+  /**
+   * Largest LZ77 window (2^bits) the server may compress with, 9–15.
+   * @default {15}
+   */
+  serverMaxWindowBits?: number;
+  /**
+   * Largest LZ77 window (2^bits) the client may compress with, 9–15.
+   * @default {15}
+   */
+  clientMaxWindowBits?: number;
+}
+
+/** Limits and tuning every connection has, on either side. *
+ * @example
+ * ```ts
+ * import { connect } from "@netkit/realtime/websocket";
+ * await connect("ws://127.0.0.1:9/", {
+ *   maxMessageSize: 1024 * 1024,
+ *   sendHighWaterMark: 256 * 1024,
+ * }).catch(() => {});
+ * ```
+ */
 export interface ConnectionOptions {
   /**
    * Largest incoming message in bytes; a larger one closes the connection
    * with 1009. The `rfc6455` engine refuses it from the frame header, without
    * allocating it; the `native` engine can only check after arrival (and its
-   * built-in cap of 64 MiB drops TCP without a close frame).
+   * built-in cap of 64 MiB drops TCP without a close frame, so a larger value
+   * is refused with `ERR_INVALID_OPTION` on that engine).
    * @default {16777216} (16 MiB)
    */
   maxMessageSize?: number;
@@ -47,9 +109,41 @@ export interface ConnectionOptions {
    * @default {65536}
    */
   fragmentSize?: number;
+  /**
+   * `rfc6455` engine only: offer (client) / accept (server) permessage-deflate.
+   * Decompressed messages are held to `maxMessageSize` as well.
+   * @default {false}
+   */
+  deflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Milliseconds the opening handshake may take; a slower peer is dropped
+   * (a client rejects with a `TimeoutError`).
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Milliseconds `close()` waits for the peer's close frame; then the
+   * connection counts as closed with 1006 (the rfc6455 engine drops TCP; the
+   * built-in socket cannot be dropped from JS and lingers until the peer or
+   * the server's shutdown ends it).
+   * @default {5000}
+   */
+  closeTimeout?: number;
 }
 
-/** Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`. */
+/** Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`. *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   selectProtocol: (_request, offered) => offered.find((name) => name.startsWith("chat.")),
+ *   engine: "rfc6455",
+ *   deflate: true,
+ * });
+ * ```
+ */
 export interface UpgradeOptions extends ConnectionOptions {
   /**
    * Subprotocols this server speaks: the first one the client offers that is

@@ -4,16 +4,41 @@
  * @module
  */
 
-import { listenNative } from "./_native_server.ts";
+import { heartbeatOf, listenNative } from "./_native_server.ts";
+import { assertOptions } from "./_policy.ts";
+import { listenRfc6455 } from "./_rfc6455_engine.ts";
 import { ServerCore } from "./_server_core.ts";
 import type { WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { UpgradeOptions } from "./options.ts";
 
-/** What `authorize` may answer: `true` to accept, `false` for a 401, or the `Response` to reject with. */
+/** What `authorize` may answer: `true` to accept, `false` for a 401, or the `Response` to reject with. *
+ * @example
+ * ```ts
+ * import { type AuthorizeVerdict, serve } from "@netkit/realtime/websocket";
+ * const authorize = (request: Request): AuthorizeVerdict =>
+ *   request.headers.get("origin") === "https://example.com"
+ *     ? true
+ *     : new Response("Forbidden origin", { status: 403 });
+ * await using server = serve({ hostname: "127.0.0.1", port: 0, authorize });
+ * ```
+ */
 export type AuthorizeVerdict = boolean | Response;
 
-/** Options of `serve()`. */
+/** Options of `serve()`. *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   path: "/ws",
+ *   protocols: ["chat"],
+ *   authorize: (request) => request.headers.has("authorization"),
+ *   maxMessageSize: 1024 * 1024,
+ * });
+ * ```
+ */
 export interface ServeOptions extends UpgradeOptions {
   /**
    * Address to listen on.
@@ -33,7 +58,8 @@ export interface ServeOptions extends UpgradeOptions {
   path?: string;
   /**
    * Decides before the handshake completes: `true` accepts, `false` rejects
-   * with 401, a `Response` is sent as the rejection. A thrown error rejects with 500.
+   * with 401, a `Response` is sent as the rejection. A thrown error rejects with 500;
+   * no answer within `handshakeTimeout` (or the server closing meanwhile) rejects with 503.
    */
   authorize?: (request: Request) => AuthorizeVerdict | Promise<AuthorizeVerdict>;
   /**
@@ -103,13 +129,13 @@ export interface WebSocketServer extends AsyncIterable<WebSocketConnection>, Asy
  */
 export function serve(options: ServeOptions = {}): WebSocketServer {
   const { engine = "native", signal } = options;
+  assertOptions(options);
+  heartbeatOf(options.heartbeat);
   const server = new ServerCore(options);
   if (engine === "native") server.listening(listenNative(server, options));
+  else if (engine === "rfc6455") server.listening(listenRfc6455(server, options));
   else {
-    throw new WebSocketTypeError(
-      "ERR_UNSUPPORTED_BY_ENGINE",
-      `Engine "${engine}" is not available`,
-    );
+    throw new WebSocketTypeError("ERR_INVALID_OPTION", `Unknown engine "${engine}"`);
   }
   if (signal) {
     if (signal.aborted) void server.close();

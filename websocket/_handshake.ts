@@ -1,0 +1,423 @@
+/**
+ * The HTTP/1.1 upgrade handshake of RFC 6455 §4 on a raw `Deno.Conn`: reading
+ * a request head into a standard `Request`, writing a `Response`, the 101
+ * answer, and the client side of the exchange.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { WebSocketHandshakeError } from "./_engine_errors.ts";
+import {
+  acceptDeflateResponse,
+  deflateOffer,
+  type DeflateOptions,
+  type DeflateParams,
+} from "./_deflate.ts";
+
+/** The GUID every `Sec-WebSocket-Accept` is derived with (RFC 6455 §1.3). */
+export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STATUS_TEXT: Record<number, string> = {
+  101: "Switching Protocols",
+  200: "OK",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/**
+ * Reads bytes from `conn` until the end of an HTTP head (`\r\n\r\n`). Returns
+ * the head (without the blank line) and whatever arrived after it.
+ */
+async function readHead(
+  conn: Deno.Conn,
+  maxHeaderBytes: number,
+): Promise<{ head: string; leftover: Uint8Array }> {
+  let buf = new Uint8Array(Math.min(4096, maxHeaderBytes + 4));
+  let length = 0;
+  let scanFrom = 0;
+  while (true) {
+    if (length === buf.length) {
+      if (buf.length >= maxHeaderBytes + 4) {
+        throw new WebSocketHandshakeError(
+          "ERR_HANDSHAKE_TOO_LARGE",
+          `HTTP head exceeds ${maxHeaderBytes} bytes`,
+          431,
+        );
+      }
+      const bigger = new Uint8Array(Math.min(buf.length * 2, maxHeaderBytes + 4));
+      bigger.set(buf);
+      buf = bigger;
+    }
+    let n: number | null;
+    try {
+      n = await conn.read(buf.subarray(length));
+    } catch (err) {
+      throw new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_CONNECTION",
+        `Connection failed during the handshake: ${(err as Error).message}`,
+        400,
+        { cause: err },
+      );
+    }
+    if (n === null) {
+      throw new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_INCOMPLETE",
+        "Connection closed before the HTTP head was complete",
+        400,
+      );
+    }
+    length += n;
+    for (let i = Math.max(0, scanFrom - 3); i + 3 < length; i++) {
+      if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) {
+        if (i > maxHeaderBytes) break;
+        return {
+          head: latin1.decode(buf.subarray(0, i)),
+          leftover: buf.slice(i + 4, length),
+        };
+      }
+    }
+    scanFrom = length;
+    if (length > maxHeaderBytes + 3) {
+      throw new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_TOO_LARGE",
+        `HTTP head exceeds ${maxHeaderBytes} bytes`,
+        431,
+      );
+    }
+  }
+}
+
+function parseHeaderLines(lines: string[]): Headers {
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon) : "";
+    if (!TOKEN.test(name)) {
+      throw new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_MALFORMED",
+        `Malformed header line "${line.slice(0, 64)}"`,
+      );
+    }
+    const value = line.slice(colon + 1).trim();
+    if (/[\0\r\n]/.test(value)) {
+      throw new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_MALFORMED",
+        `Invalid value for header "${name}"`,
+      );
+    }
+    try {
+      headers.append(name, value);
+    } catch {
+      throw new WebSocketHandshakeError(
+        "ERR_HANDSHAKE_MALFORMED",
+        `Invalid value for header "${name}"`,
+      );
+    }
+  }
+  return headers;
+}
+
+/**
+ * Reads one HTTP/1.1 request head from `conn` and builds a standard
+ * `Request` (url `http(s)://host/path?query`, all headers, method; `https`
+ * when `secure`, which defaults to whether `conn` is a TLS connection). Rejects
+ * with a {@linkcode WebSocketHandshakeError} (status 400 or 431) on a
+ * malformed or oversize head. `leftover` holds bytes that followed the head
+ * (early WebSocket frames).
+ */
+export async function readHttpRequest(
+  conn: Deno.Conn,
+  opts: { maxHeaderBytes: number; secure?: boolean },
+): Promise<{ request: Request; leftover: Uint8Array }> {
+  const { maxHeaderBytes, secure = "handshake" in conn } = opts;
+  const { head, leftover } = await readHead(conn, maxHeaderBytes);
+  const lines = head.split("\r\n");
+  const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
+  if (!match) {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_MALFORMED",
+      `Malformed request line "${lines[0].slice(0, 64)}"`,
+    );
+  }
+  const [, method, target] = match;
+  const headers = parseHeaderLines(lines.slice(1));
+  const host = headers.get("host");
+  if (!host || /[\s/?#@]/.test(host)) {
+    throw new WebSocketHandshakeError("ERR_HANDSHAKE_MALFORMED", "Missing or invalid Host header");
+  }
+  const scheme = secure ? "https" : "http";
+  let url: URL;
+  try {
+    url = target.startsWith("/") ? new URL(`${scheme}://${host}${target}`) : new URL(target);
+  } catch {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_MALFORMED",
+      `Invalid request target "${target.slice(0, 64)}"`,
+    );
+  }
+  let request: Request;
+  try {
+    request = new Request(url, { method, headers });
+  } catch {
+    // Forbidden methods (CONNECT, TRACE, TRACK) cannot even be represented.
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_METHOD",
+      `Invalid method "${method}": a WebSocket upgrade uses GET`,
+      405,
+    );
+  }
+  return { request, leftover };
+}
+
+/**
+ * Writes `response` (status line, headers, body) to `conn` as HTTP/1.1. Used
+ * to refuse an upgrade (401, 400, 426 …). Adds `Content-Length` and
+ * `Connection: close` when missing; the caller closes `conn` afterwards.
+ */
+export async function writeHttpResponse(conn: Deno.Conn, response: Response): Promise<void> {
+  const body = response.body ? new Uint8Array(await response.arrayBuffer()) : new Uint8Array(0);
+  const reason = response.statusText || STATUS_TEXT[response.status] || "Unknown";
+  let head = `HTTP/1.1 ${response.status} ${reason}\r\n`;
+  for (const [name, value] of response.headers) {
+    if (name === "content-length" || name === "transfer-encoding") continue;
+    head += `${name}: ${value}\r\n`;
+  }
+  if (response.status !== 101) {
+    if (!response.headers.has("connection")) head += "connection: close\r\n";
+    head += `content-length: ${body.length}\r\n`;
+  }
+  head += "\r\n";
+  const headBytes = encoder.encode(head);
+  const out = new Uint8Array(headBytes.length + body.length);
+  out.set(headBytes);
+  out.set(body, headBytes.length);
+  await writeAll(conn, out);
+}
+
+/** Writes all of `data` to `conn` (handles partial writes). */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    written += await conn.write(data.subarray(written));
+  }
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+  return btoa(binary);
+}
+
+/** `Sec-WebSocket-Accept` for `key`: base64(SHA-1(key + GUID)), via `crypto.subtle`. */
+export async function acceptKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + WEBSOCKET_GUID));
+  return bytesToBase64(new Uint8Array(digest));
+}
+
+function acceptKeySync(key: string): string {
+  return createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64");
+}
+
+function headerHasToken(headers: Headers, name: string, token: string): boolean {
+  const value = headers.get(name);
+  if (!value) return false;
+  return value.split(",").some((part) => part.trim().toLowerCase() === token);
+}
+
+/** Whether `key` is the base64 form of 16 bytes (RFC 6455 §4.2.1). */
+function isValidKey(key: string | null): boolean {
+  if (!key || !/^[A-Za-z0-9+/]{22}==$/.test(key)) return false;
+  return true;
+}
+
+/**
+ * Checks that `request` is a valid WebSocket upgrade (GET, `Upgrade:
+ * websocket`, `Connection: upgrade`, version 13, a 16-byte base64 key) and
+ * returns the bytes of the 101 answer, with `protocol` and `extensions`
+ * (already negotiated by the caller) and any extra `headers`. Throws a
+ * {@linkcode WebSocketHandshakeError} whose `status` is the answer to send
+ * instead (400, or 426 with `Sec-WebSocket-Version: 13` for a wrong version).
+ */
+export function serverHandshakeResponse(
+  request: Request,
+  options: { protocol?: string; extensions?: string; headers?: HeadersInit } = {},
+): Uint8Array {
+  const { protocol = "", extensions = "", headers: extra } = options;
+  const headers = request.headers;
+  if (request.method !== "GET") {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_METHOD",
+      `Invalid method "${request.method}": a WebSocket upgrade uses GET`,
+      405,
+    );
+  }
+  if (!headerHasToken(headers, "upgrade", "websocket")) {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_UPGRADE",
+      `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`,
+      426,
+    );
+  }
+  if (!headerHasToken(headers, "connection", "upgrade")) {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_UPGRADE",
+      `Invalid Connection header "${headers.get("connection") ?? ""}"`,
+      400,
+    );
+  }
+  const version = headers.get("sec-websocket-version");
+  if (version !== "13") {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_VERSION",
+      `Unsupported Sec-WebSocket-Version "${version ?? ""}": expected "13"`,
+      426,
+    );
+  }
+  const key = headers.get("sec-websocket-key");
+  if (!isValidKey(key)) {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_KEY",
+      `Invalid Sec-WebSocket-Key "${(key ?? "").slice(0, 64)}"`,
+      400,
+    );
+  }
+  let head = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
+    `sec-websocket-accept: ${acceptKeySync(key!)}\r\n`;
+  if (protocol) head += `sec-websocket-protocol: ${protocol}\r\n`;
+  if (extensions) head += `sec-websocket-extensions: ${extensions}\r\n`;
+  if (extra) {
+    for (const [name, value] of new Headers(extra)) head += `${name}: ${value}\r\n`;
+  }
+  return encoder.encode(head + "\r\n");
+}
+
+/** The headers a client may not set itself: the handshake owns them. */
+const RESERVED_CLIENT_HEADERS = new Set([
+  "host",
+  "upgrade",
+  "connection",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+  "content-length",
+  "transfer-encoding",
+]);
+
+/**
+ * Runs the client side of the handshake on a connected `conn` for `url`:
+ * sends the upgrade request (offering `protocols` and, unless `deflate` is
+ * false, permessage-deflate), reads the answer and validates it
+ * (`101`, `Sec-WebSocket-Accept`, a protocol we offered, extensions we
+ * offered). Rejects with a {@linkcode WebSocketHandshakeError}; a non-101
+ * answer has code `ERR_HANDSHAKE_STATUS` and the received `status`.
+ */
+export async function clientHandshake(
+  conn: Deno.Conn,
+  url: URL,
+  opts: {
+    protocols?: string[];
+    headers?: HeadersInit;
+    deflate?: boolean | DeflateOptions;
+    maxHeaderBytes?: number;
+  } = {},
+): Promise<{
+  response: { status: number; headers: Headers };
+  protocol: string;
+  extensions: string;
+  deflate: DeflateParams | null;
+  leftover: Uint8Array;
+}> {
+  const { protocols = [], headers: extra, deflate = false, maxHeaderBytes = 16 * 1024 } = opts;
+  for (const p of protocols) {
+    if (!TOKEN.test(p)) throw new SyntaxError(`Invalid subprotocol "${p}"`);
+  }
+  if (new Set(protocols).size !== protocols.length) {
+    throw new SyntaxError(`Duplicate subprotocol in "${protocols.join(", ")}"`);
+  }
+  const keyBytes = crypto.getRandomValues(new Uint8Array(16));
+  const key = bytesToBase64(keyBytes);
+  const path = (url.pathname || "/") + url.search;
+  const defaultPort = url.protocol === "wss:" || url.protocol === "https:" ? "443" : "80";
+  const host = url.port && url.port !== defaultPort ? `${url.hostname}:${url.port}` : url.hostname;
+  let head =
+    `GET ${path} HTTP/1.1\r\nhost: ${host}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
+    `sec-websocket-key: ${key}\r\nsec-websocket-version: 13\r\n`;
+  if (protocols.length) head += `sec-websocket-protocol: ${protocols.join(", ")}\r\n`;
+  if (deflate) head += `sec-websocket-extensions: ${deflateOffer(deflate)}\r\n`;
+  if (extra) {
+    for (const [name, value] of new Headers(extra)) {
+      if (!RESERVED_CLIENT_HEADERS.has(name)) head += `${name}: ${value}\r\n`;
+    }
+  }
+  try {
+    await writeAll(conn, encoder.encode(head + "\r\n"));
+  } catch (err) {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_CONNECTION",
+      `Connection failed during the handshake: ${(err as Error).message}`,
+      400,
+      { cause: err },
+    );
+  }
+  const { head: answer, leftover } = await readHead(conn, maxHeaderBytes);
+  const lines = answer.split("\r\n");
+  const match = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]);
+  if (!match) {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_MALFORMED",
+      `Malformed status line "${lines[0].slice(0, 64)}"`,
+    );
+  }
+  const status = Number(match[1]);
+  const headers = parseHeaderLines(lines.slice(1));
+  const response = { status, headers };
+  const fail = (code: string, message: string): never => {
+    throw new WebSocketHandshakeError(code, message, status);
+  };
+  if (status !== 101) fail("ERR_HANDSHAKE_STATUS", `Unexpected server response "${status}"`);
+  if (!headerHasToken(headers, "upgrade", "websocket")) {
+    fail("ERR_HANDSHAKE_UPGRADE", `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
+  }
+  if (!headerHasToken(headers, "connection", "upgrade")) {
+    fail("ERR_HANDSHAKE_UPGRADE", `Invalid Connection header "${headers.get("connection") ?? ""}"`);
+  }
+  const accept = headers.get("sec-websocket-accept");
+  if (accept !== acceptKeySync(key)) {
+    fail("ERR_HANDSHAKE_ACCEPT", `Invalid Sec-WebSocket-Accept "${accept ?? ""}"`);
+  }
+  const protocol = headers.get("sec-websocket-protocol") ?? "";
+  if (protocol && !protocols.includes(protocol)) {
+    fail(
+      "ERR_HANDSHAKE_PROTOCOL",
+      `Server selected subprotocol "${protocol}" that was not offered`,
+    );
+  }
+  if (!protocol && protocols.length) {
+    fail("ERR_HANDSHAKE_PROTOCOL", `Server selected no subprotocol of "${protocols.join(", ")}"`);
+  }
+  const extensions = headers.get("sec-websocket-extensions") ?? "";
+  let params: DeflateParams | null;
+  try {
+    params = acceptDeflateResponse(extensions, deflate);
+  } catch (err) {
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_EXTENSION",
+      (err as Error).message,
+      status,
+      { cause: err },
+    );
+  }
+  return { response, protocol, extensions, deflate: params, leftover };
+}

@@ -1,0 +1,356 @@
+/**
+ * The rfc6455 engine behind the engine interface: our own `Rfc6455Socket`
+ * on a raw `Deno.Conn`, its server (`Deno.listen`/`Deno.listenTls`) and its
+ * client (`Deno.connect`/`Deno.connectTls`). Private to the module.
+ *
+ * @module
+ */
+
+import { Connection } from "./_connection.ts";
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+  type EngineSocket,
+  type Message,
+} from "./_engine.ts";
+import { negotiateDeflate } from "./_deflate.ts";
+import {
+  clientHandshake,
+  readHttpRequest,
+  serverHandshakeResponse,
+  writeAll,
+  writeHttpResponse,
+} from "./_handshake.ts";
+import { chooseProtocol } from "./_policy.ts";
+import { Rfc6455Socket } from "./_rfc6455.ts";
+import type { Listening, ServerCore } from "./_server_core.ts";
+import type { ConnectOptions } from "./connect.ts";
+import type { WebSocketCloseInfo } from "./connection.ts";
+import {
+  type WebSocketErrorCode,
+  WebSocketHandshakeError,
+  WebSocketRangeError,
+  WebSocketTypeError,
+} from "./errors.ts";
+import type { ServeOptions } from "./server.ts";
+import { heartbeatOf } from "./_native_server.ts";
+
+/** The engine's own error codes, renamed to the public ones. */
+const RENAMED: Record<string, WebSocketErrorCode> = {
+  ERR_WEBSOCKET_NOT_OPEN: "ERR_NOT_OPEN",
+  ERR_WEBSOCKET_CLOSED: "ERR_NOT_OPEN",
+};
+
+/** Turns the engine's internal errors into the public typed errors (same codes where they exist). */
+export function publicError(error: unknown): unknown {
+  if (!(error instanceof Error) || !("code" in error)) {
+    if (error instanceof TypeError && !(error instanceof WebSocketTypeError)) {
+      return new WebSocketTypeError("ERR_INVALID_DATA", error.message, { cause: error });
+    }
+    return error;
+  }
+  if (
+    error instanceof WebSocketTypeError || error instanceof WebSocketRangeError ||
+    error instanceof WebSocketHandshakeError
+  ) return error;
+  const code = (RENAMED[String(error.code)] ?? error.code) as WebSocketErrorCode;
+  return error instanceof RangeError
+    ? new WebSocketRangeError(code, error.message, { cause: error })
+    : new WebSocketTypeError(code, error.message, { cause: error });
+}
+
+const rethrow = (error: unknown): never => {
+  throw publicError(error);
+};
+
+/** `Rfc6455Socket` behind the engine interface. */
+export class Rfc6455Engine implements EngineSocket {
+  #socket: Rfc6455Socket;
+
+  constructor(socket: Rfc6455Socket) {
+    this.#socket = socket;
+  }
+
+  get readable(): ReadableStream<Message> {
+    return this.#socket.readable;
+  }
+
+  get closed(): Promise<WebSocketCloseInfo> {
+    return this.#socket.closed;
+  }
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    return this.#socket.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  send(data: Message): Promise<void> {
+    return this.#socket.send(data).catch(rethrow);
+  }
+
+  beginBinary(): WritableStream<Uint8Array> {
+    try {
+      return this.#socket.beginBinary();
+    } catch (error) {
+      throw publicError(error);
+    }
+  }
+
+  ping(data?: Uint8Array): Promise<number> {
+    return this.#socket.ping(data).catch(rethrow);
+  }
+
+  close(code?: number, reason?: string): Promise<void> {
+    return this.#socket.close(code, reason).catch(rethrow);
+  }
+
+  /** Drops TCP without a close frame and settles everything (1006 unless already closed). */
+  terminate(): void {
+    this.#socket.abort();
+  }
+}
+
+/** Listens with `Deno.listen`/`Deno.listenTls` and runs our handshake on every connection. */
+export function listenRfc6455(server: ServerCore, options: ServeOptions): Listening {
+  const {
+    hostname = "0.0.0.0",
+    port = 8000,
+    cert,
+    key,
+    maxHeaderBytes = 16 * 1024,
+    handshakeTimeout = 10_000,
+    maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
+    sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
+    fragmentSize,
+    deflate = false,
+    heartbeat,
+  } = options;
+  const listener: Deno.Listener = cert !== undefined && key !== undefined
+    ? Deno.listenTls({ hostname, port, cert, key })
+    : Deno.listen({ hostname, port });
+  /** Connections still in the handshake, and established sockets: both are ended by stop(). */
+  const handshaking = new Set<Deno.Conn>();
+  const sockets = new Set<Rfc6455Socket>();
+  const beat = heartbeatOf(heartbeat);
+
+  const handle = async (conn: Deno.Conn) => {
+    handshaking.add(conn);
+    // Two deadlines: one for the peer's request head, one for writing our answer. The time
+    // authorize() takes in between has its own limit (admission answers 503), which must be
+    // able to reach the peer.
+    const drop = () => {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    };
+    let timer = setTimeout(drop, handshakeTimeout);
+    let connection: Connection | undefined;
+    try {
+      let head;
+      try {
+        head = await readHttpRequest(conn, { maxHeaderBytes });
+      } catch (error) {
+        const status = (error as { status?: number }).status;
+        if (status) {
+          await writeHttpResponse(conn, new Response((error as Error).message, { status }));
+        }
+        throw error;
+      }
+      const { request, leftover } = head;
+      clearTimeout(timer);
+      const rejection = await server.admission(request);
+      timer = setTimeout(drop, handshakeTimeout);
+      if (rejection) {
+        await writeHttpResponse(conn, rejection);
+        throw rejection;
+      }
+      const protocol = chooseProtocol(request, options);
+      const agreed = deflate
+        ? negotiateDeflate(request.headers.get("sec-websocket-extensions"), deflate)
+        : null;
+      const extensions = agreed?.response ?? "";
+      let answer: Uint8Array;
+      try {
+        answer = serverHandshakeResponse(request, { protocol, extensions });
+      } catch (error) {
+        const status = (error as { status?: number }).status ?? 400;
+        await writeHttpResponse(conn, new Response((error as Error).message, { status }));
+        throw error;
+      }
+      await writeAll(conn, answer);
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      const socket = new Rfc6455Socket(conn, {
+        role: "server",
+        maxMessageSize,
+        sendHighWaterMark,
+        closeTimeout,
+        fragmentSize,
+        deflate: agreed?.params ?? null,
+        leftover,
+        protocol,
+        extensions,
+      });
+      const url = new URL(request.url);
+      connection = new Connection(new Rfc6455Engine(socket), {
+        engine: "rfc6455",
+        path: url.pathname + url.search,
+        headers: request.headers,
+        protocol,
+        extensions,
+        remoteAddr: conn.remoteAddr as Deno.NetAddr,
+      });
+      sockets.add(socket);
+      connection.closed.then(() => sockets.delete(socket));
+      if (beat) connection.startHeartbeat(beat);
+      server.admit(connection);
+    } catch {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  };
+
+  const accepting = (async () => {
+    while (true) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+          return;
+        }
+        continue; // a failed accept (e.g. EMFILE) must not stop the server
+      }
+      void handle(conn);
+    }
+  })();
+
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    stop: async () => {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      await accepting;
+      // Whatever did not finish its close handshake in the grace period is dropped.
+      for (const conn of handshaking) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
+      for (const socket of sockets) socket.abort();
+    },
+  };
+}
+
+/** Connects with `Deno.connect`/`Deno.connectTls` and runs our client handshake. */
+export async function connectRfc6455(url: URL, options: ConnectOptions): Promise<Connection> {
+  const {
+    protocols,
+    headers,
+    caCerts,
+    signal,
+    maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
+    sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
+    closeTimeout = DEFAULT_CLOSE_TIMEOUT,
+    fragmentSize,
+    deflate = false,
+    handshakeTimeout = 10_000,
+  } = options;
+  const secure = url.protocol === "wss:";
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || (secure ? 443 : 80));
+  let conn: Deno.Conn;
+  try {
+    conn = secure
+      ? await Deno.connectTls({ hostname, port, caCerts, signal } as Deno.ConnectTlsOptions)
+      : await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
+  } catch (cause) {
+    if (signal?.aborted) throw signal.reason;
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_FAILED",
+      `Could not connect to "${url}": ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  let timedOut = false;
+  const stop = () => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  signal?.addEventListener("abort", stop, { once: true });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, handshakeTimeout);
+  try {
+    const agreed = await clientHandshake(conn, url, {
+      protocols,
+      headers,
+      deflate: deflate === false ? false : deflate,
+    });
+    const socket = new Rfc6455Socket(conn, {
+      role: "client",
+      maxMessageSize,
+      sendHighWaterMark,
+      closeTimeout,
+      fragmentSize,
+      deflate: agreed.deflate,
+      leftover: agreed.leftover,
+      protocol: agreed.protocol,
+      extensions: agreed.extensions,
+    });
+    return new Connection(new Rfc6455Engine(socket), {
+      engine: "rfc6455",
+      path: url.pathname + url.search,
+      headers: agreed.response.headers,
+      protocol: agreed.protocol,
+      extensions: agreed.extensions,
+      remoteAddr: conn.remoteAddr as Deno.NetAddr,
+    });
+  } catch (error) {
+    stop();
+    if (signal?.aborted) throw signal.reason;
+    if (timedOut) {
+      throw new DOMException(`Handshake took longer than ${handshakeTimeout} ms`, "TimeoutError");
+    }
+    throw handshakeError(error, url);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", stop);
+  }
+}
+
+function handshakeError(error: unknown, url: URL): WebSocketHandshakeError {
+  const { code, status, message } = error as { code?: string; status?: number; message?: string };
+  if (code === "ERR_HANDSHAKE_STATUS") {
+    return new WebSocketHandshakeError(
+      "ERR_UNEXPECTED_STATUS",
+      `Server answered "${status}" instead of "101"`,
+      { status, cause: error },
+    );
+  }
+  if (code === "ERR_HANDSHAKE_PROTOCOL") {
+    return new WebSocketHandshakeError(
+      /no subprotocol/.test(message ?? "")
+        ? "ERR_PROTOCOL_NOT_NEGOTIATED"
+        : "ERR_UNEXPECTED_PROTOCOL",
+      message ?? "Subprotocol mismatch",
+      { cause: error },
+    );
+  }
+  return new WebSocketHandshakeError(
+    "ERR_HANDSHAKE_FAILED",
+    `Handshake with "${url}" failed: ${message ?? String(error)}`,
+    { cause: error },
+  );
+}
