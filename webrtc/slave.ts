@@ -22,6 +22,7 @@
  */
 
 import ndc from "node-datachannel";
+import { connect, type WebSocketConnection } from "../websocket/mod.ts";
 import {
   CloseCode,
   CONTROL_CHANNEL_PROTOCOL,
@@ -64,6 +65,12 @@ export interface ConnectSlaveOptions {
   userData?: unknown;
   /** Sent as the `Cookie` header of the upgrade; the master's `authorizeSlave` sees it. */
   authData?: Record<string, string>;
+  /**
+   * Engine of the signalling WebSocket (see `websocket/`). `"rfc6455"` sets `TCP_NODELAY` and
+   * pings the master every 5 s.
+   * @default {"rfc6455"}
+   */
+  signallingEngine?: "native" | "rfc6455";
   /** Extra headers on the upgrade request. */
   headers?: Record<string, string>;
   /**
@@ -204,7 +211,7 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
   #url: string;
   #options: ConnectSlaveOptions;
   #userDataJson: string;
-  #socket?: WebSocket;
+  #socket?: WebSocketConnection;
   #closed = false;
   #attempt = 0;
   #timer?: ReturnType<typeof setTimeout>;
@@ -287,16 +294,7 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
       const conns = [...this.#connections];
       for (const conn of conns) conn.close(CloseCode.GOING_AWAY, "Slave closed");
       const teardown = Promise.all(conns.map((c) => c._teardown));
-      const socketClosed = new Promise<void>((resolve) => {
-        if (socket && socket.readyState !== WebSocket.CLOSED) {
-          socket.onclose = () => resolve();
-          try {
-            socket.close(1000);
-          } catch {
-            resolve();
-          }
-        } else resolve();
-      });
+      const socketClosed = socket ? socket.close(1000).catch(() => {}) : Promise.resolve();
       Promise.all([socketClosed, teardown]).then(() => this.#closedPromise.resolve());
       for (const resolve of this.#waiters) resolve({ value: undefined, done: true });
       this.#waiters = [];
@@ -348,82 +346,94 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
 
   #send(packet: Uint8Array): boolean {
     const socket = this.#socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
-    socket.send(packet);
+    if (!socket || socket.readyState !== 1) return false;
+    socket.send(packet).catch(() => {});
     return true;
   }
 
   #open(): void {
     const headers: Record<string, string> = { ...this.#options.headers };
-    const { authData } = this.#options;
+    const { authData, signallingEngine = "rfc6455" } = this.#options;
     if (authData) {
       headers.cookie = Object.entries(authData)
         .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
         .join("; ");
     }
-    const WS = WebSocket as unknown as new (
-      url: string,
-      options: { headers: Record<string, string> },
-    ) => WebSocket;
-    const socket = new WS(this.#url, { headers });
-    socket.binaryType = "arraybuffer";
+    // Our RFC 6455 engine sets TCP_NODELAY (Deno's built-in client does not: back-to-back
+    // packets such as an answer and its candidates would wait ~40 ms for an ACK) and pings the
+    // master, so a dead master is noticed.
+    const heartbeat = signallingEngine === "rfc6455" ? { interval: 5000, timeout: 5000 } : false;
+    connect(this.#url, { engine: signallingEngine, headers, heartbeat, maxMessageSize: 1 << 20 })
+      .then((socket) => this.#onOpen(socket))
+      .catch((error) => this.#onDown(undefined, 1006, String(error?.message ?? error)));
+  }
+
+  #onOpen(socket: WebSocketConnection): void {
+    if (this.#closed) {
+      socket.close(1000).catch(() => {});
+      return;
+    }
     this.#socket = socket;
-    socket.onopen = () => {
-      this.#online = true;
-      socket.send(encodeUserData(PacketType.REGISTER, this.#userDataJson));
-      if (this.#attempt > 0) this.dispatchEvent(new Event("reconnect"));
-      this.#attempt = 0;
-      this.#registered.resolve();
-    };
-    socket.onerror = () => {};
-    socket.onmessage = (event: MessageEvent) => {
-      if (!(event.data instanceof ArrayBuffer)) {
-        socket.close(CloseCode.PROTOCOL_ERROR, "Text frames are not used");
-        return;
-      }
-      let packet: Packet;
+    this.#online = true;
+    this.#send(encodeUserData(PacketType.REGISTER, this.#userDataJson));
+    if (this.#attempt > 0) this.dispatchEvent(new Event("reconnect"));
+    this.#attempt = 0;
+    this.#registered.resolve();
+    (async () => {
       try {
-        packet = decodePacket(new Uint8Array(event.data));
-      } catch (error) {
-        socket.close(CloseCode.PROTOCOL_ERROR, String((error as Error).message).slice(0, 120));
-        return;
-      }
-      this.#onPacket(packet);
-    };
-    socket.onclose = (event: CloseEvent) => {
-      if (this.#socket !== socket) return;
-      this.#socket = undefined;
-      const wasOnline = this.#online;
-      this.#online = false;
-      // Old client ids mean nothing at a restarted master: connections lose their signalling.
-      for (const conn of this.#byClientId.values()) conn._detach();
-      this.#byClientId.clear();
-      this.#identities.clear();
-      if (this.#closed) return;
-      if (!wasOnline && this.#attempt === 0) {
-        this.#registered.reject(
-          new ConnectionClosedError(
-            `Master at "${this.#url}" refused or is unreachable`,
-            event.code,
-            event.reason,
-          ),
-        );
-        this.close();
-        return;
-      }
-      if (wasOnline) {
-        this.dispatchEvent(new CustomEvent("disconnect", { detail: { code: event.code } }));
-      }
-      const { reconnect = {} } = this.#options;
-      if (reconnect === false) {
-        this.close();
-        return;
-      }
-      const { initialDelay = 250, maxDelay = 5000 } = reconnect;
-      const delay = Math.min(maxDelay, initialDelay * 2 ** this.#attempt);
-      this.#attempt++;
-      this.#timer = setTimeout(() => this.#open(), delay * (0.75 + Math.random() * 0.5));
-    };
+        for await (const message of socket.readable) {
+          if (typeof message === "string") {
+            await socket.close(CloseCode.PROTOCOL_ERROR, "Text frames are not used");
+            break;
+          }
+          let packet: Packet;
+          try {
+            packet = decodePacket(message);
+          } catch (error) {
+            await socket.close(
+              CloseCode.PROTOCOL_ERROR,
+              String((error as Error).message).slice(0, 120),
+            );
+            break;
+          }
+          this.#onPacket(packet);
+        }
+      } catch { /* the link failed; closed settles below */ }
+    })();
+    socket.closed.then(({ code, reason }) => this.#onDown(socket, code, reason));
+  }
+
+  #onDown(socket: WebSocketConnection | undefined, code: number, reason: string): void {
+    if (socket && this.#socket !== socket) return;
+    this.#socket = undefined;
+    const wasOnline = this.#online;
+    this.#online = false;
+    // Old client ids mean nothing at a restarted master: connections lose their signalling.
+    for (const conn of this.#byClientId.values()) conn._detach();
+    this.#byClientId.clear();
+    this.#identities.clear();
+    if (this.#closed) return;
+    if (!wasOnline && this.#attempt === 0) {
+      this.#registered.reject(
+        new ConnectionClosedError(
+          `Master at "${this.#url}" refused or is unreachable: ${reason}`,
+          code,
+          reason,
+        ),
+      );
+      this.close();
+      return;
+    }
+    if (wasOnline) this.dispatchEvent(new CustomEvent("disconnect", { detail: { code } }));
+    const { reconnect = {} } = this.#options;
+    if (reconnect === false) {
+      this.close();
+      return;
+    }
+    const { initialDelay = 250, maxDelay = 5000 } = reconnect;
+    const delay = Math.min(maxDelay, initialDelay * 2 ** this.#attempt);
+    this.#attempt++;
+    this.#timer = setTimeout(() => this.#open(), delay * (0.75 + Math.random() * 0.5));
   }
 
   #onPacket(packet: Packet): void {
@@ -452,7 +462,8 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
         this.#byClientId.get(packet.id)?._onRemoteClose(packet.code, packet.reason);
         return;
       default:
-        this.#socket?.close(CloseCode.POLICY_VIOLATION, `Unexpected packet type "${packet.type}"`);
+        this.#socket?.close(CloseCode.POLICY_VIOLATION, `Unexpected packet type "${packet.type}"`)
+          .catch(() => {});
     }
   }
 
