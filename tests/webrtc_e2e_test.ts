@@ -299,6 +299,29 @@ Deno.test("slaves and clients reconnect after a master restart; open channels ke
   }
 });
 
+Deno.test("enableIceUdpMux with a one-port portRange serves several clients on one UDP port", async () => {
+  // Find a free UDP port on loopback, then let the slave multiplex every peer onto it.
+  const probe = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await using f = await fixture({
+    slave: { enableIceUdpMux: true, portRange: { min: port, max: port } },
+  });
+  const second = await connectMaster(f.url, { RTCPeerConnection: PC, rtcConfiguration: LOOPBACK });
+  try {
+    const a = await f.client.slaves[0].createDataChannel("a");
+    const b = await second.slaves[0].createDataChannel("b");
+    const echoA = nextMessage(a);
+    const echoB = nextMessage(b);
+    a.send("one");
+    b.send("two");
+    assert.deepEqual([await echoA, await echoB], ["one", "two"]);
+    assert.equal(f.slave.connections.size, 2);
+  } finally {
+    second.close();
+  }
+});
+
 Deno.test("connectSlave() rejects when authorizeSlave refuses", async () => {
   await using master = serveMaster({
     hostname: "127.0.0.1",
