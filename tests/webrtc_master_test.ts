@@ -26,6 +26,12 @@ Deno.test("master serves the client as an ES module at /netkit/client.js and 404
   const plain = await fetch(`${http}/netkit/slaves`);
   assert.equal(plain.status, 426);
   await plain.body?.cancel();
+  // An upgrade request without Sec-WebSocket-Key gets 400, and the master keeps serving.
+  const broken = await fetch(`${http}/netkit/clients`, {
+    headers: { upgrade: "websocket", connection: "Upgrade" },
+  });
+  assert.equal(broken.status, 400);
+  await broken.body?.cancel();
 });
 
 Deno.test("a client that arrives before any slave gets an empty list, then the slave when it registers", async () => {

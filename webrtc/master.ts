@@ -305,13 +305,19 @@ export class Master extends EventTarget {
         return new Response("Identity too large", { status: 500 });
       }
     }
-    const { response, connection } = handleUpgrade(request, {
-      maxMessageSize: this.#maxMessageSize(),
-      heartbeat: this.#options.heartbeat,
-      remoteAddr: info?.remoteAddr?.transport === "tcp"
-        ? info.remoteAddr as Deno.NetAddr
-        : undefined,
-    });
+    let upgraded: { response: Response; connection: WebSocketConnection };
+    try {
+      upgraded = handleUpgrade(request, {
+        maxMessageSize: this.#maxMessageSize(),
+        heartbeat: this.#options.heartbeat,
+        remoteAddr: info?.remoteAddr?.transport === "tcp"
+          ? info.remoteAddr as Deno.NetAddr
+          : undefined,
+      });
+    } catch (error) {
+      return new Response(`Bad WebSocket upgrade: ${(error as Error).message}`, { status: 400 });
+    }
+    const { response, connection } = upgraded;
     if (role === "slave") this.#acceptSlave(connection);
     else this.#acceptClient(connection, identity, identityJson);
     return response;
