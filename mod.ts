@@ -20,3 +20,4 @@
 export * as enet from "./enet/mod.ts";
 export * as framed from "./framed/mod.ts";
 export * as websocket from "./websocket/mod.ts";
+export * as webrtc from "./webrtc/mod.ts";

@@ -1,0 +1,312 @@
+import assert from "node:assert/strict";
+import { createMaster, serveMaster } from "../webrtc/mod.ts";
+import { decodePacket, encodeSdp, encodeUserData } from "../webrtc/_protocol.ts";
+import { bytes, nextEvent, RawPeer, until } from "./_webrtc.ts";
+
+function endpoints(port: number) {
+  return {
+    slaves: `ws://127.0.0.1:${port}/netkit/slaves`,
+    clients: `ws://127.0.0.1:${port}/netkit/clients`,
+    http: `http://127.0.0.1:${port}`,
+  };
+}
+
+Deno.test("master serves the client as an ES module at /netkit/client.js and 404 elsewhere", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const { http } = endpoints(master.addr.port);
+  const js = await fetch(`${http}/netkit/client.js`);
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get("content-type")!, /^text\/javascript/);
+  const text = await js.text();
+  assert.match(text, /export \{[^}]*connectMaster/);
+  assert.doesNotMatch(text, /\bDeno\./);
+  const other = await fetch(`${http}/elsewhere`);
+  assert.equal(other.status, 404);
+  await other.body?.cancel();
+  const plain = await fetch(`${http}/netkit/slaves`);
+  assert.equal(plain.status, 426);
+  await plain.body?.cancel();
+  // An upgrade request without Sec-WebSocket-Key gets 400, and the master keeps serving.
+  const broken = await fetch(`${http}/netkit/clients`, {
+    headers: { upgrade: "websocket", connection: "Upgrade" },
+  });
+  assert.equal(broken.status, 400);
+  await broken.body?.cancel();
+});
+
+Deno.test("a client that arrives before any slave gets an empty list, then the slave when it registers", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const url = endpoints(master.addr.port);
+  await using client = new RawPeer(url.clients);
+  assert.deepEqual(await client.next(), bytes(1));
+  // A slave connected but not yet registered is not listed (enslavism crashed here).
+  await using slave = new RawPeer(url.slaves);
+  await slave.opened;
+  await using late = new RawPeer(url.clients);
+  assert.deepEqual(await late.next(), bytes(1));
+  slave.send(encodeUserData(0, '{"name":"eu-1"}'));
+  const expected = bytes(1, [0, 0, 0, 0], [0, 15], '{"name":"eu-1"}');
+  assert.deepEqual(await client.next(), expected);
+  assert.deepEqual(await late.next(), expected);
+  assert.equal(
+    master.slaves.get(0)?.userData && (master.slaves.get(0)!.userData as { name: string }).name,
+    "eu-1",
+  );
+  // userData update: type 13 in, type 14 out.
+  slave.send(encodeUserData(13, '{"name":"eu-1","players":3}'));
+  assert.deepEqual(decodePacket(await client.next()), {
+    type: 14,
+    slave: { id: 0, userData: '{"name":"eu-1","players":3}' },
+  });
+});
+
+Deno.test("master relays offer, answer, candidates and reject, rewriting type and id", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const url = endpoints(master.addr.port);
+  await using slave = new RawPeer(url.slaves);
+  await slave.opened;
+  slave.send(encodeUserData(0, "{}"));
+  await until(() => master.slaves.get(0)?.userData !== undefined);
+  await using client = new RawPeer(url.clients);
+  await client.next(); // list
+  client.send(bytes(3, [0, 0, 0, 0], "v=0 offer"));
+  assert.deepEqual(await slave.next(), bytes(4, [0, 0, 0, 0], "v=0 offer"));
+  client.send(bytes(7, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:1"));
+  assert.deepEqual(await slave.next(), bytes(8, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:1"));
+  slave.send(bytes(5, [0, 0, 0, 0], "v=0 answer"));
+  assert.deepEqual(await client.next(), bytes(6, [0, 0, 0, 0], "v=0 answer"));
+  slave.send(bytes(9, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:2"));
+  assert.deepEqual(await client.next(), bytes(10, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:2"));
+  slave.send(bytes(11, [0, 0, 0, 0], "full"));
+  assert.deepEqual(await client.next(), bytes(12, [0, 0, 0, 0], "full"));
+  slave.send(bytes(19, [0, 0, 0, 0], [3, 232], "bye"));
+  assert.deepEqual(await client.next(), bytes(20, [0, 0, 0, 0], [3, 232], "bye"));
+  client.send(bytes(17, [0, 0, 0, 0], [3, 232], "later"));
+  assert.deepEqual(await slave.next(), bytes(18, [0, 0, 0, 0], [3, 232], "later"));
+});
+
+Deno.test("an offer to an unknown slave is answered with a reject, not dropped", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  await using client = new RawPeer(endpoints(master.addr.port).clients);
+  await client.next();
+  client.send(encodeSdp(3, 42, "v=0"));
+  assert.deepEqual(await client.next(), bytes(12, [0, 0, 0, 42], "Unknown slave"));
+});
+
+Deno.test("slaves are told when a client leaves, clients when a slave leaves", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const url = endpoints(master.addr.port);
+  await using slave = new RawPeer(url.slaves);
+  await slave.opened;
+  slave.send(encodeUserData(0, "{}"));
+  await using client = new RawPeer(url.clients);
+  await client.next();
+  await until(() => master.slaves.get(0)?.userData !== undefined);
+  if (client.pending === 0) { /* list may or may not hold the slave yet */ }
+  const other = new RawPeer(url.clients);
+  await other.next();
+  other.send(encodeSdp(3, 0, "v=0"));
+  await slave.next(); // the offer
+  await other[Symbol.asyncDispose]();
+  assert.deepEqual(await slave.next(), bytes(16, [0, 0, 0, 1]));
+  // Slave leaves: every client gets removeSlaves within 1 s.
+  const started = performance.now();
+  await slave[Symbol.asyncDispose]();
+  let packet = await client.next();
+  if (packet[0] === 1) packet = await client.next();
+  assert.deepEqual(packet, bytes(2, "[0]"));
+  assert.ok(performance.now() - started < 1000);
+});
+
+Deno.test("master closes a peer with 1002 for truncated or unknown packets", async (t) => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const url = endpoints(master.addr.port);
+  const cases: Array<[string, string, Uint8Array | string, number]> = [
+    ["truncated offer from a client", url.clients, bytes(3, [0, 0]), 1002],
+    ["truncated candidate from a client", url.clients, bytes(7, [0, 0, 0, 0], 9, "a"), 1002],
+    ["unknown type from a client", url.clients, bytes(99), 1002],
+    ["text frame from a client", url.clients, "hello", 1002],
+    ["invalid JSON register from a slave", url.slaves, bytes(0, "{x"), 1002],
+    ["empty packet from a slave", url.slaves, bytes(), 1002],
+  ];
+  for (const [name, endpoint, packet, code] of cases) {
+    await t.step(name, async () => {
+      await using peer = new RawPeer(endpoint);
+      await peer.opened;
+      peer.send(packet);
+      assert.equal((await peer.closed).code, code);
+    });
+  }
+  // Other peers keep working.
+  await using client = new RawPeer(url.clients);
+  assert.deepEqual(await client.next(), bytes(1));
+});
+
+Deno.test("master closes a peer with 1008 for packet types its role may not send", async (t) => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const url = endpoints(master.addr.port);
+  const cases: Array<[string, string, Uint8Array]> = [
+    ["client sends register", url.clients, encodeUserData(0, "{}")],
+    ["client sends answer", url.clients, encodeSdp(5, 0, "v=0")],
+    ["slave sends offer", url.slaves, encodeSdp(3, 0, "v=0")],
+    ["slave sends addSlaves", url.slaves, bytes(1)],
+    ["slave answers before registering", url.slaves, encodeSdp(5, 0, "v=0")],
+  ];
+  for (const [name, endpoint, packet] of cases) {
+    await t.step(name, async () => {
+      await using peer = new RawPeer(endpoint);
+      await peer.opened;
+      peer.send(packet);
+      assert.equal((await peer.closed).code, 1008);
+    });
+  }
+});
+
+Deno.test("master enforces SDP, candidate and userData size limits with 1009", async (t) => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0, maxUserDataSize: 100 });
+  const url = endpoints(master.addr.port);
+  await t.step("SDP over 16 KiB", async () => {
+    await using peer = new RawPeer(url.clients);
+    await peer.next();
+    peer.send(encodeSdp(3, 0, "v".repeat(16385)));
+    assert.equal((await peer.closed).code, 1009);
+  });
+  await t.step("SDP of exactly 16 KiB passes the size check", async () => {
+    await using peer = new RawPeer(url.clients);
+    await peer.next();
+    peer.send(encodeSdp(3, 0, "v".repeat(16384)));
+    assert.deepEqual(await peer.next(), bytes(12, [0, 0, 0, 0], "Unknown slave"));
+  });
+  await t.step("candidate over 1 KiB", async () => {
+    await using peer = new RawPeer(url.clients);
+    await peer.next();
+    peer.send(bytes(7, [0, 0, 0, 0], 1, "0", [0, 0], "c".repeat(1100)));
+    assert.equal((await peer.closed).code, 1009);
+  });
+  await t.step("userData over the configured limit", async () => {
+    await using peer = new RawPeer(url.slaves);
+    await peer.opened;
+    peer.send(encodeUserData(0, JSON.stringify("u".repeat(200))));
+    assert.equal((await peer.closed).code, 1009);
+  });
+});
+
+Deno.test("master limits offers per second and pending offers per client", async () => {
+  await using master = serveMaster({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxOffersPerSecond: 3,
+    maxPendingOffers: 2,
+  });
+  const url = endpoints(master.addr.port);
+  const slaves: RawPeer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = new RawPeer(url.slaves);
+    await s.opened;
+    s.send(encodeUserData(0, "{}"));
+    slaves.push(s);
+  }
+  await until(() => [...master.slaves.values()].every((s) => s.userData !== undefined));
+  await using client = new RawPeer(url.clients);
+  await client.next();
+  client.send(encodeSdp(3, 0, "v=0"));
+  client.send(encodeSdp(3, 1, "v=0"));
+  client.send(encodeSdp(3, 2, "v=0")); // third pending offer
+  assert.deepEqual(await client.next(), bytes(12, [0, 0, 0, 2], "Too many pending offers"));
+  assert.equal((await slaves[0].next())[0], 4);
+  assert.equal((await slaves[1].next())[0], 4);
+  // An answer frees a pending slot; the rate limit (3/s) then bites.
+  slaves[0].send(encodeSdp(5, 0, "v=0"));
+  assert.equal((await client.next())[0], 6);
+  client.send(encodeSdp(3, 2, "v=0")); // third offer: within the rate
+  assert.equal((await slaves[2].next())[0], 4);
+  client.send(encodeSdp(3, 1, "v=0")); // fourth offer within a second
+  assert.deepEqual(await client.next(), bytes(12, [0, 0, 0, 1], "Too many offers"));
+  for (const s of slaves) await s[Symbol.asyncDispose]();
+});
+
+Deno.test("authorizeSlave and authorizeClient may be async and refuse with 401 and a reason", async () => {
+  await using master = serveMaster({
+    hostname: "127.0.0.1",
+    port: 0,
+    authorizeSlave: async (authData) => {
+      await new Promise((r) => setTimeout(r, 10));
+      return authData.token === "s3cret" || "Bad token";
+    },
+    authorizeClient: (cookies) => cookies.session ? { user: cookies.session } : false,
+  });
+  const { port } = master.addr;
+  const denied = await fetch(`http://127.0.0.1:${port}/netkit/slaves`, {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      cookie: "token=wrong",
+    },
+  });
+  assert.equal(denied.status, 401);
+  assert.equal(await denied.text(), "Bad token");
+  await using refused = new RawPeer(endpoints(port).clients);
+  await assert.rejects(refused.opened);
+  await using slave = new RawPeer(endpoints(port).slaves, { cookie: "token=s3cret" });
+  await slave.opened;
+  slave.send(encodeUserData(0, "{}"));
+  await until(() => master.slaves.get(0)?.userData !== undefined);
+  // The identity authorizeClient returned reaches the slave before the client's first offer.
+  await using client = new RawPeer(endpoints(port).clients, { cookie: "session=ann" });
+  await client.next();
+  assert.deepEqual(master.clients.get(0)?.identity, { user: "ann" });
+  client.send(encodeSdp(3, 0, "v=0"));
+  assert.deepEqual(await slave.next(), bytes(15, [0, 0, 0, 0], '{"user":"ann"}'));
+  assert.deepEqual(await slave.next(), bytes(4, [0, 0, 0, 0], "v=0"));
+});
+
+Deno.test("the client endpoint refuses foreign origins with 403 and allows listed ones", async () => {
+  await using master = serveMaster({
+    hostname: "127.0.0.1",
+    port: 0,
+    allowedOrigins: ["https://game.example"],
+  });
+  const { port } = master.addr;
+  const upgrade = (origin: string) =>
+    fetch(`http://127.0.0.1:${port}/netkit/clients`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+        origin,
+      },
+    });
+  const evil = await upgrade("https://evil.example");
+  assert.equal(evil.status, 403);
+  await evil.body?.cancel();
+  await using same = new RawPeer(endpoints(port).clients, { origin: `http://127.0.0.1:${port}` });
+  assert.deepEqual(await same.next(), bytes(1));
+  await using listed = new RawPeer(endpoints(port).clients, { origin: "https://game.example" });
+  assert.deepEqual(await listed.next(), bytes(1));
+});
+
+Deno.test("createMaster() mounts into an existing Deno.serve and returns null for other paths", async () => {
+  const master = createMaster({ basePath: "/rtc" });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request, info) => (await master.handler(request, info)) ?? new Response("app"),
+  );
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    assert.equal(await (await fetch(`${base}/`)).text(), "app");
+    const js = await fetch(`${base}/rtc/client.js`);
+    assert.equal(js.status, 200);
+    await js.body?.cancel();
+    const event = nextEvent<CustomEvent>(master, "clientconnection");
+    await using client = new RawPeer(`ws://127.0.0.1:${server.addr.port}/rtc/clients`);
+    assert.deepEqual(await client.next(), bytes(1));
+    assert.equal((await event).detail.id, 0);
+    await master.close();
+    await client.closed;
+  } finally {
+    await server.shutdown();
+  }
+});

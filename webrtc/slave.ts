@@ -1,0 +1,841 @@
+/**
+ * The webrtc slave: a server-side WebRTC peer (on `npm:node-datachannel`) that registers at a
+ * master, answers the offers of the clients that choose it, and receives their data channels.
+ *
+ * This entry point loads native code; it needs `--allow-ffi` (plus `--allow-net`, `--allow-env`,
+ * `--allow-read`, `--allow-sys`). The root module never imports it.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectSlave } from "@netkit/realtime/webrtc/slave";
+ * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
+ * slave.addEventListener("offer", (e) => { if (slave.connections.size > 100) e.preventDefault(); });
+ * for await (const client of slave) {
+ *   client.addEventListener("datachannel", (e) => {
+ *     const channel = e.detail;
+ *     channel.addEventListener("message", (m) => channel.send(m.data)); // echo
+ *   });
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import ndc from "node-datachannel";
+import { connect, type WebSocketConnection } from "../websocket/mod.ts";
+import {
+  CloseCode,
+  CONTROL_CHANNEL_PROTOCOL,
+  decodeControlClose,
+  decodePacket,
+  encodeCandidate,
+  encodeClose,
+  encodeControlClose,
+  encodeReject,
+  encodeSdp,
+  encodeUserData,
+  MAX_USER_DATA_LENGTH,
+  type Packet,
+  PacketType,
+  type WireCandidate,
+} from "./_protocol.ts";
+import {
+  type ChannelTransport,
+  DataChannel,
+  type DataChannelOptions,
+  type Message,
+} from "./data_channel.ts";
+import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
+import type { IceServer } from "./rtc_types.ts";
+
+export { DataChannel } from "./data_channel.ts";
+export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
+export { ConnectionClosedError, MessageTooLargeError, ProtocolError } from "./errors.ts";
+export type { IceServer } from "./rtc_types.ts";
+
+/** Log levels of libdatachannel. */
+export type LogLevel = "Verbose" | "Debug" | "Info" | "Warning" | "Error" | "Fatal";
+
+/** Options of `connectSlave()`. */
+export interface ConnectSlaveOptions {
+  /**
+   * Public data every client sees in its slave list (JSON, at most 65535 bytes encoded).
+   * @default {{}}
+   */
+  userData?: unknown;
+  /** Sent as the `Cookie` header of the upgrade; the master's `authorizeSlave` sees it. */
+  authData?: Record<string, string>;
+  /**
+   * Engine of the signalling WebSocket (see `websocket/`). `"rfc6455"` sets `TCP_NODELAY` and
+   * pings the master every 5 s.
+   * @default {"rfc6455"}
+   */
+  signallingEngine?: "native" | "rfc6455";
+  /** Extra headers on the upgrade request. */
+  headers?: Record<string, string>;
+  /**
+   * Path prefix of the master's endpoints.
+   * @default {"/netkit"}
+   */
+  basePath?: string;
+  /**
+   * STUN/TURN servers.
+   * @default {[]}
+   */
+  iceServers?: IceServer[];
+  /** Restrict the UDP ports of peer connections (e.g. for a firewall or container). */
+  portRange?: { min: number; max: number };
+  /**
+   * Multiplex every peer on one UDP port (libjuice mux mode; give `portRange` one port).
+   * @default {false}
+   */
+  enableIceUdpMux?: boolean;
+  /** Local address to gather candidates on (e.g. "127.0.0.1" on loopback-only hosts). */
+  bindAddress?: string;
+  /**
+   * Peer connections at once; further offers are rejected with reason "Slave is full".
+   * @default {256}
+   */
+  maxConnections?: number;
+  /**
+   * Milliseconds an accepted offer may take to connect before it is dropped.
+   * @default {10000}
+   */
+  connectTimeout?: number;
+  /**
+   * Reconnect to the master with exponential backoff; `false` to close instead.
+   * @default {{ initialDelay: 250, maxDelay: 5000 }}
+   */
+  reconnect?: false | { initialDelay?: number; maxDelay?: number };
+  /** Options applied to every incoming `DataChannel` (water marks, receive buffer). */
+  channelOptions?: DataChannelOptions;
+  /** libdatachannel log level (logged to `console.error`); unset = silent. */
+  logLevel?: LogLevel;
+  /** Closes the slave when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Dispatched for every offer before it is answered. Cancel it (`preventDefault()`, or `reject()`
+ * with a reason) to refuse the client: it gets `rejected`.
+ *
+ * @example
+ * ```ts ignore
+ * slave.addEventListener("offer", (e) => {
+ *   if (e.identity?.banned) e.reject("Banned");
+ * });
+ * ```
+ */
+export class OfferEvent extends Event {
+  /** The client's id at the master. */
+  readonly clientId: number;
+  /** What the master's `authorizeClient` returned for this client (undefined for `true`). */
+  // deno-lint-ignore no-explicit-any
+  readonly identity: any;
+  /** Reason sent with a rejection. */
+  reason = "Rejected by slave";
+  /** @internal */
+  constructor(clientId: number, identity: unknown) {
+    super("offer", { cancelable: true });
+    this.clientId = clientId;
+    this.identity = identity;
+  }
+  /** Refuses the offer with a reason. */
+  reject(reason = "Rejected by slave"): void {
+    this.reason = reason;
+    this.preventDefault();
+  }
+}
+
+function iceServerUrls(servers: IceServer[]): string[] {
+  const out: string[] = [];
+  for (const server of servers) {
+    for (const url of Array.isArray(server.urls) ? server.urls : [server.urls]) {
+      const match = /^(turns?):(.*)$/.exec(url);
+      if (match && server.username !== undefined) {
+        const user = encodeURIComponent(server.username);
+        const pass = encodeURIComponent(server.credential ?? "");
+        out.push(`${match[1]}:${user}:${pass}@${match[2]}`);
+      } else out.push(url);
+    }
+  }
+  return out;
+}
+
+let loggerSet = false;
+
+/**
+ * Connects a slave to a master, registers its `userData`, and resolves once registered.
+ * Rejects with `ConnectionClosedError` when the master refuses (401) or cannot be reached.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectSlave } from "@netkit/realtime/webrtc/slave";
+ * await using slave = await connectSlave("ws://127.0.0.1:8081", {
+ *   userData: { name: "eu-1" },
+ *   authData: { token: "secret" },
+ *   bindAddress: "127.0.0.1",
+ * });
+ * slave.userData = { name: "eu-1", players: 12 }; // pushed to every client
+ * ```
+ */
+export async function connectSlave(
+  url: string | URL,
+  options: ConnectSlaveOptions = {},
+): Promise<Slave> {
+  const slave = new Slave(url, options);
+  try {
+    await slave._registered;
+  } catch (error) {
+    await slave.close();
+    throw error;
+  }
+  return slave;
+}
+
+/**
+ * A slave registered at a master. Iterate it (`for await`) to receive each accepted
+ * `ClientConnection`.
+ *
+ * Events: `offer` (`OfferEvent`, cancelable), `connection` (`CustomEvent<ClientConnection>`),
+ * `disconnect`, `reconnect`, `close`.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectSlave } from "@netkit/realtime/webrtc/slave";
+ * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
+ * for await (const client of slave) console.log("client", client.id, client.identity);
+ * ```
+ */
+export class Slave extends EventTarget implements AsyncIterable<ClientConnection> {
+  #url: string;
+  #options: ConnectSlaveOptions;
+  #userDataJson: string;
+  #socket?: WebSocketConnection;
+  #closed = false;
+  #attempt = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+  #registered = Promise.withResolvers<void>();
+  #closedPromise = Promise.withResolvers<void>();
+  #connections = new Set<ClientConnection>();
+  /** Connections that can still be signalled, by client id (this master session only). */
+  #byClientId = new Map<number, ClientConnection>();
+  #identities = new Map<number, unknown>();
+  #queue: ClientConnection[] = [];
+  #waiters: Array<(result: IteratorResult<ClientConnection>) => void> = [];
+  #online = false;
+
+  /** @internal Use `connectSlave()`. */
+  constructor(url: string | URL, options: ConnectSlaveOptions) {
+    super();
+    const { basePath = "/netkit", userData = {}, logLevel, signal } = options;
+    const target = new URL(url);
+    target.pathname = target.pathname.replace(/\/$/, "") + basePath + "/slaves";
+    this.#url = target.href;
+    this.#options = options;
+    this.#userDataJson = Slave.#encodeUserData(userData);
+    this.#registered.promise.catch(() => {});
+    if (logLevel && !loggerSet) {
+      loggerSet = true;
+      // Without a callback initLogger throws in Deno.
+      ndc.initLogger(logLevel, (level, message) => console.error(`[ndc ${level}] ${message}`));
+    }
+    signal?.addEventListener("abort", () => this.close(), { once: true });
+    this.#open();
+  }
+
+  static #encodeUserData(userData: unknown): string {
+    const json = JSON.stringify(userData ?? {});
+    const size = new TextEncoder().encode(json).length;
+    if (size > MAX_USER_DATA_LENGTH) {
+      throw new MessageTooLargeError(size, MAX_USER_DATA_LENGTH, "UserData");
+    }
+    return json;
+  }
+
+  /** @internal */
+  get _registered(): Promise<void> {
+    return this.#registered.promise;
+  }
+
+  /** This slave's public data. Setting it pushes the update to every client. */
+  // deno-lint-ignore no-explicit-any
+  get userData(): any {
+    return JSON.parse(this.#userDataJson);
+  }
+  set userData(value: unknown) {
+    this.#userDataJson = Slave.#encodeUserData(value);
+    this.#send(encodeUserData(PacketType.UPDATE_USER_DATA, this.#userDataJson));
+  }
+
+  /** Open (or opening) client connections. Closed ones are removed. */
+  get connections(): ReadonlySet<ClientConnection> {
+    return this.#connections;
+  }
+
+  /** Whether the signalling link to the master is up. */
+  get online(): boolean {
+    return this.#online;
+  }
+
+  /** Resolves when the slave has closed. */
+  get closed(): Promise<void> {
+    return this.#closedPromise.promise;
+  }
+
+  /** Unregisters from the master and closes every client connection. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      clearTimeout(this.#timer);
+      this.#registered.reject(new ConnectionClosedError("Slave closed", 1000));
+      const socket = this.#socket;
+      this.#socket = undefined;
+      const conns = [...this.#connections];
+      for (const conn of conns) conn.close(CloseCode.GOING_AWAY, "Slave closed");
+      const teardown = Promise.all(conns.map((c) => c._teardown));
+      const socketClosed = socket ? socket.close(1000).catch(() => {}) : Promise.resolve();
+      Promise.all([socketClosed, teardown]).then(() => this.#closedPromise.resolve());
+      for (const resolve of this.#waiters) resolve({ value: undefined, done: true });
+      this.#waiters = [];
+      this.#closedPromise.promise.then(() => this.dispatchEvent(new Event("close")));
+    }
+    return this.#closedPromise.promise;
+  }
+
+  /** Closes like `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Yields each accepted client connection. */
+  [Symbol.asyncIterator](): AsyncIterator<ClientConnection> {
+    return {
+      next: () => {
+        const value = this.#queue.shift();
+        if (value) return Promise.resolve({ value, done: false });
+        if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  /** @internal */
+  _send(packet: Uint8Array): boolean {
+    return this.#send(packet);
+  }
+
+  /** @internal */
+  _forget(conn: ClientConnection): void {
+    this.#connections.delete(conn);
+    if (this.#byClientId.get(conn.id) === conn) this.#byClientId.delete(conn.id);
+    const index = this.#queue.indexOf(conn);
+    if (index >= 0) this.#queue.splice(index, 1);
+  }
+
+  /** @internal */
+  _signalling(conn: ClientConnection): boolean {
+    return this.#byClientId.get(conn.id) === conn && this.#online;
+  }
+
+  /** @internal */
+  get _options(): ConnectSlaveOptions {
+    return this.#options;
+  }
+
+  #send(packet: Uint8Array): boolean {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== 1) return false;
+    socket.send(packet).catch(() => {});
+    return true;
+  }
+
+  #open(): void {
+    const headers: Record<string, string> = { ...this.#options.headers };
+    const { authData, signallingEngine = "rfc6455" } = this.#options;
+    if (authData) {
+      headers.cookie = Object.entries(authData)
+        .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+        .join("; ");
+    }
+    // Our RFC 6455 engine sets TCP_NODELAY (Deno's built-in client does not: back-to-back
+    // packets such as an answer and its candidates would wait ~40 ms for an ACK) and pings the
+    // master, so a dead master is noticed.
+    const heartbeat = signallingEngine === "rfc6455" ? { interval: 5000, timeout: 5000 } : false;
+    connect(this.#url, { engine: signallingEngine, headers, heartbeat, maxMessageSize: 1 << 20 })
+      .then((socket) => this.#onOpen(socket))
+      .catch((error) => this.#onDown(undefined, 1006, String(error?.message ?? error)));
+  }
+
+  #onOpen(socket: WebSocketConnection): void {
+    if (this.#closed) {
+      socket.close(1000).catch(() => {});
+      return;
+    }
+    this.#socket = socket;
+    this.#online = true;
+    this.#send(encodeUserData(PacketType.REGISTER, this.#userDataJson));
+    if (this.#attempt > 0) this.dispatchEvent(new Event("reconnect"));
+    this.#attempt = 0;
+    this.#registered.resolve();
+    (async () => {
+      try {
+        for await (const message of socket.readable) {
+          if (typeof message === "string") {
+            await socket.close(CloseCode.PROTOCOL_ERROR, "Text frames are not used");
+            break;
+          }
+          let packet: Packet;
+          try {
+            packet = decodePacket(message);
+          } catch (error) {
+            await socket.close(
+              CloseCode.PROTOCOL_ERROR,
+              String((error as Error).message).slice(0, 120),
+            );
+            break;
+          }
+          this.#onPacket(packet);
+        }
+      } catch { /* the link failed; closed settles below */ }
+    })();
+    socket.closed.then(({ code, reason }) => this.#onDown(socket, code, reason));
+  }
+
+  #onDown(socket: WebSocketConnection | undefined, code: number, reason: string): void {
+    if (socket && this.#socket !== socket) return;
+    this.#socket = undefined;
+    const wasOnline = this.#online;
+    this.#online = false;
+    // Old client ids mean nothing at a restarted master: connections lose their signalling.
+    for (const conn of this.#byClientId.values()) conn._detach();
+    this.#byClientId.clear();
+    this.#identities.clear();
+    if (this.#closed) return;
+    if (!wasOnline && this.#attempt === 0) {
+      this.#registered.reject(
+        new ConnectionClosedError(
+          `Master at "${this.#url}" refused or is unreachable: ${reason}`,
+          code,
+          reason,
+        ),
+      );
+      this.close();
+      return;
+    }
+    if (wasOnline) this.dispatchEvent(new CustomEvent("disconnect", { detail: { code } }));
+    const { reconnect = {} } = this.#options;
+    if (reconnect === false) {
+      this.close();
+      return;
+    }
+    const { initialDelay = 250, maxDelay = 5000 } = reconnect;
+    const delay = Math.min(maxDelay, initialDelay * 2 ** this.#attempt);
+    this.#attempt++;
+    this.#timer = setTimeout(() => this.#open(), delay * (0.75 + Math.random() * 0.5));
+  }
+
+  #onPacket(packet: Packet): void {
+    switch (packet.type) {
+      case PacketType.CLIENT_IDENTITY:
+        if (this.#identities.size < 65536) {
+          this.#identities.set(packet.id, JSON.parse(packet.identity));
+        }
+        return;
+      case PacketType.OFFER_FROM_CLIENT:
+        this.#onOffer(packet.id, packet.sdp);
+        return;
+      case PacketType.ICE_CANDIDATE_FROM_CLIENT:
+        this.#byClientId.get(packet.id)?._onCandidate(packet.candidate);
+        return;
+      case PacketType.CLIENT_LEFT: {
+        this.#identities.delete(packet.id);
+        const conn = this.#byClientId.get(packet.id);
+        if (conn) {
+          this.#byClientId.delete(packet.id);
+          conn._detach();
+        }
+        return;
+      }
+      case PacketType.CLOSE_FROM_CLIENT:
+        this.#byClientId.get(packet.id)?._onRemoteClose(packet.code, packet.reason);
+        return;
+      default:
+        this.#socket?.close(CloseCode.POLICY_VIOLATION, `Unexpected packet type "${packet.type}"`)
+          .catch(() => {});
+    }
+  }
+
+  #onOffer(clientId: number, sdp: string): void {
+    const existing = this.#byClientId.get(clientId);
+    if (existing) {
+      existing._onOffer(sdp);
+      return;
+    }
+    const { maxConnections = 256 } = this.#options;
+    if (this.#connections.size >= maxConnections) {
+      this.#send(encodeReject(PacketType.REJECT_TO_CLIENT, clientId, "Slave is full"));
+      return;
+    }
+    const event = new OfferEvent(clientId, this.#identities.get(clientId));
+    this.dispatchEvent(event);
+    if (event.defaultPrevented) {
+      this.#send(
+        encodeReject(PacketType.REJECT_TO_CLIENT, clientId, event.reason.slice(0, 1024)),
+      );
+      return;
+    }
+    const conn = new ClientConnection(this, clientId, event.identity);
+    this.#connections.add(conn);
+    this.#byClientId.set(clientId, conn);
+    if (!conn._onOffer(sdp)) return;
+    this.dispatchEvent(new CustomEvent("connection", { detail: conn }));
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter({ value: conn, done: false });
+    else this.#queue.push(conn);
+  }
+}
+
+/** States of a `ClientConnection`. */
+export type ClientConnectionState = "connecting" | "connected" | "closed";
+
+/**
+ * One client's peer connection at a slave. Its data channels arrive as `datachannel` events
+ * (`CustomEvent<DataChannel>`); channels that arrive before any listener is added are held and
+ * dispatched to the first listener.
+ *
+ * Events: `datachannel`, `connected`, `close` (`CustomEvent<{ code, reason }>`).
+ *
+ * @example
+ * ```ts ignore
+ * for await (const client of slave) {
+ *   client.addEventListener("datachannel", (e) => {
+ *     for await (const message of e.detail.readable) console.log(client.id, message);
+ *   });
+ * }
+ * ```
+ */
+export class ClientConnection extends EventTarget {
+  #slave: Slave;
+  #pc?: ndc.PeerConnection;
+  #state: ClientConnectionState = "connecting";
+  #channels = new Set<DataChannel>();
+  #held: DataChannel[] = [];
+  #timer?: ReturnType<typeof setTimeout>;
+  #closed = Promise.withResolvers<{ code: number; reason: string }>();
+  #teardown = Promise.withResolvers<void>();
+  #opened = Promise.withResolvers<void>();
+  /** The client's id at the master. */
+  readonly id: number;
+  /** What the master's `authorizeClient` returned for this client. */
+  // deno-lint-ignore no-explicit-any
+  readonly identity: any;
+
+  /** @internal */
+  constructor(slave: Slave, id: number, identity: unknown) {
+    super();
+    this.#slave = slave;
+    this.id = id;
+    this.identity = identity;
+    this.#opened.promise.catch(() => {});
+  }
+
+  /** The slave this connection belongs to. */
+  get slave(): Slave {
+    return this.#slave;
+  }
+  /** `connecting`, `connected` or `closed`. */
+  get state(): ClientConnectionState {
+    return this.#state;
+  }
+  /** Open data channels. */
+  get dataChannels(): DataChannel[] {
+    return [...this.#channels];
+  }
+  /** Resolves when the peer connection is up; rejects if it closes first. */
+  get opened(): Promise<void> {
+    return this.#opened.promise;
+  }
+  /** Resolves with the close code and reason. */
+  get closed(): Promise<{ code: number; reason: string }> {
+    return this.#closed.promise;
+  }
+
+  /** Adds a listener; the first `datachannel` listener also gets the channels held so far. */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+    if (type === "datachannel") this.#listenerAdded = true;
+    if (type === "datachannel" && this.#held.length) {
+      const held = this.#held;
+      this.#held = [];
+      queueMicrotask(() => {
+        for (const ch of held) this.dispatchEvent(new CustomEvent("datachannel", { detail: ch }));
+      });
+    }
+  }
+
+  /** Closes the peer connection, telling the client why (when signalling still allows). */
+  close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (this.#state === "closed") return;
+    const encoder = new TextEncoder();
+    while (encoder.encode(reason).length > 123) reason = reason.slice(0, -1);
+    if (this.#slave._signalling(this)) {
+      this.#slave._send(encodeClose(PacketType.CLOSE_TO_CLIENT, this.id, code, reason));
+    }
+    this.#end(code, reason, true);
+  }
+
+  /** Closes like `close()` and waits until the native peer connection is released. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.#teardown.promise;
+  }
+
+  /** @internal Resolves once the native peer connection was closed. */
+  get _teardown(): Promise<void> {
+    return this.#teardown.promise;
+  }
+
+  /** @internal Returns false if the offer could not be applied (connection closed). */
+  _onOffer(sdp: string): boolean {
+    if (this.#state === "closed") return false;
+    try {
+      if (!this.#pc) this.#createPeer();
+      this.#pc!.setRemoteDescription(sdp, "offer");
+      return true;
+    } catch (error) {
+      this.#slave._send(encodeReject(PacketType.REJECT_TO_CLIENT, this.id, "Invalid offer"));
+      this.#end(CloseCode.PROTOCOL_ERROR, `Invalid offer: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  /** @internal */
+  _onCandidate(candidate: WireCandidate | null): void {
+    if (!candidate || !this.#pc || this.#state === "closed") return;
+    const { bindAddress } = this.#slave._options;
+    if (
+      bindAddress && isLoopback(bindAddress) && !isLoopback(candidateAddress(candidate.candidate))
+    ) {
+      // Bound to loopback: other addresses are unreachable, so no checks are sent to them.
+      return;
+    }
+    try {
+      this.#pc.addRemoteCandidate(candidate.candidate, candidate.sdpMid ?? "0");
+    } catch {
+      // A candidate libjuice cannot use (mDNS .local, unknown mid) is not fatal.
+    }
+  }
+
+  /** @internal */
+  _onRemoteClose(code: number, reason: string): void {
+    this.#end(code, reason);
+  }
+
+  /** @internal The signalling link went away (client left or master lost). */
+  _detach(): void {
+    if (this.#state === "connecting") this.#end(CloseCode.GOING_AWAY, "Signalling lost");
+  }
+
+  #createPeer(): void {
+    const {
+      iceServers = [],
+      portRange,
+      enableIceUdpMux,
+      bindAddress,
+      connectTimeout = 10_000,
+      channelOptions,
+    } = this.#slave._options;
+    const config: ndc.RtcConfig = { iceServers: iceServerUrls(iceServers) };
+    if (portRange) {
+      config.portRangeBegin = portRange.min;
+      config.portRangeEnd = portRange.max;
+    }
+    if (enableIceUdpMux) config.enableIceUdpMux = true;
+    if (bindAddress) config.bindAddress = bindAddress;
+    const pc = new ndc.PeerConnection(`client-${this.id}`, config);
+    this.#pc = pc;
+    this.#timer = setTimeout(() => {
+      if (this.#state === "connecting") this.close(CloseCode.GOING_AWAY, "Connect timeout");
+    }, connectTimeout);
+    // Without STUN/TURN, gathering host candidates takes a few ms: answer once with them inside
+    // the SDP instead of an answer plus trickled candidates (one signalling message, no Nagle
+    // delay between back-to-back messages).
+    const whole = iceServers.length === 0;
+    let answer: string | null = null;
+    let gathered = false;
+    let answered = false;
+    const sendAnswer = () => {
+      if (answered || answer === null || (whole && !gathered)) return;
+      answered = true;
+      if (!this.#slave._signalling(this)) return;
+      const sdp = whole ? pc.localDescription()?.sdp ?? answer : answer;
+      this.#slave._send(encodeSdp(PacketType.ANSWER_TO_CLIENT, this.id, sdp));
+    };
+    pc.onLocalDescription((sdp, type) => {
+      if (type !== "answer") return;
+      answer = sdp;
+      answered = false;
+      sendAnswer();
+    });
+    pc.onGatheringStateChange((state) => {
+      if (state !== "complete") return;
+      gathered = true;
+      sendAnswer();
+    });
+    pc.onLocalCandidate((candidate, mid) => {
+      if (!this.#slave._signalling(this) || (whole && !answered)) return;
+      this.#slave._send(encodeCandidate(PacketType.ICE_CANDIDATE_TO_CLIENT, this.id, {
+        candidate,
+        sdpMid: mid || null,
+        sdpMLineIndex: null,
+      }));
+    });
+    pc.onStateChange((state) => {
+      if (state === "failed" || state === "closed" || state === "disconnected") {
+        this.#end(CloseCode.GOING_AWAY, `Peer connection ${state}`);
+      }
+    });
+    pc.onDataChannel((dc) => {
+      if (this.#state === "closed") {
+        dc.close();
+        return;
+      }
+      if (dc.getProtocol() === CONTROL_CHANNEL_PROTOCOL) {
+        // The client's control channel: open = connected; closed = the client went away.
+        dc.onClosed(() => this.#end(CloseCode.NORMAL, "Peer closed"));
+        dc.onMessage((message) => {
+          // The client says why it closes just before it does.
+          if (typeof message === "string") return;
+          const bytes = message instanceof ArrayBuffer
+            ? new Uint8Array(message)
+            : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+          const close = decodeControlClose(bytes);
+          if (close) this.#end(close.code, close.reason);
+        });
+        this.#control = dc;
+        this.#markConnected();
+        return;
+      }
+      const channel = new DataChannel(ndcChannelTransport(dc), channelOptions);
+      this.#channels.add(channel);
+      channel.addEventListener("close", () => this.#channels.delete(channel), { once: true });
+      if (this.#listening()) {
+        this.dispatchEvent(new CustomEvent("datachannel", { detail: channel }));
+      } else this.#held.push(channel);
+    });
+  }
+
+  #control?: ndc.DataChannel;
+
+  /** EventTarget cannot count listeners: remember whether a "datachannel" one was ever added. */
+  #listenerAdded = false;
+
+  #listening(): boolean {
+    return this.#listenerAdded;
+  }
+
+  #markConnected(): void {
+    if (this.#state !== "connecting") return;
+    this.#state = "connected";
+    clearTimeout(this.#timer);
+    this.#opened.resolve();
+    this.dispatchEvent(new Event("connected"));
+  }
+
+  #end(code: number, reason: string, notify = false): void {
+    if (this.#state === "closed") return;
+    const wasConnecting = this.#state === "connecting";
+    this.#state = "closed";
+    clearTimeout(this.#timer);
+    this.#slave._forget(this);
+    if (wasConnecting) {
+      this.#opened.reject(
+        new ConnectionClosedError(`Client connection closed: "${reason}"`, code, reason),
+      );
+    }
+    for (const channel of [...this.#channels, ...this.#held]) channel._dispose();
+    this.#channels.clear();
+    this.#held = [];
+    const pc = this.#pc;
+    const control = this.#control;
+    this.#pc = undefined;
+    this.#control = undefined;
+    let fallback: ReturnType<typeof setTimeout> | undefined;
+    let closePc = () => {
+      closePc = () => {};
+      clearTimeout(fallback);
+      try {
+        pc?.close();
+      } catch { /* closed */ }
+      this.#teardown.resolve();
+    };
+    // Closing from inside a libdatachannel callback can deadlock; defer it.
+    setTimeout(() => {
+      if (notify && control?.isOpen()) {
+        // Say why over the data path, let the control channel close gracefully, then tear down.
+        try {
+          control.sendMessageBinary(encodeControlClose(code, reason));
+        } catch { /* closing */ }
+        control.onClosed(() => setTimeout(() => closePc(), 0));
+        fallback = setTimeout(() => closePc(), 500);
+      } else setTimeout(() => closePc(), 0);
+      try {
+        control?.close();
+      } catch { /* closed */ }
+    }, 0);
+    this.#closed.resolve({ code, reason });
+    this.dispatchEvent(new CustomEvent("close", { detail: { code, reason } }));
+  }
+}
+
+/** The connection address of an ICE candidate line (`candidate:f c proto prio ADDRESS port …`). */
+function candidateAddress(line: string): string {
+  return line.replace(/^a=/, "").split(" ")[4] ?? "";
+}
+
+function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === "::1" || address === "localhost";
+}
+
+/** @internal A `ChannelTransport` over a node-datachannel `DataChannel`. */
+function ndcChannelTransport(dc: ndc.DataChannel): ChannelTransport {
+  return {
+    label: dc.getLabel(),
+    protocol: dc.getProtocol(),
+    // libdatachannel does not report an incoming channel's reliability.
+    ordered: true,
+    maxRetransmits: null,
+    maxPacketLifeTime: null,
+    id: dc.getId(),
+    bufferedAmount: () => dc.bufferedAmount(),
+    setBufferedAmountLowThreshold: (bytes) => dc.setBufferedAmountLowThreshold(bytes),
+    maxMessageSize: () => dc.maxMessageSize(),
+    isOpen: () => dc.isOpen(),
+    send: (data: Message) => {
+      if (typeof data === "string") dc.sendMessage(data);
+      else dc.sendMessageBinary(data);
+    },
+    close: () => dc.close(),
+    bind(handlers) {
+      dc.onOpen(() => handlers.open());
+      dc.onMessage((message) => {
+        if (typeof message === "string") handlers.message(message);
+        else if (message instanceof ArrayBuffer) handlers.message(new Uint8Array(message));
+        else {
+          handlers.message(
+            new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
+          );
+        }
+      });
+      dc.onBufferedAmountLow(() => handlers.bufferedAmountLow());
+      dc.onClosed(() => handlers.close());
+      dc.onError((message) => handlers.error(message));
+    },
+  };
+}
