@@ -869,7 +869,7 @@ export class Mesh extends EventTarget {
         ).finally(() => attempts.delete(key));
         attempts.set(key, attempt);
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await Promise.allSettled(attempts.values());
   }
