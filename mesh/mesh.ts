@@ -1506,7 +1506,6 @@ export class Mesh extends EventTarget {
     for (const member of [...this.#members.values()]) {
       const link = member.link;
       if (link?.open) {
-        linked.push(member);
         // Silence we caused by not reading is no evidence against the peer.
         if (paused) member.lastHeard = now;
         member.beatAt = now;
@@ -1528,6 +1527,7 @@ export class Mesh extends EventTarget {
           this.#emitPeer("peersuspect", member.peer);
         }
       }
+      if (member.link?.open) linked.push(member);
       if (!member.link && !member.pending) {
         if (now - member.beatAt > forgetTimeout) {
           this.#members.delete(member.id);
