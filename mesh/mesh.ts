@@ -711,6 +711,7 @@ export class Mesh extends EventTarget {
       return: (): Promise<IteratorResult<MeshMessage>> => {
         inbox.ended = true;
         inbox.queue.length = 0;
+        inbox.wake?.();
         release();
         return Promise.resolve({ value: undefined, done: true });
       },
@@ -980,6 +981,11 @@ export class Mesh extends EventTarget {
       member = this.#members.get(hello.id);
       if (member?.pending === "accept") {
         return this.#reject(conn, "ERR_DUPLICATE", "A connection is being set up already");
+      }
+      if (member?.link?.open && !member.suspect) {
+        // The live connection stays: a second one for a live id is either a
+        // stale redial or someone claiming that id.
+        return this.#reject(conn, "ERR_DUPLICATE", "A connection to this member is up");
       }
       if (member?.pending === "dial" && this.id < hello.id) {
         // Simultaneous dials: the connection dialled by the lower id is kept.
@@ -1571,7 +1577,7 @@ export class Mesh extends EventTarget {
 
   #inboxFull(): boolean {
     for (const inbox of this.#inboxes) {
-      if (inbox.queue.length >= this.#options.inboxSize) return true;
+      if (!inbox.ended && inbox.queue.length >= this.#options.inboxSize) return true;
     }
     return false;
   }
