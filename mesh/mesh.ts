@@ -736,8 +736,7 @@ export class Mesh extends EventTarget {
    * ```
    */
   leave(): Promise<void> {
-    this.#leaving ??= this.#shutdown(new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh"));
-    return this.#leaving;
+    return this.#shutdown(new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh"));
   }
 
   /** Same as {@linkcode Mesh.leave}. */
@@ -1620,8 +1619,12 @@ export class Mesh extends EventTarget {
     promise.catch(() => {}).finally(() => this.#tasks.delete(promise));
   }
 
-  async #shutdown(reason: unknown): Promise<void> {
-    if (this.#closed) return;
+  #shutdown(reason: unknown): Promise<void> {
+    this.#leaving ??= this.#close(reason);
+    return this.#leaving;
+  }
+
+  async #close(reason: unknown): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#signal?.removeEventListener("abort", this.#onAbort);
