@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FramedConnection } from "./connection.ts";
+import type { FramedConnection, PeerCertificate } from "./connection.ts";
 import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
 import {
   ConnectionClosedError,
@@ -26,8 +26,14 @@ import {
 } from "./_wire.ts";
 import { isNumericType } from "./_codec.ts";
 
-/** Socket reads land here; messages that do not fit get a buffer of their own. */
-const RECEIVE_BUFFER_SIZE = 64 * 1024;
+/**
+ * Socket reads land in one buffer per connection. It starts small and grows
+ * (up to the maximum) while reads keep filling it or a message needs the
+ * room; messages larger than the maximum get a buffer of their own that the
+ * socket reads straight into.
+ */
+const RECEIVE_BUFFER_INITIAL = 64 * 1024;
+const RECEIVE_BUFFER_MAX = 256 * 1024;
 /** The writer's gather buffer starts this small and grows up to the maximum. */
 const WRITE_BUFFER_INITIAL = 16 * 1024;
 const WRITE_BUFFER_MAX = 256 * 1024;
@@ -35,6 +41,19 @@ const WRITE_BUFFER_MAX = 256 * 1024;
 const WRITABLE_HIGH_WATER_MARK = 256 * 1024;
 /** How long `close()` waits for queued messages to reach a peer that does not read. */
 export const CLOSE_LINGER = 10_000;
+
+/**
+ * The socket surface the engine needs: `Deno.Conn` has it, and so does the
+ * `node:tls` adapter used for client-certificate servers.
+ */
+export interface ByteConn {
+  readonly remoteAddr: Deno.Addr;
+  readonly localAddr: Deno.Addr;
+  readonly peerCertificate?: PeerCertificate | null;
+  read(target: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
 
 /** Resolved options a connection runs with. */
 export interface ConnectionSettings {
@@ -47,11 +66,14 @@ export interface ConnectionSettings {
   discardMessagesBeforeOpen: boolean;
   signal?: AbortSignal;
   /** Opens a replacement socket after a drop (client with `reconnect.onDrop`). */
-  redial?: (signal: AbortSignal) => Promise<Deno.Conn>;
+  redial?: (signal: AbortSignal) => Promise<ByteConn>;
 }
 
-interface Frame {
-  payload: Uint8Array;
+/** Messages queued together; they are written together and settle together. */
+interface Batch {
+  payloads: Uint8Array[];
+  bytes: number;
+  promise: Promise<void>;
   resolve: () => void;
   reject: (reason: unknown) => void;
 }
@@ -59,7 +81,7 @@ interface Frame {
 type State = "open" | "reconnecting" | "closing" | "closed";
 
 /** Applies `noDelay` / `keepAlive` where the socket exposes them (plain TCP). */
-export function tuneSocket(conn: Deno.Conn, noDelay: boolean, keepAlive: boolean): void {
+export function tuneSocket(conn: ByteConn, noDelay: boolean, keepAlive: boolean): void {
   const tcp = conn as Partial<Deno.TcpConn>;
   try {
     tcp.setNoDelay?.(noDelay);
@@ -75,9 +97,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   readonly writable: WritableStream<S>;
   readonly closed: Promise<void>;
 
-  #conn: Deno.Conn | null;
+  #conn: ByteConn | null;
   #remoteAddr: Deno.NetAddr;
   #localAddr: Deno.NetAddr;
+  #peerCertificate: PeerCertificate | null;
   #state: State = "open";
   #error: unknown = undefined;
   #settle: { resolve: () => void; reject: (reason: unknown) => void };
@@ -89,8 +112,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   // Receiving.
   #reader!: ReadableStreamDefaultController<R>;
   #delivered = 0;
+  #reading = false;
   #readError: { error: unknown } | null = null;
-  #rbuf = new Uint8Array(RECEIVE_BUFFER_SIZE);
+  #rbuf = new Uint8Array(RECEIVE_BUFFER_INITIAL);
   #rend = 0;
   #big: Uint8Array<ArrayBuffer> | null = null;
   #bigFilled = 0;
@@ -98,7 +122,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #rawCarry: Uint8Array | null = null;
 
   // Sending.
-  #queue: Frame[] = [];
+  #pending: Batch | null = null;
   #queuedBytes = 0;
   #writing = false;
   #scratch = new Uint8Array(0);
@@ -112,10 +136,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #reconnectAbort: AbortController | null = null;
   #onAbort: (() => void) | null = null;
 
-  constructor(conn: Deno.Conn, settings: ConnectionSettings) {
+  constructor(conn: ByteConn, settings: ConnectionSettings) {
     this.#conn = conn;
     this.#remoteAddr = conn.remoteAddr as Deno.NetAddr;
     this.#localAddr = conn.localAddr as Deno.NetAddr;
+    this.#peerCertificate = conn.peerCertificate ?? null;
     this.#settings = settings;
     this.#framed = settings.framing === "length";
     this.#encode = encoderFor(settings.sendType);
@@ -171,10 +196,16 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     return this.#localAddr;
   }
 
+  get peerCertificate(): PeerCertificate | null {
+    return this.#peerCertificate;
+  }
+
   send(value: S): Promise<void> {
     const state = this.#state;
     if (state === "closing" || state === "closed") {
-      return Promise.reject(this.#closedError());
+      const rejected = Promise.reject(this.#closedError());
+      rejected.catch(() => {}); // `closed` already reports why; see below.
+      return rejected;
     }
     let payload: Uint8Array;
     try {
@@ -190,19 +221,27 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       if (this.#settings.discardMessagesBeforeOpen) {
         return Promise.reject(new NotConnectedError());
       }
-      if (this.#queue.length >= this.#settings.maxUnsentMessages) {
+      if ((this.#pending?.payloads.length ?? 0) >= this.#settings.maxUnsentMessages) {
         return Promise.reject(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
       }
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ payload, resolve, reject });
+    let batch = this.#pending;
+    if (batch === null) {
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      // A send nobody awaits must not crash the program when the connection
+      // dies; `closed` reports that. Awaiting it still throws.
+      promise.catch(() => {});
+      batch = this.#pending = { payloads: [], bytes: 0, promise, resolve, reject };
+    }
+    batch.payloads.push(payload);
+    batch.bytes += payload.length;
     this.#queuedBytes += payload.length;
     if (!this.#writing && state === "open") {
       this.#writing = true;
       // Let every send of the current task join the batch before writing.
-      queueMicrotask(() => this.#pump());
+      queueMicrotask(this.#pumpTask);
     }
-    return promise;
+    return batch.promise;
   }
 
   async close(): Promise<void> {
@@ -236,6 +275,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       return;
     }
     const before = this.#delivered;
+    // Time spent waiting for the consumer is not the peer's silence.
+    if (!this.#reading) this.#lastActivity = performance.now();
     while (this.#delivered === before) {
       if (this.#state === "reconnecting") {
         await this.#reconnecting;
@@ -245,6 +286,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       if (conn === null || this.#state === "closed") return;
       const big = this.#big;
       let n: number | null;
+      this.#reading = true;
       try {
         n = await conn.read(
           big ? big.subarray(this.#bigFilled) : this.#rbuf.subarray(this.#rend),
@@ -252,6 +294,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       } catch (error) {
         if (conn === this.#conn) this.#drop(error);
         continue;
+      } finally {
+        this.#reading = false;
       }
       if (conn !== this.#conn) continue;
       if (n === null) {
@@ -267,8 +311,13 @@ export class Connection<S, R> implements FramedConnection<S, R> {
             this.#deliver(big, true);
           }
         } else if (this.#framed) {
+          const filled = this.#rend + n === this.#rbuf.length;
           this.#rend += n;
           this.#parseFrames();
+          // Reads that fill the buffer mean a fast sender: read more per call.
+          if (filled && this.#rbuf.length < RECEIVE_BUFFER_MAX && this.#big === null) {
+            this.#growReceiveBuffer(this.#rbuf.length * 2, 0, this.#rend);
+          }
         } else {
           this.#receiveRaw(n);
         }
@@ -310,6 +359,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         continue;
       }
       if (total > buf.length) {
+        if (total <= RECEIVE_BUFFER_MAX) {
+          this.#growReceiveBuffer(total, pos, end);
+          return;
+        }
         // Too big for the shared buffer: give it its own, read straight into it.
         const big = new Uint8Array(length);
         big.set(buf.subarray(pos + header, end));
@@ -325,6 +378,16 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       buf.copyWithin(0, pos, end);
       this.#rend = end - pos;
     }
+  }
+
+  /** Replaces the receive buffer by one of at least `size` bytes, keeping `[from, to)`. */
+  #growReceiveBuffer(size: number, from: number, to: number): void {
+    let capacity = this.#rbuf.length * 2;
+    while (capacity < size) capacity *= 2;
+    const grown = new Uint8Array(Math.min(capacity, RECEIVE_BUFFER_MAX));
+    grown.set(this.#rbuf.subarray(from, to));
+    this.#rbuf = grown;
+    this.#rend = to - from;
   }
 
   #receiveRaw(n: number): void {
@@ -417,22 +480,40 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   // ---- sending ---------------------------------------------------------
 
+  #pumpTask = (): void => {
+    this.#pump();
+  };
+
+  /** Writes queued batches until none is left; one batch at a time. */
   async #pump(): Promise<void> {
     try {
-      while (this.#queue.length > 0 && this.#conn !== null && this.#state !== "reconnecting") {
+      while (this.#pending !== null && this.#conn !== null && this.#state !== "reconnecting") {
         const conn = this.#conn;
-        const batch = this.#queue;
-        this.#queue = [];
+        const batch = this.#pending;
+        this.#pending = null;
         try {
-          await this.#writeBatch(conn, batch);
+          const used = this.#gather(batch);
+          if (used >= 0) {
+            // Everything fits in the gather buffer: one write (usually).
+            const scratch = this.#scratch;
+            let offset = await conn.write(scratch.subarray(0, used));
+            while (offset < used) offset += await conn.write(scratch.subarray(offset, used));
+            this.#lastActivity = performance.now();
+          } else {
+            await this.#writeLarge(conn, batch);
+          }
+          this.#queuedBytes -= batch.bytes;
+          batch.resolve();
         } catch (error) {
+          this.#queuedBytes -= batch.bytes;
+          batch.reject(new ConnectionClosedError({ cause: error }));
           if (conn === this.#conn) this.#drop(error);
           break;
         }
       }
     } finally {
       this.#writing = false;
-      if (this.#queue.length === 0 || this.#conn === null) {
+      if (this.#pending === null || this.#conn === null) {
         const waiters = this.#drainWaiters;
         this.#drainWaiters = [];
         for (const wake of waiters) wake();
@@ -441,69 +522,66 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   /**
-   * Copies frames into the gather buffer and writes it whenever it fills; a
-   * payload larger than the buffer goes out from its own memory.
+   * Copies the whole batch, headers included, into the gather buffer and
+   * returns the byte count, or -1 when it cannot fit there.
    */
-  async #writeBatch(conn: Deno.Conn, batch: Frame[]): Promise<void> {
+  #gather(batch: Batch): number {
+    const { payloads } = batch;
     const framed = this.#framed;
-    let total = 0;
-    for (const frame of batch) total += frame.payload.length + LONG_HEADER_SIZE;
-    if (this.#scratch.length < Math.min(total, WRITE_BUFFER_MAX)) {
+    const total = batch.bytes + (framed ? payloads.length * LONG_HEADER_SIZE : 0);
+    if (total > this.#scratch.length) {
+      if (total > WRITE_BUFFER_MAX) return -1;
       let size = Math.max(this.#scratch.length, WRITE_BUFFER_INITIAL);
-      while (size < total && size < WRITE_BUFFER_MAX) size *= 2;
+      while (size < total) size *= 2;
       this.#scratch = new Uint8Array(size);
     }
     const scratch = this.#scratch;
     let used = 0;
-    let settled = 0;
-    try {
-      for (let i = 0; i < batch.length; i++) {
-        const payload = batch[i].payload;
-        const length = payload.length;
-        const header = framed ? headerSize(length) : 0;
-        const fitsAlone = header + length <= scratch.length;
-        if (
-          used > 0 && used + header + length > scratch.length &&
-          (fitsAlone || used + header > scratch.length)
-        ) {
-          await this.#writeAll(conn, scratch.subarray(0, used));
-          used = 0;
-          settled = this.#resolve(batch, settled, i);
-        }
+    for (let i = 0; i < payloads.length; i++) {
+      const payload = payloads[i];
+      const length = payload.length;
+      if (framed) used += writeHeader(scratch, used, length);
+      scratch.set(payload, used);
+      used += length;
+    }
+    return used;
+  }
+
+  /**
+   * A batch too big for the gather buffer: small frames are still gathered;
+   * a large payload goes out from its own memory right after its header.
+   */
+  async #writeLarge(conn: ByteConn, batch: Batch): Promise<void> {
+    const framed = this.#framed;
+    if (this.#scratch.length < WRITE_BUFFER_MAX) this.#scratch = new Uint8Array(WRITE_BUFFER_MAX);
+    const scratch = this.#scratch;
+    let used = 0;
+    for (const payload of batch.payloads) {
+      const length = payload.length;
+      const header = framed ? headerSize(length) : 0;
+      if (used + header + length <= scratch.length) {
         if (framed) used += writeHeader(scratch, used, length);
-        if (used + length <= scratch.length) {
-          scratch.set(payload, used);
-          used += length;
-          continue;
-        }
-        const head = scratch.length - used;
-        scratch.set(payload.subarray(0, head), used);
-        await this.#writeAll(conn, scratch);
+        scratch.set(payload, used);
+        used += length;
+        continue;
+      }
+      if (used + header > scratch.length) {
+        await this.#writeAll(conn, scratch.subarray(0, used));
         used = 0;
-        await this.#writeAll(conn, payload.subarray(head));
-        settled = this.#resolve(batch, settled, i + 1);
       }
-      if (used > 0) await this.#writeAll(conn, scratch.subarray(0, used));
-      this.#resolve(batch, settled, batch.length);
-    } catch (error) {
-      const closed = new ConnectionClosedError({ cause: error });
-      for (let i = settled; i < batch.length; i++) {
-        this.#queuedBytes -= batch[i].payload.length;
-        batch[i].reject(closed);
-      }
-      throw error;
+      if (framed) used += writeHeader(scratch, used, length);
+      // Top the buffer up with the payload's head, then send the rest uncopied.
+      const head = Math.min(length, scratch.length - used);
+      scratch.set(payload.subarray(0, head), used);
+      used += head;
+      await this.#writeAll(conn, scratch.subarray(0, used));
+      used = 0;
+      if (head < length) await this.#writeAll(conn, payload.subarray(head));
     }
+    if (used > 0) await this.#writeAll(conn, scratch.subarray(0, used));
   }
 
-  #resolve(batch: Frame[], from: number, to: number): number {
-    for (let i = from; i < to; i++) {
-      this.#queuedBytes -= batch[i].payload.length;
-      batch[i].resolve();
-    }
-    return to;
-  }
-
-  async #writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  async #writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
       offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset));
@@ -512,7 +590,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   #drain(): Promise<void> {
-    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    if (!this.#writing && this.#pending === null) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -520,7 +598,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   #checkIdle = (): void => {
     const idle = this.#settings.idleTimeout;
-    const quiet = performance.now() - this.#lastActivity;
+    const now = performance.now();
+    // Not reading means the consumer is behind, not that the peer is silent.
+    if (!this.#reading && this.#state === "open") this.#lastActivity = now;
+    const quiet = now - this.#lastActivity;
     if (quiet >= idle) {
       this.#idleTimer = undefined;
       this.#finish(new DOMException(`Connection was idle for ${idle} ms`, "TimeoutError"));
@@ -570,7 +651,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       this.#localAddr = conn.localAddr as Deno.NetAddr;
       this.#state = "open";
       this.#lastActivity = performance.now();
-      if (this.#queue.length > 0 && !this.#writing) {
+      if (this.#pending !== null && !this.#writing) {
         this.#writing = true;
         this.#pump();
       }
@@ -600,12 +681,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     } catch {
       // Already closed.
     }
-    const queue = this.#queue;
-    this.#queue = [];
-    if (queue.length > 0) {
-      const closed = this.#closedError();
-      for (const frame of queue) frame.reject(closed);
-      this.#queuedBytes = 0;
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending !== null) {
+      pending.reject(this.#closedError());
+      this.#queuedBytes -= pending.bytes;
     }
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];

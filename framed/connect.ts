@@ -135,9 +135,11 @@ function isPermanent(error: unknown): boolean {
 
 async function dialWithRetries(dial: DialSettings, signal?: AbortSignal): Promise<Deno.Conn> {
   let last: unknown;
+  let made = 0;
   for (let attempt = 0; attempt <= dial.attempts; attempt++) {
     if (attempt > 0) await sleep(dial.interval, signal);
     signal?.throwIfAborted();
+    made++;
     try {
       return await dialOnce(dial, signal);
     } catch (error) {
@@ -146,7 +148,6 @@ async function dialWithRetries(dial: DialSettings, signal?: AbortSignal): Promis
       if (isPermanent(error)) break;
     }
   }
-  const made = Math.min(dial.attempts + 1, Number.MAX_SAFE_INTEGER);
   if (last instanceof DOMException && last.name === "TimeoutError") {
     throw new DOMException(
       `Connecting to "${dial.hostname}:${dial.port}" timed out after ${dial.connectTimeout} ms (${made} attempt${

@@ -59,6 +59,11 @@ export interface FramedConnection<Send = unknown, Receive = unknown> extends Asy
   /** Our end's address (of the current socket, after a reconnection). */
   readonly localAddr: Deno.NetAddr;
   /**
+   * The client's verified certificate, on the server side of a listener with
+   * `clientAuth` when the client presented one; `null` otherwise.
+   */
+  readonly peerCertificate?: PeerCertificate | null;
+  /**
    * Sends one message. Resolves when it has been written to the socket;
    * rejects with `InvalidMessageError` or `MessageTooLargeError` (the
    * connection stays open), `ConnectionClosedError`, `NotConnectedError` or
@@ -71,4 +76,31 @@ export interface FramedConnection<Send = unknown, Receive = unknown> extends Asy
    * the first.
    */
   close(): Promise<void>;
+}
+
+/**
+ * A verified TLS client certificate, as a server with `clientAuth` sees it.
+ *
+ * @example
+ * ```ts
+ * import type { FramedConnection } from "./mod.ts";
+ *
+ * function who(connection: FramedConnection): string {
+ *   return connection.peerCertificate?.subject.CN ?? "anonymous";
+ * }
+ * ```
+ */
+export interface PeerCertificate {
+  /** Subject fields, e.g. `{ CN: "alice" }`. */
+  subject: Record<string, string>;
+  /** Issuer fields. */
+  issuer: Record<string, string>;
+  /** Serial number in hex. */
+  serialNumber: string;
+  /** SHA-256 fingerprint, colon-separated hex. */
+  fingerprint256: string;
+  /** Start of validity, as printed by OpenSSL. */
+  validFrom: string;
+  /** End of validity, as printed by OpenSSL. */
+  validTo: string;
 }

@@ -24,8 +24,7 @@ export type FramedErrorCode =
   | "ERR_CONNECTION_CLOSED"
   | "ERR_NOT_CONNECTED"
   | "ERR_UNSENT_QUEUE_FULL"
-  | "ERR_CONNECT_FAILED"
-  | "ERR_CLIENT_AUTH_UNSUPPORTED";
+  | "ERR_CONNECT_FAILED";
 
 /**
  * A message is larger than `maxMessageSize`: either a peer announced one in
@@ -260,34 +259,5 @@ export class ConnectFailedError extends TypeError {
     );
     this.name = "ConnectFailedError";
     this.attempts = attempts;
-  }
-}
-
-/**
- * `listen()` was asked to request or require TLS client certificates, which
- * the Deno runtime's TLS server (`Deno.listenTls`) cannot do: it has no option
- * to ask for, verify or expose a client certificate.
- *
- * @example
- * ```ts
- * import { ClientAuthUnsupportedError } from "./mod.ts";
- *
- * console.log(new ClientAuthUnsupportedError("required").code); // "ERR_CLIENT_AUTH_UNSUPPORTED"
- * ```
- */
-export class ClientAuthUnsupportedError extends TypeError {
-  /** Always `"ERR_CLIENT_AUTH_UNSUPPORTED"`. */
-  readonly code: "ERR_CLIENT_AUTH_UNSUPPORTED" = "ERR_CLIENT_AUTH_UNSUPPORTED";
-
-  /**
-   * Creates the error.
-   *
-   * @param mode the `clientAuth` mode that was asked for
-   */
-  constructor(mode: string) {
-    super(
-      `Option clientAuth "${mode}" is not supported: Deno.listenTls cannot request or verify client certificates`,
-    );
-    this.name = "ClientAuthUnsupportedError";
   }
 }

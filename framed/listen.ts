@@ -5,10 +5,11 @@
  */
 
 import type { FramedConnection } from "./connection.ts";
-import { ClientAuthUnsupportedError, InvalidOptionError } from "./errors.ts";
+import { InvalidOptionError } from "./errors.ts";
 import type { ListenOptions } from "./options.ts";
 import type { MessageType, ReceiveValueOf, SendValueOf } from "./types.ts";
-import { Connection, type ConnectionSettings, tuneSocket } from "./_connection.ts";
+import { type ByteConn, Connection, type ConnectionSettings, tuneSocket } from "./_connection.ts";
+import { listenNodeTls, type NodeTlsListener } from "./_node_tls.ts";
 import { commonSettings } from "./_settings.ts";
 
 /** A TLS handshake that takes longer than this is abandoned. */
@@ -53,9 +54,10 @@ export interface FramedListener<Send = unknown, Receive = unknown>
 /**
  * Starts a TCP (or, with `cert` and `key`, TLS) server.
  *
- * Throws `InvalidOptionError` for bad options, `ClientAuthUnsupportedError`
- * for `clientAuth` other than `"none"`, and Deno's own errors (e.g.
- * `Deno.errors.AddrInUse`) when the socket cannot be bound.
+ * Throws `InvalidOptionError` for bad options and Deno's own errors (e.g.
+ * `Deno.errors.AddrInUse`) when the socket cannot be bound. With
+ * `clientAuth`, a bind failure that shows up after the port was probed ends
+ * iteration with that error instead.
  *
  * Needs `--allow-net` for the address.
  *
@@ -86,18 +88,20 @@ export function listen<S extends MessageType = "string", R extends MessageType =
 ): FramedListener<SendValueOf<S>, ReceiveValueOf<R>> {
   const common = commonSettings(options, "0.0.0.0");
   const { clientAuth = "none" } = options;
-  if (clientAuth !== "none") {
-    if (clientAuth === "request" || clientAuth === "required") {
-      throw new ClientAuthUnsupportedError(clientAuth);
-    }
+  if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "required") {
     throw new InvalidOptionError(
       `Option "clientAuth" must be "none", "request" or "required", got ${
         JSON.stringify(clientAuth)
       }`,
     );
   }
-  if (common.caCerts !== undefined && common.cert === undefined) {
-    throw new InvalidOptionError(`Option "caCerts" on a server needs "cert" and "key" (TLS)`);
+  if (clientAuth !== "none" && common.cert === undefined) {
+    throw new InvalidOptionError(`Option clientAuth "${clientAuth}" needs "cert" and "key" (TLS)`);
+  }
+  if (common.caCerts !== undefined && clientAuth === "none") {
+    throw new InvalidOptionError(
+      `Option "caCerts" on a server verifies client certificates: it needs clientAuth "request" or "required"`,
+    );
   }
   const settings: ConnectionSettings = {
     framing: common.framing,
@@ -109,27 +113,49 @@ export function listen<S extends MessageType = "string", R extends MessageType =
     discardMessagesBeforeOpen: false,
   };
   const tls = common.cert !== undefined;
-  const listener: Deno.Listener = tls
-    ? Deno.listenTls({
-      hostname: common.hostname,
-      port: common.port,
-      cert: common.cert!,
-      key: common.key!,
-    })
-    : Deno.listen({ hostname: common.hostname, port: common.port });
-  return new Listener<SendValueOf<S>, ReceiveValueOf<R>>(
-    listener,
+  const server = new Listener<SendValueOf<S>, ReceiveValueOf<R>>(
     settings,
     tls,
     common.noDelay,
     common.keepAlive,
     common.signal,
   );
+  if (clientAuth !== "none") {
+    server.attachNode(listenNodeTls({
+      hostname: common.hostname,
+      port: common.port,
+      cert: common.cert!,
+      key: common.key!,
+      caCerts: common.caCerts,
+      clientAuth,
+      handshakeTimeout: HANDSHAKE_TIMEOUT,
+      admit: (conn, socket) => {
+        socket.setNoDelay(common.noDelay);
+        socket.setKeepAlive(common.keepAlive);
+        server.admit(conn);
+      },
+      fail: (error) => server.fail(error),
+    }));
+  } else {
+    server.attachDeno(
+      tls
+        ? Deno.listenTls({
+          hostname: common.hostname,
+          port: common.port,
+          cert: common.cert!,
+          key: common.key!,
+        })
+        : Deno.listen({ hostname: common.hostname, port: common.port }),
+    );
+  }
+  return server;
 }
 
 class Listener<S, R> implements FramedListener<S, R> {
-  readonly addr: Deno.NetAddr;
-  #listener: Deno.Listener;
+  addr!: Deno.NetAddr;
+  #listener: Deno.Listener | null = null;
+  #nodeListener: NodeTlsListener | null = null;
+  #failure: { error: unknown } | null = null;
   #settings: ConnectionSettings;
   #tls: boolean;
   #noDelay: boolean;
@@ -146,15 +172,12 @@ class Listener<S, R> implements FramedListener<S, R> {
   #closing: Promise<void> | null = null;
 
   constructor(
-    listener: Deno.Listener,
     settings: ConnectionSettings,
     tls: boolean,
     noDelay: boolean,
     keepAlive: boolean,
     signal?: AbortSignal,
   ) {
-    this.#listener = listener;
-    this.addr = listener.addr as Deno.NetAddr;
     this.#settings = settings;
     this.#tls = tls;
     this.#noDelay = noDelay;
@@ -170,24 +193,45 @@ class Listener<S, R> implements FramedListener<S, R> {
     }
   }
 
+  attachDeno(listener: Deno.Listener): void {
+    this.#listener = listener;
+    this.addr = listener.addr as Deno.NetAddr;
+    if (this.#closed) listener.close();
+  }
+
+  attachNode(listener: NodeTlsListener): void {
+    this.#nodeListener = listener;
+    this.addr = listener.addr;
+    if (this.#closed) listener.close();
+  }
+
+  /** The server cannot go on (node listener failed to bind): end iteration with the error. */
+  fail(error: unknown): void {
+    this.#failure = { error };
+    this.close();
+  }
+
   get connections(): ReadonlySet<FramedConnection<S, R>> {
     return this.#connections;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<FramedConnection<S, R>> {
-    this.#accepting ??= this.#acceptLoop();
+    if (this.#listener) this.#accepting ??= this.#acceptLoop(this.#listener);
     while (true) {
       const next = this.#ready.shift() ??
         (this.#closed ? null : await new Promise<Connection<S, R> | null>((resolve) => {
           this.#waiters.push(resolve);
         }));
-      if (next === null) return;
+      if (next === null) {
+        if (this.#failure) throw this.#failure.error;
+        return;
+      }
       this.#resume?.();
       yield next;
     }
   }
 
-  async #acceptLoop(): Promise<void> {
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
     while (!this.#closed) {
       if (this.#ready.length >= ACCEPT_BACKLOG) {
         await new Promise<void>((resolve) => this.#resume = resolve);
@@ -196,7 +240,7 @@ class Listener<S, R> implements FramedListener<S, R> {
       }
       let conn: Deno.Conn;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) break;
         // Transient failures (e.g. out of file descriptors): back off, keep serving.
@@ -209,7 +253,7 @@ class Listener<S, R> implements FramedListener<S, R> {
       }
       tuneSocket(conn, this.#noDelay, this.#keepAlive);
       if (this.#tls) this.#handshake(conn as Deno.TlsConn);
-      else this.#admit(conn);
+      else this.admit(conn);
     }
     this.#end();
   }
@@ -243,10 +287,14 @@ class Listener<S, R> implements FramedListener<S, R> {
       conn.close();
       return;
     }
-    this.#admit(conn);
+    this.admit(conn);
   }
 
-  #admit(conn: Deno.Conn): void {
+  admit(conn: ByteConn): void {
+    if (this.#closed) {
+      conn.close();
+      return;
+    }
     const connection = new Connection<S, R>(conn, this.#settings);
     this.#connections.add(connection);
     connection.closed.finally(() => this.#connections.delete(connection)).catch(() => {});
@@ -268,10 +316,11 @@ class Listener<S, R> implements FramedListener<S, R> {
     this.#closed = true;
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     try {
-      this.#listener.close();
+      this.#listener?.close();
     } catch {
       // Already closed.
     }
+    const nodeClosed = this.#nodeListener?.close();
     this.#resume?.();
     for (const conn of this.#handshaking) {
       try {
@@ -285,6 +334,7 @@ class Listener<S, R> implements FramedListener<S, R> {
     this.#end();
     await Promise.all(pending.map((connection) => connection.close()));
     await this.#accepting;
+    await nodeClosed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

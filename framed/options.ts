@@ -77,8 +77,9 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
   idleTimeout?: number;
   /**
    * `TCP_NODELAY`: send small writes at once instead of waiting to coalesce
-   * them (Nagle's algorithm). Has no effect on server-side TLS connections,
-   * which Deno does not expose as TCP sockets.
+   * them (Nagle's algorithm). Has no effect on the server side of TLS
+   * connections without `clientAuth`, which `Deno.listenTls` does not expose
+   * as TCP sockets.
    *
    * @default {true}
    */
@@ -98,10 +99,11 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
   /** Private key in PEM matching `cert`. */
   key?: string;
   /**
-   * Extra root certificates in PEM. The client trusts them (besides the
-   * built-in roots) to verify the server; giving them turns TLS on.
+   * Root certificates in PEM. A client trusts them (besides the built-in
+   * roots) to verify the server, and giving them turns TLS on; a server with
+   * `clientAuth` verifies client certificates against them.
    */
-  caCerts?: string[];
+  caCerts?: readonly string[];
   /**
    * Aborting it closes the listener (and its connections), or cancels
    * `connect()` / closes the connection, with an `AbortError`.
@@ -122,10 +124,18 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
 export interface ListenOptions<S extends MessageType = MessageType, R extends MessageType = S>
   extends FramedOptions<S, R> {
   /**
-   * TLS client certificates: `"none"`, `"request"` or `"required"`. Only
-   * `"none"` is possible: `Deno.listenTls` can neither ask for nor verify a
-   * client certificate, so the others throw `ClientAuthUnsupportedError`
-   * instead of silently accepting unauthenticated clients.
+   * TLS client certificates (needs `cert` and `key`): `"none"` does not ask
+   * for one; `"request"` asks, admits clients without one and refuses an
+   * untrusted one; `"required"` refuses clients without a certificate signed
+   * by one of `caCerts`. The verified certificate is on the connection's
+   * `peerCertificate`.
+   *
+   * `Deno.listenTls` cannot ask for client certificates, so with
+   * `"request"`/`"required"` the server runs on Deno's `node:tls` instead
+   * (same wire behaviour). That server binds asynchronously: `addr` is known
+   * at once (port 0 is resolved by briefly binding a free port), but for the
+   * first few milliseconds after `listen()` returns, connections are refused
+   * (a client's `reconnect` retries cover that).
    *
    * @default {"none"}
    */
