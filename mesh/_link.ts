@@ -132,7 +132,9 @@ export class Link {
 
   /** Reads the next frame (a BATCH frame is returned whole), or `null` at end. */
   async read(): Promise<Uint8Array | null> {
-    const sealed = await Promise.race([readFrame(this.#reader), this.#failed.promise]);
+    const read = readFrame(this.#reader);
+    read.catch(() => {});
+    const sealed = await Promise.race([read, this.#failed.promise]);
     if (sealed === null || sealed.length === 0) {
       if (sealed === null) return null;
       throw new MeshProtocolError("ERR_INVALID_FRAME", "Empty frame");

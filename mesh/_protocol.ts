@@ -106,9 +106,33 @@ export interface Reject {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Strings up to this length take the ASCII fast paths below. */
+const SHORT_TEXT = 2048;
+
+/** UTF-8 bytes of a string; short ASCII strings skip the (costlier) TextEncoder call. */
+export function utf8(text: string): Uint8Array {
+  if (text.length > SHORT_TEXT) return encoder.encode(text);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return encoder.encode(text);
+    out[i] = code;
+  }
+  return out;
+}
+
+/** Text of UTF-8 bytes (throws on invalid UTF-8); short ASCII runs skip TextDecoder. */
+export function text(bytes: Uint8Array): string {
+  if (bytes.length > SHORT_TEXT) return decoder.decode(bytes);
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] > 0x7f) return decoder.decode(bytes);
+  }
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
 /** Encodes a frame made of its kind byte and a JSON body. */
 export function encodeJsonFrame(kind: number, value: unknown, prefix?: Uint8Array): Uint8Array {
-  const json = encoder.encode(JSON.stringify(value));
+  const json = utf8(JSON.stringify(value));
   const extra = prefix?.length ?? 0;
   const frame = new Uint8Array(1 + extra + json.length);
   frame[0] = kind;
@@ -123,7 +147,7 @@ export function decodeJsonBody(frame: Uint8Array, offset = 1): unknown {
     throw new MeshProtocolError("ERR_INVALID_FRAME", "Control frame is too large");
   }
   try {
-    return JSON.parse(decoder.decode(frame.subarray(offset)));
+    return JSON.parse(text(frame.subarray(offset)));
   } catch {
     throw new MeshProtocolError("ERR_INVALID_FRAME", "Control frame is not valid JSON");
   }
@@ -143,19 +167,20 @@ export function encodeContent(content: unknown): EncodedContent {
   if (json === undefined) {
     throw new TypeError(`Content of type "${typeof content}" cannot be sent`);
   }
-  return { enc: ENC_JSON, body: encoder.encode(json) };
+  return { enc: ENC_JSON, body: utf8(json) };
 }
 
 /** Decodes user content written by {@linkcode encodeContent}. */
 export function decodeContent(enc: number, body: Uint8Array): unknown {
   switch (enc) {
     case ENC_BYTES:
-      return body.slice();
+      // Large bodies arrive in a buffer of their own: hand it over without a copy.
+      return body.length > BATCH_FRAME_LIMIT ? body : body.slice();
     case ENC_UNDEFINED:
       return undefined;
     case ENC_JSON:
       try {
-        return JSON.parse(decoder.decode(body));
+        return JSON.parse(text(body));
       } catch {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Message content is not valid JSON");
       }
@@ -164,12 +189,18 @@ export function decodeContent(enc: number, body: Uint8Array): unknown {
   }
 }
 
+const typeCache = new Map<string, Uint8Array>();
+
 /** UTF-8 bytes of a message type, checked against {@linkcode MAX_TYPE_LENGTH}. */
 export function encodeType(type: string): Uint8Array {
-  const bytes = encoder.encode(type);
+  let bytes = typeCache.get(type);
+  if (bytes) return bytes;
+  bytes = utf8(type);
   if (bytes.length > MAX_TYPE_LENGTH) {
     throw new RangeError(`Message type of ${bytes.length} bytes exceeds ${MAX_TYPE_LENGTH} bytes`);
   }
+  if (typeCache.size >= 1024) typeCache.clear();
+  if (bytes.length <= 256) typeCache.set(type, bytes);
   return bytes;
 }
 
@@ -181,15 +212,18 @@ export function encodeMessage(
 ): Uint8Array {
   const head = requestId === undefined ? 4 : 8;
   const frame = new Uint8Array(head + type.length + content.body.length);
-  const view = new DataView(frame.buffer);
   frame[0] = requestId === undefined ? KIND_MSG : KIND_REQUEST;
   frame[1] = content.enc;
   let offset = 2;
   if (requestId !== undefined) {
-    view.setUint32(offset, requestId);
-    offset += 4;
+    frame[2] = requestId >>> 24;
+    frame[3] = requestId >>> 16;
+    frame[4] = requestId >>> 8;
+    frame[5] = requestId;
+    offset = 6;
   }
-  view.setUint16(offset, type.length);
+  frame[offset] = type.length >>> 8;
+  frame[offset + 1] = type.length;
   frame.set(type, offset + 2);
   frame.set(content.body, offset + 2 + type.length);
   return frame;
@@ -206,21 +240,17 @@ export interface DecodedMessage {
 /** Decodes a MSG or REQUEST frame. */
 export function decodeMessage(frame: Uint8Array): DecodedMessage {
   const isRequest = frame[0] === KIND_REQUEST;
-  const head = isRequest ? 8 : 4;
-  if (frame.length < head) throw truncated();
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  let offset = 2;
-  let requestId: number | undefined;
-  if (isRequest) {
-    requestId = view.getUint32(offset);
-    offset += 4;
-  }
-  const typeLength = view.getUint16(offset);
+  let offset = isRequest ? 6 : 2;
+  if (frame.length < offset + 2) throw truncated();
+  const requestId = isRequest
+    ? ((frame[2] << 24) | (frame[3] << 16) | (frame[4] << 8) | frame[5]) >>> 0
+    : undefined;
+  const typeLength = (frame[offset] << 8) | frame[offset + 1];
   offset += 2;
   if (frame.length < offset + typeLength) throw truncated();
   let type: string;
   try {
-    type = decoder.decode(frame.subarray(offset, offset + typeLength));
+    type = text(frame.subarray(offset, offset + typeLength));
   } catch {
     throw new MeshProtocolError("ERR_INVALID_FRAME", "Message type is not valid UTF-8");
   }

@@ -408,6 +408,7 @@ export class Mesh extends EventTarget {
   #nextHeartbeat = 0;
   #floodQueue = new Map<string, WireMember>();
   #requests = new Map<number, PendingRequest>();
+  #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
   #nextRequestId = 1;
   #handlers = new Map<string, MeshRequestHandler>();
   #inboxes = new Set<Inbox>();
@@ -561,7 +562,16 @@ export class Mesh extends EventTarget {
     for (const member of this.#members.values()) {
       if (member.link?.open) writes.push(member.link.post(frame));
     }
-    return writes.length === 1 ? writes[0] : Promise.all(writes).then(() => {});
+    if (writes.length <= 1) return writes[0] ?? Promise.resolve();
+    // Broadcasts in one burst land in the same batch on every link: share
+    // one combined promise instead of building one per message.
+    const last = this.#lastBroadcast;
+    if (
+      last && last.writes.length === writes.length && last.writes.every((w, i) => w === writes[i])
+    ) return last.all;
+    const all = Promise.all(writes).then(() => {});
+    this.#lastBroadcast = { writes, all };
+    return all;
   }
 
   /**

@@ -9,8 +9,10 @@
  * - `{"cmd":"peers"}` → `{"ev":"peers","names":[…]}`
  * - `{"cmd":"broadcast","count":n,"window":w}` → broadcasts `{seq}` messages of type
  *   "seq", at most `w` unresolved at once → `{"ev":"sent","ms":…}`
- * - `{"cmd":"expect","count":n}` → once `n` "seq" messages arrived from every peer
+ * - `{"cmd":"expect","count":n,"from"?:name}` → once `n` "seq" messages arrived from every
+ *   peer (or from the peer named `from`)
  *   → `{"ev":"received","ms":…,"ordered":true}` (ms since the expect command)
+ * - `{"cmd":"reset"}` forgets the sequence numbers seen so far (before a new round)
  * - `{"cmd":"leave"}` leaves and exits
  *
  * @module
@@ -74,10 +76,11 @@ mesh.addEventListener("peerleave", (e) => {
 
 const nextSeq = new Map<string, number>();
 let ordered = true;
-let expect: { count: number; since: number } | undefined;
+let expect: { count: number; since: number; from?: string } | undefined;
 function checkExpect(): void {
   if (!expect) return;
   for (const peer of mesh!.peers.values()) {
+    if (expect.from !== undefined && peer.name !== expect.from) continue;
     if ((nextSeq.get(peer.id) ?? 0) < expect.count) return;
   }
   emit({ ev: "received", ms: performance.now() - expect.since, ordered });
@@ -112,8 +115,15 @@ while (true) {
     }
     await Promise.all(inFlight);
     emit({ ev: "sent", ms: performance.now() - t0 });
+  } else if (command.cmd === "reset") {
+    // Sequence numbers start again at 0 (the sender restarts its count too).
+    nextSeq.clear();
   } else if (command.cmd === "expect") {
-    expect = { count: command.count as number, since: performance.now() };
+    expect = {
+      count: command.count as number,
+      since: performance.now(),
+      from: command.from as string | undefined,
+    };
     checkExpect();
   }
 }
