@@ -84,7 +84,11 @@ export class Link {
    * been handed to the socket.
    */
   post(frame: Uint8Array): Promise<void> {
-    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#error !== undefined) {
+      const failed = Promise.reject(this.#error);
+      failed.catch(() => {});
+      return failed;
+    }
     this.#buffered += frame.length;
     let batch = this.#batches.at(-1);
     if (

@@ -311,6 +311,24 @@ export function encodeBatch(frames: readonly Uint8Array[], size: number): Uint8A
   return batch;
 }
 
+/** Calls `each` with every frame of a BATCH frame (views, no copy), in order. */
+export function forEachFrame(batch: Uint8Array, each: (frame: Uint8Array) => void): void {
+  let offset = 1;
+  while (offset < batch.length) {
+    if (offset + 4 > batch.length) throw truncated();
+    const length =
+      ((batch[offset] << 24) | (batch[offset + 1] << 16) | (batch[offset + 2] << 8) |
+        batch[offset + 3]) >>> 0;
+    offset += 4;
+    if (length === 0 || offset + length > batch.length) throw truncated();
+    if (batch[offset] === KIND_BATCH) {
+      throw new MeshProtocolError("ERR_INVALID_FRAME", "Nested batch frame");
+    }
+    each(batch.subarray(offset, offset + length));
+    offset += length;
+  }
+}
+
 /** Splits a BATCH frame into its frames (views, no copy). */
 export function decodeBatch(batch: Uint8Array): Uint8Array[] {
   const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);

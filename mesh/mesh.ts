@@ -11,7 +11,6 @@ import { FrameMac, frameKey, handshakeProof, newMemberId, newNonce, sameBytes } 
 import { type ByteConnection, destroyConnection, Link, readFrame } from "./_link.ts";
 import {
   type Ack,
-  decodeBatch,
   decodeContent,
   decodeJsonBody,
   decodeMessage,
@@ -24,6 +23,7 @@ import {
   encodeTime,
   encodeType,
   FRAME_OVERHEAD,
+  forEachFrame,
   type Hello,
   isWireMember,
   isWireStateEntry,
@@ -314,6 +314,8 @@ interface Member {
   lastHeard: number;
   failures: number;
   nextDialAt: number;
+  /** The higher id of a pair leaves the dialling to the lower id until then. */
+  waitUntil: number;
   attempted: boolean;
 }
 
@@ -339,6 +341,13 @@ function familyOf(hostname: string): Family {
 
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", ""]);
 const TICK = 50;
+/**
+ * Of two members that learn of each other, only the lower id dials; the
+ * higher id dials too only if no connection came within this many ms. This
+ * halves the connections set up while a mesh forms and avoids most
+ * simultaneous-dial races.
+ */
+const DIAL_GRACE = 600;
 
 function checkInterval(name: string, value: unknown, min = 1): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
@@ -406,6 +415,7 @@ export class Mesh extends EventTarget {
   #beat = 0;
   #timer: ReturnType<typeof setInterval>;
   #nextHeartbeat = 0;
+  #lastTick = performance.now();
   #floodQueue = new Map<string, WireMember>();
   #requests = new Map<number, PendingRequest>();
   #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
@@ -423,6 +433,7 @@ export class Mesh extends EventTarget {
   #join?: {
     seeds: MeshAddress[];
     seedLinked: boolean;
+    seedsSettled: boolean;
     heardMembers: boolean;
     done: PromiseWithResolvers<void>;
   };
@@ -823,7 +834,7 @@ export class Mesh extends EventTarget {
     const seeds = this.#options.seeds;
     if (seeds.length === 0) return;
     const done = Promise.withResolvers<void>();
-    this.#join = { seeds, seedLinked: false, heardMembers: false, done };
+    this.#join = { seeds, seedLinked: false, seedsSettled: false, heardMembers: false, done };
     const { timeout } = this.#options;
     const timer = setTimeout(
       () =>
@@ -858,27 +869,42 @@ export class Mesh extends EventTarget {
     }
   }
 
+  /**
+   * Dials every seed (not only until one answers: two joiners that seed each
+   * other could otherwise form a mesh of their own that nobody else knows).
+   * Seeds not up yet are retried until the join ends.
+   */
   async #dialSeeds(joined: Promise<void>): Promise<void> {
     let finished = false;
     joined.then(() => finished = true, () => finished = true);
     const attempts = new Map<string, Promise<void>>();
-    while (!finished && !this.#closed && !this.#join?.seedLinked) {
-      for (const seed of this.#join?.seeds ?? []) {
+    const settled = new Set<string>();
+    const seeds = [
+      ...new Map((this.#join?.seeds ?? []).map((s) => [`${s.hostname}:${s.port}`, s])).values(),
+    ];
+    while (!finished && !this.#closed) {
+      for (const seed of seeds) {
         const key = `${seed.hostname}:${seed.port}`;
-        if (attempts.has(key)) continue;
+        if (attempts.has(key) || settled.has(key)) continue;
         const attempt = this.#dial(seed.hostname, seed.port, undefined).then(
           (ok) => {
-            if (ok && this.#join) {
-              this.#join.seedLinked = true;
-              this.#checkJoined();
-            }
+            if (ok) settled.add(key);
+            // A refused or failed seed counts once we are in through another.
+            else if (this.#join?.seedLinked) settled.add(key);
           },
           (error) => {
             if (error instanceof MeshJoinError) this.#join?.done.reject(error);
           },
-        ).finally(() => attempts.delete(key));
+        ).finally(() => {
+          attempts.delete(key);
+          if (this.#join && settled.size === seeds.length) {
+            this.#join.seedsSettled = true;
+            this.#checkJoined();
+          }
+        });
         attempts.set(key, attempt);
       }
+      if (settled.size === seeds.length) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await Promise.allSettled(attempts.values());
@@ -886,7 +912,7 @@ export class Mesh extends EventTarget {
 
   #checkJoined(): void {
     const join = this.#join;
-    if (!join || !join.seedLinked || !join.heardMembers) return;
+    if (!join || !join.seedLinked || !join.heardMembers || !join.seedsSettled) return;
     for (const member of this.#members.values()) {
       if (member.left || member.link) continue;
       if (!this.#dialable(member)) continue;
@@ -1174,8 +1200,9 @@ export class Mesh extends EventTarget {
   #refusedDial(member: Member, reject: Reject & { id?: string }): void {
     const now = performance.now();
     if (reject.code === "ERR_DUPLICATE") {
-      // The other side's connection is being set up; look again later.
-      member.nextDialAt = now + this.#options.handshakeTimeout;
+      // The other side's connection is being set up; look again soon in
+      // case that one fails.
+      member.nextDialAt = now + Math.min(this.#options.handshakeTimeout, 250 + Math.random() * 250);
       return;
     }
     if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
@@ -1225,6 +1252,7 @@ export class Mesh extends EventTarget {
       lastHeard: now,
       failures: 0,
       nextDialAt: now,
+      waitUntil: this.id > id ? now + DIAL_GRACE : 0,
       attempted: false,
     };
     this.#members.set(id, member);
@@ -1273,6 +1301,9 @@ export class Mesh extends EventTarget {
       this.#emitPeer("peerjoin", member.peer);
     }
     this.#track(this.#readLoop(member, link));
+    // Any member that let us in (a seed, or one that dialled us first) means
+    // we are in the mesh.
+    if (this.#join) this.#join.seedLinked = true;
     this.#checkJoined();
   }
 
@@ -1289,7 +1320,7 @@ export class Mesh extends EventTarget {
         member.lastHeard = link.lastHeard;
         if (member.suspect) member.suspect = false;
         if (frame[0] === KIND_BATCH) {
-          for (const inner of decodeBatch(frame)) this.#onFrame(member, link, inner);
+          forEachFrame(frame, (inner) => this.#onFrame(member, link, inner));
         } else {
           this.#onFrame(member, link, frame);
         }
@@ -1420,7 +1451,8 @@ export class Mesh extends EventTarget {
     // declares it dead if that keeps failing for deadTimeout.
     member.attempted = true;
     member.failures = 0;
-    member.nextDialAt = performance.now() + (this.id < member.id ? 0 : 50 + Math.random() * 100);
+    member.nextDialAt = performance.now();
+    if (this.id > member.id) member.waitUntil = performance.now() + DIAL_GRACE;
   }
 
   #dropPeer(member: Member, reason: MeshLeaveReason): void {
@@ -1516,10 +1548,16 @@ export class Mesh extends EventTarget {
       this.#nextHeartbeat = now + heartbeatInterval;
       this.#beat++;
     }
+    // A member that could not run (CPU starvation, a long GC, a suspended
+    // VM) heard nothing because it did not listen: forgive that stall
+    // instead of declaring everyone dead (Lifeguard's local-health idea).
+    const stall = now - this.#lastTick - TICK;
+    this.#lastTick = now;
     const paused = this.#inboxFull();
     const linked: Member[] = [];
     for (const member of [...this.#members.values()]) {
       const link = member.link;
+      if (stall > TICK) member.lastHeard += stall;
       if (link?.open) {
         // Silence we caused by not reading is no evidence against the peer.
         if (paused) member.lastHeard = now;
@@ -1548,7 +1586,10 @@ export class Mesh extends EventTarget {
           this.#members.delete(member.id);
           continue;
         }
-        if (!member.left && now >= member.nextDialAt && this.#dialable(member)) {
+        if (
+          !member.left && now >= member.nextDialAt && now >= member.waitUntil &&
+          this.#dialable(member)
+        ) {
           member.nextDialAt = Infinity;
           this.#track(this.#dial(member.host, member.port, member).catch(() => {}));
         }
