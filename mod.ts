@@ -15,3 +15,4 @@
  */
 
 export * as framed from "./framed/mod.ts";
+export * as mesh from "./mesh/mod.ts";

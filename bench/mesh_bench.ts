@@ -22,17 +22,29 @@ function progress(text: string): void {
   console.log(`  … ${text}`);
 }
 
-async function startMesh(count: number, together: boolean): Promise<{ cluster: Cluster; joinMs: number }> {
+async function startMesh(
+  count: number,
+  together: boolean,
+): Promise<{ cluster: Cluster; joinMs: number }> {
   const ports = freePorts(count);
   const cluster = new Cluster();
   const members = ports.map((port, i) => {
     const others = ports.filter((p) => p !== port);
     const seeds = together
-      ? [0, 1].map(() => ({ hostname: "127.0.0.1", port: others[Math.floor(Math.random() * others.length)] }))
+      ? [0, 1].map(() => ({
+        hostname: "127.0.0.1",
+        port: others[Math.floor(Math.random() * others.length)],
+      }))
       : i === 0
       ? []
       : [{ hostname: "127.0.0.1", port: ports[0] }];
-    return cluster.add(`m${i}`, { port, seeds, waitForGo: true, fullAt: count - 1, timeout: 30_000 });
+    return cluster.add(`m${i}`, {
+      port,
+      seeds,
+      waitForGo: true,
+      fullAt: count - 1,
+      timeout: 30_000,
+    });
   });
   progress(`${count} processes starting`);
   await Promise.all(members.map((m) => m.waitFor((e) => e.ev === "ready", 60_000)));
@@ -48,7 +60,10 @@ async function startMesh(count: number, together: boolean): Promise<{ cluster: C
   return { cluster, joinMs: performance.now() - go };
 }
 
-async function broadcastRate(count: number, messages: number): Promise<{ rate: number; ordered: boolean }> {
+async function broadcastRate(
+  count: number,
+  messages: number,
+): Promise<{ rate: number; ordered: boolean }> {
   const { cluster } = await startMesh(count, false);
   try {
     const [sender, ...receivers] = cluster.members;
@@ -69,9 +84,7 @@ async function broadcastRate(count: number, messages: number): Promise<{ rate: n
     const t0 = performance.now();
     await sender.command({ cmd: "broadcast", count: messages, window: 1024 });
     const results = await Promise.all(
-      receivers.map((m, i) =>
-        m.waitFor((e) => e.ev === "received", 120_000, marks[i])
-      ),
+      receivers.map((m, i) => m.waitFor((e) => e.ev === "received", 120_000, marks[i])),
     );
     const seconds = (performance.now() - t0) / 1000;
     return { rate: messages / seconds, ordered: results.every((r) => r.ordered === true) };
@@ -94,11 +107,17 @@ for (const n of skipBroadcast ? [] : only ?? [4, 10, 30]) {
   console.log(row);
 }
 
-console.log("\nmesh/ — time to a full mesh, every member started at the same moment with 2 random seeds");
+console.log(
+  "\nmesh/ — time to a full mesh, every member started at the same moment with 2 random seeds",
+);
 console.log("| N | mesh/ ms (every member sees N-1) | net-peer |");
 console.log("|---|---|---|");
 for (const n of skipJoin ? [] : only ?? [10, 30]) {
   const { cluster, joinMs } = await startMesh(n, true);
   await cluster[Symbol.asyncDispose]();
-  console.log(`| ${n} | ${joinMs.toFixed(0)} | ≈${NET_PEER_JOIN_MS} ms at N=30 but with holes (210 missing links) |`);
+  console.log(
+    `| ${n} | ${
+      joinMs.toFixed(0)
+    } | ≈${NET_PEER_JOIN_MS} ms at N=30 but with holes (210 missing links) |`,
+  );
 }

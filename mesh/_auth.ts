@@ -38,7 +38,13 @@ export function handshakeProof(
   hello: Uint8Array,
   ack: Uint8Array,
 ): Uint8Array {
-  return hmac(secret, encoder.encode(`netkit-mesh/proof/${role}\0`), hello, new Uint8Array([0]), ack);
+  return hmac(
+    secret,
+    encoder.encode(`netkit-mesh/proof/${role}\0`),
+    hello,
+    new Uint8Array([0]),
+    ack,
+  );
 }
 
 /** Constant-time comparison of two proofs or tags. */
@@ -53,7 +59,13 @@ export function frameKey(
   hello: Uint8Array,
   ack: Uint8Array,
 ): Uint8Array {
-  return hmac(secret, encoder.encode(`netkit-mesh/key/${direction}\0`), hello, new Uint8Array([0]), ack);
+  return hmac(
+    secret,
+    encoder.encode(`netkit-mesh/key/${direction}\0`),
+    hello,
+    new Uint8Array([0]),
+    ack,
+  );
 }
 
 /** Authenticates frames in one direction with a running sequence number. */
@@ -84,6 +96,8 @@ export class FrameMac {
   open(sealed: Uint8Array): Uint8Array | undefined {
     if (sealed.length <= MAC_SIZE) return undefined;
     const frame = sealed.subarray(0, sealed.length - MAC_SIZE);
-    return sameBytes(this.#tag(frame), sealed.subarray(sealed.length - MAC_SIZE)) ? frame : undefined;
+    return sameBytes(this.#tag(frame), sealed.subarray(sealed.length - MAC_SIZE))
+      ? frame
+      : undefined;
   }
 }

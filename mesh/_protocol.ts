@@ -28,6 +28,7 @@
  */
 
 import { MeshProtocolError } from "./errors.ts";
+import type { MeshStateEntry } from "./state.ts";
 
 /** Protocol version carried in HELLO; a mismatch is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -77,7 +78,7 @@ export const FRAME_OVERHEAD = MAX_TYPE_LENGTH + 64;
 /** Member entry as gossiped: id, name, hostname, port, heartbeat counter, left flag. */
 export type WireMember = [string, string, string, number, number, 0 | 1];
 /** State entry as replicated: key, clock, node id, deleted flag, value. */
-export type WireStateEntry = [string, number, string, 0 | 1, unknown];
+export type WireStateEntry = MeshStateEntry;
 
 export interface Hello {
   v: number;
@@ -258,7 +259,11 @@ export function decodeMessage(frame: Uint8Array): DecodedMessage {
 }
 
 /** REPLY frame. */
-export function encodeReply(requestId: number, status: number, content: EncodedContent): Uint8Array {
+export function encodeReply(
+  requestId: number,
+  status: number,
+  content: EncodedContent,
+): Uint8Array {
   const frame = new Uint8Array(7 + content.body.length);
   frame[0] = KIND_REPLY;
   frame[1] = content.enc;
@@ -316,9 +321,8 @@ export function forEachFrame(batch: Uint8Array, each: (frame: Uint8Array) => voi
   let offset = 1;
   while (offset < batch.length) {
     if (offset + 4 > batch.length) throw truncated();
-    const length =
-      ((batch[offset] << 24) | (batch[offset + 1] << 16) | (batch[offset + 2] << 8) |
-        batch[offset + 3]) >>> 0;
+    const length = ((batch[offset] << 24) | (batch[offset + 1] << 16) | (batch[offset + 2] << 8) |
+      batch[offset + 3]) >>> 0;
     offset += 4;
     if (length === 0 || offset + length > batch.length) throw truncated();
     if (batch[offset] === KIND_BATCH) {

@@ -51,9 +51,15 @@ export type MeshErrorCode =
  */
 export class MeshJoinError extends TypeError {
   /** Why the member was refused. */
-  readonly code: "ERR_NAME_TAKEN" | "ERR_BAD_SECRET" | "ERR_SEED_UNREACHABLE" | "ERR_PROTOCOL_VERSION";
+  readonly code:
+    | "ERR_NAME_TAKEN"
+    | "ERR_BAD_SECRET"
+    | "ERR_SEED_UNREACHABLE"
+    | "ERR_PROTOCOL_VERSION";
 
   /**
+   * Creates the error.
+   *
    * @param code why the member was refused
    * @param message human-readable description
    */
@@ -85,6 +91,8 @@ export class MeshPeerError extends TypeError {
   readonly code: "ERR_UNKNOWN_PEER" | "ERR_PEER_LEFT" | "ERR_MESH_CLOSED";
 
   /**
+   * Creates the error.
+   *
    * @param code what went wrong
    * @param message human-readable description
    */
@@ -113,6 +121,8 @@ export class MeshRequestError extends TypeError {
   readonly code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER";
 
   /**
+   * Creates the error.
+   *
    * @param code why the request failed
    * @param message human-readable description
    */
@@ -144,6 +154,8 @@ export class MeshMessageTooLargeError extends RangeError {
   readonly limit: number;
 
   /**
+   * Creates the error.
+   *
    * @param size the encoded size in bytes
    * @param limit the `maxMessageSize` in force
    */
@@ -173,6 +185,8 @@ export class MeshProtocolError extends SyntaxError {
   readonly code: "ERR_INVALID_FRAME" | "ERR_BAD_MAC";
 
   /**
+   * Creates the error.
+   *
    * @param code what was wrong
    * @param message human-readable description
    */
@@ -198,7 +212,11 @@ export class MeshOptionError extends TypeError {
   /** Always `"ERR_INVALID_OPTION"`. */
   readonly code: "ERR_INVALID_OPTION" = "ERR_INVALID_OPTION";
 
-  /** @param message human-readable description */
+  /**
+   * Creates the error.
+   *
+   * @param message human-readable description
+   */
   constructor(message: string) {
     super(message);
     this.name = "MeshOptionError";

@@ -7,7 +7,7 @@
 
 import { connect, listen } from "../framed/mod.ts";
 import type { FramedListener } from "../framed/mod.ts";
-import { FrameMac, frameKey, handshakeProof, newMemberId, newNonce, sameBytes } from "./_auth.ts";
+import { frameKey, FrameMac, handshakeProof, newMemberId, newNonce, sameBytes } from "./_auth.ts";
 import { type ByteConnection, destroyConnection, Link, readFrame } from "./_link.ts";
 import {
   type Ack,
@@ -22,8 +22,8 @@ import {
   encodeReply,
   encodeTime,
   encodeType,
-  FRAME_OVERHEAD,
   forEachFrame,
+  FRAME_OVERHEAD,
   type Hello,
   isWireMember,
   isWireStateEntry,
@@ -402,7 +402,10 @@ export class Mesh extends EventTarget {
   readonly state: MeshState;
 
   #options: Required<
-    Omit<MeshOptions, "secret" | "cert" | "key" | "caCerts" | "signal" | "advertise" | "allowAddress">
+    Omit<
+      MeshOptions,
+      "secret" | "cert" | "key" | "caCerts" | "signal" | "advertise" | "allowAddress"
+    >
   >;
   #secret?: string;
   #allowAddress: (addr: MeshAddress) => boolean;
@@ -781,6 +784,7 @@ export class Mesh extends EventTarget {
     listener: ((event: MeshEventMap[K]) => void) | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Untyped form, for any other event type. */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -813,6 +817,7 @@ export class Mesh extends EventTarget {
     listener: ((event: MeshEventMap[K]) => void) | null,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** Untyped form, for any other event type. */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -1024,7 +1029,11 @@ export class Mesh extends EventTarget {
       }
       if (member?.pending === "dial" && this.id < hello.id) {
         // Simultaneous dials: the connection dialled by the lower id is kept.
-        return this.#reject(conn, "ERR_DUPLICATE", "Keeping the connection dialled by the lower id");
+        return this.#reject(
+          conn,
+          "ERR_DUPLICATE",
+          "Keeping the connection dialled by the lower id",
+        );
       }
       const host = hello.host === "" ? conn.remoteAddr.hostname : hello.host;
       if (!member) {
@@ -1146,7 +1155,10 @@ export class Mesh extends EventTarget {
         const expected = handshakeProof(this.#secret, "acceptor", hello_, ackJson);
         if (!sameBytes(expected, answer.subarray(1, 1 + PROOF_SIZE))) {
           this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
-          throw new Refusal({ code: "ERR_BAD_SECRET", message: "Member could not prove the secret" });
+          throw new Refusal({
+            code: "ERR_BAD_SECRET",
+            message: "Member could not prove the secret",
+          });
         }
         proof = handshakeProof(this.#secret, "dialer", hello_, ackJson) as Uint8Array<ArrayBuffer>;
         sendMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", hello_, ackJson));
@@ -1185,7 +1197,9 @@ export class Mesh extends EventTarget {
       }
       if (error instanceof Refusal) {
         const code = error.reject.code;
-        if (code === "ERR_NAME_TAKEN" || code === "ERR_BAD_SECRET" || code === "ERR_PROTOCOL_VERSION") {
+        if (
+          code === "ERR_NAME_TAKEN" || code === "ERR_BAD_SECRET" || code === "ERR_PROTOCOL_VERSION"
+        ) {
           const refusal = refused(error.reject);
           if (this.#join) this.#join.done.reject(refusal);
           throw refusal;
@@ -1217,7 +1231,10 @@ export class Mesh extends EventTarget {
     member.pending = undefined;
     member.attempted = true;
     member.failures++;
-    const backoff = Math.min(this.#options.reconnectInterval, 100 * 2 ** Math.min(member.failures, 10));
+    const backoff = Math.min(
+      this.#options.reconnectInterval,
+      100 * 2 ** Math.min(member.failures, 10),
+    );
     member.nextDialAt = performance.now() + backoff * (0.75 + Math.random() * 0.5);
     this.#checkJoined();
   }
@@ -1281,7 +1298,9 @@ export class Mesh extends EventTarget {
     }
     link.post(encodeJsonFrame(KIND_MEMBERS, this.#memberList()));
     const snapshot = this.state.snapshot();
-    if (snapshot.length > 0) link.post(encodeJsonFrame(KIND_STATE, { full: true, entries: snapshot }));
+    if (snapshot.length > 0) {
+      link.post(encodeJsonFrame(KIND_STATE, { full: true, entries: snapshot }));
+    }
     link.post(encodeTime(KIND_PING, now));
     if (!member.peer) {
       member.peer = new MeshPeer(
@@ -1297,7 +1316,14 @@ export class Mesh extends EventTarget {
         }),
       );
       this.#peers.set(member.id, member.peer);
-      this.#floodQueue.set(member.id, [member.id, member.name, member.host, member.port, member.beat, 0]);
+      this.#floodQueue.set(member.id, [
+        member.id,
+        member.name,
+        member.host,
+        member.port,
+        member.beat,
+        0,
+      ]);
       this.#emitPeer("peerjoin", member.peer);
     }
     this.#track(this.#readLoop(member, link));
@@ -1443,7 +1469,14 @@ export class Mesh extends EventTarget {
     if (link.leaving) {
       member.left = true;
       member.beatAt = performance.now();
-      this.#floodQueue.set(member.id, [member.id, member.name, member.host, member.port, member.beat, 1]);
+      this.#floodQueue.set(member.id, [
+        member.id,
+        member.name,
+        member.host,
+        member.port,
+        member.beat,
+        1,
+      ]);
       this.#dropPeer(member, "leave");
       return;
     }
@@ -1509,7 +1542,9 @@ export class Mesh extends EventTarget {
     }
     const now = performance.now();
     for (const entry of body) {
-      if (!isWireMember(entry)) throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
+      if (!isWireMember(entry)) {
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
+      }
       const [id, name, host, port, beat, left] = entry;
       if (id === this.id) continue;
       let member = this.#members.get(id);

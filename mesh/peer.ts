@@ -23,10 +23,15 @@ export interface MeshAddress {
 
 /** Live figures of a peer, read by {@linkcode MeshPeer}'s getters. @internal */
 export interface MeshPeerStats {
+  /** Smoothed round-trip time in ms. */
   rtt: number;
+  /** Silent longer than `suspectTimeout`. */
   suspect: boolean;
+  /** A connection is open. */
   connected: boolean;
+  /** Bytes queued, not yet written. */
   bufferedAmount: number;
+  /** `performance.now()` of the last frame received. */
   lastHeard: number;
 }
 

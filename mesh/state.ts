@@ -4,7 +4,18 @@
  * @module
  */
 
-import type { WireStateEntry } from "./_protocol.ts";
+/**
+ * The replication record of one key, as sent between members: key,
+ * Lamport clock, writer id, deleted flag (1 = tombstone), value.
+ *
+ * @example
+ * ```ts
+ * import type { MeshStateEntry } from "./mod.ts";
+ *
+ * const entry: MeshStateEntry = ["score", 3, "a1b2", 0, 10];
+ * ```
+ */
+export type MeshStateEntry = [string, number, string, 0 | 1, unknown];
 
 /**
  * Detail of a `"change"` event of {@linkcode MeshState}.
@@ -68,7 +79,7 @@ export class MeshState extends EventTarget {
   #entries = new Map<string, Entry>();
   #clock = 0;
   #node: string;
-  #publish: (entries: WireStateEntry[]) => void;
+  #publish: (entries: MeshStateEntry[]) => void;
   #maxEntries: number;
   #live = 0;
 
@@ -79,7 +90,7 @@ export class MeshState extends EventTarget {
    * @param publish sends local changes to the other members
    * @param maxEntries most keys (tombstones included) held
    */
-  constructor(node: string, publish: (entries: WireStateEntry[]) => void, maxEntries: number) {
+  constructor(node: string, publish: (entries: MeshStateEntry[]) => void, maxEntries: number) {
     super();
     this.#node = node;
     this.#publish = publish;
@@ -250,17 +261,39 @@ export class MeshState extends EventTarget {
     );
   }
 
-  /** Every entry, tombstones included, for a full sync. @internal */
-  snapshot(): WireStateEntry[] {
-    const out: WireStateEntry[] = [];
+  /**
+   * Every entry, tombstones included (used by the mesh for a full sync).
+   *
+   * @example
+   * ```ts
+   * import { joinMesh } from "./mod.ts";
+   *
+   * await using mesh = await joinMesh({ name: "solo" });
+   * console.log(mesh.state.snapshot().length); // 0
+   * ```
+   */
+  snapshot(): MeshStateEntry[] {
+    const out: MeshStateEntry[] = [];
     for (const [key, e] of this.#entries) {
       out.push([key, e.clock, e.node, e.deleted ? 1 : 0, e.deleted ? null : e.value]);
     }
     return out;
   }
 
-  /** Applies entries received from another member. @internal */
-  merge(entries: readonly WireStateEntry[]): void {
+  /**
+   * Applies entries received from another member (used by the mesh); older
+   * writes than the ones held are ignored.
+   *
+   * @example
+   * ```ts
+   * import { joinMesh } from "./mod.ts";
+   *
+   * await using mesh = await joinMesh({ name: "solo" });
+   * mesh.state.merge([["k", 1, "someone", 0, "v"]]);
+   * console.log(mesh.state.get("k")); // "v"
+   * ```
+   */
+  merge(entries: readonly MeshStateEntry[]): void {
     for (const [key, clock, node, deleted, value] of entries) {
       this.#apply(key, deleted ? undefined : value, clock, node, deleted === 1, false);
     }
@@ -282,6 +315,7 @@ export class MeshState extends EventTarget {
     listener: ((event: CustomEvent<MeshStateChange>) => void) | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Untyped form, for any other event type. */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -314,6 +348,7 @@ export class MeshState extends EventTarget {
     listener: ((event: CustomEvent<MeshStateChange>) => void) | null,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** Untyped form, for any other event type. */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { Cluster, freePorts } from "./mesh_peers/cluster.ts";
 
-const FAST = { heartbeatInterval: 250, suspectTimeout: 750, deadTimeout: 1500, reconnectInterval: 500 };
+const FAST = {
+  heartbeatInterval: 250,
+  suspectTimeout: 750,
+  deadTimeout: 1500,
+  reconnectInterval: 500,
+};
 
 Deno.test("20 member processes joining at the same moment through random seeds form a full mesh within 5 s", async () => {
   const count = 20;
@@ -31,7 +36,9 @@ Deno.test("20 member processes joining at the same moment through random seeds f
   console.log(`full mesh of ${count} after ${elapsed.toFixed(0)} ms`);
   for (const member of members) {
     await member.command({ cmd: "peers" });
-    const { names } = await member.waitFor((e) => e.ev === "peers", 2000) as { names: string[] } & { ev: string };
+    const { names } = await member.waitFor((e) => e.ev === "peers", 2000) as { names: string[] } & {
+      ev: string;
+    };
     assert.equal(names.length, count - 1, `${member.name} sees ${names.length} peers`);
     assert.ok(!names.includes(member.name));
   }

@@ -4,8 +4,8 @@ import {
   joinMesh,
   type Mesh,
   MeshMessageTooLargeError,
-  MeshPeerError,
-  MeshRequestError,
+  type MeshPeerError,
+  type MeshRequestError,
 } from "../mesh/mod.ts";
 import { deadline } from "./_loopback.ts";
 
@@ -102,9 +102,11 @@ Deno.test("broadcast() reaches every other member once, JSON and bytes alike", a
   for (const m of [a, b]) {
     m.addEventListener("message", (e) => {
       const content = e.detail.content;
-      seen.push(`${m.name}:${e.detail.peer.name}:${e.detail.type}:${
-        content instanceof Uint8Array ? `bytes${content.length}` : JSON.stringify(content)
-      }`);
+      seen.push(
+        `${m.name}:${e.detail.peer.name}:${e.detail.type}:${
+          content instanceof Uint8Array ? `bytes${content.length}` : JSON.stringify(content)
+        }`,
+      );
     });
   }
   await c.broadcast("json", { n: 1 });
@@ -117,14 +119,17 @@ Deno.test("broadcast() reaches every other member once, JSON and bytes alike", a
     2000,
     "broadcasts",
   );
-  assert.deepEqual(seen.sort(), [
-    'a:c:json:{"n":1}',
-    "a:c:bytes:bytes3",
-    "a:c:nothing:undefined",
-    'b:c:json:{"n":1}',
-    "b:c:bytes:bytes3",
-    "b:c:nothing:undefined",
-  ].sort());
+  assert.deepEqual(
+    seen.sort(),
+    [
+      'a:c:json:{"n":1}',
+      "a:c:bytes:bytes3",
+      "a:c:nothing:undefined",
+      'b:c:json:{"n":1}',
+      "b:c:bytes:bytes3",
+      "b:c:nothing:undefined",
+    ].sort(),
+  );
 });
 
 Deno.test("send() rejects with MeshMessageTooLargeError above maxMessageSize and with MeshPeerError for unknown peers", async () => {
@@ -154,7 +159,10 @@ Deno.test("send() rejects with MeshMessageTooLargeError above maxMessageSize and
 Deno.test("request() resolves to the handler's answer and rejects with typed errors", async (t) => {
   await using all = await trio();
   const [a, b] = all;
-  using _add = a.onRequest<[number, number]>("add", ([x, y], from) => ({ sum: x + y, asker: from.name }));
+  using _add = a.onRequest<[number, number]>(
+    "add",
+    ([x, y], from) => ({ sum: x + y, asker: from.name }),
+  );
   a.onRequest("fail", () => {
     throw new Error("Handler broke");
   });
@@ -185,7 +193,7 @@ Deno.test("request() resolves to the handler's answer and rejects with typed err
   });
 });
 
-Deno.test("leave() makes the others report peerleave with reason \"leave\" and rejects requests in flight", async () => {
+Deno.test('leave() makes the others report peerleave with reason "leave" and rejects requests in flight', async () => {
   await using all = await trio();
   const [a, b, c] = all;
   b.onRequest("hang", () => new Promise(() => {}));

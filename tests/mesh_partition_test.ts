@@ -159,21 +159,24 @@ Deno.test("a 2+3 partition splits the mesh by heartbeat timeouts and heals into 
       m.addEventListener("peerleave", (e) => reasons.push(e.detail.reason!));
     }
 
-    await t.step("while traffic between the groups is dropped, each side sees only its own members", async () => {
-      partition.on = true;
-      await Promise.all([
-        ...left.map((m) => waitForPeers(m, left.map((x) => x.name), 5000)),
-        ...right.map((m) => waitForPeers(m, right.map((x) => x.name), 5000)),
-      ]);
-      assert.equal(reasons.length, 2 * 3 * 2);
-      assert.ok(reasons.every((r) => r === "timeout"), reasons.join());
-      // Each side keeps working on its own.
-      const got = new Promise<unknown>((resolve) =>
-        right[2].addEventListener("message", (e) => resolve(e.detail.content), { once: true })
-      );
-      await right[0].broadcast("during", "split");
-      assert.equal(await deadline(got, 2000, "message inside the right group"), "split");
-    });
+    await t.step(
+      "while traffic between the groups is dropped, each side sees only its own members",
+      async () => {
+        partition.on = true;
+        await Promise.all([
+          ...left.map((m) => waitForPeers(m, left.map((x) => x.name), 5000)),
+          ...right.map((m) => waitForPeers(m, right.map((x) => x.name), 5000)),
+        ]);
+        assert.equal(reasons.length, 2 * 3 * 2);
+        assert.ok(reasons.every((r) => r === "timeout"), reasons.join());
+        // Each side keeps working on its own.
+        const got = new Promise<unknown>((resolve) =>
+          right[2].addEventListener("message", (e) => resolve(e.detail.content), { once: true })
+        );
+        await right[0].broadcast("during", "split");
+        assert.equal(await deadline(got, 2000, "message inside the right group"), "split");
+      },
+    );
 
     await t.step("when traffic flows again, the groups reconnect into one full mesh", async () => {
       partition.on = false;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connect } from "../framed/mod.ts";
-import { joinMesh, MeshJoinError, type Mesh } from "../mesh/mod.ts";
+import { joinMesh, type Mesh, MeshJoinError } from "../mesh/mod.ts";
 import { deadline } from "./_loopback.ts";
 
 function until(condition: () => boolean, ms: number, what: string): Promise<void> {
@@ -71,9 +71,10 @@ class InjectingProxy {
 
   /** Injects `payload` as one framed message into every a → b stream. */
   inject(payload: Uint8Array): void {
-    const header = payload.length < 255
-      ? new Uint8Array([payload.length])
-      : new Uint8Array([255, ...new Uint8Array(new Uint32Array([payload.length]).buffer).reverse()]);
+    const header = payload.length < 255 ? new Uint8Array([payload.length]) : new Uint8Array([
+      255,
+      ...new Uint8Array(new Uint32Array([payload.length]).buffer).reverse(),
+    ]);
     const frame = new Uint8Array([...header, ...payload]);
     for (const inject of this.#injectors) inject(frame);
   }
@@ -134,7 +135,9 @@ class InjectingProxy {
     };
     try {
       await Promise.race([forward(), backward()]);
-    } catch { /* closed */ } finally {
+    } catch {
+      /* closed */
+    } finally {
       this.#injectors.delete(injector);
       await writing;
       for (const c of [client, upstream]) {
@@ -166,14 +169,24 @@ function forgedMessage(): Uint8Array {
 }
 
 async function injectionScenario(secret?: string): Promise<{ forgedFromA: number; legit: number }> {
-  const options = { heartbeatInterval: 100, suspectTimeout: 1000, deadTimeout: 2000, reconnectInterval: 100, ...(secret ? { secret } : {}) };
+  const options = {
+    heartbeatInterval: 100,
+    suspectTimeout: 1000,
+    deadTimeout: 2000,
+    reconnectInterval: 100,
+    ...(secret ? { secret } : {}),
+  };
   // b sits behind the proxy; a joins b through it, so a's connection to b crosses it.
   const b = await joinMesh({ name: "b", ...options });
   const proxy = new InjectingProxy(b.addr.port);
   let a: Mesh | undefined;
   try {
     const realPort = b.addr.port;
-    a = await joinMesh({ name: "a", seeds: [{ hostname: "127.0.0.1", port: proxy.port }], ...options });
+    a = await joinMesh({
+      name: "a",
+      seeds: [{ hostname: "127.0.0.1", port: proxy.port }],
+      ...options,
+    });
     assert.equal(realPort, b.addr.port);
     let forgedFromA = 0;
     let legit = 0;
@@ -218,7 +231,15 @@ Deno.test("a second connection claiming the id of a live member is refused and t
     reconnect: false,
   });
   try {
-    const hello = { v: 1, id: a.id, name: "impostor", host: "127.0.0.1", port: 1, nonce: "x", auth: false };
+    const hello = {
+      v: 1,
+      id: a.id,
+      name: "impostor",
+      host: "127.0.0.1",
+      port: 1,
+      nonce: "x",
+      auth: false,
+    };
     await conn.send(new Uint8Array([0x01, ...new TextEncoder().encode(JSON.stringify(hello))]));
     const reader = conn.readable.getReader();
     const { value } = await deadline(reader.read(), 2000, "the answer");
@@ -226,7 +247,9 @@ Deno.test("a second connection claiming the id of a live member is refused and t
     assert.equal(value![0], 0x05); // REJECT
     assert.equal(JSON.parse(new TextDecoder().decode(value!.subarray(1))).code, "ERR_DUPLICATE");
     const got = new Promise((resolve) =>
-      b.addEventListener("message", (e) => resolve([e.detail.peer.name, e.detail.content]), { once: true })
+      b.addEventListener("message", (e) => resolve([e.detail.peer.name, e.detail.content]), {
+        once: true,
+      })
     );
     await a.send(b.id, "x", "still me");
     assert.deepEqual(await deadline(got, 2000, "message"), ["a", "still me"]);
@@ -240,7 +263,9 @@ Deno.test("garbage on a member's port is refused and the mesh keeps working", as
   const a = await joinMesh({ name: "a" });
   const b = await joinMesh({ name: "b", seeds: [a.addr] });
   try {
-    for (const payload of [[0x01, 0x7b], [0x10, 1, 2], [0x01, ...new TextEncoder().encode('{"v":1}')]]) {
+    for (
+      const payload of [[0x01, 0x7b], [0x10, 1, 2], [0x01, ...new TextEncoder().encode('{"v":1}')]]
+    ) {
       const conn = await connect({
         hostname: "127.0.0.1",
         port: a.addr.port,
@@ -250,7 +275,11 @@ Deno.test("garbage on a member's port is refused and the mesh keeps working", as
       });
       await conn.send(new Uint8Array(payload));
       const reader = conn.readable.getReader();
-      await deadline(reader.read().catch(() => ({ done: true })), 2000, "the member to answer or hang up");
+      await deadline(
+        reader.read().catch(() => ({ done: true })),
+        2000,
+        "the member to answer or hang up",
+      );
       reader.releaseLock();
       await conn.close();
     }
@@ -290,7 +319,11 @@ Deno.test("joinMesh() rejects with ERR_SEED_UNREACHABLE when no seed answers, an
     (e: MeshJoinError) => e.code === "ERR_SEED_UNREACHABLE",
   );
   await assert.rejects(
-    joinMesh({ name: "x", seeds: [{ hostname: "127.0.0.1", port }], signal: AbortSignal.timeout(200) }),
+    joinMesh({
+      name: "x",
+      seeds: [{ hostname: "127.0.0.1", port }],
+      signal: AbortSignal.timeout(200),
+    }),
     (e: DOMException) => e.name === "TimeoutError",
   );
 });

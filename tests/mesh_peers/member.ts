@@ -56,7 +56,13 @@ try {
   emit({ ev: "error", code: (error as { code?: string }).code ?? (error as Error).name });
   Deno.exit(1);
 }
-emit({ ev: "joined", id: mesh.id, port: mesh.addr.port, peers: mesh.peers.size, ms: performance.now() - started });
+emit({
+  ev: "joined",
+  id: mesh.id,
+  port: mesh.addr.port,
+  peers: mesh.peers.size,
+  ms: performance.now() - started,
+});
 const fullAt = config.fullAt;
 let reportedFull = false;
 function checkFull(): void {
