@@ -34,9 +34,19 @@ import { isNumericType } from "./_codec.ts";
  */
 const RECEIVE_BUFFER_INITIAL = 64 * 1024;
 const RECEIVE_BUFFER_MAX = 256 * 1024;
+/** First allocation for a message above that; it doubles as the payload arrives. */
+const BIG_MESSAGE_INITIAL = 1024 * 1024;
 /** The writer's gather buffer starts this small and grows up to the maximum. */
 const WRITE_BUFFER_INITIAL = 16 * 1024;
-const WRITE_BUFFER_MAX = 256 * 1024;
+const WRITE_BUFFER_MAX = 1024 * 1024;
+/**
+ * Payloads up to this size are copied into the gather buffer when `send()`
+ * is called (so the caller may reuse them at once); bigger ones are written
+ * from the caller's memory.
+ */
+const COPY_LIMIT = 256 * 1024;
+/** Gather buffers kept for reuse once written. */
+const SPARE_BUFFERS = 2;
 /** Bytes queued behind the socket before `writable` pushes back. */
 const WRITABLE_HIGH_WATER_MARK = 256 * 1024;
 /** How long `close()` waits for queued messages to reach a peer that does not read. */
@@ -71,7 +81,15 @@ export interface ConnectionSettings {
 
 /** Messages queued together; they are written together and settle together. */
 interface Batch {
-  payloads: Uint8Array[];
+  /** Byte ranges to write, in order: spans of gather buffers and large payloads. */
+  segments: Uint8Array[];
+  /** Gather buffers this batch fills; they return to the spares once written. */
+  buffers: Uint8Array[];
+  /** The gather buffer being filled and where its unsealed span starts. */
+  fill: Uint8Array | null;
+  fillStart: number;
+  fillUsed: number;
+  count: number;
   bytes: number;
   promise: Promise<void>;
   resolve: () => void;
@@ -118,6 +136,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #rend = 0;
   #big: Uint8Array<ArrayBuffer> | null = null;
   #bigFilled = 0;
+  #bigLength = 0;
   #rawText: TextDecoder | null = null;
   #rawCarry: Uint8Array | null = null;
 
@@ -125,7 +144,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #pending: Batch | null = null;
   #queuedBytes = 0;
   #writing = false;
-  #scratch = new Uint8Array(0);
+  #lastBatchSize = 1;
+  #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
   #writer!: WritableStreamDefaultController;
 
@@ -221,7 +241,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       if (this.#settings.discardMessagesBeforeOpen) {
         return Promise.reject(new NotConnectedError());
       }
-      if ((this.#pending?.payloads.length ?? 0) >= this.#settings.maxUnsentMessages) {
+      if ((this.#pending?.count ?? 0) >= this.#settings.maxUnsentMessages) {
         return Promise.reject(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
       }
     }
@@ -231,15 +251,44 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       // A send nobody awaits must not crash the program when the connection
       // dies; `closed` reports that. Awaiting it still throws.
       promise.catch(() => {});
-      batch = this.#pending = { payloads: [], bytes: 0, promise, resolve, reject };
+      batch = this.#pending = {
+        segments: [],
+        buffers: [],
+        fill: null,
+        fillStart: 0,
+        fillUsed: 0,
+        count: 0,
+        bytes: 0,
+        promise,
+        resolve,
+        reject,
+      };
     }
-    batch.payloads.push(payload);
-    batch.bytes += payload.length;
-    this.#queuedBytes += payload.length;
+    const length = payload.length;
+    const header = this.#framed ? headerSize(length) : 0;
+    if (length <= COPY_LIMIT) {
+      const fill = this.#room(batch, header + length);
+      let used = batch.fillUsed;
+      if (header > 0) used += writeHeader(fill, used, length);
+      fill.set(payload, used);
+      batch.fillUsed = used + length;
+    } else {
+      if (header > 0) {
+        const fill = this.#room(batch, header);
+        batch.fillUsed += writeHeader(fill, batch.fillUsed, length);
+      }
+      this.#seal(batch);
+      batch.segments.push(payload);
+    }
+    batch.count++;
+    batch.bytes += length;
+    this.#queuedBytes += length;
     if (!this.#writing && state === "open") {
       this.#writing = true;
-      // Let every send of the current task join the batch before writing.
-      queueMicrotask(this.#pumpTask);
+      // A caller that awaits each send gets its write started at once; after
+      // a burst, wait a microtask so every send of the task joins the batch.
+      if (this.#lastBatchSize === 1) this.#pump();
+      else queueMicrotask(this.#pumpTask);
     }
     return batch.promise;
   }
@@ -306,9 +355,14 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       try {
         if (big) {
           this.#bigFilled += n;
-          if (this.#bigFilled === big.length) {
+          if (this.#bigFilled === this.#bigLength) {
             this.#big = null;
             this.#deliver(big, true);
+          } else if (this.#bigFilled === big.length) {
+            // Memory follows the bytes that actually arrived, not the claim.
+            const grown = new Uint8Array(Math.min(this.#bigLength, big.length * 2));
+            grown.set(big);
+            this.#big = grown;
           }
         } else if (this.#framed) {
           const filled = this.#rend + n === this.#rbuf.length;
@@ -363,10 +417,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           this.#growReceiveBuffer(total, pos, end);
           return;
         }
-        // Too big for the shared buffer: give it its own, read straight into it.
-        const big = new Uint8Array(length);
+        // Too big for the shared buffer: give it its own, read straight into
+        // it, and let it grow as the bytes come (a bare header costs little).
+        const big = new Uint8Array(Math.min(length, BIG_MESSAGE_INITIAL));
         big.set(buf.subarray(pos + header, end));
         this.#big = big;
+        this.#bigLength = length;
         this.#bigFilled = end - pos - header;
         pos = end;
       }
@@ -484,6 +540,34 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#pump();
   };
 
+  /** The batch's gather buffer, replaced by a bigger one when `size` bytes do not fit. */
+  #room(batch: Batch, size: number): Uint8Array {
+    const fill = batch.fill;
+    if (fill !== null && batch.fillUsed + size <= fill.length) return fill;
+    this.#seal(batch);
+    // A burst that outgrew its buffer gets one twice as big, so the next
+    // burst of the same size fits in one buffer (one write).
+    const wanted = Math.min(
+      Math.max(size, fill === null ? WRITE_BUFFER_INITIAL : fill.length * 2),
+      WRITE_BUFFER_MAX,
+    );
+    let next = this.#spares.pop(); // the largest spare
+    if (next === undefined || next.length < wanted) next = new Uint8Array(wanted);
+    batch.buffers.push(next);
+    batch.fill = next;
+    batch.fillStart = 0;
+    batch.fillUsed = 0;
+    return next;
+  }
+
+  /** Closes the gather buffer's current span into a segment. */
+  #seal(batch: Batch): void {
+    if (batch.fill !== null && batch.fillUsed > batch.fillStart) {
+      batch.segments.push(batch.fill.subarray(batch.fillStart, batch.fillUsed));
+      batch.fillStart = batch.fillUsed;
+    }
+  }
+
   /** Writes queued batches until none is left; one batch at a time. */
   async #pump(): Promise<void> {
     try {
@@ -491,18 +575,16 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         const conn = this.#conn;
         const batch = this.#pending;
         this.#pending = null;
+        this.#lastBatchSize = batch.count;
+        this.#seal(batch);
         try {
-          const used = this.#gather(batch);
-          if (used >= 0) {
-            // Everything fits in the gather buffer: one write (usually).
-            const scratch = this.#scratch;
-            let offset = await conn.write(scratch.subarray(0, used));
-            while (offset < used) offset += await conn.write(scratch.subarray(offset, used));
-            this.#lastActivity = performance.now();
-          } else {
-            await this.#writeLarge(conn, batch);
+          for (const segment of batch.segments) {
+            let offset = await conn.write(segment);
+            while (offset < segment.length) offset += await conn.write(segment.subarray(offset));
           }
+          this.#lastActivity = performance.now();
           this.#queuedBytes -= batch.bytes;
+          this.#recycle(batch);
           batch.resolve();
         } catch (error) {
           this.#queuedBytes -= batch.bytes;
@@ -521,72 +603,23 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
   }
 
-  /**
-   * Copies the whole batch, headers included, into the gather buffer and
-   * returns the byte count, or -1 when it cannot fit there.
-   */
-  #gather(batch: Batch): number {
-    const { payloads } = batch;
-    const framed = this.#framed;
-    const total = batch.bytes + (framed ? payloads.length * LONG_HEADER_SIZE : 0);
-    if (total > this.#scratch.length) {
-      if (total > WRITE_BUFFER_MAX) return -1;
-      let size = Math.max(this.#scratch.length, WRITE_BUFFER_INITIAL);
-      while (size < total) size *= 2;
-      this.#scratch = new Uint8Array(size);
-    }
-    const scratch = this.#scratch;
-    let used = 0;
-    for (let i = 0; i < payloads.length; i++) {
-      const payload = payloads[i];
-      const length = payload.length;
-      if (framed) used += writeHeader(scratch, used, length);
-      scratch.set(payload, used);
-      used += length;
-    }
-    return used;
-  }
-
-  /**
-   * A batch too big for the gather buffer: small frames are still gathered;
-   * a large payload goes out from its own memory right after its header.
-   */
-  async #writeLarge(conn: ByteConn, batch: Batch): Promise<void> {
-    const framed = this.#framed;
-    if (this.#scratch.length < WRITE_BUFFER_MAX) this.#scratch = new Uint8Array(WRITE_BUFFER_MAX);
-    const scratch = this.#scratch;
-    let used = 0;
-    for (const payload of batch.payloads) {
-      const length = payload.length;
-      const header = framed ? headerSize(length) : 0;
-      if (used + header + length <= scratch.length) {
-        if (framed) used += writeHeader(scratch, used, length);
-        scratch.set(payload, used);
-        used += length;
-        continue;
+  /** Keeps the largest written buffers as spares, smallest first. */
+  #recycle(batch: Batch): void {
+    const spares = this.#spares;
+    // Ascending by size, kept by insertion (no comparator calls).
+    for (const buffer of batch.buffers) {
+      if (spares.length < SPARE_BUFFERS) {
+        spares.push(buffer);
+        for (let i = spares.length - 1; i > 0 && spares[i - 1].length > spares[i].length; i--) {
+          [spares[i - 1], spares[i]] = [spares[i], spares[i - 1]];
+        }
+      } else if (buffer.length > spares[0].length) {
+        spares[0] = buffer;
+        for (let i = 0; i + 1 < spares.length && spares[i].length > spares[i + 1].length; i++) {
+          [spares[i], spares[i + 1]] = [spares[i + 1], spares[i]];
+        }
       }
-      if (used + header > scratch.length) {
-        await this.#writeAll(conn, scratch.subarray(0, used));
-        used = 0;
-      }
-      if (framed) used += writeHeader(scratch, used, length);
-      // Top the buffer up with the payload's head, then send the rest uncopied.
-      const head = Math.min(length, scratch.length - used);
-      scratch.set(payload.subarray(0, head), used);
-      used += head;
-      await this.#writeAll(conn, scratch.subarray(0, used));
-      used = 0;
-      if (head < length) await this.#writeAll(conn, payload.subarray(head));
     }
-    if (used > 0) await this.#writeAll(conn, scratch.subarray(0, used));
-  }
-
-  async #writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset));
-    }
-    this.#lastActivity = performance.now();
   }
 
   #drain(): Promise<void> {

@@ -16,7 +16,9 @@
  *   `break`ing out of a `for await`) closes the connection.
  * - `send()` resolves once the message has been written to the socket.
  *   Messages sent without waiting are written together, several per system
- *   call; the buffer must not be changed until the promise settles.
+ *   call, and settle in order. A payload up to 256 KiB is copied during the
+ *   call (reuse its buffer at once); a larger one is written from the
+ *   caller's memory, so leave it unchanged until the promise settles.
  *   `writable` does the same with stream backpressure (at most 256 KiB
  *   queued), and closing it closes the connection.
  * - `closed` resolves when the connection ends normally (either side closed

@@ -173,6 +173,9 @@ export interface ReconnectOptions {
    * `FramedConnection` object carries on: its `readable` continues with the
    * new socket's messages, and `send()` queues while it reconnects (see
    * `maxUnsentMessages`). A message cut in half by the drop is discarded.
+   * TCP gives no delivery receipt: a message written to the old socket
+   * after the peer went away but before the drop was noticed is lost, so
+   * use application-level acknowledgements where that matters.
    *
    * @default {false}
    */

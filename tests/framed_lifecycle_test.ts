@@ -3,13 +3,14 @@ import {
   connect,
   ConnectFailedError,
   ConnectionClosedError,
+  InvalidMessageError,
   InvalidOptionError,
   listen,
   NotConnectedError,
   UnsentQueueFullError,
 } from "../framed/mod.ts";
 import { accept, drain, pair, pattern, take } from "./_framed.ts";
-import { deadline, LOOPBACK4 } from "./_loopback.ts";
+import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -356,4 +357,42 @@ Deno.test("bad options are refused with InvalidOptionError", async (t) => {
       );
     });
   }
+});
+
+Deno.test("noDelay and keepAlive can be turned off and messages still flow", async () => {
+  await using p = await pair({ noDelay: false, keepAlive: false, sendType: "json" });
+  await p.client.send({ nagle: true });
+  assert.deepEqual(await take(p.peer), [{ nagle: true }]);
+});
+
+Deno.test("listen() and connect() work over IPv6 loopback", {
+  ignore: !hasIPv6(),
+}, async () => {
+  await using server = listen({ hostname: LOOPBACK6, port: 0 });
+  const accepted = accept(server);
+  await using client = await connect({ hostname: LOOPBACK6, port: server.addr.port });
+  await using peer = await accepted;
+  assert.equal(peer.remoteAddr.hostname, LOOPBACK6);
+  await client.send("over v6");
+  assert.deepEqual(await take(peer), ["over v6"]);
+});
+
+Deno.test("writing a value that does not fit sendType errors the writable", async () => {
+  await using p = await pair({ sendType: "int" });
+  const writer = p.client.writable.getWriter();
+  await writer.write(1);
+  await writer.write("two" as unknown as number).catch(() => {});
+  await assert.rejects(writer.closed, InvalidMessageError);
+  assert.deepEqual(await take(p.peer), [1]);
+});
+
+Deno.test("a small payload's buffer may be reused as soon as send() returns", async () => {
+  await using p = await pair({ sendType: "bytes" });
+  const buffer = new Uint8Array([1, 2, 3]);
+  const sent = [p.client.send(buffer)];
+  buffer.set([4, 5, 6]);
+  sent.push(p.client.send(buffer));
+  buffer.fill(0);
+  await Promise.all(sent);
+  assert.deepEqual(await take(p.peer, 2), [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])]);
 });

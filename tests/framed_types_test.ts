@@ -205,3 +205,22 @@ Deno.test('framing "raw" sends bytes as they are and emits numeric elements one 
     assert.deepEqual(await readExactly(raw, 3), new Uint8Array([9, 8, 7]));
   });
 });
+
+Deno.test("bursts of mixed sizes arrive intact through the gather buffers", async () => {
+  await using p = await pair({ sendType: "bytes" });
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  for (let round = 0; round < 6; round++) {
+    const sizes = Array.from({ length: 50 + round * 40 }, () => {
+      const r = next() % 100;
+      return r < 70 ? next() % 300 : r < 95 ? next() % 70_000 : 256 * 1024 + (next() % 100_000);
+    });
+    const payloads = sizes.map((n, i) => pattern(n, round * 1000 + i + 1));
+    let last!: Promise<void>;
+    for (const payload of payloads) last = p.client.send(payload);
+    const received = await take(p.peer, payloads.length);
+    await last;
+    assert.equal(received.length, payloads.length);
+    received.forEach((got, i) => assert.deepEqual(got, payloads[i], `round ${round} message ${i}`));
+  }
+});

@@ -176,3 +176,33 @@ Deno.test("a bad peer does not disturb the listener or other connections", async
   await using late = await connect({ hostname: LOOPBACK4, port: server.addr.port });
   assert.ok(late.remoteAddr.port === server.addr.port);
 });
+
+Deno.test("bare length headers cost memory for the bytes received, not for the size claimed", async () => {
+  await using server = listen({ hostname: LOOPBACK4, port: 0, receiveType: "bytes" });
+  const peers: Promise<unknown>[] = [];
+  const serving = (async () => {
+    for await (const connection of server) {
+      peers.push(drain(connection, 20_000));
+      if (peers.length === 40) return;
+    }
+  })();
+  const before = Deno.memoryUsage().external;
+  const clients: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 40; i++) {
+      const raw = await rawClient(server.addr.port);
+      clients.push(raw);
+      // Claims 16 MiB (the default limit), then sends only 300 bytes of it.
+      await writeAll(raw, concat([new Uint8Array([0xff, 0x01, 0, 0, 0]), pattern(300_000)]));
+    }
+    await deadline(serving, 10_000, "40 connections");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const grown = Deno.memoryUsage().external - before;
+    // Claimed: 40 × 16 MiB = 640 MiB. Received: 40 × ~300 KB.
+    assert.ok(grown < 160 * 1024 * 1024, `external memory grew by ${grown} bytes`);
+  } finally {
+    for (const raw of clients) raw.close();
+  }
+  const results = await Promise.all(peers) as { error: unknown }[];
+  for (const { error } of results) assert.ok(error instanceof InvalidPayloadError);
+});
