@@ -316,6 +316,8 @@ interface Member {
   nextDialAt: number;
   /** The higher id of a pair leaves the dialling to the lower id until then. */
   waitUntil: number;
+  /** Member entries (`id:left`) this member is known to have: not flooded to it again. */
+  knows: Set<string>;
   attempted: boolean;
 }
 
@@ -1270,6 +1272,7 @@ export class Mesh extends EventTarget {
       failures: 0,
       nextDialAt: now,
       waitUntil: this.id > id ? now + DIAL_GRACE : 0,
+      knows: new Set(),
       attempted: false,
     };
     this.#members.set(id, member);
@@ -1296,7 +1299,8 @@ export class Mesh extends EventTarget {
     for (const other of this.#members.values()) {
       if (other !== member && other.name === member.name) this.#forget(other, "replaced");
     }
-    link.post(encodeJsonFrame(KIND_MEMBERS, this.#memberList()));
+    member.knows.clear();
+    this.#sendMembers(member, this.#memberList());
     const snapshot = this.state.snapshot();
     if (snapshot.length > 0) {
       link.post(encodeJsonFrame(KIND_STATE, { full: true, entries: snapshot }));
@@ -1536,6 +1540,11 @@ export class Mesh extends EventTarget {
     return list;
   }
 
+  #sendMembers(member: Member, list: WireMember[]): void {
+    for (const entry of list) member.knows.add(`${entry[0]}:${entry[5]}`);
+    member.link?.post(encodeJsonFrame(KIND_MEMBERS, list)).catch(() => {});
+  }
+
   #mergeMembers(from: Member, body: unknown): void {
     if (!Array.isArray(body) || body.length > this.#options.maxMembers + 1) {
       throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
@@ -1546,6 +1555,7 @@ export class Mesh extends EventTarget {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
       }
       const [id, name, host, port, beat, left] = entry;
+      from.knows.add(`${id}:${left}`);
       if (id === this.id) continue;
       let member = this.#members.get(id);
       if (!member) {
@@ -1631,14 +1641,20 @@ export class Mesh extends EventTarget {
       }
     }
     if (this.#floodQueue.size > 0 && linked.length > 0) {
-      const frame = encodeJsonFrame(KIND_MEMBERS, [...this.#floodQueue.values()]);
-      for (const member of linked) member.link!.post(frame).catch(() => {});
+      // New entries go at once to every member not known to have them.
+      const news = [...this.#floodQueue.values()];
+      for (const member of linked) {
+        const unknown = news.filter((e) =>
+          e[0] !== member.id && !member.knows.has(`${e[0]}:${e[5]}`)
+        );
+        if (unknown.length > 0) this.#sendMembers(member, unknown);
+      }
       this.#floodQueue.clear();
     }
     if (heartbeat && linked.length > 0) {
       // Anti-entropy: the whole list to one random member each round.
       const target = linked[Math.floor(Math.random() * linked.length)];
-      target.link!.post(encodeJsonFrame(KIND_MEMBERS, this.#memberList())).catch(() => {});
+      this.#sendMembers(target, this.#memberList());
     }
     if (heartbeat && linked.length === 0 && this.#peers.size === 0 && !this.#join) {
       // Alone: knock on the seeds again (a healed partition, a restarted mesh).
