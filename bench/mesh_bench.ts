@@ -9,6 +9,7 @@
  * @module
  */
 
+import { joinMesh } from "../mesh/mod.ts";
 import { Cluster, freePorts } from "../tests/mesh_peers/cluster.ts";
 
 const quick = Deno.args.includes("quick");
@@ -120,4 +121,25 @@ for (const n of skipJoin ? [] : only ?? [10, 30]) {
       joinMs.toFixed(0)
     } | ≈${NET_PEER_JOIN_MS} ms at N=30 but with holes (210 missing links) |`,
   );
+}
+
+// The same join with every member in this one process: the protocol's own
+// latency, without 30 cold runtimes competing for 2 cores.
+for (const n of skipJoin ? [] : only ?? [30]) {
+  const ports = freePorts(n);
+  const started = performance.now();
+  const members = await Promise.all(ports.map((port, i) => {
+    const others = ports.filter((p) => p !== port);
+    const seeds = [0, 1].map(() => ({
+      hostname: "127.0.0.1",
+      port: others[Math.floor(Math.random() * others.length)],
+    }));
+    return joinMesh({ name: `m${i}`, port, seeds, timeout: 30_000 });
+  }));
+  while (members.some((m) => m.peers.size < n - 1)) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const ms = performance.now() - started;
+  await Promise.all(members.map((m) => m.leave()));
+  console.log(`| ${n} (one process) | ${ms.toFixed(0)} | |`);
 }
