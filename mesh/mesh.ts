@@ -1452,7 +1452,14 @@ export class Mesh extends EventTarget {
     this.#track(
       (async () => {
         try {
-          reply(REPLY_OK, await handler(content, member.peer!, this.#abort.signal));
+          // A handler that never settles must not keep leave() waiting.
+          const signal = this.#abort.signal;
+          const aborted = new Promise<never>((_, reject) => {
+            if (signal.aborted) reject(signal.reason);
+            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+          });
+          aborted.catch(() => {});
+          reply(REPLY_OK, await Promise.race([handler(content, member.peer!, signal), aborted]));
         } catch (error) {
           reply(REPLY_ERROR, error instanceof Error ? error.message : String(error));
         }

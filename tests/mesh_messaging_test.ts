@@ -4,7 +4,7 @@ import {
   joinMesh,
   type Mesh,
   MeshMessageTooLargeError,
-  type MeshPeerError,
+  MeshPeerError,
   type MeshRequestError,
 } from "../mesh/mod.ts";
 import { deadline } from "./_loopback.ts";
@@ -309,4 +309,20 @@ Deno.test("a slow messages() reader holds the sender back instead of growing mem
   } finally {
     await Promise.all([a.leave(), b.leave()]);
   }
+});
+
+Deno.test("leave() does not wait for a request handler that never answers", async () => {
+  const a = await joinMesh({ name: "a" });
+  const b = await joinMesh({ name: "b", seeds: [a.addr] });
+  const started = Promise.withResolvers<void>();
+  a.onRequest("hang", () => {
+    started.resolve();
+    return new Promise(() => {});
+  });
+  const pending = b.request(a.id, "hang", null);
+  const rejected = assert.rejects(pending, MeshPeerError);
+  await deadline(started.promise, 2000, "the handler to run");
+  await deadline(a.leave(), 3000, "leave() with a hanging handler");
+  await rejected;
+  await b.leave();
 });
