@@ -19,5 +19,6 @@
 
 export * as enet from "./enet/mod.ts";
 export * as framed from "./framed/mod.ts";
+export * as mesh from "./mesh/mod.ts";
 export * as websocket from "./websocket/mod.ts";
 export * as webrtc from "./webrtc/mod.ts";

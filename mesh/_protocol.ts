@@ -1,0 +1,373 @@
+/**
+ * The mesh wire protocol: every constant, frame kind and layout lives here.
+ *
+ * Each frame travels as one length-framed `framed/` message:
+ *
+ * ```
+ * frame   = kind:u8 body [mac:16]            mac only after an authenticated handshake
+ * HELLO   = 0x01 json{v,id,name,host,port,nonce,auth,to?}
+ * ACK     = 0x02 proof:32 json{id,name,host,port,nonce}
+ * PROOF   = 0x03 proof:32
+ * READY   = 0x04
+ * REJECT  = 0x05 json{code,message}
+ * MSG     = 0x10 enc:u8 typeLen:u16 type body
+ * REQUEST = 0x11 enc:u8 id:u32 typeLen:u16 type body
+ * REPLY   = 0x12 enc:u8 id:u32 status:u8 body
+ * PING    = 0x14 time:f64         PONG = 0x15 time:f64 (echoed)
+ * MEMBERS = 0x16 json[[id,name,host,port,beat,left]]
+ * STATE   = 0x17 json{full,entries:[[key,clock,node,deleted,value]]}
+ * LEAVE   = 0x18
+ * BATCH   = 0x1f (len:u32 frame)*    several frames written at once; one mac
+ * ```
+ *
+ * The mac is HMAC-SHA256 (truncated to 16 bytes) over `seq:u64 frame` with a
+ * key per direction derived from the shared secret and the handshake
+ * transcript, so a frame cannot be forged, replayed or reordered.
+ *
+ * @module
+ */
+
+import { MeshProtocolError } from "./errors.ts";
+import type { MeshStateEntry } from "./state.ts";
+
+/** Protocol version carried in HELLO; a mismatch is refused. */
+export const PROTOCOL_VERSION = 1;
+
+export const KIND_HELLO = 0x01;
+export const KIND_ACK = 0x02;
+export const KIND_PROOF = 0x03;
+export const KIND_READY = 0x04;
+export const KIND_REJECT = 0x05;
+export const KIND_MSG = 0x10;
+export const KIND_REQUEST = 0x11;
+export const KIND_REPLY = 0x12;
+export const KIND_PING = 0x14;
+export const KIND_PONG = 0x15;
+export const KIND_MEMBERS = 0x16;
+export const KIND_STATE = 0x17;
+export const KIND_LEAVE = 0x18;
+export const KIND_BATCH = 0x1f;
+
+/** Content encodings of MSG / REQUEST / REPLY bodies. */
+export const ENC_JSON = 0;
+export const ENC_BYTES = 1;
+export const ENC_UNDEFINED = 2;
+
+/** REPLY status byte. */
+export const REPLY_OK = 0;
+export const REPLY_NO_HANDLER = 1;
+export const REPLY_ERROR = 2;
+
+/** Bytes of a handshake proof (HMAC-SHA256). */
+export const PROOF_SIZE = 32;
+/** Bytes of the per-frame authentication tag (truncated HMAC-SHA256). */
+export const MAC_SIZE = 16;
+/** Bytes of a nonce in HELLO / ACK. */
+export const NONCE_SIZE = 32;
+/** Longest message type name, in UTF-8 bytes. */
+export const MAX_TYPE_LENGTH = 0xffff;
+/** Largest handshake / control JSON body accepted, in bytes. */
+export const MAX_CONTROL_SIZE = 1 << 20;
+/** Frames are batched up to this many bytes per write. */
+export const BATCH_BYTES = 64 * 1024;
+/** Frames larger than this are written alone, never copied into a batch. */
+export const BATCH_FRAME_LIMIT = 16 * 1024;
+/** Headroom over `maxMessageSize` for kind, type name, request id and mac. */
+export const FRAME_OVERHEAD = MAX_TYPE_LENGTH + 64;
+
+/** Member entry as gossiped: id, name, hostname, port, heartbeat counter, left flag. */
+export type WireMember = [string, string, string, number, number, 0 | 1];
+/** State entry as replicated: key, clock, node id, deleted flag, value. */
+export type WireStateEntry = MeshStateEntry;
+
+export interface Hello {
+  v: number;
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  nonce: string;
+  auth: boolean;
+  to?: string;
+}
+
+export interface Ack {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  nonce: string;
+}
+
+export interface Reject {
+  code: string;
+  message: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Strings up to this length take the ASCII fast paths below. */
+const SHORT_TEXT = 2048;
+
+/** UTF-8 bytes of a string; short ASCII strings skip the (costlier) TextEncoder call. */
+export function utf8(text: string): Uint8Array {
+  if (text.length > SHORT_TEXT) return encoder.encode(text);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return encoder.encode(text);
+    out[i] = code;
+  }
+  return out;
+}
+
+/** Text of UTF-8 bytes (throws on invalid UTF-8); short ASCII runs skip TextDecoder. */
+export function text(bytes: Uint8Array): string {
+  if (bytes.length > SHORT_TEXT) return decoder.decode(bytes);
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] > 0x7f) return decoder.decode(bytes);
+  }
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
+/** Encodes a frame made of its kind byte and a JSON body. */
+export function encodeJsonFrame(kind: number, value: unknown, prefix?: Uint8Array): Uint8Array {
+  const json = utf8(JSON.stringify(value));
+  const extra = prefix?.length ?? 0;
+  const frame = new Uint8Array(1 + extra + json.length);
+  frame[0] = kind;
+  if (prefix) frame.set(prefix, 1);
+  frame.set(json, 1 + extra);
+  return frame;
+}
+
+/** Decodes the JSON body of a frame starting at `offset`. */
+export function decodeJsonBody(frame: Uint8Array, offset = 1): unknown {
+  if (frame.length - offset > MAX_CONTROL_SIZE) {
+    throw new MeshProtocolError("ERR_INVALID_FRAME", "Control frame is too large");
+  }
+  try {
+    return JSON.parse(text(frame.subarray(offset)));
+  } catch {
+    throw new MeshProtocolError("ERR_INVALID_FRAME", "Control frame is not valid JSON");
+  }
+}
+
+/** The encoded body of a user content value. */
+export interface EncodedContent {
+  enc: number;
+  body: Uint8Array;
+}
+
+/** Encodes user content: bytes pass through, `undefined` is empty, the rest is JSON. */
+export function encodeContent(content: unknown): EncodedContent {
+  if (content instanceof Uint8Array) return { enc: ENC_BYTES, body: content };
+  if (content === undefined) return { enc: ENC_UNDEFINED, body: new Uint8Array(0) };
+  const json = JSON.stringify(content);
+  if (json === undefined) {
+    throw new TypeError(`Content of type "${typeof content}" cannot be sent`);
+  }
+  return { enc: ENC_JSON, body: utf8(json) };
+}
+
+/** Decodes user content written by {@linkcode encodeContent}. */
+export function decodeContent(enc: number, body: Uint8Array): unknown {
+  switch (enc) {
+    case ENC_BYTES:
+      // Large bodies arrive in a buffer of their own: hand it over without a copy.
+      return body.length > BATCH_FRAME_LIMIT ? body : body.slice();
+    case ENC_UNDEFINED:
+      return undefined;
+    case ENC_JSON:
+      try {
+        return JSON.parse(text(body));
+      } catch {
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Message content is not valid JSON");
+      }
+    default:
+      throw new MeshProtocolError("ERR_INVALID_FRAME", `Unknown content encoding "${enc}"`);
+  }
+}
+
+const typeCache = new Map<string, Uint8Array>();
+
+/** UTF-8 bytes of a message type, checked against {@linkcode MAX_TYPE_LENGTH}. */
+export function encodeType(type: string): Uint8Array {
+  let bytes = typeCache.get(type);
+  if (bytes) return bytes;
+  bytes = utf8(type);
+  if (bytes.length > MAX_TYPE_LENGTH) {
+    throw new RangeError(`Message type of ${bytes.length} bytes exceeds ${MAX_TYPE_LENGTH} bytes`);
+  }
+  if (typeCache.size >= 1024) typeCache.clear();
+  if (bytes.length <= 256) typeCache.set(type, bytes);
+  return bytes;
+}
+
+/** MSG or REQUEST frame (REQUEST when `requestId` is given). */
+export function encodeMessage(
+  type: Uint8Array,
+  content: EncodedContent,
+  requestId?: number,
+): Uint8Array {
+  const head = requestId === undefined ? 4 : 8;
+  const frame = new Uint8Array(head + type.length + content.body.length);
+  frame[0] = requestId === undefined ? KIND_MSG : KIND_REQUEST;
+  frame[1] = content.enc;
+  let offset = 2;
+  if (requestId !== undefined) {
+    frame[2] = requestId >>> 24;
+    frame[3] = requestId >>> 16;
+    frame[4] = requestId >>> 8;
+    frame[5] = requestId;
+    offset = 6;
+  }
+  frame[offset] = type.length >>> 8;
+  frame[offset + 1] = type.length;
+  frame.set(type, offset + 2);
+  frame.set(content.body, offset + 2 + type.length);
+  return frame;
+}
+
+/** A decoded MSG or REQUEST frame. */
+export interface DecodedMessage {
+  type: string;
+  enc: number;
+  body: Uint8Array;
+  requestId?: number;
+}
+
+/** Decodes a MSG or REQUEST frame. */
+export function decodeMessage(frame: Uint8Array): DecodedMessage {
+  const isRequest = frame[0] === KIND_REQUEST;
+  let offset = isRequest ? 6 : 2;
+  if (frame.length < offset + 2) throw truncated();
+  const requestId = isRequest
+    ? ((frame[2] << 24) | (frame[3] << 16) | (frame[4] << 8) | frame[5]) >>> 0
+    : undefined;
+  const typeLength = (frame[offset] << 8) | frame[offset + 1];
+  offset += 2;
+  if (frame.length < offset + typeLength) throw truncated();
+  let type: string;
+  try {
+    type = text(frame.subarray(offset, offset + typeLength));
+  } catch {
+    throw new MeshProtocolError("ERR_INVALID_FRAME", "Message type is not valid UTF-8");
+  }
+  return { type, enc: frame[1], body: frame.subarray(offset + typeLength), requestId };
+}
+
+/** REPLY frame. */
+export function encodeReply(
+  requestId: number,
+  status: number,
+  content: EncodedContent,
+): Uint8Array {
+  const frame = new Uint8Array(7 + content.body.length);
+  frame[0] = KIND_REPLY;
+  frame[1] = content.enc;
+  new DataView(frame.buffer).setUint32(2, requestId);
+  frame[6] = status;
+  frame.set(content.body, 7);
+  return frame;
+}
+
+/** A decoded REPLY frame. */
+export interface DecodedReply {
+  requestId: number;
+  status: number;
+  enc: number;
+  body: Uint8Array;
+}
+
+/** Decodes a REPLY frame. */
+export function decodeReply(frame: Uint8Array): DecodedReply {
+  if (frame.length < 7) throw truncated();
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  return { requestId: view.getUint32(2), status: frame[6], enc: frame[1], body: frame.subarray(7) };
+}
+
+/** PING or PONG frame carrying a timestamp. */
+export function encodeTime(kind: number, time: number): Uint8Array {
+  const frame = new Uint8Array(9);
+  frame[0] = kind;
+  new DataView(frame.buffer).setFloat64(1, time);
+  return frame;
+}
+
+/** Timestamp of a PING or PONG frame. */
+export function decodeTime(frame: Uint8Array): number {
+  if (frame.length !== 9) throw truncated();
+  return new DataView(frame.buffer, frame.byteOffset, 9).getFloat64(1);
+}
+
+/** Packs several frames into one BATCH frame. */
+export function encodeBatch(frames: readonly Uint8Array[], size: number): Uint8Array {
+  const batch = new Uint8Array(1 + 4 * frames.length + size);
+  const view = new DataView(batch.buffer);
+  batch[0] = KIND_BATCH;
+  let offset = 1;
+  for (const frame of frames) {
+    view.setUint32(offset, frame.length);
+    batch.set(frame, offset + 4);
+    offset += 4 + frame.length;
+  }
+  return batch;
+}
+
+/** Calls `each` with every frame of a BATCH frame (views, no copy), in order. */
+export function forEachFrame(batch: Uint8Array, each: (frame: Uint8Array) => void): void {
+  let offset = 1;
+  while (offset < batch.length) {
+    if (offset + 4 > batch.length) throw truncated();
+    const length = ((batch[offset] << 24) | (batch[offset + 1] << 16) | (batch[offset + 2] << 8) |
+      batch[offset + 3]) >>> 0;
+    offset += 4;
+    if (length === 0 || offset + length > batch.length) throw truncated();
+    if (batch[offset] === KIND_BATCH) {
+      throw new MeshProtocolError("ERR_INVALID_FRAME", "Nested batch frame");
+    }
+    each(batch.subarray(offset, offset + length));
+    offset += length;
+  }
+}
+
+/** Splits a BATCH frame into its frames (views, no copy). */
+export function decodeBatch(batch: Uint8Array): Uint8Array[] {
+  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const frames: Uint8Array[] = [];
+  let offset = 1;
+  while (offset < batch.length) {
+    if (offset + 4 > batch.length) throw truncated();
+    const length = view.getUint32(offset);
+    offset += 4;
+    if (length === 0 || offset + length > batch.length) throw truncated();
+    const frame = batch.subarray(offset, offset + length);
+    if (frame[0] === KIND_BATCH) {
+      throw new MeshProtocolError("ERR_INVALID_FRAME", "Nested batch frame");
+    }
+    frames.push(frame);
+    offset += length;
+  }
+  return frames;
+}
+
+function truncated(): MeshProtocolError {
+  return new MeshProtocolError("ERR_INVALID_FRAME", "Frame is truncated");
+}
+
+/** Checks that a gossiped member entry has the right shape. */
+export function isWireMember(value: unknown): value is WireMember {
+  return Array.isArray(value) && value.length === 6 && typeof value[0] === "string" &&
+    value[0].length > 0 && value[0].length <= 64 && typeof value[1] === "string" &&
+    typeof value[2] === "string" && Number.isInteger(value[3]) && value[3] >= 0 &&
+    value[3] <= 65535 && Number.isSafeInteger(value[4]) && (value[5] === 0 || value[5] === 1);
+}
+
+/** Checks that a replicated state entry has the right shape. */
+export function isWireStateEntry(value: unknown): value is WireStateEntry {
+  return Array.isArray(value) && value.length === 5 && typeof value[0] === "string" &&
+    Number.isSafeInteger(value[1]) && value[1] >= 0 && typeof value[2] === "string" &&
+    (value[3] === 0 || value[3] === 1);
+}
