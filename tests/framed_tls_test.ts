@@ -1,103 +1,25 @@
 import assert from "node:assert/strict";
 import { connect, ConnectFailedError, listen } from "../framed/mod.ts";
 import { accept, pattern, take } from "./_framed.ts";
-import { deadline, LOOPBACK4, run, tempDir } from "./_loopback.ts";
+import { makeCa } from "./_certs.ts";
+import { deadline, LOOPBACK4 } from "./_loopback.ts";
 
-interface Pki {
-  ca: string;
-  serverCert: string;
-  serverKey: string;
-  aliceCert: string;
-  aliceKey: string;
-  otherCa: string;
-  malloryCert: string;
-  malloryKey: string;
-}
-
-/** A CA, a server leaf for 127.0.0.1/localhost, and client leaves from it and from a stranger CA. */
-async function makePki(dir: string): Promise<Pki> {
-  const f = (name: string) => `${dir}/${name}`;
-  const ca = async (name: string) => {
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      f(`${name}.key`),
-      "-out",
-      f(`${name}.pem`),
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ]); // deno-fmt-ignore
-  };
-  const leaf = async (name: string, issuer: string, ext: string) => {
-    await run("openssl", [
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      f(`${name}.key`),
-      "-out",
-      f(`${name}.csr`),
-      "-subj",
-      `/CN=${name}`,
-    ]); // deno-fmt-ignore
-    await Deno.writeTextFile(f(`${name}.ext`), ext);
-    await run("openssl", [
-      "x509",
-      "-req",
-      "-in",
-      f(`${name}.csr`),
-      "-CA",
-      f(`${issuer}.pem`),
-      "-CAkey",
-      f(`${issuer}.key`),
-      "-CAcreateserial",
-      "-out",
-      f(`${name}.pem`),
-      "-days",
-      "2",
-      "-extfile",
-      f(`${name}.ext`),
-    ]); // deno-fmt-ignore
-  };
-  await ca("test-ca");
-  await ca("other-ca");
-  await leaf(
-    "server",
-    "test-ca",
-    "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-  );
-  await leaf("alice", "test-ca", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
-  await leaf("mallory", "other-ca", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
-  const read = (name: string) => Deno.readTextFile(f(name));
-  return {
-    ca: await read("test-ca.pem"),
-    serverCert: await read("server.pem"),
-    serverKey: await read("server.key"),
-    aliceCert: await read("alice.pem"),
-    aliceKey: await read("alice.key"),
-    otherCa: await read("other-ca.pem"),
-    malloryCert: await read("mallory.pem"),
-    malloryKey: await read("mallory.key"),
-  };
-}
-
-await using dir = tempDir("netkit-framed-tls-");
-const pki = await makePki(dir.path);
+/** A CA with a server leaf and a client leaf, and a stranger CA with a client leaf of its own. */
+await using testCa = await makeCa("test-ca");
+await using otherCa = await makeCa("other-ca");
+const server = await testCa.leaf("server", "server");
+const alice = await testCa.leaf("alice", "client");
+const mallory = await otherCa.leaf("mallory", "client");
+const pki = {
+  ca: testCa.caCert,
+  serverCert: server.cert,
+  serverKey: server.key,
+  aliceCert: alice.cert,
+  aliceKey: alice.key,
+  otherCa: otherCa.caCert,
+  malloryCert: mallory.cert,
+  malloryKey: mallory.key,
+};
 
 Deno.test("TLS with a CA-signed server certificate carries messages of every size", async () => {
   await using server = listen({

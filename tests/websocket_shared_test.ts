@@ -14,7 +14,7 @@ import {
   type WebSocketServer,
 } from "../websocket/mod.ts";
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
-import { makeCertificates } from "./websocket_peers/certs.ts";
+import { makeServerCertificates } from "./_certs.ts";
 import { ENGINES } from "./websocket_peers/engines.ts";
 import { closePayload, OP, RawPeer } from "./websocket_peers/raw.ts";
 
@@ -160,7 +160,7 @@ for (const engine of ENGINES) {
   });
 
   Deno.test(`[${engine}] wss works with a leaf certificate signed by a CA made in the test`, async () => {
-    const { caCert, cert, key } = await makeCertificates();
+    const { caCert, cert, key } = await makeServerCertificates();
     await using server = echoServer(engine, { cert, key });
     await t_rejectsWithoutCa();
     await using ws = await connect(`wss://localhost:${server.addr.port}/secure`, {
