@@ -7,23 +7,12 @@ import { enetCrc32, verifyEnetChecksum, writeEnetChecksum } from "../enet/_crc32
 import { EnetRangeCoder } from "../enet/_range_coder.ts";
 import { RangeCoder } from "../enet/mod.ts";
 import { CodecOp, type CodecRequest, withCodec } from "./enet_peers/enet_codec.ts";
+import { prng } from "./_tools/prng.ts";
 
 const OP_CRC32 = CodecOp.CRC32;
 const OP_COMPRESS = CodecOp.COMPRESS;
 const OP_DECOMPRESS = CodecOp.DECOMPRESS;
 type Request = CodecRequest;
-
-/** Small deterministic PRNG (mulberry32) so every run tests the same bytes. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(random: () => number, length: number, alphabet = 256): Uint8Array {
   const bytes = new Uint8Array(length);

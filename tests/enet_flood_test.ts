@@ -10,6 +10,7 @@ import { LOOPBACK4 } from "./_loopback.ts";
 import { EventPump } from "./_tools/enet_events.ts";
 import { CONNECT_GUARD_MAXIMUM_SOURCES, ConnectGuard } from "../enet/_connect_guard.ts";
 import { buildCPeer, LineProcess } from "./enet_peers/peers.ts";
+import { prng } from "./_tools/prng.ts";
 
 const buildDir = Deno.makeTempDirSync({ prefix: "netkit-enet-flood-" });
 const cBinary = await buildCPeer(buildDir);
@@ -39,17 +40,6 @@ function forgedConnect(random: () => number): Uint8Array {
   view.setUint32(40, 2);
   view.setUint32(44, Math.floor(random() * 0x100000000)); // connectID
   return datagram;
-}
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** UDP sockets that send forged CONNECTs and count the VERIFY_CONNECTs they get back. */

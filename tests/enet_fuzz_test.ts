@@ -9,18 +9,7 @@ import { createHost, type HostEvent, PacketFlag, type Peer } from "../enet/mod.t
 import { LOOPBACK4 } from "./_loopback.ts";
 import { EventPump } from "./_tools/enet_events.ts";
 import { UdpImpairProxy } from "./_tools/udp_impair.ts";
-
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./_tools/prng.ts";
 
 const INTERESTING = [0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF, 0x0C, 0x0D, 0x88, 0x8C, 0x40, 0xC0];
 

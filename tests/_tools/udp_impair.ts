@@ -20,6 +20,8 @@
  * @module
  */
 
+import { prng } from "./prng.ts";
+
 /** A loopback UDP address. */
 export interface UdpAddress {
   hostname: string;
@@ -76,18 +78,6 @@ interface Pending {
   to: Deno.NetAddr;
   serial: number;
   stats: DirectionStats & { lastSerial: number };
-}
-
-/** mulberry32: small, fast and good enough to decide per-datagram fates. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function emptyStats(): DirectionStats & { lastSerial: number } {
