@@ -6,6 +6,7 @@ import {
   InvalidMessageError,
   InvalidOptionError,
   listen,
+  MessageTooLargeError,
   NotConnectedError,
   UnsentQueueFullError,
 } from "../framed/mod.ts";
@@ -395,4 +396,45 @@ Deno.test("a small payload's buffer may be reused as soon as send() returns", as
   buffer.fill(0);
   await Promise.all(sent);
   assert.deepEqual(await take(p.peer, 2), [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])]);
+});
+
+Deno.test("in a burst, every send() copies its payload, so one buffer may be refilled between sends", async () => {
+  await using p = await pair({ sendType: "bytes" });
+  const buffer = new Uint8Array(64);
+  for (let round = 0; round < 3; round++) {
+    let last!: Promise<void>;
+    for (let i = 0; i < 2000; i++) {
+      buffer.fill(i & 0xff);
+      buffer[0] = i >> 8;
+      last = p.client.send(buffer);
+    }
+    buffer.fill(0);
+    const received = await take(p.peer, 2000);
+    await last;
+    received.forEach((got, i) => {
+      const expected = new Uint8Array(64).fill(i & 0xff);
+      expected[0] = i >> 8;
+      assert.deepEqual(got, expected, `round ${round} message ${i}`);
+    });
+  }
+});
+
+Deno.test("in a burst, a payload above a small maxMessageSize is rejected alone", async () => {
+  await using p = await pair({ sendType: "bytes", maxMessageSize: 10 });
+  const sizes = [3, 3, 10, 11, 3, 200, 0, 10, 3];
+  const sent = sizes.map((size, i) => p.client.send(new Uint8Array(size).fill(i)));
+  const settled = await Promise.allSettled(sent);
+  settled.forEach((result, i) => {
+    if (sizes[i] > 10) {
+      assert.equal(result.status, "rejected", `message ${i}`);
+      assert.ok((result as PromiseRejectedResult).reason instanceof MessageTooLargeError);
+    } else {
+      assert.equal(result.status, "fulfilled", `message ${i}`);
+    }
+  });
+  const accepted = sizes.map((size, i) => [size, i]).filter(([size]) => size <= 10);
+  assert.deepEqual(
+    await take(p.peer, accepted.length),
+    accepted.map(([size, i]) => new Uint8Array(size).fill(i)),
+  );
 });
