@@ -1,6 +1,7 @@
 /**
  * Runs the benchmarks: every `bench/<module>_bench.ts`, or those named on the
- * command line (`deno task bench enet framed`). Each runs in its own process
+ * command line (`deno task bench enet framed`); files starting with `_` are parts of another
+ * bench, not benches of their own. Each runs in its own process
  * so one module's sockets and timers cannot disturb another's numbers.
  *
  * @module
@@ -11,7 +12,10 @@ const wanted = new Set(Deno.args);
 const files: string[] = [];
 for await (const entry of Deno.readDir(dir)) {
   const match = entry.name.match(/^(.+)_bench\.ts$/);
-  if (entry.isFile && match && (wanted.size === 0 || wanted.has(match[1]))) {
+  if (
+    entry.isFile && match && !entry.name.startsWith("_") &&
+    (wanted.size === 0 || wanted.has(match[1]))
+  ) {
     files.push(entry.name);
   }
 }
@@ -33,6 +37,9 @@ for (const file of files) {
     stdout: "inherit",
     stderr: "inherit",
   }).output();
-  if (code !== 0) failed++;
+  if (code !== 0) {
+    console.error(`### ${file} exited with code ${code}`);
+    failed++;
+  }
 }
 if (failed) Deno.exit(1);
