@@ -76,7 +76,7 @@ async function fixture(
     slave,
     client,
     async [Symbol.asyncDispose]() {
-      client.close();
+      await client[Symbol.asyncDispose]();
       await slave.close();
       await master.close();
       // Let libdatachannel finish closing its threads' callbacks.

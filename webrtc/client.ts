@@ -148,6 +148,7 @@ export class MasterConnection extends EventTarget {
   #first = Promise.withResolvers<void>();
   #gotList = false;
   #closedPromise = Promise.withResolvers<void>();
+  #teardowns: Promise<unknown> = Promise.resolve();
   /** @internal */
   readonly _pc: RTCPeerConnectionConstructor;
 
@@ -212,15 +213,16 @@ export class MasterConnection extends EventTarget {
       this.#socket?.close(1000);
     } catch { /* already closed */ }
     for (const slave of this.#slaves.values()) slave.close(CloseCode.GOING_AWAY, "Client closed");
+    this.#teardowns = Promise.all([...this.#slaves.values()].map((slave) => slave._teardown));
     this.#slaves.clear();
     this.#closedPromise.resolve();
     this.dispatchEvent(new Event("close"));
   }
 
-  /** Closes like `close()`. */
-  [Symbol.asyncDispose](): Promise<void> {
+  /** Closes like `close()` and waits until every peer connection is released. */
+  async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    return Promise.resolve();
+    await this.#teardowns;
   }
 
   /** @internal Sends one packet; false if the link is down. */
@@ -480,6 +482,11 @@ export class SlaveConnection extends EventTarget {
   #starting?: Promise<void>;
   #generation = 0;
   #teardown: Promise<void> = Promise.resolve();
+
+  /** @internal Resolves once the last peer connection was released. */
+  get _teardown(): Promise<void> {
+    return this.#teardown;
+  }
 
   #open(ready = Promise.withResolvers<void>(), retries = 0): Promise<void> {
     const options = this.#master._options;

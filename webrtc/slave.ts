@@ -218,6 +218,8 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
   #registered = Promise.withResolvers<void>();
   #closedPromise = Promise.withResolvers<void>();
   #connections = new Set<ClientConnection>();
+  /** Native teardowns of connections that already ended; close() waits for them too. */
+  #teardowns = new Set<Promise<void>>();
   /** Connections that can still be signalled, by client id (this master session only). */
   #byClientId = new Map<number, ClientConnection>();
   #identities = new Map<number, unknown>();
@@ -293,7 +295,7 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
       this.#socket = undefined;
       const conns = [...this.#connections];
       for (const conn of conns) conn.close(CloseCode.GOING_AWAY, "Slave closed");
-      const teardown = Promise.all(conns.map((c) => c._teardown));
+      const teardown = Promise.all([...conns.map((c) => c._teardown), ...this.#teardowns]);
       const socketClosed = socket ? socket.close(1000).catch(() => {}) : Promise.resolve();
       Promise.all([socketClosed, teardown]).then(() => this.#closedPromise.resolve());
       for (const resolve of this.#waiters) resolve({ value: undefined, done: true });
@@ -329,6 +331,9 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
   /** @internal */
   _forget(conn: ClientConnection): void {
     this.#connections.delete(conn);
+    const teardown = conn._teardown;
+    this.#teardowns.add(teardown);
+    teardown.then(() => this.#teardowns.delete(teardown));
     if (this.#byClientId.get(conn.id) === conn) this.#byClientId.delete(conn.id);
     const index = this.#queue.indexOf(conn);
     if (index >= 0) this.#queue.splice(index, 1);
