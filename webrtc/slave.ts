@@ -506,6 +506,23 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
 export type ClientConnectionState = "connecting" | "connected" | "closed";
 
 /**
+ * The events of a {@linkcode ClientConnection}.
+ *
+ * @example
+ * ```ts ignore
+ * client.addEventListener("datachannel", (e: ClientConnectionEventMap["datachannel"]) => e.detail);
+ * ```
+ */
+export interface ClientConnectionEventMap {
+  /** A data channel the client opened (or had opened before the first listener). */
+  datachannel: CustomEvent<DataChannel>;
+  /** The peer connection is established. */
+  connected: Event;
+  /** The connection closed, with the close code and reason. */
+  close: CustomEvent<{ code: number; reason: string }>;
+}
+
+/**
  * One client's peer connection at a slave. Its data channels arrive as `datachannel` events
  * (`CustomEvent<DataChannel>`); channels that arrive before any listener is added are held and
  * dispatched to the first listener.
@@ -567,10 +584,30 @@ export class ClientConnection extends EventTarget {
     return this.#closed.promise;
   }
 
-  /** Adds a listener; the first `datachannel` listener also gets the channels held so far. */
+  /**
+   * Adds a listener; the first `datachannel` listener also gets the channels held so far.
+   *
+   * @example
+   * ```ts ignore
+   * client.addEventListener("datachannel", (e) => e.detail.send("welcome"));
+   * client.addEventListener("close", (e) => console.log(e.detail.code, e.detail.reason));
+   * ```
+   */
+  override addEventListener<K extends keyof ClientConnectionEventMap>(
+    type: K,
+    listener: ((event: ClientConnectionEventMap[K]) => void) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Untyped form, for any other event type. */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    // deno-lint-ignore no-explicit-any
+    listener: any,
     options?: boolean | AddEventListenerOptions,
   ): void {
     super.addEventListener(type, listener, options);
