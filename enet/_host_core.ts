@@ -333,9 +333,10 @@ export class HostCore implements PeerHost {
   }
 
   /** `enet_host_connect`. */
-  connect(address: Address, channelCount: number, data: number): PeerCore | null {
+  connect(address: Address, channelCount: number, data: number, mtu: number): PeerCore | null {
     const peer = this.#freeSlot();
     if (peer === undefined) return null;
+    peer.mtu = mtu;
     channelCount = Math.min(
       Math.max(channelCount, ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT),
       ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,

@@ -150,6 +150,13 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Timeout rules for the handshake and the connection (see `peer.setTimeout`). */
   timeout?: PeerTimeoutOptions;
+  /**
+   * MTU to offer for this peer alone, 576..4096 (the peers settle on the smaller of both
+   * offers). Lower it for a path known to carry small datagrams.
+   *
+   * @default {the host's `mtu`}
+   */
+  mtu?: number;
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
@@ -455,7 +462,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    * `EnetStateError` `ERR_CONNECT_REFUSED` when the remote refuses, `AbortError` on abort.
    */
   async connect(address: Address, options: ConnectOptions = {}): Promise<Peer> {
-    const { channelCount = 1, data = 0, signal, timeout } = options;
+    const { channelCount = 1, data = 0, signal, timeout, mtu = this.#core.mtu } = options;
     this.#requireOpen();
     signal?.throwIfAborted();
     checkInteger(
@@ -464,7 +471,8 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
       ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT,
       ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
     );
-    const core = this.#core.connect(address, channelCount, data);
+    checkInteger("mtu", mtu, ENET_PROTOCOL_MINIMUM_MTU, ENET_PROTOCOL_MAXIMUM_MTU);
+    const core = this.#core.connect(address, channelCount, data, mtu);
     if (core === null) {
       throw new EnetRangeError(
         "ERR_PEER_TABLE_FULL",

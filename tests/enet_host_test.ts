@@ -383,3 +383,28 @@ Deno.test("Host.close() disconnects peers and ends iteration", async () => {
   assert.ok(events.some((e) => e.type === "disconnect"));
   assert.throws(() => p.server.broadcast(0, "x"), (e: unknown) => e instanceof EnetStateError);
 });
+
+Deno.test("Host.connect() with a per-peer mtu keeps every datagram of that peer within it", async () => {
+  let largest = 0;
+  await using server = await createHost({
+    address: { hostname: LOOPBACK4, port: 0 },
+    intercept: (datagram) => {
+      largest = Math.max(largest, datagram.byteLength);
+      return "accept";
+    },
+  });
+  await using client = await createHost({
+    address: { hostname: LOOPBACK4, port: 0 },
+    peerCount: 2,
+  });
+  const peer = await deadline(client.connect(server.address, { mtu: 576 }), 5000, "connect");
+  const accepted = await nextEvent(server, "connect");
+  assert.equal(peer.mtu, 576);
+  assert.equal(accepted.peer.mtu, 576, "the server settles on the smaller offer");
+  const payload = new Uint8Array(20_000).map((_, i) => i * 7);
+  peer.send(0, payload, PacketFlag.RELIABLE);
+  const received = await nextEvent(server, "receive");
+  assert.deepEqual(received.data, payload);
+  assert.ok(largest > 0 && largest <= 576, `largest datagram ${largest} B`);
+  await assert.rejects(client.connect(server.address, { mtu: 100 }), EnetRangeError);
+});
