@@ -17,6 +17,7 @@
 import zlib from "node:zlib";
 import { WebSocketHandshakeError, WebSocketProtocolError } from "./_engine_errors.ts";
 import { CLOSE_MESSAGE_TOO_BIG } from "./_frame.ts";
+import type { PerMessageDeflateOptions } from "./options.ts";
 
 /** The extension token. */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -24,46 +25,8 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
 /** The 4 bytes a sync flush ends with; stripped on send, re-added on receive (RFC 7692 §7.2). */
 const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
-/**
- * What a user may ask of permessage-deflate.
- *
- * @example
- * ```ts ignore
- * const options: DeflateOptions = { threshold: 256, serverNoContextTakeover: true };
- * ```
- */
-export interface DeflateOptions {
-  /**
-   * Messages smaller than this many bytes are sent uncompressed.
-   * @default {1024}
-   */
-  threshold?: number;
-  /**
-   * zlib compression level (0-9).
-   * @default {zlib.constants.Z_DEFAULT_COMPRESSION}
-   */
-  level?: number;
-  /**
-   * Ask for / insist on the server resetting its compressor after each message.
-   * @default {false}
-   */
-  serverNoContextTakeover?: boolean;
-  /**
-   * Ask for / insist on the client resetting its compressor after each message.
-   * @default {false}
-   */
-  clientNoContextTakeover?: boolean;
-  /**
-   * Largest LZ77 window (2^bits) the server may compress with, 9..15.
-   * @default {15}
-   */
-  serverMaxWindowBits?: number;
-  /**
-   * Largest LZ77 window (2^bits) the client may compress with, 9..15.
-   * @default {15}
-   */
-  clientMaxWindowBits?: number;
-}
+/** What a user may ask of permessage-deflate: the public option type, under the engine's name. */
+export type DeflateOptions = PerMessageDeflateOptions;
 
 /**
  * The outcome of a successful negotiation: what both ends agreed to.
