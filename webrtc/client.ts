@@ -39,6 +39,7 @@ import type {
   RTCPeerConnectionConstructor,
   RTCPeerConnectionLike,
 } from "./rtc_types.ts";
+import { reconnectDelay } from "./_backoff.ts";
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
@@ -293,10 +294,7 @@ export class MasterConnection extends EventTarget {
         this.close();
         return;
       }
-      const { initialDelay = 250, maxDelay = 5000 } = reconnect;
-      const delay = Math.min(maxDelay, initialDelay * 2 ** this.#attempt);
-      this.#attempt++;
-      this.#timer = setTimeout(() => this.#open(), delay * (0.75 + Math.random() * 0.5));
+      this.#timer = setTimeout(() => this.#open(), reconnectDelay(this.#attempt++, reconnect));
     };
   }
 

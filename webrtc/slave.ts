@@ -47,6 +47,7 @@ import {
 } from "./data_channel.ts";
 import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
 import type { IceServer } from "./rtc_types.ts";
+import { reconnectDelay } from "./_backoff.ts";
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
@@ -435,10 +436,7 @@ export class Slave extends EventTarget implements AsyncIterable<ClientConnection
       this.close();
       return;
     }
-    const { initialDelay = 250, maxDelay = 5000 } = reconnect;
-    const delay = Math.min(maxDelay, initialDelay * 2 ** this.#attempt);
-    this.#attempt++;
-    this.#timer = setTimeout(() => this.#open(), delay * (0.75 + Math.random() * 0.5));
+    this.#timer = setTimeout(() => this.#open(), reconnectDelay(this.#attempt++, reconnect));
   }
 
   #onPacket(packet: Packet): void {
