@@ -126,7 +126,12 @@ export class RawSocket {
         let n: number | null;
         try {
           n = await this.conn.read(buffer);
-        } catch {
+        } catch (error) {
+          // Reset (the server dropped the connection) or our own timeout.
+          if (error instanceof Deno.errors.ConnectionReset) {
+            timedOut = false;
+            return 1006;
+          }
           return null;
         }
         if (n === null) {
@@ -213,13 +218,28 @@ export class Peer {
   /** Closes and waits for the close event (bounded). */
   async close(): Promise<void> {
     if (this.socket.readyState < WebSocket.CLOSING) this.socket.close();
-    await Promise.race([this.closed, sleep(2000)]);
+    await within(this.closed, 2000);
   }
 }
 
 /** Milliseconds of sleep. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `promise`'s value, or undefined once `ms` passed first (the timer never outlives the call). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) =>
+        timer = setTimeout(() => resolve(undefined), Math.max(0, ms))
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function abortable(signal: AbortSignal): Promise<void> {
@@ -250,9 +270,13 @@ function countCodes(codes: Array<number | null>): CodeCounts {
 export interface UserDataFanOutOptions {
   /** Clients that never read. @default {100} */
   clients?: number;
+  /** Slaves sending updates. @default {1} */
+  slaves?: number;
+  /** Updates per second per slave; `Infinity` sends as fast as the master takes them. @default {Infinity} */
+  updatesPerSecond?: number;
   /** Bytes of each userData update. @default {60000} */
   userDataSize?: number;
-  /** Stop after this many bytes of updates. @default {63_000_000} */
+  /** Stop after this many bytes of updates (all slaves together). @default {63_000_000} */
   totalBytes?: number;
   /** Milliseconds to wait for the non-reading clients' close codes at the end. @default {1000} */
   drainMs?: number;
@@ -263,57 +287,74 @@ export interface UserDataFanOutStats {
   clients: number;
   updatesSent: number;
   bytesSent: number;
-  /** The slave's close code (null: still open when the attack ended). */
-  slaveClose: number | null;
+  /** The slaves' close codes (null: still open when the attack ended). */
+  slaveCloses: CodeCounts;
   /** Close codes the non-reading clients found (null: none within `drainMs`). */
   clientCloses: CodeCounts;
 }
 
 /**
- * Row 1: one slave sends userData updates as fast as the master takes them while `clients`
- * clients never read what the master sends them.
+ * Row 1: slaves send userData updates (as fast as the master takes them, or at a set rate) while
+ * `clients` clients never read what the master sends them.
  */
 export async function userDataFanOut(
   url: string,
   signal: AbortSignal,
   options: UserDataFanOutOptions = {},
 ): Promise<UserDataFanOutStats> {
-  const { clients = 100, userDataSize = 60_000, totalBytes = 63_000_000, drainMs = 1000 } = options;
+  const {
+    clients = 100,
+    slaves = 1,
+    updatesPerSecond = Infinity,
+    userDataSize = 60_000,
+    totalBytes = 63_000_000,
+    drainMs = 1000,
+  } = options;
   const sinks: RawSocket[] = [];
   for (let i = 0; i < clients && !signal.aborted; i++) {
     sinks.push(await RawSocket.open(`${url}/netkit/clients`));
   }
-  const slave = new Peer(`${url}/netkit/slaves`);
-  let slaveClose: number | null = null;
-  slave.closed.then((code) => slaveClose = code);
   let updatesSent = 0;
   let bytesSent = 0;
-  try {
-    await slave.opened;
-    slave.send(encodeUserData(PacketType.REGISTER, userDataOf(100, "flood")));
-    while (!signal.aborted && slave.open && bytesSent < totalBytes) {
-      const update = encodeUserData(
-        PacketType.UPDATE_USER_DATA,
-        userDataOf(userDataSize, `u${updatesSent}`),
-      );
-      slave.send(update);
-      updatesSent++;
-      bytesSent += update.length;
-      await slave.drain(1 << 20, signal);
-      if (updatesSent % 16 === 0) await sleep(0);
+  const slaveCodes: Array<number | null> = [];
+  await Promise.all(Array.from({ length: slaves }, async (_, n) => {
+    const slave = new Peer(`${url}/netkit/slaves`);
+    let code: number | null = null;
+    slave.closed.then((c) => code = c);
+    try {
+      await slave.opened;
+      slave.send(encodeUserData(PacketType.REGISTER, userDataOf(100, `flood${n}`)));
+      const started = performance.now();
+      let mine = 0;
+      while (!signal.aborted && slave.open && bytesSent < totalBytes) {
+        const update = encodeUserData(
+          PacketType.UPDATE_USER_DATA,
+          userDataOf(userDataSize, `u${n}.${mine}`),
+        );
+        slave.send(update);
+        mine++;
+        updatesSent++;
+        bytesSent += update.length;
+        await slave.drain(1 << 20, signal);
+        if (Number.isFinite(updatesPerSecond)) {
+          const due = started + mine * 1000 / updatesPerSecond;
+          await within(abortable(signal), due - performance.now());
+        } else if (mine % 16 === 0) await sleep(0);
+      }
+      await Promise.race([abortable(signal), slave.closed]);
+    } catch {
+      // the slave was refused
     }
-    await Promise.race([abortable(signal), slave.closed]);
-  } catch {
-    // the slave was refused
-  }
-  await slave.close();
+    slaveCodes.push(code);
+    await slave.close();
+  }));
   const codes = await Promise.all(sinks.map((s) => s.closeCode(drainMs)));
   for (const s of sinks) s.close();
   return {
     clients: sinks.length,
     updatesSent,
     bytesSent,
-    slaveClose,
+    slaveCloses: countCodes(slaveCodes),
     clientCloses: countCodes(codes),
   };
 }
@@ -367,7 +408,7 @@ export async function candidateFlood(
       for (const s of packet.slaves) if (s.userData.includes('"sink"')) sinkId.resolve(s.id);
     };
     await client.opened;
-    const id = await Promise.race([sinkId.promise, sleep(5000).then(() => -1)]);
+    const id = await within(sinkId.promise, 5000) ?? -1;
     if (id < 0) throw new Error("The sink slave was never listed");
     client.send(encodeSdp(PacketType.OFFER_TO_SLAVE, id, "v=0 offer"));
     const line = "candidate:" + "c".repeat(candidateSize);
@@ -477,7 +518,7 @@ export async function slaveListBloat(
   try {
     await client.opened;
     clientOpened = performance.now();
-    await Promise.race([done.promise, sleep(listTimeout), abortable(signal)]);
+    await within(Promise.race([done.promise, abortable(signal)]), listTimeout);
   } catch { /* refused */ }
   await client.close();
   await abortable(signal);

@@ -1,7 +1,7 @@
 /**
  * A webrtc master for the red-team tests, in its own process: `deno run -A webrtc_master.ts
  * '<MasterOptions as JSON>'`. Prints `{"url":"ws://127.0.0.1:<port>"}` first, then one JSON line
- * per limit the master enforced (`{"limit":…,"code":…,"closeCode":…,"role":…}`).
+ * per peer the master closed for breaking a rule (`{"role":…,"id":…,"code":…,"closeCode":…}`).
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { serveMaster } from "../../../webrtc/mod.ts";
 
 const options = JSON.parse(Deno.args[0] ?? "{}");
 const master = serveMaster({ hostname: "127.0.0.1", port: 0, ...options });
-master.addEventListener("peerlimit", (event) => {
+master.addEventListener("peererror", (event) => {
   const { role, id, error } = (event as CustomEvent).detail;
   console.log(JSON.stringify({ role, id, code: error.code, closeCode: error.closeCode }));
 });
