@@ -19,7 +19,6 @@ import {
   encodeIdentity,
   encodeReject,
   encodeRemoveSlaves,
-  encodeSlaves,
   ID_SIZE,
   MAX_CLOSE_REASON_LENGTH,
   MAX_LIST_PACKET_SIZE,
@@ -636,6 +635,11 @@ export class Master extends EventTarget {
 
   /** Queues `item` for `peer`; a peer whose queue is full does not read and is closed. */
   #send(peer: PeerEntry, item: Outgoing, size: number): void {
+    // A peer that is closing reads nothing more; what it would get is moot, not a fault.
+    if (peer.connection.readyState > 1) {
+      peer.queue.close();
+      return;
+    }
     if (peer.queue.offer(item, size) === "full") {
       this.#limitError(
         peer,
