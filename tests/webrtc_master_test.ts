@@ -84,6 +84,10 @@ Deno.test("master relays offer, answer, candidates and reject, rewriting type an
   assert.deepEqual(await client.next(), bytes(6, [0, 0, 0, 0], "v=0 answer"));
   slave.send(bytes(9, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:2"));
   assert.deepEqual(await client.next(), bytes(10, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:2"));
+  // One answer or reject per offer: a second answer to the same offer is dropped.
+  slave.send(bytes(5, [0, 0, 0, 0], "v=0 second answer"));
+  client.send(bytes(3, [0, 0, 0, 0], "v=0 offer 2"));
+  assert.deepEqual(await slave.next(), bytes(4, [0, 0, 0, 0], "v=0 offer 2"));
   slave.send(bytes(11, [0, 0, 0, 0], "full"));
   assert.deepEqual(await client.next(), bytes(12, [0, 0, 0, 0], "full"));
   slave.send(bytes(19, [0, 0, 0, 0], [3, 232], "bye"));

@@ -294,6 +294,8 @@ interface SlaveEntry extends MasterSlave, PeerEntry {
 interface Session {
   toSlave: number;
   toClient: number;
+  /** Offers not yet answered or rejected: a slave's answer or reject needs one. */
+  unanswered: number;
 }
 
 interface ClientEntry extends MasterClient, PeerEntry {
@@ -911,9 +913,18 @@ export class Master extends EventTarget {
     if (!client || !slave.clients.has(client.id)) return true;
     switch (packet.type) {
       case PacketType.ANSWER_TO_CLIENT:
+      case PacketType.REJECT_TO_CLIENT: {
+        // One answer or reject per offer; more would let a slave flood a client.
+        const session = client.sessions.get(slave.id);
+        if (!session || session.unanswered === 0) break;
+        session.unanswered--;
         client.pending.delete(slave.id);
-        this.#send(client, rewrite(bytes, PacketType.ANSWER_FROM_SLAVE, slave.id), bytes.length);
+        const type = packet.type === PacketType.ANSWER_TO_CLIENT
+          ? PacketType.ANSWER_FROM_SLAVE
+          : PacketType.REJECT_FROM_SLAVE;
+        this.#send(client, rewrite(bytes, type, slave.id), bytes.length);
         break;
+      }
       case PacketType.ICE_CANDIDATE_TO_CLIENT: {
         const session = client.sessions.get(slave.id);
         if (session && ++session.toClient > this.#limits.maxCandidatesPerSession) {
@@ -927,10 +938,6 @@ export class Master extends EventTarget {
         );
         break;
       }
-      case PacketType.REJECT_TO_CLIENT:
-        client.pending.delete(slave.id);
-        this.#send(client, rewrite(bytes, PacketType.REJECT_FROM_SLAVE, slave.id), bytes.length);
-        break;
       case PacketType.CLOSE_TO_CLIENT:
         client.pending.delete(slave.id);
         this.#send(client, rewrite(bytes, PacketType.CLOSE_FROM_SLAVE, slave.id), bytes.length);
@@ -966,9 +973,10 @@ export class Master extends EventTarget {
           // A new offer starts a new negotiation: its candidates count afresh.
           session.toSlave = 0;
           session.toClient = 0;
+          session.unanswered = Math.min(session.unanswered + 1, l.maxPendingOffers);
         } else {
           slave.clients.add(client.id);
-          client.sessions.set(slave.id, { toSlave: 0, toClient: 0 });
+          client.sessions.set(slave.id, { toSlave: 0, toClient: 0, unanswered: 1 });
           if (client.identityJson !== null) {
             const identityPacket = encodeIdentity(client.id, client.identityJson);
             this.#send(slave, identityPacket, identityPacket.length);
