@@ -480,3 +480,31 @@ Deno.test("createMaster() refuses limits below their minimum with RangeError", (
   assert.throws(() => createMaster({ sendTimeout: -1 }), RangeError);
   createMaster({ sendTimeout: 0 });
 });
+
+Deno.test("a reading client is not closed by a burst of registrations and updates bigger than its maxQueuedBytes", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0, maxQueuedBytes: 1000 });
+  const url = endpoints(master.addr.port);
+  await using client = new RawPeer(url.clients);
+  assert.deepEqual(await client.next(), bytes(1));
+  let closedByMaster = false;
+  master.addEventListener("peererror", () => closedByMaster = true);
+  const slaves: RawPeer[] = [];
+  for (let i = 0; i < 12; i++) slaves.push(new RawPeer(url.slaves));
+  await Promise.all(slaves.map((s) => s.opened));
+  // 1.4 MB in one burst: more than the socket's send buffer and far more than maxQueuedBytes.
+  slaves.forEach((slave, i) => {
+    slave.send(encodeUserData(0, JSON.stringify({ i, pad: "p".repeat(60_000) })));
+    slave.send(encodeUserData(13, JSON.stringify({ i, v: 2, pad: "q".repeat(60_000) })));
+  });
+  const listed = new Map<number, string>();
+  while (listed.size < 12 || [...listed.values()].some((u) => !u.includes('"v":2'))) {
+    const packet = decodePacket(await client.next());
+    if (packet.type === 1) { for (const s of packet.slaves) listed.set(s.id, s.userData); }
+    else if (packet.type === 14 && listed.has(packet.slave.id)) {
+      listed.set(packet.slave.id, packet.slave.userData);
+    }
+  }
+  assert.equal(closedByMaster, false);
+  assert.equal(client.socket.readyState, WebSocket.OPEN);
+  for (const s of slaves) await s[Symbol.asyncDispose]();
+});

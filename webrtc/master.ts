@@ -162,7 +162,7 @@ export interface MasterOptions {
    */
   maxQueuedMessages?: number;
   /**
-   * Bytes waiting to be sent to one peer (beyond the socket's own 256 KiB send buffer); over it,
+   * Bytes waiting to be sent to one peer (beyond the socket's own 1 MiB send buffer); over it,
    * as with `maxQueuedMessages`.
    * @default {1048576}
    */
@@ -230,14 +230,16 @@ type Outgoing =
   | Uint8Array
   /** The latest userData of one slave (pending updates of a slave coalesce into one). */
   | { readonly update: SlaveEntry }
-  /** The next piece of the slave list a client was sent when it connected. */
-  | { readonly list: ListCursor };
+  /** The next piece of the slaves a client has yet to be told about (`ClientEntry.announce`). */
+  | typeof LIST;
 
-interface ListCursor {
-  /** Registered slaves when the client connected. */
-  readonly ids: number[];
-  at: number;
-}
+/** The list marker: one per client at most is queued. */
+const LIST = { list: true } as const;
+/**
+ * What a marker counts for against `maxQueuedBytes`: markers point at data every client shares
+ * (bounded by `maxSlaveListSize` for all), so a client pays only for the pointer.
+ */
+const MARKER_SIZE = 16;
 
 /** A token bucket: `take()` is false once more than `rate` per second (burst `rate`) arrive. */
 class Bucket {
@@ -308,6 +310,13 @@ interface ClientEntry extends MasterClient, PeerEntry {
   offers: Bucket;
   /** Slaves with a userData update waiting in this client's queue. */
   updates: Set<number>;
+  /** Slaves to list to this client (addSlaves), from `announced` on. */
+  announce: number[];
+  announced: number;
+  /** A list marker is in the queue. */
+  listing: boolean;
+  /** The first addSlaves went out. */
+  listed: boolean;
 }
 
 /** Parses a `Cookie` header into name → value. */
@@ -330,9 +339,8 @@ export function parseCookies(header: string | null): Record<string, string> {
 }
 
 const encoder = new TextEncoder();
-const EMPTY_LIST = new Uint8Array([PacketType.ADD_SLAVES]);
 /** The native socket's own send buffer per peer; the queue holds what does not fit. */
-const SEND_HIGH_WATER_MARK = 256 * 1024;
+const SEND_HIGH_WATER_MARK = 1024 * 1024;
 
 function closeWith(connection: WebSocketConnection, code: number, reason: string): void {
   // A close reason is at most 123 bytes; keep it ASCII-safe by cutting characters, then bytes.
@@ -663,24 +671,30 @@ export class Master extends EventTarget {
       if (this.#slaves.get(slave.id) !== slave || slave.entry === null) return null;
       return slave.updatePacket ??= withType(PacketType.UPDATE_SLAVE, slave.entry);
     }
-    const cursor = item.list;
-    const first = cursor.at === 0;
+    const client = peer as unknown as ClientEntry;
+    client.listing = false;
     const parts: Uint8Array[] = [];
     let size = TYPE_SIZE;
-    while (cursor.at < cursor.ids.length) {
-      const slave = this.#slaves.get(cursor.ids[cursor.at]);
-      const entry = slave?.entry;
+    const { announce } = client;
+    while (client.announced < announce.length) {
+      const entry = this.#slaves.get(announce[client.announced])?.entry;
       if (entry) {
         if (size + entry.length > MAX_LIST_PACKET_SIZE && parts.length > 0) break;
         parts.push(entry);
         size += entry.length;
       }
-      cursor.at++;
+      client.announced++;
     }
-    // The rest of the list goes behind what was queued meanwhile (a slave that left since is
-    // skipped; one that registered since was sent on its own).
-    if (cursor.at < cursor.ids.length) this.#send(peer, item, MAX_LIST_PACKET_SIZE);
-    if (parts.length === 0 && !first) return null;
+    if (client.announced === announce.length) {
+      announce.length = 0;
+      client.announced = 0;
+    } else {
+      // The rest goes behind what was queued meanwhile; a slave that left since is skipped.
+      client.listing = true;
+      this.#send(client, LIST, MARKER_SIZE);
+    }
+    if (parts.length === 0 && client.listed) return null;
+    client.listed = true;
     const bytes = new Uint8Array(size);
     bytes[0] = PacketType.ADD_SLAVES;
     let at = TYPE_SIZE;
@@ -831,15 +845,19 @@ export class Master extends EventTarget {
       pending: new Map(),
       offers: new Bucket(l.maxOffersPerSecond),
       updates: new Set(),
+      announce: [],
+      announced: 0,
+      listing: true,
+      listed: false,
     };
     this.#clients.set(id, entry);
     // The first packet is always the list of registered slaves (possibly empty), in pieces of at
     // most MAX_LIST_PACKET_SIZE made as the client reads; slaves still registering are not
     // listed (enslavism crashed on them).
-    const ids: number[] = [];
-    for (const slave of this.#slaves.values()) if (slave.entry !== null) ids.push(slave.id);
-    if (ids.length === 0) this.#send(entry, EMPTY_LIST, EMPTY_LIST.length);
-    else this.#send(entry, { list: { ids, at: 0 } }, MAX_LIST_PACKET_SIZE);
+    for (const slave of this.#slaves.values()) {
+      if (slave.entry !== null) entry.announce.push(slave.id);
+    }
+    this.#send(entry, LIST, MARKER_SIZE);
     this.dispatchEvent(new CustomEvent("clientconnection", { detail: entry }));
     (async () => {
       await this.#pump(entry, CLIENT_SENDABLE, (packet, bytes) => {
@@ -889,10 +907,21 @@ export class Master extends EventTarget {
         return true;
       }
       if (!this.#setUserData(slave, packet.userData)) return true;
-      const entry = slave.entry!;
       if (first) {
-        const added = withType(PacketType.ADD_SLAVES, entry);
-        for (const client of this.#clients.values()) this.#send(client, added, added.length);
+        // Coalesced too: new slaves join the client's pending list pieces, so a burst of
+        // registrations costs a reading client nothing but its own reading speed.
+        for (const client of this.#clients.values()) {
+          client.announce.push(slave.id);
+          if (client.announce.length - client.announced > 2 * this.#limits.maxSlaves) {
+            // Churn while the client does not read: keep only slaves still here.
+            client.announce = client.announce.slice(client.announced)
+              .filter((id) => this.#slaves.get(id)?.entry);
+            client.announced = 0;
+          }
+          if (client.listing) continue;
+          client.listing = true;
+          this.#send(client, LIST, MARKER_SIZE);
+        }
         this.dispatchEvent(new CustomEvent("slaveconnection", { detail: slave }));
       } else {
         // Coalesced: a client holds at most one pending update per slave, and it carries the
@@ -901,7 +930,7 @@ export class Master extends EventTarget {
         for (const client of this.#clients.values()) {
           if (client.updates.has(slave.id)) continue;
           client.updates.add(slave.id);
-          this.#send(client, marker, TYPE_SIZE + entry.length);
+          this.#send(client, marker, MARKER_SIZE);
         }
       }
       return true;
