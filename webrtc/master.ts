@@ -9,6 +9,7 @@ import { handleUpgrade } from "../websocket/mod.ts";
 import type { WebSocketConnection } from "../websocket/mod.ts";
 import { IdAllocator } from "./_id_allocator.ts";
 import { SendQueue } from "../_common/send_queue.ts";
+import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import { MessageTooLargeError, PeerLimitError, ProtocolError } from "./errors.ts";
 import {
   CLIENT_SENDABLE,
@@ -225,6 +226,33 @@ export interface PeerErrorDetail {
   readonly error: PeerLimitError | ProtocolError | MessageTooLargeError;
 }
 
+/**
+ * The events of a {@linkcode Master} (and {@linkcode MasterServer}).
+ *
+ * @example
+ * ```ts
+ * import { createMaster, type MasterEventMap } from "@netkit/realtime/webrtc";
+ * const master = createMaster();
+ * const onSlave = (e: MasterEventMap["slaveconnection"]) => console.log("slave", e.detail.id);
+ * master.addEventListener("slaveconnection", onSlave);
+ * master.addEventListener("peererror", (e) => console.log(e.detail.role, e.detail.error.code));
+ * master.removeEventListener("slaveconnection", onSlave);
+ * await master.close();
+ * ```
+ */
+export interface MasterEventMap {
+  /** A slave registered; it is now listed to every client. */
+  slaveconnection: CustomEvent<MasterSlave>;
+  /** A registered slave left or was closed; it was removed from every client's list. */
+  slavedisconnect: CustomEvent<MasterSlave>;
+  /** A client was accepted by `authorizeClient` and connected. */
+  clientconnection: CustomEvent<MasterClient>;
+  /** A connected client left or was closed. */
+  clientdisconnect: CustomEvent<MasterClient>;
+  /** The master closed a peer for breaking a rule or a limit. */
+  peererror: CustomEvent<PeerErrorDetail>;
+}
+
 /** Something waiting to be sent to a peer: bytes, or a marker resolved when it is written. */
 type Outgoing =
   | Uint8Array
@@ -406,14 +434,14 @@ function resolvedLimits(o: MasterOptions) {
  * ```ts
  * import { createMaster } from "@netkit/realtime/webrtc";
  * const master = createMaster({ authorizeClient: (cookies) => cookies.session ? { user: cookies.session } : "No session" });
- * master.addEventListener("peererror", (e) => console.log((e as CustomEvent).detail.error.code));
+ * master.addEventListener("peererror", (e) => console.log(e.detail.error.code));
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request, info) =>
  *   (await master.handler(request, info)) ?? new Response("my app"));
  * await master.close();
  * await server.shutdown();
  * ```
  */
-export class Master extends EventTarget {
+export class Master extends TypedEventTarget<MasterEventMap> {
   #options: MasterOptions;
   #limits: ReturnType<typeof resolvedLimits>;
   #basePath: string;
