@@ -4,7 +4,8 @@
  * without a cast. Every event-dispatching class of the package extends it with its own event map
  * (`MeshEventMap`, `MasterEventMap`, …); names outside the map still take a plain listener.
  *
- * Shared by every module; re-exported as a type by the modules whose classes extend it.
+ * Shared by every module; re-exported by the entry points whose classes extend it (`webrtc`,
+ * `webrtc/slave`, `webrtc/client`, `mesh`).
  *
  * @module
  */
