@@ -102,7 +102,8 @@ export function createTlsAcceptor(options: TlsAcceptOptions): TlsAcceptor {
         isServer: true,
         secureContext,
         requestCert: clientAuth !== "none",
-        rejectUnauthorized: clientAuth === "required",
+        // Enforced below: a hand-made server TLSSocket does not apply it.
+        rejectUnauthorized: false,
         ALPNProtocols: alpn,
       });
       let settled = false;
@@ -133,13 +134,23 @@ export function createTlsAcceptor(options: TlsAcceptOptions): TlsAcceptor {
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       socket.on("error", fail);
-      socket.on("close", () => fail(new Deno.errors.ConnectionReset("closed during TLS handshake")));
+      socket.on(
+        "close",
+        () => fail(new Deno.errors.ConnectionReset("closed during TLS handshake")),
+      );
       socket.once("secure", () => {
         if (settled) return;
-        // "request": no certificate is fine, an untrusted one is not.
-        const presented = Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
-        if (!socket.authorized && presented) {
-          fail(new Deno.errors.PermissionDenied("Client certificate is not trusted"));
+        const verdict = clientVerdict(socket);
+        if (
+          verdict === "untrusted" || (verdict === "none" && clientAuth === "required")
+        ) {
+          fail(
+            new Deno.errors.PermissionDenied(
+              verdict === "none"
+                ? "Client presented no certificate"
+                : "Client certificate is not trusted",
+            ),
+          );
           return;
         }
         settled = true;
@@ -147,7 +158,7 @@ export function createTlsAcceptor(options: TlsAcceptOptions): TlsAcceptor {
         signal?.removeEventListener("abort", onAbort);
         socket.removeListener("error", fail);
         socket.removeAllListeners("close");
-        resolve(new TlsServerConn(socket, duplex, tcp));
+        resolve(new TlsServerConn(socket, duplex, tcp, verdict === "trusted"));
       });
     });
 }
@@ -249,12 +260,12 @@ export class TlsServerConn {
   #wake: (() => void) | null = null;
 
   /** Wraps a TLS socket whose handshake has finished. */
-  constructor(socket: tls.TLSSocket, duplex: TcpDuplex, tcp: Deno.TcpConn) {
+  constructor(socket: tls.TLSSocket, duplex: TcpDuplex, tcp: Deno.TcpConn, trusted: boolean) {
     this.#socket = socket;
     this.#duplex = duplex;
     this.remoteAddr = tcp.remoteAddr;
     this.localAddr = tcp.localAddr;
-    this.peerCertificate = describeCertificate(socket);
+    this.peerCertificate = trusted ? describeCertificate(socket) : null;
     const alpn = socket.alpnProtocol;
     this.alpnProtocol = typeof alpn === "string" ? alpn : null;
     socket.on("data", (chunk: Uint8Array) => {
@@ -333,9 +344,24 @@ export class TlsServerConn {
   }
 }
 
+/**
+ * Whether the client presented a certificate and whether it chains to our
+ * CAs. (`socket.authorized` is only set by `tls.Server`; a hand-made server
+ * socket asks its handle, whose `verifyError()` is empty when verified.)
+ */
+function clientVerdict(socket: tls.TLSSocket): "none" | "trusted" | "untrusted" {
+  const cert = socket.getPeerCertificate?.();
+  if (!cert || Object.keys(cert).length === 0) return "none";
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => unknown } })._handle;
+  // Fail closed when the handle cannot tell.
+  if (typeof handle?.verifyError !== "function") return "untrusted";
+  const error = handle.verifyError();
+  return error === null || error === undefined || error === "" ? "trusted" : "untrusted";
+}
+
 function describeCertificate(socket: tls.TLSSocket): TlsPeerCertificate | null {
   const cert = socket.getPeerCertificate?.();
-  if (!cert || Object.keys(cert).length === 0 || !socket.authorized) return null;
+  if (!cert || Object.keys(cert).length === 0) return null;
   return {
     subject: { ...cert.subject } as Record<string, string>,
     issuer: { ...cert.issuer } as Record<string, string>,

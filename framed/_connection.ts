@@ -9,7 +9,9 @@
 import type { FramedConnection, PeerCertificate } from "./connection.ts";
 import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
 import {
+  BufferLimitError,
   ConnectionClosedError,
+  FramedTimeoutError,
   InvalidPayloadError,
   MessageTooLargeError,
   NotConnectedError,
@@ -28,15 +30,27 @@ import {
 import { isNumericType } from "./_codec.ts";
 
 /**
- * Socket reads land in one buffer per connection. It starts small and grows
- * (up to the maximum) while reads keep filling it or a message needs the
- * room; messages larger than the maximum get a buffer of their own that the
- * socket reads straight into.
+ * Socket reads land in one buffer per connection. It starts small (an idle
+ * connection costs little) and grows (up to the maximum) while reads keep
+ * filling it or a message needs the room; it shrinks back once the traffic
+ * turns small. Messages larger than the maximum get a buffer of their own
+ * that the socket reads straight into.
  */
-const RECEIVE_BUFFER_INITIAL = 64 * 1024;
+export const RECEIVE_BUFFER_INITIAL = 4 * 1024;
 const RECEIVE_BUFFER_MAX = 256 * 1024;
 /** First allocation for a message above that; it doubles as the payload arrives. */
 const BIG_MESSAGE_INITIAL = 1024 * 1024;
+/**
+ * The `readable` queue: messages are parsed out of the receive buffer only
+ * while the queue holds less than this many bytes, counting each message as
+ * its decoded size plus {@linkcode MESSAGE_COST} (so empty messages fill it
+ * too: at most 1024 of them wait). A bigger message is queued alone.
+ */
+export const RECEIVE_QUEUE_BYTES = 64 * 1024;
+/** What one queued message costs besides its bytes, in either direction. */
+export const MESSAGE_COST = 64;
+/** Decoded size of one numeric element (a JavaScript number in an array). */
+export const DECODED_NUMBER_SIZE = 8;
 /** The writer's gather buffer starts this small and grows up to the maximum. */
 const WRITE_BUFFER_INITIAL = 16 * 1024;
 const WRITE_BUFFER_MAX = 1024 * 1024;
@@ -48,14 +62,42 @@ const WRITE_BUFFER_MAX = 1024 * 1024;
 const COPY_LIMIT = 256 * 1024;
 /** Gather buffers kept for reuse once written. */
 const SPARE_BUFFERS = 2;
-/** Bytes queued behind the socket before `writable` pushes back. */
+/** Bytes (plus {@linkcode MESSAGE_COST} per message) queued behind the socket before `writable` pushes back. */
 const WRITABLE_HIGH_WATER_MARK = 256 * 1024;
 /** How long `close()` waits for queued messages to reach a peer that does not read. */
 export const CLOSE_LINGER = 10_000;
 
 /**
+ * Receive memory shared by the connections of one server: buffers above
+ * each connection's initial {@linkcode RECEIVE_BUFFER_INITIAL} bytes are
+ * charged to it while they exist.
+ */
+export class ReceiveBudget {
+  /** Bytes charged now. */
+  used = 0;
+  /** The most that may be charged. */
+  readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Charges `bytes` if they fit; false (nothing charged) otherwise. */
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /** Returns `bytes` charged earlier. */
+  give(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/**
  * The socket surface the engine needs: `Deno.Conn` has it, and so does the
- * `node:tls` adapter used for client-certificate servers.
+ * server-side TLS connection of `_common/tls_accept.ts`.
  */
 export interface ByteConn {
   readonly remoteAddr: Deno.Addr;
@@ -73,11 +115,26 @@ export interface ConnectionSettings {
   receiveType: MessageType;
   maxMessageSize: number;
   idleTimeout: number;
+  messageTimeout: number;
+  sendTimeout: number;
   maxUnsentMessages: number;
   discardMessagesBeforeOpen: boolean;
+  /** The server's shared receive memory; none on clients. */
+  budget?: ReceiveBudget;
   signal?: AbortSignal;
   /** Opens a replacement socket after a drop (client with `reconnect.onDrop`). */
   redial?: (signal: AbortSignal) => Promise<ByteConn>;
+}
+
+/**
+ * The largest payload in wire bytes a message of `type` may have so that
+ * its decoded form stays within `maxMessageSize`: numeric elements decode to
+ * {@linkcode DECODED_NUMBER_SIZE} bytes each, whatever their width on the wire.
+ */
+export function wireLimit(type: MessageType, maxMessageSize: number): number {
+  if (!isNumericType(type)) return maxMessageSize;
+  const { size } = NUMERIC_CODECS[type];
+  return Math.floor(maxMessageSize / DECODED_NUMBER_SIZE) * size;
 }
 
 /** Messages queued together; they are written together and settle together. */
@@ -96,6 +153,8 @@ interface Batch {
   resolve: () => void;
   reject: (reason: unknown) => void;
 }
+
+const EMPTY = new Uint8Array(0);
 
 type State = "open" | "reconnecting" | "closing" | "closed";
 
@@ -127,19 +186,32 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #framed: boolean;
   #encode: Encoder;
   #decode: Decoder;
+  /** Largest incoming / outgoing payload in wire bytes (see {@linkcode wireLimit}). */
+  #receiveLimit: number;
+  #sendLimit: number;
+  /** Bytes one decoded element of a numeric receive type counts for per wire byte. */
+  #decodedPerByte: number;
 
-  // Receiving.
+  // Receiving: unparsed bytes are `#rbuf[#rstart, #rend)`.
   #reader!: ReadableStreamDefaultController<R>;
-  #delivered = 0;
   #reading = false;
   #readError: { error: unknown } | null = null;
   #rbuf = new Uint8Array(RECEIVE_BUFFER_INITIAL);
+  #rstart = 0;
   #rend = 0;
+  #lastRead = 0;
   #big: Uint8Array<ArrayBuffer> | null = null;
   #bigFilled = 0;
   #bigLength = 0;
+  /** Bytes of `#rbuf` and `#big` charged to the server's budget. */
+  #charged = 0;
   #rawText: TextDecoder | null = null;
-  #rawCarry: Uint8Array | null = null;
+  /** What the next enqueued chunk counts for in the `readable` queue. */
+  #cost = 0;
+  /** When the current socket read started (0: none in flight). */
+  #readSince = 0;
+  /** Socket-wait time already spent on the incomplete message in the buffer. */
+  #partialWait = 0;
 
   // Sending.
   #pending: Batch | null = null;
@@ -157,6 +229,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #fastLimit: number;
   #queuedBytes = 0;
   #writing = false;
+  /** When the socket write in flight started (0: none). */
+  #writeSince = 0;
   #lastBatchSize = 1;
   #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
@@ -164,7 +238,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   // Timers and lifetime.
   #lastActivity = performance.now();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  /** The shortest time limit in force (0: none); the watchdog looks at least this often. */
+  #watchPeriod: number;
   #reconnecting: Promise<void> | null = null;
   #reconnectAbort: AbortController | null = null;
   #onAbort: (() => void) | null = null;
@@ -176,6 +252,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#peerCertificate = conn.peerCertificate ?? null;
     this.#settings = settings;
     this.#framed = settings.framing === "length";
+    this.#receiveLimit = wireLimit(settings.receiveType, settings.maxMessageSize);
+    this.#sendLimit = wireLimit(settings.sendType, settings.maxMessageSize);
+    this.#decodedPerByte = isNumericType(settings.receiveType)
+      ? DECODED_NUMBER_SIZE / NUMERIC_CODECS[settings.receiveType].size
+      : 1;
     this.#fastLimit = this.#framed &&
         (settings.sendType === "bytes" || settings.sendType === "image")
       ? Math.min(settings.maxMessageSize, SHORT_LENGTH_LIMIT - 1)
@@ -195,7 +276,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       },
       pull: (controller) => this.#pull(controller),
       cancel: () => this.close(),
-    }, { highWaterMark: 1 });
+    }, { highWaterMark: RECEIVE_QUEUE_BYTES, size: () => this.#cost });
 
     this.writable = new WritableStream<S>({
       start: (controller) => {
@@ -211,9 +292,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       abort: (reason) => this.#finish(reason ?? new DOMException("Aborted", "AbortError")),
     });
 
-    if (settings.idleTimeout > 0) {
-      this.#idleTimer = setTimeout(this.#checkIdle, settings.idleTimeout);
-    }
+    const limits = [settings.idleTimeout, settings.messageTimeout, settings.sendTimeout]
+      .filter((ms) => ms > 0);
+    this.#watchPeriod = limits.length > 0 ? Math.min(...limits) : 0;
+    if (this.#watchPeriod > 0) this.#watchdog = setTimeout(this.#watch, this.#watchPeriod);
     const signal = settings.signal;
     if (signal) {
       if (signal.aborted) {
@@ -253,8 +335,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         fill.set(value, used + SHORT_HEADER_SIZE);
         batch.fillUsed = end;
         batch.count++;
-        batch.bytes += length;
-        this.#queuedBytes += length;
+        batch.bytes += length + MESSAGE_COST;
+        this.#queuedBytes += length + MESSAGE_COST;
         return batch.promise;
       }
     }
@@ -274,7 +356,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const limit = this.#settings.maxMessageSize;
+    const limit = this.#sendLimit;
     if (this.#framed && payload.length > limit) {
       return Promise.reject(new MessageTooLargeError(payload.length, limit));
     }
@@ -322,8 +404,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       batch.segments.push(payload);
     }
     batch.count++;
-    batch.bytes += length;
-    this.#queuedBytes += length;
+    batch.bytes += length + MESSAGE_COST;
+    this.#queuedBytes += length + MESSAGE_COST;
     if (!this.#writing && state === "open") {
       this.#writing = true;
       // A caller that awaits each send gets its write started at once; after
@@ -365,34 +447,53 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   // ---- receiving -------------------------------------------------------
+  //
+  // Pull only: messages are parsed out of the receive buffer while the
+  // `readable` queue has room, the rest of the bytes stay in the buffer, and
+  // the socket is read only when the buffer holds no whole message and the
+  // consumer wants more. A fast peer meets TCP backpressure, not our memory.
 
   async #pull(controller: ReadableStreamDefaultController<R>): Promise<void> {
     if (this.#readError) {
-      controller.error(this.#readError.error);
+      // Whatever the queue still holds is read first.
+      if (controller.desiredSize === RECEIVE_QUEUE_BYTES) {
+        controller.error(this.#readError.error);
+      }
       return;
     }
-    const before = this.#delivered;
     // Time spent waiting for the consumer is not the peer's silence.
     if (!this.#reading) this.#lastActivity = performance.now();
-    while (this.#delivered === before) {
+    while (true) {
       if (this.#state === "reconnecting") {
         await this.#reconnecting;
         continue;
       }
       const conn = this.#conn;
       if (conn === null || this.#state === "closed") return;
-      const big = this.#big;
+      if ((controller.desiredSize ?? 0) <= 0) return;
+      let target: Uint8Array;
+      try {
+        if (this.#framed ? this.#parseFrames() : this.#parseRaw()) return;
+        target = this.#readTarget();
+      } catch (error) {
+        this.#finish(error);
+        return;
+      }
       let n: number | null;
       this.#reading = true;
+      this.#readSince = performance.now();
       try {
-        n = await conn.read(
-          big ? big.subarray(this.#bigFilled) : this.#rbuf.subarray(this.#rend),
-        );
+        n = await conn.read(target);
       } catch (error) {
         if (conn === this.#conn) this.#drop(error);
         continue;
       } finally {
         this.#reading = false;
+        const now = performance.now();
+        if (this.#rend > this.#rstart || this.#big !== null) {
+          this.#partialWait += now - this.#readSince;
+        }
+        this.#readSince = 0;
       }
       if (conn !== this.#conn) continue;
       if (n === null) {
@@ -400,49 +501,145 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         continue;
       }
       this.#lastActivity = performance.now();
-      try {
-        if (big) {
-          this.#bigFilled += n;
-          if (this.#bigFilled === this.#bigLength) {
-            this.#big = null;
-            this.#deliver(big, true);
-          } else if (this.#bigFilled === big.length) {
-            // Memory follows the bytes that actually arrived, not the claim.
-            const grown = new Uint8Array(Math.min(this.#bigLength, big.length * 2));
-            grown.set(big);
-            this.#big = grown;
+      this.#lastRead = n;
+      const big = this.#big;
+      if (big !== null) {
+        this.#bigFilled += n;
+        if (this.#bigFilled === this.#bigLength) {
+          this.#big = null;
+          this.#release(big.length);
+          this.#partialWait = 0;
+          this.#cost = Math.ceil(this.#bigLength * this.#decodedPerByte) + MESSAGE_COST;
+          try {
+            this.#reader.enqueue(this.#decode(big, true) as R);
+          } catch (error) {
+            this.#finish(error);
           }
-        } else if (this.#framed) {
-          const filled = this.#rend + n === this.#rbuf.length;
-          this.#rend += n;
-          this.#parseFrames();
-          // Reads that fill the buffer mean a fast sender: read more per call.
-          if (filled && this.#rbuf.length < RECEIVE_BUFFER_MAX && this.#big === null) {
-            this.#growReceiveBuffer(this.#rbuf.length * 2, 0, this.#rend);
-          }
-        } else {
-          this.#receiveRaw(n);
+          return;
         }
-      } catch (error) {
-        this.#finish(error);
-        return;
+        if (this.#bigFilled === big.length) {
+          // Memory follows the bytes that actually arrived, not the claim.
+          const size = Math.min(this.#bigLength, big.length * 2);
+          if (!this.#charge(size - big.length)) {
+            this.#finish(this.#budgetError(size - big.length));
+            return;
+          }
+          const grown = new Uint8Array(size);
+          grown.set(big);
+          this.#big = grown;
+        }
+        continue;
+      }
+      this.#rend += n;
+      // Reads that fill the buffer mean a fast sender: read more per call
+      // (when the server's budget allows).
+      const capacity = this.#rbuf.length;
+      if (this.#rend === capacity && capacity < RECEIVE_BUFFER_MAX) {
+        const size = Math.min(capacity * 2, RECEIVE_BUFFER_MAX);
+        if (this.#charge(size - capacity)) this.#resize(size);
       }
     }
   }
 
-  #deliver(payload: Uint8Array<ArrayBuffer>, owned: boolean): void {
-    const value = this.#decode(payload, owned) as R;
-    this.#reader.enqueue(value);
-    this.#delivered++;
+  /** Charges `bytes` to the server's budget; false when it is used up. */
+  #charge(bytes: number): boolean {
+    const budget = this.#settings.budget;
+    if (budget !== undefined && !budget.take(bytes)) return false;
+    this.#charged += bytes;
+    return true;
   }
 
-  /** Delivers every whole frame in the receive buffer and keeps the rest. */
-  #parseFrames(): void {
+  #release(bytes: number): void {
+    this.#charged -= bytes;
+    this.#settings.budget?.give(bytes);
+  }
+
+  #budgetError(bytes: number): BufferLimitError {
+    const budget = this.#settings.budget!;
+    return new BufferLimitError(budget.used + bytes, budget.limit);
+  }
+
+  /** Replaces the receive buffer by one of `size` bytes (charged already), keeping the unparsed bytes. */
+  #resize(size: number): void {
+    const grown = new Uint8Array(size);
+    grown.set(this.#rbuf.subarray(this.#rstart, this.#rend));
+    this.#rend -= this.#rstart;
+    this.#rstart = 0;
+    this.#rbuf = grown;
+  }
+
+  /**
+   * Where the next socket read goes: the big message's buffer, or the
+   * receive buffer's free end (compacted, grown for the message it holds
+   * the start of, or shrunk back when the traffic turned small).
+   */
+  #readTarget(): Uint8Array {
+    const big = this.#big;
+    if (big !== null) return big.subarray(this.#bigFilled);
+    let buf = this.#rbuf;
+    const unparsed = this.#rend - this.#rstart;
+    if (unparsed === 0) {
+      this.#rstart = this.#rend = 0;
+      if (buf.length > RECEIVE_BUFFER_INITIAL && this.#lastRead < RECEIVE_BUFFER_INITIAL) {
+        this.#release(buf.length - RECEIVE_BUFFER_INITIAL);
+        this.#rbuf = buf = new Uint8Array(RECEIVE_BUFFER_INITIAL);
+      }
+      this.#partialWait = 0;
+      return buf;
+    }
+    if (this.#framed) {
+      // The buffer starts with an incomplete message: make room for all of it.
+      const start = this.#rstart;
+      let length = buf[start];
+      let header = SHORT_HEADER_SIZE;
+      if (length === LONG_LENGTH_MARKER) {
+        length = unparsed < LONG_HEADER_SIZE ? 0 : readLongLength(buf, start);
+        header = LONG_HEADER_SIZE;
+      }
+      const total = header + length;
+      if (total > RECEIVE_BUFFER_MAX) {
+        // Too big for the shared buffer: give it its own, read straight into
+        // it, and let it grow as the bytes come (a bare header costs little).
+        const size = Math.min(length, BIG_MESSAGE_INITIAL);
+        if (!this.#charge(size)) throw this.#budgetError(size);
+        const big = new Uint8Array(size);
+        big.set(buf.subarray(start + header, this.#rend));
+        this.#big = big;
+        this.#bigLength = length;
+        this.#bigFilled = unparsed - header;
+        this.#rstart = this.#rend = 0;
+        return big.subarray(this.#bigFilled);
+      }
+      if (total > buf.length) {
+        let size = buf.length * 2;
+        while (size < total) size *= 2;
+        size = Math.min(size, RECEIVE_BUFFER_MAX);
+        if (!this.#charge(size - buf.length)) throw this.#budgetError(size - buf.length);
+        this.#resize(size);
+        return this.#rbuf.subarray(this.#rend);
+      }
+    }
+    if (this.#rend === buf.length || this.#rstart > 0) {
+      buf.copyWithin(0, this.#rstart, this.#rend);
+      this.#rend = unparsed;
+      this.#rstart = 0;
+    }
+    return buf.subarray(this.#rend);
+  }
+
+  /**
+   * Delivers whole frames from the receive buffer while the `readable`
+   * queue has room; returns whether any was delivered.
+   */
+  #parseFrames(): boolean {
     const buf = this.#rbuf;
     const end = this.#rend;
-    const limit = this.#settings.maxMessageSize;
-    let pos = 0;
-    while (pos < end) {
+    const limit = this.#receiveLimit;
+    const reader = this.#reader;
+    const perByte = this.#decodedPerByte;
+    const first = this.#rstart;
+    let pos = first;
+    while (pos < end && (reader.desiredSize ?? 0) > 0) {
       let length = buf[pos];
       let header = SHORT_HEADER_SIZE;
       if (length === LONG_LENGTH_MARKER) {
@@ -451,52 +648,48 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         header = LONG_HEADER_SIZE;
       }
       if (length > limit) {
-        this.#rend = 0;
+        this.#rstart = this.#rend = 0;
         throw new MessageTooLargeError(length, limit);
       }
       const total = header + length;
-      if (end - pos >= total) {
-        this.#deliver(buf.subarray(pos + header, pos + total), false);
-        pos += total;
-        continue;
-      }
-      if (total > buf.length) {
-        if (total <= RECEIVE_BUFFER_MAX) {
-          this.#growReceiveBuffer(total, pos, end);
-          return;
-        }
-        // Too big for the shared buffer: give it its own, read straight into
-        // it, and let it grow as the bytes come (a bare header costs little).
-        const big = new Uint8Array(Math.min(length, BIG_MESSAGE_INITIAL));
-        big.set(buf.subarray(pos + header, end));
-        this.#big = big;
-        this.#bigLength = length;
-        this.#bigFilled = end - pos - header;
-        pos = end;
-      }
-      break;
+      if (end - pos < total) break;
+      this.#cost = length * perByte + MESSAGE_COST;
+      const value = this.#decode(buf.subarray(pos + header, pos + total), false) as R;
+      pos += total;
+      this.#rstart = pos;
+      reader.enqueue(value);
     }
-    if (pos === end) {
-      this.#rend = 0;
-    } else {
-      buf.copyWithin(0, pos, end);
-      this.#rend = end - pos;
-    }
+    this.#rstart = pos;
+    if (pos === end) this.#rstart = this.#rend = 0;
+    if (pos === first) return false;
+    // What is left started arriving with the last read.
+    this.#partialWait = 0;
+    return true;
   }
 
-  /** Replaces the receive buffer by one of at least `size` bytes, keeping `[from, to)`. */
-  #growReceiveBuffer(size: number, from: number, to: number): void {
-    let capacity = this.#rbuf.length * 2;
-    while (capacity < size) capacity *= 2;
-    const grown = new Uint8Array(Math.min(capacity, RECEIVE_BUFFER_MAX));
-    grown.set(this.#rbuf.subarray(from, to));
-    this.#rbuf = grown;
-    this.#rend = to - from;
-  }
-
-  #receiveRaw(n: number): void {
-    const chunk = this.#rbuf.subarray(0, n);
+  /** Delivers raw bytes from the receive buffer while the queue has room. */
+  #parseRaw(): boolean {
+    const start = this.#rstart;
+    const end = this.#rend;
+    if (start === end) return false;
+    const reader = this.#reader;
+    const chunk = this.#rbuf.subarray(start, end);
     const type = this.#settings.receiveType;
+    if (isNumericType(type)) {
+      const { size, read } = NUMERIC_CODECS[type];
+      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      let offset = 0;
+      this.#cost = DECODED_NUMBER_SIZE + MESSAGE_COST;
+      while (offset + size <= chunk.length && (reader.desiredSize ?? 0) > 0) {
+        reader.enqueue(read(view, offset) as R);
+        offset += size;
+      }
+      this.#rstart = start + offset;
+      if (this.#rstart === end) this.#rstart = this.#rend = 0;
+      return offset > 0;
+    }
+    this.#rstart = this.#rend = 0;
+    this.#cost = chunk.length + MESSAGE_COST;
     if (type === "string") {
       let text: string;
       try {
@@ -504,51 +697,28 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       } catch (cause) {
         throw new InvalidPayloadError("Received bytes are not valid UTF-8", { cause });
       }
-      if (text.length > 0) {
-        this.#reader.enqueue(text as R);
-        this.#delivered++;
-      }
-      return;
+      if (text.length === 0) return false;
+      reader.enqueue(text as R);
+      return true;
     }
-    if (isNumericType(type)) {
-      this.#receiveRawNumbers(type, chunk);
-      return;
-    }
-    this.#reader.enqueue(chunk.slice() as R);
-    this.#delivered++;
-  }
-
-  #receiveRawNumbers(type: NumericType, chunk: Uint8Array): void {
-    const { size, read } = NUMERIC_CODECS[type];
-    let bytes = chunk;
-    if (this.#rawCarry) {
-      bytes = new Uint8Array(this.#rawCarry.length + chunk.length);
-      bytes.set(this.#rawCarry);
-      bytes.set(chunk, this.#rawCarry.length);
-      this.#rawCarry = null;
-    }
-    const whole = bytes.length - (bytes.length % size);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, whole);
-    for (let offset = 0; offset < whole; offset += size) {
-      this.#reader.enqueue(read(view, offset) as R);
-      this.#delivered++;
-    }
-    if (whole < bytes.length) this.#rawCarry = bytes.slice(whole);
+    reader.enqueue(chunk.slice() as R);
+    return true;
   }
 
   /** Raw-framing leftovers at the end of the stream are an error, not a silent loss. */
   #rawLeftover(): Error | null {
-    if (this.#rawCarry) {
+    const left = this.#rend - this.#rstart;
+    if (left > 0) {
       return new InvalidPayloadError(
-        `Stream ended inside a "${this.#settings.receiveType}" element (${this.#rawCarry.length} bytes left over)`,
+        `Stream ended inside a "${this.#settings.receiveType}" element (${left} bytes left over)`,
       );
     }
     if (this.#rawText) {
       try {
         const text = this.#rawText.decode();
         if (text.length > 0) {
+          this.#cost = text.length + MESSAGE_COST;
           this.#reader.enqueue(text as R);
-          this.#delivered++;
         }
       } catch (cause) {
         return new InvalidPayloadError("Stream ended inside a UTF-8 character", { cause });
@@ -558,13 +728,22 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   #resetReceive(): void {
-    this.#rend = 0;
+    this.#rstart = this.#rend = 0;
+    if (this.#big !== null) this.#release(this.#big.length);
     this.#big = null;
     this.#bigFilled = 0;
-    this.#rawCarry = null;
+    this.#partialWait = 0;
     this.#rawText = !this.#framed && this.#settings.receiveType === "string"
       ? new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
       : null;
+  }
+
+  /** Gives every receive buffer back (the connection has ended). */
+  #freeReceive(): void {
+    this.#big = null;
+    this.#rbuf = EMPTY;
+    this.#rstart = this.#rend = 0;
+    if (this.#charged !== 0) this.#release(this.#charged);
   }
 
   /** Ends `readable`, after whatever it already holds when there is an error. */
@@ -572,7 +751,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     try {
       if (error === null) {
         this.#reader.close();
-      } else if ((this.#reader.desiredSize ?? 0) > 0) {
+      } else if (this.#reader.desiredSize === RECEIVE_QUEUE_BYTES) {
         this.#reader.error(error);
       } else {
         this.#readError = { error };
@@ -628,14 +807,19 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         this.#seal(batch);
         try {
           for (const segment of batch.segments) {
-            let offset = await conn.write(segment);
-            while (offset < segment.length) offset += await conn.write(segment.subarray(offset));
+            let offset = 0;
+            while (offset < segment.length) {
+              this.#writeSince = performance.now();
+              offset += await conn.write(offset === 0 ? segment : segment.subarray(offset));
+            }
           }
+          this.#writeSince = 0;
           this.#lastActivity = performance.now();
           this.#queuedBytes -= batch.bytes;
           this.#recycle(batch);
           batch.resolve();
         } catch (error) {
+          this.#writeSince = 0;
           this.#queuedBytes -= batch.bytes;
           batch.reject(new ConnectionClosedError({ cause: error }));
           if (conn === this.#conn) this.#drop(error);
@@ -679,18 +863,66 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   // ---- lifetime --------------------------------------------------------
 
-  #checkIdle = (): void => {
-    const idle = this.#settings.idleTimeout;
+  /**
+   * One timer per connection checks every time limit: `idleTimeout` (no
+   * traffic while we wait on the peer), `messageTimeout` (an incomplete
+   * message while we wait on the peer) and `sendTimeout` (a write the peer
+   * does not take). It fires at the nearest deadline, and at least every
+   * `#watchPeriod` so a deadline that starts later is never missed by much.
+   */
+  #watch = (): void => {
+    this.#watchdog = undefined;
+    if (this.#state === "closed") return;
+    const { idleTimeout, messageTimeout, sendTimeout } = this.#settings;
     const now = performance.now();
-    // Not reading means the consumer is behind, not that the peer is silent.
-    if (!this.#reading && this.#state === "open") this.#lastActivity = now;
-    const quiet = now - this.#lastActivity;
-    if (quiet >= idle) {
-      this.#idleTimer = undefined;
-      this.#finish(new DOMException(`Connection was idle for ${idle} ms`, "TimeoutError"));
-    } else {
-      this.#idleTimer = setTimeout(this.#checkIdle, idle - quiet);
+    let next = now + this.#watchPeriod;
+    if (this.#state === "open" || this.#state === "closing") {
+      // Not reading means the consumer is behind, not that the peer is silent.
+      if (!this.#reading) this.#lastActivity = now;
+      if (idleTimeout > 0) {
+        const deadline = this.#lastActivity + idleTimeout;
+        if (now >= deadline) {
+          this.#finish(
+            new FramedTimeoutError(
+              "idleTimeout",
+              idleTimeout,
+              `Connection was idle for ${idleTimeout} ms`,
+            ),
+          );
+          return;
+        }
+        next = Math.min(next, deadline);
+      }
+      if (messageTimeout > 0 && this.#readSince > 0 && (this.#rend > this.#rstart || this.#big)) {
+        const deadline = this.#readSince + messageTimeout - this.#partialWait;
+        if (now >= deadline) {
+          this.#finish(
+            new FramedTimeoutError(
+              "messageTimeout",
+              messageTimeout,
+              `A message stayed incomplete for ${messageTimeout} ms`,
+            ),
+          );
+          return;
+        }
+        next = Math.min(next, deadline);
+      }
+      if (sendTimeout > 0 && this.#writeSince > 0) {
+        const deadline = this.#writeSince + sendTimeout;
+        if (now >= deadline) {
+          this.#finish(
+            new FramedTimeoutError(
+              "sendTimeout",
+              sendTimeout,
+              `The peer took nothing we sent for ${sendTimeout} ms`,
+            ),
+          );
+          return;
+        }
+        next = Math.min(next, deadline);
+      }
     }
+    this.#watchdog = setTimeout(this.#watch, Math.max(1, next - now));
   };
 
   /** The socket ended without `close()`: reconnect, or end the connection. */
@@ -706,7 +938,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   #framedLeftover(): Error | null {
-    if (this.#rend > 0 || this.#big) {
+    if (this.#rend > this.#rstart || this.#big) {
       return new InvalidPayloadError("Stream ended inside a message");
     }
     return null;
@@ -756,7 +988,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#state = "closed";
     this.#fast = null;
     this.#error = error ?? undefined;
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#watchdog);
+    this.#writeSince = 0;
     if (this.#onAbort) this.#settings.signal?.removeEventListener("abort", this.#onAbort);
     this.#reconnectAbort?.abort();
     const conn = this.#conn;
@@ -775,6 +1008,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const wake of waiters) wake();
+    this.#freeReceive();
     this.#endReadable(error);
     if (error === null) this.#settle.resolve();
     else this.#settle.reject(error);
