@@ -17,7 +17,7 @@ import {
   NotConnectedError,
   UnsentQueueFullError,
 } from "./errors.ts";
-import type { MessageType, NumericType } from "./types.ts";
+import type { MessageType } from "./types.ts";
 import {
   headerSize,
   LONG_HEADER_SIZE,
