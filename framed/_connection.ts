@@ -6,6 +6,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { FramedConnection, PeerCertificate } from "./connection.ts";
 import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
 import {
@@ -44,13 +45,25 @@ const BIG_MESSAGE_INITIAL = 1024 * 1024;
  * The `readable` queue: messages are parsed out of the receive buffer only
  * while the queue holds less than this many bytes, counting each message as
  * its decoded size plus {@linkcode MESSAGE_COST} (so empty messages fill it
- * too: at most 1024 of them wait). A bigger message is queued alone.
+ * too: at most 256 of them wait). A bigger message is queued alone.
  */
 export const RECEIVE_QUEUE_BYTES = 64 * 1024;
-/** What one queued message costs besides its bytes, in either direction. */
-export const MESSAGE_COST = 64;
+/**
+ * What one queued message costs besides its bytes, in either direction:
+ * about what a small message's JavaScript objects take (a `Uint8Array` with
+ * its own `ArrayBuffer`, a promise reaction).
+ */
+export const MESSAGE_COST = 256;
 /** Decoded size of one numeric element (a JavaScript number in an array). */
 export const DECODED_NUMBER_SIZE = 8;
+/**
+ * Longest all connections together parse messages out of their buffers in
+ * one turn of the event loop before each yields to the next turn. A consumer
+ * that keeps up pulls synchronously, so without this a flood of tiny
+ * messages on many connections makes every turn (and so every other
+ * connection, new ones included) wait for all of them.
+ */
+const PARSE_SLICE_MS = 2;
 /** The writer's gather buffer starts this small and grows up to the maximum. */
 const WRITE_BUFFER_INITIAL = 16 * 1024;
 const WRITE_BUFFER_MAX = 1024 * 1024;
@@ -156,6 +169,66 @@ interface Batch {
 
 const EMPTY = new Uint8Array(0);
 
+/** When the current turn's parsing began, and whether the turn is open. */
+let turnStart = 0;
+let turnOpen = false;
+function endTurn(): void {
+  turnOpen = false;
+}
+
+/**
+ * Whether parsing may go on in this turn of the event loop. The first
+ * caller of a turn opens it (and schedules its end with `setImmediate`,
+ * which runs after the turn's I/O); later callers share its
+ * {@linkcode PARSE_SLICE_MS}.
+ */
+function parseSliceLeft(): boolean {
+  const now = performance.now();
+  if (!turnOpen) {
+    turnOpen = true;
+    turnStart = now;
+    setImmediate(endTurn);
+    return true;
+  }
+  return now - turnStart <= PARSE_SLICE_MS;
+}
+
+/**
+ * Connections waiting for a later turn, in the order they get it: those
+ * that did not get to parse in the last turn first, those that did last
+ * (round robin, so one busy connection cannot keep the slice).
+ */
+let waitingFirst: (() => void)[] = [];
+let waitingLast: (() => void)[] = [];
+let wakeScheduled = false;
+function wakeWaiting(): void {
+  wakeScheduled = false;
+  // The waiters get a fresh slice of their own, whatever the turn's I/O used.
+  turnStart = performance.now();
+  if (!turnOpen) {
+    turnOpen = true;
+    setImmediate(endTurn);
+  }
+  const queue = waitingFirst.length === 0 ? waitingLast : waitingFirst.concat(waitingLast);
+  waitingFirst = [];
+  waitingLast = [];
+  for (const resume of queue) resume();
+}
+
+/**
+ * Resolves on a later turn of the event loop, after pending I/O
+ * (`setImmediate`: unlike `setTimeout(0)` it is not clamped to 1 ms).
+ */
+function waitForTurn(parsed: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    (parsed ? waitingLast : waitingFirst).push(resolve);
+    if (!wakeScheduled) {
+      wakeScheduled = true;
+      setImmediate(wakeWaiting);
+    }
+  });
+}
+
 type State = "open" | "reconnecting" | "closing" | "closed";
 
 /** Applies `noDelay` / `keepAlive` where the socket exposes them (plain TCP). */
@@ -212,6 +285,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #readSince = 0;
   /** Socket-wait time already spent on the incomplete message in the buffer. */
   #partialWait = 0;
+  /** Whether this connection parsed messages since it last waited for a turn. */
+  #parsedThisTurn = false;
 
   // Sending.
   #pending: Batch | null = null;
@@ -235,6 +310,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
   #writer!: WritableStreamDefaultController;
+  #watchedSend: Promise<void> | null = null;
 
   // Timers and lifetime.
   #lastActivity = performance.now();
@@ -286,7 +362,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         const sent = this.send(chunk);
         if (this.#state !== "open" && this.#state !== "reconnecting") return sent;
         if (this.#queuedBytes > WRITABLE_HIGH_WATER_MARK) return sent;
-        sent.catch((error) => this.#writer.error(error));
+        // Messages of one batch share its promise: watch it once, not once
+        // per message (a flood of small messages would pile up reactions).
+        if (sent !== this.#watchedSend) {
+          this.#watchedSend = sent;
+          sent.catch((error) => this.#writer.error(error));
+        }
       },
       close: () => this.close(),
       abort: (reason) => this.#finish(reason ?? new DOMException("Aborted", "AbortError")),
@@ -471,9 +552,18 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       const conn = this.#conn;
       if (conn === null || this.#state === "closed") return;
       if ((controller.desiredSize ?? 0) <= 0) return;
+      if (this.#rend > this.#rstart && !parseSliceLeft()) {
+        const parsed = this.#parsedThisTurn;
+        this.#parsedThisTurn = false;
+        await waitForTurn(parsed);
+        continue;
+      }
       let target: Uint8Array;
       try {
-        if (this.#framed ? this.#parseFrames() : this.#parseRaw()) return;
+        if (this.#framed ? this.#parseFrames() : this.#parseRaw()) {
+          this.#parsedThisTurn = true;
+          return;
+        }
         target = this.#readTarget();
       } catch (error) {
         this.#finish(error);
@@ -532,9 +622,13 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
       this.#rend += n;
       // Reads that fill the buffer mean a fast sender: read more per call
-      // (when the server's budget allows).
+      // when the consumer keeps up (its queue is empty) and the server's
+      // budget allows. Reading more for a slow consumer only holds more.
       const capacity = this.#rbuf.length;
-      if (this.#rend === capacity && capacity < RECEIVE_BUFFER_MAX) {
+      if (
+        this.#rend === capacity && capacity < RECEIVE_BUFFER_MAX &&
+        controller.desiredSize === RECEIVE_QUEUE_BYTES
+      ) {
         const size = Math.min(capacity * 2, RECEIVE_BUFFER_MAX);
         if (this.#charge(size - capacity)) this.#resize(size);
       }
