@@ -37,7 +37,7 @@ import { isNumericType } from "./_codec.ts";
  * turns small. Messages larger than the maximum get a buffer of their own
  * that the socket reads straight into.
  */
-export const RECEIVE_BUFFER_INITIAL = 4 * 1024;
+export const RECEIVE_BUFFER_INITIAL = 1024;
 const RECEIVE_BUFFER_MAX = 256 * 1024;
 /** First allocation for a message above that; it doubles as the payload arrives. */
 const BIG_MESSAGE_INITIAL = 1024 * 1024;
@@ -134,6 +134,8 @@ export interface ConnectionSettings {
   discardMessagesBeforeOpen: boolean;
   /** The server's shared receive memory; none on clients. */
   budget?: ReceiveBudget;
+  /** Called once when a connection has ended (the server forgets it). */
+  onEnd?: (connection: FramedConnection<never, unknown>) => void;
   signal?: AbortSignal;
   /** Opens a replacement socket after a drop (client with `reconnect.onDrop`). */
   redial?: (signal: AbortSignal) => Promise<ByteConn>;
@@ -168,6 +170,45 @@ interface Batch {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The method the shared sweep calls on each watched connection. */
+const CHECK_LIMITS: unique symbol = Symbol("checkLimits");
+
+interface Watched {
+  [CHECK_LIMITS](now: number): void;
+}
+
+/**
+ * Every connection with a time limit, checked by one shared sweep (a timer
+ * per connection would cost each idle connection about 0.8 KiB). The sweep
+ * runs every eighth of the shortest limit in force, between 10 ms and 1 s,
+ * so a limit fires at most that late.
+ */
+const watched = new Set<Watched>();
+let sweepTimer: ReturnType<typeof setInterval> | undefined;
+let sweepEvery = Infinity;
+
+function sweep(): void {
+  const now = performance.now();
+  for (const connection of watched) connection[CHECK_LIMITS](now);
+}
+
+function watch(connection: Watched, period: number): void {
+  watched.add(connection);
+  const every = Math.min(1000, Math.max(10, period / 8));
+  if (every < sweepEvery) {
+    sweepEvery = every;
+    clearInterval(sweepTimer);
+    sweepTimer = setInterval(sweep, every);
+  }
+}
+
+function unwatch(connection: Watched): void {
+  if (!watched.delete(connection) || watched.size > 0) return;
+  clearInterval(sweepTimer);
+  sweepTimer = undefined;
+  sweepEvery = Infinity;
+}
 
 /** When the current turn's parsing began, and whether the turn is open. */
 let turnStart = 0;
@@ -245,7 +286,6 @@ export function tuneSocket(conn: ByteConn, noDelay: boolean, keepAlive: boolean)
 /** @internal */
 export class Connection<S, R> implements FramedConnection<S, R> {
   readonly readable: ReadableStream<R>;
-  readonly writable: WritableStream<S>;
   readonly closed: Promise<void>;
 
   #conn: ByteConn | null;
@@ -309,13 +349,13 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #lastBatchSize = 1;
   #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
+  #writable: WritableStream<S> | null = null;
   #writer!: WritableStreamDefaultController;
   #watchedSend: Promise<void> | null = null;
 
   // Timers and lifetime.
   #lastActivity = performance.now();
-  #watchdog: ReturnType<typeof setTimeout> | undefined;
-  /** The shortest time limit in force (0: none); the watchdog looks at least this often. */
+  /** The shortest time limit in force (0: none). */
   #watchPeriod: number;
   #reconnecting: Promise<void> | null = null;
   #reconnectAbort: AbortController | null = null;
@@ -354,7 +394,24 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       cancel: () => this.close(),
     }, { highWaterMark: RECEIVE_QUEUE_BYTES, size: () => this.#cost });
 
-    this.writable = new WritableStream<S>({
+    const limits = [settings.idleTimeout, settings.messageTimeout, settings.sendTimeout]
+      .filter((ms) => ms > 0);
+    this.#watchPeriod = limits.length > 0 ? Math.min(...limits) : 0;
+    if (this.#watchPeriod > 0) watch(this, this.#watchPeriod);
+    const signal = settings.signal;
+    if (signal) {
+      if (signal.aborted) {
+        this.#finish(signal.reason);
+      } else {
+        this.#onAbort = () => this.#finish(signal.reason);
+        signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
+    }
+  }
+
+  /** Created on first use: an app that only calls `send()` does not pay for it. */
+  get writable(): WritableStream<S> {
+    this.#writable ??= new WritableStream<S>({
       start: (controller) => {
         this.#writer = controller;
       },
@@ -372,20 +429,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       close: () => this.close(),
       abort: (reason) => this.#finish(reason ?? new DOMException("Aborted", "AbortError")),
     });
-
-    const limits = [settings.idleTimeout, settings.messageTimeout, settings.sendTimeout]
-      .filter((ms) => ms > 0);
-    this.#watchPeriod = limits.length > 0 ? Math.min(...limits) : 0;
-    if (this.#watchPeriod > 0) this.#watchdog = setTimeout(this.#watch, this.#watchPeriod);
-    const signal = settings.signal;
-    if (signal) {
-      if (signal.aborted) {
-        this.#finish(signal.reason);
-      } else {
-        this.#onAbort = () => this.#finish(signal.reason);
-        signal.addEventListener("abort", this.#onAbort, { once: true });
-      }
-    }
+    return this.#writable;
   }
 
   get remoteAddr(): Deno.NetAddr {
@@ -958,66 +1002,46 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   // ---- lifetime --------------------------------------------------------
 
   /**
-   * One timer per connection checks every time limit: `idleTimeout` (no
+   * Checks every time limit (called by the shared sweep): `idleTimeout` (no
    * traffic while we wait on the peer), `messageTimeout` (an incomplete
    * message while we wait on the peer) and `sendTimeout` (a write the peer
-   * does not take). It fires at the nearest deadline, and at least every
-   * `#watchPeriod` so a deadline that starts later is never missed by much.
+   * does not take).
    */
-  #watch = (): void => {
-    this.#watchdog = undefined;
-    if (this.#state === "closed") return;
+  [CHECK_LIMITS](now: number): void {
+    const state = this.#state;
+    if (state !== "open" && state !== "closing") return;
     const { idleTimeout, messageTimeout, sendTimeout } = this.#settings;
-    const now = performance.now();
-    let next = now + this.#watchPeriod;
-    if (this.#state === "open" || this.#state === "closing") {
-      // Not reading means the consumer is behind, not that the peer is silent.
-      if (!this.#reading) this.#lastActivity = now;
-      if (idleTimeout > 0) {
-        const deadline = this.#lastActivity + idleTimeout;
-        if (now >= deadline) {
-          this.#finish(
-            new FramedTimeoutError(
-              "idleTimeout",
-              idleTimeout,
-              `Connection was idle for ${idleTimeout} ms`,
-            ),
-          );
-          return;
-        }
-        next = Math.min(next, deadline);
-      }
-      if (messageTimeout > 0 && this.#readSince > 0 && (this.#rend > this.#rstart || this.#big)) {
-        const deadline = this.#readSince + messageTimeout - this.#partialWait;
-        if (now >= deadline) {
-          this.#finish(
-            new FramedTimeoutError(
-              "messageTimeout",
-              messageTimeout,
-              `A message stayed incomplete for ${messageTimeout} ms`,
-            ),
-          );
-          return;
-        }
-        next = Math.min(next, deadline);
-      }
-      if (sendTimeout > 0 && this.#writeSince > 0) {
-        const deadline = this.#writeSince + sendTimeout;
-        if (now >= deadline) {
-          this.#finish(
-            new FramedTimeoutError(
-              "sendTimeout",
-              sendTimeout,
-              `The peer took nothing we sent for ${sendTimeout} ms`,
-            ),
-          );
-          return;
-        }
-        next = Math.min(next, deadline);
-      }
+    // Not reading means the consumer is behind, not that the peer is silent.
+    if (!this.#reading) this.#lastActivity = now;
+    if (idleTimeout > 0 && now - this.#lastActivity >= idleTimeout) {
+      this.#finish(
+        new FramedTimeoutError(
+          "idleTimeout",
+          idleTimeout,
+          `Connection was idle for ${idleTimeout} ms`,
+        ),
+      );
+    } else if (
+      messageTimeout > 0 && this.#readSince > 0 && (this.#rend > this.#rstart || this.#big) &&
+      now - this.#readSince + this.#partialWait >= messageTimeout
+    ) {
+      this.#finish(
+        new FramedTimeoutError(
+          "messageTimeout",
+          messageTimeout,
+          `A message stayed incomplete for ${messageTimeout} ms`,
+        ),
+      );
+    } else if (sendTimeout > 0 && this.#writeSince > 0 && now - this.#writeSince >= sendTimeout) {
+      this.#finish(
+        new FramedTimeoutError(
+          "sendTimeout",
+          sendTimeout,
+          `The peer took nothing we sent for ${sendTimeout} ms`,
+        ),
+      );
     }
-    this.#watchdog = setTimeout(this.#watch, Math.max(1, next - now));
-  };
+  }
 
   /** The socket ended without `close()`: reconnect, or end the connection. */
   #drop(error: unknown): void {
@@ -1082,7 +1106,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#state = "closed";
     this.#fast = null;
     this.#error = error ?? undefined;
-    clearTimeout(this.#watchdog);
+    unwatch(this);
     this.#writeSince = 0;
     if (this.#onAbort) this.#settings.signal?.removeEventListener("abort", this.#onAbort);
     this.#reconnectAbort?.abort();
@@ -1104,6 +1128,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     for (const wake of waiters) wake();
     this.#freeReceive();
     this.#endReadable(error);
+    this.#settings.onEnd?.(this as unknown as FramedConnection<never, unknown>);
     if (error === null) this.#settle.resolve();
     else this.#settle.reject(error);
   }

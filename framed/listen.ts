@@ -132,6 +132,9 @@ export function listen<S extends MessageType = "string", R extends MessageType =
     discardMessagesBeforeOpen: false,
     budget: new ReceiveBudget(maxBufferedBytes),
   };
+  // Set below, once the listener exists: connections tell it when they end.
+  let server: Listener<SendValueOf<S>, ReceiveValueOf<R>> | undefined;
+  settings.onEnd = (connection) => server?.forget(connection);
   const acceptTls = common.cert === undefined ? null : createTlsAcceptor({
     cert: common.cert,
     key: common.key!,
@@ -140,7 +143,7 @@ export function listen<S extends MessageType = "string", R extends MessageType =
     handshakeTimeout,
   });
   const listener = Deno.listen({ hostname: common.hostname, port: common.port });
-  return new Listener<SendValueOf<S>, ReceiveValueOf<R>>(
+  return server = new Listener<SendValueOf<S>, ReceiveValueOf<R>>(
     listener,
     settings,
     acceptTls,
@@ -263,6 +266,11 @@ class Listener<S, R> implements FramedListener<S, R> {
     this.admit(conn);
   }
 
+  /** A connection has ended: it is no longer counted. */
+  forget(connection: FramedConnection<never, unknown>): void {
+    this.#connections.delete(connection as unknown as Connection<S, R>);
+  }
+
   /** Wraps an accepted (and secured) socket and hands it to an iterator. */
   admit(conn: ByteConn): void {
     if (this.#closed) {
@@ -271,7 +279,6 @@ class Listener<S, R> implements FramedListener<S, R> {
     }
     const connection = new Connection<S, R>(conn, this.#settings);
     this.#connections.add(connection);
-    connection.closed.finally(() => this.#connections.delete(connection)).catch(() => {});
     const waiter = this.#waiters.shift();
     if (waiter) waiter(connection);
     else this.#ready.push(connection);

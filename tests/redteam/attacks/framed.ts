@@ -152,15 +152,17 @@ export async function stalledHeaderFlood(
   const result = { stalled: newStats(), idle: newStats() };
   const watching: Promise<void>[] = [];
   const header = new Uint8Array([0xff, 0x00]);
-  const stalledConns = await openMany(target, stalled, signal, result.stalled, async (conn) => {
-    watching.push(watchClose(conn, result.stalled, started, signal));
-    await conn.write(header);
-    result.stalled.bytesSent += header.length;
-  });
-  const idleConns = await openMany(target, idle, signal, result.idle, (conn) => {
-    watching.push(watchClose(conn, result.idle, started, signal));
-    return Promise.resolve();
-  });
+  const [stalledConns, idleConns] = await Promise.all([
+    openMany(target, stalled, signal, result.stalled, async (conn) => {
+      watching.push(watchClose(conn, result.stalled, started, signal));
+      await conn.write(header);
+      result.stalled.bytesSent += header.length;
+    }),
+    openMany(target, idle, signal, result.idle, (conn) => {
+      watching.push(watchClose(conn, result.idle, started, signal));
+      return Promise.resolve();
+    }),
+  ]);
   await aborted(signal);
   closeAll([...stalledConns, ...idleConns]);
   await Promise.all(watching);
