@@ -54,6 +54,16 @@ export const RECEIVE_QUEUE_BYTES = 64 * 1024;
  * its own `ArrayBuffer`, a promise reaction).
  */
 export const MESSAGE_COST = 256;
+/**
+ * Small `bytes`/`image` messages parsed together are copied into one shared
+ * allocation of at most this size (each message its own view), like Node's
+ * 8 KiB `Buffer` pool: one allocation instead of one per message, and a
+ * retained message keeps at most this much alive. Only messages of the same
+ * connection share one.
+ */
+const SLAB_SIZE = 4 * 1024;
+/** Messages up to this size go into a slab; bigger ones get their own copy. */
+const SLAB_MESSAGE_MAX = 512;
 /** Decoded size of one numeric element (a JavaScript number in an array). */
 export const DECODED_NUMBER_SIZE = 8;
 /**
@@ -163,10 +173,17 @@ interface Batch {
   fillStart: number;
   fillUsed: number;
   count: number;
-  bytes: number;
+  /** Bytes in `segments` (the unsealed span of `fill` is not counted yet). */
+  sealed: number;
   promise: Promise<void>;
   resolve: () => void;
   reject: (reason: unknown) => void;
+}
+
+/** What a batch counts for in the send queue: its bytes plus {@linkcode MESSAGE_COST} per message. */
+function batchCost(batch: Batch): number {
+  const unsealed = batch.fill === null ? 0 : batch.fillUsed - batch.fillStart;
+  return batch.sealed + unsealed + batch.count * MESSAGE_COST;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -213,6 +230,11 @@ function unwatch(connection: Watched): void {
 /** When the current turn's parsing began, and whether the turn is open. */
 let turnStart = 0;
 let turnOpen = false;
+/** Messages parsed in this turn, and at which count to look at the clock next. */
+let turnMessages = 0;
+let nextClockCheck = 0;
+/** The clock (an op call) is read once per this many messages. */
+const CLOCK_EVERY = 64;
 function endTurn(): void {
   turnOpen = false;
 }
@@ -224,14 +246,17 @@ function endTurn(): void {
  * {@linkcode PARSE_SLICE_MS}.
  */
 function parseSliceLeft(): boolean {
-  const now = performance.now();
   if (!turnOpen) {
     turnOpen = true;
-    turnStart = now;
+    turnStart = performance.now();
+    turnMessages = 0;
+    nextClockCheck = CLOCK_EVERY;
     setImmediate(endTurn);
     return true;
   }
-  return now - turnStart <= PARSE_SLICE_MS;
+  if (turnMessages < nextClockCheck) return true;
+  nextClockCheck = turnMessages + CLOCK_EVERY;
+  return performance.now() - turnStart <= PARSE_SLICE_MS;
 }
 
 /**
@@ -246,6 +271,8 @@ function wakeWaiting(): void {
   wakeScheduled = false;
   // The waiters get a fresh slice of their own, whatever the turn's I/O used.
   turnStart = performance.now();
+  turnMessages = 0;
+  nextClockCheck = CLOCK_EVERY;
   if (!turnOpen) {
     turnOpen = true;
     setImmediate(endTurn);
@@ -304,6 +331,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #sendLimit: number;
   /** Bytes one decoded element of a numeric receive type counts for per wire byte. */
   #decodedPerByte: number;
+  /** Whether received messages are `Uint8Array`s that may share a slab. */
+  #pooled: boolean;
 
   // Receiving: unparsed bytes are `#rbuf[#rstart, #rend)`.
   #reader!: ReadableStreamDefaultController<R>;
@@ -342,7 +371,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
    * needs the encoder.
    */
   #fastLimit: number;
-  #queuedBytes = 0;
+  /** What the batch being written counts for (see {@linkcode batchCost}). */
+  #inflightCost = 0;
   #writing = false;
   /** When the socket write in flight started (0: none). */
   #writeSince = 0;
@@ -373,6 +403,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#decodedPerByte = isNumericType(settings.receiveType)
       ? DECODED_NUMBER_SIZE / NUMERIC_CODECS[settings.receiveType].size
       : 1;
+    this.#pooled = settings.receiveType === "bytes" || settings.receiveType === "image";
     this.#fastLimit = this.#framed &&
         (settings.sendType === "bytes" || settings.sendType === "image")
       ? Math.min(settings.maxMessageSize, SHORT_LENGTH_LIMIT - 1)
@@ -390,7 +421,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       start: (controller) => {
         this.#reader = controller;
       },
-      pull: (controller) => this.#pull(controller),
+      // Refill only once the queue is half drained: most reads then cost
+      // no parsing call at all.
+      pull: (controller) =>
+        (controller.desiredSize ?? 0) * 2 < RECEIVE_QUEUE_BYTES
+          ? undefined
+          : this.#pull(controller),
       cancel: () => this.close(),
     }, { highWaterMark: RECEIVE_QUEUE_BYTES, size: () => this.#cost });
 
@@ -418,7 +454,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       write: (chunk) => {
         const sent = this.send(chunk);
         if (this.#state !== "open" && this.#state !== "reconnecting") return sent;
-        if (this.#queuedBytes > WRITABLE_HIGH_WATER_MARK) return sent;
+        if (this.#queued() > WRITABLE_HIGH_WATER_MARK) return sent;
         // Messages of one batch share its promise: watch it once, not once
         // per message (a flood of small messages would pile up reactions).
         if (sent !== this.#watchedSend) {
@@ -460,8 +496,6 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         fill.set(value, used + SHORT_HEADER_SIZE);
         batch.fillUsed = end;
         batch.count++;
-        batch.bytes += length + MESSAGE_COST;
-        this.#queuedBytes += length + MESSAGE_COST;
         return batch.promise;
       }
     }
@@ -506,7 +540,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         fillStart: 0,
         fillUsed: 0,
         count: 0,
-        bytes: 0,
+        sealed: 0,
         promise,
         resolve,
         reject,
@@ -527,10 +561,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
       this.#seal(batch);
       batch.segments.push(payload);
+      batch.sealed += payload.length;
     }
     batch.count++;
-    batch.bytes += length + MESSAGE_COST;
-    this.#queuedBytes += length + MESSAGE_COST;
     if (!this.#writing && state === "open") {
       this.#writing = true;
       // A caller that awaits each send gets its write started at once; after
@@ -586,8 +619,6 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
       return;
     }
-    // Time spent waiting for the consumer is not the peer's silence.
-    if (!this.#reading) this.#lastActivity = performance.now();
     while (true) {
       if (this.#state === "reconnecting") {
         await this.#reconnecting;
@@ -615,7 +646,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
       let n: number | null;
       this.#reading = true;
-      this.#readSince = performance.now();
+      // Time spent waiting for the consumer is not the peer's silence: the
+      // idle clock counts from the start of this read at the earliest.
+      this.#lastActivity = this.#readSince = performance.now();
       try {
         n = await conn.read(target);
       } catch (error) {
@@ -776,7 +809,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     const reader = this.#reader;
     const perByte = this.#decodedPerByte;
     const first = this.#rstart;
+    const pooled = this.#pooled;
     let pos = first;
+    let delivered = 0;
+    let slab: Uint8Array<ArrayBuffer> | null = null;
+    let slabUsed = 0;
     while (pos < end && (reader.desiredSize ?? 0) > 0) {
       let length = buf[pos];
       let header = SHORT_HEADER_SIZE;
@@ -792,14 +829,26 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       const total = header + length;
       if (end - pos < total) break;
       this.#cost = length * perByte + MESSAGE_COST;
-      const value = this.#decode(buf.subarray(pos + header, pos + total), false) as R;
+      let value: R;
+      if (pooled && length <= SLAB_MESSAGE_MAX) {
+        if (slab === null || slabUsed + length > slab.length) {
+          slab = new Uint8Array(Math.min(SLAB_SIZE, Math.max(length, end - pos)));
+          slabUsed = 0;
+        }
+        slab.set(buf.subarray(pos + header, pos + total), slabUsed);
+        value = slab.subarray(slabUsed, slabUsed += length) as R;
+      } else {
+        value = this.#decode(buf.subarray(pos + header, pos + total), false) as R;
+      }
       pos += total;
       this.#rstart = pos;
       reader.enqueue(value);
+      delivered++;
     }
     this.#rstart = pos;
     if (pos === end) this.#rstart = this.#rend = 0;
     if (pos === first) return false;
+    turnMessages += delivered;
     // What is left started arriving with the last read.
     this.#partialWait = 0;
     return true;
@@ -822,6 +871,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         reader.enqueue(read(view, offset) as R);
         offset += size;
       }
+      turnMessages += offset / size;
       this.#rstart = start + offset;
       if (this.#rstart === end) this.#rstart = this.#rend = 0;
       return offset > 0;
@@ -929,6 +979,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #seal(batch: Batch): void {
     if (batch.fill !== null && batch.fillUsed > batch.fillStart) {
       batch.segments.push(batch.fill.subarray(batch.fillStart, batch.fillUsed));
+      batch.sealed += batch.fillUsed - batch.fillStart;
       batch.fillStart = batch.fillUsed;
     }
   }
@@ -943,6 +994,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         this.#fast = null;
         this.#lastBatchSize = batch.count;
         this.#seal(batch);
+        this.#inflightCost = batchCost(batch);
         try {
           for (const segment of batch.segments) {
             let offset = 0;
@@ -953,12 +1005,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           }
           this.#writeSince = 0;
           this.#lastActivity = performance.now();
-          this.#queuedBytes -= batch.bytes;
+          this.#inflightCost = 0;
           this.#recycle(batch);
           batch.resolve();
         } catch (error) {
           this.#writeSince = 0;
-          this.#queuedBytes -= batch.bytes;
+          this.#inflightCost = 0;
           batch.reject(new ConnectionClosedError({ cause: error }));
           if (conn === this.#conn) this.#drop(error);
           break;
@@ -992,6 +1044,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         }
       }
     }
+  }
+
+  /** What the send queue holds: the batch being written and the one filling. */
+  #queued(): number {
+    const pending = this.#pending;
+    return this.#inflightCost + (pending === null ? 0 : batchCost(pending));
   }
 
   #drain(): Promise<void> {
@@ -1121,7 +1179,6 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#pending = null;
     if (pending !== null) {
       pending.reject(this.#closedError());
-      this.#queuedBytes -= pending.bytes;
     }
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];

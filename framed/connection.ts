@@ -14,7 +14,9 @@
  *   decoded size plus 256 bytes, so empty messages fill it too); the rest
  *   stay as bytes, and the socket is not read again until the consumer
  *   catches up, so a slow reader slows the peer down (TCP backpressure)
- *   instead of buffering without bound. Cancelling it (or
+ *   instead of buffering without bound. Small `bytes` messages parsed
+ *   together may share one `ArrayBuffer` of at most 4 KiB (each its own
+ *   view): mind `byteOffset`, and do not transfer their `buffer`. Cancelling it (or
  *   `break`ing out of a `for await`) closes the connection.
  * - `send()` resolves once the message has been written to the socket.
  *   Messages sent without waiting are written together, several per system

@@ -177,3 +177,19 @@ Deno.test("idleTimeout, messageTimeout and sendTimeout have defaults, and 0 turn
   assert.equal(early, "open");
   await peer.close();
 });
+
+Deno.test("small bytes messages that arrive together share at most 4 KiB, each its own view", async () => {
+  await using server = listen({ hostname: LOOPBACK4, port: 0, sendType: "bytes" });
+  const accepted = accept(server);
+  using raw = await rawClient(server.addr.port);
+  const peer = await accepted;
+  const payloads = Array.from({ length: 200 }, (_, i) => pattern(i % 70, i));
+  await writeAll(raw, concat(payloads.map(frame)));
+  const got = await take(peer, payloads.length);
+  assert.deepEqual(got, payloads);
+  for (const message of got) assert.ok(message.buffer.byteLength <= 4096);
+  // Writing into one message does not touch its neighbours.
+  got[1].fill(0xee);
+  assert.deepEqual(got[2], payloads[2]);
+  await peer.close();
+});
