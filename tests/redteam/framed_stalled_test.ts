@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertHeld, probeDuring, startServer } from "./_harness.ts";
-import { stalledHeaderFlood } from "./attacks/framed.ts";
+import { newStalledStats, stalledHeaderFlood } from "./attacks/framed.ts";
 import {
   closedReports,
   FRAMED_SERVER,
@@ -56,11 +56,21 @@ Deno.test("stalled headers and idle connections are closed by messageTimeout and
     JSON.stringify({ app: "slow", options: { messageTimeout, idleTimeout } }),
   ]);
   const target = targetOf(server);
-  const stop = AbortSignal.timeout(5000);
+  // The attack ends once the server has closed every connection (opening
+  // 5000 takes a while on a loaded machine), or after 10 s at most.
+  const stop = new AbortController();
+  const cap = setTimeout(() => stop.abort(), 10_000);
+  const live = newStalledStats();
+  const watching = setInterval(() => {
+    const closed = live.stalled.closedByServer + live.idle.closedByServer;
+    if (closed === 5000) stop.abort();
+  }, 100);
   const [attack, probes] = await Promise.all([
-    stalledHeaderFlood(target, stop, { stalled: 3000, idle: 2000 }),
-    probeDuring(probeOf(target), stop),
+    stalledHeaderFlood(target, stop.signal, { stalled: 3000, idle: 2000 }, live),
+    probeDuring(probeOf(target), stop.signal),
   ]);
+  clearTimeout(cap);
+  clearInterval(watching);
   const { stalled, idle } = attack;
   console.log(
     `stalled: ${stalled.closedByServer}/${stalled.opened} closed by the server (last after ${
@@ -77,6 +87,9 @@ Deno.test("stalled headers and idle connections are closed by messageTimeout and
   const reports = closedReports(server);
   const byOption = (option: string) =>
     reports.filter((r) => r.name === "TimeoutError" && r.option === option).length;
-  assert.equal(byOption("messageTimeout"), 3000, "stalled ones end with messageTimeout");
-  assert.ok(byOption("idleTimeout") >= 2000, "idle ones end with idleTimeout");
+  const message = byOption("messageTimeout");
+  const idleOnes = byOption("idleTimeout");
+  assert.ok(message + idleOnes >= 5000, `timeouts reported: ${message} + ${idleOnes}`);
+  // (A stalled one whose two bytes the loaded attacker sent late may go idle first.)
+  assert.ok(message >= 2850, `only ${message} stalled connections ended with messageTimeout`);
 });

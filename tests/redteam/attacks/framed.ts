@@ -139,17 +139,30 @@ export async function zeroLengthFlood(
   return stats;
 }
 
+/** What {@linkcode stalledHeaderFlood} saw, per kind of connection. */
+export interface StalledStats {
+  stalled: AttackStats;
+  idle: AttackStats;
+}
+
+/** Empty stats to pass to {@linkcode stalledHeaderFlood} to watch it live. */
+export function newStalledStats(): StalledStats {
+  return { stalled: newStats(), idle: newStats() };
+}
+
 /**
  * Row 16: `stalled` connections each send the first 2 bytes of a five-byte
  * header (`0xFF 0x00`) and stop; `idle` connections send nothing at all.
+ * `live` (if given) is filled in as the attack goes.
  */
 export async function stalledHeaderFlood(
   target: Target,
   signal: AbortSignal,
   { stalled = 3000, idle = 2000 } = {},
-): Promise<{ stalled: AttackStats; idle: AttackStats }> {
+  live: StalledStats = newStalledStats(),
+): Promise<StalledStats> {
   const started = performance.now();
-  const result = { stalled: newStats(), idle: newStats() };
+  const result = live;
   const watching: Promise<void>[] = [];
   const header = new Uint8Array([0xff, 0x00]);
   const [stalledConns, idleConns] = await Promise.all([
