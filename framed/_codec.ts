@@ -134,8 +134,24 @@ function numericEncoder(type: NumericType): Encoder {
   };
 }
 
-/** The encoder for `type`. */
+const encoders = new Map<MessageType, Encoder>();
+const decoders = new Map<MessageType, Decoder>();
+
+/** The encoder for `type` (one per type, shared by every connection). */
 export function encoderFor(type: MessageType): Encoder {
+  let encode = encoders.get(type);
+  if (encode === undefined) encoders.set(type, encode = makeEncoder(type));
+  return encode;
+}
+
+/** The decoder of whole (length-framed) messages for `type` (one per type, shared). */
+export function decoderFor(type: MessageType): Decoder {
+  let decode = decoders.get(type);
+  if (decode === undefined) decoders.set(type, decode = makeDecoder(type));
+  return decode;
+}
+
+function makeEncoder(type: MessageType): Encoder {
   switch (type) {
     case "bytes":
     case "image":
@@ -199,8 +215,7 @@ function decodeNumbers(type: NumericType, payload: Uint8Array): number | number[
   return out;
 }
 
-/** The decoder of whole (length-framed) messages for `type`. */
-export function decoderFor(type: MessageType): Decoder {
+function makeDecoder(type: MessageType): Decoder {
   switch (type) {
     case "bytes":
     case "image":

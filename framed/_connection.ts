@@ -6,16 +6,19 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { FramedConnection, PeerCertificate } from "./connection.ts";
 import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
 import {
+  BufferLimitError,
   ConnectionClosedError,
+  FramedTimeoutError,
   InvalidPayloadError,
   MessageTooLargeError,
   NotConnectedError,
   UnsentQueueFullError,
 } from "./errors.ts";
-import type { MessageType, NumericType } from "./types.ts";
+import type { MessageType } from "./types.ts";
 import {
   headerSize,
   LONG_HEADER_SIZE,
@@ -28,15 +31,49 @@ import {
 import { isNumericType } from "./_codec.ts";
 
 /**
- * Socket reads land in one buffer per connection. It starts small and grows
- * (up to the maximum) while reads keep filling it or a message needs the
- * room; messages larger than the maximum get a buffer of their own that the
- * socket reads straight into.
+ * Socket reads land in one buffer per connection. It starts small (an idle
+ * connection costs little) and grows (up to the maximum) while reads keep
+ * filling it or a message needs the room; it shrinks back once the traffic
+ * turns small. Messages larger than the maximum get a buffer of their own
+ * that the socket reads straight into.
  */
-const RECEIVE_BUFFER_INITIAL = 64 * 1024;
+export const RECEIVE_BUFFER_INITIAL = 1024;
 const RECEIVE_BUFFER_MAX = 256 * 1024;
 /** First allocation for a message above that; it doubles as the payload arrives. */
 const BIG_MESSAGE_INITIAL = 1024 * 1024;
+/**
+ * The `readable` queue: messages are parsed out of the receive buffer only
+ * while the queue holds less than this many bytes, counting each message as
+ * its decoded size plus {@linkcode MESSAGE_COST} (so empty messages fill it
+ * too: at most 256 of them wait). A bigger message is queued alone.
+ */
+export const RECEIVE_QUEUE_BYTES = 64 * 1024;
+/**
+ * What one queued message costs besides its bytes, in either direction:
+ * about what a small message's JavaScript objects take (a `Uint8Array` with
+ * its own `ArrayBuffer`, a promise reaction).
+ */
+export const MESSAGE_COST = 256;
+/**
+ * Small `bytes`/`image` messages parsed together are copied into one shared
+ * allocation of at most this size (each message its own view), like Node's
+ * 8 KiB `Buffer` pool: one allocation instead of one per message, and a
+ * retained message keeps at most this much alive. Only messages of the same
+ * connection share one.
+ */
+const SLAB_SIZE = 4 * 1024;
+/** Messages up to this size go into a slab; bigger ones get their own copy. */
+const SLAB_MESSAGE_MAX = 512;
+/** Decoded size of one numeric element (a JavaScript number in an array). */
+export const DECODED_NUMBER_SIZE = 8;
+/**
+ * Longest all connections together parse messages out of their buffers in
+ * one turn of the event loop before each yields to the next turn. A consumer
+ * that keeps up pulls synchronously, so without this a flood of tiny
+ * messages on many connections makes every turn (and so every other
+ * connection, new ones included) wait for all of them.
+ */
+const PARSE_SLICE_MS = 2;
 /** The writer's gather buffer starts this small and grows up to the maximum. */
 const WRITE_BUFFER_INITIAL = 16 * 1024;
 const WRITE_BUFFER_MAX = 1024 * 1024;
@@ -48,14 +85,42 @@ const WRITE_BUFFER_MAX = 1024 * 1024;
 const COPY_LIMIT = 256 * 1024;
 /** Gather buffers kept for reuse once written. */
 const SPARE_BUFFERS = 2;
-/** Bytes queued behind the socket before `writable` pushes back. */
+/** Bytes (plus {@linkcode MESSAGE_COST} per message) queued behind the socket before `writable` pushes back. */
 const WRITABLE_HIGH_WATER_MARK = 256 * 1024;
 /** How long `close()` waits for queued messages to reach a peer that does not read. */
 export const CLOSE_LINGER = 10_000;
 
 /**
+ * Receive memory shared by the connections of one server: buffers above
+ * each connection's initial {@linkcode RECEIVE_BUFFER_INITIAL} bytes are
+ * charged to it while they exist.
+ */
+export class ReceiveBudget {
+  /** Bytes charged now. */
+  used = 0;
+  /** The most that may be charged. */
+  readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Charges `bytes` if they fit; false (nothing charged) otherwise. */
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /** Returns `bytes` charged earlier. */
+  give(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/**
  * The socket surface the engine needs: `Deno.Conn` has it, and so does the
- * `node:tls` adapter used for client-certificate servers.
+ * server-side TLS connection of `_common/tls_accept.ts`.
  */
 export interface ByteConn {
   readonly remoteAddr: Deno.Addr;
@@ -73,11 +138,28 @@ export interface ConnectionSettings {
   receiveType: MessageType;
   maxMessageSize: number;
   idleTimeout: number;
+  messageTimeout: number;
+  sendTimeout: number;
   maxUnsentMessages: number;
   discardMessagesBeforeOpen: boolean;
+  /** The server's shared receive memory; none on clients. */
+  budget?: ReceiveBudget;
+  /** Called once when a connection has ended (the server forgets it). */
+  onEnd?: (connection: FramedConnection<never, unknown>) => void;
   signal?: AbortSignal;
   /** Opens a replacement socket after a drop (client with `reconnect.onDrop`). */
   redial?: (signal: AbortSignal) => Promise<ByteConn>;
+}
+
+/**
+ * The largest payload in wire bytes a message of `type` may have so that
+ * its decoded form stays within `maxMessageSize`: numeric elements decode to
+ * {@linkcode DECODED_NUMBER_SIZE} bytes each, whatever their width on the wire.
+ */
+export function wireLimit(type: MessageType, maxMessageSize: number): number {
+  if (!isNumericType(type)) return maxMessageSize;
+  const { size } = NUMERIC_CODECS[type];
+  return Math.floor(maxMessageSize / DECODED_NUMBER_SIZE) * size;
 }
 
 /** Messages queued together; they are written together and settle together. */
@@ -91,10 +173,128 @@ interface Batch {
   fillStart: number;
   fillUsed: number;
   count: number;
-  bytes: number;
+  /** Bytes in `segments` (the unsealed span of `fill` is not counted yet). */
+  sealed: number;
   promise: Promise<void>;
   resolve: () => void;
   reject: (reason: unknown) => void;
+}
+
+/** What a batch counts for in the send queue: its bytes plus {@linkcode MESSAGE_COST} per message. */
+function batchCost(batch: Batch): number {
+  const unsealed = batch.fill === null ? 0 : batch.fillUsed - batch.fillStart;
+  return batch.sealed + unsealed + batch.count * MESSAGE_COST;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The method the shared sweep calls on each watched connection. */
+const CHECK_LIMITS: unique symbol = Symbol("checkLimits");
+
+interface Watched {
+  [CHECK_LIMITS](now: number): void;
+}
+
+/**
+ * Every connection with a time limit, checked by one shared sweep (a timer
+ * per connection would cost each idle connection about 0.8 KiB). The sweep
+ * runs every eighth of the shortest limit in force, between 10 ms and 1 s,
+ * so a limit fires at most that late.
+ */
+const watched = new Set<Watched>();
+let sweepTimer: ReturnType<typeof setInterval> | undefined;
+let sweepEvery = Infinity;
+
+function sweep(): void {
+  const now = performance.now();
+  for (const connection of watched) connection[CHECK_LIMITS](now);
+}
+
+function watch(connection: Watched, period: number): void {
+  watched.add(connection);
+  const every = Math.min(1000, Math.max(10, period / 8));
+  if (every < sweepEvery) {
+    sweepEvery = every;
+    clearInterval(sweepTimer);
+    sweepTimer = setInterval(sweep, every);
+  }
+}
+
+function unwatch(connection: Watched): void {
+  if (!watched.delete(connection) || watched.size > 0) return;
+  clearInterval(sweepTimer);
+  sweepTimer = undefined;
+  sweepEvery = Infinity;
+}
+
+/** When the current turn's parsing began, and whether the turn is open. */
+let turnStart = 0;
+let turnOpen = false;
+/** Messages parsed in this turn, and at which count to look at the clock next. */
+let turnMessages = 0;
+let nextClockCheck = 0;
+/** The clock (an op call) is read once per this many messages. */
+const CLOCK_EVERY = 64;
+function endTurn(): void {
+  turnOpen = false;
+}
+
+/**
+ * Whether parsing may go on in this turn of the event loop. The first
+ * caller of a turn opens it (and schedules its end with `setImmediate`,
+ * which runs after the turn's I/O); later callers share its
+ * {@linkcode PARSE_SLICE_MS}.
+ */
+function parseSliceLeft(): boolean {
+  if (!turnOpen) {
+    turnOpen = true;
+    turnStart = performance.now();
+    turnMessages = 0;
+    nextClockCheck = CLOCK_EVERY;
+    setImmediate(endTurn);
+    return true;
+  }
+  if (turnMessages < nextClockCheck) return true;
+  nextClockCheck = turnMessages + CLOCK_EVERY;
+  return performance.now() - turnStart <= PARSE_SLICE_MS;
+}
+
+/**
+ * Connections waiting for a later turn, in the order they get it: those
+ * that did not get to parse in the last turn first, those that did last
+ * (round robin, so one busy connection cannot keep the slice).
+ */
+let waitingFirst: (() => void)[] = [];
+let waitingLast: (() => void)[] = [];
+let wakeScheduled = false;
+function wakeWaiting(): void {
+  wakeScheduled = false;
+  // The waiters get a fresh slice of their own, whatever the turn's I/O used.
+  turnStart = performance.now();
+  turnMessages = 0;
+  nextClockCheck = CLOCK_EVERY;
+  if (!turnOpen) {
+    turnOpen = true;
+    setImmediate(endTurn);
+  }
+  const queue = waitingFirst.length === 0 ? waitingLast : waitingFirst.concat(waitingLast);
+  waitingFirst = [];
+  waitingLast = [];
+  for (const resume of queue) resume();
+}
+
+/**
+ * Resolves on a later turn of the event loop, after pending I/O
+ * (`setImmediate`: unlike `setTimeout(0)` it is not clamped to 1 ms).
+ */
+function waitForTurn(parsed: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    (parsed ? waitingLast : waitingFirst).push(resolve);
+    if (!wakeScheduled) {
+      wakeScheduled = true;
+      setImmediate(wakeWaiting);
+    }
+  });
 }
 
 type State = "open" | "reconnecting" | "closing" | "closed";
@@ -113,7 +313,6 @@ export function tuneSocket(conn: ByteConn, noDelay: boolean, keepAlive: boolean)
 /** @internal */
 export class Connection<S, R> implements FramedConnection<S, R> {
   readonly readable: ReadableStream<R>;
-  readonly writable: WritableStream<S>;
   readonly closed: Promise<void>;
 
   #conn: ByteConn | null;
@@ -127,19 +326,36 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #framed: boolean;
   #encode: Encoder;
   #decode: Decoder;
+  /** Largest incoming / outgoing payload in wire bytes (see {@linkcode wireLimit}). */
+  #receiveLimit: number;
+  #sendLimit: number;
+  /** Bytes one decoded element of a numeric receive type counts for per wire byte. */
+  #decodedPerByte: number;
+  /** Whether received messages are `Uint8Array`s that may share a slab. */
+  #pooled: boolean;
 
-  // Receiving.
+  // Receiving: unparsed bytes are `#rbuf[#rstart, #rend)`.
   #reader!: ReadableStreamDefaultController<R>;
-  #delivered = 0;
   #reading = false;
   #readError: { error: unknown } | null = null;
   #rbuf = new Uint8Array(RECEIVE_BUFFER_INITIAL);
+  #rstart = 0;
   #rend = 0;
+  #lastRead = 0;
   #big: Uint8Array<ArrayBuffer> | null = null;
   #bigFilled = 0;
   #bigLength = 0;
+  /** Bytes of `#rbuf` and `#big` charged to the server's budget. */
+  #charged = 0;
   #rawText: TextDecoder | null = null;
-  #rawCarry: Uint8Array | null = null;
+  /** What the next enqueued chunk counts for in the `readable` queue. */
+  #cost = 0;
+  /** When the current socket read started (0: none in flight). */
+  #readSince = 0;
+  /** Socket-wait time already spent on the incomplete message in the buffer. */
+  #partialWait = 0;
+  /** Whether this connection parsed messages since it last waited for a turn. */
+  #parsedThisTurn = false;
 
   // Sending.
   #pending: Batch | null = null;
@@ -155,16 +371,22 @@ export class Connection<S, R> implements FramedConnection<S, R> {
    * needs the encoder.
    */
   #fastLimit: number;
-  #queuedBytes = 0;
+  /** What the batch being written counts for (see {@linkcode batchCost}). */
+  #inflightCost = 0;
   #writing = false;
+  /** When the socket write in flight started (0: none). */
+  #writeSince = 0;
   #lastBatchSize = 1;
   #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
+  #writable: WritableStream<S> | null = null;
   #writer!: WritableStreamDefaultController;
+  #watchedSend: Promise<void> | null = null;
 
   // Timers and lifetime.
   #lastActivity = performance.now();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The shortest time limit in force (0: none). */
+  #watchPeriod: number;
   #reconnecting: Promise<void> | null = null;
   #reconnectAbort: AbortController | null = null;
   #onAbort: (() => void) | null = null;
@@ -176,6 +398,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#peerCertificate = conn.peerCertificate ?? null;
     this.#settings = settings;
     this.#framed = settings.framing === "length";
+    this.#receiveLimit = wireLimit(settings.receiveType, settings.maxMessageSize);
+    this.#sendLimit = wireLimit(settings.sendType, settings.maxMessageSize);
+    this.#decodedPerByte = isNumericType(settings.receiveType)
+      ? DECODED_NUMBER_SIZE / NUMERIC_CODECS[settings.receiveType].size
+      : 1;
+    this.#pooled = settings.receiveType === "bytes" || settings.receiveType === "image";
     this.#fastLimit = this.#framed &&
         (settings.sendType === "bytes" || settings.sendType === "image")
       ? Math.min(settings.maxMessageSize, SHORT_LENGTH_LIMIT - 1)
@@ -193,27 +421,19 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       start: (controller) => {
         this.#reader = controller;
       },
-      pull: (controller) => this.#pull(controller),
+      // Refill only once the queue is half drained: most reads then cost
+      // no parsing call at all.
+      pull: (controller) =>
+        (controller.desiredSize ?? 0) * 2 < RECEIVE_QUEUE_BYTES
+          ? undefined
+          : this.#pull(controller),
       cancel: () => this.close(),
-    }, { highWaterMark: 1 });
+    }, { highWaterMark: RECEIVE_QUEUE_BYTES, size: () => this.#cost });
 
-    this.writable = new WritableStream<S>({
-      start: (controller) => {
-        this.#writer = controller;
-      },
-      write: (chunk) => {
-        const sent = this.send(chunk);
-        if (this.#state !== "open" && this.#state !== "reconnecting") return sent;
-        if (this.#queuedBytes > WRITABLE_HIGH_WATER_MARK) return sent;
-        sent.catch((error) => this.#writer.error(error));
-      },
-      close: () => this.close(),
-      abort: (reason) => this.#finish(reason ?? new DOMException("Aborted", "AbortError")),
-    });
-
-    if (settings.idleTimeout > 0) {
-      this.#idleTimer = setTimeout(this.#checkIdle, settings.idleTimeout);
-    }
+    const limits = [settings.idleTimeout, settings.messageTimeout, settings.sendTimeout]
+      .filter((ms) => ms > 0);
+    this.#watchPeriod = limits.length > 0 ? Math.min(...limits) : 0;
+    if (this.#watchPeriod > 0) watch(this, this.#watchPeriod);
     const signal = settings.signal;
     if (signal) {
       if (signal.aborted) {
@@ -223,6 +443,29 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         signal.addEventListener("abort", this.#onAbort, { once: true });
       }
     }
+  }
+
+  /** Created on first use: an app that only calls `send()` does not pay for it. */
+  get writable(): WritableStream<S> {
+    this.#writable ??= new WritableStream<S>({
+      start: (controller) => {
+        this.#writer = controller;
+      },
+      write: (chunk) => {
+        const sent = this.send(chunk);
+        if (this.#state !== "open" && this.#state !== "reconnecting") return sent;
+        if (this.#queued() > WRITABLE_HIGH_WATER_MARK) return sent;
+        // Messages of one batch share its promise: watch it once, not once
+        // per message (a flood of small messages would pile up reactions).
+        if (sent !== this.#watchedSend) {
+          this.#watchedSend = sent;
+          sent.catch((error) => this.#writer.error(error));
+        }
+      },
+      close: () => this.close(),
+      abort: (reason) => this.#finish(reason ?? new DOMException("Aborted", "AbortError")),
+    });
+    return this.#writable;
   }
 
   get remoteAddr(): Deno.NetAddr {
@@ -253,8 +496,6 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         fill.set(value, used + SHORT_HEADER_SIZE);
         batch.fillUsed = end;
         batch.count++;
-        batch.bytes += length;
-        this.#queuedBytes += length;
         return batch.promise;
       }
     }
@@ -274,7 +515,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const limit = this.#settings.maxMessageSize;
+    const limit = this.#sendLimit;
     if (this.#framed && payload.length > limit) {
       return Promise.reject(new MessageTooLargeError(payload.length, limit));
     }
@@ -299,7 +540,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         fillStart: 0,
         fillUsed: 0,
         count: 0,
-        bytes: 0,
+        sealed: 0,
         promise,
         resolve,
         reject,
@@ -320,10 +561,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
       this.#seal(batch);
       batch.segments.push(payload);
+      batch.sealed += payload.length;
     }
     batch.count++;
-    batch.bytes += length;
-    this.#queuedBytes += length;
     if (!this.#writing && state === "open") {
       this.#writing = true;
       // A caller that awaits each send gets its write started at once; after
@@ -365,34 +605,62 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   // ---- receiving -------------------------------------------------------
+  //
+  // Pull only: messages are parsed out of the receive buffer while the
+  // `readable` queue has room, the rest of the bytes stay in the buffer, and
+  // the socket is read only when the buffer holds no whole message and the
+  // consumer wants more. A fast peer meets TCP backpressure, not our memory.
 
   async #pull(controller: ReadableStreamDefaultController<R>): Promise<void> {
     if (this.#readError) {
-      controller.error(this.#readError.error);
+      // Whatever the queue still holds is read first.
+      if (controller.desiredSize === RECEIVE_QUEUE_BYTES) {
+        controller.error(this.#readError.error);
+      }
       return;
     }
-    const before = this.#delivered;
-    // Time spent waiting for the consumer is not the peer's silence.
-    if (!this.#reading) this.#lastActivity = performance.now();
-    while (this.#delivered === before) {
+    while (true) {
       if (this.#state === "reconnecting") {
         await this.#reconnecting;
         continue;
       }
       const conn = this.#conn;
       if (conn === null || this.#state === "closed") return;
-      const big = this.#big;
+      if ((controller.desiredSize ?? 0) <= 0) return;
+      if (this.#rend > this.#rstart && !parseSliceLeft()) {
+        const parsed = this.#parsedThisTurn;
+        this.#parsedThisTurn = false;
+        await waitForTurn(parsed);
+        continue;
+      }
+      let target: Uint8Array;
+      try {
+        if (this.#framed ? this.#parseFrames() : this.#parseRaw()) {
+          this.#parsedThisTurn = true;
+          return;
+        }
+        target = this.#readTarget();
+      } catch (error) {
+        this.#finish(error);
+        return;
+      }
       let n: number | null;
       this.#reading = true;
+      // Time spent waiting for the consumer is not the peer's silence: the
+      // idle clock counts from the start of this read at the earliest.
+      this.#lastActivity = this.#readSince = performance.now();
       try {
-        n = await conn.read(
-          big ? big.subarray(this.#bigFilled) : this.#rbuf.subarray(this.#rend),
-        );
+        n = await conn.read(target);
       } catch (error) {
         if (conn === this.#conn) this.#drop(error);
         continue;
       } finally {
         this.#reading = false;
+        const now = performance.now();
+        if (this.#rend > this.#rstart || this.#big !== null) {
+          this.#partialWait += now - this.#readSince;
+        }
+        this.#readSince = 0;
       }
       if (conn !== this.#conn) continue;
       if (n === null) {
@@ -400,49 +668,153 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         continue;
       }
       this.#lastActivity = performance.now();
-      try {
-        if (big) {
-          this.#bigFilled += n;
-          if (this.#bigFilled === this.#bigLength) {
-            this.#big = null;
-            this.#deliver(big, true);
-          } else if (this.#bigFilled === big.length) {
-            // Memory follows the bytes that actually arrived, not the claim.
-            const grown = new Uint8Array(Math.min(this.#bigLength, big.length * 2));
-            grown.set(big);
-            this.#big = grown;
+      this.#lastRead = n;
+      const big = this.#big;
+      if (big !== null) {
+        this.#bigFilled += n;
+        if (this.#bigFilled === this.#bigLength) {
+          this.#big = null;
+          this.#release(big.length);
+          this.#partialWait = 0;
+          this.#cost = Math.ceil(this.#bigLength * this.#decodedPerByte) + MESSAGE_COST;
+          try {
+            this.#reader.enqueue(this.#decode(big, true) as R);
+          } catch (error) {
+            this.#finish(error);
           }
-        } else if (this.#framed) {
-          const filled = this.#rend + n === this.#rbuf.length;
-          this.#rend += n;
-          this.#parseFrames();
-          // Reads that fill the buffer mean a fast sender: read more per call.
-          if (filled && this.#rbuf.length < RECEIVE_BUFFER_MAX && this.#big === null) {
-            this.#growReceiveBuffer(this.#rbuf.length * 2, 0, this.#rend);
-          }
-        } else {
-          this.#receiveRaw(n);
+          return;
         }
-      } catch (error) {
-        this.#finish(error);
-        return;
+        if (this.#bigFilled === big.length) {
+          // Memory follows the bytes that actually arrived, not the claim.
+          const size = Math.min(this.#bigLength, big.length * 2);
+          if (!this.#charge(size - big.length)) {
+            this.#finish(this.#budgetError(size - big.length));
+            return;
+          }
+          const grown = new Uint8Array(size);
+          grown.set(big);
+          this.#big = grown;
+        }
+        continue;
+      }
+      this.#rend += n;
+      // Reads that fill the buffer mean a fast sender: read more per call
+      // when the consumer keeps up (its queue is empty) and the server's
+      // budget allows. Reading more for a slow consumer only holds more.
+      const capacity = this.#rbuf.length;
+      if (
+        this.#rend === capacity && capacity < RECEIVE_BUFFER_MAX &&
+        controller.desiredSize === RECEIVE_QUEUE_BYTES
+      ) {
+        const size = Math.min(capacity * 2, RECEIVE_BUFFER_MAX);
+        if (this.#charge(size - capacity)) this.#resize(size);
       }
     }
   }
 
-  #deliver(payload: Uint8Array<ArrayBuffer>, owned: boolean): void {
-    const value = this.#decode(payload, owned) as R;
-    this.#reader.enqueue(value);
-    this.#delivered++;
+  /** Charges `bytes` to the server's budget; false when it is used up. */
+  #charge(bytes: number): boolean {
+    const budget = this.#settings.budget;
+    if (budget !== undefined && !budget.take(bytes)) return false;
+    this.#charged += bytes;
+    return true;
   }
 
-  /** Delivers every whole frame in the receive buffer and keeps the rest. */
-  #parseFrames(): void {
+  #release(bytes: number): void {
+    this.#charged -= bytes;
+    this.#settings.budget?.give(bytes);
+  }
+
+  #budgetError(bytes: number): BufferLimitError {
+    const budget = this.#settings.budget!;
+    return new BufferLimitError(budget.used + bytes, budget.limit);
+  }
+
+  /** Replaces the receive buffer by one of `size` bytes (charged already), keeping the unparsed bytes. */
+  #resize(size: number): void {
+    const grown = new Uint8Array(size);
+    grown.set(this.#rbuf.subarray(this.#rstart, this.#rend));
+    this.#rend -= this.#rstart;
+    this.#rstart = 0;
+    this.#rbuf = grown;
+  }
+
+  /**
+   * Where the next socket read goes: the big message's buffer, or the
+   * receive buffer's free end (compacted, grown for the message it holds
+   * the start of, or shrunk back when the traffic turned small).
+   */
+  #readTarget(): Uint8Array {
+    const big = this.#big;
+    if (big !== null) return big.subarray(this.#bigFilled);
+    let buf = this.#rbuf;
+    const unparsed = this.#rend - this.#rstart;
+    if (unparsed === 0) {
+      this.#rstart = this.#rend = 0;
+      if (buf.length > RECEIVE_BUFFER_INITIAL && this.#lastRead < RECEIVE_BUFFER_INITIAL) {
+        this.#release(buf.length - RECEIVE_BUFFER_INITIAL);
+        this.#rbuf = buf = new Uint8Array(RECEIVE_BUFFER_INITIAL);
+      }
+      this.#partialWait = 0;
+      return buf;
+    }
+    if (this.#framed) {
+      // The buffer starts with an incomplete message: make room for all of it.
+      const start = this.#rstart;
+      let length = buf[start];
+      let header = SHORT_HEADER_SIZE;
+      if (length === LONG_LENGTH_MARKER) {
+        length = unparsed < LONG_HEADER_SIZE ? 0 : readLongLength(buf, start);
+        header = LONG_HEADER_SIZE;
+      }
+      const total = header + length;
+      if (total > RECEIVE_BUFFER_MAX) {
+        // Too big for the shared buffer: give it its own, read straight into
+        // it, and let it grow as the bytes come (a bare header costs little).
+        const size = Math.min(length, BIG_MESSAGE_INITIAL);
+        if (!this.#charge(size)) throw this.#budgetError(size);
+        const big = new Uint8Array(size);
+        big.set(buf.subarray(start + header, this.#rend));
+        this.#big = big;
+        this.#bigLength = length;
+        this.#bigFilled = unparsed - header;
+        this.#rstart = this.#rend = 0;
+        return big.subarray(this.#bigFilled);
+      }
+      if (total > buf.length) {
+        let size = buf.length * 2;
+        while (size < total) size *= 2;
+        size = Math.min(size, RECEIVE_BUFFER_MAX);
+        if (!this.#charge(size - buf.length)) throw this.#budgetError(size - buf.length);
+        this.#resize(size);
+        return this.#rbuf.subarray(this.#rend);
+      }
+    }
+    if (this.#rend === buf.length || this.#rstart > 0) {
+      buf.copyWithin(0, this.#rstart, this.#rend);
+      this.#rend = unparsed;
+      this.#rstart = 0;
+    }
+    return buf.subarray(this.#rend);
+  }
+
+  /**
+   * Delivers whole frames from the receive buffer while the `readable`
+   * queue has room; returns whether any was delivered.
+   */
+  #parseFrames(): boolean {
     const buf = this.#rbuf;
     const end = this.#rend;
-    const limit = this.#settings.maxMessageSize;
-    let pos = 0;
-    while (pos < end) {
+    const limit = this.#receiveLimit;
+    const reader = this.#reader;
+    const perByte = this.#decodedPerByte;
+    const first = this.#rstart;
+    const pooled = this.#pooled;
+    let pos = first;
+    let delivered = 0;
+    let slab: Uint8Array<ArrayBuffer> | null = null;
+    let slabUsed = 0;
+    while (pos < end && (reader.desiredSize ?? 0) > 0) {
       let length = buf[pos];
       let header = SHORT_HEADER_SIZE;
       if (length === LONG_LENGTH_MARKER) {
@@ -451,52 +823,61 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         header = LONG_HEADER_SIZE;
       }
       if (length > limit) {
-        this.#rend = 0;
+        this.#rstart = this.#rend = 0;
         throw new MessageTooLargeError(length, limit);
       }
       const total = header + length;
-      if (end - pos >= total) {
-        this.#deliver(buf.subarray(pos + header, pos + total), false);
-        pos += total;
-        continue;
-      }
-      if (total > buf.length) {
-        if (total <= RECEIVE_BUFFER_MAX) {
-          this.#growReceiveBuffer(total, pos, end);
-          return;
+      if (end - pos < total) break;
+      this.#cost = length * perByte + MESSAGE_COST;
+      let value: R;
+      if (pooled && length <= SLAB_MESSAGE_MAX) {
+        if (slab === null || slabUsed + length > slab.length) {
+          slab = new Uint8Array(Math.min(SLAB_SIZE, Math.max(length, end - pos)));
+          slabUsed = 0;
         }
-        // Too big for the shared buffer: give it its own, read straight into
-        // it, and let it grow as the bytes come (a bare header costs little).
-        const big = new Uint8Array(Math.min(length, BIG_MESSAGE_INITIAL));
-        big.set(buf.subarray(pos + header, end));
-        this.#big = big;
-        this.#bigLength = length;
-        this.#bigFilled = end - pos - header;
-        pos = end;
+        slab.set(buf.subarray(pos + header, pos + total), slabUsed);
+        value = slab.subarray(slabUsed, slabUsed += length) as R;
+      } else {
+        value = this.#decode(buf.subarray(pos + header, pos + total), false) as R;
       }
-      break;
+      pos += total;
+      this.#rstart = pos;
+      reader.enqueue(value);
+      delivered++;
     }
-    if (pos === end) {
-      this.#rend = 0;
-    } else {
-      buf.copyWithin(0, pos, end);
-      this.#rend = end - pos;
-    }
+    this.#rstart = pos;
+    if (pos === end) this.#rstart = this.#rend = 0;
+    if (pos === first) return false;
+    turnMessages += delivered;
+    // What is left started arriving with the last read.
+    this.#partialWait = 0;
+    return true;
   }
 
-  /** Replaces the receive buffer by one of at least `size` bytes, keeping `[from, to)`. */
-  #growReceiveBuffer(size: number, from: number, to: number): void {
-    let capacity = this.#rbuf.length * 2;
-    while (capacity < size) capacity *= 2;
-    const grown = new Uint8Array(Math.min(capacity, RECEIVE_BUFFER_MAX));
-    grown.set(this.#rbuf.subarray(from, to));
-    this.#rbuf = grown;
-    this.#rend = to - from;
-  }
-
-  #receiveRaw(n: number): void {
-    const chunk = this.#rbuf.subarray(0, n);
+  /** Delivers raw bytes from the receive buffer while the queue has room. */
+  #parseRaw(): boolean {
+    const start = this.#rstart;
+    const end = this.#rend;
+    if (start === end) return false;
+    const reader = this.#reader;
+    const chunk = this.#rbuf.subarray(start, end);
     const type = this.#settings.receiveType;
+    if (isNumericType(type)) {
+      const { size, read } = NUMERIC_CODECS[type];
+      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      let offset = 0;
+      this.#cost = DECODED_NUMBER_SIZE + MESSAGE_COST;
+      while (offset + size <= chunk.length && (reader.desiredSize ?? 0) > 0) {
+        reader.enqueue(read(view, offset) as R);
+        offset += size;
+      }
+      turnMessages += offset / size;
+      this.#rstart = start + offset;
+      if (this.#rstart === end) this.#rstart = this.#rend = 0;
+      return offset > 0;
+    }
+    this.#rstart = this.#rend = 0;
+    this.#cost = chunk.length + MESSAGE_COST;
     if (type === "string") {
       let text: string;
       try {
@@ -504,51 +885,28 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       } catch (cause) {
         throw new InvalidPayloadError("Received bytes are not valid UTF-8", { cause });
       }
-      if (text.length > 0) {
-        this.#reader.enqueue(text as R);
-        this.#delivered++;
-      }
-      return;
+      if (text.length === 0) return false;
+      reader.enqueue(text as R);
+      return true;
     }
-    if (isNumericType(type)) {
-      this.#receiveRawNumbers(type, chunk);
-      return;
-    }
-    this.#reader.enqueue(chunk.slice() as R);
-    this.#delivered++;
-  }
-
-  #receiveRawNumbers(type: NumericType, chunk: Uint8Array): void {
-    const { size, read } = NUMERIC_CODECS[type];
-    let bytes = chunk;
-    if (this.#rawCarry) {
-      bytes = new Uint8Array(this.#rawCarry.length + chunk.length);
-      bytes.set(this.#rawCarry);
-      bytes.set(chunk, this.#rawCarry.length);
-      this.#rawCarry = null;
-    }
-    const whole = bytes.length - (bytes.length % size);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, whole);
-    for (let offset = 0; offset < whole; offset += size) {
-      this.#reader.enqueue(read(view, offset) as R);
-      this.#delivered++;
-    }
-    if (whole < bytes.length) this.#rawCarry = bytes.slice(whole);
+    reader.enqueue(chunk.slice() as R);
+    return true;
   }
 
   /** Raw-framing leftovers at the end of the stream are an error, not a silent loss. */
   #rawLeftover(): Error | null {
-    if (this.#rawCarry) {
+    const left = this.#rend - this.#rstart;
+    if (left > 0) {
       return new InvalidPayloadError(
-        `Stream ended inside a "${this.#settings.receiveType}" element (${this.#rawCarry.length} bytes left over)`,
+        `Stream ended inside a "${this.#settings.receiveType}" element (${left} bytes left over)`,
       );
     }
     if (this.#rawText) {
       try {
         const text = this.#rawText.decode();
         if (text.length > 0) {
+          this.#cost = text.length + MESSAGE_COST;
           this.#reader.enqueue(text as R);
-          this.#delivered++;
         }
       } catch (cause) {
         return new InvalidPayloadError("Stream ended inside a UTF-8 character", { cause });
@@ -558,13 +916,22 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   #resetReceive(): void {
-    this.#rend = 0;
+    this.#rstart = this.#rend = 0;
+    if (this.#big !== null) this.#release(this.#big.length);
     this.#big = null;
     this.#bigFilled = 0;
-    this.#rawCarry = null;
+    this.#partialWait = 0;
     this.#rawText = !this.#framed && this.#settings.receiveType === "string"
       ? new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
       : null;
+  }
+
+  /** Gives every receive buffer back (the connection has ended). */
+  #freeReceive(): void {
+    this.#big = null;
+    this.#rbuf = EMPTY;
+    this.#rstart = this.#rend = 0;
+    if (this.#charged !== 0) this.#release(this.#charged);
   }
 
   /** Ends `readable`, after whatever it already holds when there is an error. */
@@ -572,7 +939,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     try {
       if (error === null) {
         this.#reader.close();
-      } else if ((this.#reader.desiredSize ?? 0) > 0) {
+      } else if (this.#reader.desiredSize === RECEIVE_QUEUE_BYTES) {
         this.#reader.error(error);
       } else {
         this.#readError = { error };
@@ -612,6 +979,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #seal(batch: Batch): void {
     if (batch.fill !== null && batch.fillUsed > batch.fillStart) {
       batch.segments.push(batch.fill.subarray(batch.fillStart, batch.fillUsed));
+      batch.sealed += batch.fillUsed - batch.fillStart;
       batch.fillStart = batch.fillUsed;
     }
   }
@@ -626,17 +994,23 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         this.#fast = null;
         this.#lastBatchSize = batch.count;
         this.#seal(batch);
+        this.#inflightCost = batchCost(batch);
         try {
           for (const segment of batch.segments) {
-            let offset = await conn.write(segment);
-            while (offset < segment.length) offset += await conn.write(segment.subarray(offset));
+            let offset = 0;
+            while (offset < segment.length) {
+              this.#writeSince = performance.now();
+              offset += await conn.write(offset === 0 ? segment : segment.subarray(offset));
+            }
           }
+          this.#writeSince = 0;
           this.#lastActivity = performance.now();
-          this.#queuedBytes -= batch.bytes;
+          this.#inflightCost = 0;
           this.#recycle(batch);
           batch.resolve();
         } catch (error) {
-          this.#queuedBytes -= batch.bytes;
+          this.#writeSince = 0;
+          this.#inflightCost = 0;
           batch.reject(new ConnectionClosedError({ cause: error }));
           if (conn === this.#conn) this.#drop(error);
           break;
@@ -672,6 +1046,12 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
   }
 
+  /** What the send queue holds: the batch being written and the one filling. */
+  #queued(): number {
+    const pending = this.#pending;
+    return this.#inflightCost + (pending === null ? 0 : batchCost(pending));
+  }
+
   #drain(): Promise<void> {
     if (!this.#writing && this.#pending === null) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
@@ -679,19 +1059,47 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   // ---- lifetime --------------------------------------------------------
 
-  #checkIdle = (): void => {
-    const idle = this.#settings.idleTimeout;
-    const now = performance.now();
+  /**
+   * Checks every time limit (called by the shared sweep): `idleTimeout` (no
+   * traffic while we wait on the peer), `messageTimeout` (an incomplete
+   * message while we wait on the peer) and `sendTimeout` (a write the peer
+   * does not take).
+   */
+  [CHECK_LIMITS](now: number): void {
+    const state = this.#state;
+    if (state !== "open" && state !== "closing") return;
+    const { idleTimeout, messageTimeout, sendTimeout } = this.#settings;
     // Not reading means the consumer is behind, not that the peer is silent.
-    if (!this.#reading && this.#state === "open") this.#lastActivity = now;
-    const quiet = now - this.#lastActivity;
-    if (quiet >= idle) {
-      this.#idleTimer = undefined;
-      this.#finish(new DOMException(`Connection was idle for ${idle} ms`, "TimeoutError"));
-    } else {
-      this.#idleTimer = setTimeout(this.#checkIdle, idle - quiet);
+    if (!this.#reading) this.#lastActivity = now;
+    if (idleTimeout > 0 && now - this.#lastActivity >= idleTimeout) {
+      this.#finish(
+        new FramedTimeoutError(
+          "idleTimeout",
+          idleTimeout,
+          `Connection was idle for ${idleTimeout} ms`,
+        ),
+      );
+    } else if (
+      messageTimeout > 0 && this.#readSince > 0 && (this.#rend > this.#rstart || this.#big) &&
+      now - this.#readSince + this.#partialWait >= messageTimeout
+    ) {
+      this.#finish(
+        new FramedTimeoutError(
+          "messageTimeout",
+          messageTimeout,
+          `A message stayed incomplete for ${messageTimeout} ms`,
+        ),
+      );
+    } else if (sendTimeout > 0 && this.#writeSince > 0 && now - this.#writeSince >= sendTimeout) {
+      this.#finish(
+        new FramedTimeoutError(
+          "sendTimeout",
+          sendTimeout,
+          `The peer took nothing we sent for ${sendTimeout} ms`,
+        ),
+      );
     }
-  };
+  }
 
   /** The socket ended without `close()`: reconnect, or end the connection. */
   #drop(error: unknown): void {
@@ -706,7 +1114,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   #framedLeftover(): Error | null {
-    if (this.#rend > 0 || this.#big) {
+    if (this.#rend > this.#rstart || this.#big) {
       return new InvalidPayloadError("Stream ended inside a message");
     }
     return null;
@@ -756,7 +1164,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#state = "closed";
     this.#fast = null;
     this.#error = error ?? undefined;
-    clearTimeout(this.#idleTimer);
+    unwatch(this);
+    this.#writeSince = 0;
     if (this.#onAbort) this.#settings.signal?.removeEventListener("abort", this.#onAbort);
     this.#reconnectAbort?.abort();
     const conn = this.#conn;
@@ -770,12 +1179,13 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#pending = null;
     if (pending !== null) {
       pending.reject(this.#closedError());
-      this.#queuedBytes -= pending.bytes;
     }
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const wake of waiters) wake();
+    this.#freeReceive();
     this.#endReadable(error);
+    this.#settings.onEnd?.(this as unknown as FramedConnection<never, unknown>);
     if (error === null) this.#settle.resolve();
     else this.#settle.reject(error);
   }

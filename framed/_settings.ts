@@ -15,6 +15,12 @@ import { MAX_WIRE_LENGTH } from "./_wire.ts";
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** @default port */
 export const DEFAULT_PORT = 4000;
+/** @default idleTimeout (uWebSockets' default; nginx uses 60 s) */
+export const DEFAULT_IDLE_TIMEOUT = 120_000;
+/** @default messageTimeout */
+export const DEFAULT_MESSAGE_TIMEOUT = 30_000;
+/** @default sendTimeout */
+export const DEFAULT_SEND_TIMEOUT = 30_000;
 
 /** The options both sides share, validated, with defaults filled in. */
 export interface CommonSettings {
@@ -25,6 +31,8 @@ export interface CommonSettings {
   receiveType: MessageType;
   maxMessageSize: number;
   idleTimeout: number;
+  messageTimeout: number;
+  sendTimeout: number;
   noDelay: boolean;
   keepAlive: boolean;
   cert?: string;
@@ -97,7 +105,9 @@ export function commonSettings(
     sendType = "string",
     receiveType = sendType,
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
-    idleTimeout = 0,
+    idleTimeout = DEFAULT_IDLE_TIMEOUT,
+    messageTimeout = DEFAULT_MESSAGE_TIMEOUT,
+    sendTimeout = DEFAULT_SEND_TIMEOUT,
     noDelay = true,
     keepAlive = true,
     cert,
@@ -139,6 +149,8 @@ export function commonSettings(
     receiveType: receive,
     maxMessageSize: checkNumber("maxMessageSize", maxMessageSize, 0, MAX_WIRE_LENGTH),
     idleTimeout: checkNumber("idleTimeout", idleTimeout, 0, 2 ** 31 - 1, false),
+    messageTimeout: checkNumber("messageTimeout", messageTimeout, 0, 2 ** 31 - 1, false),
+    sendTimeout: checkNumber("sendTimeout", sendTimeout, 0, 2 ** 31 - 1, false),
     noDelay: checkBoolean("noDelay", noDelay),
     keepAlive: checkBoolean("keepAlive", keepAlive),
     cert: checkPem("cert", cert),

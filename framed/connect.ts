@@ -115,6 +115,8 @@ export async function connect<S extends MessageType = "string", R extends Messag
     receiveType: common.receiveType,
     maxMessageSize: common.maxMessageSize,
     idleTimeout: common.idleTimeout,
+    messageTimeout: common.messageTimeout,
+    sendTimeout: common.sendTimeout,
     maxUnsentMessages,
     discardMessagesBeforeOpen,
     signal,

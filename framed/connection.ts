@@ -9,10 +9,14 @@
  * through `send()` or `writable`.
  *
  * - `readable` yields one chunk per message (with `framing: "raw"`, one per
- *   TCP read, or one per element for numeric types). Its queue holds at most
- *   what one socket read produced: the socket is not read again until the
- *   consumer catches up, so a slow reader slows the peer down (TCP
- *   backpressure) instead of buffering without bound. Cancelling it (or
+ *   TCP read, or one per element for numeric types). Messages are parsed
+ *   only while its queue holds less than 64 KiB (each message counted as its
+ *   decoded size plus 256 bytes, so empty messages fill it too); the rest
+ *   stay as bytes, and the socket is not read again until the consumer
+ *   catches up, so a slow reader slows the peer down (TCP backpressure)
+ *   instead of buffering without bound. Small `bytes` messages parsed
+ *   together may share one `ArrayBuffer` of at most 4 KiB (each its own
+ *   view): mind `byteOffset`, and do not transfer their `buffer`. Cancelling it (or
  *   `break`ing out of a `for await`) closes the connection.
  * - `send()` resolves once the message has been written to the socket.
  *   Messages sent without waiting are written together, several per system
@@ -23,8 +27,9 @@
  *   queued), and closing it closes the connection.
  * - `closed` resolves when the connection ends normally (either side closed
  *   it) and rejects with the error that ended it otherwise
- *   (`MessageTooLargeError`, `InvalidPayloadError`, a `TimeoutError` for
- *   `idleTimeout`, an `AbortError` from `signal`, a socket error, or
+ *   (`MessageTooLargeError`, `InvalidPayloadError`, `BufferLimitError`, a
+ *   `FramedTimeoutError` for `idleTimeout` / `messageTimeout` /
+ *   `sendTimeout`, an `AbortError` from `signal`, a socket error, or
  *   `ConnectFailedError` when reconnection gives up). The same error ends
  *   `readable` once the messages received before it have been read.
  *

@@ -24,7 +24,8 @@ export type FramedErrorCode =
   | "ERR_CONNECTION_CLOSED"
   | "ERR_NOT_CONNECTED"
   | "ERR_UNSENT_QUEUE_FULL"
-  | "ERR_CONNECT_FAILED";
+  | "ERR_CONNECT_FAILED"
+  | "ERR_BUFFER_LIMIT";
 
 /**
  * A message is larger than `maxMessageSize`: either a peer announced one in
@@ -259,5 +260,80 @@ export class ConnectFailedError extends TypeError {
     );
     this.name = "ConnectFailedError";
     this.attempts = attempts;
+  }
+}
+
+/**
+ * A server's receive memory (`maxBufferedBytes`, shared by its connections)
+ * is used up, and this connection needed more of it: a bigger receive buffer
+ * for a message, or the next piece of a large message. Only that
+ * connection is closed; the others keep what they hold.
+ *
+ * @example
+ * ```ts
+ * import { BufferLimitError } from "./mod.ts";
+ *
+ * const error = new BufferLimitError(300 << 20, 256 << 20);
+ * console.log(error.code, error.limit); // "ERR_BUFFER_LIMIT" 268435456
+ * ```
+ */
+export class BufferLimitError extends RangeError {
+  /** Always `"ERR_BUFFER_LIMIT"`. */
+  readonly code: "ERR_BUFFER_LIMIT" = "ERR_BUFFER_LIMIT";
+  /** The `maxBufferedBytes` in force. */
+  readonly limit: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param wanted the bytes the server would have held with this allocation
+   * @param limit the `maxBufferedBytes` in force
+   */
+  constructor(wanted: number, limit: number) {
+    super(
+      `Server receive buffers would hold ${wanted} bytes, over maxBufferedBytes of ${limit} bytes`,
+    );
+    this.name = "BufferLimitError";
+    this.limit = limit;
+  }
+}
+
+/** The time limits a {@linkcode FramedTimeoutError} names. */
+export type FramedTimeoutOption =
+  | "idleTimeout"
+  | "messageTimeout"
+  | "sendTimeout"
+  | "handshakeTimeout";
+
+/**
+ * A time limit closed the connection. It is a `DOMException` named
+ * `"TimeoutError"` (like every timeout in netkit); `option` says which limit
+ * it was and `timeout` its value in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { FramedTimeoutError } from "./mod.ts";
+ *
+ * const error = new FramedTimeoutError("idleTimeout", 120_000, "Connection was idle for 120000 ms");
+ * console.log(error.name, error.option); // "TimeoutError" "idleTimeout"
+ * ```
+ */
+export class FramedTimeoutError extends DOMException {
+  /** The option whose limit passed. */
+  readonly option: FramedTimeoutOption;
+  /** Its value in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param option the option whose limit passed
+   * @param timeout its value in milliseconds
+   * @param message what happened
+   */
+  constructor(option: FramedTimeoutOption, timeout: number, message: string) {
+    super(message, "TimeoutError");
+    this.option = option;
+    this.timeout = timeout;
   }
 }

@@ -8,12 +8,22 @@ import type { FramedConnection } from "./connection.ts";
 import { InvalidOptionError } from "./errors.ts";
 import type { ListenOptions } from "./options.ts";
 import type { MessageType, ReceiveValueOf, SendValueOf } from "./types.ts";
-import { type ByteConn, Connection, type ConnectionSettings, tuneSocket } from "./_connection.ts";
-import { listenNodeTls, type NodeTlsListener } from "./_node_tls.ts";
-import { commonSettings } from "./_settings.ts";
+import {
+  type ByteConn,
+  Connection,
+  type ConnectionSettings,
+  ReceiveBudget,
+  tuneSocket,
+} from "./_connection.ts";
+import { checkNumber, commonSettings } from "./_settings.ts";
+import { createTlsAcceptor, type TlsAcceptor } from "../_common/tls_accept.ts";
 
-/** A TLS handshake that takes longer than this is abandoned. */
-const HANDSHAKE_TIMEOUT = 10_000;
+/** @default handshakeTimeout */
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+/** @default maxConnections */
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** @default maxBufferedBytes */
+const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
 /** Accepted connections waiting for an iterator before accepting pauses. */
 const ACCEPT_BACKLOG = 64;
 
@@ -21,9 +31,10 @@ const ACCEPT_BACKLOG = 64;
  * A listening server. Iterate it to receive each new connection; it ends
  * when the listener closes.
  *
- * Connections are accepted while someone iterates (up to 64 wait for the
- * iterator; beyond that the kernel's backlog holds them). A TLS connection
- * is yielded once its handshake has succeeded; failed handshakes are dropped
+ * Connections are accepted from the start (up to 64 wait for an iterator;
+ * beyond that the kernel's backlog holds them), at most
+ * `maxConnections` at a time. A TLS connection is yielded once its handshake
+ * has succeeded; failed or late handshakes (`handshakeTimeout`) are dropped
  * without disturbing anyone else.
  *
  * @typeParam Send values its connections send
@@ -55,9 +66,7 @@ export interface FramedListener<Send = unknown, Receive = unknown>
  * Starts a TCP (or, with `cert` and `key`, TLS) server.
  *
  * Throws `InvalidOptionError` for bad options and Deno's own errors (e.g.
- * `Deno.errors.AddrInUse`) when the socket cannot be bound. With
- * `clientAuth`, a bind failure that shows up after the port was probed ends
- * iteration with that error instead.
+ * `Deno.errors.AddrInUse`) when the socket cannot be bound.
  *
  * Needs `--allow-net` for the address.
  *
@@ -103,67 +112,62 @@ export function listen<S extends MessageType = "string", R extends MessageType =
       `Option "caCerts" on a server verifies client certificates: it needs clientAuth "request" or "required"`,
     );
   }
+  const {
+    handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT,
+    maxConnections = DEFAULT_MAX_CONNECTIONS,
+    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
+  } = options;
+  checkNumber("handshakeTimeout", handshakeTimeout, 1, 2 ** 31 - 1, false);
+  checkNumber("maxConnections", maxConnections, 1, Infinity);
+  checkNumber("maxBufferedBytes", maxBufferedBytes, 0, Number.MAX_SAFE_INTEGER);
   const settings: ConnectionSettings = {
     framing: common.framing,
     sendType: common.sendType,
     receiveType: common.receiveType,
     maxMessageSize: common.maxMessageSize,
     idleTimeout: common.idleTimeout,
+    messageTimeout: common.messageTimeout,
+    sendTimeout: common.sendTimeout,
     maxUnsentMessages: Infinity,
     discardMessagesBeforeOpen: false,
+    budget: new ReceiveBudget(maxBufferedBytes),
   };
-  const tls = common.cert !== undefined;
-  const server = new Listener<SendValueOf<S>, ReceiveValueOf<R>>(
+  // Set below, once the listener exists: connections tell it when they end.
+  let server: Listener<SendValueOf<S>, ReceiveValueOf<R>> | undefined;
+  settings.onEnd = (connection) => server?.forget(connection);
+  const acceptTls = common.cert === undefined ? null : createTlsAcceptor({
+    cert: common.cert,
+    key: common.key!,
+    caCerts: common.caCerts,
+    clientAuth,
+    handshakeTimeout,
+  });
+  const listener = Deno.listen({ hostname: common.hostname, port: common.port });
+  return server = new Listener<SendValueOf<S>, ReceiveValueOf<R>>(
+    listener,
     settings,
-    tls,
+    acceptTls,
+    maxConnections,
     common.noDelay,
     common.keepAlive,
     common.signal,
   );
-  if (clientAuth !== "none") {
-    server.attachNode(listenNodeTls({
-      hostname: common.hostname,
-      port: common.port,
-      cert: common.cert!,
-      key: common.key!,
-      caCerts: common.caCerts,
-      clientAuth,
-      handshakeTimeout: HANDSHAKE_TIMEOUT,
-      admit: (conn, socket) => {
-        socket.setNoDelay(common.noDelay);
-        socket.setKeepAlive(common.keepAlive);
-        server.admit(conn);
-      },
-      fail: (error) => server.fail(error),
-    }));
-  } else {
-    server.attachDeno(
-      tls
-        ? Deno.listenTls({
-          hostname: common.hostname,
-          port: common.port,
-          cert: common.cert!,
-          key: common.key!,
-        })
-        : Deno.listen({ hostname: common.hostname, port: common.port }),
-    );
-  }
-  return server;
 }
 
 class Listener<S, R> implements FramedListener<S, R> {
-  addr!: Deno.NetAddr;
-  #listener: Deno.Listener | null = null;
-  #nodeListener: NodeTlsListener | null = null;
-  #failure: { error: unknown } | null = null;
+  readonly addr: Deno.NetAddr;
+  #listener: Deno.Listener;
   #settings: ConnectionSettings;
-  #tls: boolean;
+  #acceptTls: TlsAcceptor | null;
+  #maxConnections: number;
   #noDelay: boolean;
   #keepAlive: boolean;
   #signal?: AbortSignal;
   #onAbort: (() => void) | null = null;
+  /** Aborts every TLS handshake in progress when the listener closes. */
+  #handshakes = new AbortController();
+  #handshaking = 0;
   #connections = new Set<Connection<S, R>>();
-  #handshaking = new Set<Deno.Conn>();
   #ready: Connection<S, R>[] = [];
   #waiters: ((connection: Connection<S, R> | null) => void)[] = [];
   #resume: (() => void) | null = null;
@@ -172,17 +176,25 @@ class Listener<S, R> implements FramedListener<S, R> {
   #closing: Promise<void> | null = null;
 
   constructor(
+    listener: Deno.Listener,
     settings: ConnectionSettings,
-    tls: boolean,
+    acceptTls: TlsAcceptor | null,
+    maxConnections: number,
     noDelay: boolean,
     keepAlive: boolean,
     signal?: AbortSignal,
   ) {
+    this.#listener = listener;
+    this.addr = listener.addr as Deno.NetAddr;
     this.#settings = settings;
-    this.#tls = tls;
+    this.#acceptTls = acceptTls;
+    this.#maxConnections = maxConnections;
     this.#noDelay = noDelay;
     this.#keepAlive = keepAlive;
     this.#signal = signal;
+    // Accept (and run TLS handshakes) from the start; up to ACCEPT_BACKLOG
+    // connections then wait for an iterator.
+    this.#accepting = this.#acceptLoop(listener);
     if (signal) {
       if (signal.aborted) {
         this.close();
@@ -193,39 +205,17 @@ class Listener<S, R> implements FramedListener<S, R> {
     }
   }
 
-  attachDeno(listener: Deno.Listener): void {
-    this.#listener = listener;
-    this.addr = listener.addr as Deno.NetAddr;
-    if (this.#closed) listener.close();
-  }
-
-  attachNode(listener: NodeTlsListener): void {
-    this.#nodeListener = listener;
-    this.addr = listener.addr;
-    if (this.#closed) listener.close();
-  }
-
-  /** The server cannot go on (node listener failed to bind): end iteration with the error. */
-  fail(error: unknown): void {
-    this.#failure = { error };
-    this.close();
-  }
-
   get connections(): ReadonlySet<FramedConnection<S, R>> {
     return this.#connections;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<FramedConnection<S, R>> {
-    if (this.#listener) this.#accepting ??= this.#acceptLoop(this.#listener);
     while (true) {
       const next = this.#ready.shift() ??
         (this.#closed ? null : await new Promise<Connection<S, R> | null>((resolve) => {
           this.#waiters.push(resolve);
         }));
-      if (next === null) {
-        if (this.#failure) throw this.#failure.error;
-        return;
-      }
+      if (next === null) return;
       this.#resume?.();
       yield next;
     }
@@ -238,9 +228,9 @@ class Listener<S, R> implements FramedListener<S, R> {
         this.#resume = null;
         continue;
       }
-      let conn: Deno.Conn;
+      let conn: Deno.TcpConn;
       try {
-        conn = await listener.accept();
+        conn = await listener.accept() as Deno.TcpConn;
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) break;
         // Transient failures (e.g. out of file descriptors): back off, keep serving.
@@ -251,45 +241,37 @@ class Listener<S, R> implements FramedListener<S, R> {
         conn.close();
         break;
       }
+      if (this.#connections.size + this.#ready.length + this.#handshaking >= this.#maxConnections) {
+        conn.close();
+        continue;
+      }
       tuneSocket(conn, this.#noDelay, this.#keepAlive);
-      if (this.#tls) this.#handshake(conn as Deno.TlsConn);
+      if (this.#acceptTls) this.#handshake(this.#acceptTls, conn);
       else this.admit(conn);
     }
     this.#end();
   }
 
-  async #handshake(conn: Deno.TlsConn): Promise<void> {
-    this.#handshaking.add(conn);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+  async #handshake(acceptTls: TlsAcceptor, tcp: Deno.TcpConn): Promise<void> {
+    this.#handshaking++;
+    let conn: ByteConn;
     try {
-      await Promise.race([
-        conn.handshake(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new DOMException("TLS handshake timed out", "TimeoutError")),
-            HANDSHAKE_TIMEOUT,
-          );
-        }),
-      ]);
+      conn = await acceptTls(tcp, this.#handshakes.signal);
     } catch {
-      this.#handshaking.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
+      // Closed already: a late, failed or refused handshake only ends itself.
       return;
     } finally {
-      clearTimeout(timer);
-    }
-    this.#handshaking.delete(conn);
-    if (this.#closed) {
-      conn.close();
-      return;
+      this.#handshaking--;
     }
     this.admit(conn);
   }
 
+  /** A connection has ended: it is no longer counted. */
+  forget(connection: FramedConnection<never, unknown>): void {
+    this.#connections.delete(connection as unknown as Connection<S, R>);
+  }
+
+  /** Wraps an accepted (and secured) socket and hands it to an iterator. */
   admit(conn: ByteConn): void {
     if (this.#closed) {
       conn.close();
@@ -297,7 +279,6 @@ class Listener<S, R> implements FramedListener<S, R> {
     }
     const connection = new Connection<S, R>(conn, this.#settings);
     this.#connections.add(connection);
-    connection.closed.finally(() => this.#connections.delete(connection)).catch(() => {});
     const waiter = this.#waiters.shift();
     if (waiter) waiter(connection);
     else this.#ready.push(connection);
@@ -316,25 +297,16 @@ class Listener<S, R> implements FramedListener<S, R> {
     this.#closed = true;
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     try {
-      this.#listener?.close();
+      this.#listener.close();
     } catch {
       // Already closed.
     }
-    const nodeClosed = this.#nodeListener?.close();
     this.#resume?.();
-    for (const conn of this.#handshaking) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    }
-    this.#handshaking.clear();
+    this.#handshakes.abort(new DOMException("Listener closed", "AbortError"));
     const pending = [...this.#connections, ...this.#ready.splice(0)];
     this.#end();
     await Promise.all(pending.map((connection) => connection.close()));
     await this.#accepting;
-    await nodeClosed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

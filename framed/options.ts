@@ -64,29 +64,52 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
    * A peer announcing more gets its connection closed with
    * `MessageTooLargeError` before anything is allocated for it.
    *
+   * For the numeric types it bounds the decoded array, 8 bytes per element
+   * (a JavaScript number), so a message holds at most
+   * `Math.floor(maxMessageSize / 8)` elements: 2 MiB of `byte`s or 16 MiB of
+   * `double`s by default.
+   *
    * @default {16777216} (16 MiB)
    */
   maxMessageSize?: number;
   /**
-   * Milliseconds without traffic in either direction after which the
-   * connection is closed with a `TimeoutError`. 0 = never. (The seed counted
-   * seconds.)
+   * Milliseconds without traffic in either direction, while we wait for the
+   * peer, after which the connection is closed with a `FramedTimeoutError`
+   * (`option: "idleTimeout"`). Time the consumer of `readable` spends
+   * behind does not count. 0 = never. (The seed counted seconds and
+   * defaulted to never; a peer must not hold a connection forever.)
    *
-   * @default {0}
+   * @default {120000} (2 minutes, as uWebSockets)
    */
   idleTimeout?: number;
   /**
+   * Milliseconds a message may stay incomplete (from its first byte until
+   * its last, counting only time spent waiting for the peer) before the
+   * connection is closed with a `FramedTimeoutError`
+   * (`option: "messageTimeout"`). Stops peers that stall inside a header or
+   * trickle a message; raise it for large messages over slow links.
+   * 0 = never.
+   *
+   * @default {30000}
+   */
+  messageTimeout?: number;
+  /**
+   * Milliseconds one socket write may wait for the peer to take our bytes
+   * (a peer that does not read) before the connection is closed with a
+   * `FramedTimeoutError` (`option: "sendTimeout"`). 0 = never.
+   *
+   * @default {30000}
+   */
+  sendTimeout?: number;
+  /**
    * `TCP_NODELAY`: send small writes at once instead of waiting to coalesce
-   * them (Nagle's algorithm). Has no effect on the server side of TLS
-   * connections without `clientAuth`, which `Deno.listenTls` does not expose
-   * as TCP sockets.
+   * them (Nagle's algorithm).
    *
    * @default {true}
    */
   noDelay?: boolean;
   /**
-   * `SO_KEEPALIVE`: probe idle connections so dead peers are noticed. Has no
-   * effect on server-side TLS connections (see `noDelay`).
+   * `SO_KEEPALIVE`: probe idle connections so dead peers are noticed.
    *
    * @default {true}
    */
@@ -130,16 +153,36 @@ export interface ListenOptions<S extends MessageType = MessageType, R extends Me
    * by one of `caCerts`. The verified certificate is on the connection's
    * `peerCertificate`.
    *
-   * `Deno.listenTls` cannot ask for client certificates, so with
-   * `"request"`/`"required"` the server runs on Deno's `node:tls` instead
-   * (same wire behaviour). That server binds asynchronously: `addr` is known
-   * at once (port 0 is resolved by briefly binding a free port), but for the
-   * first few milliseconds after `listen()` returns, connections are refused
-   * (a client's `reconnect` retries cover that).
-   *
    * @default {"none"}
    */
   clientAuth?: "none" | "request" | "required";
+  /**
+   * Milliseconds a TLS client has, from the moment it is accepted, to finish
+   * its handshake; then its socket is closed (really closed: the server
+   * accepts plain TCP and runs TLS itself, because `Deno.listenTls` cannot
+   * drop a connection whose handshake is pending).
+   *
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Connections open (or in their TLS handshake) at most; one more is closed
+   * as soon as it is accepted. `Infinity` = no limit.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * Receive memory the server's connections may hold together beyond their
+   * first 4 KiB each: grown receive buffers and messages larger than 256 KiB
+   * as they arrive. A connection that needs more than what is left is
+   * closed with `BufferLimitError` (the others keep theirs); a buffer that
+   * would only speed reading up is simply not grown. Keep it at least
+   * `maxMessageSize`.
+   *
+   * @default {134217728} (128 MiB)
+   */
+  maxBufferedBytes?: number;
 }
 
 /**

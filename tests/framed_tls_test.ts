@@ -179,3 +179,32 @@ Deno.test('clientAuth "request" admits clients without a certificate but not wit
   assert.equal(second!.peerCertificate?.subject.CN, "alice", "mallory never got in");
   await connections.return?.();
 });
+
+Deno.test("handshakeTimeout closes the socket of a TLS client that never sends a ClientHello", async () => {
+  await using server = listen({
+    hostname: LOOPBACK4,
+    port: 0,
+    cert: pki.serverCert,
+    key: pki.serverKey,
+    handshakeTimeout: 200,
+  });
+  using silent = await Deno.connect({ hostname: LOOPBACK4, port: server.addr.port });
+  const started = performance.now();
+  const n = await deadline(
+    silent.read(new Uint8Array(16)).catch(() => null),
+    5000,
+    "the server closing the silent client",
+  );
+  assert.equal(n, null);
+  assert.ok(performance.now() - started >= 150, "not before the deadline");
+  // A well-behaved client is served meanwhile and after.
+  const accepted = accept(server);
+  await using client = await connect({
+    hostname: LOOPBACK4,
+    port: server.addr.port,
+    caCerts: [pki.ca],
+  });
+  await using peer = await accepted;
+  await client.send("hi");
+  assert.deepEqual(await take(peer), ["hi"]);
+});
