@@ -260,7 +260,7 @@ export class Peer {
 
   #consumedBytes(bytes: number): void {
     const core = this.#core;
-    if (core.generation === this.#generation) core.totalWaitingData -= bytes;
+    this.#host.consumed(core.generation === this.#generation ? core : null, bytes);
   }
 
   #drained(): Promise<void> {
@@ -330,6 +330,11 @@ export class Peer {
   /** Bytes queued to this peer (C resets it each bandwidth-throttle second). */
   get outgoingDataTotal(): number {
     return this.#core.outgoingDataTotal;
+  }
+
+  /** Bytes received from this peer and not yet consumed (C's `totalWaitingData`). */
+  get waitingData(): number {
+    return this.#current()?.totalWaitingData ?? 0;
   }
 
   /** Reliable payload bytes sent and not yet acknowledged. */
