@@ -54,7 +54,8 @@ interface Bucket {
 export interface HalfOpenRecord {
   readonly key: string;
   readonly hostname: string;
-  readonly port: number;
+  /** The source address (also the peer's address once it answers). */
+  readonly address: { hostname: string; port: number };
   readonly connectID: number;
   /** The peer slot VERIFY_CONNECT offered. */
   readonly slot: number;

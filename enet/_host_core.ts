@@ -14,7 +14,12 @@ import {
   HALF_OPEN_RESEND_INTERVAL_MS,
   type HalfOpenRecord,
 } from "./_connect_guard.ts";
-import { Channel, type IncomingCommand, type OutgoingCommand } from "./_commands.ts";
+import {
+  Channel,
+  type IncomingCommand,
+  type OutgoingCommand,
+  releaseOutgoingCommand,
+} from "./_commands.ts";
 import type { List } from "./_list.ts";
 import { type DisconnectReason, PeerCore, type PeerHost } from "./_peer_core.ts";
 import {
@@ -91,7 +96,7 @@ import {
   ENetProtocolThrottleConfigure,
   ENetProtocolVerifyConnect,
 } from "./_protocol.ts";
-import { type Address, type DatagramSocket, openDatagramSocket } from "./_socket.ts";
+import { type Address, type DatagramSocket, openDatagramSocket, SendChunk } from "./_socket.ts";
 
 /** Datagram body compressor as the engine calls it. */
 export interface CoreCompressor {
@@ -222,8 +227,14 @@ export class HostCore implements PeerHost {
   /** Told when a datagram is rejected for a checksum or compression mismatch. */
   onRejected: ((address: string, why: string) => void) | null = null;
 
-  readonly #buffer = new Uint8Array(BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64);
-  readonly #view = new DataView(this.#buffer.buffer);
+  // Datagrams are built in place in rotating send chunks and handed to the
+  // socket without a copy: a chunk is reused once its sends have completed.
+  #chunks: SendChunk[] = [new SendChunk()];
+  #chunk: SendChunk = this.#chunks[0];
+  #buffer: Uint8Array = this.#chunk.bytes;
+  #view: DataView = this.#chunk.view;
+  /** Where the current datagram's commands start (its header goes just before). */
+  #body = BODY_OFFSET;
   #offset = 0;
   #commandCount = 0;
   #packetSize = 0;
@@ -832,7 +843,7 @@ export class HostCore implements PeerHost {
     const record: HalfOpenRecord = {
       key,
       hostname,
-      port,
+      address: { hostname, port },
       connectID,
       slot,
       created: now,
@@ -857,16 +868,15 @@ export class HostCore implements PeerHost {
   }
 
   #sendVerify(record: HalfOpenRecord): void {
-    this.#buffer.set(record.verify, BODY_OFFSET);
-    this.#offset = BODY_OFFSET + record.verify.length;
+    this.#buffer.set(record.verify, this.#body);
+    this.#offset = this.#body + record.verify.length;
     this.#headerFlags = ENET_PROTOCOL_HEADER_FLAG_SENT_TIME;
     record.sentTime = this.serviceTime;
     this.#transmitTo(
       record.outgoingPeerID,
       record.outgoingSessionID,
       record.connectID,
-      record.hostname,
-      record.port,
+      record.address,
     );
   }
 
@@ -885,7 +895,7 @@ export class HostCore implements PeerHost {
     peer.channels = Array.from({ length: record.channelCount }, () => new Channel());
     peer.state = ENET_PEER_STATE_ACKNOWLEDGING_CONNECT;
     peer.connectID = record.connectID;
-    peer.address = { hostname: record.hostname, port: record.port };
+    peer.address = record.address;
     peer.mtu = record.mtu;
     peer.generation++;
     peer.outgoingPeerID = record.outgoingPeerID;
@@ -925,7 +935,7 @@ export class HostCore implements PeerHost {
     const record = this.connectGuard.forSlot(`${hostname}|${port}`, slot, this.serviceTime);
     if (record === undefined) return;
     this.connectGuard.remove(record);
-    const o = BODY_OFFSET;
+    const o = this.#body;
     const buffer = this.#buffer;
     buffer[o] = ENET_PROTOCOL_COMMAND_DISCONNECT | ENET_PROTOCOL_COMMAND_FLAG_UNSEQUENCED;
     buffer[o + ENetProtocolCommandHeader.channelID] = 0xFF;
@@ -937,8 +947,7 @@ export class HostCore implements PeerHost {
       record.outgoingPeerID,
       record.outgoingSessionID,
       record.connectID,
-      hostname,
-      port,
+      record.address,
     );
   }
 
@@ -1153,6 +1162,7 @@ export class HostCore implements PeerHost {
       }
       this.listener.onReliableProgress(peer);
     }
+    releaseOutgoingCommand(command);
     const front = sent.front();
     if (front !== undefined) peer.nextTimeout = front.sentTime + front.roundTripTimeout;
     return commandNumber;
@@ -1433,7 +1443,7 @@ export class HostCore implements PeerHost {
       this.#headerFlags = 0;
       this.#commandCount = 0;
       this.#packetSize = ENetProtocolHeader.size;
-      this.#offset = BODY_OFFSET;
+      this.#offset = this.#body;
       if (!peer.acknowledgements.empty) this.#sendAcknowledgements(peer);
       if (
         checkForTimeouts && !peer.sentReliableCommands.empty &&
@@ -1498,13 +1508,7 @@ export class HostCore implements PeerHost {
 
   #transmit(peer: PeerCore): void {
     peer.lastSendTime = this.serviceTime;
-    this.#transmitTo(
-      peer.outgoingPeerID,
-      peer.outgoingSessionID,
-      peer.connectID,
-      peer.address.hostname,
-      peer.address.port,
-    );
+    this.#transmitTo(peer.outgoingPeerID, peer.outgoingSessionID, peer.connectID, peer.address);
   }
 
   /** Sends the commands built in the buffer as one datagram with the given header fields. */
@@ -1512,20 +1516,20 @@ export class HostCore implements PeerHost {
     outgoingPeerID: number,
     outgoingSessionID: number,
     connectID: number,
-    hostname: string,
-    port: number,
+    address: Address,
   ): void {
     const buffer = this.#buffer;
+    const body = this.#body;
     const end = this.#offset;
     let flags = this.#headerFlags;
     const headerSize = flags & ENET_PROTOCOL_HEADER_FLAG_SENT_TIME
       ? ENetProtocolHeader.size
       : ENET_PROTOCOL_HEADER_MINIMUM_SIZE;
-    const start = BODY_OFFSET - headerSize - this.checksumSize;
+    const start = body - headerSize - this.checksumSize;
     let compressed: Uint8Array | null = null;
     if (this.compressor !== null) {
-      const originalSize = end - BODY_OFFSET;
-      const result = this.compressor.compress([buffer.subarray(BODY_OFFSET, end)], originalSize);
+      const originalSize = end - body;
+      const result = this.compressor.compress([buffer.subarray(body, end)], originalSize);
       if (result !== null && result.length > 0 && result.length < originalSize) {
         flags |= ENET_PROTOCOL_HEADER_FLAG_COMPRESSED;
         compressed = result;
@@ -1544,16 +1548,46 @@ export class HostCore implements PeerHost {
       view.setUint32(at, outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID ? connectID : 0);
       view.setUint32(at, this.checksum(buffer.subarray(start, end)));
     }
-    let datagram: Uint8Array;
+    let length: number;
     if (compressed !== null) {
-      datagram = new Uint8Array(BODY_OFFSET - start + compressed.length);
-      datagram.set(buffer.subarray(start, BODY_OFFSET));
-      datagram.set(compressed, BODY_OFFSET - start);
-    } else datagram = buffer.subarray(start, end);
-    this.socket.send(datagram, hostname, port);
-    if (this.outgoingBandwidth !== 0) this.#sendBudget -= datagram.length;
-    this.totalSentData += datagram.length;
+      const datagram = new Uint8Array(body - start + compressed.length);
+      datagram.set(buffer.subarray(start, body));
+      datagram.set(compressed, body - start);
+      length = datagram.length;
+      this.socket.send(datagram, address, null);
+    } else {
+      length = end - start;
+      this.socket.send(buffer.subarray(start, end), address, this.#chunk);
+      this.#advance(end);
+    }
+
+    if (this.outgoingBandwidth !== 0) this.#sendBudget -= length;
+    this.totalSentData += length;
     this.totalSentPackets++;
+  }
+
+  /** Moves past a datagram handed to the socket; switches to a free chunk when this one is full. */
+  #advance(end: number): void {
+    let base = (end + 7) & ~7;
+    if (base + BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64 > this.#chunk.bytes.length) {
+      let next: SendChunk | undefined;
+      for (const chunk of this.#chunks) {
+        if (chunk !== this.#chunk && chunk.pending === 0) {
+          next = chunk;
+          break;
+        }
+      }
+      if (next === undefined) {
+        next = new SendChunk();
+        // Sends complete within a turn of the event loop; a few chunks suffice.
+        if (this.#chunks.length < 16) this.#chunks.push(next);
+      }
+      this.#chunk = next;
+      this.#buffer = next.bytes;
+      this.#view = next.view;
+      base = 0;
+    }
+    this.#body = base + BODY_OFFSET;
   }
 
   #sendAcknowledgements(peer: PeerCore): void {
@@ -1638,6 +1672,7 @@ export class HostCore implements PeerHost {
     let currentSendReliable = outgoingReliable.sentinel.next;
     let windowWrap = false;
     let canPing = true;
+    let sentOnce = false;
     for (;;) {
       let command: OutgoingCommand;
       let fromReliable: boolean;
@@ -1737,6 +1772,7 @@ export class HostCore implements PeerHost {
             const unreliableSequenceNumber = command.unreliableSequenceNumber;
             for (;;) {
               outgoing.remove(command);
+              releaseOutgoingCommand(command);
               if (current === outgoing.sentinel) break;
               command = current as OutgoingCommand;
               if (
@@ -1749,11 +1785,17 @@ export class HostCore implements PeerHost {
           }
         }
         outgoing.remove(command);
+        sentOnce = true;
       }
       this.#writeCommand(peer, command, view, buffer);
       this.#packetSize += commandSize + (command.packet !== null ? command.fragmentLength : 0);
       peer.packetsSent++;
       this.#commandCount++;
+      if (sentOnce) {
+        // Unreliable, unsequenced and unacknowledged control commands are done once written.
+        releaseOutgoingCommand(command);
+        sentOnce = false;
+      }
     }
     if (peer.state === ENET_PEER_STATE_DISCONNECT_LATER && !peer.hasOutgoingCommands()) {
       peer.disconnect(peer.eventData);

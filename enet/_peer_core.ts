@@ -12,10 +12,12 @@
  */
 
 import {
+  acquireOutgoingCommand,
   type Channel,
   IncomingCommand,
-  OutgoingCommand,
+  type OutgoingCommand,
   type OutgoingPacket,
+  releaseOutgoingCommand,
 } from "./_commands.ts";
 import { List, type ListNode } from "./_list.ts";
 import { copyBytes } from "./_slab.ts";
@@ -248,7 +250,7 @@ export class PeerCore {
       let fragmentNumber = 0;
       for (let offset = 0; offset < dataLength; fragmentNumber++, offset += fragmentLength) {
         if (dataLength - offset < fragmentLength) fragmentLength = dataLength - offset;
-        const fragment = new OutgoingCommand();
+        const fragment = acquireOutgoingCommand();
         fragment.command = commandNumber;
         fragment.channelID = channelID;
         fragment.packet = packet;
@@ -262,7 +264,7 @@ export class PeerCore {
       }
       return;
     }
-    const command = new OutgoingCommand();
+    const command = acquireOutgoingCommand();
     command.channelID = channelID;
     if (
       (packet.flags & (ENET_PACKET_FLAG_RELIABLE | ENET_PACKET_FLAG_UNSEQUENCED)) ===
@@ -287,7 +289,7 @@ export class PeerCore {
 
   /** Queues a command without payload on the control channel. */
   queueControlCommand(command: number, body: Uint8Array): OutgoingCommand {
-    const outgoing = new OutgoingCommand();
+    const outgoing = acquireOutgoingCommand();
     outgoing.command = command;
     outgoing.channelID = ENET_CONTROL_CHANNEL_ID;
     outgoing.body = body;
@@ -465,6 +467,7 @@ export class PeerCore {
           new DOMException("Peer disconnected before acknowledging", "AbortError"),
         );
       }
+      releaseOutgoingCommand(command);
     }
   }
 

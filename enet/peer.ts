@@ -136,9 +136,10 @@ class ChannelStreams implements PeerChannel {
   get writable(): WritableStream<Uint8Array> {
     if (this.#writable === undefined) {
       this.#writable = new WritableStream<Uint8Array>({
-        write: async (chunk) => {
+        // Not async: under the high-water mark a write completes without a promise of its own.
+        write: (chunk) => {
           this.peer.send(this.id, chunk, ENET_PACKET_FLAG_RELIABLE);
-          await peerInternals.drained(this.peer);
+          return peerInternals.drained(this.peer);
         },
       });
     }
@@ -263,9 +264,9 @@ export class Peer {
     this.#host.consumed(core.generation === this.#generation ? core : null, bytes);
   }
 
-  #drained(): Promise<void> {
+  #drained(): Promise<void> | undefined {
     const core = this.#require();
-    if (core.reliableDataPending <= WRITABLE_HIGH_WATER_MARK) return Promise.resolve();
+    if (core.reliableDataPending <= WRITABLE_HIGH_WATER_MARK) return undefined;
     const waiter = Promise.withResolvers<void>();
     this.#drainWaiters.push(waiter);
     return waiter.promise;
