@@ -288,19 +288,25 @@ export class HostCore implements PeerHost {
    * over budget, within its fair share of it (budget ÷ connected peers). A
    * refused reliable command is not acknowledged, so the sender retransmits
    * it later (back-pressure on the wire, as C does at `maximumWaitingData`).
+   *
+   * `unblocks`: the command is the one a channel's queued out-of-order
+   * commands wait for. Those may have filled the bound, and refusing the one
+   * that releases them would wait forever (C can), so it may take the bound
+   * up to twice its size.
    */
-  admitWaiting(peer: PeerCore, bytes: number): boolean {
+  admitWaiting(peer: PeerCore, bytes: number, unblocks = false): boolean {
+    const factor = unblocks ? 2 : 1;
     if (
-      peer.totalWaitingData + bytes > this.maximumWaitingData ||
-      peer.waitingPackets >= this.maximumWaitingPackets
+      peer.totalWaitingData + bytes > factor * this.maximumWaitingData ||
+      peer.waitingPackets >= factor * this.maximumWaitingPackets
     ) return false;
     if (
-      this.waitingData + bytes <= this.maximumHostWaitingData &&
-      this.waitingPackets < this.maximumHostWaitingPackets
+      this.waitingData + bytes <= factor * this.maximumHostWaitingData &&
+      this.waitingPackets < factor * this.maximumHostWaitingPackets
     ) return true;
     const shares = Math.max(1, this.connectedPeers);
-    return peer.totalWaitingData + bytes <= this.maximumHostWaitingData / shares &&
-      peer.waitingPackets < this.maximumHostWaitingPackets / shares;
+    return peer.totalWaitingData + bytes <= factor * this.maximumHostWaitingData / shares &&
+      peer.waitingPackets < factor * this.maximumHostWaitingPackets / shares;
   }
 
   /** The application consumed a packet of `bytes` (of `peer`'s current connection, if given). */

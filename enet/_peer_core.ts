@@ -84,7 +84,7 @@ export interface PeerHost {
   /** Host-wide packets received and not yet consumed. */
   waitingPackets: number;
   /** Whether the peer may hold one more received packet of `bytes` (per-peer and host-wide bounds). */
-  admitWaiting(peer: PeerCore, bytes: number): boolean;
+  admitWaiting(peer: PeerCore, bytes: number, unblocks?: boolean): boolean;
   nextQueueTime(): number;
   /** Marks the peer as having something to send and schedules a flush. */
   markDirty(peer: PeerCore): void;
@@ -658,7 +658,9 @@ export class PeerCore {
     // stricter check keeps one announced fragment total from overshooting it.
     // Refused: a reliable command goes unacknowledged (the sender retransmits),
     // the rest of the datagram is dropped, as C does.
-    if (!this.host.admitWaiting(this, dataLength)) return null;
+    const unblocks = list === channel.incomingReliableCommands && !list.empty &&
+      reliableSequenceNumber === ((incomingReliable + 1) & 0xFFFF);
+    if (!this.host.admitWaiting(this, dataLength, unblocks)) return null;
     if (fragmentCount > 0) {
       if (this.incompletePackets >= this.host.maximumIncompletePackets) return null;
       this.incompletePackets++;
