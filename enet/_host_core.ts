@@ -216,6 +216,8 @@ export class HostCore implements PeerHost {
   #dispatchQueue: PeerCore[] = [];
   #flushScheduled = false;
   #receiving = false;
+  /** Set while `serviceTime` was read for the current receive burst (cleared by flush). */
+  #burstClock = false;
   #queueTime = 0;
   #queueTimeAtSchedule = 0;
   #flushHops = 0;
@@ -541,7 +543,11 @@ export class HostCore implements PeerHost {
     }
     this.#receiving = true;
     try {
-      this.serviceTime = timeNow();
+      // One clock read per burst: the datagrams of a burst arrive within the same millisecond.
+      if (!this.#burstClock) {
+        this.serviceTime = timeNow();
+        this.#burstClock = true;
+      }
       this.#handleIncomingCommands(data, hostname, port);
     } catch {
       // A malformed datagram must never take the host down; it is dropped.
@@ -1375,6 +1381,7 @@ export class HostCore implements PeerHost {
   /** Sends what every dirty peer has queued; runs after bursts and sends. */
   flush(): void {
     this.#flushScheduled = false;
+    this.#burstClock = false;
     if (this.closed) return;
     this.serviceTime = timeNow();
     const dirty = this.#dirty;
