@@ -1,11 +1,12 @@
 /**
  * ENet bench, side by side on loopback: one-way reliable throughput (64 B and
- * 1 KB messages) and ping-pong round trip, for ours↔ours, ours→C, C→C (C
- * libenet 1.3.17 through tests/enet_peers/enet_peer.c) and npm `enet`↔npm
+ * 1 KB messages) and ping-pong round trip, for ours↔ours, ours→C, C→ours, C→C
+ * (C libenet 1.3.17 through tests/enet_peers/enet_peer.c) and npm `enet`↔npm
  * `enet` under Node. Every server is its own process; the receiver times the
  * run from the first message to the last and reports it back.
  *
- * Usage: `deno task bench enet` (or `deno run -A --unstable-net bench/enet_bench.ts [--count N]`).
+ * Usage: `deno task bench enet` (or `deno run -A --unstable-net bench/enet_bench.ts [--count N]
+ * [--only NAME] [--no-npm] [--no-extras]`).
  * Internal: `--serve [--checksum] [--range-coder]` runs our sink/echo server.
  *
  * @module
@@ -74,11 +75,14 @@ async function ourClient(port: number, count: number, pings: number): Promise<Re
   const events = client[Symbol.asyncIterator]();
   const throughput = async (size: number): Promise<number> => {
     // Paced by acknowledgements: every 2048th message is sent with
-    // sendAcknowledged(), and at most two such batches are outstanding.
+    // sendAcknowledged(), and at most two such batches are outstanding (no
+    // timer: a setTimeout(0) yield would measure the 1 ms timer clamp). send()
+    // copies the payload, so one buffer serves every message, as the C
+    // sender's stack buffer does.
     const batches: Promise<void>[] = [];
+    const payload = new Uint8Array(size);
+    const view = new DataView(payload.buffer);
     for (let i = 0; i < count; i++) {
-      const payload = new Uint8Array(size);
-      const view = new DataView(payload.buffer);
       view.setUint32(0, i);
       view.setUint32(4, count);
       if ((i & 2047) === 2047 || i === count - 1) {
@@ -214,11 +218,16 @@ async function main(): Promise<void> {
       (port) => ourClient(port, count, pings),
     );
     await scenario(
+      "C → ours",
+      [Deno.execPath(), denoServer],
+      (port) => foreignClient(binary, [], port, count, pings, extra),
+    );
+    await scenario(
       "C → C",
       [binary, ["server", "--sink", ...extra]],
       (port) => foreignClient(binary, [], port, count, pings, extra),
     );
-    if (!args.includes("--checksum")) {
+    if (!args.includes("--checksum") && !args.includes("--no-npm")) {
       await scenario(
         "npm enet ↔ npm enet",
         ["node", ["--no-warnings", npmPeerScript, "server", "--sink", ...extra]],

@@ -48,6 +48,40 @@ export class OutgoingCommand extends ListNode {
   fragmentNumber = 0;
 }
 
+/** Released commands, reused by {@linkcode acquireOutgoingCommand} (saves an object per message). */
+const outgoingPool: OutgoingCommand[] = [];
+const OUTGOING_POOL_LIMIT = 8192;
+
+/** A blank outgoing command, from the pool when one is free. */
+export function acquireOutgoingCommand(): OutgoingCommand {
+  return outgoingPool.pop() ?? new OutgoingCommand();
+}
+
+/**
+ * Returns a command that left every list and is referenced nowhere else
+ * (acknowledged, sent unreliably, dropped, or discarded with its peer's queues).
+ */
+export function releaseOutgoingCommand(command: OutgoingCommand): void {
+  if (outgoingPool.length >= OUTGOING_POOL_LIMIT) return;
+  command.command = 0;
+  command.channelID = 0;
+  command.reliableSequenceNumber = 0;
+  command.unreliableSequenceNumber = 0;
+  command.unsequencedGroup = 0;
+  command.sendAttempts = 0;
+  command.sentTime = 0;
+  command.roundTripTimeout = 0;
+  command.queueTime = 0;
+  command.body = null;
+  command.packet = null;
+  command.fragmentOffset = 0;
+  command.fragmentLength = 0;
+  command.startSequenceNumber = 0;
+  command.fragmentCount = 0;
+  command.fragmentNumber = 0;
+  outgoingPool.push(command);
+}
+
 /** `ENetIncomingCommand`. */
 export class IncomingCommand extends ListNode {
   constructor(

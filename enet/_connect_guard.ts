@@ -3,21 +3,29 @@
  * clients (upstream lsalzman/enet#278: forged CONNECTs fill the peer table and
  * lock legitimate clients out for the ~30 s a half-open slot lives).
  *
- * Two mechanisms, neither needing anything from the client:
- * - **Half-open eviction** (always on): a peer that sent CONNECT but has not
- *   acknowledged VERIFY_CONNECT is half-open. When a new CONNECT finds no free
- *   slot, or `maximumHalfOpenPeers` are half-open, the oldest half-open peer is
- *   dropped silently for it. A spoofed source never acknowledges, a real
- *   client does within one round trip, so real clients win while a flood runs
- *   (like a TCP SYN cache). Connected peers are never touched. This holds
- *   while (free slots ÷ forged CONNECTs per second) exceeds a real client's
- *   round trip: 63 free slots against 2000 forgeries/s leave ~30 ms.
- * - **Per-source rate limit** (opt-in, `connectRateLimit`): a token bucket per
- *   source IP address for new CONNECTs; the table of sources is bounded and
- *   forgets the least recently seen.
+ * A CONNECT does not take a peer slot. The host answers it with the
+ * VERIFY_CONNECT C would send (offering a free slot) and remembers a small
+ * **half-open record**; the slot is taken only when a datagram comes back
+ * from that address to that slot with the session bits it was given (the
+ * acknowledgement of VERIFY_CONNECT). A spoofed source never answers, so its
+ * record costs a few hundred bytes and no timers, retransmissions, peer
+ * objects or slot; a real client's CONNECT retransmission gets the same
+ * VERIFY_CONNECT again from its record. Several records may offer the same
+ * free slot: the first to answer gets it, a later one is told DISCONNECT.
  *
- * A stateless cookie is not offered: a stock client's CONNECT/ACK exchange has
- * no field that could echo one back.
+ * Bounds, all checked before anything is allocated:
+ * - `maximumConnectRate`: CONNECT datagrams handled per second host-wide
+ *   (token bucket); the rest are dropped unread, so a flood cannot take the
+ *   CPU that connected peers need.
+ * - `maximumHalfOpenPeers`: records kept; the oldest is forgotten for a new
+ *   one, so a legitimate client has (records ÷ flood rate) to answer:
+ *   16 384 records against 30 000 forged CONNECTs/s leave it ~0.5 s.
+ * - `maximumHalfOpenPerAddress`: records per source IP address; a new one
+ *   from a full address forgets that address's oldest, so a flood from one
+ *   address churns only its own records.
+ * - `connectRateLimit` (opt-in): a token bucket of new handshakes per source
+ *   IP address; the table of sources is bounded and forgets the least
+ *   recently seen.
  *
  * @module
  */
@@ -32,42 +40,98 @@ export interface ConnectRateLimit {
 
 /** Most source addresses the rate limiter remembers. */
 export const CONNECT_GUARD_MAXIMUM_SOURCES = 4096;
+/** How long a half-open record may wait for its answer (C's default timeoutMaximum). */
+export const HALF_OPEN_LIFETIME_MS = 30_000;
+/** A record answers a retransmitted CONNECT at most this often. */
+export const HALF_OPEN_RESEND_INTERVAL_MS = 100;
 
 interface Bucket {
   tokens: number;
   time: number;
 }
 
-interface HalfOpen {
-  generation: number;
+/** What the host remembers of a CONNECT it answered. */
+export interface HalfOpenRecord {
+  readonly key: string;
+  readonly hostname: string;
+  /** The source address (also the peer's address once it answers). */
+  readonly address: { hostname: string; port: number };
+  readonly connectID: number;
+  /** The peer slot VERIFY_CONNECT offered. */
+  readonly slot: number;
+  readonly created: number;
+  /** The whole VERIFY_CONNECT command as sent. */
+  readonly verify: Uint8Array;
+  /** Fields the peer takes once the client answers. */
+  readonly outgoingPeerID: number;
+  readonly incomingSessionID: number;
+  readonly outgoingSessionID: number;
+  readonly channelCount: number;
+  readonly mtu: number;
+  readonly windowSize: number;
+  readonly incomingBandwidth: number;
+  readonly outgoingBandwidth: number;
+  readonly packetThrottleInterval: number;
+  readonly packetThrottleAcceleration: number;
+  readonly packetThrottleDeceleration: number;
+  readonly data: number;
+  /** When VERIFY_CONNECT last went out (service time). */
+  sentTime: number;
 }
 
-/** What the guard needs to know about a peer slot. */
-export interface GuardedPeer {
-  readonly state: number;
-  readonly generation: number;
+/** Limits of a {@linkcode ConnectGuard}. */
+export interface ConnectGuardLimits {
+  maximumHalfOpen: number;
+  maximumHalfOpenPerAddress: number;
+  maximumConnectRate: number;
+  rate?: ConnectRateLimit;
 }
 
-/** Admission decisions for incoming CONNECTs of one host. */
-export class ConnectGuard<P extends GuardedPeer> {
+/** Admission decisions and half-open records for incoming CONNECTs of one host. */
+export class ConnectGuard {
   readonly maximumHalfOpen: number;
-  readonly #halfOpenState: number;
+  readonly maximumHalfOpenPerAddress: number;
   readonly #rate: { perSecond: number; burst: number } | null;
   readonly #sources = new Map<string, Bucket>();
-  // Insertion order = age: the first live entry is the oldest half-open peer.
-  readonly #halfOpen = new Map<P, HalfOpen>();
+  readonly #connectRate: number;
+  #connectTokens: number;
+  #connectTime = 0;
+  // Insertion order = age: the first entry is the oldest record.
+  readonly #records = new Set<HalfOpenRecord>();
+  readonly #byAddress = new Map<string, HalfOpenRecord[]>();
+  readonly #perHost = new Map<string, HalfOpenRecord[]>();
 
-  /**
-   * @param maximumHalfOpen most half-open peers before the oldest is evicted
-   * @param halfOpenState the peer state meaning half-open (ACKNOWLEDGING_CONNECT)
-   */
-  constructor(maximumHalfOpen: number, halfOpenState: number, rate?: ConnectRateLimit) {
-    this.maximumHalfOpen = maximumHalfOpen;
-    this.#halfOpenState = halfOpenState;
+  constructor(limits: ConnectGuardLimits) {
+    this.maximumHalfOpen = limits.maximumHalfOpen;
+    this.maximumHalfOpenPerAddress = limits.maximumHalfOpenPerAddress;
+    this.#connectRate = limits.maximumConnectRate;
+    this.#connectTokens = limits.maximumConnectRate;
+    const rate = limits.rate;
     this.#rate = rate ? { perSecond: rate.perSecond, burst: rate.burst ?? rate.perSecond } : null;
   }
 
-  /** Whether a CONNECT from `hostname` passes the rate limit (consumes a token if so). */
+  /** Half-open records held. */
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** Spends one token of the host-wide CONNECT budget; false when it is empty. */
+  spend(now: number): boolean {
+    const rate = this.#connectRate;
+    if (now !== this.#connectTime) {
+      // The bucket holds one second's worth.
+      this.#connectTokens = Math.min(
+        rate,
+        this.#connectTokens + (now - this.#connectTime) * rate / 1000,
+      );
+      this.#connectTime = now;
+    }
+    if (this.#connectTokens < 1) return false;
+    this.#connectTokens -= 1;
+    return true;
+  }
+
+  /** Whether a new CONNECT from `hostname` passes the per-source rate limit (consumes a token if so). */
   admit(hostname: string, now: number): boolean {
     const rate = this.#rate;
     if (rate === null) return true;
@@ -91,36 +155,62 @@ export class ConnectGuard<P extends GuardedPeer> {
     return true;
   }
 
-  #live(peer: P, entry: HalfOpen): boolean {
-    return peer.state === this.#halfOpenState && peer.generation === entry.generation;
-  }
-
-  /** Half-open peers still waiting for their acknowledgement. */
-  halfOpenCount(): number {
-    for (const [peer, entry] of this.#halfOpen) {
-      if (!this.#live(peer, entry)) this.#halfOpen.delete(peer);
+  /** The live record of (`key`, `connectID`), if any. */
+  find(key: string, connectID: number, now: number): HalfOpenRecord | undefined {
+    const list = this.#byAddress.get(key);
+    if (list === undefined) return undefined;
+    for (const record of list) {
+      if (record.connectID === connectID) return this.#fresh(record, now);
     }
-    return this.#halfOpen.size;
+    return undefined;
   }
 
-  /**
-   * The half-open peer to drop so a new CONNECT can be served, or null when
-   * none needs to go: `freeSlot` says whether the table still has room.
-   */
-  victim(freeSlot: boolean): P | null {
-    // The map's size bounds the live count from above: only purge when it matters.
-    if (freeSlot && this.#halfOpen.size < this.maximumHalfOpen) return null;
-    if (freeSlot && this.halfOpenCount() < this.maximumHalfOpen) return null;
-    for (const [peer, entry] of this.#halfOpen) {
-      this.#halfOpen.delete(peer);
-      if (this.#live(peer, entry)) return peer;
+  /** The live record of `key` that was offered `slot`, if any. */
+  forSlot(key: string, slot: number, now: number): HalfOpenRecord | undefined {
+    const list = this.#byAddress.get(key);
+    if (list === undefined) return undefined;
+    for (const record of list) {
+      if (record.slot === slot) return this.#fresh(record, now);
     }
-    return null;
+    return undefined;
   }
 
-  /** Records that `peer` just became half-open. */
-  opened(peer: P): void {
-    this.#halfOpen.delete(peer);
-    this.#halfOpen.set(peer, { generation: peer.generation });
+  #fresh(record: HalfOpenRecord, now: number): HalfOpenRecord | undefined {
+    if (now - record.created < HALF_OPEN_LIFETIME_MS) return record;
+    this.remove(record);
+    return undefined;
+  }
+
+  /** Remembers `record`, forgetting the oldest records when full or expired. */
+  add(record: HalfOpenRecord): void {
+    for (const oldest of this.#records) {
+      if (
+        this.#records.size < this.maximumHalfOpen &&
+        record.created - oldest.created < HALF_OPEN_LIFETIME_MS
+      ) break;
+      this.remove(oldest);
+    }
+    const ofHost = this.#perHost.get(record.hostname);
+    if (ofHost !== undefined && ofHost.length >= this.maximumHalfOpenPerAddress) {
+      this.remove(ofHost[0]);
+    }
+    this.#records.add(record);
+    const list = this.#byAddress.get(record.key);
+    if (list === undefined) this.#byAddress.set(record.key, [record]);
+    else list.push(record);
+    const hostList = this.#perHost.get(record.hostname);
+    if (hostList === undefined) this.#perHost.set(record.hostname, [record]);
+    else hostList.push(record);
+  }
+
+  /** Forgets `record`. */
+  remove(record: HalfOpenRecord): void {
+    if (!this.#records.delete(record)) return;
+    const list = this.#byAddress.get(record.key)!;
+    if (list.length === 1) this.#byAddress.delete(record.key);
+    else list.splice(list.indexOf(record), 1);
+    const hostList = this.#perHost.get(record.hostname)!;
+    if (hostList.length === 1) this.#perHost.delete(record.hostname);
+    else hostList.splice(hostList.indexOf(record), 1);
   }
 }

@@ -8,8 +8,18 @@
  * @module
  */
 
-import { ConnectGuard, type ConnectRateLimit } from "./_connect_guard.ts";
-import { Channel, type IncomingCommand, type OutgoingCommand } from "./_commands.ts";
+import {
+  ConnectGuard,
+  type ConnectRateLimit,
+  HALF_OPEN_RESEND_INTERVAL_MS,
+  type HalfOpenRecord,
+} from "./_connect_guard.ts";
+import {
+  Channel,
+  type IncomingCommand,
+  type OutgoingCommand,
+  releaseOutgoingCommand,
+} from "./_commands.ts";
 import type { List } from "./_list.ts";
 import { type DisconnectReason, PeerCore, type PeerHost } from "./_peer_core.ts";
 import {
@@ -46,6 +56,7 @@ import {
   ENET_PROTOCOL_COMMAND_COUNT,
   ENET_PROTOCOL_COMMAND_DISCONNECT,
   ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
+  ENET_PROTOCOL_COMMAND_FLAG_UNSEQUENCED,
   ENET_PROTOCOL_COMMAND_MASK,
   ENET_PROTOCOL_COMMAND_NONE,
   ENET_PROTOCOL_COMMAND_PING,
@@ -85,7 +96,7 @@ import {
   ENetProtocolThrottleConfigure,
   ENetProtocolVerifyConnect,
 } from "./_protocol.ts";
-import { type Address, type DatagramSocket, openDatagramSocket } from "./_socket.ts";
+import { type Address, type DatagramSocket, openDatagramSocket, SendChunk } from "./_socket.ts";
 
 /** Datagram body compressor as the engine calls it. */
 export interface CoreCompressor {
@@ -112,10 +123,20 @@ export interface HostCoreOptions {
   compressor: CoreCompressor | null;
   intercept: ((datagram: Uint8Array, address: Address) => InterceptResult) | null;
   forceNodeSocket: boolean;
-  /** Half-open peers before the oldest is evicted for a new CONNECT (default: peerCount). */
-  maximumHalfOpenPeers?: number;
+  /** Half-open records before the oldest is forgotten for a new CONNECT. */
+  maximumHalfOpenPeers: number;
+  /** Half-open records per source IP address. */
+  maximumHalfOpenPerAddress: number;
+  /** CONNECT datagrams handled per second, host-wide. */
+  maximumConnectRate: number;
   /** Per source IP CONNECT rate limit (default: none). */
   connectRateLimit?: ConnectRateLimit;
+  /** Per-peer packets received and not yet consumed. */
+  maximumWaitingPackets: number;
+  /** Host-wide bytes received and not yet consumed before peers over their fair share are refused. */
+  maximumHostWaitingData: number;
+  /** Host-wide packets received and not yet consumed, likewise. */
+  maximumHostWaitingPackets: number;
 }
 
 /** What the public layer plugs into the engine. */
@@ -169,8 +190,15 @@ export class HostCore implements PeerHost {
   readonly mtu: number;
   readonly maximumPacketSize: number;
   readonly maximumWaitingData: number;
+  readonly maximumWaitingPackets: number;
+  readonly maximumHostWaitingData: number;
+  readonly maximumHostWaitingPackets: number;
   readonly maximumIncompletePackets: number;
   readonly checksumSize: number;
+  /** Bytes received from any peer and not yet consumed (incl. ended connections' events). */
+  waitingData = 0;
+  /** Packets received from any peer and not yet consumed. */
+  waitingPackets = 0;
   readonly peerCount: number;
   channelLimit: number;
   incomingBandwidth: number;
@@ -182,10 +210,14 @@ export class HostCore implements PeerHost {
 
   readonly peers: (PeerCore | undefined)[];
   readonly active: Set<PeerCore> = new Set();
+  /** Indices of free slots; the first is offered next, then moved to the back (round robin). */
+  readonly #freeSlots = new Set<number>();
   #dirty: PeerCore[] = [];
   #dispatchQueue: PeerCore[] = [];
   #flushScheduled = false;
   #receiving = false;
+  /** Set while `serviceTime` was read for the current receive burst (cleared by flush). */
+  #burstClock = false;
   #queueTime = 0;
   #queueTimeAtSchedule = 0;
   #flushHops = 0;
@@ -197,8 +229,14 @@ export class HostCore implements PeerHost {
   /** Told when a datagram is rejected for a checksum or compression mismatch. */
   onRejected: ((address: string, why: string) => void) | null = null;
 
-  readonly #buffer = new Uint8Array(BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64);
-  readonly #view = new DataView(this.#buffer.buffer);
+  // Datagrams are built in place in rotating send chunks and handed to the
+  // socket without a copy: a chunk is reused once its sends have completed.
+  #chunks: SendChunk[] = [new SendChunk()];
+  #chunk: SendChunk = this.#chunks[0];
+  #buffer: Uint8Array = this.#chunk.bytes;
+  #view: DataView = this.#chunk.view;
+  /** Where the current datagram's commands start (its header goes just before). */
+  #body = BODY_OFFSET;
   #offset = 0;
   #commandCount = 0;
   #packetSize = 0;
@@ -218,6 +256,9 @@ export class HostCore implements PeerHost {
     this.mtu = options.mtu;
     this.maximumPacketSize = options.maximumPacketSize;
     this.maximumWaitingData = options.maximumWaitingData;
+    this.maximumWaitingPackets = options.maximumWaitingPackets;
+    this.maximumHostWaitingData = options.maximumHostWaitingData;
+    this.maximumHostWaitingPackets = options.maximumHostWaitingPackets;
     this.maximumIncompletePackets = options.maximumIncompletePackets;
     this.peerCount = options.peerCount;
     this.channelLimit = options.channelLimit;
@@ -229,15 +270,56 @@ export class HostCore implements PeerHost {
     this.compressor = options.compressor;
     this.intercept = options.intercept;
     this.peers = new Array(options.peerCount);
-    this.connectGuard = new ConnectGuard(
-      options.maximumHalfOpenPeers ?? options.peerCount,
-      ENET_PEER_STATE_ACKNOWLEDGING_CONNECT,
-      options.connectRateLimit,
-    );
+    for (let i = 0; i < options.peerCount; i++) this.#freeSlots.add(i);
+    this.connectGuard = new ConnectGuard({
+      maximumHalfOpen: options.maximumHalfOpenPeers,
+      maximumHalfOpenPerAddress: options.maximumHalfOpenPerAddress,
+      maximumConnectRate: options.maximumConnectRate,
+      rate: options.connectRateLimit,
+    });
   }
 
-  /** Connect-flood protection (half-open eviction, optional per-source rate limit). */
-  readonly connectGuard: ConnectGuard<PeerCore>;
+  /** Connect-flood protection (half-open records, budgets, optional per-source rate limit). */
+  readonly connectGuard: ConnectGuard;
+
+  // --- waiting data ---------------------------------------------------------------
+
+  /**
+   * Whether `peer` may hold `bytes` more of received data (one packet more):
+   * within its own bounds, and within the host's budget, or, when the host is
+   * over budget, within its fair share of it (budget ÷ connected peers). A
+   * refused reliable command is not acknowledged, so the sender retransmits
+   * it later (back-pressure on the wire, as C does at `maximumWaitingData`).
+   *
+   * `unblocks`: the command is the one a channel's queued out-of-order
+   * commands wait for. Those may have filled the bound, and refusing the one
+   * that releases them would wait forever (C can), so it may take the bound
+   * up to twice its size.
+   */
+  admitWaiting(peer: PeerCore, bytes: number, unblocks = false): boolean {
+    const factor = unblocks ? 2 : 1;
+    if (
+      peer.totalWaitingData + bytes > factor * this.maximumWaitingData ||
+      peer.waitingPackets >= factor * this.maximumWaitingPackets
+    ) return false;
+    if (
+      this.waitingData + bytes <= factor * this.maximumHostWaitingData &&
+      this.waitingPackets < factor * this.maximumHostWaitingPackets
+    ) return true;
+    const shares = Math.max(1, this.connectedPeers);
+    return peer.totalWaitingData + bytes <= factor * this.maximumHostWaitingData / shares &&
+      peer.waitingPackets < factor * this.maximumHostWaitingPackets / shares;
+  }
+
+  /** The application consumed a packet of `bytes` (of `peer`'s current connection, if given). */
+  consumed(peer: PeerCore | null, bytes: number): void {
+    this.waitingData -= bytes;
+    this.waitingPackets--;
+    if (peer !== null) {
+      peer.totalWaitingData -= bytes;
+      peer.waitingPackets--;
+    }
+  }
 
   /** Opens the socket. */
   async open(options: HostCoreOptions): Promise<void> {
@@ -307,6 +389,7 @@ export class HostCore implements PeerHost {
   onReset(peer: PeerCore, reason: DisconnectReason, data: number, notify: boolean): void {
     const wasConnected = peer.facade !== null && peer.connectedOnce;
     this.active.delete(peer);
+    this.#freeSlots.add(peer.incomingPeerID);
     if (notify) this.listener.onDisconnect(peer, reason, data, wasConnected);
     peer.connectedOnce = false;
   }
@@ -322,14 +405,24 @@ export class HostCore implements PeerHost {
     return peer;
   }
 
-  #freeSlot(): PeerCore | undefined {
-    for (let i = 0; i < this.peerCount; i++) {
-      const candidate = this.peers[i];
+  /** A free slot index (moved to the back of the offer order), or -1. */
+  #offerSlot(): number {
+    for (const index of this.#freeSlots) {
+      this.#freeSlots.delete(index);
+      const candidate = this.peers[index];
       if (candidate === undefined || candidate.state === ENET_PEER_STATE_DISCONNECTED) {
-        return this.#slot(i);
+        this.#freeSlots.add(index);
+        return index;
       }
     }
-    return undefined;
+    return -1;
+  }
+
+  #freeSlot(): PeerCore | undefined {
+    const index = this.#offerSlot();
+    if (index < 0) return undefined;
+    this.#freeSlots.delete(index);
+    return this.#slot(index);
   }
 
   /** `enet_host_connect`. */
@@ -450,7 +543,11 @@ export class HostCore implements PeerHost {
     }
     this.#receiving = true;
     try {
-      this.serviceTime = timeNow();
+      // One clock read per burst: the datagrams of a burst arrive within the same millisecond.
+      if (!this.#burstClock) {
+        this.serviceTime = timeNow();
+        this.#burstClock = true;
+      }
       this.#handleIncomingCommands(data, hostname, port);
     } catch {
       // A malformed datagram must never take the host down; it is dropped.
@@ -473,20 +570,32 @@ export class HostCore implements PeerHost {
         ? ENetProtocolHeader.size
         : ENET_PROTOCOL_HEADER_MINIMUM_SIZE) + this.checksumSize;
     if (length < headerSize) return;
-    let peer: PeerCore | null;
-    if (peerID === ENET_PROTOCOL_MAXIMUM_PEER_ID) peer = null;
-    else if (peerID >= this.peerCount) return;
+    let peer: PeerCore | null = null;
+    let record: HalfOpenRecord | undefined;
+    if (peerID === ENET_PROTOCOL_MAXIMUM_PEER_ID) {
+      // The host-wide CONNECT budget: over it, a flood costs no more than this.
+      if (!this.connectGuard.spend(this.serviceTime)) return;
+    } else if (peerID >= this.peerCount) return;
     else {
       const slot = this.peers[peerID];
-      if (
-        slot === undefined ||
-        slot.state === ENET_PEER_STATE_DISCONNECTED ||
+      if (slot === undefined || slot.state === ENET_PEER_STATE_DISCONNECTED) {
+        // Perhaps the answer to a VERIFY_CONNECT that offered this slot.
+        if (this.connectGuard.size === 0) return;
+        record = this.connectGuard.forSlot(`${hostname}|${port}`, peerID, this.serviceTime);
+        if (
+          record === undefined ||
+          (record.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID &&
+            sessionID !== record.incomingSessionID)
+        ) return;
+      } else if (slot.address.port !== port || slot.address.hostname !== hostname) {
+        if (this.connectGuard.size > 0) this.#refuseTakenSlot(hostname, port, peerID);
+        return;
+      } else if (
         slot.state === ENET_PEER_STATE_ZOMBIE ||
-        slot.address.port !== port || slot.address.hostname !== hostname ||
         (slot.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID &&
           sessionID !== slot.incomingSessionID)
       ) return;
-      peer = slot;
+      else peer = slot;
     }
     if (flags & ENET_PROTOCOL_HEADER_FLAG_COMPRESSED) {
       if (this.compressor === null) {
@@ -508,7 +617,7 @@ export class HostCore implements PeerHost {
     if (this.checksum !== null) {
       const at = headerSize - ENET_PROTOCOL_CHECKSUM_SIZE;
       const desired = u32(data, at);
-      const seed = peer !== null ? peer.connectID : 0;
+      const seed = peer !== null ? peer.connectID : record !== undefined ? record.connectID : 0;
       data[at] = seed >>> 24;
       data[at + 1] = seed >>> 16;
       data[at + 2] = seed >>> 8;
@@ -518,6 +627,7 @@ export class HostCore implements PeerHost {
         return;
       }
     }
+    if (record !== undefined) peer = this.#materialize(record);
     if (peer !== null) peer.incomingDataTotal += length;
 
     let offset = headerSize;
@@ -542,12 +652,9 @@ export class HostCore implements PeerHost {
           result = this.#handleAcknowledge(peer!, data, start, channelID);
           break;
         case ENET_PROTOCOL_COMMAND_CONNECT:
-          if (peer !== null) {
-            result = -1;
-            break;
-          }
-          peer = this.#handleConnect(data, start, hostname, port);
-          if (peer === null) result = -1;
+          // One CONNECT per datagram: it never makes a peer here (see #handleConnect).
+          if (peer === null) this.#handleConnect(data, start, hostname, port);
+          result = -1;
           break;
         case ENET_PROTOCOL_COMMAND_VERIFY_CONNECT:
           result = this.#handleVerifyConnect(peer!, data, start);
@@ -641,76 +748,77 @@ export class HostCore implements PeerHost {
       peer.state === ENET_PEER_STATE_DISCONNECT_LATER;
   }
 
-  #handleConnect(data: Uint8Array, start: number, hostname: string, port: number): PeerCore | null {
+  /**
+   * `enet_protocol_handle_connect`, without taking a slot: answers with the
+   * VERIFY_CONNECT C would send (offering a free slot) and remembers a
+   * half-open record; the slot is taken when the client answers
+   * ({@linkcode HostCore.#materialize}). Everything a forged CONNECT can
+   * cost is bounded before anything is allocated.
+   */
+  #handleConnect(data: Uint8Array, start: number, hostname: string, port: number): void {
     const channelCountRequested = u32(data, start + ENetProtocolConnect.channelCount);
     if (
       channelCountRequested < ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT ||
       channelCountRequested > ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT
-    ) return null;
+    ) return;
     const connectID = u32(data, start + ENetProtocolConnect.connectID);
+    const guard = this.connectGuard;
+    const now = this.serviceTime;
+    const key = `${hostname}|${port}`;
+    const known = guard.find(key, connectID, now);
+    if (known !== undefined) {
+      // A retransmitted CONNECT: our VERIFY_CONNECT may have been lost.
+      if (now - known.sentTime >= HALF_OPEN_RESEND_INTERVAL_MS) this.#sendVerify(known);
+      return;
+    }
     let duplicatePeers = 0;
     for (const current of this.active) {
       if (
         current.state !== ENET_PEER_STATE_DISCONNECTED &&
         current.state !== ENET_PEER_STATE_CONNECTING && current.address.hostname === hostname
       ) {
-        if (current.address.port === port && current.connectID === connectID) return null;
+        if (current.address.port === port && current.connectID === connectID) return;
         duplicatePeers++;
       }
     }
-    if (duplicatePeers >= this.duplicatePeers) return null;
-    if (!this.connectGuard.admit(hostname, this.serviceTime)) return null;
-    let peer = this.#freeSlot();
-    const victim = this.connectGuard.victim(peer !== undefined);
-    if (victim !== null) {
-      // disconnect_now: a real client that already took VERIFY_CONNECT learns at once.
-      victim.disconnectNow(0);
-      peer ??= this.#freeSlot();
-    }
-    if (peer === undefined) return null;
+    if (duplicatePeers >= this.duplicatePeers) return;
+    if (!guard.admit(hostname, now)) return;
+    const slot = this.#offerSlot();
+    if (slot < 0) return;
+    const previous = this.peers[slot];
+    const slotIncomingSessionID = previous?.incomingSessionID ?? 0xFF;
+    const slotOutgoingSessionID = previous?.outgoingSessionID ?? 0xFF;
     const channelCount = Math.min(channelCountRequested, this.channelLimit);
-    peer.channels = Array.from({ length: channelCount }, () => new Channel());
-    peer.state = ENET_PEER_STATE_ACKNOWLEDGING_CONNECT;
-    peer.connectID = connectID;
-    peer.address = { hostname, port };
-    peer.mtu = this.mtu;
-    peer.generation++;
-    this.connectGuard.opened(peer);
-    peer.outgoingPeerID = u16(data, start + ENetProtocolConnect.outgoingPeerID);
-    peer.incomingBandwidth = u32(data, start + ENetProtocolConnect.incomingBandwidth);
-    peer.outgoingBandwidth = u32(data, start + ENetProtocolConnect.outgoingBandwidth);
-    peer.packetThrottleInterval = u32(data, start + ENetProtocolConnect.packetThrottleInterval);
-    peer.packetThrottleAcceleration = u32(
+    const incomingBandwidth = u32(data, start + ENetProtocolConnect.incomingBandwidth);
+    const outgoingBandwidth = u32(data, start + ENetProtocolConnect.outgoingBandwidth);
+    const packetThrottleInterval = u32(data, start + ENetProtocolConnect.packetThrottleInterval);
+    const packetThrottleAcceleration = u32(
       data,
       start + ENetProtocolConnect.packetThrottleAcceleration,
     );
-    peer.packetThrottleDeceleration = u32(
+    const packetThrottleDeceleration = u32(
       data,
       start + ENetProtocolConnect.packetThrottleDeceleration,
     );
-    peer.eventData = u32(data, start + ENetProtocolConnect.data);
 
     const proposedIncoming = data[start + ENetProtocolConnect.incomingSessionID];
-    let incomingSessionID = proposedIncoming === 0xFF ? peer.outgoingSessionID : proposedIncoming;
+    let incomingSessionID = proposedIncoming === 0xFF ? slotOutgoingSessionID : proposedIncoming;
     incomingSessionID = (incomingSessionID + 1) & SESSION_ID_MASK;
-    if (incomingSessionID === peer.outgoingSessionID) {
+    if (incomingSessionID === slotOutgoingSessionID) {
       incomingSessionID = (incomingSessionID + 1) & SESSION_ID_MASK;
     }
-    peer.outgoingSessionID = incomingSessionID;
     const proposedOutgoing = data[start + ENetProtocolConnect.outgoingSessionID];
-    let outgoingSessionID = proposedOutgoing === 0xFF ? peer.incomingSessionID : proposedOutgoing;
+    let outgoingSessionID = proposedOutgoing === 0xFF ? slotIncomingSessionID : proposedOutgoing;
     outgoingSessionID = (outgoingSessionID + 1) & SESSION_ID_MASK;
-    if (outgoingSessionID === peer.incomingSessionID) {
+    if (outgoingSessionID === slotIncomingSessionID) {
       outgoingSessionID = (outgoingSessionID + 1) & SESSION_ID_MASK;
     }
-    peer.incomingSessionID = outgoingSessionID;
 
     let mtu = u32(data, start + ENetProtocolConnect.mtu);
     if (mtu < ENET_PROTOCOL_MINIMUM_MTU) mtu = ENET_PROTOCOL_MINIMUM_MTU;
     else if (mtu > ENET_PROTOCOL_MAXIMUM_MTU) mtu = ENET_PROTOCOL_MAXIMUM_MTU;
-    if (mtu < peer.mtu) peer.mtu = mtu;
+    if (mtu > this.mtu) mtu = this.mtu;
 
-    peer.windowSize = windowFromBandwidths(this.outgoingBandwidth, peer.incomingBandwidth);
     let windowSize = this.incomingBandwidth === 0
       ? ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE
       : Math.floor(this.incomingBandwidth / ENET_PEER_WINDOW_SIZE_SCALE) *
@@ -719,33 +827,140 @@ export class HostCore implements PeerHost {
     if (windowSize > requestedWindow) windowSize = requestedWindow;
     windowSize = clampWindow(windowSize);
 
-    const body = new Uint8Array(ENetProtocolVerifyConnect.size);
-    const view = new DataView(body.buffer);
-    view.setUint16(ENetProtocolVerifyConnect.outgoingPeerID, peer.incomingPeerID);
+    const verify = new Uint8Array(ENetProtocolVerifyConnect.size);
+    const view = new DataView(verify.buffer);
+    verify[ENetProtocolCommandHeader.command] = ENET_PROTOCOL_COMMAND_VERIFY_CONNECT |
+      ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE;
+    verify[ENetProtocolCommandHeader.channelID] = 0xFF;
+    // The first command of the slot's control channel once it is taken.
+    view.setUint16(ENetProtocolCommandHeader.reliableSequenceNumber, 1);
+    view.setUint16(ENetProtocolVerifyConnect.outgoingPeerID, slot);
     view.setUint8(ENetProtocolVerifyConnect.incomingSessionID, incomingSessionID);
     view.setUint8(ENetProtocolVerifyConnect.outgoingSessionID, outgoingSessionID);
-    view.setUint32(ENetProtocolVerifyConnect.mtu, peer.mtu);
+    view.setUint32(ENetProtocolVerifyConnect.mtu, mtu);
     view.setUint32(ENetProtocolVerifyConnect.windowSize, windowSize);
     view.setUint32(ENetProtocolVerifyConnect.channelCount, channelCount);
     view.setUint32(ENetProtocolVerifyConnect.incomingBandwidth, this.incomingBandwidth);
     view.setUint32(ENetProtocolVerifyConnect.outgoingBandwidth, this.outgoingBandwidth);
-    view.setUint32(ENetProtocolVerifyConnect.packetThrottleInterval, peer.packetThrottleInterval);
+    view.setUint32(ENetProtocolVerifyConnect.packetThrottleInterval, packetThrottleInterval);
     view.setUint32(
       ENetProtocolVerifyConnect.packetThrottleAcceleration,
-      peer.packetThrottleAcceleration,
+      packetThrottleAcceleration,
     );
     view.setUint32(
       ENetProtocolVerifyConnect.packetThrottleDeceleration,
-      peer.packetThrottleDeceleration,
+      packetThrottleDeceleration,
     );
-    view.setUint32(ENetProtocolVerifyConnect.connectID, peer.connectID);
+    view.setUint32(ENetProtocolVerifyConnect.connectID, connectID);
+    const record: HalfOpenRecord = {
+      key,
+      hostname,
+      address: { hostname, port },
+      connectID,
+      slot,
+      created: now,
+      verify,
+      outgoingPeerID: u16(data, start + ENetProtocolConnect.outgoingPeerID),
+      // The peer's fields: it sends with `incomingSessionID`, we with `outgoingSessionID`.
+      incomingSessionID: outgoingSessionID,
+      outgoingSessionID: incomingSessionID,
+      channelCount,
+      mtu,
+      windowSize: windowFromBandwidths(this.outgoingBandwidth, incomingBandwidth),
+      incomingBandwidth,
+      outgoingBandwidth,
+      packetThrottleInterval,
+      packetThrottleAcceleration,
+      packetThrottleDeceleration,
+      data: u32(data, start + ENetProtocolConnect.data),
+      sentTime: now,
+    };
+    guard.add(record);
+    this.#sendVerify(record);
+  }
+
+  #sendVerify(record: HalfOpenRecord): void {
+    this.#buffer.set(record.verify, this.#body);
+    this.#offset = this.#body + record.verify.length;
+    this.#headerFlags = ENET_PROTOCOL_HEADER_FLAG_SENT_TIME;
+    record.sentTime = this.serviceTime;
+    this.#transmitTo(
+      record.outgoingPeerID,
+      record.outgoingSessionID,
+      record.connectID,
+      record.address,
+    );
+  }
+
+  /**
+   * The client of `record` answered: the peer takes the offered slot with its
+   * VERIFY_CONNECT counted as sent (the acknowledgement being processed
+   * removes it and takes an RTT sample, as in C) and is connected at once:
+   * a datagram to this slot with these session bits proves the client got
+   * VERIFY_CONNECT even when its acknowledgement was lost, so data in it is
+   * not refused while the handshake would wait for a retransmission.
+   */
+  #materialize(record: HalfOpenRecord): PeerCore {
+    this.connectGuard.remove(record);
+    this.#freeSlots.delete(record.slot);
+    const peer = this.#slot(record.slot);
+    peer.channels = Array.from({ length: record.channelCount }, () => new Channel());
+    peer.state = ENET_PEER_STATE_ACKNOWLEDGING_CONNECT;
+    peer.connectID = record.connectID;
+    peer.address = record.address;
+    peer.mtu = record.mtu;
+    peer.generation++;
+    peer.outgoingPeerID = record.outgoingPeerID;
+    peer.incomingSessionID = record.incomingSessionID;
+    peer.outgoingSessionID = record.outgoingSessionID;
+    peer.incomingBandwidth = record.incomingBandwidth;
+    peer.outgoingBandwidth = record.outgoingBandwidth;
+    peer.packetThrottleInterval = record.packetThrottleInterval;
+    peer.packetThrottleAcceleration = record.packetThrottleAcceleration;
+    peer.packetThrottleDeceleration = record.packetThrottleDeceleration;
+    peer.eventData = record.data;
+    peer.windowSize = record.windowSize;
     this.active.add(peer);
     this.listener.onConnectionStart(peer);
-    peer.queueControlCommand(
+    const command = peer.queueControlCommand(
       ENET_PROTOCOL_COMMAND_VERIFY_CONNECT | ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
-      body,
+      record.verify,
     );
+    peer.outgoingCommands.remove(command);
+    command.sendAttempts = 1;
+    command.sentTime = record.sentTime;
+    command.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance;
+    peer.sentReliableCommands.push(command);
+    peer.nextTimeout = command.sentTime + command.roundTripTimeout;
+    peer.lastSendTime = record.sentTime;
+    this.#notifyConnect(peer);
     return peer;
+  }
+
+  /**
+   * A datagram for a slot another client took first: if it answers a
+   * VERIFY_CONNECT that offered that slot, tell the client at once
+   * (DISCONNECT, as disconnect_now would) so it retries instead of waiting
+   * for a timeout.
+   */
+  #refuseTakenSlot(hostname: string, port: number, slot: number): void {
+    const record = this.connectGuard.forSlot(`${hostname}|${port}`, slot, this.serviceTime);
+    if (record === undefined) return;
+    this.connectGuard.remove(record);
+    const o = this.#body;
+    const buffer = this.#buffer;
+    buffer[o] = ENET_PROTOCOL_COMMAND_DISCONNECT | ENET_PROTOCOL_COMMAND_FLAG_UNSEQUENCED;
+    buffer[o + ENetProtocolCommandHeader.channelID] = 0xFF;
+    this.#view.setUint16(o + ENetProtocolCommandHeader.reliableSequenceNumber, 2);
+    this.#view.setUint32(o + ENetProtocolDisconnect.data, 0);
+    this.#offset = o + ENetProtocolDisconnect.size;
+    this.#headerFlags = 0;
+    this.#transmitTo(
+      record.outgoingPeerID,
+      record.outgoingSessionID,
+      record.connectID,
+      record.address,
+    );
   }
 
   #handleVerifyConnect(peer: PeerCore, data: Uint8Array, start: number): number {
@@ -959,6 +1174,7 @@ export class HostCore implements PeerHost {
       }
       this.listener.onReliableProgress(peer);
     }
+    releaseOutgoingCommand(command);
     const front = sent.front();
     if (front !== undefined) peer.nextTimeout = front.sentTime + front.roundTripTimeout;
     return commandNumber;
@@ -1165,6 +1381,7 @@ export class HostCore implements PeerHost {
   /** Sends what every dirty peer has queued; runs after bursts and sends. */
   flush(): void {
     this.#flushScheduled = false;
+    this.#burstClock = false;
     if (this.closed) return;
     this.serviceTime = timeNow();
     const dirty = this.#dirty;
@@ -1191,6 +1408,7 @@ export class HostCore implements PeerHost {
     for (const peer of this.active) {
       if (peer.state === ENET_PEER_STATE_DISCONNECTED) {
         this.active.delete(peer);
+        this.#freeSlots.add(peer.incomingPeerID);
         continue;
       }
       peer.dirty = false;
@@ -1238,7 +1456,7 @@ export class HostCore implements PeerHost {
       this.#headerFlags = 0;
       this.#commandCount = 0;
       this.#packetSize = ENetProtocolHeader.size;
-      this.#offset = BODY_OFFSET;
+      this.#offset = this.#body;
       if (!peer.acknowledgements.empty) this.#sendAcknowledgements(peer);
       if (
         checkForTimeouts && !peer.sentReliableCommands.empty &&
@@ -1302,46 +1520,87 @@ export class HostCore implements PeerHost {
   }
 
   #transmit(peer: PeerCore): void {
+    peer.lastSendTime = this.serviceTime;
+    this.#transmitTo(peer.outgoingPeerID, peer.outgoingSessionID, peer.connectID, peer.address);
+  }
+
+  /** Sends the commands built in the buffer as one datagram with the given header fields. */
+  #transmitTo(
+    outgoingPeerID: number,
+    outgoingSessionID: number,
+    connectID: number,
+    address: Address,
+  ): void {
     const buffer = this.#buffer;
+    const body = this.#body;
     const end = this.#offset;
     let flags = this.#headerFlags;
     const headerSize = flags & ENET_PROTOCOL_HEADER_FLAG_SENT_TIME
       ? ENetProtocolHeader.size
       : ENET_PROTOCOL_HEADER_MINIMUM_SIZE;
-    const start = BODY_OFFSET - headerSize - this.checksumSize;
+    const start = body - headerSize - this.checksumSize;
     let compressed: Uint8Array | null = null;
     if (this.compressor !== null) {
-      const originalSize = end - BODY_OFFSET;
-      const result = this.compressor.compress([buffer.subarray(BODY_OFFSET, end)], originalSize);
+      const originalSize = end - body;
+      const result = this.compressor.compress([buffer.subarray(body, end)], originalSize);
       if (result !== null && result.length > 0 && result.length < originalSize) {
         flags |= ENET_PROTOCOL_HEADER_FLAG_COMPRESSED;
         compressed = result;
       }
     }
-    if (peer.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID) {
-      flags |= peer.outgoingSessionID << ENET_PROTOCOL_HEADER_SESSION_SHIFT;
+    if (outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID) {
+      flags |= outgoingSessionID << ENET_PROTOCOL_HEADER_SESSION_SHIFT;
     }
     const view = this.#view;
-    view.setUint16(start, peer.outgoingPeerID | flags);
+    view.setUint16(start, outgoingPeerID | flags);
     if (flags & ENET_PROTOCOL_HEADER_FLAG_SENT_TIME) {
       view.setUint16(start + ENetProtocolHeader.sentTime, this.serviceTime & 0xFFFF);
     }
     if (this.checksum !== null) {
       const at = start + headerSize;
-      view.setUint32(at, peer.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID ? peer.connectID : 0);
+      view.setUint32(at, outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID ? connectID : 0);
       view.setUint32(at, this.checksum(buffer.subarray(start, end)));
     }
-    let datagram: Uint8Array;
+    let length: number;
     if (compressed !== null) {
-      datagram = new Uint8Array(BODY_OFFSET - start + compressed.length);
-      datagram.set(buffer.subarray(start, BODY_OFFSET));
-      datagram.set(compressed, BODY_OFFSET - start);
-    } else datagram = buffer.subarray(start, end);
-    peer.lastSendTime = this.serviceTime;
-    this.socket.send(datagram, peer.address.hostname, peer.address.port);
-    if (this.outgoingBandwidth !== 0) this.#sendBudget -= datagram.length;
-    this.totalSentData += datagram.length;
+      const datagram = new Uint8Array(body - start + compressed.length);
+      datagram.set(buffer.subarray(start, body));
+      datagram.set(compressed, body - start);
+      length = datagram.length;
+      this.socket.send(datagram, address, null);
+    } else {
+      length = end - start;
+      this.socket.send(buffer.subarray(start, end), address, this.#chunk);
+      this.#advance(end);
+    }
+
+    if (this.outgoingBandwidth !== 0) this.#sendBudget -= length;
+    this.totalSentData += length;
     this.totalSentPackets++;
+  }
+
+  /** Moves past a datagram handed to the socket; switches to a free chunk when this one is full. */
+  #advance(end: number): void {
+    let base = (end + 7) & ~7;
+    if (base + BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64 > this.#chunk.bytes.length) {
+      let next: SendChunk | undefined;
+      for (const chunk of this.#chunks) {
+        if (chunk !== this.#chunk && chunk.pending === 0) {
+          next = chunk;
+          break;
+        }
+      }
+      if (next === undefined) {
+        next = new SendChunk();
+        // Sends complete within a turn of the event loop; a few chunks suffice.
+        if (this.#chunks.length < 16) this.#chunks.push(next);
+      }
+      this.#chunk = next;
+      this.#buffer = next.bytes;
+      this.#view = next.view;
+      base = 0;
+    }
+    this.#body = base + BODY_OFFSET;
   }
 
   #sendAcknowledgements(peer: PeerCore): void {
@@ -1426,6 +1685,7 @@ export class HostCore implements PeerHost {
     let currentSendReliable = outgoingReliable.sentinel.next;
     let windowWrap = false;
     let canPing = true;
+    let sentOnce = false;
     for (;;) {
       let command: OutgoingCommand;
       let fromReliable: boolean;
@@ -1525,6 +1785,7 @@ export class HostCore implements PeerHost {
             const unreliableSequenceNumber = command.unreliableSequenceNumber;
             for (;;) {
               outgoing.remove(command);
+              releaseOutgoingCommand(command);
               if (current === outgoing.sentinel) break;
               command = current as OutgoingCommand;
               if (
@@ -1537,11 +1798,17 @@ export class HostCore implements PeerHost {
           }
         }
         outgoing.remove(command);
+        sentOnce = true;
       }
       this.#writeCommand(peer, command, view, buffer);
       this.#packetSize += commandSize + (command.packet !== null ? command.fragmentLength : 0);
       peer.packetsSent++;
       this.#commandCount++;
+      if (sentOnce) {
+        // Unreliable, unsequenced and unacknowledged control commands are done once written.
+        releaseOutgoingCommand(command);
+        sentOnce = false;
+      }
     }
     if (peer.state === ENET_PEER_STATE_DISCONNECT_LATER && !peer.hasOutgoingCommands()) {
       peer.disconnect(peer.eventData);

@@ -29,8 +29,8 @@ export interface PeerInternals {
   waitConnected(peer: Peer): Promise<void>;
   /** A channel stream handed `bytes` to its reader. */
   consumed(peer: Peer, bytes: number): void;
-  /** Resolves when the peer's reliable backlog is under the stream high-water mark. */
-  drained(peer: Peer): Promise<void>;
+  /** Resolves when the peer's reliable backlog is under the stream high-water mark (undefined: it is). */
+  drained(peer: Peer): Promise<void> | undefined;
 }
 
 /** Set by `peer.ts` on load. */

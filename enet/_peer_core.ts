@@ -12,10 +12,12 @@
  */
 
 import {
+  acquireOutgoingCommand,
   type Channel,
   IncomingCommand,
-  OutgoingCommand,
+  type OutgoingCommand,
   type OutgoingPacket,
+  releaseOutgoingCommand,
 } from "./_commands.ts";
 import { List, type ListNode } from "./_list.ts";
 import { copyBytes } from "./_slab.ts";
@@ -77,6 +79,12 @@ export interface PeerHost {
   readonly maximumIncompletePackets: number;
   readonly checksumSize: number;
   serviceTime: number;
+  /** Host-wide bytes received and not yet consumed. */
+  waitingData: number;
+  /** Host-wide packets received and not yet consumed. */
+  waitingPackets: number;
+  /** Whether the peer may hold one more received packet of `bytes` (per-peer and host-wide bounds). */
+  admitWaiting(peer: PeerCore, bytes: number, unblocks?: boolean): boolean;
   nextQueueTime(): number;
   /** Marks the peer as having something to send and schedules a flush. */
   markDirty(peer: PeerCore): void;
@@ -145,6 +153,8 @@ export class PeerCore {
   readonly unsequencedWindow: Uint32Array = new Uint32Array(ENET_PEER_UNSEQUENCED_WINDOW_SIZE / 32);
   eventData = 0;
   totalWaitingData = 0;
+  /** Packets received and not yet consumed (queued for order or delivered). */
+  waitingPackets = 0;
   incompletePackets = 0;
   continueSending = false;
   needsDispatch = false;
@@ -240,7 +250,7 @@ export class PeerCore {
       let fragmentNumber = 0;
       for (let offset = 0; offset < dataLength; fragmentNumber++, offset += fragmentLength) {
         if (dataLength - offset < fragmentLength) fragmentLength = dataLength - offset;
-        const fragment = new OutgoingCommand();
+        const fragment = acquireOutgoingCommand();
         fragment.command = commandNumber;
         fragment.channelID = channelID;
         fragment.packet = packet;
@@ -254,7 +264,7 @@ export class PeerCore {
       }
       return;
     }
-    const command = new OutgoingCommand();
+    const command = acquireOutgoingCommand();
     command.channelID = channelID;
     if (
       (packet.flags & (ENET_PACKET_FLAG_RELIABLE | ENET_PACKET_FLAG_UNSEQUENCED)) ===
@@ -279,7 +289,7 @@ export class PeerCore {
 
   /** Queues a command without payload on the control channel. */
   queueControlCommand(command: number, body: Uint8Array): OutgoingCommand {
-    const outgoing = new OutgoingCommand();
+    const outgoing = acquireOutgoingCommand();
     outgoing.command = command;
     outgoing.channelID = ENET_CONTROL_CHANNEL_ID;
     outgoing.body = body;
@@ -413,6 +423,22 @@ export class PeerCore {
     if (wasActive) this.host.onReset(this, reason, data, notify);
   }
 
+  /** Counts a received packet of `bytes` as waiting, here and host-wide. */
+  addWaiting(bytes: number): void {
+    this.totalWaitingData += bytes;
+    this.waitingPackets++;
+    this.host.waitingData += bytes;
+    this.host.waitingPackets++;
+  }
+
+  /** A waiting packet of `bytes` was dropped before delivery. */
+  removeWaiting(bytes: number): void {
+    this.totalWaitingData -= bytes;
+    this.waitingPackets--;
+    this.host.waitingData -= bytes;
+    this.host.waitingPackets--;
+  }
+
   /** `enet_peer_reset_queues`. */
   resetQueues(): void {
     this.acknowledgements.clear();
@@ -420,8 +446,12 @@ export class PeerCore {
     this.releaseOutgoing(this.outgoingCommands);
     this.releaseOutgoing(this.outgoingSendReliableCommands);
     for (const channel of this.channels) {
-      channel.incomingReliableCommands.clear();
-      channel.incomingUnreliableCommands.clear();
+      for (const list of [channel.incomingReliableCommands, channel.incomingUnreliableCommands]) {
+        for (let node = list.sentinel.next; node !== list.sentinel; node = node.next) {
+          this.removeWaiting((node as IncomingCommand).data.length);
+        }
+        list.clear();
+      }
     }
     this.channels = [];
     this.incompletePackets = 0;
@@ -437,11 +467,14 @@ export class PeerCore {
           new DOMException("Peer disconnected before acknowledging", "AbortError"),
         );
       }
+      releaseOutgoingCommand(command);
     }
   }
 
   /** `enet_peer_reset`: the slot goes back to DISCONNECTED (session IDs survive). */
   reset(): void {
+    // Queued commands leave the host-wide count before the per-peer one is zeroed.
+    this.resetQueues();
     this.host.changeState(this, ENET_PEER_STATE_DISCONNECTED);
     this.outgoingPeerID = ENET_PROTOCOL_MAXIMUM_PEER_ID;
     this.connectID = 0;
@@ -485,10 +518,11 @@ export class PeerCore {
     this.incomingUnsequencedGroup = 0;
     this.outgoingUnsequencedGroup = 0;
     this.eventData = 0;
+    // Delivered packets not yet consumed stay in the host-wide count until consumed.
     this.totalWaitingData = 0;
+    this.waitingPackets = 0;
     this.continueSending = false;
     this.unsequencedWindow.fill(0);
-    this.resetQueues();
   }
 
   // --- incoming ---------------------------------------------------------------------
@@ -557,11 +591,11 @@ export class PeerCore {
       commandNumber === ENET_PROTOCOL_COMMAND_SEND_RELIABLE && payload !== null &&
       reliableSequenceNumber === ((incomingReliable + 1) & 0xFFFF) &&
       channel.incomingReliableCommands.empty &&
-      this.totalWaitingData + dataLength <= this.host.maximumWaitingData
+      this.host.admitWaiting(this, dataLength)
     ) {
       channel.incomingReliableSequenceNumber = reliableSequenceNumber;
       channel.incomingUnreliableSequenceNumber = 0;
-      this.totalWaitingData += dataLength;
+      this.addWaiting(dataLength);
       this.host.deliver(this, channelID, copyBytes(payload.subarray(0, dataLength)), flags);
       if (!channel.incomingUnreliableCommands.empty) {
         this.dispatchIncomingUnreliableCommands(channelID, channel, null);
@@ -622,7 +656,11 @@ export class PeerCore {
     }
     // C refuses only once the waiting total is already over the limit; the
     // stricter check keeps one announced fragment total from overshooting it.
-    if (this.totalWaitingData + dataLength > this.host.maximumWaitingData) return null;
+    // Refused: a reliable command goes unacknowledged (the sender retransmits),
+    // the rest of the datagram is dropped, as C does.
+    const unblocks = list === channel.incomingReliableCommands && !list.empty &&
+      reliableSequenceNumber === ((incomingReliable + 1) & 0xFFFF);
+    if (!this.host.admitWaiting(this, dataLength, unblocks)) return null;
     if (fragmentCount > 0) {
       if (this.incompletePackets >= this.host.maximumIncompletePackets) return null;
       this.incompletePackets++;
@@ -638,7 +676,7 @@ export class PeerCore {
       flags,
       fragmentCount,
     );
-    this.totalWaitingData += dataLength;
+    this.addWaiting(dataLength);
     list.insertBefore(position.next, incoming);
     if (
       commandNumber === ENET_PROTOCOL_COMMAND_SEND_FRAGMENT ||
@@ -722,7 +760,7 @@ export class PeerCore {
       const incoming = node as IncomingCommand;
       if (incoming !== queuedCommand) {
         list.remove(incoming);
-        this.totalWaitingData -= incoming.data.length;
+        this.removeWaiting(incoming.data.length);
         if (incoming.fragmentsRemaining > 0) this.fragmentCompleted();
       }
       node = next;

@@ -221,3 +221,15 @@ export const ENET_MAXIMUM_HEADER_SIZE = ENetProtocolHeader.size + ENET_PROTOCOL_
  * churn from a peer that starts many packets and never finishes them.
  */
 export const NETKIT_DEFAULT_MAXIMUM_INCOMPLETE_PACKETS = 64;
+/** Packets received from one peer and not yet consumed (C bounds bytes only). */
+export const NETKIT_DEFAULT_MAXIMUM_WAITING_PACKETS = 65536;
+/** Host-wide bytes received and not yet consumed before peers over their fair share are refused. */
+export const NETKIT_DEFAULT_MAXIMUM_HOST_WAITING_DATA = 64 * 1024 * 1024;
+/** Host-wide packets received and not yet consumed, likewise. */
+export const NETKIT_DEFAULT_MAXIMUM_HOST_WAITING_PACKETS = 262144;
+/** Half-open handshake records kept (C keeps half-open peers in slots, without a bound of its own). */
+export const NETKIT_DEFAULT_MAXIMUM_HALF_OPEN_PEERS = 16384;
+/** Half-open handshake records per source IP address. */
+export const NETKIT_DEFAULT_MAXIMUM_HALF_OPEN_PER_ADDRESS = 64;
+/** CONNECT datagrams handled per second, host-wide. */
+export const NETKIT_DEFAULT_MAXIMUM_CONNECT_RATE = 50000;

@@ -9,7 +9,6 @@
  */
 
 import { ENET_PROTOCOL_MAXIMUM_MTU } from "./_protocol.ts";
-import { copyBytes } from "./_slab.ts";
 
 /** A UDP endpoint: host name or IP literal, and port. */
 export interface Address {
@@ -17,6 +16,25 @@ export interface Address {
   hostname: string;
   /** UDP port. */
   port: number;
+}
+
+/** Size of a {@linkcode SendChunk}: about 45 datagrams of 1392 bytes. */
+const SEND_CHUNK_SIZE = 64 * 1024;
+
+/**
+ * A buffer the engine builds datagrams in and hands to the socket without a
+ * copy. The runtime reads a datagram's bytes when the send runs, so the
+ * engine reuses a chunk only once `pending` is back to 0.
+ */
+export class SendChunk {
+  readonly bytes: Uint8Array = new Uint8Array(SEND_CHUNK_SIZE);
+  readonly view: DataView = new DataView(this.bytes.buffer);
+  /** Sends handed to the socket and not completed. */
+  pending = 0;
+  /** Completion callback of every send from this chunk (one closure per chunk, not per send). */
+  readonly release = (): void => {
+    this.pending--;
+  };
 }
 
 /** Receives one datagram; `data` is only valid during the call. */
@@ -28,8 +46,13 @@ export interface DatagramSocket {
   readonly address: Address;
   /** Which implementation is in use. */
   readonly kind: "deno" | "node";
-  /** Sends a copy of `data`; errors (unreachable, buffer full) count as loss. */
-  send(data: Uint8Array, hostname: string, port: number): void;
+  /**
+   * Sends `data` to `address`; errors (unreachable, buffer full) count as
+   * loss. When `chunk` is given, `data` lies in it and must stay untouched
+   * until the send completes (`chunk.pending` is back down); otherwise the
+   * caller gives up `data`.
+   */
+  send(data: Uint8Array, address: Address, chunk: SendChunk | null): void;
   /** Releases the socket; pending receives end quietly. */
   close(): Promise<void>;
 }
@@ -108,20 +131,19 @@ function openDeno(listen: ListenDatagram, options: OpenDatagramSocketOptions): D
     }
   };
   for (let i = 0; i < CONCURRENT_RECEIVES; i++) loops.push(receiveLoop());
-  const targets = new Map<string, Deno.NetAddr>();
+  const ignore = () => {};
   return {
     address: { hostname: bound.hostname, port: bound.port },
     kind: "deno",
-    send(data, hostname, port) {
+    send(data, address, chunk) {
       if (closed) return;
-      const key = `${hostname}|${port}`;
-      let target = targets.get(key);
-      if (target === undefined) {
-        if (targets.size > 4096) targets.clear();
-        target = { transport: "udp", hostname, port };
-        targets.set(key, target);
+      // `send` reads only hostname and port: the engine's address object serves as is.
+      const sent = conn.send(data, address as Deno.NetAddr);
+      if (chunk === null) sent.catch(ignore);
+      else {
+        chunk.pending++;
+        sent.then(chunk.release, chunk.release);
       }
-      conn.send(copyBytes(data), target).catch(() => {});
     },
     async close() {
       if (closed) return;
@@ -164,13 +186,18 @@ async function openNode(options: OpenDatagramSocketOptions): Promise<DatagramSoc
     }
   });
   socket.on("error", () => {});
+  const ignore = () => {};
   const bound = socket.address();
   return {
     address: { hostname: bound.address, port: bound.port },
     kind: "node",
-    send(data, hostname, port) {
+    send(data, address, chunk) {
       if (closed) return;
-      socket.send(copyBytes(data), port, hostname, () => {});
+      if (chunk === null) socket.send(data, address.port, address.hostname, ignore);
+      else {
+        chunk.pending++;
+        socket.send(data, address.port, address.hostname, chunk.release);
+      }
     },
     close() {
       if (closed) return Promise.resolve();

@@ -25,7 +25,13 @@ import {
   ENET_PROTOCOL_MAXIMUM_PEER_ID,
   ENET_PROTOCOL_MINIMUM_CHANNEL_COUNT,
   ENET_PROTOCOL_MINIMUM_MTU,
+  NETKIT_DEFAULT_MAXIMUM_CONNECT_RATE,
+  NETKIT_DEFAULT_MAXIMUM_HALF_OPEN_PEERS,
+  NETKIT_DEFAULT_MAXIMUM_HALF_OPEN_PER_ADDRESS,
+  NETKIT_DEFAULT_MAXIMUM_HOST_WAITING_DATA,
+  NETKIT_DEFAULT_MAXIMUM_HOST_WAITING_PACKETS,
   NETKIT_DEFAULT_MAXIMUM_INCOMPLETE_PACKETS,
+  NETKIT_DEFAULT_MAXIMUM_WAITING_PACKETS,
 } from "./_protocol.ts";
 import type { Address } from "./_socket.ts";
 import { EnetRangeError, EnetStateError } from "./errors.ts";
@@ -107,21 +113,39 @@ export interface HostOptions {
   mtu?: number;
   /** Largest packet accepted or sent, in bytes. @default {33554432} */
   maximumPacketSize?: number;
-  /** Per-peer bytes received but not yet consumed (incl. partial fragments) before new packets are refused. @default {33554432} */
+  /**
+   * Per-peer bytes received but not yet consumed (incl. partial fragments)
+   * before new packets are refused: reliable ones go unacknowledged, so the
+   * sender retransmits them later, unreliable ones are dropped. @default {33554432}
+   */
   maximumWaitingData?: number;
+  /** Per-peer packets received but not yet consumed, likewise (empty packets cost memory too). @default {65536} */
+  maximumWaitingPackets?: number;
+  /**
+   * Host-wide bytes received but not yet consumed. Over it, a peer is refused
+   * beyond its fair share (this ÷ connected peers), so the host holds at most
+   * about twice this however many peers send. @default {67108864}
+   */
+  maximumHostWaitingData?: number;
+  /** Host-wide packets received but not yet consumed, likewise. @default {262144} */
+  maximumHostWaitingPackets?: number;
   /** Per-peer fragmented packets that may be incomplete at once. @default {64} */
   maximumIncompletePackets?: number;
   /** Most connections from one IP address. @default {4095} */
   duplicatePeers?: number;
   /**
-   * Connect-flood protection, wire-compatible with stock clients: peers that
-   * sent CONNECT but have not acknowledged VERIFY_CONNECT ("half-open") are
-   * capped; when the cap is reached or the peer table is full, the oldest
-   * half-open peer is dropped for the newcomer. Spoofed CONNECTs never
-   * acknowledge, real clients do within one round trip, so they get in while
-   * a flood runs. Connected peers are never affected. @default {peerCount}
+   * Connect-flood protection, wire-compatible with stock clients: a CONNECT
+   * takes no peer slot until the client acknowledges VERIFY_CONNECT; until
+   * then the host keeps a small half-open record. At most this many are kept,
+   * the oldest forgotten for a new one. Spoofed CONNECTs never acknowledge,
+   * real clients do within one round trip, so they get in while a flood
+   * runs. Connected peers are never affected. @default {16384}
    */
   maximumHalfOpenPeers?: number;
+  /** Half-open records per source IP address; a new one forgets that address's oldest. @default {64} */
+  maximumHalfOpenPerAddress?: number;
+  /** CONNECT datagrams handled per second, host-wide; the rest are dropped unread. @default {50000} */
+  maximumConnectRate?: number;
   /**
    * New CONNECTs accepted per second (and burst) from one IP address; the
    * rest are ignored (the client retries). Off by default: clients behind one
@@ -202,7 +226,12 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     maximumWaitingData = ENET_HOST_DEFAULT_MAXIMUM_WAITING_DATA,
     maximumIncompletePackets = NETKIT_DEFAULT_MAXIMUM_INCOMPLETE_PACKETS,
     duplicatePeers = ENET_PROTOCOL_MAXIMUM_PEER_ID,
-    maximumHalfOpenPeers = peerCount,
+    maximumWaitingPackets = NETKIT_DEFAULT_MAXIMUM_WAITING_PACKETS,
+    maximumHostWaitingData = NETKIT_DEFAULT_MAXIMUM_HOST_WAITING_DATA,
+    maximumHostWaitingPackets = NETKIT_DEFAULT_MAXIMUM_HOST_WAITING_PACKETS,
+    maximumHalfOpenPeers = NETKIT_DEFAULT_MAXIMUM_HALF_OPEN_PEERS,
+    maximumHalfOpenPerAddress = NETKIT_DEFAULT_MAXIMUM_HALF_OPEN_PER_ADDRESS,
+    maximumConnectRate = NETKIT_DEFAULT_MAXIMUM_CONNECT_RATE,
     connectRateLimit,
     checksum = false,
     compression,
@@ -225,7 +254,12 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   checkInteger("maximumWaitingData", maximumWaitingData, 1, Number.MAX_SAFE_INTEGER);
   checkInteger("maximumIncompletePackets", maximumIncompletePackets, 1, 1 << 20);
   checkInteger("duplicatePeers", duplicatePeers, 1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
-  checkInteger("maximumHalfOpenPeers", maximumHalfOpenPeers, 1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
+  checkInteger("maximumWaitingPackets", maximumWaitingPackets, 1, 1 << 30);
+  checkInteger("maximumHostWaitingData", maximumHostWaitingData, 1, Number.MAX_SAFE_INTEGER);
+  checkInteger("maximumHostWaitingPackets", maximumHostWaitingPackets, 1, 1 << 30);
+  checkInteger("maximumHalfOpenPeers", maximumHalfOpenPeers, 1, 1 << 20);
+  checkInteger("maximumHalfOpenPerAddress", maximumHalfOpenPerAddress, 1, 1 << 20);
+  checkInteger("maximumConnectRate", maximumConnectRate, 1, 10_000_000);
   if (connectRateLimit !== undefined) {
     checkInteger("connectRateLimit.perSecond", connectRateLimit.perSecond, 1, 1_000_000);
     checkInteger("connectRateLimit.burst", connectRateLimit.burst ?? 1, 1, 1_000_000);
@@ -254,7 +288,12 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     maximumWaitingData,
     maximumIncompletePackets,
     duplicatePeers,
+    maximumWaitingPackets,
+    maximumHostWaitingData,
+    maximumHostWaitingPackets,
     maximumHalfOpenPeers,
+    maximumHalfOpenPerAddress,
+    maximumConnectRate,
     connectRateLimit,
     checksum: crc,
     compressor: coder,
@@ -265,6 +304,14 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
 }
 
 const kHostToken = Symbol("Host");
+
+/** The undelivered events of one connection. */
+class EventQueue {
+  events: HostEvent[] = [];
+  head = 0;
+  ready = false;
+  constructor(readonly peer: Peer) {}
+}
 let openHost: (
   host: Host,
   options: ConstructorParameters<typeof HostCore>[0],
@@ -288,8 +335,15 @@ const CLOSE_GRACE_MS = 1000;
  */
 export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   #core!: HostCore;
-  #events: HostEvent[] = [];
-  #eventHead = 0;
+  // One queue per connection, served round robin: a peer with a backlog
+  // delays the others by at most one event each turn. Like FQ-CoDel's new
+  // flows, a queue that was empty goes first (`#fresh`), so a peer that sends
+  // little is served next instead of after every backlogged peer.
+  #queues = new Map<Peer, EventQueue>();
+  #fresh: EventQueue[] = [];
+  #freshHead = 0;
+  #ready: EventQueue[] = [];
+  #readyHead = 0;
   #waiter: PromiseWithResolvers<IteratorResult<HostEvent>> | null = null;
   #ended = false;
   #closing: Promise<void> | null = null;
@@ -371,29 +425,63 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
       this.#waiter = null;
       this.#consumed(event);
       waiter.resolve({ value: event, done: false });
-    } else this.#events.push(event);
+      return;
+    }
+    let queue = this.#queues.get(event.peer);
+    if (queue === undefined) {
+      queue = new EventQueue(event.peer);
+      this.#queues.set(event.peer, queue);
+    }
+    queue.events.push(event);
+    if (!queue.ready) {
+      queue.ready = true;
+      this.#fresh.push(queue);
+    }
   }
 
   #consumed(event: HostEvent): void {
     if (event.type === "receive") {
-      const core = peerInternals.core(event.peer);
-      if (core !== null) core.totalWaitingData -= event.data.length;
+      this.#core.consumed(peerInternals.core(event.peer), event.data.length);
     }
   }
 
-  #next(): Promise<IteratorResult<HostEvent>> {
-    if (this.#eventHead < this.#events.length) {
-      const event = this.#events[this.#eventHead++];
-      if (this.#eventHead === this.#events.length) {
-        this.#events.length = 0;
-        this.#eventHead = 0;
-      } else if (this.#eventHead > 4096 && this.#eventHead * 2 > this.#events.length) {
-        this.#events.splice(0, this.#eventHead);
-        this.#eventHead = 0;
+  /** The next event in round-robin order over the peers' queues, or undefined. */
+  #take(): HostEvent | undefined {
+    const ready = this.#ready;
+    let queue: EventQueue;
+    if (this.#freshHead < this.#fresh.length) {
+      queue = this.#fresh[this.#freshHead++];
+      if (this.#freshHead === this.#fresh.length) {
+        this.#fresh.length = 0;
+        this.#freshHead = 0;
       }
-      this.#consumed(event);
-      return Promise.resolve({ value: event, done: false });
+    } else if (this.#readyHead < ready.length) queue = ready[this.#readyHead++];
+    else return undefined;
+    const event = queue.events[queue.head++];
+    if (queue.head < queue.events.length) {
+      if (queue.head > 1024 && queue.head * 2 > queue.events.length) {
+        queue.events.splice(0, queue.head);
+        queue.head = 0;
+      }
+      ready.push(queue);
+    } else {
+      queue.ready = false;
+      this.#queues.delete(queue.peer);
     }
+    if (this.#readyHead === ready.length) {
+      ready.length = 0;
+      this.#readyHead = 0;
+    } else if (this.#readyHead > 1024 && this.#readyHead * 2 > ready.length) {
+      ready.splice(0, this.#readyHead);
+      this.#readyHead = 0;
+    }
+    this.#consumed(event);
+    return event;
+  }
+
+  #next(): Promise<IteratorResult<HostEvent>> {
+    const event = this.#take();
+    if (event !== undefined) return Promise.resolve({ value: event, done: false });
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
     this.#waiter ??= Promise.withResolvers();
     return this.#waiter.promise;
@@ -412,10 +500,8 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    * want to avoid one promise per event). Returns an empty array when none.
    */
   drainEvents(): HostEvent[] {
-    const events = this.#events.slice(this.#eventHead);
-    this.#events.length = 0;
-    this.#eventHead = 0;
-    for (const event of events) this.#consumed(event);
+    const events: HostEvent[] = [];
+    for (let event = this.#take(); event !== undefined; event = this.#take()) events.push(event);
     return events;
   }
 
@@ -438,6 +524,15 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   /** Whether `close()` has been called. */
   get closed(): boolean {
     return this.#closing !== null;
+  }
+
+  /** Bytes received from peers and not yet consumed by the application, host-wide. */
+  get waitingData(): number {
+    return this.#core.waitingData;
+  }
+  /** Packets received and not yet consumed, host-wide. */
+  get waitingPackets(): number {
+    return this.#core.waitingPackets;
   }
 
   /** Bytes sent by this host's socket. */

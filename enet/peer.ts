@@ -139,9 +139,10 @@ class ChannelStreams implements PeerChannel {
   get writable(): WritableStream<Uint8Array> {
     if (this.#writable === undefined) {
       this.#writable = new WritableStream<Uint8Array>({
-        write: async (chunk) => {
+        // Not async: under the high-water mark a write completes without a promise of its own.
+        write: (chunk) => {
           this.peer.send(this.id, chunk, ENET_PACKET_FLAG_RELIABLE);
-          await peerInternals.drained(this.peer);
+          return peerInternals.drained(this.peer);
         },
       });
     }
@@ -263,12 +264,12 @@ export class Peer {
 
   #consumedBytes(bytes: number): void {
     const core = this.#core;
-    if (core.generation === this.#generation) core.totalWaitingData -= bytes;
+    this.#host.consumed(core.generation === this.#generation ? core : null, bytes);
   }
 
-  #drained(): Promise<void> {
+  #drained(): Promise<void> | undefined {
     const core = this.#require();
-    if (core.reliableDataPending <= WRITABLE_HIGH_WATER_MARK) return Promise.resolve();
+    if (core.reliableDataPending <= WRITABLE_HIGH_WATER_MARK) return undefined;
     const waiter = Promise.withResolvers<void>();
     this.#drainWaiters.push(waiter);
     return waiter.promise;
@@ -333,6 +334,11 @@ export class Peer {
   /** Bytes queued to this peer (C resets it each bandwidth-throttle second). */
   get outgoingDataTotal(): number {
     return this.#core.outgoingDataTotal;
+  }
+
+  /** Bytes received from this peer and not yet consumed (C's `totalWaitingData`). */
+  get waitingData(): number {
+    return this.#current()?.totalWaitingData ?? 0;
   }
 
   /** Reliable payload bytes sent and not yet acknowledged. */

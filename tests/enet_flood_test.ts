@@ -240,7 +240,12 @@ Deno.test("createHost() rejects an invalid maximumHalfOpenPeers or connectRateLi
 });
 
 Deno.test("the per-source rate limiter remembers a bounded number of addresses, forgetting the least recently seen", () => {
-  const guard = new ConnectGuard(16, 2, { perSecond: 1, burst: 1 });
+  const guard = new ConnectGuard({
+    maximumHalfOpen: 16,
+    maximumHalfOpenPerAddress: 16,
+    maximumConnectRate: 1000,
+    rate: { perSecond: 1, burst: 1 },
+  });
   assert.equal(guard.admit("10.0.0.1", 0), true);
   assert.equal(guard.admit("10.0.0.1", 0), false, "bucket empty");
   for (let i = 0; i < CONNECT_GUARD_MAXIMUM_SOURCES; i++) {

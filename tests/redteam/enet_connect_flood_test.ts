@@ -1,0 +1,38 @@
+/**
+ * Red team, enet row 17: a flood of forged CONNECTs from many source
+ * addresses (none ever completes the handshake) while legitimate clients
+ * keep connecting and echoing. Scaled down from 30 k/s to what one test
+ * process can send next to the server on a shared machine.
+ */
+import assert from "node:assert/strict";
+import { assertHeld, probeDuring, startServer } from "./_harness.ts";
+import { connectFlood, echoProbe } from "./attacks/enet.ts";
+
+const SERVER = new URL("./servers/enet_app.ts", import.meta.url);
+
+Deno.test("a forged CONNECT flood leaves legitimate clients connecting and echoing, and forged peers never become peers", async () => {
+  await using server = await startServer(SERVER, ["echo"]);
+  const target = { hostname: server.info.hostname as string, port: server.info.port as number };
+  const attack = new AbortController();
+  const pending = new Set<Promise<void>>();
+  const stop = setTimeout(() => attack.abort(), 5000);
+  const echo = new TextEncoder().encode("probe");
+  const probing = probeDuring(echoProbe(target, echo, pending), attack.signal);
+  // Start flooding a moment after the first probe so the flood meets a warm server.
+  const flooding = connectFlood(target, { perSecond: 30_000, signal: attack.signal });
+  const [probes, flood] = await Promise.all([probing, flooding]);
+  clearTimeout(stop);
+  await Promise.all(pending);
+  console.log(
+    `connect flood: ${flood.sent} CONNECTs at ${flood.rate}/s; probes ${probes.answered}/${probes.sent}; ` +
+      `server max RSS ${(server.maxRss / 2 ** 20).toFixed(0)} MiB`,
+  );
+  assertHeld(server, probes, "forged CONNECT flood");
+  assert.ok(flood.rate >= 10_000, `the flood only reached ${flood.rate} CONNECTs/s`);
+  // The offender's outcome: forged CONNECTs never become peers. Probes close their
+  // connections, so at any time only a probe or two may be connected.
+  const stats = server.lines.map((line) => JSON.parse(line) as { peers: number });
+  assert.ok(stats.length > 0, "the server reported");
+  const most = Math.max(...stats.map((s) => s.peers));
+  assert.ok(most <= 3, `${most} peers were connected at once`);
+});
