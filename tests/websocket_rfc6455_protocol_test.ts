@@ -450,6 +450,17 @@ Deno.test("Rfc6455Socket stays bounded under floods of empty fragments and unrea
       await peer.write(rawFrame(CONTINUATION, "end"));
       const echo = await peer.readFrame();
       assert.equal(new TextDecoder().decode(echo?.payload), "start-end");
+    }, { maxFragments: 200_000 });
+  });
+  await t.step("more fragments than maxFragments (4096 by default) close with 1009", async () => {
+    await withPeer(async (peer, socket) => {
+      const piece = rawFrame(CONTINUATION, new Uint8Array([1]), { fin: false });
+      const flood = new Uint8Array(piece.length * 5000);
+      for (let i = 0; i < 5000; i++) flood.set(piece, i * piece.length);
+      await peer.write(rawFrame(BINARY, new Uint8Array([0]), { fin: false }));
+      await peer.write(flood).catch(() => {});
+      assert.equal((await peer.readClose()).code, 1009);
+      assert.equal((await socket).error?.code, "ERR_TOO_MANY_FRAGMENTS");
     });
   });
   await t.step("20 000 pings from a peer that reads nothing get far fewer pongs", async () => {

@@ -400,9 +400,16 @@ export class DeflateCodec {
    * Feeds one compressed fragment of a message to the inflater; `fin` marks
    * the last fragment. `limit` is how many decompressed bytes the message may
    * still grow by; crossing it rejects with a 1009
-   * {@linkcode WebSocketProtocolError} and resets the inflater.
+   * {@linkcode WebSocketProtocolError} and resets the inflater. `reserve`
+   * is asked for every output chunk (zlib emits them in 16 KiB steps);
+   * `false` stops inflating and rejects with a 1013 `ERR_SERVER_BUSY`.
    */
-  decompress(data: Uint8Array, fin: boolean, limit: number): Promise<Uint8Array[]> {
+  decompress(
+    data: Uint8Array,
+    fin: boolean,
+    limit: number,
+    reserve?: (bytes: number) => boolean,
+  ): Promise<Uint8Array[]> {
     if (this.#closed) return Promise.reject(new TypeError("Codec is closed"));
     if (!this.#inflater) {
       this.#inflater = zlib.createInflateRaw({ windowBits: 15 });
@@ -434,6 +441,16 @@ export class DeflateCodec {
               "ERR_MESSAGE_TOO_LARGE",
               `Decompressed message exceeds the limit of ${limit} more bytes`,
               CLOSE_MESSAGE_TOO_BIG,
+            ),
+          );
+          return;
+        }
+        if (reserve !== undefined && !reserve(chunk.length)) {
+          abandon(
+            new WebSocketProtocolError(
+              "ERR_SERVER_BUSY",
+              "The server's receive buffer budget is spent",
+              1013,
             ),
           );
           return;
