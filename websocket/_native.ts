@@ -14,7 +14,7 @@ import {
   messageSize,
   type ReadyState,
 } from "./_engine.ts";
-import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
+import { type WebSocketErrorCode, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 
 /**
  * The built-in engine drops the TCP connection (no close frame) for any
@@ -30,6 +30,13 @@ export interface NativeSocketOptions {
   maxMessageSize: number;
   /** Unread received bytes held before the connection is closed with 1008. */
   receiveQueueLimit: number;
+  /** Unread received messages held before the connection is closed with 1008. */
+  receiveQueueMessages: number;
+  /**
+   * Milliseconds the send buffer may go without draining while it holds
+   * data; then the connection is closed with 1008 (`ERR_SEND_TIMEOUT`). 0 disables.
+   */
+  sendTimeout: number;
   sendHighWaterMark: number;
   /** Milliseconds to wait for the peer's close frame before reporting 1006. */
   closeTimeout: number;
@@ -52,12 +59,23 @@ export class NativeSocket implements EngineSocket {
   #bufferedBound = 0;
   #settle: (info: CloseInfo) => void;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The one loop waiting for the send buffer to fall below the mark. */
+  #draining: Promise<void> | undefined;
+  /** Checks that a non-empty send buffer drains (see `sendTimeout`). */
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** bufferedAmount at the last stall check, and the bytes sent since. */
+  #stallBuffered = 0;
+  #sentSinceCheck = 0;
 
   constructor(ws: WebSocket, options: NativeSocketOptions) {
     this.#ws = ws;
     this.#options = options;
     ws.binaryType = "arraybuffer";
-    const { maxMessageSize, receiveQueueLimit } = options;
+    const { maxMessageSize, receiveQueueLimit, receiveQueueMessages } = options;
+    // Each message weighs its bytes plus a share of the limit, so the queue
+    // fills with `receiveQueueMessages` empty messages as surely as with
+    // `receiveQueueLimit` bytes.
+    const weight = Math.max(1, Math.floor(receiveQueueLimit / receiveQueueMessages));
     this.readable = new ReadableStream<Message>({
       start: (controller) => {
         this.#controller = controller;
@@ -69,7 +87,7 @@ export class NativeSocket implements EngineSocket {
       },
     }, {
       highWaterMark: receiveQueueLimit,
-      size: (chunk) => messageSize(chunk),
+      size: (chunk) => messageSize(chunk) + weight,
     });
     const opened = Promise.withResolvers<void>();
     this.opened = opened.promise;
@@ -85,13 +103,21 @@ export class NativeSocket implements EngineSocket {
       const size = messageSize(data, maxMessageSize);
       if (size > maxMessageSize) {
         // The built-in engine has already received it; we can only refuse it after arrival.
-        this.#fail(1009, `Message of ${size} bytes exceeds the limit of ${maxMessageSize}`);
+        this.#fail(
+          1009,
+          "ERR_MESSAGE_TOO_LARGE",
+          `Message of ${size} bytes exceeds the limit of ${maxMessageSize}`,
+        );
         return;
       }
       const room = this.#controller.desiredSize ?? 0;
-      if (size > room && room < receiveQueueLimit) {
+      if (size + weight > room && room < receiveQueueLimit) {
         // The built-in socket cannot pause TCP: bound memory instead of growing it.
-        this.#fail(1008, "Receive queue overflow: messages are not being read");
+        this.#fail(
+          1008,
+          "ERR_RECEIVE_QUEUE_FULL",
+          "Receive queue overflow: messages are not being read",
+        );
         return;
       }
       this.#controller.enqueue(data);
@@ -101,6 +127,7 @@ export class NativeSocket implements EngineSocket {
       if (this.#settled) return;
       this.#settled = true;
       clearTimeout(this.#closeTimer);
+      clearTimeout(this.#stallTimer);
       opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
       if (!this.#readableDone) {
         this.#readableDone = true;
@@ -146,12 +173,15 @@ export class NativeSocket implements EngineSocket {
     this.#ws.send(data as string | Uint8Array<ArrayBuffer>);
     // bufferedAmount is a call into the runtime; it can only have grown by what we sent since
     // the last reading, so it is read only when that bound could exceed the mark.
-    this.#bufferedBound += typeof data === "string" ? data.length * 3 : data.byteLength;
+    const sent = typeof data === "string" ? data.length * 3 : data.byteLength;
+    this.#bufferedBound += sent;
+    this.#sentSinceCheck += sent;
+    if (this.#stallTimer === undefined && this.#options.sendTimeout > 0) this.#armStallCheck();
     if (this.#bufferedBound <= this.#options.sendHighWaterMark) return RESOLVED;
     this.#bufferedBound = this.#ws.bufferedAmount;
     // Below the mark (the common case) no promise is made per message.
     if (this.#bufferedBound <= this.#options.sendHighWaterMark) return RESOLVED;
-    return this.#drain();
+    return this.#draining ??= this.#drain().finally(() => this.#draining = undefined);
   }
 
   /** Waits (polling: the built-in socket has no drain event) until the buffer is below the mark. */
@@ -165,6 +195,33 @@ export class NativeSocket implements EngineSocket {
       wait = Math.min(wait * 2, 20);
     }
     this.#bufferedBound = this.#ws.bufferedAmount;
+  }
+
+  /**
+   * A peer that stops reading leaves our send buffer full forever (the
+   * built-in heartbeat does not notice: its ping waits behind the data). One
+   * timer per sending connection checks every `sendTimeout` ms that the
+   * buffer drained some bytes; if it did not, the connection is closed.
+   */
+  #armStallCheck(): void {
+    this.#stallBuffered = this.#ws.bufferedAmount;
+    this.#sentSinceCheck = 0;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#ws.readyState !== WebSocket.OPEN) return;
+      const buffered = this.#ws.bufferedAmount;
+      if (buffered === 0) return; // drained: the next send re-arms the check
+      const drained = this.#stallBuffered + this.#sentSinceCheck - buffered;
+      if (drained <= 0) {
+        this.#fail(
+          1008,
+          "ERR_SEND_TIMEOUT",
+          `Send buffer did not drain for ${this.#options.sendTimeout} ms: the peer does not read`,
+        );
+        return;
+      }
+      this.#armStallCheck();
+    }, this.#options.sendTimeout);
   }
 
   /**
@@ -236,8 +293,8 @@ export class NativeSocket implements EngineSocket {
     await this.closed;
   }
 
-  #fail(code: number, reason: string): void {
-    this.#localClose ??= { code, reason };
+  #fail(code: number, errorCode: WebSocketErrorCode, reason: string): void {
+    this.#localClose ??= { code, reason, error: new WebSocketRangeError(errorCode, reason) };
     if (!this.#readableDone) {
       this.#readableDone = true;
       try {

@@ -9,7 +9,9 @@ import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_RECEIVE_QUEUE_MESSAGES,
   DEFAULT_SEND_HIGH_WATER_MARK,
+  DEFAULT_SEND_TIMEOUT,
 } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
 import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
@@ -52,6 +54,8 @@ export function upgradeNative(
   const {
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     receiveQueueLimit = 2 * maxMessageSize,
+    receiveQueueMessages = DEFAULT_RECEIVE_QUEUE_MESSAGES,
+    sendTimeout = DEFAULT_SEND_TIMEOUT,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
     closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     heartbeat,
@@ -84,6 +88,8 @@ export function upgradeNative(
     role: "server",
     maxMessageSize,
     receiveQueueLimit,
+    receiveQueueMessages,
+    sendTimeout,
     sendHighWaterMark,
     closeTimeout,
   });
