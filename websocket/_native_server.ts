@@ -14,6 +14,7 @@ import {
   DEFAULT_SEND_TIMEOUT,
 } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
+import { listenNativeFront } from "./_native_front.ts";
 import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
@@ -49,7 +50,12 @@ export function nativeIdleTimeout(heartbeat: UpgradeOptions["heartbeat"]): numbe
 /** `handleUpgrade()` with the internal connection type, for `serve()`. */
 export function upgradeNative(
   request: Request,
-  options: HandleUpgradeOptions,
+  options: HandleUpgradeOptions & {
+    /** A raw connection to upgrade instead of `Deno.serve`'s (see `_native_front.ts`). */
+    socket?: unknown;
+    /** Bytes that arrived after the head on `socket`. */
+    head?: Uint8Array;
+  },
 ): { response: Response; connection: Connection } {
   const {
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
@@ -83,6 +89,10 @@ export function upgradeNative(
   const { socket, response } = Deno.upgradeWebSocket(request, {
     protocol: protocol || undefined,
     idleTimeout: nativeIdleTimeout(heartbeat),
+    ...(options.socket === undefined ? {} : {
+      socket: options.socket as Deno.UpgradeWebSocketOptions["socket"],
+      head: options.head,
+    }),
   });
   const engineSocket = new NativeSocket(socket, {
     role: "server",
@@ -105,8 +115,17 @@ export function upgradeNative(
   return { response, connection };
 }
 
-/** Listens with `Deno.serve` and upgrades admitted requests. */
+/**
+ * Listens with our own accept loop (heads read with limits, see
+ * `_native_front.ts`), or with `Deno.serve` where the runtime cannot hand a
+ * connection to the built-in socket.
+ */
 export function listenNative(server: ServerCore, options: ServeOptions): Listening {
+  return listenNativeFront(server, options) ?? listenDenoServe(server, options);
+}
+
+/** Listens with `Deno.serve` and upgrades admitted requests (no head timeout: see the README). */
+function listenDenoServe(server: ServerCore, options: ServeOptions): Listening {
   const { hostname = "0.0.0.0", port = 8000, cert, key } = options;
   const http = Deno.serve({
     hostname,
