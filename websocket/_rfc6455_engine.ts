@@ -118,8 +118,8 @@ export class Rfc6455Engine implements EngineSocket {
   }
 }
 
-/** Default `maxBufferedBytes` of a server: 256 MiB. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+/** Default `maxBufferedBytes` of a server: 128 MiB. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
 /** Default `inflateConcurrency` of a server (npm `ws` uses 10 as well). */
 export const DEFAULT_INFLATE_CONCURRENCY = 10;
 

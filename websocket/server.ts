@@ -78,7 +78,7 @@ export interface ServeOptions extends UpgradeOptions {
    * `rfc6455` engine: bytes all connections together may hold beyond 64 KiB
    * each (messages being received or inflated, and messages not read yet).
    * A connection that needs more is closed with 1013 (`ERR_SERVER_BUSY`).
-   * @default {268435456} (256 MiB)
+   * @default {134217728} (128 MiB)
    */
   maxBufferedBytes?: number;
   /**
