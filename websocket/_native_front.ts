@@ -33,15 +33,15 @@ import type { Listening, ServerCore } from "./_server_core.ts";
 import type { ServeOptions } from "./server.ts";
 
 const encoder = new TextEncoder();
-const BUSY = encoder.encode(
+export const BUSY: Uint8Array = encoder.encode(
   "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
 );
-const TIMED_OUT = encoder.encode(
+export const TIMED_OUT: Uint8Array = encoder.encode(
   "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
 );
 
 /** The runtime's resource id of a `Deno.Conn`, or `undefined` when this runtime hides it. */
-function resourceId(conn: Deno.Conn): number | undefined {
+export function resourceId(conn: Deno.Conn): number | undefined {
   for (const symbol of Object.getOwnPropertySymbols(conn)) {
     if (symbol.description === "Deno.internal.rid") {
       const rid = (conn as unknown as Record<symbol, unknown>)[symbol];
@@ -56,14 +56,14 @@ function resourceId(conn: Deno.Conn): number | undefined {
  * built-in WebSocket (see the module doc): its resources carry the internal
  * id the hand-over needs.
  */
-function canHandOver(listener: Deno.Listener): boolean {
+export function canHandOver(listener: Deno.Listener): boolean {
   return Object.getOwnPropertySymbols(listener).some((symbol) =>
     symbol.description === "Deno.internal.rid"
   );
 }
 
 /** Writes a short fixed answer (it fits the socket buffer) and closes. */
-async function answerAndClose(conn: Deno.Conn, answer: Uint8Array): Promise<void> {
+export async function answerAndClose(conn: Deno.Conn, answer: Uint8Array): Promise<void> {
   const drop = setTimeout(() => close(conn), 1_000);
   try {
     await conn.write(answer);
@@ -72,7 +72,8 @@ async function answerAndClose(conn: Deno.Conn, answer: Uint8Array): Promise<void
   close(conn);
 }
 
-function close(conn: Deno.Conn): void {
+/** Closes `conn`, quietly when it already is. */
+export function close(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch { /* already closed */ }
@@ -83,7 +84,7 @@ function close(conn: Deno.Conn): void {
  * `node:net` socket: `write(text, callback)` for the 101 answer, and a
  * handle whose `takeStream()` gives up the stream.
  */
-function asUpgradeSocket(conn: Deno.Conn, rid: number): unknown {
+export function asUpgradeSocket(conn: Deno.Conn, rid: number): unknown {
   return {
     destroyed: false,
     _handle: {

@@ -25,3 +25,18 @@ for (const engine of ["rfc6455", "native"] as const) {
     );
   });
 }
+
+Deno.test("handleUpgrade() behind serveHttp(): 1000 connections trickling a request head get 408", async () => {
+  // Deno.serve has no head timeout; serveHttp() is the head-limited front a handleUpgrade()
+  // server (the webrtc master) can use instead.
+  const run = await runAttack(
+    "slow heads serveHttp",
+    { front: "serveHttp", handshakeTimeout: 2_000 },
+    (target, signal) => slowHeads(target, signal, { connections: 1000, trickleMs: 500 }),
+    { ms: 5_000 },
+  );
+  assert.ok(
+    (run.stats.outcomes["http 408"] ?? 0) >= 900,
+    `${run.stats.outcomes["http 408"] ?? 0} of 1000 slow heads were answered 408`,
+  );
+});
