@@ -480,3 +480,18 @@ Deno.test("Rfc6455Socket stays bounded under floods of empty fragments and unrea
     });
   });
 });
+
+Deno.test("Rfc6455Socket drops a peer that streams data instead of answering its close frame after 1 MiB", async () => {
+  await withPeer(async (peer, accepted) => {
+    const socket = await accepted;
+    const closing = socket.close(1000);
+    assert.equal((await peer.readClose()).code, 1000);
+    const frame = rawFrame(BINARY, new Uint8Array(64 * 1024));
+    const started = performance.now();
+    // 2 MiB of data and never a close frame: the socket gives up long before its 5 s closeTimeout.
+    for (let i = 0; i < 32; i++) if (!await peer.write(frame).then(() => true, () => false)) break;
+    await deadline(closing, 3_000, "close()");
+    assert.equal((await socket.closed).code, 1006);
+    assert.ok(performance.now() - started < 3_000);
+  });
+});

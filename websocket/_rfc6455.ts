@@ -22,10 +22,12 @@
  *   64 KiB per connection (partial messages, inflated output, unread
  *   messages) are reserved from it as they arrive; a reservation refused
  *   closes this connection with 1013.
- * - Inflating: in 16 KiB steps, at most `inflateSlots` connections at once
+ * - Inflating: in 128 KiB steps, at most `inflateSlots` connections at once
  *   (the others stop reading TCP until a slot frees).
  * - Outgoing: `sendHighWaterMark` 1 MiB decides when `send()` resolves; pongs
- *   collapse to one queued pong; `closeTimeout` 5 s bounds a close handshake.
+ *   collapse to one queued pong; `closeTimeout` 5 s bounds a close handshake,
+ *   during which at most 1 MiB more is read while waiting for the peer's
+ *   close frame (then TCP is dropped: 1006).
  * - Buffers: 16 KiB read buffer per quiet connection, growing to 256 KiB
  *   while busy and shrinking back.
  *
@@ -230,6 +232,8 @@ const MAX_READ_BUFFER = 256 * 1024;
 const MAX_SCRATCH = 256 * 1024;
 /** How many bytes of decoded messages the readable may hold before we stop reading TCP. */
 const READ_AHEAD = 64 * 1024;
+/** Bytes we read after sending a close frame while waiting for the peer's, before dropping TCP. */
+const CLOSE_DRAIN_LIMIT = 1024 * 1024;
 /** Close code 1013 "Try Again Later": the server is out of buffer budget. */
 const CLOSE_TRY_AGAIN_LATER = 1013;
 
@@ -313,6 +317,8 @@ export class Rfc6455Socket {
   #dedicated = 0;
   /** Bytes the inflater produced for the frame being inflated. */
   #inflated = 0;
+  /** Bytes read after our close frame, before the peer's. */
+  #drainedAfterClose = 0;
   #msgText: string[] = [];
   #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -1040,6 +1046,12 @@ export class Rfc6455Socket {
       n = await this.#conn.read(into);
     } catch {
       n = null;
+    }
+    if (n !== null && this.#closeSent && this.#closeReceived === null) {
+      // Waiting for the peer's close frame, we read only to find it: a peer
+      // that keeps streaming data instead gets CLOSE_DRAIN_LIMIT bytes, not our CPU.
+      this.#drainedAfterClose += n;
+      if (this.#drainedAfterClose > CLOSE_DRAIN_LIMIT) n = null;
     }
     if (n === null) {
       this.#readDone = true;
