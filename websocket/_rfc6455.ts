@@ -26,8 +26,8 @@
  *   (the others stop reading TCP until a slot frees).
  * - Outgoing: `sendHighWaterMark` 1 MiB decides when `send()` resolves; pongs
  *   collapse to one queued pong; `closeTimeout` 5 s bounds a close handshake,
- *   during which at most 1 MiB more is read while waiting for the peer's
- *   close frame (then TCP is dropped: 1006).
+ *   during which at most 1 MiB and 1024 frames more are read while waiting
+ *   for the peer's close frame (then TCP is dropped: 1006).
  * - Buffers: 16 KiB read buffer per quiet connection, growing to 256 KiB
  *   while busy and shrinking back.
  *
@@ -232,8 +232,9 @@ const MAX_READ_BUFFER = 256 * 1024;
 const MAX_SCRATCH = 256 * 1024;
 /** How many bytes of decoded messages the readable may hold before we stop reading TCP. */
 const READ_AHEAD = 64 * 1024;
-/** Bytes we read after sending a close frame while waiting for the peer's, before dropping TCP. */
+/** Bytes and frames we read after sending a close frame while waiting for the peer's, before dropping TCP. */
 const CLOSE_DRAIN_LIMIT = 1024 * 1024;
+const CLOSE_DRAIN_FRAMES = 1024;
 /** Close code 1013 "Try Again Later": the server is out of buffer budget. */
 const CLOSE_TRY_AGAIN_LATER = 1013;
 
@@ -317,8 +318,9 @@ export class Rfc6455Socket {
   #dedicated = 0;
   /** Bytes the inflater produced for the frame being inflated. */
   #inflated = 0;
-  /** Bytes read after our close frame, before the peer's. */
+  /** Bytes and frames read after our close frame, before the peer's. */
   #drainedAfterClose = 0;
+  #framesAfterClose = 0;
   #msgText: string[] = [];
   #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -939,6 +941,15 @@ export class Rfc6455Socket {
         continue;
       }
       if (h.masked) applyMask(payload, payload, h.maskKey);
+      if (
+        this.#closeSent && this.#closeReceived === null && h.opcode !== OPCODE_CLOSE &&
+        ++this.#framesAfterClose > CLOSE_DRAIN_FRAMES
+      ) {
+        // Still no close frame: a flood of (empty) frames gets no more of our CPU.
+        this.#readDone = true;
+        this.#finish(this.#failure ?? { code: CLOSE_ABNORMAL, reason: "" });
+        return;
+      }
       const result = this.#handleFrame(h.opcode, h.fin, h.rsv, payload, owned);
       if (result) await result;
     }
