@@ -257,3 +257,40 @@ Deno.test("[rfc6455] a request head over maxHeaderBytes is answered with 431", a
     { status: 431 },
   );
 });
+
+Deno.test("broadcast() never waits for a member that does not read: its queue overflows by policy", async (t) => {
+  for (const engine of ["rfc6455", "native"] as const) {
+    for (const overflow of ["close", "drop"] as const) {
+      await t.step(`${engine}, sendQueueOverflow "${overflow}"`, async () => {
+        await using server = serve({
+          hostname: LOOPBACK4,
+          port: 0,
+          engine,
+          sendQueueMessages: 4,
+          sendQueueOverflow: overflow,
+        });
+        const accepted = server[Symbol.asyncIterator]();
+        // A client that never reads: its server-side queue fills once TCP and the engine are full.
+        await using slow = await connect(`ws://${LOOPBACK4}:${server.addr.port}/`, {
+          engine: "rfc6455",
+        });
+        const conn = (await accepted.next()).value as WebSocketConnection;
+        const chunk = new Uint8Array(256 * 1024);
+        const started = performance.now();
+        for (let i = 0; i < 400 && conn.readyState === 1; i++) {
+          await server.broadcast(chunk); // resolves at once: nothing is awaited per member
+          if (i % 8 === 7) await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        assert.ok(performance.now() - started < 5_000);
+        if (overflow === "close") {
+          const closed = await deadline(conn.closed, 5_000, "the overflow close");
+          assert.equal(closed.code, 1008);
+          assert.equal(closed.error?.code, "ERR_SEND_QUEUE_FULL");
+        } else {
+          assert.equal(conn.readyState, 1, "a dropping member stays open");
+        }
+        await slow.close().catch(() => {});
+      });
+    }
+  }
+});

@@ -8,7 +8,6 @@
 
 import {
   type CloseInfo,
-  delay,
   type EngineSocket,
   type Message,
   messageSize,
@@ -59,8 +58,10 @@ export class NativeSocket implements EngineSocket {
   #bufferedBound = 0;
   #settle: (info: CloseInfo) => void;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The one loop waiting for the send buffer to fall below the mark. */
+  /** The one loop waiting for the send buffer to fall below the mark, and its poll timer. */
   #draining: Promise<void> | undefined;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  #drainWake: (() => void) | undefined;
   /** Checks that a non-empty send buffer drains (see `sendTimeout`). */
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   /** bufferedAmount at the last stall check, and the bytes sent since. */
@@ -128,6 +129,8 @@ export class NativeSocket implements EngineSocket {
       this.#settled = true;
       clearTimeout(this.#closeTimer);
       clearTimeout(this.#stallTimer);
+      clearTimeout(this.#drainTimer);
+      this.#drainWake?.();
       opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
       if (!this.#readableDone) {
         this.#readableDone = true;
@@ -188,13 +191,18 @@ export class NativeSocket implements EngineSocket {
   async #drain(): Promise<void> {
     let wait = 1;
     while (
-      this.#ws.readyState === WebSocket.OPEN &&
+      !this.#settled && this.#ws.readyState === WebSocket.OPEN &&
       this.#ws.bufferedAmount > this.#options.sendHighWaterMark
     ) {
-      await delay(wait);
+      // The close settles the wait at once (no poll timer outlives the connection).
+      await new Promise<void>((resolve) => {
+        this.#drainTimer = setTimeout(resolve, wait);
+        this.#drainWake = resolve;
+      });
+      this.#drainWake = undefined;
       wait = Math.min(wait * 2, 20);
     }
-    this.#bufferedBound = this.#ws.bufferedAmount;
+    this.#bufferedBound = this.#settled ? 0 : this.#ws.bufferedAmount;
   }
 
   /**
