@@ -167,3 +167,29 @@ Deno.test("native client: codes the built-in client cannot send go out as 1000",
     assert.match(seen.reason, /exceeds the limit/);
   });
 });
+
+Deno.test("native: unread bytes of all connections beyond maxBufferedBytes close the one over it with 1013", async () => {
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "native",
+    receiveQueueLimit: 4 << 20,
+    maxBufferedBytes: 1 << 20,
+  });
+  const iterator = server[Symbol.asyncIterator]();
+  await using first = await connect(`ws://127.0.0.1:${server.addr.port}/`);
+  const a = (await iterator.next()).value as WebSocketConnection;
+  await using second = await connect(`ws://127.0.0.1:${server.addr.port}/`);
+  const b = (await iterator.next()).value as WebSocketConnection;
+  const chunk = new Uint8Array(256 * 1024);
+  // Nobody reads on the server: the first connection holds 768 KiB (704 KiB charged) …
+  for (let i = 0; i < 3; i++) await first.send(chunk);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(a.readyState, 1);
+  // … so the second one's 512 KiB do not fit in the 1 MiB budget.
+  for (let i = 0; i < 2; i++) await second.send(chunk);
+  const closed = await deadline(b.closed, 5_000, "the budget close");
+  assert.equal(closed.code, 1013);
+  assert.equal(closed.error?.code, "ERR_SERVER_BUSY");
+  assert.equal(a.readyState, 1, "the first connection is not touched");
+});

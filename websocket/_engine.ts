@@ -92,6 +92,10 @@ export function delay(ms: number): Promise<void> {
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default send high-water mark: `send()` waits while more than this is buffered. */
 export const DEFAULT_SEND_HIGH_WATER_MARK = 1024 * 1024;
+/** Default `maxBufferedBytes` of a server: 128 MiB. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
+/** Bytes a connection holds without charging its server's budget (its read-ahead). */
+export const UNCHARGED_BYTES = 64 * 1024;
 /** Default `receiveQueueMessages` of the native engine. */
 export const DEFAULT_RECEIVE_QUEUE_MESSAGES = 4096;
 /** Default `sendTimeout`: how long a peer may go without reading what we send. */

@@ -12,7 +12,9 @@ import {
   type Message,
   messageSize,
   type ReadyState,
+  UNCHARGED_BYTES,
 } from "./_engine.ts";
+import type { ByteBudget } from "./_rfc6455.ts";
 import { type WebSocketErrorCode, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 
 /**
@@ -39,6 +41,8 @@ export interface NativeSocketOptions {
   sendHighWaterMark: number;
   /** Milliseconds to wait for the peer's close frame before reporting 1006. */
   closeTimeout: number;
+  /** The server's byte budget: unread bytes beyond 64 KiB are charged to it (1013 when refused). */
+  budget?: ByteBudget | null;
 }
 
 /** Deno's built-in WebSocket behind the engine interface. */
@@ -64,6 +68,12 @@ export class NativeSocket implements EngineSocket {
   #drainWake: (() => void) | undefined;
   /** Checks that a non-empty send buffer drains (see `sendTimeout`). */
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #budget: ByteBudget | null;
+  /** Bytes reserved from the budget. */
+  #held = 0;
+  /** Sockets holding budget: re-checked every second, so a reservation follows reads. */
+  static #charged = new Set<NativeSocket>();
+  static #sweep: ReturnType<typeof setInterval> | undefined;
   /** bufferedAmount at the last stall check, and the bytes sent since. */
   #stallBuffered = 0;
   #sentSinceCheck = 0;
@@ -71,6 +81,7 @@ export class NativeSocket implements EngineSocket {
   constructor(ws: WebSocket, options: NativeSocketOptions) {
     this.#ws = ws;
     this.#options = options;
+    this.#budget = options.budget ?? null;
     ws.binaryType = "arraybuffer";
     const { maxMessageSize, receiveQueueLimit, receiveQueueMessages } = options;
     // Each message weighs its bytes plus a share of the limit, so the queue
@@ -122,6 +133,9 @@ export class NativeSocket implements EngineSocket {
         return;
       }
       this.#controller.enqueue(data);
+      if (this.#budget !== null && (size > UNCHARGED_BYTES / 4 || this.#held > 0)) {
+        this.#account();
+      }
     };
     this.#settle = (info: CloseInfo) => {
       // The built-in socket may fire close twice (heartbeat timeout: 1001, then 1005).
@@ -131,6 +145,7 @@ export class NativeSocket implements EngineSocket {
       clearTimeout(this.#stallTimer);
       clearTimeout(this.#drainTimer);
       this.#drainWake?.();
+      this.#release();
       opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
       if (!this.#readableDone) {
         this.#readableDone = true;
@@ -301,8 +316,50 @@ export class NativeSocket implements EngineSocket {
     await this.closed;
   }
 
+  /**
+   * Charges the server's budget with the unread bytes beyond 64 KiB (the
+   * built-in socket already holds them: refusing only stops more coming);
+   * refused → close with 1013 `ERR_SERVER_BUSY`.
+   */
+  #account(): void {
+    const budget = this.#budget;
+    if (budget === null || this.#readableDone) return;
+    const limit = this.#options.receiveQueueLimit;
+    const unread = Math.max(0, limit - (this.#controller.desiredSize ?? limit));
+    const want = Math.max(0, unread - UNCHARGED_BYTES);
+    const delta = want - this.#held;
+    if (delta > 0 && !budget.reserve(delta)) {
+      this.#fail(1013, "ERR_SERVER_BUSY", "The server's receive buffer budget is spent");
+      return;
+    }
+    if (delta < 0) budget.release(-delta);
+    this.#held = want;
+    if (want > 0) {
+      NativeSocket.#charged.add(this);
+      NativeSocket.#sweep ??= setInterval(() => {
+        for (const socket of NativeSocket.#charged) socket.#account();
+      }, 1_000);
+    } else this.#uncharge();
+  }
+
+  /** Gives back everything reserved (the connection is closing). */
+  #release(): void {
+    if (this.#held > 0) this.#budget?.release(this.#held);
+    this.#held = 0;
+    this.#uncharge();
+  }
+
+  #uncharge(): void {
+    NativeSocket.#charged.delete(this);
+    if (NativeSocket.#charged.size === 0 && NativeSocket.#sweep !== undefined) {
+      clearInterval(NativeSocket.#sweep);
+      NativeSocket.#sweep = undefined;
+    }
+  }
+
   #fail(code: number, errorCode: WebSocketErrorCode, reason: string): void {
     this.#localClose ??= { code, reason, error: new WebSocketRangeError(errorCode, reason) };
+    this.#release();
     if (!this.#readableDone) {
       this.#readableDone = true;
       try {

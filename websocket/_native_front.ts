@@ -30,6 +30,7 @@
 import { readHttpRequest, writeAll, writeHttpResponse } from "./_handshake.ts";
 import { upgradeNative } from "./_native_server.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
+import type { ByteBudget } from "./_rfc6455.ts";
 import type { ServeOptions } from "./server.ts";
 
 const encoder = new TextEncoder();
@@ -101,7 +102,10 @@ export function asUpgradeSocket(conn: Deno.Conn, rid: number): unknown {
  * Accepts TCP (or TLS), reads heads with limits, and upgrades through the
  * built-in WebSocket; `null` when this runtime cannot hand a connection over.
  */
-export function listenNativeFront(server: ServerCore, options: ServeOptions): Listening | null {
+export function listenNativeFront(
+  server: ServerCore,
+  options: ServeOptions & { budget: ByteBudget },
+): Listening | null {
   const {
     hostname = "0.0.0.0",
     port = 8000,

@@ -8,12 +8,14 @@
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_RECEIVE_QUEUE_MESSAGES,
   DEFAULT_SEND_HIGH_WATER_MARK,
   DEFAULT_SEND_TIMEOUT,
 } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
+import { type ByteBudget, SharedBudget } from "./_rfc6455.ts";
 import { listenNativeFront } from "./_native_front.ts";
 import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
@@ -55,6 +57,8 @@ export function upgradeNative(
     socket?: unknown;
     /** Bytes that arrived after the head on `socket`. */
     head?: Uint8Array;
+    /** The server's byte budget (`serve()` only). */
+    budget?: ByteBudget;
   },
 ): { response: Response; connection: Connection } {
   const {
@@ -102,6 +106,7 @@ export function upgradeNative(
     sendTimeout,
     sendHighWaterMark,
     closeTimeout,
+    budget: options.budget,
   });
   const connection = new Connection(engineSocket, {
     engine: "native",
@@ -121,11 +126,17 @@ export function upgradeNative(
  * connection to the built-in socket.
  */
 export function listenNative(server: ServerCore, options: ServeOptions): Listening {
-  return listenNativeFront(server, options) ?? listenDenoServe(server, options);
+  // What all connections of this server may hold unread together.
+  const budget = new SharedBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+  const withBudget = { ...options, budget };
+  return listenNativeFront(server, withBudget) ?? listenDenoServe(server, withBudget);
 }
 
 /** Listens with `Deno.serve` and upgrades admitted requests (no head timeout: see the README). */
-function listenDenoServe(server: ServerCore, options: ServeOptions): Listening {
+function listenDenoServe(
+  server: ServerCore,
+  options: ServeOptions & { budget: ByteBudget },
+): Listening {
   const { hostname = "0.0.0.0", port = 8000, cert, key } = options;
   const http = Deno.serve({
     hostname,

@@ -9,6 +9,7 @@
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_SEND_HIGH_WATER_MARK,
   type EngineSocket,
@@ -118,8 +119,6 @@ export class Rfc6455Engine implements EngineSocket {
   }
 }
 
-/** Default `maxBufferedBytes` of a server: 128 MiB. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
 /** Default `inflateConcurrency` of a server (npm `ws` uses 10 as well). */
 export const DEFAULT_INFLATE_CONCURRENCY = 10;
 

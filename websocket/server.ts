@@ -75,9 +75,10 @@ export interface ServeOptions extends UpgradeOptions {
    */
   maxHeaderBytes?: number;
   /**
-   * `rfc6455` engine: bytes all connections together may hold beyond 64 KiB
-   * each (messages being received or inflated, and messages not read yet).
-   * A connection that needs more is closed with 1013 (`ERR_SERVER_BUSY`).
+   * Bytes all connections together may hold beyond 64 KiB each (rfc6455:
+   * messages being received or inflated, and messages not read yet; native:
+   * messages not read yet). A connection that needs more is closed with 1013
+   * (`ERR_SERVER_BUSY`).
    * @default {134217728} (128 MiB)
    */
   maxBufferedBytes?: number;
