@@ -193,3 +193,23 @@ Deno.test("native: unread bytes of all connections beyond maxBufferedBytes close
   assert.equal(closed.error?.code, "ERR_SERVER_BUSY");
   assert.equal(a.readyState, 1, "the first connection is not touched");
 });
+
+Deno.test("native: a peer that stops reading what we send is closed with 1008 after sendTimeout", async () => {
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "native",
+    sendTimeout: 300,
+    closeTimeout: 500,
+  });
+  const iterator = server[Symbol.asyncIterator]();
+  // An rfc6455 client whose readable nobody reads: it stops reading TCP after 64 KiB.
+  await using ws = await connect(`ws://127.0.0.1:${server.addr.port}/`, { engine: "rfc6455" });
+  const conn = (await iterator.next()).value as WebSocketConnection;
+  const chunk = new Uint8Array(1 << 20);
+  for (let i = 0; i < 16; i++) void conn.send(chunk).catch(() => {});
+  const closed = await deadline(conn.closed, 10_000, "the send-timeout close");
+  assert.equal(closed.code, 1008);
+  assert.equal(closed.error?.code, "ERR_SEND_TIMEOUT");
+  await ws.close().catch(() => {});
+});
