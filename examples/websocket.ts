@@ -35,6 +35,7 @@ export default async function demo(): Promise<void> {
     await using room = serve({
       hostname: "127.0.0.1",
       port: 0,
+      engine: "native",
       path: "/room",
       protocols: ["chat.v1"],
       authorize: (request) => new URL(request.url).searchParams.get("token") === "s3cret",

@@ -49,7 +49,13 @@ Deno.test("handleUpgrade() throws ERR_INVALID_UPGRADE_REQUEST for a plain reques
 });
 
 Deno.test("serve() answers plain requests with 426, other paths with 404, over capacity with 503", async (t) => {
-  await using server = serve({ hostname: LOOPBACK4, port: 0, path: "/ws", maxConnections: 1 });
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "native",
+    path: "/ws",
+    maxConnections: 1,
+  });
   const base = `127.0.0.1:${server.addr.port}`;
   await t.step("426", async () => {
     const response = await fetch(`http://${base}/ws`);
@@ -67,25 +73,34 @@ Deno.test("serve() answers plain requests with 426, other paths with 404, over c
 });
 
 Deno.test("native ping() rejects with ERR_UNSUPPORTED_BY_ENGINE", async () => {
-  await using server = serve({ hostname: LOOPBACK4, port: 0 });
+  await using server = serve({ hostname: LOOPBACK4, port: 0, engine: "native" });
   await using ws = await connect(`ws://127.0.0.1:${server.addr.port}/`);
   await assert.rejects(ws.ping(), { code: "ERR_UNSUPPORTED_BY_ENGINE" });
   assert.equal(ws.engine, "native");
 });
 
 Deno.test("native: unread messages beyond receiveQueueLimit close with 1008, earlier ones stay readable", async () => {
-  await using server = serve({ hostname: LOOPBACK4, port: 0, receiveQueueLimit: 64 * 1024 });
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "native",
+    receiveQueueLimit: 64 * 1024,
+  });
   const iterator = server[Symbol.asyncIterator]();
   await using ws = await connect(`ws://127.0.0.1:${server.addr.port}/`);
   const conn = (await iterator.next()).value as WebSocketConnection;
   const chunk = new Uint8Array(16 * 1024);
-  // Nobody reads on the server: the fifth message does not fit.
-  for (let i = 0; i < 5; i++) await ws.send(chunk);
-  assert.equal((await deadline(conn.closed, 5_000, "overflow close")).code, 1008);
+  // Nobody reads on the server: the fourth message does not fit.
+  for (let i = 0; i < 4; i++) await ws.send(chunk);
+  const closed = await deadline(conn.closed, 5_000, "overflow close");
+  assert.equal(closed.code, 1008);
+  assert.equal(closed.error?.code, "ERR_RECEIVE_QUEUE_FULL");
   assert.equal((await deadline(ws.closed, 5_000, "client sees it")).code, 1008);
   let kept = 0;
   for await (const message of conn.readable) kept += (message as Uint8Array).byteLength;
-  assert.equal(kept, 64 * 1024, "the queued messages are still delivered");
+  // Each message also weighs receiveQueueLimit / receiveQueueMessages (16 bytes): the fourth
+  // 16 KiB message no longer fits.
+  assert.equal(kept, 48 * 1024, "the queued messages are still delivered");
 });
 
 Deno.test("connect() rejects ERR_INVALID_URL for other schemes and fragments", async () => {
@@ -107,9 +122,15 @@ Deno.test("connect() rejects ERR_HANDSHAKE_FAILED when nothing listens", async (
 Deno.test("serve(), connect() and handleUpgrade() refuse bad limits with ERR_INVALID_OPTION", async () => {
   assert.throws(() => serve({ port: 0, maxMessageSize: 0 }), { code: "ERR_INVALID_OPTION" });
   // The built-in socket cannot go past 64 MiB; the rfc6455 engine can.
-  assert.throws(() => serve({ port: 0, maxMessageSize: 65 << 20 }), { code: "ERR_INVALID_OPTION" });
-  await serve({ hostname: LOOPBACK4, port: 0, engine: "rfc6455", maxMessageSize: 65 << 20 })
-    .close();
+  assert.throws(
+    () => serve({ port: 0, engine: "native", maxMessageSize: 65 << 20 }),
+    { code: "ERR_INVALID_OPTION" },
+  );
+  await serve({ hostname: LOOPBACK4, port: 0, maxMessageSize: 65 << 20 }).close();
+  assert.throws(() => serve({ port: 0, sendQueueOverflow: "x" as "drop" }), {
+    code: "ERR_INVALID_OPTION",
+  });
+  assert.throws(() => serve({ port: 0, maxFragments: 0 }), { code: "ERR_INVALID_OPTION" });
   assert.throws(
     () => serve({ port: 0, engine: "rfc6455", heartbeat: { interval: -1 } }),
     { code: "ERR_INVALID_OPTION" },
@@ -126,7 +147,7 @@ Deno.test("serve(), connect() and handleUpgrade() refuse bad limits with ERR_INV
 
 Deno.test("native client: codes the built-in client cannot send go out as 1000", async (t) => {
   await t.step("close(1001) is sent and reported as 1000", async () => {
-    await using server = serve({ hostname: LOOPBACK4, port: 0 });
+    await using server = serve({ hostname: LOOPBACK4, port: 0, engine: "native" });
     const accepted = server[Symbol.asyncIterator]().next();
     const ws = await connect(`ws://127.0.0.1:${server.addr.port}/`);
     const conn = (await accepted).value as WebSocketConnection;
@@ -135,7 +156,7 @@ Deno.test("native client: codes the built-in client cannot send go out as 1000",
     assert.equal((await ws.closed).code, 1000);
   });
   await t.step("an oversize message: 1009 locally, 1000 with the reason on the wire", async () => {
-    await using server = serve({ hostname: LOOPBACK4, port: 0 });
+    await using server = serve({ hostname: LOOPBACK4, port: 0, engine: "native" });
     const accepted = server[Symbol.asyncIterator]().next();
     const ws = await connect(`ws://127.0.0.1:${server.addr.port}/`, { maxMessageSize: 100 });
     const conn = (await accepted).value as WebSocketConnection;
@@ -145,4 +166,50 @@ Deno.test("native client: codes the built-in client cannot send go out as 1000",
     assert.equal(seen.code, 1000);
     assert.match(seen.reason, /exceeds the limit/);
   });
+});
+
+Deno.test("native: unread bytes of all connections beyond maxBufferedBytes close the one over it with 1013", async () => {
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "native",
+    receiveQueueLimit: 4 << 20,
+    maxBufferedBytes: 1 << 20,
+  });
+  const iterator = server[Symbol.asyncIterator]();
+  await using first = await connect(`ws://127.0.0.1:${server.addr.port}/`);
+  const a = (await iterator.next()).value as WebSocketConnection;
+  await using second = await connect(`ws://127.0.0.1:${server.addr.port}/`);
+  const b = (await iterator.next()).value as WebSocketConnection;
+  const chunk = new Uint8Array(256 * 1024);
+  // Nobody reads on the server: the first connection holds 768 KiB (704 KiB charged) …
+  for (let i = 0; i < 3; i++) await first.send(chunk);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(a.readyState, 1);
+  // … so the second one's 512 KiB do not fit in the 1 MiB budget.
+  for (let i = 0; i < 2; i++) await second.send(chunk);
+  const closed = await deadline(b.closed, 5_000, "the budget close");
+  assert.equal(closed.code, 1013);
+  assert.equal(closed.error?.code, "ERR_SERVER_BUSY");
+  assert.equal(a.readyState, 1, "the first connection is not touched");
+});
+
+Deno.test("native: a peer that stops reading what we send is closed with 1008 after sendTimeout", async () => {
+  await using server = serve({
+    hostname: LOOPBACK4,
+    port: 0,
+    engine: "native",
+    sendTimeout: 300,
+    closeTimeout: 500,
+  });
+  const iterator = server[Symbol.asyncIterator]();
+  // An rfc6455 client whose readable nobody reads: it stops reading TCP after 64 KiB.
+  await using ws = await connect(`ws://127.0.0.1:${server.addr.port}/`, { engine: "rfc6455" });
+  const conn = (await iterator.next()).value as WebSocketConnection;
+  const chunk = new Uint8Array(1 << 20);
+  for (let i = 0; i < 16; i++) void conn.send(chunk).catch(() => {});
+  const closed = await deadline(conn.closed, 10_000, "the send-timeout close");
+  assert.equal(closed.code, 1008);
+  assert.equal(closed.error?.code, "ERR_SEND_TIMEOUT");
+  await ws.close().catch(() => {});
 });

@@ -450,6 +450,17 @@ Deno.test("Rfc6455Socket stays bounded under floods of empty fragments and unrea
       await peer.write(rawFrame(CONTINUATION, "end"));
       const echo = await peer.readFrame();
       assert.equal(new TextDecoder().decode(echo?.payload), "start-end");
+    }, { maxFragments: 200_000 });
+  });
+  await t.step("more fragments than maxFragments (4096 by default) close with 1009", async () => {
+    await withPeer(async (peer, socket) => {
+      const piece = rawFrame(CONTINUATION, new Uint8Array([1]), { fin: false });
+      const flood = new Uint8Array(piece.length * 5000);
+      for (let i = 0; i < 5000; i++) flood.set(piece, i * piece.length);
+      await peer.write(rawFrame(BINARY, new Uint8Array([0]), { fin: false }));
+      await peer.write(flood).catch(() => {});
+      assert.equal((await peer.readClose()).code, 1009);
+      assert.equal((await socket).error?.code, "ERR_TOO_MANY_FRAGMENTS");
     });
   });
   await t.step("20 000 pings from a peer that reads nothing get far fewer pongs", async () => {
@@ -467,5 +478,20 @@ Deno.test("Rfc6455Socket stays bounded under floods of empty fragments and unrea
       }
       assert.ok(pongs >= 1 && pongs < 1000, `${pongs} pongs for 20 000 pings`);
     });
+  });
+});
+
+Deno.test("Rfc6455Socket drops a peer that streams data instead of answering its close frame after 1 MiB", async () => {
+  await withPeer(async (peer, accepted) => {
+    const socket = await accepted;
+    const closing = socket.close(1000);
+    assert.equal((await peer.readClose()).code, 1000);
+    const frame = rawFrame(BINARY, new Uint8Array(64 * 1024));
+    const started = performance.now();
+    // 2 MiB of data and never a close frame: the socket gives up long before its 5 s closeTimeout.
+    for (let i = 0; i < 32; i++) if (!await peer.write(frame).then(() => true, () => false)) break;
+    await deadline(closing, 3_000, "close()");
+    assert.equal((await socket.closed).code, 1006);
+    assert.ok(performance.now() - started < 3_000);
   });
 });

@@ -211,17 +211,19 @@ Deno.test("[rfc6455] a client heartbeat closes a server that stops answering wit
   assert.equal(frame?.opcode, OP.PING);
   // Never answered: the client gives up with 1001 and drops TCP.
   assert.equal((await server.readClose())?.code, 1001);
-  assert.deepEqual(await deadline(ws.closed, 5_000, "client close"), {
+  const closed = await deadline(ws.closed, 5_000, "client close");
+  assert.deepEqual({ code: closed.code, reason: closed.reason }, {
     code: 1001,
     reason: "No pong within heartbeat timeout",
   });
+  assert.equal(closed.error?.code, "ERR_HEARTBEAT_TIMEOUT");
   await assert.rejects(
     connect(`ws://${LOOPBACK4}:${listener.addr.port}/`, { heartbeat: { interval: 1_000 } }),
     { code: "ERR_UNSUPPORTED_BY_ENGINE" },
   );
 });
 
-Deno.test("[rfc6455] a client that sends no request head is dropped after handshakeTimeout", async () => {
+Deno.test("[rfc6455] a client that sends no request head gets 408 and is dropped after handshakeTimeout", async () => {
   await using server = serve({
     hostname: LOOPBACK4,
     port: 0,
@@ -230,8 +232,10 @@ Deno.test("[rfc6455] a client that sends no request head is dropped after handsh
   });
   using conn = await Deno.connect({ hostname: LOOPBACK4, port: server.addr.port });
   const started = performance.now();
-  const n = await deadline(conn.read(new Uint8Array(16)), 5_000, "the server to hang up");
-  assert.equal(n, null);
+  const answer = new Uint8Array(256);
+  const n = await deadline(conn.read(answer), 5_000, "the server's answer");
+  assert.match(new TextDecoder().decode(answer.subarray(0, n ?? 0)), /^HTTP\/1\.1 408 /);
+  assert.equal(await deadline(conn.read(answer), 5_000, "the server to hang up"), null);
   assert.ok(performance.now() - started < 3_000);
   // Other clients are still served.
   await using ws = await connect(`ws://${LOOPBACK4}:${server.addr.port}/`, { engine: "rfc6455" });
@@ -252,4 +256,41 @@ Deno.test("[rfc6455] a request head over maxHeaderBytes is answered with 431", a
     }),
     { status: 431 },
   );
+});
+
+Deno.test("broadcast() never waits for a member that does not read: its queue overflows by policy", async (t) => {
+  for (const engine of ["rfc6455", "native"] as const) {
+    for (const overflow of ["close", "drop"] as const) {
+      await t.step(`${engine}, sendQueueOverflow "${overflow}"`, async () => {
+        await using server = serve({
+          hostname: LOOPBACK4,
+          port: 0,
+          engine,
+          sendQueueMessages: 4,
+          sendQueueOverflow: overflow,
+        });
+        const accepted = server[Symbol.asyncIterator]();
+        // A client that never reads: its server-side queue fills once TCP and the engine are full.
+        await using slow = await connect(`ws://${LOOPBACK4}:${server.addr.port}/`, {
+          engine: "rfc6455",
+        });
+        const conn = (await accepted.next()).value as WebSocketConnection;
+        const chunk = new Uint8Array(256 * 1024);
+        const started = performance.now();
+        for (let i = 0; i < 400 && conn.readyState === 1; i++) {
+          await server.broadcast(chunk); // resolves at once: nothing is awaited per member
+          if (i % 8 === 7) await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        assert.ok(performance.now() - started < 5_000);
+        if (overflow === "close") {
+          const closed = await deadline(conn.closed, 5_000, "the overflow close");
+          assert.equal(closed.code, 1008);
+          assert.equal(closed.error?.code, "ERR_SEND_QUEUE_FULL");
+        } else {
+          assert.equal(conn.readyState, 1, "a dropping member stays open");
+        }
+        await slow.close().catch(() => {});
+      });
+    }
+  }
 });

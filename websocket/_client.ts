@@ -8,6 +8,7 @@ import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_RECEIVE_QUEUE_MESSAGES,
   DEFAULT_SEND_HIGH_WATER_MARK,
 } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
@@ -71,6 +72,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     signal,
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     receiveQueueLimit = 2 * maxMessageSize,
+    receiveQueueMessages = DEFAULT_RECEIVE_QUEUE_MESSAGES,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
     closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     handshakeTimeout = 10_000,
@@ -96,6 +98,9 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     role: "client",
     maxMessageSize,
     receiveQueueLimit,
+    receiveQueueMessages,
+    // A server that stops reading is the client's to give up on (its own timeouts).
+    sendTimeout: 0,
     sendHighWaterMark,
     closeTimeout,
   });

@@ -11,7 +11,7 @@ import {
   type Message,
 } from "./_engine.ts";
 import type { WebSocketCloseInfo, WebSocketConnection, WebSocketEngine } from "./connection.ts";
-import { WebSocketTypeError } from "./errors.ts";
+import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 
 /** Metadata fixed at the handshake. */
 export interface ConnectionInfo {
@@ -46,8 +46,8 @@ export class Connection implements WebSocketConnection {
   #binaryActive = false;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   #closed: Promise<WebSocketCloseInfo>;
-  /** Set when the heartbeat gave up on the peer: reported instead of the engine's 1006. */
-  #heartbeatClose: WebSocketCloseInfo | undefined;
+  /** Set when we gave up on the peer (heartbeat, send queue): reported instead of the engine's 1006. */
+  #localClose: WebSocketCloseInfo | undefined;
 
   constructor(socket: EngineSocket, info: ConnectionInfo) {
     this.#socket = socket;
@@ -61,7 +61,7 @@ export class Connection implements WebSocketConnection {
     this.opened.catch(() => {});
     this.#closed = socket.closed.then((info) => {
       clearTimeout(this.#heartbeatTimer);
-      return this.#heartbeatClose ?? info;
+      return this.#localClose ?? info;
     });
   }
 
@@ -163,8 +163,13 @@ export class Connection implements WebSocketConnection {
       clearTimeout(timer);
       if (result === "timeout") {
         // A dead peer will not answer the close frame either: drop TCP soon after sending it.
-        this.#heartbeatClose = { code: 1001, reason: "No pong within heartbeat timeout" };
-        const closing = this.#socket.close(1001, this.#heartbeatClose.reason).catch(() => {});
+        const reason = "No pong within heartbeat timeout";
+        this.#localClose = {
+          code: 1001,
+          reason,
+          error: new WebSocketRangeError("ERR_HEARTBEAT_TIMEOUT", reason),
+        };
+        const closing = this.#socket.close(1001, reason).catch(() => {});
         const drop = setTimeout(() => this.#socket.terminate?.(), Math.min(timeout, 1_000));
         await closing;
         clearTimeout(drop);
@@ -174,6 +179,19 @@ export class Connection implements WebSocketConnection {
       this.#heartbeatTimer = setTimeout(beat, interval);
     };
     this.#heartbeatTimer = setTimeout(beat, interval);
+  }
+
+  /**
+   * Closes because the peer broke a limit: `closed` reports `code` and
+   * `error`. A peer that does not read would never see the close frame, so
+   * TCP is dropped a second later (where the engine can drop it).
+   */
+  fail(code: number, error: WebSocketRangeError): void {
+    if (this.readyState > 1 || this.#localClose) return;
+    this.#localClose = { code, reason: error.message, error };
+    const closing = this.#socket.close(code, error.message).catch(() => {});
+    const drop = setTimeout(() => this.#socket.terminate?.(), 1_000);
+    closing.finally(() => clearTimeout(drop));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

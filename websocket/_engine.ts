@@ -14,6 +14,8 @@ export interface CloseInfo {
   code: number;
   /** Close reason, `""` when none. */
   reason: string;
+  /** The limit or protocol rule that made this side close, when it was one. */
+  error?: WebSocketRangeError;
 }
 
 /** `0` CONNECTING, `1` OPEN, `2` CLOSING, `3` CLOSED. */
@@ -90,5 +92,13 @@ export function delay(ms: number): Promise<void> {
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default send high-water mark: `send()` waits while more than this is buffered. */
 export const DEFAULT_SEND_HIGH_WATER_MARK = 1024 * 1024;
+/** Default `maxBufferedBytes` of a server: 128 MiB. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
+/** Bytes a connection holds without charging its server's budget (its read-ahead). */
+export const UNCHARGED_BYTES = 64 * 1024;
+/** Default `receiveQueueMessages` of the native engine. */
+export const DEFAULT_RECEIVE_QUEUE_MESSAGES = 4096;
+/** Default `sendTimeout`: how long a peer may go without reading what we send. */
+export const DEFAULT_SEND_TIMEOUT = 30_000;
 /** Default wait for the peer's close frame before giving up with 1006. */
 export const DEFAULT_CLOSE_TIMEOUT = 5_000;

@@ -8,13 +8,14 @@
 
 import {
   type CloseInfo,
-  delay,
   type EngineSocket,
   type Message,
   messageSize,
   type ReadyState,
+  UNCHARGED_BYTES,
 } from "./_engine.ts";
-import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
+import type { ByteBudget } from "./_rfc6455.ts";
+import { type WebSocketErrorCode, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 
 /**
  * The built-in engine drops the TCP connection (no close frame) for any
@@ -30,9 +31,18 @@ export interface NativeSocketOptions {
   maxMessageSize: number;
   /** Unread received bytes held before the connection is closed with 1008. */
   receiveQueueLimit: number;
+  /** Unread received messages held before the connection is closed with 1008. */
+  receiveQueueMessages: number;
+  /**
+   * Milliseconds the send buffer may go without draining while it holds
+   * data; then the connection is closed with 1008 (`ERR_SEND_TIMEOUT`). 0 disables.
+   */
+  sendTimeout: number;
   sendHighWaterMark: number;
   /** Milliseconds to wait for the peer's close frame before reporting 1006. */
   closeTimeout: number;
+  /** The server's byte budget: unread bytes beyond 64 KiB are charged to it (1013 when refused). */
+  budget?: ByteBudget | null;
 }
 
 /** Deno's built-in WebSocket behind the engine interface. */
@@ -52,12 +62,32 @@ export class NativeSocket implements EngineSocket {
   #bufferedBound = 0;
   #settle: (info: CloseInfo) => void;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The one loop waiting for the send buffer to fall below the mark, and its poll timer. */
+  #draining: Promise<void> | undefined;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  #drainWake: (() => void) | undefined;
+  /** Checks that a non-empty send buffer drains (see `sendTimeout`). */
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #budget: ByteBudget | null;
+  /** Bytes reserved from the budget. */
+  #held = 0;
+  /** Sockets holding budget: re-checked every second, so a reservation follows reads. */
+  static #charged = new Set<NativeSocket>();
+  static #sweep: ReturnType<typeof setInterval> | undefined;
+  /** bufferedAmount at the last stall check, and the bytes sent since. */
+  #stallBuffered = 0;
+  #sentSinceCheck = 0;
 
   constructor(ws: WebSocket, options: NativeSocketOptions) {
     this.#ws = ws;
     this.#options = options;
+    this.#budget = options.budget ?? null;
     ws.binaryType = "arraybuffer";
-    const { maxMessageSize, receiveQueueLimit } = options;
+    const { maxMessageSize, receiveQueueLimit, receiveQueueMessages } = options;
+    // Each message weighs its bytes plus a share of the limit, so the queue
+    // fills with `receiveQueueMessages` empty messages as surely as with
+    // `receiveQueueLimit` bytes.
+    const weight = Math.max(1, Math.floor(receiveQueueLimit / receiveQueueMessages));
     this.readable = new ReadableStream<Message>({
       start: (controller) => {
         this.#controller = controller;
@@ -69,7 +99,7 @@ export class NativeSocket implements EngineSocket {
       },
     }, {
       highWaterMark: receiveQueueLimit,
-      size: (chunk) => messageSize(chunk),
+      size: (chunk) => messageSize(chunk) + weight,
     });
     const opened = Promise.withResolvers<void>();
     this.opened = opened.promise;
@@ -85,22 +115,37 @@ export class NativeSocket implements EngineSocket {
       const size = messageSize(data, maxMessageSize);
       if (size > maxMessageSize) {
         // The built-in engine has already received it; we can only refuse it after arrival.
-        this.#fail(1009, `Message of ${size} bytes exceeds the limit of ${maxMessageSize}`);
+        this.#fail(
+          1009,
+          "ERR_MESSAGE_TOO_LARGE",
+          `Message of ${size} bytes exceeds the limit of ${maxMessageSize}`,
+        );
         return;
       }
       const room = this.#controller.desiredSize ?? 0;
-      if (size > room && room < receiveQueueLimit) {
+      if (size + weight > room && room < receiveQueueLimit) {
         // The built-in socket cannot pause TCP: bound memory instead of growing it.
-        this.#fail(1008, "Receive queue overflow: messages are not being read");
+        this.#fail(
+          1008,
+          "ERR_RECEIVE_QUEUE_FULL",
+          "Receive queue overflow: messages are not being read",
+        );
         return;
       }
       this.#controller.enqueue(data);
+      if (this.#budget !== null && (size > UNCHARGED_BYTES / 4 || this.#held > 0)) {
+        this.#account();
+      }
     };
     this.#settle = (info: CloseInfo) => {
       // The built-in socket may fire close twice (heartbeat timeout: 1001, then 1005).
       if (this.#settled) return;
       this.#settled = true;
       clearTimeout(this.#closeTimer);
+      clearTimeout(this.#stallTimer);
+      clearTimeout(this.#drainTimer);
+      this.#drainWake?.();
+      this.#release();
       opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
       if (!this.#readableDone) {
         this.#readableDone = true;
@@ -146,25 +191,60 @@ export class NativeSocket implements EngineSocket {
     this.#ws.send(data as string | Uint8Array<ArrayBuffer>);
     // bufferedAmount is a call into the runtime; it can only have grown by what we sent since
     // the last reading, so it is read only when that bound could exceed the mark.
-    this.#bufferedBound += typeof data === "string" ? data.length * 3 : data.byteLength;
+    const sent = typeof data === "string" ? data.length * 3 : data.byteLength;
+    this.#bufferedBound += sent;
+    this.#sentSinceCheck += sent;
+    if (this.#stallTimer === undefined && this.#options.sendTimeout > 0) this.#armStallCheck();
     if (this.#bufferedBound <= this.#options.sendHighWaterMark) return RESOLVED;
     this.#bufferedBound = this.#ws.bufferedAmount;
     // Below the mark (the common case) no promise is made per message.
     if (this.#bufferedBound <= this.#options.sendHighWaterMark) return RESOLVED;
-    return this.#drain();
+    return this.#draining ??= this.#drain().finally(() => this.#draining = undefined);
   }
 
   /** Waits (polling: the built-in socket has no drain event) until the buffer is below the mark. */
   async #drain(): Promise<void> {
     let wait = 1;
     while (
-      this.#ws.readyState === WebSocket.OPEN &&
+      !this.#settled && this.#ws.readyState === WebSocket.OPEN &&
       this.#ws.bufferedAmount > this.#options.sendHighWaterMark
     ) {
-      await delay(wait);
+      // The close settles the wait at once (no poll timer outlives the connection).
+      await new Promise<void>((resolve) => {
+        this.#drainTimer = setTimeout(resolve, wait);
+        this.#drainWake = resolve;
+      });
+      this.#drainWake = undefined;
       wait = Math.min(wait * 2, 20);
     }
-    this.#bufferedBound = this.#ws.bufferedAmount;
+    this.#bufferedBound = this.#settled ? 0 : this.#ws.bufferedAmount;
+  }
+
+  /**
+   * A peer that stops reading leaves our send buffer full forever (the
+   * built-in heartbeat does not notice: its ping waits behind the data). One
+   * timer per sending connection checks every `sendTimeout` ms that the
+   * buffer drained some bytes; if it did not, the connection is closed.
+   */
+  #armStallCheck(): void {
+    this.#stallBuffered = this.#ws.bufferedAmount;
+    this.#sentSinceCheck = 0;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#ws.readyState !== WebSocket.OPEN) return;
+      const buffered = this.#ws.bufferedAmount;
+      if (buffered === 0) return; // drained: the next send re-arms the check
+      const drained = this.#stallBuffered + this.#sentSinceCheck - buffered;
+      if (drained <= 0) {
+        this.#fail(
+          1008,
+          "ERR_SEND_TIMEOUT",
+          `Send buffer did not drain for ${this.#options.sendTimeout} ms: the peer does not read`,
+        );
+        return;
+      }
+      this.#armStallCheck();
+    }, this.#options.sendTimeout);
   }
 
   /**
@@ -236,8 +316,50 @@ export class NativeSocket implements EngineSocket {
     await this.closed;
   }
 
-  #fail(code: number, reason: string): void {
-    this.#localClose ??= { code, reason };
+  /**
+   * Charges the server's budget with the unread bytes beyond 64 KiB (the
+   * built-in socket already holds them: refusing only stops more coming);
+   * refused → close with 1013 `ERR_SERVER_BUSY`.
+   */
+  #account(): void {
+    const budget = this.#budget;
+    if (budget === null || this.#readableDone) return;
+    const limit = this.#options.receiveQueueLimit;
+    const unread = Math.max(0, limit - (this.#controller.desiredSize ?? limit));
+    const want = Math.max(0, unread - UNCHARGED_BYTES);
+    const delta = want - this.#held;
+    if (delta > 0 && !budget.reserve(delta)) {
+      this.#fail(1013, "ERR_SERVER_BUSY", "The server's receive buffer budget is spent");
+      return;
+    }
+    if (delta < 0) budget.release(-delta);
+    this.#held = want;
+    if (want > 0) {
+      NativeSocket.#charged.add(this);
+      NativeSocket.#sweep ??= setInterval(() => {
+        for (const socket of NativeSocket.#charged) socket.#account();
+      }, 1_000);
+    } else this.#uncharge();
+  }
+
+  /** Gives back everything reserved (the connection is closing). */
+  #release(): void {
+    if (this.#held > 0) this.#budget?.release(this.#held);
+    this.#held = 0;
+    this.#uncharge();
+  }
+
+  #uncharge(): void {
+    NativeSocket.#charged.delete(this);
+    if (NativeSocket.#charged.size === 0 && NativeSocket.#sweep !== undefined) {
+      clearInterval(NativeSocket.#sweep);
+      NativeSocket.#sweep = undefined;
+    }
+  }
+
+  #fail(code: number, errorCode: WebSocketErrorCode, reason: string): void {
+    this.#localClose ??= { code, reason, error: new WebSocketRangeError(errorCode, reason) };
+    this.#release();
     if (!this.#readableDone) {
       this.#readableDone = true;
       try {

@@ -8,10 +8,15 @@
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_RECEIVE_QUEUE_MESSAGES,
   DEFAULT_SEND_HIGH_WATER_MARK,
+  DEFAULT_SEND_TIMEOUT,
 } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
+import { type ByteBudget, SharedBudget } from "./_rfc6455.ts";
+import { listenNativeFront } from "./_native_front.ts";
 import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
@@ -47,11 +52,20 @@ export function nativeIdleTimeout(heartbeat: UpgradeOptions["heartbeat"]): numbe
 /** `handleUpgrade()` with the internal connection type, for `serve()`. */
 export function upgradeNative(
   request: Request,
-  options: HandleUpgradeOptions,
+  options: HandleUpgradeOptions & {
+    /** A raw connection to upgrade instead of `Deno.serve`'s (see `_native_front.ts`). */
+    socket?: unknown;
+    /** Bytes that arrived after the head on `socket`. */
+    head?: Uint8Array;
+    /** The server's byte budget (`serve()` only). */
+    budget?: ByteBudget;
+  },
 ): { response: Response; connection: Connection } {
   const {
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
     receiveQueueLimit = 2 * maxMessageSize,
+    receiveQueueMessages = DEFAULT_RECEIVE_QUEUE_MESSAGES,
+    sendTimeout = DEFAULT_SEND_TIMEOUT,
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
     closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     heartbeat,
@@ -79,13 +93,20 @@ export function upgradeNative(
   const { socket, response } = Deno.upgradeWebSocket(request, {
     protocol: protocol || undefined,
     idleTimeout: nativeIdleTimeout(heartbeat),
+    ...(options.socket === undefined ? {} : {
+      socket: options.socket as Deno.UpgradeWebSocketOptions["socket"],
+      head: options.head,
+    }),
   });
   const engineSocket = new NativeSocket(socket, {
     role: "server",
     maxMessageSize,
     receiveQueueLimit,
+    receiveQueueMessages,
+    sendTimeout,
     sendHighWaterMark,
     closeTimeout,
+    budget: options.budget,
   });
   const connection = new Connection(engineSocket, {
     engine: "native",
@@ -99,8 +120,23 @@ export function upgradeNative(
   return { response, connection };
 }
 
-/** Listens with `Deno.serve` and upgrades admitted requests. */
+/**
+ * Listens with our own accept loop (heads read with limits, see
+ * `_native_front.ts`), or with `Deno.serve` where the runtime cannot hand a
+ * connection to the built-in socket.
+ */
 export function listenNative(server: ServerCore, options: ServeOptions): Listening {
+  // What all connections of this server may hold unread together.
+  const budget = new SharedBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+  const withBudget = { ...options, budget };
+  return listenNativeFront(server, withBudget) ?? listenDenoServe(server, withBudget);
+}
+
+/** Listens with `Deno.serve` and upgrades admitted requests (no head timeout: see the README). */
+function listenDenoServe(
+  server: ServerCore,
+  options: ServeOptions & { budget: ByteBudget },
+): Listening {
   const { hostname = "0.0.0.0", port = 8000, cert, key } = options;
   const http = Deno.serve({
     hostname,

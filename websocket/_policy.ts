@@ -92,6 +92,14 @@ export function assertOptions(options: {
   closeTimeout?: number;
   maxConnections?: number;
   maxHeaderBytes?: number;
+  receiveQueueMessages?: number;
+  maxFragments?: number;
+  maxBufferedBytes?: number;
+  inflateConcurrency?: number;
+  sendQueueMessages?: number;
+  sendQueueBytes?: number;
+  sendTimeout?: number;
+  sendQueueOverflow?: string;
 }): void {
   for (
     const name of [
@@ -102,6 +110,12 @@ export function assertOptions(options: {
       "closeTimeout",
       "maxConnections",
       "maxHeaderBytes",
+      "receiveQueueMessages",
+      "maxFragments",
+      "maxBufferedBytes",
+      "inflateConcurrency",
+      "sendQueueMessages",
+      "sendQueueBytes",
     ] as const
   ) {
     const value = options[name];
@@ -123,11 +137,20 @@ export function assertOptions(options: {
       `Option "maxMessageSize" of the native engine can be at most ${NATIVE_MAX_MESSAGE_SIZE} (the built-in cap); use engine "rfc6455" for more`,
     );
   }
-  const mark = options.sendHighWaterMark;
-  if (mark !== undefined && !(typeof mark === "number" && mark >= 0)) {
+  for (const name of ["sendHighWaterMark", "sendTimeout"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === "number" && value >= 0)) {
+      throw new WebSocketRangeError(
+        "ERR_INVALID_OPTION",
+        `Option "${name}" must be zero or more, got "${value}"`,
+      );
+    }
+  }
+  const overflow = options.sendQueueOverflow;
+  if (overflow !== undefined && overflow !== "close" && overflow !== "drop") {
     throw new WebSocketRangeError(
       "ERR_INVALID_OPTION",
-      `Option "sendHighWaterMark" must be zero or more, got "${mark}"`,
+      `Option "sendQueueOverflow" must be "close" or "drop", got "${overflow}"`,
     );
   }
 }

@@ -12,12 +12,24 @@
  * - `maxMessageSize` (caller's choice, capped at 4 GiB): checked against frame
  *   headers before any payload is read, and while inflating; 1009 above it.
  *   Large frames get memory as their bytes arrive, not as claimed.
- * - Unread messages: up to 64 KiB (or one message) queued in `readable`; then
- *   TCP reads stop.
+ * - Unread messages: up to 64 KiB (or one message) and at most 1024 messages
+ *   queued in `readable` (each message weighs its bytes + 64, so empty
+ *   messages fill it too); then TCP reads stop.
+ * - Fragments: `maxFragments` (4096) frames per message, 1009 above it.
+ *   Reassembly is linear: small fragments are appended to a growing tail
+ *   chunk, large ones kept as they are, and the message is joined once.
+ * - Shared budget (a server's `maxBufferedBytes`): message bytes held beyond
+ *   64 KiB per connection (partial messages, inflated output, unread
+ *   messages) are reserved from it as they arrive; a reservation refused
+ *   closes this connection with 1013.
+ * - Inflating: in 128 KiB steps, at most `inflateSlots` connections at once
+ *   (the others stop reading TCP until a slot frees).
  * - Outgoing: `sendHighWaterMark` 1 MiB decides when `send()` resolves; pongs
- *   collapse to one queued pong; `closeTimeout` 5 s bounds a close handshake.
+ *   collapse to one queued pong; `closeTimeout` 5 s bounds a close handshake,
+ *   during which at most 1 MiB and 1024 frames more are read while waiting
+ *   for the peer's close frame (then TCP is dropped: 1006).
  * - Buffers: 16 KiB read buffer per quiet connection, growing to 256 KiB
- *   while busy and shrinking back; fragment lists collapse every 1024 pieces.
+ *   while busy and shrinking back.
  *
  * @module
  */
@@ -92,6 +104,75 @@ export interface Rfc6455Options {
    * @default {5000}
    */
   closeTimeout?: number;
+  /**
+   * Most frames one message may arrive in; more close with 1009.
+   * @default {4096}
+   */
+  maxFragments?: number;
+  /** A byte budget shared by the connections of one server (see the module doc). */
+  budget?: ByteBudget | null;
+  /** Limits how many connections of one server inflate at once. */
+  inflateSlots?: Slots | null;
+}
+
+/** A byte budget shared by several sockets. */
+export interface ByteBudget {
+  /** Takes `bytes` from the budget; false (and nothing taken) when it does not fit. */
+  reserve(bytes: number): boolean;
+  /** Gives `bytes` back. */
+  release(bytes: number): void;
+}
+
+/** A counting semaphore. */
+export interface Slots {
+  /** Resolves once a slot is held. */
+  acquire(): Promise<void>;
+  /** Frees a held slot. */
+  release(): void;
+}
+
+/** A {@linkcode ByteBudget} of `limit` bytes. */
+export class SharedBudget implements ByteBudget {
+  #limit: number;
+  #used = 0;
+  /** Creates a budget of `limit` bytes. */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+  /** Bytes reserved now. */
+  get used(): number {
+    return this.#used;
+  }
+  reserve(bytes: number): boolean {
+    if (this.#used + bytes > this.#limit) return false;
+    this.#used += bytes;
+    return true;
+  }
+  release(bytes: number): void {
+    this.#used = Math.max(0, this.#used - bytes);
+  }
+}
+
+/** {@linkcode Slots} with `count` slots, served in FIFO order. */
+export class SharedSlots implements Slots {
+  #free: number;
+  #waiting: (() => void)[] = [];
+  /** Creates `count` slots. */
+  constructor(count: number) {
+    this.#free = count;
+  }
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return RESOLVED;
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
 }
 
 /** The outcome of a connection: the close code and reason (1006 when TCP was lost). */
@@ -133,8 +214,16 @@ const SMALL_MAX = 1024;
 const SMALL_TEXT = 341;
 /** Hard ceiling for `maxMessageSize` (4 GiB): larger claims are refused with 1009 up front. */
 const MAX_MESSAGE_SIZE_CAP = 2 ** 32;
-/** Fragment pieces kept per message before they are collapsed into one. */
-const MAX_PIECES = 1024;
+/** Default most frames per message. */
+const DEFAULT_MAX_FRAGMENTS = 4096;
+/** Fragments below this size are appended to a shared tail chunk instead of being kept alone. */
+const TAIL_MIN = 4 * 1024;
+/** Largest tail chunk small fragments are gathered in. */
+const TAIL_MAX = 256 * 1024;
+/** What each unread message weighs in the readable queue on top of its bytes (1024 empty ones fill it). */
+const MESSAGE_WEIGHT = 64;
+/** Bytes a connection holds without charging the shared budget (its read-ahead). */
+const UNCHARGED = 64 * 1024;
 /** Read and coalescing buffer size of a quiet connection. */
 const IDLE_BUFFER = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
@@ -143,6 +232,11 @@ const MAX_READ_BUFFER = 256 * 1024;
 const MAX_SCRATCH = 256 * 1024;
 /** How many bytes of decoded messages the readable may hold before we stop reading TCP. */
 const READ_AHEAD = 64 * 1024;
+/** Bytes and frames we read after sending a close frame while waiting for the peer's, before dropping TCP. */
+const CLOSE_DRAIN_LIMIT = 1024 * 1024;
+const CLOSE_DRAIN_FRAMES = 1024;
+/** Close code 1013 "Try Again Later": the server is out of buffer budget. */
+const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /** Swallows a rejection for the runtime's unhandled-rejection check; awaiters still see it. */
 function handled<T>(promise: Promise<T>): Promise<T> {
@@ -213,7 +307,22 @@ export class Rfc6455Socket {
   #msgCompressed = false;
   #msgLength = 0;
   #msgChunks: Uint8Array[] = [];
+  /** The chunk small fragments are appended to (its used part is `#tailAt` bytes). */
+  #tail: Uint8Array | null = null;
+  #tailAt = 0;
   #msgFrames = 0;
+  #maxFragments: number;
+  #budget: ByteBudget | null;
+  #slots: Slots | null;
+  /** Bytes reserved from the budget. */
+  #held = 0;
+  /** Capacity of a large payload being read into its own buffer. */
+  #dedicated = 0;
+  /** Bytes the inflater produced for the frame being inflated. */
+  #inflated = 0;
+  /** Bytes and frames read after our close frame, before the peer's. */
+  #drainedAfterClose = 0;
+  #framesAfterClose = 0;
   #msgText: string[] = [];
   #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -267,6 +376,9 @@ export class Rfc6455Socket {
       extensions = "",
       closeTimeout = 5000,
       sendHighWaterMark = 1024 * 1024,
+      maxFragments = DEFAULT_MAX_FRAGMENTS,
+      budget = null,
+      inflateSlots = null,
     } = options;
     if (!(maxMessageSize > 0)) {
       throw new WebSocketArgumentError(
@@ -284,6 +396,9 @@ export class Rfc6455Socket {
     this.#client = role === "client";
     this.#maxMessageSize = Math.min(maxMessageSize, MAX_MESSAGE_SIZE_CAP);
     this.#fragmentSize = fragmentSize;
+    this.#maxFragments = maxFragments;
+    this.#budget = budget;
+    this.#slots = inflateSlots;
     this.#closeTimeout = closeTimeout;
     this.#sendHighWaterMark = sendHighWaterMark;
     this.#codec = deflate ? new DeflateCodec(deflate, role) : null;
@@ -306,7 +421,7 @@ export class Rfc6455Socket {
       },
     }, {
       highWaterMark: READ_AHEAD,
-      size: (message) => Math.max(1, message.length),
+      size: (message) => message.length + MESSAGE_WEIGHT,
     });
   }
 
@@ -795,6 +910,8 @@ export class Rfc6455Socket {
   async #pump(): Promise<void> {
     const h = this.#header;
     const deliveredBefore = this.#delivered;
+    // The app may have read what we charged the budget for.
+    if (this.#held > 0 && !this.#account()) return;
     while (!this.#readDone) {
       if (
         this.#delivered !== deliveredBefore && !this.#draining &&
@@ -826,6 +943,15 @@ export class Rfc6455Socket {
         continue;
       }
       if (h.masked) applyMask(payload, payload, h.maskKey);
+      if (
+        this.#closeSent && this.#closeReceived === null && h.opcode !== OPCODE_CLOSE &&
+        ++this.#framesAfterClose > CLOSE_DRAIN_FRAMES
+      ) {
+        // Still no close frame: a flood of (empty) frames gets no more of our CPU.
+        this.#readDone = true;
+        this.#finish(this.#failure ?? { code: CLOSE_ABNORMAL, reason: "" });
+        return;
+      }
       const result = this.#handleFrame(h.opcode, h.fin, h.rsv, payload, owned);
       if (result) await result;
     }
@@ -843,23 +969,29 @@ export class Rfc6455Socket {
     payload.set(this.#buf.subarray(from, this.#end));
     this.#start = this.#end = 0;
     let got = have;
-    while (got < length) {
-      if (got === payload.length) {
-        const bigger = this.#allocate(Math.min(length, payload.length * 2), length);
-        if (bigger === null) return EMPTY;
-        bigger.set(payload);
-        payload = bigger;
+    try {
+      while (got < length) {
+        if (got === payload.length) {
+          const bigger = this.#allocate(Math.min(length, payload.length * 2), length);
+          if (bigger === null) return EMPTY;
+          bigger.set(payload);
+          payload = bigger;
+        }
+        const n = await this.#read(payload.subarray(got));
+        if (n === null) return EMPTY;
+        got += n;
       }
-      const n = await this.#read(payload.subarray(got));
-      if (n === null) return EMPTY;
-      got += n;
+      return payload;
+    } finally {
+      this.#dedicated = 0;
     }
-    return payload;
   }
 
   #allocate(size: number, claimed: number): Uint8Array | null {
     try {
-      return new Uint8Array(size);
+      const buffer = new Uint8Array(size);
+      this.#dedicated = size;
+      return this.#account() ? buffer : null;
     } catch {
       // Only reachable with a huge maxMessageSize: refuse instead of crashing.
       this.#fail(
@@ -928,6 +1060,12 @@ export class Rfc6455Socket {
     } catch {
       n = null;
     }
+    if (n !== null && this.#closeSent && this.#closeReceived === null) {
+      // Waiting for the peer's close frame, we read only to find it: a peer
+      // that keeps streaming data instead gets CLOSE_DRAIN_LIMIT bytes, not our CPU.
+      this.#drainedAfterClose += n;
+      if (this.#drainedAfterClose > CLOSE_DRAIN_LIMIT) n = null;
+    }
     if (n === null) {
       this.#readDone = true;
       if (this.#closeReceived && this.#closeSent) this.#finish(this.#closeReceived);
@@ -983,6 +1121,13 @@ export class Rfc6455Socket {
         "New data frame inside a fragmented message",
       );
     }
+    if (op === OPCODE_CONTINUATION && this.#msgFrames >= this.#maxFragments) {
+      return new WebSocketProtocolError(
+        "ERR_TOO_MANY_FRAGMENTS",
+        `Message exceeds the limit of "${this.#maxFragments}" fragments`,
+        CLOSE_MESSAGE_TOO_BIG,
+      );
+    }
     const so = op === OPCODE_CONTINUATION ? this.#msgLength : 0;
     if (h.length > this.#maxMessageSize - so) {
       return new WebSocketProtocolError(
@@ -1033,28 +1178,75 @@ export class Rfc6455Socket {
       } catch {
         return this.#failUtf8();
       }
-    } else if (payload.length > 0) {
-      this.#appendChunk(owned ? payload : payload.slice());
+    } else {
+      this.#appendChunk(payload, owned);
     }
+    if (this.#msgLength > UNCHARGED && this.#budget !== null && !this.#account()) return;
     if (fin) this.#completeMessage();
   }
 
-  // A flood of tiny or empty fragments must not grow these lists without
-  // bound (the byte limit alone would allow millions of entries): empty
-  // pieces are skipped and long lists are collapsed into one piece.
+  // Reassembly is linear: pieces are collected and joined once at the end
+  // (never re-copied as the message grows). `maxFragments` bounds how many
+  // pieces a message has; empty ones are not kept.
   #appendText(part: string): void {
-    if (part === "") return;
-    this.#msgText.push(part);
-    if (this.#msgText.length >= MAX_PIECES) this.#msgText = [this.#msgText.join("")];
+    if (part !== "") this.#msgText.push(part);
   }
 
-  #appendChunk(chunk: Uint8Array): void {
-    this.#msgChunks.push(chunk);
-    if (this.#msgChunks.length >= MAX_PIECES) {
-      let total = 0;
-      for (const piece of this.#msgChunks) total += piece.length;
-      this.#msgChunks = [concat(this.#msgChunks, total)];
+  /**
+   * Keeps one piece of a binary message. Small pieces are copied into a
+   * shared tail chunk (sized after the message so far), so a message of
+   * many tiny fragments costs about its bytes, not an object per fragment.
+   */
+  #appendChunk(chunk: Uint8Array, owned: boolean): void {
+    const length = chunk.length;
+    if (length === 0) return;
+    if (length >= TAIL_MIN) {
+      this.#sealTail();
+      this.#msgChunks.push(owned ? chunk : chunk.slice());
+      return;
     }
+    let tail = this.#tail;
+    if (tail === null || this.#tailAt + length > tail.length) {
+      this.#sealTail();
+      tail = this.#tail = new Uint8Array(
+        Math.min(TAIL_MAX, Math.max(TAIL_MIN, this.#msgLength)),
+      );
+    }
+    tail.set(chunk, this.#tailAt);
+    this.#tailAt += length;
+  }
+
+  #sealTail(): void {
+    if (this.#tail !== null && this.#tailAt > 0) {
+      this.#msgChunks.push(this.#tail.subarray(0, this.#tailAt));
+    }
+    this.#tail = null;
+    this.#tailAt = 0;
+  }
+
+  /**
+   * Reserves from (or returns to) the shared budget what this connection
+   * holds beyond its uncharged read-ahead: a payload being read, the
+   * message being assembled, unread messages. A refused reservation fails
+   * the connection with 1013 (unless `fail` is false) and returns false.
+   */
+  #account(fail = true): boolean {
+    const budget = this.#budget;
+    if (budget === null) return true;
+    if (this.#readyState === 3) return false;
+    const unread = this.#readableOpen
+      ? Math.max(0, READ_AHEAD - (this.#controller.desiredSize ?? READ_AHEAD))
+      : 0;
+    const partial = this.#msgOpcode !== 0 ? this.#msgLength + this.#inflated : 0;
+    const want = Math.max(0, this.#dedicated + partial + unread - UNCHARGED);
+    const delta = want - this.#held;
+    if (delta > 0 && !budget.reserve(delta)) {
+      if (fail) this.#fail(serverBusy());
+      return false;
+    }
+    if (delta < 0) budget.release(-delta);
+    this.#held = want;
+    return true;
   }
 
   /**
@@ -1090,9 +1282,28 @@ export class Rfc6455Socket {
 
   async #inflate(payload: Uint8Array, fin: boolean): Promise<void> {
     let chunks: Uint8Array[];
+    // A server inflates on a few connections at once; the others wait here
+    // without reading TCP (zlib work is CPU the probes of others also need).
+    const slots = this.#slots;
+    if (slots !== null) {
+      await slots.acquire();
+      if (this.#readyState === 3) {
+        slots.release();
+        return;
+      }
+    }
     try {
-      chunks = await this.#codec!.decompress(payload, fin, this.#maxMessageSize - this.#msgLength);
+      chunks = await this.#codec!.decompress(
+        payload,
+        fin,
+        this.#maxMessageSize - this.#msgLength,
+        this.#budget === null ? undefined : (bytes) => {
+          this.#inflated += bytes;
+          return this.#account(false);
+        },
+      );
     } catch (err) {
+      this.#inflated = 0;
       if (this.#readyState === 3) return;
       this.#fail(
         err instanceof WebSocketProtocolError ? err : new WebSocketProtocolError(
@@ -1102,7 +1313,10 @@ export class Rfc6455Socket {
         ),
       );
       return;
+    } finally {
+      slots?.release();
     }
+    this.#inflated = 0;
     for (const chunk of chunks) {
       const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       this.#msgLength += view.length;
@@ -1112,8 +1326,8 @@ export class Rfc6455Socket {
         } catch {
           return this.#failUtf8();
         }
-      } else if (view.length > 0) {
-        this.#appendChunk(view);
+      } else {
+        this.#appendChunk(view, true);
       }
     }
     if (fin) {
@@ -1135,6 +1349,7 @@ export class Rfc6455Socket {
       this.#msgOpcode = 0;
       this.#deliver(text);
     } else {
+      this.#sealTail();
       const data = this.#msgChunks.length === 0
         ? new Uint8Array(0)
         : concat(this.#msgChunks, this.#msgLength);
@@ -1165,6 +1380,9 @@ export class Rfc6455Socket {
       this.#controller.enqueue(message);
     } catch {
       this.#readableOpen = false;
+    }
+    if (this.#budget !== null && (message.length > UNCHARGED / 4 || this.#held > 0)) {
+      this.#account();
     }
   }
 
@@ -1265,6 +1483,8 @@ export class Rfc6455Socket {
     this.#error = err;
     this.#msgChunks = [];
     this.#msgText = [];
+    this.#tail = null;
+    this.#tailAt = 0;
     if (this.#closeSent) {
       this.#finish(info);
       return;
@@ -1318,6 +1538,10 @@ export class Rfc6455Socket {
       this.#conn.close();
     } catch { /* already closed */ }
     this.#codec?.close();
+    if (this.#held > 0) {
+      this.#budget?.release(this.#held);
+      this.#held = 0;
+    }
     for (const frame of this.#queue) this.#settle(frame, true);
     this.#queue = [];
     const pings = this.#pings;
@@ -1335,6 +1559,14 @@ export class Rfc6455Socket {
     }
     this.#closed.resolve(info);
   }
+}
+
+function serverBusy(): WebSocketProtocolError {
+  return new WebSocketProtocolError(
+    "ERR_SERVER_BUSY",
+    "The server's receive buffer budget is spent",
+    CLOSE_TRY_AGAIN_LATER,
+  );
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -9,6 +9,7 @@
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_SEND_HIGH_WATER_MARK,
   type EngineSocket,
@@ -23,7 +24,7 @@ import {
   writeHttpResponse,
 } from "./_handshake.ts";
 import { chooseProtocol } from "./_policy.ts";
-import { Rfc6455Socket } from "./_rfc6455.ts";
+import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import type { ConnectOptions } from "./connect.ts";
 import type { WebSocketCloseInfo } from "./connection.ts";
@@ -67,6 +68,7 @@ const rethrow = (error: unknown): never => {
 /** `Rfc6455Socket` behind the engine interface. */
 export class Rfc6455Engine implements EngineSocket {
   #socket: Rfc6455Socket;
+  #closed: Promise<WebSocketCloseInfo> | undefined;
 
   constructor(socket: Rfc6455Socket) {
     this.#socket = socket;
@@ -77,7 +79,10 @@ export class Rfc6455Engine implements EngineSocket {
   }
 
   get closed(): Promise<WebSocketCloseInfo> {
-    return this.#socket.closed;
+    return this.#closed ??= this.#socket.closed.then((info) => {
+      const error = this.#socket.error;
+      return error ? { ...info, error: publicError(error) as WebSocketRangeError } : info;
+    });
   }
 
   get readyState(): 0 | 1 | 2 | 3 {
@@ -114,6 +119,32 @@ export class Rfc6455Engine implements EngineSocket {
   }
 }
 
+/** Default `inflateConcurrency` of a server (npm `ws` uses 10 as well). */
+export const DEFAULT_INFLATE_CONCURRENCY = 10;
+
+const BUSY_RESPONSE = new TextEncoder().encode(
+  "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+);
+const TIMEOUT_RESPONSE = new TextEncoder().encode(
+  "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+);
+
+/** Writes a short fixed answer (it fits the socket buffer: never waits on the peer) and closes. */
+async function answerAndClose(conn: Deno.Conn, answer: Uint8Array): Promise<void> {
+  const drop = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }, 1_000);
+  try {
+    await conn.write(answer);
+  } catch { /* the peer is gone */ }
+  clearTimeout(drop);
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
 /** Listens with `Deno.listen`/`Deno.listenTls` and runs our handshake on every connection. */
 export function listenRfc6455(server: ServerCore, options: ServeOptions): Listening {
   const {
@@ -127,9 +158,16 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
     closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     fragmentSize,
+    maxFragments,
     deflate = false,
     heartbeat,
+    maxConnections = 10_000,
+    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
+    inflateConcurrency = DEFAULT_INFLATE_CONCURRENCY,
   } = options;
+  /** What all connections of this server may hold together, and how many inflate at once. */
+  const budget = new SharedBudget(maxBufferedBytes);
+  const inflateSlots = deflate ? new SharedSlots(inflateConcurrency) : null;
   const listener: Deno.Listener = cert !== undefined && key !== undefined
     ? Deno.listenTls({ hostname, port, cert, key })
     : Deno.listen({ hostname, port });
@@ -139,11 +177,21 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
   const beat = heartbeatOf(heartbeat);
 
   const handle = async (conn: Deno.Conn) => {
+    if (handshaking.size >= maxConnections) {
+      // Heads being read are bounded too: a flood of half-open heads gets 503 at once.
+      await answerAndClose(conn, BUSY_RESPONSE);
+      return;
+    }
     handshaking.add(conn);
     // Two deadlines: one for the peer's request head, one for writing our answer. The time
     // authorize() takes in between has its own limit (admission answers 503), which must be
     // able to reach the peer.
+    let readingHead = true;
     const drop = () => {
+      if (readingHead) {
+        void answerAndClose(conn, TIMEOUT_RESPONSE);
+        return;
+      }
       try {
         conn.close();
       } catch { /* already closed */ }
@@ -162,6 +210,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         throw error;
       }
       const { request, leftover } = head;
+      readingHead = false;
       clearTimeout(timer);
       const rejection = await server.admission(request);
       timer = setTimeout(drop, handshakeTimeout);
@@ -191,6 +240,9 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         sendHighWaterMark,
         closeTimeout,
         fragmentSize,
+        maxFragments,
+        budget,
+        inflateSlots,
         deflate: agreed?.params ?? null,
         leftover,
         protocol,
@@ -262,6 +314,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
     sendHighWaterMark = DEFAULT_SEND_HIGH_WATER_MARK,
     closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     fragmentSize,
+    maxFragments,
     deflate = false,
     handshakeTimeout = 10_000,
   } = options;
@@ -304,6 +357,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
       sendHighWaterMark,
       closeTimeout,
       fragmentSize,
+      maxFragments,
       deflate: agreed.deflate,
       leftover: agreed.leftover,
       protocol: agreed.protocol,

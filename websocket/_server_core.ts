@@ -4,11 +4,12 @@
  * @module
  */
 
+import { SendQueue } from "../_common/send_queue.ts";
 import type { Connection } from "./_connection.ts";
-import { delay, type Message } from "./_engine.ts";
+import { DEFAULT_SEND_TIMEOUT, delay, type Message, messageSize } from "./_engine.ts";
 import { authorizeProblem, upgradeProblem } from "./_policy.ts";
 import type { WebSocketConnection } from "./connection.ts";
-import { WebSocketTypeError } from "./errors.ts";
+import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import type { ServeOptions, WebSocketServer } from "./server.ts";
 
 /** How long `close()` waits for peers to answer the close frame before dropping them. */
@@ -19,6 +20,10 @@ const CLOSE_GRACE_MS = 2_000;
  * dropped (a server used only through `connections`/`broadcast` must not grow).
  */
 const PRUNE_PENDING_AT = 256;
+
+/** Default fan-out queue limits per connection (see `ServeOptions`). */
+export const DEFAULT_SEND_QUEUE_MESSAGES = 1024;
+export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;
 
 /** How an engine listens: where, and how to stop listening. */
 export interface Listening {
@@ -42,6 +47,8 @@ export class ServerCore implements WebSocketServer {
   #stopped = false;
   #closeStarted = Promise.withResolvers<void>();
   #options: ServeOptions;
+  /** Each connection's fan-out queue, made at its first fan-out. */
+  #queues = new WeakMap<Connection, SendQueue<Message>>();
 
   constructor(options: ServeOptions) {
     this.#options = options;
@@ -136,15 +143,67 @@ export class ServerCore implements WebSocketServer {
     return [...this.#open];
   }
 
-  async broadcast(data: string | Uint8Array): Promise<void> {
+  broadcast(data: string | Uint8Array): Promise<void> {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
-      throw new WebSocketTypeError("ERR_INVALID_DATA", "Data must be a string or a Uint8Array");
+      return Promise.reject(
+        new WebSocketTypeError("ERR_INVALID_DATA", "Data must be a string or a Uint8Array"),
+      );
     }
-    await Promise.all(
-      [...this.#open].map((connection) =>
-        connection.readyState === 1 ? connection.send(data as Message).catch(() => {}) : undefined
-      ),
-    );
+    this.fanOut(this.#open, data);
+    return Promise.resolve();
+  }
+
+  /**
+   * Offers `data` to the bounded send queue of every open connection in
+   * `connections` and returns without waiting for any of them (internal:
+   * `broadcast()` and room delivery use it). A full queue applies
+   * `sendQueueOverflow` (close with 1008 `ERR_SEND_QUEUE_FULL`, or skip the
+   * message for that connection); a queued message the connection does not
+   * accept within `sendTimeout` closes it with 1008 `ERR_SEND_TIMEOUT`.
+   */
+  fanOut(connections: Iterable<Connection>, data: string | Uint8Array): void {
+    const size = messageSize(data);
+    for (const connection of connections) {
+      if (connection.readyState !== 1) continue;
+      const queue = this.#queues.get(connection) ?? this.#queueOf(connection);
+      if (queue.offer(data, size) !== "full") continue;
+      if ((this.#options.sendQueueOverflow ?? "close") === "close") {
+        queue.close();
+        connection.fail(
+          1008,
+          new WebSocketRangeError(
+            "ERR_SEND_QUEUE_FULL",
+            "Send queue full: the peer does not read fast enough",
+          ),
+        );
+      }
+    }
+  }
+
+  #queueOf(connection: Connection): SendQueue<Message> {
+    const {
+      sendQueueMessages = DEFAULT_SEND_QUEUE_MESSAGES,
+      sendQueueBytes = DEFAULT_SEND_QUEUE_BYTES,
+      sendTimeout = DEFAULT_SEND_TIMEOUT,
+    } = this.#options;
+    const queue = new SendQueue<Message>({
+      maxMessages: sendQueueMessages,
+      maxBytes: sendQueueBytes,
+      sendTimeout,
+    }, {
+      write: (item) => connection.send(item),
+      onStall: () =>
+        connection.fail(
+          1008,
+          new WebSocketRangeError(
+            "ERR_SEND_TIMEOUT",
+            `Send timed out after ${sendTimeout} ms: the peer does not read`,
+          ),
+        ),
+    });
+    this.#queues.set(connection, queue);
+    connection.closed.then(() => queue.close());
+    return queue;
   }
 
   close(): Promise<void> {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { WebSocketRangeError } from "./errors.ts";
+
 /** How a connection ended. *
  * @example
  * ```ts
@@ -22,6 +24,13 @@ export interface WebSocketCloseInfo {
   code: number;
   /** The close reason, `""` when none. */
   reason: string;
+  /**
+   * Set when this side closed the connection because the peer broke a
+   * limit or a protocol rule: its stable `code` says which (for example
+   * `ERR_MESSAGE_TOO_LARGE` with close code 1009, `ERR_SEND_QUEUE_FULL`
+   * with 1008, `ERR_SERVER_BUSY` with 1013; see the README's table).
+   */
+  error?: WebSocketRangeError;
 }
 
 /** The engine that carries a connection. *

@@ -29,7 +29,26 @@ export type WebSocketErrorCode =
   | "ERR_UNEXPECTED_STATUS"
   | "ERR_PROTOCOL_NOT_NEGOTIATED"
   | "ERR_UNEXPECTED_PROTOCOL"
-  | "ERR_INVALID_UPGRADE_REQUEST";
+  | "ERR_INVALID_UPGRADE_REQUEST"
+  // Limits and protocol rules that close a connection (see `WebSocketCloseInfo.error`).
+  | "ERR_TOO_MANY_FRAGMENTS"
+  | "ERR_SERVER_BUSY"
+  | "ERR_RECEIVE_QUEUE_FULL"
+  | "ERR_SEND_QUEUE_FULL"
+  | "ERR_SEND_TIMEOUT"
+  | "ERR_HEARTBEAT_TIMEOUT"
+  | "ERR_UNMASKED_FRAME"
+  | "ERR_MASKED_FRAME"
+  | "ERR_INVALID_OPCODE"
+  | "ERR_RESERVED_BITS"
+  | "ERR_FRAGMENTED_CONTROL"
+  | "ERR_CONTROL_TOO_LARGE"
+  | "ERR_UNEXPECTED_CONTINUATION"
+  | "ERR_EXPECTED_CONTINUATION"
+  | "ERR_INVALID_CLOSE_FRAME"
+  | "ERR_INVALID_UTF8"
+  | "ERR_INVALID_COMPRESSED_DATA"
+  | "ERR_INTERNAL";
 
 /**
  * A value of the wrong kind (data that is neither a string nor bytes, an

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { rawRequests } from "./_http_front.ts";
 import { upgradeNative } from "./_native_server.ts";
 import type { WebSocketConnection } from "./connection.ts";
 import type { UpgradeOptions } from "./options.ts";
@@ -69,5 +70,10 @@ export interface UpgradeResult {
  * ```
  */
 export function handleUpgrade(request: Request, options: HandleUpgradeOptions = {}): UpgradeResult {
-  return upgradeNative(request, options);
+  // A request read by our own head-limited HTTP front (not Deno.serve) carries its connection.
+  const raw = rawRequests.get(request);
+  if (raw === undefined) return upgradeNative(request, options);
+  const result = upgradeNative(request, { ...options, socket: raw.socket, head: raw.head });
+  raw.upgraded = true;
+  return result;
 }

@@ -1,10 +1,12 @@
 /**
  * WebSocket server and client for Deno with two engines behind one API:
- * `"native"` (default) rides on Deno's built-in WebSocket (`Deno.serve` +
- * `Deno.upgradeWebSocket`, `new WebSocket`), `"rfc6455"` is our own RFC 6455
- * implementation on plain TCP/TLS sockets for what the built-in cannot do
- * (ping/pong, streamed fragments, a 1009 close before allocating,
- * permessage-deflate, TCP backpressure on receive).
+ * `"rfc6455"` (the default of `serve()`) is our own RFC 6455 implementation
+ * on plain TCP/TLS sockets, which enforces every limit a hostile peer could
+ * push (a 1009 close before allocating, unmasked frames refused, fragments,
+ * inflated bytes and unread messages bounded, TCP backpressure on receive)
+ * and adds ping/pong, streamed fragments and permessage-deflate; `"native"`
+ * (the default of `connect()`, the engine of `handleUpgrade()`) rides on
+ * Deno's built-in WebSocket (`Deno.upgradeWebSocket`, `new WebSocket`).
  *
  * Every connection is a `readable` of whole messages and a `send()` that
  * applies backpressure; servers are async iterables of connections.

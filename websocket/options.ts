@@ -100,6 +100,21 @@ export interface ConnectionOptions {
    */
   receiveQueueLimit?: number;
   /**
+   * `native` engine only: unread received messages held before the
+   * connection is closed with 1008 (`ERR_RECEIVE_QUEUE_FULL`). Counted as
+   * well as bytes, because empty messages cost memory but no bytes: the
+   * queue is full once `messages / receiveQueueMessages + bytes /
+   * receiveQueueLimit` reaches 1.
+   * @default {4096}
+   */
+  receiveQueueMessages?: number;
+  /**
+   * `rfc6455` engine only: most frames one incoming message may arrive in;
+   * more close the connection with 1009 (`ERR_TOO_MANY_FRAGMENTS`).
+   * @default {4096}
+   */
+  maxFragments?: number;
+  /**
    * `send()` resolves once no more than this many bytes are buffered.
    * @default {1048576} (1 MiB)
    */
@@ -163,8 +178,21 @@ export interface UpgradeOptions extends ConnectionOptions {
    */
   heartbeat?: HeartbeatOptions | false;
   /**
-   * Which engine carries the connections.
-   * @default {"native"}
+   * Milliseconds a peer may go without reading what we send: a
+   * `broadcast()` message not accepted by a connection within this time
+   * (its buffer staying above `sendHighWaterMark`), or — native engine — a
+   * send buffer that holds data and does not drain for this long, closes
+   * the connection with 1008 (`ERR_SEND_TIMEOUT`). The rfc6455 engine's
+   * heartbeat catches a non-reader as well (its ping waits behind the data).
+   * `0` disables.
+   * @default {30000}
+   */
+  sendTimeout?: number;
+  /**
+   * Which engine carries the connections. `serve()` defaults to `"rfc6455"`
+   * (the only engine that enforces every limit: see the README);
+   * `handleUpgrade()` supports `"native"` only.
+   * @default {"rfc6455"} for `serve()`, `"native"` for `handleUpgrade()`
    */
   engine?: WebSocketEngine;
 }

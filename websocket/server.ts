@@ -69,9 +69,45 @@ export interface ServeOptions extends UpgradeOptions {
   maxConnections?: number;
   /**
    * `rfc6455` engine: largest HTTP request head accepted (431 beyond it).
+   * A head not complete within `handshakeTimeout` is answered with 408 and
+   * dropped; at most `maxConnections` heads are read at once (more get 503).
    * @default {16384}
    */
   maxHeaderBytes?: number;
+  /**
+   * Bytes all connections together may hold beyond 64 KiB each (rfc6455:
+   * messages being received or inflated, and messages not read yet; native:
+   * messages not read yet). A connection that needs more is closed with 1013
+   * (`ERR_SERVER_BUSY`).
+   * @default {134217728} (128 MiB)
+   */
+  maxBufferedBytes?: number;
+  /**
+   * `rfc6455` engine with `deflate`: connections inflating at once; the
+   * others stop reading until a slot frees.
+   * @default {10}
+   */
+  inflateConcurrency?: number;
+  /**
+   * `broadcast()`: messages waiting per connection (on top of the
+   * connection's own `sendHighWaterMark` buffer) before `sendQueueOverflow`
+   * applies. Counted as well as bytes, so empty messages fill it too.
+   * @default {1024}
+   */
+  sendQueueMessages?: number;
+  /**
+   * `broadcast()`: bytes waiting per connection before `sendQueueOverflow` applies.
+   * @default {1048576} (1 MiB)
+   */
+  sendQueueBytes?: number;
+  /**
+   * `broadcast()`: what happens to a connection whose send queue is full:
+   * `"close"` closes it with 1008 (`ERR_SEND_QUEUE_FULL`), `"drop"` skips
+   * the message for it (the others still get it).
+   * @default {"close"}
+   */
+  sendQueueOverflow?: "close" | "drop";
+
   /** Closes the server (like `close()`) when aborted. */
   signal?: AbortSignal;
 }
@@ -93,8 +129,9 @@ export interface WebSocketServer extends AsyncIterable<WebSocketConnection>, Asy
   /** The open connections, in the order they opened (a snapshot). */
   readonly connections: WebSocketConnection[];
   /**
-   * Sends `data` to every open connection; resolves when every send resolved
-   * (connections that close meanwhile are skipped).
+   * Offers `data` to every open connection's bounded send queue and never
+   * waits for one of them: a connection that does not keep up hurts only
+   * itself (`sendQueueOverflow`, `sendTimeout`). Resolves once queued.
    */
   broadcast(data: string | Uint8Array): Promise<void>;
   /**
@@ -128,8 +165,8 @@ export interface WebSocketServer extends AsyncIterable<WebSocketConnection>, Asy
  * ```
  */
 export function serve(options: ServeOptions = {}): WebSocketServer {
-  const { engine = "native", signal } = options;
-  assertOptions(options);
+  const { engine = "rfc6455", signal } = options;
+  assertOptions({ ...options, engine });
   heartbeatOf(options.heartbeat);
   const server = new ServerCore(options);
   if (engine === "native") server.listening(listenNative(server, options));

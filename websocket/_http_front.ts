@@ -1,0 +1,210 @@
+/**
+ * `serveHttp()`: `Deno.serve`'s shape (options, handler, `Deno.HttpServer`)
+ * for servers that answer WebSocket upgrades with `handleUpgrade()`, with
+ * the limits `Deno.serve` lacks on the request head: it must be complete
+ * within `handshakeTimeout` (else 408), at most `maxHeaderBytes` long (else
+ * 431), and at most `maxConnections` heads are read at once (more get 503).
+ *
+ * Each connection carries one request (answers say `connection: close`);
+ * requests with a body are refused with 413. A request the handler upgrades
+ * with `handleUpgrade()` is handed to the built-in WebSocket the way
+ * `serve({ engine: "native" })` does it (see `_native_front.ts`); any other
+ * answer is written and the connection closed.
+ *
+ * Private to the module: `webrtc/`'s master can swap `Deno.serve` for it
+ * (row 14 of issue 15).
+ *
+ * @module
+ */
+
+import { readHttpRequest, writeHttpResponse } from "./_handshake.ts";
+import {
+  answerAndClose,
+  asUpgradeSocket,
+  BUSY,
+  canHandOver,
+  close,
+  resourceId,
+  TIMED_OUT,
+} from "./_native_front.ts";
+
+/** A request read by `serveHttp()`: what `handleUpgrade()` needs to take its connection over. */
+export interface RawRequest {
+  /** The `socket` option of `Deno.upgradeWebSocket`. */
+  socket: unknown;
+  /** Bytes that followed the head. */
+  head: Uint8Array;
+  /** Set by `handleUpgrade()`: the connection now belongs to the built-in socket. */
+  upgraded: boolean;
+}
+
+/** Requests `serveHttp()` is handling, by request object. */
+export const rawRequests: WeakMap<Request, RawRequest> = new WeakMap();
+
+/** Options of {@linkcode serveHttp}: `Deno.serve`'s TCP/TLS options plus the head limits. */
+export interface ServeHttpOptions {
+  hostname?: string;
+  port?: number;
+  cert?: string;
+  key?: string;
+  /** @default {10000} */
+  handshakeTimeout?: number;
+  /** @default {16384} */
+  maxHeaderBytes?: number;
+  /** Heads read at once. @default {10000} */
+  maxConnections?: number;
+  signal?: AbortSignal;
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/**
+ * Serves one request per connection with `handler`; see the module doc.
+ * Falls back to `Deno.serve` itself where the runtime cannot hand a
+ * connection to the built-in WebSocket.
+ */
+export function serveHttp(
+  options: ServeHttpOptions,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  const {
+    hostname = "0.0.0.0",
+    port = 8000,
+    cert,
+    key,
+    handshakeTimeout = 10_000,
+    maxHeaderBytes = 16 * 1024,
+    maxConnections = 10_000,
+    signal,
+    onListen,
+  } = options;
+  const listener: Deno.Listener = cert !== undefined && key !== undefined
+    ? Deno.listenTls({ hostname, port, cert, key })
+    : Deno.listen({ hostname, port });
+  if (!canHandOver(listener)) {
+    listener.close();
+    return Deno.serve({
+      hostname,
+      port,
+      signal,
+      onListen,
+      ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    }, handler);
+  }
+  const addr = listener.addr as Deno.NetAddr;
+  const pending = new Set<Deno.Conn>();
+  const tasks = new Set<Promise<void>>();
+
+  const handle = async (conn: Deno.Conn) => {
+    if (pending.size >= maxConnections) {
+      await answerAndClose(conn, BUSY);
+      return;
+    }
+    pending.add(conn);
+    let readingHead = true;
+    const timer = setTimeout(() => {
+      if (readingHead) {
+        readingHead = false;
+        void answerAndClose(conn, TIMED_OUT);
+      } else close(conn);
+    }, handshakeTimeout);
+    let handedOver = false;
+    try {
+      let head;
+      try {
+        head = await readHttpRequest(conn, { maxHeaderBytes });
+      } catch (error) {
+        const status = (error as { status?: number }).status;
+        if (status && readingHead) {
+          await writeHttpResponse(conn, new Response((error as Error).message, { status }));
+        }
+        return;
+      }
+      readingHead = false;
+      clearTimeout(timer);
+      const { request, leftover } = head;
+      const length = Number(request.headers.get("content-length") ?? "0");
+      if (length !== 0 || request.headers.has("transfer-encoding")) {
+        await writeHttpResponse(
+          conn,
+          new Response("Request bodies are not accepted", { status: 413 }),
+        );
+        return;
+      }
+      const rid = resourceId(conn);
+      if (rid === undefined) return;
+      const raw: RawRequest = {
+        socket: asUpgradeSocket(conn, rid),
+        head: leftover,
+        upgraded: false,
+      };
+      rawRequests.set(request, raw);
+      const completed = Promise.withResolvers<void>();
+      completed.promise.catch(() => {});
+      let response: Response;
+      try {
+        response = await handler(request, {
+          remoteAddr: conn.remoteAddr as Deno.NetAddr,
+          completed: completed.promise,
+        });
+      } catch {
+        response = new Response("Internal Server Error", { status: 500 });
+      }
+      if (raw.upgraded) {
+        // The built-in socket writes the 101 and owns the connection from here.
+        handedOver = true;
+        completed.resolve();
+        return;
+      }
+      try {
+        await writeHttpResponse(conn, response);
+        completed.resolve();
+      } catch (error) {
+        completed.reject(error);
+      }
+    } catch {
+      /* the peer is gone */
+    } finally {
+      clearTimeout(timer);
+      if (pending.delete(conn) && !handedOver) close(conn);
+    }
+  };
+
+  const accepting = (async () => {
+    while (true) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+          return;
+        }
+        continue; // a failed accept (e.g. EMFILE) must not stop the server
+      }
+      const task = handle(conn);
+      tasks.add(task);
+      task.finally(() => tasks.delete(task));
+    }
+  })();
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () =>
+    shuttingDown ??= (async () => {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      await accepting;
+      for (const conn of pending) close(conn);
+      await Promise.allSettled([...tasks]);
+    })();
+  signal?.addEventListener("abort", () => void shutdown(), { once: true });
+  onListen?.(addr);
+  const finished = accepting.then(() => shuttingDown);
+  return {
+    addr,
+    finished: finished.then(() => {}),
+    ref: () => listener.ref(),
+    unref: () => listener.unref(),
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
