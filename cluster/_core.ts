@@ -12,6 +12,13 @@ import { decodeFrame, encodeFrame, type Frame } from "./_wire.ts";
 import { ClusterError, ClusterRangeError } from "./errors.ts";
 import type { Cluster, ClusterMessage, ClusterSubscription } from "./types.ts";
 
+/**
+ * Milliseconds between a reconnect and the flush of held publishes, so that
+ * the other servers (which reconnect on their own schedule: NATS retries
+ * every 250 ms + jitter, Redis backs off to 500 ms) have resubscribed.
+ */
+export const RESUME_SETTLE_MS = 600;
+
 /** Origins remembered per listener for duplicate suppression. */
 const MAX_ORIGINS = 4096;
 
@@ -59,6 +66,7 @@ export class ClusterCore implements Cluster, EngineEvents {
   #held: Held[] = [];
   #heldBytes = 0;
   #flushing = false;
+  #settleTimer: ReturnType<typeof setTimeout> | undefined;
   #statusWatchers = new Set<(up: boolean) => void>();
   #closeWatchers = new Set<() => void>();
 
@@ -93,7 +101,10 @@ export class ClusterCore implements Cluster, EngineEvents {
   status(up: boolean): void {
     if (this.#closed || up === this.#up) return;
     this.#up = up;
-    if (up) this.#flush();
+    if (up) {
+      const timer = setTimeout(() => this.#flush(), RESUME_SETTLE_MS);
+      this.#settleTimer = timer;
+    }
     for (const watcher of this.#statusWatchers) watcher(up);
   }
 
@@ -227,6 +238,7 @@ export class ClusterCore implements Cluster, EngineEvents {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#settleTimer);
     for (const watcher of [...this.#closeWatchers]) watcher();
     for (const held of this.#held.splice(0)) held.reject(closedError());
     this.#heldBytes = 0;
@@ -281,7 +293,7 @@ class Subscription implements ClusterSubscription {
     }
     this.#queue.push({
       subject: this.subject,
-      data: frame.text ? decoder.decode(frame.payload) : frame.payload.slice(),
+      data: frame.text ? decoder.decode(frame.payload) : new Uint8Array(frame.payload),
       nodeId: frame.origin,
     });
     const wake = this.#waiting;

@@ -84,7 +84,16 @@ class RedisEngine implements Engine {
     await Promise.all([this.#pub.quit().catch(() => {}), this.#sub.quit().catch(() => {})]);
     this.#pub.disconnect();
     this.#sub.disconnect();
+    await settleDisconnect();
   }
+}
+
+/** ioredis' disconnectTimeout: short, because a socket that never connected keeps its timer. */
+const DISCONNECT_TIMEOUT = 100;
+
+/** Waits out ioredis' disconnect timer of a dead socket (it never sees "close" to clear it). */
+function settleDisconnect(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, DISCONNECT_TIMEOUT + 20));
 }
 
 async function open(options: RedisOptions, timeout: number): Promise<Redis> {
@@ -105,6 +114,7 @@ async function open(options: RedisOptions, timeout: number): Promise<Redis> {
     return client;
   } catch (error) {
     client.disconnect();
+    await settleDisconnect();
     throw error;
   } finally {
     clearTimeout(timer);
@@ -127,6 +137,7 @@ export async function connectRedis(
     connectionName: `netkit-${settings.nodeId}`,
     lazyConnect: true,
     connectTimeout: settings.connectTimeout,
+    disconnectTimeout: DISCONNECT_TIMEOUT,
     // Our bounded buffer holds publishes while Redis is away; ioredis' own queue is unbounded.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -143,6 +154,7 @@ export async function connectRedis(
     [pub, sub] = [opened[0].value, opened[1].value];
   } else {
     for (const result of opened) if (result.status === "fulfilled") result.value.disconnect();
+    await settleDisconnect();
     const error = opened.find((result) => result.status === "rejected")!.reason;
     throw new ClusterError(
       "ERR_ENGINE_UNREACHABLE",

@@ -386,7 +386,7 @@ export class RoomHub<M extends object> implements AsyncDisposable {
       at += length;
     }
     const payload = body.subarray(at);
-    const data = frame.text ? decoder.decode(payload) : payload.slice();
+    const data = frame.text ? decoder.decode(payload) : new Uint8Array(payload);
     this.#fanOut(this.#filter(local.members, except), data);
   }
 
