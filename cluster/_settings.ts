@@ -152,3 +152,9 @@ export function dataBytes(
   }
   return { bytes, text };
 }
+
+/** A random node id: 12 base-36 characters. */
+export function newNodeId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (byte) => (byte % 36).toString(36)).join("");
+}

@@ -8,7 +8,7 @@
 import { ClusterCore } from "./_core.ts";
 import type { EngineConnector, EngineName } from "./_engine.ts";
 import { LocalEngine } from "./_local.ts";
-import { clusterSettings } from "./_settings.ts";
+import { clusterSettings, newNodeId } from "./_settings.ts";
 import { ClusterTypeError } from "./errors.ts";
 import type { ClusterOptions } from "./options.ts";
 import type { Cluster } from "./types.ts";
@@ -17,12 +17,6 @@ const SCHEMES: Record<string, EngineName> = {
   "nats:": "nats",
   "redis:": "redis",
 };
-
-/** A random node id: 12 base-36 characters. */
-function newNodeId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return Array.from(bytes, (byte) => (byte % 36).toString(36)).join("");
-}
 
 /** Parses and checks a cluster URL; `undefined` means in-process. */
 function engineOf(url: string | URL | undefined): { name: EngineName; url?: URL } {
@@ -48,13 +42,6 @@ function engineOf(url: string | URL | undefined): { name: EngineName; url?: URL 
     throw new ClusterTypeError("ERR_INVALID_URL", `Cluster URL "${parsed.href}" has no host`);
   }
   return { name, url: parsed };
-}
-
-/** The in-process cluster, synchronously (what a server without `cluster` uses for its rooms). */
-export function createLocalCluster(options: ClusterOptions = {}): Cluster {
-  const core = new ClusterCore("local", newNodeId(), clusterSettings(options));
-  core.attach(new LocalEngine(core));
-  return core;
 }
 
 /**

@@ -24,6 +24,7 @@
 
 export * from "./connect.ts";
 export * from "./errors.ts";
+export * from "./local.ts";
 export * from "./options.ts";
 export * from "./rooms.ts";
 export * from "./types.ts";

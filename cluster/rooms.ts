@@ -223,13 +223,16 @@ export class RoomHub<M extends object> implements AsyncDisposable {
     const { heartbeatInterval, presenceTimeout } = cluster.settings;
     const tick = Math.min(250, Math.floor(heartbeatInterval / 2));
     const deadAfter = presenceTimeout - 2 * tick;
-    this.#timers.push(
-      setInterval(
-        () => this.#sendPresence(PRESENCE, { t: "hb", s: this.#presenceSeq }),
-        heartbeatInterval,
-      ),
-      setInterval(() => this.#reap(deadAfter), tick),
-    );
+    // In one process a hub cannot die without saying goodbye: no heartbeats needed.
+    if (cluster.engine !== "local") {
+      this.#timers.push(
+        setInterval(
+          () => this.#sendPresence(PRESENCE, { t: "hb", s: this.#presenceSeq }),
+          heartbeatInterval,
+        ),
+        setInterval(() => this.#reap(deadAfter), tick),
+      );
+    }
     this.#stopStatus = cluster.watchStatus((up) => {
       if (!up) return;
       // Everyone was cut off, not dead: restart their clocks, then exchange state again.

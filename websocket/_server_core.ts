@@ -4,10 +4,13 @@
  * @module
  */
 
+import type { RoomTarget } from "../cluster/rooms.ts";
+import { SendQueue, type SendQueueLimits } from "../_common/send_queue.ts";
 import type { Connection } from "./_connection.ts";
 import { delay, type Message } from "./_engine.ts";
 import { authorizeProblem, upgradeProblem } from "./_policy.ts";
-import type { WebSocketConnection } from "./connection.ts";
+import { ServerRooms } from "./_rooms.ts";
+import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { ServeOptions, WebSocketServer } from "./server.ts";
 
@@ -19,6 +22,46 @@ const CLOSE_GRACE_MS = 2_000;
  * dropped (a server used only through `connections`/`broadcast` must not grow).
  */
 const PRUNE_PENDING_AT = 256;
+
+/**
+ * Each connection's fan-out queue (rooms, broadcasts): past these the member
+ * is closed with 1013, so one that does not read never grows memory or
+ * stalls the others.
+ */
+export const FAN_OUT_LIMITS: SendQueueLimits = {
+  maxMessages: 1024,
+  maxBytes: 4 * 1024 * 1024,
+  sendTimeout: 0,
+};
+
+const fanOutQueues = new WeakMap<Connection, SendQueue<Message>>();
+const encoder = new TextEncoder();
+
+/**
+ * Offers `data` to each connection's bounded send queue without awaiting
+ * any: a member whose queue is full is closed with 1013 ("Try Again Later").
+ */
+export function fanOut(connections: Iterable<Connection>, data: string | Uint8Array): void {
+  const size = typeof data === "string"
+    ? (data.length < 256 ? data.length * 3 : encoder.encode(data).length)
+    : data.byteLength;
+  for (const connection of connections) {
+    if (connection.readyState > 1) continue;
+    let queue = fanOutQueues.get(connection);
+    if (!queue) {
+      const target = connection;
+      queue = new SendQueue<Message>(FAN_OUT_LIMITS, {
+        write: (message) => target.send(message),
+        onStall: () => void target.close(1013, "Send queue stalled").catch(() => {}),
+      });
+      fanOutQueues.set(connection, queue);
+    }
+    if (queue.offer(data, size) === "full") {
+      queue.close();
+      void connection.close(1013, "Send queue full").catch(() => {});
+    }
+  }
+}
 
 /** How an engine listens: where, and how to stop listening. */
 export interface Listening {
@@ -42,9 +85,11 @@ export class ServerCore implements WebSocketServer {
   #stopped = false;
   #closeStarted = Promise.withResolvers<void>();
   #options: ServeOptions;
+  #rooms: ServerRooms;
 
   constructor(options: ServeOptions) {
     this.#options = options;
+    this.#rooms = new ServerRooms(options.cluster, fanOut);
     this.finished = this.#finished.promise;
   }
 
@@ -98,6 +143,7 @@ export class ServerCore implements WebSocketServer {
 
   /** Tracks a connection from the handshake on; it is yielded once open. */
   admit(connection: Connection): void {
+    connection.useRooms(() => this.#rooms.hub);
     this.#opening++;
     connection.opened.then(() => {
       this.#opening--;
@@ -118,7 +164,7 @@ export class ServerCore implements WebSocketServer {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<WebSocketConnection> {
+  async *[Symbol.asyncIterator](): AsyncIterator<ServerWebSocketConnection> {
     while (true) {
       const next = this.#queue.shift();
       if (next) {
@@ -132,7 +178,7 @@ export class ServerCore implements WebSocketServer {
     }
   }
 
-  get connections(): WebSocketConnection[] {
+  get connections(): ServerWebSocketConnection[] {
     return [...this.#open];
   }
 
@@ -145,6 +191,10 @@ export class ServerCore implements WebSocketServer {
         connection.readyState === 1 ? connection.send(data as Message).catch(() => {}) : undefined
       ),
     );
+  }
+
+  to(room: string): RoomTarget<WebSocketConnection> {
+    return this.#rooms.hub.to(room) as RoomTarget<WebSocketConnection>;
   }
 
   close(): Promise<void> {
@@ -171,6 +221,7 @@ export class ServerCore implements WebSocketServer {
     clearTimeout(timer);
     this.#stopped = true;
     await this.#listening?.stop();
+    await this.#rooms.close();
     this.#wakeAll();
     this.#finished.resolve();
   }
