@@ -119,7 +119,11 @@ export function startRoomServer(cluster: Cluster): RoomServer {
 
 if (import.meta.main) {
   const url = Deno.args[0] === "local" ? undefined : Deno.args[0];
-  const cluster = await connectCluster(url);
+  const timeout = Number(Deno.env.get("NETKIT_PRESENCE_TIMEOUT") ?? 0);
+  const cluster = await connectCluster(
+    url,
+    timeout ? { presence: { heartbeatInterval: timeout / 5, timeout } } : {},
+  );
   const room = startRoomServer(cluster);
   console.log(JSON.stringify({ port: room.port, nodeId: cluster.nodeId }));
   await room.server.finished;
