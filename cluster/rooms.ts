@@ -129,6 +129,8 @@ const decoder = new TextDecoder();
 const MAX_WATCH_PENDING = 10_000;
 
 let hubCount = 0;
+/** Member ids, process-wide: a member keeps one id whichever hub names it. */
+const memberIds = new WeakMap<object, string>();
 
 /** What this hub knows of another hub. */
 interface NodeView {
@@ -182,7 +184,6 @@ export class RoomHub<M extends object> implements AsyncDisposable {
   #fanOut: (members: Iterable<M>, data: string | Uint8Array) => void;
   #rooms = new Map<string, LocalRoom<M>>();
   #roomsOf = new WeakMap<M, Set<string>>();
-  #ids = new WeakMap<M, string>();
   #memberCount = 0;
   #frameSeq = 0;
   #presenceSeq = 0;
@@ -245,8 +246,8 @@ export class RoomHub<M extends object> implements AsyncDisposable {
 
   /** The cluster-unique id of a local member (assigned on first use). */
   memberId(member: M): string {
-    let id = this.#ids.get(member);
-    if (!id) this.#ids.set(member, id = `${this.id}:${++this.#memberCount}`);
+    let id = memberIds.get(member);
+    if (!id) memberIds.set(member, id = `${this.id}:${++this.#memberCount}`);
     return id;
   }
 
