@@ -55,6 +55,11 @@ export class EngineProcess implements AsyncDisposable {
     this.url = `${kind}://127.0.0.1:${port}`;
   }
 
+  /** The server's process id while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Starts the server and resolves once it accepts TCP. */
   async start(): Promise<void> {
     const args = this.kind === "nats" ? ["-a", "127.0.0.1", "-p", String(this.port)] : [

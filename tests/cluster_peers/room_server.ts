@@ -125,6 +125,8 @@ if (import.meta.main) {
     timeout ? { presence: { heartbeatInterval: timeout / 5, timeout } } : {},
   );
   const room = startRoomServer(cluster);
+  // A clean exit on SIGTERM (so that --cpu-prof writes its profile).
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
   console.log(JSON.stringify({ port: room.port, nodeId: cluster.nodeId }));
   await room.server.finished;
 }
