@@ -237,9 +237,10 @@ export class ClusterCore implements Cluster, EngineEvents {
   }
 
   async #close(): Promise<void> {
+    // Watchers first, while publishing still works: room hubs say goodbye.
+    for (const watcher of [...this.#closeWatchers]) watcher();
     this.#closed = true;
     clearTimeout(this.#settleTimer);
-    for (const watcher of [...this.#closeWatchers]) watcher();
     for (const held of this.#held.splice(0)) held.reject(closedError());
     this.#heldBytes = 0;
     this.#listeners.clear();

@@ -14,7 +14,7 @@
 import { ClusterCore, Listener } from "./_core.ts";
 import { checkRoom, dataBytes } from "./_settings.ts";
 import { encodeFrame, type Frame } from "./_wire.ts";
-import { ClusterRangeError, ClusterTypeError } from "./errors.ts";
+import { ClusterError, ClusterRangeError, ClusterTypeError } from "./errors.ts";
 import type { Cluster } from "./types.ts";
 
 /** One member of a room somewhere in the cluster. *
@@ -262,7 +262,7 @@ export class RoomHub<M extends object> implements AsyncDisposable {
    */
   async join(member: M, room: string): Promise<void> {
     checkRoom(room);
-    if (this.#closed) return;
+    if (this.#closed) throw new ClusterError("ERR_CLUSTER_CLOSED", "The room hub is closed");
     let rooms = this.#roomsOf.get(member);
     if (!rooms) this.#roomsOf.set(member, rooms = new Set());
     if (rooms.has(room)) return await this.#rooms.get(room)?.ready;
@@ -337,7 +337,7 @@ export class RoomHub<M extends object> implements AsyncDisposable {
   /** Sends to a room minus `except` (member ids). */
   #send(room: string, except: Set<string>, data: string | Uint8Array): Promise<void> {
     if (this.#closed) {
-      return Promise.reject(new ClusterTypeError("ERR_CLUSTER_CLOSED", "The room hub is closed"));
+      return Promise.reject(new ClusterError("ERR_CLUSTER_CLOSED", "The room hub is closed"));
     }
     let bytes: Uint8Array;
     let text: boolean;

@@ -118,7 +118,7 @@ Deno.test({
   async fn() {
     await using engine = await startEngine("nats");
     await using a = await connectCluster(engine.url);
-    await using b = await connectCluster(engine.url);
+    const b = await connectCluster(engine.url);
     await using hubA = inboxHub(a);
     const hubB = inboxHub(b);
     await Promise.all([hubA.ready, hubB.ready]);
@@ -135,7 +135,7 @@ Deno.test({
     assert.equal(listed.id, hubB.memberId(carol));
     await hubA.to("lobby").send("from A");
     await until("carol got it", () => carol.inbox.length === 1);
-    await hubB.close(); // says goodbye: no timeout needed
+    await b.close(); // its hub says goodbye: no timeout needed
     await until("carol gone", async () => (await hubA.to("lobby").count()) === 0, 1_000);
     watch.stop();
     await watching;
