@@ -366,12 +366,9 @@ export class RoomHub<M extends object> implements AsyncDisposable {
     );
   }
 
-  *#filter(members: Set<M>, except: Set<string>): Iterable<M> {
-    if (except.size === 0) {
-      yield* members;
-      return;
-    }
-    for (const member of members) if (!except.has(this.memberId(member))) yield member;
+  #filter(members: Set<M>, except: Set<string>): Iterable<M> {
+    if (except.size === 0) return members;
+    return [...members].filter((member) => !except.has(this.memberId(member)));
   }
 
   #onRoomFrame(room: string, frame: Frame): void {
