@@ -34,6 +34,7 @@ for (let i = 0; i < count; i++) {
           } else onMessage(i);
         });
         ws.on("error", reject);
+        ws.on("close", (code) => console.error(`member ${i} closed with ${code}`));
       } else {
         const socket = io(`http://127.0.0.1:${port}`, {
           transports: ["websocket"],
@@ -42,6 +43,7 @@ for (let i = 0; i < count; i++) {
         socket.on("joined", resolve);
         socket.on("m", () => onMessage(i));
         socket.on("connect_error", reject);
+        socket.on("disconnect", (reason) => console.error(`member ${i} disconnected: ${reason}`));
       }
     }),
   );

@@ -1,14 +1,17 @@
 /**
  * Room fan-out across three server processes, side by side in one run:
- * netkit rooms (`serve({ cluster })`) on NATS and on Redis, against the
- * anchor socket.io 4 + `@socket.io/redis-adapter` 8 under Node on Redis.
+ * netkit rooms (`serve({ cluster })`) on NATS and on Redis, each with the
+ * `rfc6455` and the `native` websocket engine, against the anchor socket.io 4
+ * + `@socket.io/redis-adapter` 8 under Node on Redis.
  *
  * Each system runs three server processes on one engine process and 100
  * room members (spread over the three servers) in four Node processes (npm
  * `ws` for netkit, `socket.io-client` for socket.io). Server 0 publishes N
  * messages to the room; the rate is messages delivered per second (N × 100
- * over the time until every member has all N). Sizes 64 B and 1 KiB; the
- * best of a few rounds.
+ * over the time until every member has all N; best round) and the CPU time
+ * of every process involved per delivered message (servers, engine and
+ * clients, from /proc; median round), which is steadier on a busy machine.
+ * Sizes 64 B and 1 KiB.
  *
  * `deno task bench cluster`
  *
@@ -24,7 +27,7 @@ const MEMBERS = 100;
 const CLIENT_PROCESSES = 4;
 const SERVERS = 3;
 const N = 1_000;
-const ROUNDS = 4;
+const ROUNDS = 5;
 const SIZES = [64, 1024];
 const ROOM_SERVER = new URL("../tests/cluster_peers/room_server.ts", import.meta.url).pathname;
 const SOCKETIO_SERVER = new URL("./_cluster_socketio_server.mjs", import.meta.url).pathname;
@@ -61,9 +64,10 @@ function lineReader(child: Deno.ChildProcess) {
   };
 }
 
-function spawn(command: string, args: string[]) {
+function spawn(command: string, args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(command, {
     args,
+    env,
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -101,13 +105,19 @@ interface System {
   stop(): Promise<void>;
 }
 
-async function netkitSystem(url: string, enginePid: number): Promise<System> {
+async function netkitSystem(
+  url: string,
+  enginePid: number,
+  wsEngine: "native" | "rfc6455",
+): Promise<System> {
   const servers: { server: ReturnType<typeof spawn>; port: number }[] = [];
   for (let i = 0; i < SERVERS; i++) {
     // NETKIT_CPU_PROF=dir profiles the servers (`deno run --cpu-prof`).
     const prof = Deno.env.get("NETKIT_CPU_PROF");
     const flags = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
-    const server = spawn(Deno.execPath(), ["run", "-A", ...flags, ROOM_SERVER, url]);
+    const server = spawn(Deno.execPath(), ["run", "-A", ...flags, ROOM_SERVER, url], {
+      NETKIT_WS_ENGINE: wsEngine,
+    });
     const { port } = JSON.parse(await server.lines.next());
     servers.push({ server, port });
   }
@@ -193,8 +203,13 @@ async function measure(system: System, kind: "netkit" | "socketio"): Promise<Mea
         const each = pids.map(cpuSeconds);
         await system.publish(N, size);
         for (const client of clients) {
-          const line = await client.lines.next();
-          if (line !== "done") throw new Error(`clients said ${line}`);
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const line = await Promise.race([
+            client.lines.next(),
+            new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), 30_000)),
+          ]);
+          clearTimeout(timer);
+          if (line !== "done") throw new Error(`${kind} ${size} B: clients said "${line}"`);
         }
         const rate = (N * MEMBERS) / ((performance.now() - started) / 1000);
         best = Math.max(best, rate);
@@ -229,12 +244,17 @@ for (const engine of ["nats", "redis"] as EngineKind[]) {
     console.log(`${engine}-server not installed: skipped`);
     continue;
   }
-  await using server = await startEngine(engine);
-  const system = await netkitSystem(server.url, server.pid!);
-  try {
-    results[`netkit rooms on ${engine}`] = await measure(system, "netkit");
-  } finally {
-    await system.stop();
+  for (const wsEngine of ["rfc6455", "native"] as const) {
+    // NETKIT_BENCH_ONLY=redis,rfc6455 runs only the systems whose name has every word.
+    const only = Deno.env.get("NETKIT_BENCH_ONLY")?.split(",") ?? [];
+    if (!only.every((word) => `${engine} ${wsEngine}`.includes(word))) continue;
+    await using server = await startEngine(engine);
+    const system = await netkitSystem(server.url, server.pid!, wsEngine);
+    try {
+      results[`netkit rooms on ${engine}, ${wsEngine} engine`] = await measure(system, "netkit");
+    } finally {
+      await system.stop();
+    }
   }
 }
 if (hasEngine("redis")) {

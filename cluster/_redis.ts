@@ -143,6 +143,8 @@ export async function connectRedis(
     maxRetriesPerRequest: 0,
     autoResubscribe: false,
     retryStrategy: (times) => Math.min(50 * times, 500),
+    // Publishes issued in one tick go out in one write (order is kept).
+    enableAutoPipelining: true,
   };
   let pub: Redis;
   let sub: Redis;
