@@ -211,3 +211,42 @@ Deno.test("handleUpgrade() connections join rooms; rooms(cluster).to() reaches t
     await http.shutdown();
   }
 });
+
+Deno.test("serve() without a cluster has rooms of its own: members get sends, other servers do not", async () => {
+  await using a = serve({ hostname: "127.0.0.1", port: 0 });
+  await using b = serve({ hostname: "127.0.0.1", port: 0 });
+  const joinAll = async (server: typeof a) => {
+    for await (const conn of server) {
+      await conn.join("lobby");
+      await conn.send("joined");
+    }
+  };
+  const accepting = [joinAll(a), joinAll(b)];
+  const open = async (port: number) => {
+    const ws = await connect(`ws://127.0.0.1:${port}/`);
+    const reader = ws.readable.getReader();
+    assert.equal((await deadline(reader.read(), 5_000, "joined")).value, "joined");
+    return { ws, reader };
+  };
+  const [one, two, other] = [
+    await open(a.addr.port),
+    await open(a.addr.port),
+    await open(b.addr.port),
+  ];
+  assert.equal(await a.to("lobby").count(), 2);
+  assert.equal(await b.to("lobby").count(), 1);
+  await a.to("lobby").except(a.connections[0]).send("not for the first");
+  await a.to("lobby").send("for both");
+  assert.equal((await deadline(one.reader.read(), 5_000, "message")).value, "for both");
+  assert.equal((await deadline(two.reader.read(), 5_000, "message")).value, "not for the first");
+  assert.equal((await deadline(two.reader.read(), 5_000, "message")).value, "for both");
+  await b.to("lobby").send("only b");
+  assert.equal((await deadline(other.reader.read(), 5_000, "message")).value, "only b");
+  for (const { ws, reader } of [one, two, other]) {
+    reader.releaseLock();
+    await ws.close();
+  }
+  await a.close();
+  await b.close();
+  await Promise.all(accepting);
+});
