@@ -101,10 +101,8 @@ export class ClusterCore implements Cluster, EngineEvents {
   status(up: boolean): void {
     if (this.#closed || up === this.#up) return;
     this.#up = up;
-    if (up) {
-      const timer = setTimeout(() => this.#flush(), RESUME_SETTLE_MS);
-      this.#settleTimer = timer;
-    }
+    clearTimeout(this.#settleTimer);
+    if (up) this.#settleTimer = setTimeout(() => this.#flush(), RESUME_SETTLE_MS);
     for (const watcher of this.#statusWatchers) watcher(up);
   }
 
