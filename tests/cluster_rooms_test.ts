@@ -293,8 +293,8 @@ for (const kind of ["local", "nats", "redis"] as const) {
         const after = (await node.run({ op: "memory" })) as Memory;
         const grew = (held(after) - held(before)) / 2 ** 20;
         assert.ok(
-          grew < 48,
-          `server heap + buffers grew ${grew.toFixed(1)} MiB for 96 MiB offered`,
+          grew < 16,
+          `server heap + array buffers grew ${grew.toFixed(1)} MiB for 96 MiB offered`,
         );
         // The stuck member's queue filled: the server closed it (1013) and it is not open.
         const conns = (await node.run({ op: "conns" })) as [string, number, number][];
