@@ -250,3 +250,30 @@ Deno.test("serve() without a cluster has rooms of its own: members get sends, ot
   await b.close();
   await Promise.all(accepting);
 });
+
+for (const kind of ["nats", "redis"] as const) {
+  Deno.test({
+    name: `RoomHub (${kind}): the engine carries a room's subject only while it has local members`,
+    ignore: !hasEngine(kind),
+    async fn() {
+      await using engine = await startEngine(kind);
+      await using cluster = await connectCluster(engine.url);
+      await using hub = inboxHub(cluster);
+      await hub.ready;
+      const rooms = async () =>
+        (await engine.subscriptions()).filter((subject) => subject.startsWith("_nk.r.")).sort();
+      assert.deepEqual(await rooms(), []);
+      const alice = { name: "alice", inbox: [] };
+      const bob = { name: "bob", inbox: [] };
+      await hub.join(alice, "lobby");
+      await hub.join(bob, "lobby");
+      await hub.join(bob, "game.7");
+      await until("two room subjects", async () => (await rooms()).length === 2);
+      assert.deepEqual(await rooms(), ["_nk.r.game.7", "_nk.r.lobby"]);
+      await hub.leave(alice, "lobby");
+      assert.deepEqual(await rooms(), ["_nk.r.game.7", "_nk.r.lobby"], "bob is still in lobby");
+      await hub.leaveAll(bob);
+      await until("no room subjects", async () => (await rooms()).length === 0);
+    },
+  });
+}

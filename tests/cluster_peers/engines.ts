@@ -28,6 +28,17 @@ export function freePort(): number {
   return port;
 }
 
+/** `n` distinct free loopback TCP ports. */
+export function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((listener) => listener.addr.port);
+  for (const listener of listeners) listener.close();
+  return ports;
+}
+
 async function waitForPort(port: number, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (true) {
@@ -47,12 +58,36 @@ export class EngineProcess implements AsyncDisposable {
   readonly kind: EngineKind;
   readonly port: number;
   readonly url: string;
+  /** NATS only: the HTTP monitoring port (`-m`), for `/subsz` and `/connz`. */
+  readonly monitorPort: number;
   #child: Deno.ChildProcess | undefined;
 
-  constructor(kind: EngineKind, port = freePort()) {
+  constructor(kind: EngineKind, port?: number) {
+    // Both bound at once, so that they differ.
+    const [first, second] = freePorts(2);
     this.kind = kind;
-    this.port = port;
-    this.url = `${kind}://127.0.0.1:${port}`;
+    this.port = port ?? first;
+    this.url = `${kind}://127.0.0.1:${this.port}`;
+    this.monitorPort = kind === "nats" ? second : 0;
+  }
+
+  /** The subjects/channels the engine has subscribers for right now. */
+  async subscriptions(): Promise<string[]> {
+    if (this.kind === "nats") {
+      const response = await fetch(
+        `http://127.0.0.1:${this.monitorPort}/connz?subs=1`,
+      );
+      const { connections = [] } = await response.json();
+      return connections.flatMap((c: { subscriptions_list?: string[] }) =>
+        c.subscriptions_list ?? []
+      );
+    }
+    const output = await new Deno.Command("redis-cli", {
+      args: ["-p", String(this.port), "--raw", "PUBSUB", "SHARDCHANNELS"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(output.stdout).split("\n").filter((line) => line !== "");
   }
 
   /** The server's process id while it runs. */
@@ -62,16 +97,18 @@ export class EngineProcess implements AsyncDisposable {
 
   /** Starts the server and resolves once it accepts TCP. */
   async start(): Promise<void> {
-    const args = this.kind === "nats" ? ["-a", "127.0.0.1", "-p", String(this.port)] : [
-      "--port",
-      String(this.port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-    ];
+    const args = this.kind === "nats"
+      ? ["-a", "127.0.0.1", "-p", String(this.port), "-m", String(this.monitorPort)]
+      : [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ];
     this.#child = new Deno.Command(this.kind === "nats" ? "nats-server" : "redis-server", {
       args,
       stdin: "null",
@@ -79,6 +116,7 @@ export class EngineProcess implements AsyncDisposable {
       stderr: "null",
     }).spawn();
     await waitForPort(this.port, 10_000);
+    if (this.monitorPort) await waitForPort(this.monitorPort, 10_000);
   }
 
   /** Kills the server with SIGKILL and waits for it to be gone. */
