@@ -10,7 +10,12 @@ import {
   type EngineSocket,
   type Message,
 } from "./_engine.ts";
-import type { WebSocketCloseInfo, WebSocketConnection, WebSocketEngine } from "./connection.ts";
+import type { RoomHub } from "../cluster/rooms.ts";
+import type {
+  ServerWebSocketConnection,
+  WebSocketCloseInfo,
+  WebSocketEngine,
+} from "./connection.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 
 /** Metadata fixed at the handshake. */
@@ -32,7 +37,7 @@ export interface HeartbeatOptions {
 }
 
 /** A `WebSocketConnection` over an engine socket. */
-export class Connection implements WebSocketConnection {
+export class Connection implements ServerWebSocketConnection {
   readonly path: string;
   readonly headers: Headers;
   readonly protocol: string;
@@ -48,6 +53,9 @@ export class Connection implements WebSocketConnection {
   #closed: Promise<WebSocketCloseInfo>;
   /** Set when we gave up on the peer (heartbeat, send queue): reported instead of the engine's 1006. */
   #localClose: WebSocketCloseInfo | undefined;
+  /** The room hub of a server connection (created on first use); none on a client. */
+  #rooms: (() => RoomHub<Connection>) | undefined;
+  #joined = false;
 
   constructor(socket: EngineSocket, info: ConnectionInfo) {
     this.#socket = socket;
@@ -181,6 +189,43 @@ export class Connection implements WebSocketConnection {
     this.#heartbeatTimer = setTimeout(beat, interval);
   }
 
+  /** Makes this a server connection with rooms from `hub` (called once, at admission). */
+  useRooms(hub: () => RoomHub<Connection>): void {
+    this.#rooms = hub;
+    // A closed connection leaves every room, on every server's view.
+    void this.#closed.then(() => this.#joined ? hub().leaveAll(this) : undefined).catch(() => {});
+  }
+
+  join(room: string): Promise<void> {
+    if (!this.#rooms) return Promise.reject(noRooms());
+    if (this.readyState > 1) {
+      return Promise.reject(
+        new WebSocketTypeError(
+          "ERR_NOT_OPEN",
+          `Connection is not open (readyState "${this.readyState}")`,
+        ),
+      );
+    }
+    try {
+      this.#joined = true;
+      return this.#rooms().join(this, room);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  leave(room: string): Promise<void> {
+    if (!this.#rooms) return Promise.reject(noRooms());
+    try {
+      return this.#joined ? this.#rooms().leave(this, room) : Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  get rooms(): ReadonlySet<string> {
+    return this.#joined && this.#rooms ? this.#rooms().roomsOf(this) : new Set();
+  }
   /**
    * Closes because the peer broke a limit: `closed` reports `code` and
    * `error`. A peer that does not read would never see the close frame, so
@@ -198,4 +243,11 @@ export class Connection implements WebSocketConnection {
     if (this.readyState < 2) await this.close(1000).catch(() => {});
     await this.closed;
   }
+}
+
+function noRooms(): WebSocketTypeError {
+  return new WebSocketTypeError(
+    "ERR_UNSUPPORTED_BY_ENGINE",
+    "Rooms exist on server connections only",
+  );
 }

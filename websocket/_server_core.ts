@@ -4,11 +4,13 @@
  * @module
  */
 
+import type { RoomTarget } from "../cluster/rooms.ts";
 import { SendQueue } from "../_common/send_queue.ts";
 import type { Connection } from "./_connection.ts";
 import { DEFAULT_SEND_TIMEOUT, delay, type Message, messageSize } from "./_engine.ts";
 import { authorizeProblem, upgradeProblem } from "./_policy.ts";
-import type { WebSocketConnection } from "./connection.ts";
+import { ServerRooms } from "./_rooms.ts";
+import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import type { ServeOptions, WebSocketServer } from "./server.ts";
 
@@ -24,6 +26,72 @@ const PRUNE_PENDING_AT = 256;
 /** Default fan-out queue limits per connection (see `ServeOptions`). */
 export const DEFAULT_SEND_QUEUE_MESSAGES = 1024;
 export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;
+
+/** The fan-out limits of one server (or the defaults, for `handleUpgrade()` rooms). */
+export type FanOutSettings = Pick<
+  ServeOptions,
+  "sendQueueMessages" | "sendQueueBytes" | "sendTimeout" | "sendQueueOverflow"
+>;
+
+/** Each connection's fan-out queue, made at its first fan-out. */
+const fanOutQueues = new WeakMap<Connection, SendQueue<Message>>();
+
+/**
+ * Offers `data` to the bounded send queue of every open connection in
+ * `connections` and returns without waiting for any of them (`broadcast()`
+ * and room delivery use it). A full queue applies `sendQueueOverflow` (close
+ * with 1008 `ERR_SEND_QUEUE_FULL`, or skip the message for that connection);
+ * a queued message the connection does not accept within `sendTimeout`
+ * closes it with 1008 `ERR_SEND_TIMEOUT`.
+ */
+export function fanOut(
+  connections: Iterable<Connection>,
+  data: string | Uint8Array,
+  settings: FanOutSettings = {},
+): void {
+  const size = messageSize(data);
+  for (const connection of connections) {
+    if (connection.readyState !== 1) continue;
+    const queue = fanOutQueues.get(connection) ?? queueOf(connection, settings);
+    if (queue.offer(data, size) !== "full") continue;
+    if ((settings.sendQueueOverflow ?? "close") === "close") {
+      queue.close();
+      connection.fail(
+        1008,
+        new WebSocketRangeError(
+          "ERR_SEND_QUEUE_FULL",
+          "Send queue full: the peer does not read fast enough",
+        ),
+      );
+    }
+  }
+}
+
+function queueOf(connection: Connection, settings: FanOutSettings): SendQueue<Message> {
+  const {
+    sendQueueMessages = DEFAULT_SEND_QUEUE_MESSAGES,
+    sendQueueBytes = DEFAULT_SEND_QUEUE_BYTES,
+    sendTimeout = DEFAULT_SEND_TIMEOUT,
+  } = settings;
+  const queue = new SendQueue<Message>({
+    maxMessages: sendQueueMessages,
+    maxBytes: sendQueueBytes,
+    sendTimeout,
+  }, {
+    write: (item) => connection.send(item),
+    onStall: () =>
+      connection.fail(
+        1008,
+        new WebSocketRangeError(
+          "ERR_SEND_TIMEOUT",
+          `Send timed out after ${sendTimeout} ms: the peer does not read`,
+        ),
+      ),
+  });
+  fanOutQueues.set(connection, queue);
+  connection.closed.then(() => queue.close());
+  return queue;
+}
 
 /** How an engine listens: where, and how to stop listening. */
 export interface Listening {
@@ -47,11 +115,11 @@ export class ServerCore implements WebSocketServer {
   #stopped = false;
   #closeStarted = Promise.withResolvers<void>();
   #options: ServeOptions;
-  /** Each connection's fan-out queue, made at its first fan-out. */
-  #queues = new WeakMap<Connection, SendQueue<Message>>();
+  #rooms: ServerRooms;
 
   constructor(options: ServeOptions) {
     this.#options = options;
+    this.#rooms = new ServerRooms(options.cluster, (members, data) => this.fanOut(members, data));
     this.finished = this.#finished.promise;
   }
 
@@ -105,6 +173,7 @@ export class ServerCore implements WebSocketServer {
 
   /** Tracks a connection from the handshake on; it is yielded once open. */
   admit(connection: Connection): void {
+    connection.useRooms(() => this.#rooms.hub);
     this.#opening++;
     connection.opened.then(() => {
       this.#opening--;
@@ -125,7 +194,7 @@ export class ServerCore implements WebSocketServer {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<WebSocketConnection> {
+  async *[Symbol.asyncIterator](): AsyncIterator<ServerWebSocketConnection> {
     while (true) {
       const next = this.#queue.shift();
       if (next) {
@@ -139,7 +208,7 @@ export class ServerCore implements WebSocketServer {
     }
   }
 
-  get connections(): WebSocketConnection[] {
+  get connections(): ServerWebSocketConnection[] {
     return [...this.#open];
   }
 
@@ -156,54 +225,14 @@ export class ServerCore implements WebSocketServer {
   /**
    * Offers `data` to the bounded send queue of every open connection in
    * `connections` and returns without waiting for any of them (internal:
-   * `broadcast()` and room delivery use it). A full queue applies
-   * `sendQueueOverflow` (close with 1008 `ERR_SEND_QUEUE_FULL`, or skip the
-   * message for that connection); a queued message the connection does not
-   * accept within `sendTimeout` closes it with 1008 `ERR_SEND_TIMEOUT`.
+   * `broadcast()` and room delivery use it), with this server's limits.
    */
   fanOut(connections: Iterable<Connection>, data: string | Uint8Array): void {
-    const size = messageSize(data);
-    for (const connection of connections) {
-      if (connection.readyState !== 1) continue;
-      const queue = this.#queues.get(connection) ?? this.#queueOf(connection);
-      if (queue.offer(data, size) !== "full") continue;
-      if ((this.#options.sendQueueOverflow ?? "close") === "close") {
-        queue.close();
-        connection.fail(
-          1008,
-          new WebSocketRangeError(
-            "ERR_SEND_QUEUE_FULL",
-            "Send queue full: the peer does not read fast enough",
-          ),
-        );
-      }
-    }
+    fanOut(connections, data, this.#options);
   }
 
-  #queueOf(connection: Connection): SendQueue<Message> {
-    const {
-      sendQueueMessages = DEFAULT_SEND_QUEUE_MESSAGES,
-      sendQueueBytes = DEFAULT_SEND_QUEUE_BYTES,
-      sendTimeout = DEFAULT_SEND_TIMEOUT,
-    } = this.#options;
-    const queue = new SendQueue<Message>({
-      maxMessages: sendQueueMessages,
-      maxBytes: sendQueueBytes,
-      sendTimeout,
-    }, {
-      write: (item) => connection.send(item),
-      onStall: () =>
-        connection.fail(
-          1008,
-          new WebSocketRangeError(
-            "ERR_SEND_TIMEOUT",
-            `Send timed out after ${sendTimeout} ms: the peer does not read`,
-          ),
-        ),
-    });
-    this.#queues.set(connection, queue);
-    connection.closed.then(() => queue.close());
-    return queue;
+  to(room: string): RoomTarget<WebSocketConnection> {
+    return this.#rooms.hub.to(room) as RoomTarget<WebSocketConnection>;
   }
 
   close(): Promise<void> {
@@ -230,6 +259,7 @@ export class ServerCore implements WebSocketServer {
     clearTimeout(timer);
     this.#stopped = true;
     await this.#listening?.stop();
+    await this.#rooms.close();
     this.#wakeAll();
     this.#finished.resolve();
   }

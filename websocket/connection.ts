@@ -130,3 +130,38 @@ export interface WebSocketConnection extends AsyncDisposable {
   /** Which engine carries this connection. */
   readonly engine: WebSocketEngine;
 }
+
+/**
+ * A connection accepted by `serve()` or `handleUpgrade()`: a
+ * `WebSocketConnection` that can join rooms. Rooms are local to the server,
+ * or span every server of the `cluster` option (see `@netkit/realtime/cluster`).
+ * A closed connection leaves all its rooms.
+ *
+ * @example Chat rooms
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({ hostname: "127.0.0.1", port: 0 });
+ * (async () => {
+ *   for await (const conn of server) {
+ *     await conn.join("lobby");
+ *     (async () => {
+ *       for await (const message of conn.readable) {
+ *         await server.to("lobby").except(conn).send(message);
+ *       }
+ *     })();
+ *   }
+ * })();
+ * ```
+ */
+export interface ServerWebSocketConnection extends WebSocketConnection {
+  /**
+   * Joins `room`; resolves once room messages sent from now on reach this
+   * connection. Rejects with `ClusterTypeError` `ERR_INVALID_ROOM_NAME` /
+   * `ClusterRangeError` `ERR_ROOM_NAME_TOO_LONG` for a bad name, `ERR_NOT_OPEN` once closed.
+   */
+  join(room: string): Promise<void>;
+  /** Leaves `room` (nothing when not in it). */
+  leave(room: string): Promise<void>;
+  /** The rooms this connection is in (a snapshot). */
+  readonly rooms: ReadonlySet<string>;
+}

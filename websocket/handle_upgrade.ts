@@ -5,9 +5,13 @@
  * @module
  */
 
+import type { RoomTarget } from "../cluster/rooms.ts";
+import type { Cluster } from "../cluster/types.ts";
 import { rawRequests } from "./_http_front.ts";
 import { upgradeNative } from "./_native_server.ts";
-import type { WebSocketConnection } from "./connection.ts";
+import { hubOf, processLocalCluster } from "./_rooms.ts";
+import { fanOut } from "./_server_core.ts";
+import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import type { UpgradeOptions } from "./options.ts";
 
 /** Options of `handleUpgrade()`. *
@@ -39,7 +43,7 @@ export interface UpgradeResult {
   /** The `101 Switching Protocols` response: return it from the `Deno.serve` handler. */
   response: Response;
   /** The connection; it opens once the response was sent (`send()` waits for that). */
-  connection: WebSocketConnection;
+  connection: ServerWebSocketConnection;
 }
 
 /**
@@ -72,8 +76,44 @@ export interface UpgradeResult {
 export function handleUpgrade(request: Request, options: HandleUpgradeOptions = {}): UpgradeResult {
   // A request read by our own head-limited HTTP front (not Deno.serve) carries its connection.
   const raw = rawRequests.get(request);
-  if (raw === undefined) return upgradeNative(request, options);
-  const result = upgradeNative(request, { ...options, socket: raw.socket, head: raw.head });
-  raw.upgraded = true;
+  const result = raw === undefined
+    ? upgradeNative(request, options)
+    : upgradeNative(request, { ...options, socket: raw.socket, head: raw.head });
+  if (raw !== undefined) raw.upgraded = true;
+  const { cluster } = options;
+  result.connection.useRooms(() => hubOf(cluster ?? processLocalCluster(), fanOut));
   return result;
+}
+
+/** The rooms of `handleUpgrade()` connections: `to(room)` like `server.to(room)`. *
+ * @example
+ * ```ts
+ * import { rooms, type WebSocketRooms } from "@netkit/realtime/websocket";
+ * const lobby: WebSocketRooms = rooms();
+ * await lobby.to("lobby").send("hi");
+ * ```
+ */
+export interface WebSocketRooms {
+  /** Addresses the members of `room`, like `WebSocketServer.to()`. */
+  to(room: string): RoomTarget<WebSocketConnection>;
+}
+
+/**
+ * The rooms of connections from `handleUpgrade(request, { cluster })`: pass
+ * the same `cluster` (or none for the process's in-process rooms).
+ *
+ * @example Rooms in your own Deno.serve handler
+ * ```ts
+ * import { handleUpgrade, rooms } from "@netkit/realtime/websocket";
+ * const http = Deno.serve({ hostname: "127.0.0.1", port: 0 }, (request) => {
+ *   const { response, connection } = handleUpgrade(request);
+ *   void connection.join("lobby").then(() => rooms().to("lobby").except(connection).send("joined"));
+ *   return response;
+ * });
+ * await http.shutdown();
+ * ```
+ */
+export function rooms(cluster?: Cluster): WebSocketRooms {
+  const hub = () => hubOf(cluster ?? processLocalCluster(), fanOut);
+  return { to: (room) => hub().to(room) as RoomTarget<WebSocketConnection> };
 }

@@ -43,3 +43,10 @@ export * from "./errors.ts";
 export * from "./handle_upgrade.ts";
 export * from "./options.ts";
 export * from "./server.ts";
+export type { PresenceEvent, PresenceWatch, RoomMember, RoomTarget } from "../cluster/rooms.ts";
+export type {
+  Cluster,
+  ClusterEngine,
+  ClusterMessage,
+  ClusterSubscription,
+} from "../cluster/types.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Cluster } from "../cluster/types.ts";
 import type { WebSocketEngine } from "./connection.ts";
 
 /** Dead-peer detection: a ping after `interval` ms, a close with 1001 when no pong came within `timeout` ms. *
@@ -195,4 +196,10 @@ export interface UpgradeOptions extends ConnectionOptions {
    * @default {"rfc6455"} for `serve()`, `"native"` for `handleUpgrade()`
    */
   engine?: WebSocketEngine;
+  /**
+   * Rooms span every server on this cluster (from `connectCluster()` of
+   * `@netkit/realtime/cluster`). Without it, rooms are local: per server with
+   * `serve()`, per process with `handleUpgrade()`.
+   */
+  cluster?: Cluster;
 }

@@ -8,7 +8,8 @@ import { heartbeatOf, listenNative } from "./_native_server.ts";
 import { assertOptions } from "./_policy.ts";
 import { listenRfc6455 } from "./_rfc6455_engine.ts";
 import { ServerCore } from "./_server_core.ts";
-import type { WebSocketConnection } from "./connection.ts";
+import type { RoomTarget } from "../cluster/rooms.ts";
+import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
 import type { UpgradeOptions } from "./options.ts";
 
@@ -123,17 +124,25 @@ export interface ServeOptions extends UpgradeOptions {
  * console.log(`listening on ${server.addr.port}`);
  * ```
  */
-export interface WebSocketServer extends AsyncIterable<WebSocketConnection>, AsyncDisposable {
+export interface WebSocketServer extends AsyncIterable<ServerWebSocketConnection>, AsyncDisposable {
   /** The address the server listens on. */
   readonly addr: Deno.NetAddr;
   /** The open connections, in the order they opened (a snapshot). */
-  readonly connections: WebSocketConnection[];
+  readonly connections: ServerWebSocketConnection[];
   /**
    * Offers `data` to every open connection's bounded send queue and never
    * waits for one of them: a connection that does not keep up hurts only
    * itself (`sendQueueOverflow`, `sendTimeout`). Resolves once queued.
    */
   broadcast(data: string | Uint8Array): Promise<void>;
+  /**
+   * Addresses the members of `room` (`conn.join(room)`) on this server, or on
+   * every server of the `cluster` option: `send()` reaches each exactly once,
+   * `except(conn)` leaves some out, `count()`/`members()` see the whole
+   * cluster, `watch()` yields join/leave events. Throws `ClusterTypeError`
+   * `ERR_INVALID_ROOM_NAME` / `ClusterRangeError` `ERR_ROOM_NAME_TOO_LONG`.
+   */
+  to(room: string): RoomTarget<WebSocketConnection>;
   /**
    * Stops accepting, closes every connection with 1001 and resolves when all
    * are closed. Iteration ends.
