@@ -17,6 +17,7 @@
  * MEMBERS = 0x16 json[[id,name,host,port,beat,left]]
  * STATE   = 0x17 json{full,entries:[[key,clock,node,deleted,value]]}
  * LEAVE   = 0x18
+ * CLOSE   = 0x19 json{code,message}   why the sender is closing this link
  * BATCH   = 0x1f (len:u32 frame)*    several frames written at once; one mac
  * ```
  *
@@ -46,6 +47,7 @@ export const KIND_PONG = 0x15;
 export const KIND_MEMBERS = 0x16;
 export const KIND_STATE = 0x17;
 export const KIND_LEAVE = 0x18;
+export const KIND_CLOSE = 0x19;
 export const KIND_BATCH = 0x1f;
 
 /** Content encodings of MSG / REQUEST / REPLY bodies. */
