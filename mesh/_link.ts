@@ -7,8 +7,30 @@
 
 import type { FramedConnection } from "../framed/mod.ts";
 import type { FrameMac } from "./_auth.ts";
-import { MeshProtocolError } from "./errors.ts";
-import { BATCH_BYTES, BATCH_FRAME_LIMIT, encodeBatch } from "./_protocol.ts";
+import { MeshLimitError, MeshProtocolError } from "./errors.ts";
+import { fragment, Reassembler } from "./_fragment.ts";
+import {
+  BATCH_BYTES,
+  BATCH_FRAME_LIMIT,
+  encodeBatch,
+  encodeJsonFrame,
+  FRAGMENT_SIZE,
+  KIND_CLOSE,
+  KIND_FRAGMENT,
+} from "./_protocol.ts";
+
+/** Bounds of one link. */
+export interface LinkLimits {
+  /** Largest frame taken in (after joining its pieces), in bytes. */
+  maxFrameSize: number;
+  /** Bytes queued for the peer at most; above it the link fails with `ERR_SLOW_PEER`. */
+  maxQueuedBytes: number;
+  /** Frames queued for the peer at most (counted, so tiny frames fill it too). */
+  maxQueuedFrames: number;
+}
+
+/** How long a link being closed for a reason waits for the CLOSE frame to leave. */
+const CLOSE_GRACE = 200;
 
 /** A framed connection carrying raw bytes both ways. */
 export type ByteConnection = FramedConnection<Uint8Array, Uint8Array>;
@@ -45,12 +67,18 @@ export class Link {
   #batches: Batch[] = [];
   #writing = false;
   #buffered = 0;
+  #queuedFrames = 0;
+  #limits: LinkLimits;
+  #reassembler: Reassembler;
+  #closing: unknown = undefined;
   #error: unknown = undefined;
   #failed = Promise.withResolvers<null>();
   /** The peer announced a graceful leave. */
   leaving = false;
   /** A newer connection to the same peer took over. */
   replaced = false;
+  /** Code and message of a CLOSE frame the peer sent, if any. */
+  remoteClose?: string;
   lastHeard: number = performance.now();
   rtt = NaN;
 
@@ -58,9 +86,12 @@ export class Link {
     conn: ByteConnection,
     reader: ReadableStreamDefaultReader<Uint8Array>,
     dialer: boolean,
+    limits: LinkLimits,
     sendMac?: FrameMac,
     receiveMac?: FrameMac,
   ) {
+    this.#limits = limits;
+    this.#reassembler = new Reassembler(limits.maxFrameSize);
     this.conn = conn;
     this.#reader = reader;
     this.dialer = dialer;
@@ -73,9 +104,19 @@ export class Link {
     return this.#buffered;
   }
 
+  /** The error the link failed with, if it did. */
+  get failure(): unknown {
+    return this.#error;
+  }
+
+  /** Whether {@linkcode Link.closeWith} is closing the link. */
+  get closing(): boolean {
+    return this.#closing !== undefined && this.#error === undefined;
+  }
+
   /** Whether the link still accepts frames. */
   get open(): boolean {
-    return this.#error === undefined;
+    return this.#error === undefined && this.#closing === undefined;
   }
 
   /**
@@ -84,22 +125,50 @@ export class Link {
    * been handed to the socket.
    */
   post(frame: Uint8Array): Promise<void> {
-    if (this.#error !== undefined) {
-      const failed = Promise.reject(this.#error);
+    const error = this.#error ?? this.#closing;
+    if (error !== undefined) {
+      const failed = Promise.reject(error);
       failed.catch(() => {});
       return failed;
     }
-    this.#buffered += frame.length;
-    let batch = this.#batches.at(-1);
+    const { maxQueuedBytes, maxQueuedFrames } = this.#limits;
     if (
-      !batch || batch.sealed || frame.length > BATCH_FRAME_LIMIT ||
-      batch.size + frame.length > BATCH_BYTES
+      this.#queuedFrames >= maxQueuedFrames ||
+      (this.#buffered > 0 && this.#buffered + frame.length > maxQueuedBytes)
+    ) {
+      // The peer does not read: it loses its link, not everybody their memory.
+      this.fail(
+        new MeshLimitError(
+          "ERR_SLOW_PEER",
+          `Peer is not reading: ${this.#queuedFrames} frames / ${this.#buffered} bytes queued`,
+        ),
+      );
+      return this.post(frame);
+    }
+    if (frame.length > FRAGMENT_SIZE) {
+      let last!: Promise<void>;
+      // Pieces are written alone (never inside a BATCH), the receiver joins them.
+      for (const piece of fragment(frame)) last = this.#enqueue(piece, true);
+      return last;
+    }
+    return this.#enqueue(frame);
+  }
+
+  #enqueue(frame: Uint8Array, alone = false): Promise<void> {
+    this.#buffered += frame.length;
+    this.#queuedFrames++;
+    let batch = this.#batches.at(-1);
+    // Each frame costs 4 bytes of length in a batch: count them, so a batch
+    // never outgrows the transport's frame limit.
+    if (
+      alone || !batch || batch.sealed || frame.length > BATCH_FRAME_LIMIT ||
+      batch.size + 4 * (batch.frames.length + 1) + frame.length > BATCH_BYTES
     ) {
       batch = {
         frames: [],
         size: 0,
         done: Promise.withResolvers<void>(),
-        sealed: frame.length > BATCH_FRAME_LIMIT,
+        sealed: alone || frame.length > BATCH_FRAME_LIMIT,
       };
       batch.done.promise.catch(() => {});
       this.#batches.push(batch);
@@ -129,6 +198,7 @@ export class Link {
       }
       this.#batches.shift();
       this.#buffered -= batch.size;
+      this.#queuedFrames -= batch.frames.length;
       batch.done.resolve();
     }
     this.#writing = false;
@@ -136,18 +206,46 @@ export class Link {
 
   /** Reads the next frame (a BATCH frame is returned whole), or `null` at end. */
   async read(): Promise<Uint8Array | null> {
-    const read = readFrame(this.#reader);
-    read.catch(() => {});
-    const sealed = await Promise.race([read, this.#failed.promise]);
-    if (sealed === null || sealed.length === 0) {
-      if (sealed === null) return null;
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Empty frame");
+    while (true) {
+      const read = readFrame(this.#reader);
+      read.catch(() => {});
+      const sealed = await Promise.race([read, this.#failed.promise]);
+      if (sealed === null || sealed.length === 0) {
+        if (sealed === null) return null;
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Empty frame");
+      }
+      if (this.#closing !== undefined) return null;
+      this.lastHeard = performance.now();
+      let frame = sealed;
+      if (this.#receiveMac) {
+        const opened = this.#receiveMac.open(sealed);
+        if (!opened) throw new MeshProtocolError("ERR_BAD_MAC", "Frame authentication failed");
+        frame = opened;
+      }
+      if (frame[0] !== KIND_FRAGMENT) return frame;
+      const whole = this.#reassembler.push(frame);
+      if (whole) return whole;
     }
-    this.lastHeard = performance.now();
-    if (!this.#receiveMac) return sealed;
-    const frame = this.#receiveMac.open(sealed);
-    if (!frame) throw new MeshProtocolError("ERR_BAD_MAC", "Frame authentication failed");
-    return frame;
+  }
+
+  /**
+   * Closes the link because the peer went over a limit or broke the
+   * protocol: tells it why in a CLOSE frame (bounded wait), then drops it.
+   */
+  async closeWith(error: Error & { code: string }): Promise<void> {
+    if (this.#error !== undefined || this.#closing !== undefined) return;
+    const written = this.post(
+      encodeJsonFrame(KIND_CLOSE, { code: error.code, message: error.message }),
+    );
+    this.#closing = error;
+    this.#failed.resolve(null);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      written.catch(() => {}),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE)),
+    ]);
+    clearTimeout(timer);
+    this.fail(error);
   }
 
   /** Marks the link failed: rejects queued frames and drops the socket. */
@@ -158,6 +256,7 @@ export class Link {
     for (const batch of this.#batches) batch.done.reject(this.#error);
     this.#batches = [];
     this.#buffered = 0;
+    this.#queuedFrames = 0;
     this.#reader.cancel().catch(() => {});
     destroyConnection(this.conn, this.#error);
   }

@@ -30,7 +30,13 @@ export type MeshErrorCode =
   | "ERR_MESSAGE_TOO_LARGE"
   | "ERR_INVALID_FRAME"
   | "ERR_BAD_MAC"
-  | "ERR_INVALID_OPTION";
+  | "ERR_INVALID_OPTION"
+  | "ERR_INVALID_CONTENT"
+  | "ERR_INVALID_ARGUMENT"
+  | "ERR_STATE_LIMIT"
+  | "ERR_MEMBER_LIMIT"
+  | "ERR_HANDSHAKE_LIMIT"
+  | "ERR_SLOW_PEER";
 
 /**
  * `joinMesh()` was refused: the name is held by a live member
@@ -220,5 +226,88 @@ export class MeshOptionError extends TypeError {
   constructor(message: string) {
     super(message);
     this.name = "MeshOptionError";
+  }
+}
+
+/**
+ * A value handed to `send()`, `broadcast()`, `request()` or `state.set()`
+ * cannot travel as JSON without changing meaning (`ERR_INVALID_CONTENT`:
+ * `undefined` passed explicitly, a function, symbol or bigint, a `Map`,
+ * `Set` or other built-in that JSON turns into `{}`, a non-finite number, a
+ * circular structure, or nesting deeper than 512 levels), or an argument is
+ * of the wrong type (`ERR_INVALID_ARGUMENT`: a message type or state key
+ * that is not a string, or a type name over 65 535 bytes). Thrown (or the
+ * promise rejects) before anything is sent.
+ *
+ * @example
+ * ```ts
+ * import { joinMesh, MeshContentError } from "./mod.ts";
+ *
+ * await using mesh = await joinMesh({ name: "solo" });
+ * try {
+ *   mesh.state.set("players", new Map());
+ * } catch (error) {
+ *   if (error instanceof MeshContentError) console.log(error.code); // "ERR_INVALID_CONTENT"
+ * }
+ * ```
+ */
+export class MeshContentError extends TypeError {
+  /** What was wrong with the value. */
+  readonly code: "ERR_INVALID_CONTENT" | "ERR_INVALID_ARGUMENT";
+
+  /**
+   * Creates the error.
+   *
+   * @param code what was wrong
+   * @param message human-readable description
+   */
+  constructor(code: "ERR_INVALID_CONTENT" | "ERR_INVALID_ARGUMENT", message: string) {
+    super(message);
+    this.name = "MeshContentError";
+    this.code = code;
+  }
+}
+
+/**
+ * A peer (or a local call) went over one of the limits that keep a member's
+ * memory and member table bounded; the connection to that peer is closed
+ * and the peer is told the code:
+ *
+ * - `ERR_STATE_LIMIT`: a replicated state entry over `maxStateValueSize`,
+ *   more than `maxStateKeysPerMember` keys written by one member, or the
+ *   state over `maxStateBytes` / `maxStateEntries` (also thrown by
+ *   `state.set()`).
+ * - `ERR_MEMBER_LIMIT`: a member gossiped more than `maxUnverifiedMembers`
+ *   members that could not be reached.
+ * - `ERR_HANDSHAKE_LIMIT`: more than `maxPendingHandshakes` connections were
+ *   in their handshake; the oldest one is dropped.
+ * - `ERR_SLOW_PEER`: a peer did not read while more than
+ *   `maxQueuedBytes` / `maxQueuedFrames` waited for it.
+ *
+ * @example
+ * ```ts
+ * import { MeshLimitError } from "./mod.ts";
+ *
+ * const error = new MeshLimitError("ERR_STATE_LIMIT", "State over maxStateBytes");
+ * console.log(error.code);
+ * ```
+ */
+export class MeshLimitError extends RangeError {
+  /** Which limit was reached. */
+  readonly code: "ERR_STATE_LIMIT" | "ERR_MEMBER_LIMIT" | "ERR_HANDSHAKE_LIMIT" | "ERR_SLOW_PEER";
+
+  /**
+   * Creates the error.
+   *
+   * @param code which limit was reached
+   * @param message human-readable description
+   */
+  constructor(
+    code: "ERR_STATE_LIMIT" | "ERR_MEMBER_LIMIT" | "ERR_HANDSHAKE_LIMIT" | "ERR_SLOW_PEER",
+    message: string,
+  ) {
+    super(message);
+    this.name = "MeshLimitError";
+    this.code = code;
   }
 }

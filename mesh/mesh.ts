@@ -8,7 +8,16 @@
 import { connect, listen } from "../framed/mod.ts";
 import type { FramedListener } from "../framed/mod.ts";
 import { frameKey, FrameMac, handshakeProof, newMemberId, newNonce, sameBytes } from "./_auth.ts";
-import { type ByteConnection, destroyConnection, Link, readFrame } from "./_link.ts";
+import {
+  type ByteConnection,
+  destroyConnection,
+  Link,
+  type LinkLimits,
+  readFrame,
+} from "./_link.ts";
+import { GossipAdmission } from "./_admission.ts";
+import { checkString } from "./_content.ts";
+import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
   type Ack,
   decodeContent,
@@ -17,6 +26,7 @@ import {
   decodeReply,
   decodeTime,
   encodeContent,
+  type EncodedContent,
   encodeJsonFrame,
   encodeMessage,
   encodeReply,
@@ -29,6 +39,7 @@ import {
   isWireStateEntry,
   KIND_ACK,
   KIND_BATCH,
+  KIND_CLOSE,
   KIND_HELLO,
   KIND_LEAVE,
   KIND_MEMBERS,
@@ -41,17 +52,23 @@ import {
   KIND_REPLY,
   KIND_REQUEST,
   KIND_STATE,
+  MAX_CONTROL_SIZE,
+  MAX_HANDSHAKE_SIZE,
+  MAX_HOST_LENGTH,
   PROOF_SIZE,
   PROTOCOL_VERSION,
   type Reject,
   REPLY_ERROR,
   REPLY_NO_HANDLER,
   REPLY_OK,
+  WIRE_FRAME_LIMIT,
   type WireMember,
   type WireStateEntry,
 } from "./_protocol.ts";
 import {
+  MeshContentError,
   MeshJoinError,
+  MeshLimitError,
   MeshMessageTooLargeError,
   MeshOptionError,
   MeshPeerError,
@@ -161,15 +178,65 @@ export interface MeshOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Most members a gossiped member list may make this member know.
+   * Most members this member knows and connects to (members it has reached;
+   * pending handshakes and gossiped members not reached yet do not count).
+   * A member dialling in beyond it is refused (`ERR_MESH_FULL`).
    * @default {1024}
    */
   maxMembers?: number;
+  /**
+   * Most members learned from one peer's gossip that may wait to be reached
+   * at once; more are ignored until some are reached.
+   * @default {256}
+   */
+  maxUnverifiedMembers?: number;
+  /**
+   * Members gossiped by one peer that may turn out unreachable before that
+   * peer's connection is closed (`ERR_MEMBER_LIMIT`).
+   * @default {32}
+   */
+  maxUnreachableMembers?: number;
+  /**
+   * Connections in their handshake at once (inbound); beyond it the oldest
+   * is dropped (`ERR_HANDSHAKE_LIMIT`). They never take member slots.
+   * @default {128}
+   */
+  maxPendingHandshakes?: number;
   /**
    * Most keys (deleted ones included) of the replicated state.
    * @default {10000}
    */
   maxStateEntries?: number;
+  /**
+   * Largest state entry: key plus value, JSON-encoded, in UTF-8 bytes
+   * (`ERR_STATE_LIMIT` above it). Use the same value on every member.
+   * @default {1048576}
+   */
+  maxStateValueSize?: number;
+  /**
+   * Most state keys (deleted ones included) whose last writer is one member.
+   * @default {1024}
+   */
+  maxStateKeysPerMember?: number;
+  /**
+   * Most bytes of the replicated state (keys and values, JSON-encoded).
+   * @default {33554432}
+   */
+  maxStateBytes?: number;
+  /**
+   * Bytes waiting to be written to one peer at most; a peer that lets more
+   * pile up (it does not read) loses its connection (`ERR_SLOW_PEER`), so
+   * `broadcast()` never waits on it for long. A single message is always
+   * accepted into an empty queue.
+   * @default {67108864}
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Frames waiting to be written to one peer at most (`ERR_SLOW_PEER`
+   * above it).
+   * @default {65536}
+   */
+  maxQueuedFrames?: number;
   /**
    * Messages `messages()` iterators may hold before reading from the peers
    * pauses (backpressure to the senders).
@@ -262,6 +329,34 @@ export interface MeshEventMap {
   peersuspect: CustomEvent<MeshPeerEventDetail>;
   /** A member left, timed out or was replaced. */
   peerleave: CustomEvent<MeshPeerEventDetail>;
+  /**
+   * This member closed a connection because the other side went over a
+   * limit or sent something invalid (only that connection is closed).
+   */
+  connectionerror: CustomEvent<MeshConnectionErrorDetail>;
+}
+
+/**
+ * Detail of a `connectionerror` event: why a connection was closed and to
+ * whom.
+ *
+ * @example
+ * ```ts
+ * import { joinMesh } from "./mod.ts";
+ *
+ * await using mesh = await joinMesh({ name: "solo" });
+ * mesh.addEventListener("connectionerror", (e) => {
+ *   console.warn(e.detail.error.code, e.detail.remoteAddr, e.detail.peerId);
+ * });
+ * ```
+ */
+export interface MeshConnectionErrorDetail {
+  /** The typed error (`MeshLimitError`, `MeshProtocolError`, `MeshMessageTooLargeError`, …). */
+  error: Error & { code: string };
+  /** The other end of the connection. */
+  remoteAddr: Deno.NetAddr;
+  /** The peer's id, once its handshake told it. */
+  peerId?: string;
 }
 
 /**
@@ -319,6 +414,10 @@ interface Member {
   /** Member entries (`id:left`) this member is known to have: not flooded to it again. */
   knows: Set<string>;
   attempted: boolean;
+  /** A connection to it succeeded once; unverified members only come from gossip. */
+  verified: boolean;
+  /** Id of the member whose gossip told us about it (unverified members). */
+  source?: string;
 }
 
 interface PendingRequest {
@@ -342,6 +441,8 @@ function familyOf(hostname: string): Family {
 }
 
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", ""]);
+/** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
+const MEMBERS_PER_FRAME = 256;
 const TICK = 50;
 /**
  * Of two members that learn of each other, only the lower id dials; the
@@ -366,6 +467,25 @@ function refused(reject: Reject): MeshJoinError | MeshProtocolError {
     return new MeshJoinError(reject.code, String(reject.message));
   }
   return new MeshProtocolError("ERR_INVALID_FRAME", `Connection refused: ${reject.code}`);
+}
+
+/** The peer sent CLOSE: the link ends without a fault of the peer's. */
+class LinkClosedByPeer extends Error {}
+
+/**
+ * The typed error to report when `error` is the peer's fault (it went over
+ * a limit or sent something invalid); `undefined` for ordinary ends.
+ */
+function peerFault(error: unknown): (Error & { code: string }) | undefined {
+  if (
+    error instanceof MeshProtocolError || error instanceof MeshLimitError ||
+    error instanceof MeshMessageTooLargeError
+  ) return error;
+  const framed = error as { name?: string; code?: unknown; size?: number; limit?: number };
+  if (framed?.code === "ERR_MESSAGE_TOO_LARGE" && typeof framed.size === "number") {
+    return new MeshMessageTooLargeError(framed.size, framed.limit ?? 0);
+  }
+  return undefined;
 }
 
 class Refusal extends Error {
@@ -409,6 +529,12 @@ export class Mesh extends EventTarget {
       "secret" | "cert" | "key" | "caCerts" | "signal" | "advertise" | "allowAddress"
     >
   >;
+  #linkLimits: LinkLimits;
+  #stateFrameLimit: number;
+  #admission: GossipAdmission;
+  #accepting = new Map<ByteConnection, Member | undefined>();
+  #unverified = 0;
+  #acceptingIds = new Set<string>();
   #secret?: string;
   #allowAddress: (addr: MeshAddress) => boolean;
   #tls: { cert?: string; key?: string; caCerts?: string[] };
@@ -464,7 +590,15 @@ export class Mesh extends EventTarget {
       timeout = 10_000,
       handshakeTimeout = 5000,
       maxMembers = 1024,
+      maxUnverifiedMembers = 256,
+      maxUnreachableMembers = 32,
+      maxPendingHandshakes = 128,
       maxStateEntries = 10_000,
+      maxStateValueSize = 1024 * 1024,
+      maxStateKeysPerMember = 1024,
+      maxStateBytes = 32 * 1024 * 1024,
+      maxQueuedBytes = 64 * 1024 * 1024,
+      maxQueuedFrames = 65_536,
       inboxSize = 1024,
       cert,
       key,
@@ -500,25 +634,46 @@ export class Mesh extends EventTarget {
       timeout: checkInterval("timeout", timeout),
       handshakeTimeout: checkInterval("handshakeTimeout", handshakeTimeout, 10),
       maxMembers: checkInterval("maxMembers", maxMembers),
+      maxUnverifiedMembers: checkInterval("maxUnverifiedMembers", maxUnverifiedMembers),
+      maxUnreachableMembers: checkInterval("maxUnreachableMembers", maxUnreachableMembers, 0),
+      maxPendingHandshakes: checkInterval("maxPendingHandshakes", maxPendingHandshakes),
       maxStateEntries: checkInterval("maxStateEntries", maxStateEntries),
+      maxStateValueSize: checkInterval("maxStateValueSize", maxStateValueSize, 16),
+      maxStateKeysPerMember: checkInterval("maxStateKeysPerMember", maxStateKeysPerMember),
+      maxStateBytes: checkInterval("maxStateBytes", maxStateBytes, 16),
+      maxQueuedBytes: checkInterval("maxQueuedBytes", maxQueuedBytes),
+      maxQueuedFrames: checkInterval("maxQueuedFrames", maxQueuedFrames),
       inboxSize: checkInterval("inboxSize", inboxSize),
     };
+    this.#linkLimits = {
+      maxFrameSize: this.#options.maxMessageSize + FRAME_OVERHEAD,
+      maxQueuedBytes: this.#options.maxQueuedBytes,
+      maxQueuedFrames: this.#options.maxQueuedFrames,
+    };
+    this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
+    this.#admission = new GossipAdmission({
+      maxUnverified: this.#options.maxUnverifiedMembers,
+      maxUnreachable: this.#options.maxUnreachableMembers,
+    });
     this.#secret = secret;
     this.#tls = { cert, key, caCerts };
     this.id = newMemberId();
     this.name = name;
-    this.state = new MeshState(
-      this.id,
-      (entries) => this.#publishState(entries),
-      this.#options.maxStateEntries,
-    );
+    this.state = new MeshState(this.id, (entries) => this.#publishState(entries), {
+      maxEntries: this.#options.maxStateEntries,
+      maxValueSize: this.#options.maxStateValueSize,
+      maxKeysPerMember: this.#options.maxStateKeysPerMember,
+      maxBytes: this.#options.maxStateBytes,
+    });
     this.#listener = listen({
       hostname,
       port,
       framing: "length",
       sendType: "bytes",
       receiveType: "bytes",
-      maxMessageSize: Math.max(this.#options.maxMessageSize, 256 * 1024) + FRAME_OVERHEAD,
+      // Small in every phase: larger frames travel in pieces (see _fragment.ts),
+      // so nobody makes us buffer more than this before authenticating.
+      maxMessageSize: WIRE_FRAME_LIMIT,
       cert,
       key,
     });
@@ -556,8 +711,12 @@ export class Mesh extends EventTarget {
 
   /**
    * Sends a message to every connected member. Resolves once it is written
-   * to every connection (backpressure); rejects with
-   * `MeshMessageTooLargeError` before sending anything when too large.
+   * to every connection (backpressure); a member that does not read is
+   * dropped once `maxQueuedBytes` / `maxQueuedFrames` wait for it
+   * (`ERR_SLOW_PEER`), so this never waits on one member for long. Rejects
+   * with `MeshMessageTooLargeError` before sending anything when too large,
+   * and with `MeshContentError` when the content cannot travel as JSON
+   * (leave `content` out to send none; an explicit `undefined` is refused).
    *
    * @example
    * ```ts
@@ -570,7 +729,7 @@ export class Mesh extends EventTarget {
   broadcast(type: string, content?: unknown): Promise<void> {
     let frame: Uint8Array;
     try {
-      frame = this.#encodeMessage(type, content);
+      frame = this.#encodeMessage(type, content, arguments.length >= 2);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -595,6 +754,8 @@ export class Mesh extends EventTarget {
    *
    * @throws {MeshPeerError} `ERR_UNKNOWN_PEER` when no such peer is in the mesh,
    *   `ERR_PEER_LEFT` when it is not connected right now
+   * @throws {MeshContentError} when the content cannot travel as JSON (as in
+   *   {@linkcode Mesh.broadcast})
    *
    * @example
    * ```ts
@@ -607,8 +768,8 @@ export class Mesh extends EventTarget {
    */
   send(peerId: string, type: string, content?: unknown): Promise<void> {
     try {
-      const link = this.#linkTo(peerId);
-      return link.post(this.#encodeMessage(type, content));
+      const frame = this.#encodeMessage(type, content, arguments.length >= 3);
+      return this.#linkTo(peerId).post(frame);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -618,7 +779,9 @@ export class Mesh extends EventTarget {
    * Sends a request to one member and resolves to its handler's answer (see
    * {@linkcode Mesh.onRequest}). Rejects with `MeshRequestError` when the
    * peer has no handler or the handler throws, with `MeshPeerError` when the
-   * peer leaves or the connection drops first, and with the signal's reason
+   * peer leaves or the connection drops first, with `MeshContentError` when
+   * the content cannot travel as JSON (pass `null`, not `undefined`, when
+   * there is nothing to send but options), and with the signal's reason
    * when aborted.
    *
    * @example
@@ -637,15 +800,20 @@ export class Mesh extends EventTarget {
     content?: unknown,
     options: MeshRequestOptions = {},
   ): Promise<unknown> {
-    const { signal } = options;
+    const explicit = arguments.length >= 3;
     try {
+      if (typeof options !== "object" || options === null) {
+        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request options must be an object");
+      }
+      const { signal } = options;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
+      }
       signal?.throwIfAborted();
+      const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
       const link = this.#linkTo(peerId);
       const requestId = this.#nextRequestId;
       this.#nextRequestId = this.#nextRequestId >= 0xffffffff ? 1 : this.#nextRequestId + 1;
-      const type_ = encodeType(type);
-      const encoded = encodeContent(content);
-      this.#checkSize(type_.length + encoded.body.length);
       const { promise, resolve, reject } = Promise.withResolvers<unknown>();
       const onAbort = () => {
         this.#requests.delete(requestId);
@@ -957,13 +1125,14 @@ export class Mesh extends EventTarget {
     };
   }
 
-  async #withTimeout<T>(promise: Promise<T>, conn: ByteConnection): Promise<T> {
+  /** Races `promise` against the handshake's deadline (`performance.now()` time). */
+  async #withTimeout<T>(promise: Promise<T>, conn: ByteConnection, deadline: number): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         destroyConnection(conn);
         reject(new DOMException("Handshake timed out", "TimeoutError"));
-      }, this.#options.handshakeTimeout);
+      }, Math.max(0, deadline - performance.now()));
     });
     try {
       return await Promise.race([promise, timeout]);
@@ -983,20 +1152,65 @@ export class Mesh extends EventTarget {
     this.#track(conn.closed.finally(() => clearTimeout(timer)));
   }
 
+  /** Reports a connection closed for the peer's fault (`connectionerror`). */
+  #connectionError(error: unknown, conn: ByteConnection, peerId?: string): void {
+    const typed = peerFault(error);
+    if (!typed || this.#closed) return;
+    let remoteAddr: Deno.NetAddr;
+    try {
+      remoteAddr = conn.remoteAddr;
+    } catch {
+      remoteAddr = { transport: "tcp", hostname: "", port: 0 };
+    }
+    const detail: MeshConnectionErrorDetail = {
+      error: typed,
+      remoteAddr,
+      ...(peerId ? { peerId } : {}),
+    };
+    this.dispatchEvent(new CustomEvent("connectionerror", { detail }));
+  }
+
+  /**
+   * Makes room for one more inbound handshake: beyond
+   * `maxPendingHandshakes` the oldest is dropped (it had the longest time to
+   * finish; a flood of new ones cannot keep a slow but honest one out for
+   * long, and a legitimate handshake takes one round trip).
+   */
+  #admitHandshake(conn: ByteConnection): void {
+    while (this.#accepting.size >= this.#options.maxPendingHandshakes) {
+      const [oldest] = this.#accepting.keys();
+      this.#accepting.delete(oldest);
+      const error = new MeshLimitError(
+        "ERR_HANDSHAKE_LIMIT",
+        `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
+      );
+      this.#connectionError(error, oldest);
+      this.#reject(oldest, error.code, error.message);
+    }
+    this.#accepting.set(conn, undefined);
+  }
+
   async #accept(conn: ByteConnection): Promise<void> {
     this.#handshakes.add(conn);
+    this.#admitHandshake(conn);
+    const deadline = performance.now() + this.#options.handshakeTimeout;
     const reader = conn.readable.getReader();
     let member: Member | undefined;
+    let claimedId: string | undefined;
     let claimed = false;
     try {
-      const helloFrame = await this.#withTimeout(readFrame(reader), conn);
-      if (!helloFrame || helloFrame[0] !== KIND_HELLO) throw new Error("Expected HELLO");
-      const hello = decodeJsonBody(helloFrame) as Hello;
+      const helloFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
+      if (!this.#accepting.has(conn) || !helloFrame) return; // dropped, or hung up
+      if (helloFrame[0] !== KIND_HELLO) {
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected HELLO");
+      }
+      const hello = decodeJsonBody(helloFrame, 1, MAX_HANDSHAKE_SIZE) as Hello;
       if (
         typeof hello !== "object" || hello === null || typeof hello.id !== "string" ||
         hello.id.length === 0 || hello.id.length > 64 || typeof hello.name !== "string" ||
         hello.name.length === 0 || hello.name.length > 256 || typeof hello.host !== "string" ||
-        !Number.isInteger(hello.port) || typeof hello.nonce !== "string"
+        hello.host.length > MAX_HOST_LENGTH || !Number.isInteger(hello.port) ||
+        hello.port < 0 || hello.port > 65535 || typeof hello.nonce !== "string"
       ) {
         return this.#reject(conn, "ERR_INVALID_FRAME", "Malformed HELLO");
       }
@@ -1021,7 +1235,7 @@ export class Mesh extends EventTarget {
         return this.#reject(conn, "ERR_NAME_TAKEN", `Name "${hello.name}" is already taken`);
       }
       member = this.#members.get(hello.id);
-      if (member?.pending === "accept") {
+      if (member?.pending === "accept" || this.#acceptingIds.has(hello.id)) {
         return this.#reject(conn, "ERR_DUPLICATE", "A connection is being set up already");
       }
       if (member?.link?.open && !member.suspect) {
@@ -1038,13 +1252,14 @@ export class Mesh extends EventTarget {
         );
       }
       const host = hello.host === "" ? conn.remoteAddr.hostname : hello.host;
-      if (!member) {
-        if (this.#members.size >= this.#options.maxMembers) {
-          return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
-        }
-        member = this.#addMember(hello.id, hello.name, host, hello.port, 0, false);
+      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
+        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
       }
-      member.pending = "accept";
+      // A member slot is taken only once the handshake is done: until then
+      // the id is merely reserved against a second handshake for it.
+      if (member) member.pending = "accept";
+      this.#acceptingIds.add(hello.id);
+      claimedId = hello.id;
       claimed = true;
       const ack: Ack = {
         id: this.id,
@@ -1063,11 +1278,14 @@ export class Mesh extends EventTarget {
       ackFrame.set(proof, 1);
       ackFrame.set(ackJson, 1 + PROOF_SIZE);
       this.#send(conn, ackFrame);
-      const proofFrame = await this.#withTimeout(readFrame(reader), conn);
+      const proofFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
+      if (!this.#accepting.has(conn)) return;
       if (!proofFrame) throw new Error("Closed during handshake");
-      if (proofFrame[0] === KIND_REJECT) throw new Refusal(decodeJsonBody(proofFrame) as Reject);
+      if (proofFrame[0] === KIND_REJECT) {
+        throw new Refusal(decodeJsonBody(proofFrame, 1, MAX_HANDSHAKE_SIZE) as Reject);
+      }
       if (proofFrame[0] !== KIND_PROOF || proofFrame.length !== 1 + PROOF_SIZE) {
-        throw new Error("Expected PROOF");
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected PROOF");
       }
       let sendMac: FrameMac | undefined;
       let receiveMac: FrameMac | undefined;
@@ -1080,23 +1298,36 @@ export class Mesh extends EventTarget {
         receiveMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", hello_, ackJson));
       }
       if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
+      member = this.#members.get(hello.id);
+      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
+        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
+      }
+      if (!member) member = this.#addMember(hello.id, hello.name, host, hello.port, 0, false);
       this.#send(conn, new Uint8Array([KIND_READY]));
       member.name = hello.name;
       member.host = host;
       member.port = hello.port;
       this.#handshakes.delete(conn);
-      this.#established(member, new Link(conn, reader, false, sendMac, receiveMac));
-    } catch {
+      this.#accepting.delete(conn);
+      this.#established(
+        member,
+        new Link(conn, reader, false, this.#linkLimits, sendMac, receiveMac),
+      );
+    } catch (error) {
+      this.#connectionError(error, conn, claimedId);
       destroyConnection(conn);
     } finally {
       this.#handshakes.delete(conn);
-      if (claimed && member?.pending === "accept") {
-        member.pending = undefined;
-        if (!member.link && !member.peer && member.beat === 0 && !member.attempted) {
-          this.#members.delete(member.id);
-        }
-      }
+      this.#accepting.delete(conn);
+      if (claimedId) this.#acceptingIds.delete(claimedId);
+      if (claimed && member?.pending === "accept") member.pending = undefined;
     }
+  }
+
+  #verifiedCount(): number {
+    let count = 0;
+    for (const member of this.#members.values()) if (member.verified) count++;
+    return count;
   }
 
   /**
@@ -1114,7 +1345,7 @@ export class Mesh extends EventTarget {
         framing: "length",
         sendType: "bytes",
         receiveType: "bytes",
-        maxMessageSize: Math.max(this.#options.maxMessageSize, 256 * 1024) + FRAME_OVERHEAD,
+        maxMessageSize: WIRE_FRAME_LIMIT,
         connectTimeout: this.#options.handshakeTimeout,
         reconnect: false,
         signal: this.#abort.signal,
@@ -1136,16 +1367,21 @@ export class Mesh extends EventTarget {
       const hello = this.#hello(to?.id);
       const helloFrame = encodeJsonFrame(KIND_HELLO, hello);
       this.#send(conn, helloFrame);
-      const answer = await this.#withTimeout(readFrame(reader), conn);
+      const deadline = performance.now() + this.#options.handshakeTimeout;
+      const answer = await this.#withTimeout(readFrame(reader), conn, deadline);
       if (!answer) throw new Error("Closed during handshake");
-      if (answer[0] === KIND_REJECT) throw new Refusal(decodeJsonBody(answer) as Reject);
+      if (answer[0] === KIND_REJECT) {
+        throw new Refusal(decodeJsonBody(answer, 1, MAX_HANDSHAKE_SIZE) as Reject);
+      }
       if (answer[0] !== KIND_ACK || answer.length < 1 + PROOF_SIZE) throw new Error("Expected ACK");
       const ackJson = answer.subarray(1 + PROOF_SIZE);
-      const ack = decodeJsonBody(ackJson, 0) as Ack;
+      const ack = decodeJsonBody(ackJson, 0, MAX_HANDSHAKE_SIZE) as Ack;
       if (
         typeof ack !== "object" || ack === null || typeof ack.id !== "string" ||
         ack.id.length === 0 || ack.id.length > 64 || typeof ack.name !== "string" ||
-        typeof ack.host !== "string" || !Number.isInteger(ack.port)
+        ack.name.length === 0 || ack.name.length > 256 || typeof ack.host !== "string" ||
+        ack.host.length > MAX_HOST_LENGTH || !Number.isInteger(ack.port) || ack.port < 0 ||
+        ack.port > 65535
       ) {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed ACK");
       }
@@ -1175,9 +1411,11 @@ export class Mesh extends EventTarget {
       proofFrame[0] = KIND_PROOF;
       proofFrame.set(proof, 1);
       this.#send(conn, proofFrame);
-      const ready = await this.#withTimeout(readFrame(reader), conn);
+      const ready = await this.#withTimeout(readFrame(reader), conn, deadline);
       if (!ready) throw new Error("Closed during handshake");
-      if (ready[0] === KIND_REJECT) throw new Refusal(decodeJsonBody(ready) as Reject);
+      if (ready[0] === KIND_REJECT) {
+        throw new Refusal(decodeJsonBody(ready, 1, MAX_HANDSHAKE_SIZE) as Reject);
+      }
       if (ready[0] !== KIND_READY) throw new Error("Expected READY");
       if (this.#closed) throw new Error("Leaving");
       member = this.#members.get(ack.id);
@@ -1188,9 +1426,13 @@ export class Mesh extends EventTarget {
       member.host = host;
       member.port = ack.port;
       this.#handshakes.delete(conn);
-      this.#established(member, new Link(conn, reader, true, sendMac, receiveMac));
+      this.#established(
+        member,
+        new Link(conn, reader, true, this.#linkLimits, sendMac, receiveMac),
+      );
       return true;
     } catch (error) {
+      this.#connectionError(error, conn, to?.id);
       destroyConnection(conn);
       if (to) {
         to.pending = undefined;
@@ -1223,6 +1465,7 @@ export class Mesh extends EventTarget {
     }
     if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
       // The member is gone: its address now belongs to someone else.
+      if (!member.verified) return this.#dropUnverified(member, true);
       this.#forget(member, "replaced");
       return;
     }
@@ -1230,6 +1473,12 @@ export class Mesh extends EventTarget {
   }
 
   #dialFailed(member: Member): void {
+    if (!member.verified) {
+      // Gossip about a member nobody can reach: it never takes a slot.
+      this.#dropUnverified(member, true);
+      this.#checkJoined();
+      return;
+    }
     member.pending = undefined;
     member.attempted = true;
     member.failures++;
@@ -1274,12 +1523,44 @@ export class Mesh extends EventTarget {
       waitUntil: this.id > id ? now + DIAL_GRACE : 0,
       knows: new Set(),
       attempted: false,
+      verified: false,
     };
     this.#members.set(id, member);
     if (flood) this.#floodQueue.set(id, [id, name, host, port, beat, 0]);
     return member;
   }
 
+  /** Removes a member entry, freeing its gossip slot when it was never reached. */
+  #removeMember(member: Member): void {
+    if (member.source !== undefined) return this.#dropUnverified(member, false);
+    this.#members.delete(member.id);
+  }
+
+  /**
+   * Removes a gossiped member that was never reached; when `unreachable`,
+   * counts it against the member that gossiped it, and cuts that one off
+   * (`ERR_MEMBER_LIMIT`) once it has sent too many.
+   */
+  #dropUnverified(member: Member, unreachable: boolean): void {
+    if (this.#members.get(member.id) === member) this.#members.delete(member.id);
+    const source = member.source;
+    if (source === undefined) return;
+    member.source = undefined;
+    this.#unverified--;
+    if (!unreachable) return this.#admission.release(source);
+    if (!this.#admission.unreachable(source)) return;
+    const offender = this.#members.get(source);
+    for (const other of [...this.#members.values()]) {
+      if (other.source === source && !other.pending) this.#dropUnverified(other, false);
+    }
+    if (!offender?.link?.open) return;
+    const error = new MeshLimitError(
+      "ERR_MEMBER_LIMIT",
+      `More than maxUnreachableMembers of ${this.#options.maxUnreachableMembers} gossiped members could not be reached`,
+    );
+    this.#connectionError(error, offender.link.conn, offender.id);
+    this.#track(offender.link.closeWith(error));
+  }
   #established(member: Member, link: Link): void {
     const old = member.link;
     if (old && old !== link) {
@@ -1295,6 +1576,12 @@ export class Mesh extends EventTarget {
     member.lastHeard = now;
     member.beatAt = now;
     member.suspect = false;
+    member.verified = true;
+    if (member.source !== undefined) {
+      this.#admission.release(member.source);
+      member.source = undefined;
+      this.#unverified--;
+    }
     // A new member with the name of a lost one replaces it.
     for (const other of this.#members.values()) {
       if (other !== member && other.name === member.name) this.#forget(other, "replaced");
@@ -1303,7 +1590,8 @@ export class Mesh extends EventTarget {
     this.#sendMembers(member, this.#memberList());
     const snapshot = this.state.snapshot();
     if (snapshot.length > 0) {
-      link.post(encodeJsonFrame(KIND_STATE, { full: true, entries: snapshot }));
+      // In pieces under the control limit, however large the state is.
+      for (const frame of stateFrames(snapshot, true)) link.post(frame).catch(() => {});
     }
     link.post(encodeTime(KIND_PING, now));
     if (!member.peer) {
@@ -1359,6 +1647,15 @@ export class Mesh extends EventTarget {
     } catch (e) {
       error = e;
     }
+    error ??= link.failure;
+    const fault = peerFault(error);
+    if (fault && link.open) {
+      // Only this link closes; the peer is told why.
+      this.#connectionError(fault, link.conn, member.id);
+      this.#track(link.closeWith(fault));
+    } else if (fault instanceof MeshLimitError && fault.code === "ERR_SLOW_PEER") {
+      this.#connectionError(fault, link.conn, member.id);
+    }
     this.#linkClosed(member, link, error);
   }
 
@@ -1395,14 +1692,14 @@ export class Mesh extends EventTarget {
         return;
       }
       case KIND_MEMBERS:
-        this.#mergeMembers(member, decodeJsonBody(frame));
+        this.#mergeMembers(member, decodeJsonBody(frame, 1, MAX_CONTROL_SIZE));
         if (this.#join && member.link === link) {
           this.#join.heardMembers = true;
           this.#checkJoined();
         }
         return;
       case KIND_STATE: {
-        const body = decodeJsonBody(frame) as { entries?: unknown };
+        const body = decodeJsonBody(frame, 1, this.#stateFrameLimit) as { entries?: unknown };
         if (!Array.isArray(body?.entries) || !body.entries.every(isWireStateEntry)) {
           throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed STATE frame");
         }
@@ -1412,6 +1709,13 @@ export class Mesh extends EventTarget {
       case KIND_LEAVE:
         link.leaving = true;
         return;
+      case KIND_CLOSE: {
+        // The peer closes this link because of something we did (a limit).
+        const body = decodeJsonBody(frame, 1, MAX_HANDSHAKE_SIZE) as Partial<Reject>;
+        link.remoteClose = `${String(body?.code)}: ${String(body?.message)}`;
+        link.leaving = false;
+        throw new LinkClosedByPeer();
+      }
       default:
         throw new MeshProtocolError("ERR_INVALID_FRAME", `Unknown frame kind ${frame[0]}`);
     }
@@ -1468,13 +1772,16 @@ export class Mesh extends EventTarget {
   }
 
   #linkClosed(member: Member, link: Link, error: unknown): void {
-    link.fail(error);
+    if (!link.closing) link.fail(error);
     if (member.link !== link) return;
     member.link = undefined;
+    const why = link.remoteClose ? ` (it closed the connection: ${link.remoteClose})` : "";
     for (const [id, request] of this.#requests) {
       if (request.peer !== member.id) continue;
       this.#requests.delete(id);
-      request.reject(new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost`));
+      request.reject(
+        new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
+      );
     }
     if (this.#closed) return;
     if (link.leaving) {
@@ -1514,7 +1821,7 @@ export class Mesh extends EventTarget {
       member.link.fail(new DOMException("Member forgotten", "AbortError"));
       member.link = undefined;
     }
-    this.#members.delete(member.id);
+    this.#removeMember(member);
     this.#dropPeer(member, reason);
   }
 
@@ -1541,7 +1848,8 @@ export class Mesh extends EventTarget {
       0,
     ]];
     for (const m of this.#members.values()) {
-      if (m.pending === "accept" && !m.peer) continue;
+      // Only members reached once: gossip never passes on what nobody verified.
+      if (!m.verified) continue;
       list.push([m.id, m.name, m.host, m.port, m.beat, m.left ? 1 : 0]);
     }
     return list;
@@ -1549,7 +1857,11 @@ export class Mesh extends EventTarget {
 
   #sendMembers(member: Member, list: WireMember[]): void {
     for (const entry of list) member.knows.add(`${entry[0]}:${entry[5]}`);
-    member.link?.post(encodeJsonFrame(KIND_MEMBERS, list)).catch(() => {});
+    // In pieces well under the control limit, however many members there are.
+    for (let i = 0; i < list.length; i += MEMBERS_PER_FRAME) {
+      member.link?.post(encodeJsonFrame(KIND_MEMBERS, list.slice(i, i + MEMBERS_PER_FRAME)))
+        .catch(() => {});
+    }
   }
 
   #mergeMembers(from: Member, body: unknown): void {
@@ -1562,21 +1874,29 @@ export class Mesh extends EventTarget {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
       }
       const [id, name, host, port, beat, left] = entry;
-      from.knows.add(`${id}:${left}`);
-      if (id === this.id) continue;
+      if (id === this.id) {
+        from.knows.add(`${id}:${left}`);
+        continue;
+      }
       let member = this.#members.get(id);
       if (!member) {
         if (left || host === "" || port === 0) continue;
-        if (this.#members.size >= this.#options.maxMembers) continue;
         if (!this.#allowAddress({ hostname: host, port })) continue;
-        member = this.#addMember(id, name, host, port, beat);
+        // Not a member until reached: held apart, a bounded number per source.
+        if (this.#unverified >= this.#options.maxMembers) continue;
+        if (!this.#admission.admit(from.id)) continue;
+        member = this.#addMember(id, name, host, port, beat, false);
+        member.source = from.id;
+        this.#unverified++;
+        from.knows.add(`${id}:${left}`);
         continue;
       }
+      from.knows.add(`${id}:${left}`);
       if (beat > member.beat) {
         member.beat = beat;
         member.beatAt = now;
       }
-      if (left && !member.left && member !== from) {
+      if (left && !member.left && member !== from && member.verified) {
         member.left = true;
         member.beatAt = now;
         this.#floodQueue.set(id, [id, name, member.host, member.port, member.beat, 1]);
@@ -1635,7 +1955,7 @@ export class Mesh extends EventTarget {
       if (member.link?.open) linked.push(member);
       if (!member.link && !member.pending) {
         if (now - member.beatAt > forgetTimeout) {
-          this.#members.delete(member.id);
+          this.#removeMember(member);
           continue;
         }
         if (
@@ -1675,9 +1995,10 @@ export class Mesh extends EventTarget {
 
   #publishState(entries: WireStateEntry[]): void {
     if (this.#closed) return;
-    const frame = encodeJsonFrame(KIND_STATE, { full: false, entries });
+    const frames = stateFrames(entries, false);
     for (const member of this.#members.values()) {
-      if (member.link?.open) member.link.post(frame).catch(() => {});
+      if (!member.link?.open) continue;
+      for (const frame of frames) member.link.post(frame).catch(() => {});
     }
   }
 
@@ -1702,12 +2023,27 @@ export class Mesh extends EventTarget {
     }
   }
 
-  #encodeMessage(type: string, content: unknown): Uint8Array {
+  #encodeParts(
+    type: string,
+    content: unknown,
+    explicit: boolean,
+  ): { type: Uint8Array; encoded: EncodedContent } {
     if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
-    if (typeof type !== "string") throw new TypeError("Message type must be a string");
+    checkString(type, "Message type");
+    if (explicit && content === undefined) {
+      throw new MeshContentError(
+        "ERR_INVALID_CONTENT",
+        "Content is undefined (leave the argument out to send no content)",
+      );
+    }
     const type_ = encodeType(type);
     const encoded = encodeContent(content);
     this.#checkSize(type_.length + encoded.body.length);
+    return { type: type_, encoded };
+  }
+
+  #encodeMessage(type: string, content: unknown, explicit: boolean): Uint8Array {
+    const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
     return encodeMessage(type_, encoded);
   }
 

@@ -6,7 +6,7 @@
  */
 
 import { joinMesh, type Mesh, type MeshAddress } from "../../mesh/mod.ts";
-import { startServer, type ServerProcess } from "./_harness.ts";
+import { type ServerProcess, startServer } from "./_harness.ts";
 
 /** The target member's script. */
 export const MESH_MEMBER = new URL("./servers/mesh_member.ts", import.meta.url);

@@ -10,7 +10,11 @@ Deno.test("a mesh member holds against one member pushing 200 state keys of 1 Mi
   await using _asker = asker.mesh;
   const stop = new AbortController();
   const probes = probeDuring(asker.probe, stop.signal);
-  const attack = floodState(addr, { keys: 200, valueBytes: 1024 * 1024 - 256, signal: stop.signal });
+  const attack = floodState(addr, {
+    keys: 200,
+    valueBytes: 1024 * 1024 - 256,
+    signal: stop.signal,
+  });
   await sleep(5000);
   stop.abort();
   const result = await attack;

@@ -10,6 +10,7 @@
 
 import { connect, type FramedConnection } from "../../../framed/mod.ts";
 import { joinMesh, type MeshAddress } from "../../../mesh/mod.ts";
+import { fragment } from "../../../mesh/_fragment.ts";
 import {
   encodeJsonFrame,
   forEachFrame,
@@ -252,7 +253,8 @@ export async function floodState(
         entries: [[`flood-${i}`, i + 1, member.id, 0, value]],
       });
       try {
-        await member.conn.send(frame);
+        // In FRAGMENT pieces, as a member sends any frame over 64 KiB.
+        for (const piece of fragment(frame)) await member.conn.send(piece);
       } catch {
         break;
       }
