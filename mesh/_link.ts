@@ -23,11 +23,16 @@ import {
 export interface LinkLimits {
   /** Largest frame taken in (after joining its pieces), in bytes. */
   maxFrameSize: number;
-  /** Bytes queued for the peer at most; above it the link fails with `ERR_SLOW_PEER`. */
+  /**
+   * Bytes queued for the peer at most, each frame counting
+   * {@linkcode FRAME_COST} more than its size (so empty frames fill it too);
+   * above it the link fails with `ERR_SLOW_PEER`.
+   */
   maxQueuedBytes: number;
-  /** Frames queued for the peer at most (counted, so tiny frames fill it too). */
-  maxQueuedFrames: number;
 }
+
+/** What a queued frame costs beyond its bytes (the objects that hold it). */
+export const FRAME_COST = 64;
 
 /** How long a link being closed for a reason waits for the CLOSE frame to leave. */
 const CLOSE_GRACE = 200;
@@ -67,7 +72,7 @@ export class Link {
   #batches: Batch[] = [];
   #writing = false;
   #buffered = 0;
-  #queuedFrames = 0;
+  #charged = 0;
   #limits: LinkLimits;
   #reassembler: Reassembler;
   #closing: unknown = undefined;
@@ -131,16 +136,14 @@ export class Link {
       failed.catch(() => {});
       return failed;
     }
-    const { maxQueuedBytes, maxQueuedFrames } = this.#limits;
     if (
-      this.#queuedFrames >= maxQueuedFrames ||
-      (this.#buffered > 0 && this.#buffered + frame.length > maxQueuedBytes)
+      this.#charged > 0 && this.#charged + frame.length + FRAME_COST > this.#limits.maxQueuedBytes
     ) {
       // The peer does not read: it loses its link, not everybody their memory.
       this.fail(
         new MeshLimitError(
           "ERR_SLOW_PEER",
-          `Peer is not reading: ${this.#queuedFrames} frames / ${this.#buffered} bytes queued`,
+          `Peer is not reading: ${this.#buffered} bytes queued (maxQueuedBytes is ${this.#limits.maxQueuedBytes})`,
         ),
       );
       return this.post(frame);
@@ -156,7 +159,7 @@ export class Link {
 
   #enqueue(frame: Uint8Array, alone = false): Promise<void> {
     this.#buffered += frame.length;
-    this.#queuedFrames++;
+    this.#charged += frame.length + FRAME_COST;
     let batch = this.#batches.at(-1);
     // Each frame costs 4 bytes of length in a batch: count them, so a batch
     // never outgrows the transport's frame limit.
@@ -198,7 +201,7 @@ export class Link {
       }
       this.#batches.shift();
       this.#buffered -= batch.size;
-      this.#queuedFrames -= batch.frames.length;
+      this.#charged -= batch.size + FRAME_COST * batch.frames.length;
       batch.done.resolve();
     }
     this.#writing = false;
@@ -256,7 +259,7 @@ export class Link {
     for (const batch of this.#batches) batch.done.reject(this.#error);
     this.#batches = [];
     this.#buffered = 0;
-    this.#queuedFrames = 0;
+    this.#charged = 0;
     this.#reader.cancel().catch(() => {});
     destroyConnection(this.conn, this.#error);
   }

@@ -277,12 +277,12 @@ export class MeshContentError extends TypeError {
  *   more than `maxStateKeysPerMember` keys written by one member, or the
  *   state over `maxStateBytes` / `maxStateEntries` (also thrown by
  *   `state.set()`).
- * - `ERR_MEMBER_LIMIT`: a member gossiped more than `maxUnverifiedMembers`
+ * - `ERR_MEMBER_LIMIT`: a member gossiped more than `maxUnreachableMembers`
  *   members that could not be reached.
  * - `ERR_HANDSHAKE_LIMIT`: more than `maxPendingHandshakes` connections were
  *   in their handshake; the oldest one is dropped.
  * - `ERR_SLOW_PEER`: a peer did not read while more than
- *   `maxQueuedBytes` / `maxQueuedFrames` waited for it.
+ *   `maxQueuedBytes` waited for it.
  *
  * @example
  * ```ts

@@ -224,19 +224,15 @@ export interface MeshOptions {
    */
   maxStateBytes?: number;
   /**
-   * Bytes waiting to be written to one peer at most; a peer that lets more
-   * pile up (it does not read) loses its connection (`ERR_SLOW_PEER`), so
-   * `broadcast()` never waits on it for long. A single message is always
-   * accepted into an empty queue.
-   * @default {67108864}
+   * Bytes waiting to be written to one peer at most, each message counting
+   * 64 bytes more than its size (so empty ones fill it too). A peer that
+   * lets more pile up (it does not read) loses its connection
+   * (`ERR_SLOW_PEER`); a single message is always taken into an empty
+   * queue. `broadcast()` does not wait for a peer with over 1 MiB waiting,
+   * so one slow member cannot hold a broadcaster back.
+   * @default {33554432}
    */
   maxQueuedBytes?: number;
-  /**
-   * Frames waiting to be written to one peer at most (`ERR_SLOW_PEER`
-   * above it).
-   * @default {65536}
-   */
-  maxQueuedFrames?: number;
   /**
    * Messages `messages()` iterators may hold before reading from the peers
    * pauses (backpressure to the senders).
@@ -441,6 +437,8 @@ function familyOf(hostname: string): Family {
 }
 
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", ""]);
+/** Bytes waiting for a member above which `broadcast()` does not wait for it. */
+const BROADCAST_HIGH_WATER = 1024 * 1024;
 /** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
 const MEMBERS_PER_FRAME = 256;
 const TICK = 50;
@@ -597,8 +595,7 @@ export class Mesh extends EventTarget {
       maxStateValueSize = 1024 * 1024,
       maxStateKeysPerMember = 1024,
       maxStateBytes = 32 * 1024 * 1024,
-      maxQueuedBytes = 64 * 1024 * 1024,
-      maxQueuedFrames = 65_536,
+      maxQueuedBytes = 32 * 1024 * 1024,
       inboxSize = 1024,
       cert,
       key,
@@ -642,13 +639,11 @@ export class Mesh extends EventTarget {
       maxStateKeysPerMember: checkInterval("maxStateKeysPerMember", maxStateKeysPerMember),
       maxStateBytes: checkInterval("maxStateBytes", maxStateBytes, 16),
       maxQueuedBytes: checkInterval("maxQueuedBytes", maxQueuedBytes),
-      maxQueuedFrames: checkInterval("maxQueuedFrames", maxQueuedFrames),
       inboxSize: checkInterval("inboxSize", inboxSize),
     };
     this.#linkLimits = {
       maxFrameSize: this.#options.maxMessageSize + FRAME_OVERHEAD,
       maxQueuedBytes: this.#options.maxQueuedBytes,
-      maxQueuedFrames: this.#options.maxQueuedFrames,
     };
     this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
     this.#admission = new GossipAdmission({
@@ -711,9 +706,10 @@ export class Mesh extends EventTarget {
 
   /**
    * Sends a message to every connected member. Resolves once it is written
-   * to every connection (backpressure); a member that does not read is
-   * dropped once `maxQueuedBytes` / `maxQueuedFrames` wait for it
-   * (`ERR_SLOW_PEER`), so this never waits on one member for long. Rejects
+   * to the connection of every member that keeps up (backpressure); a member
+   * with over 1 MiB waiting gets it queued but is not waited for, and loses
+   * its connection once more than `maxQueuedBytes` wait (`ERR_SLOW_PEER`),
+   * so one slow member never holds a broadcast back. Rejects
    * with `MeshMessageTooLargeError` before sending anything when too large,
    * and with `MeshContentError` when the content cannot travel as JSON
    * (leave `content` out to send none; an explicit `undefined` is refused).
@@ -735,7 +731,12 @@ export class Mesh extends EventTarget {
     }
     const writes: Promise<void>[] = [];
     for (const member of this.#members.values()) {
-      if (member.link?.open) writes.push(member.link.post(frame));
+      const link = member.link;
+      if (!link?.open) continue;
+      // A member far behind gets the message queued (bounded by
+      // maxQueuedBytes) but is not waited for: it must not set everyone's pace.
+      if (link.bufferedAmount > BROADCAST_HIGH_WATER) link.post(frame).catch(() => {});
+      else writes.push(link.post(frame));
     }
     if (writes.length <= 1) return writes[0] ?? Promise.resolve();
     // Broadcasts in one burst land in the same batch on every link: share

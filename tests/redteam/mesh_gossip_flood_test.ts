@@ -15,6 +15,10 @@ Deno.test("a mesh member holds against one member gossiping 1024 unreachable mem
   stop.abort();
   const result = await attack;
   const probed = await probes;
+  console.log(
+    `gossip flood: max RSS ${(server.maxRss / 2 ** 20).toFixed(0)} MiB, ` +
+      `${probed.answered}/${probed.sent} probes answered within 1 s`,
+  );
   assertHeld(server, probed, "gossip flood");
   assert.deepEqual(result.codes, ["ERR_MEMBER_LIMIT"]);
 });

@@ -19,6 +19,10 @@ Deno.test("a mesh member holds against 40 unfinished 16 MiB HELLOs and 300 pendi
   stop.abort();
   const result = await attack;
   const probed = await probes;
+  console.log(
+    `handshake flood: max RSS ${(server.maxRss / 2 ** 20).toFixed(0)} MiB, ` +
+      `${probed.answered}/${probed.sent} probes answered within 1 s`,
+  );
   assertHeld(server, probed, "handshake flood");
   const codes = reportedCodes(server);
   assert.ok(codes.includes("ERR_MESSAGE_TOO_LARGE"), `target reported ${codes.slice(0, 5)}`);

@@ -28,6 +28,10 @@ Deno.test("a mesh whose replicated state is over 1 MiB still lets new members jo
   await sleep(3000);
   stop.abort();
   const probed = await probes;
+  console.log(
+    `large state: max RSS ${(server.maxRss / 2 ** 20).toFixed(0)} MiB, ` +
+      `${probed.answered}/${probed.sent} probes answered within 1 s`,
+  );
   assertHeld(server, probed, "large state");
   assert.equal([...second.state.keys()].length, KEYS + 1);
   assert.deepEqual(reportedCodes(server), []);
