@@ -45,7 +45,19 @@ interface Batch {
   size: number;
   done: PromiseWithResolvers<void>;
   sealed: boolean;
+  /** What a fan-out waits for: written, or waiting longer than STALL_MS. */
+  waited?: Promise<void>;
+  stallTimer?: ReturnType<typeof setTimeout>;
 }
+
+/**
+ * A fan-out (broadcast) waits this long at most for one peer's write; a
+ * peer whose write takes longer is "stalled" until that write finishes, and
+ * fan-outs queue for it (bounded by `maxQueuedBytes`) without waiting.
+ */
+export const STALL_MS = 500;
+/** Bytes waiting above which a fan-out does not wait for a peer either. */
+export const FANOUT_HIGH_WATER = 1024 * 1024;
 
 /** Closes a framed connection at once, dropping anything unsent. */
 export function destroyConnection(conn: ByteConnection, reason?: unknown): void {
@@ -73,6 +85,7 @@ export class Link {
   #writing = false;
   #buffered = 0;
   #charged = 0;
+  #stalled = false;
   #limits: LinkLimits;
   #reassembler: Reassembler;
   #closing: unknown = undefined;
@@ -157,6 +170,33 @@ export class Link {
     return this.#enqueue(frame);
   }
 
+  /**
+   * Queues a frame of a fan-out. Resolves once it is written or once its
+   * write has waited {@linkcode STALL_MS} (it stays queued); returns
+   * `undefined` without waiting when the peer is behind already (stalled, or
+   * over {@linkcode FANOUT_HIGH_WATER} queued). One slow peer thus never
+   * sets the pace of a broadcast; its queue is bounded by `maxQueuedBytes`.
+   */
+  postFanOut(frame: Uint8Array): Promise<void> | undefined {
+    const behind = this.#stalled || this.#buffered > FANOUT_HIGH_WATER;
+    const done = this.post(frame);
+    const batch = this.#batches.at(-1);
+    if (behind || !batch || this.#error !== undefined) {
+      done.catch(() => {});
+      return behind ? undefined : done;
+    }
+    if (!batch.waited) {
+      const stalled = Promise.withResolvers<void>();
+      batch.stallTimer = setTimeout(() => {
+        this.#stalled = true;
+        stalled.resolve();
+      }, STALL_MS);
+      batch.waited = Promise.race([batch.done.promise, stalled.promise]);
+      batch.waited.catch(() => {});
+    }
+    return batch.waited;
+  }
+
   #enqueue(frame: Uint8Array, alone = false): Promise<void> {
     this.#buffered += frame.length;
     this.#charged += frame.length + FRAME_COST;
@@ -202,6 +242,8 @@ export class Link {
       this.#batches.shift();
       this.#buffered -= batch.size;
       this.#charged -= batch.size + FRAME_COST * batch.frames.length;
+      clearTimeout(batch.stallTimer);
+      this.#stalled = false;
       batch.done.resolve();
     }
     this.#writing = false;
@@ -256,7 +298,10 @@ export class Link {
     if (this.#error !== undefined) return;
     this.#error = error ?? new DOMException("Link closed", "AbortError");
     this.#failed.resolve(null);
-    for (const batch of this.#batches) batch.done.reject(this.#error);
+    for (const batch of this.#batches) {
+      clearTimeout(batch.stallTimer);
+      batch.done.reject(this.#error);
+    }
     this.#batches = [];
     this.#buffered = 0;
     this.#charged = 0;

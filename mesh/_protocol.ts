@@ -34,7 +34,7 @@ import { MeshContentError, MeshProtocolError } from "./errors.ts";
 import type { MeshStateEntry } from "./state.ts";
 
 /** Protocol version carried in HELLO; a mismatch is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const KIND_HELLO = 0x01;
 export const KIND_ACK = 0x02;

@@ -228,8 +228,9 @@ export interface MeshOptions {
    * 64 bytes more than its size (so empty ones fill it too). A peer that
    * lets more pile up (it does not read) loses its connection
    * (`ERR_SLOW_PEER`); a single message is always taken into an empty
-   * queue. `broadcast()` does not wait for a peer with over 1 MiB waiting,
-   * so one slow member cannot hold a broadcaster back.
+   * queue. `broadcast()` does not wait for a peer whose write takes over
+   * 500 ms or with over 1 MiB waiting, so one slow member cannot hold a
+   * broadcaster back.
    * @default {33554432}
    */
   maxQueuedBytes?: number;
@@ -437,8 +438,6 @@ function familyOf(hostname: string): Family {
 }
 
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", ""]);
-/** Bytes waiting for a member above which `broadcast()` does not wait for it. */
-const BROADCAST_HIGH_WATER = 1024 * 1024;
 /** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
 const MEMBERS_PER_FRAME = 256;
 const TICK = 50;
@@ -706,10 +705,11 @@ export class Mesh extends EventTarget {
 
   /**
    * Sends a message to every connected member. Resolves once it is written
-   * to the connection of every member that keeps up (backpressure); a member
-   * with over 1 MiB waiting gets it queued but is not waited for, and loses
-   * its connection once more than `maxQueuedBytes` wait (`ERR_SLOW_PEER`),
-   * so one slow member never holds a broadcast back. Rejects
+   * to the connection of every member that keeps up (backpressure). A member
+   * whose write takes over 500 ms, or with over 1 MiB waiting, gets the
+   * message queued but is not waited for, and loses its connection once more
+   * than `maxQueuedBytes` wait for it (`ERR_SLOW_PEER`): one slow member
+   * never holds a broadcast back for long. Rejects
    * with `MeshMessageTooLargeError` before sending anything when too large,
    * and with `MeshContentError` when the content cannot travel as JSON
    * (leave `content` out to send none; an explicit `undefined` is refused).
@@ -733,10 +733,10 @@ export class Mesh extends EventTarget {
     for (const member of this.#members.values()) {
       const link = member.link;
       if (!link?.open) continue;
-      // A member far behind gets the message queued (bounded by
-      // maxQueuedBytes) but is not waited for: it must not set everyone's pace.
-      if (link.bufferedAmount > BROADCAST_HIGH_WATER) link.post(frame).catch(() => {});
-      else writes.push(link.post(frame));
+      // A member behind gets the message queued (bounded by maxQueuedBytes)
+      // but is not waited for: it must not set everyone's pace.
+      const write = link.postFanOut(frame);
+      if (write) writes.push(write);
     }
     if (writes.length <= 1) return writes[0] ?? Promise.resolve();
     // Broadcasts in one burst land in the same batch on every link: share
@@ -1866,7 +1866,7 @@ export class Mesh extends EventTarget {
   }
 
   #mergeMembers(from: Member, body: unknown): void {
-    if (!Array.isArray(body) || body.length > this.#options.maxMembers + 1) {
+    if (!Array.isArray(body) || body.length > MEMBERS_PER_FRAME) {
       throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
     }
     const now = performance.now();
