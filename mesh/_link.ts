@@ -24,9 +24,9 @@ export interface LinkLimits {
   /** Largest frame taken in (after joining its pieces), in bytes. */
   maxFrameSize: number;
   /**
-   * Bytes queued for the peer at most, each frame counting
-   * {@linkcode FRAME_COST} more than its size (so empty frames fill it too);
-   * above it the link fails with `ERR_SLOW_PEER`.
+   * Bytes queued for the peer at most on top of one frame of `maxFrameSize`,
+   * each frame counting {@linkcode FRAME_COST} more than its size (so empty
+   * frames fill it too); above it the link fails with `ERR_SLOW_PEER`.
    */
   maxQueuedBytes: number;
 }
@@ -149,9 +149,10 @@ export class Link {
       failed.catch(() => {});
       return failed;
     }
-    if (
-      this.#charged > 0 && this.#charged + frame.length + FRAME_COST > this.#limits.maxQueuedBytes
-    ) {
+    // Room for one message of any allowed size on top of the limit, so a
+    // large message being written does not count against the small ones
+    // after it.
+    if (this.#charged > this.#limits.maxQueuedBytes + this.#limits.maxFrameSize) {
       // The peer does not read: it loses its link, not everybody their memory.
       this.fail(
         new MeshLimitError(

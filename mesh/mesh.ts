@@ -224,14 +224,13 @@ export interface MeshOptions {
    */
   maxStateBytes?: number;
   /**
-   * Bytes waiting to be written to one peer at most, each message counting
-   * 64 bytes more than its size (so empty ones fill it too). A peer that
-   * lets more pile up (it does not read) loses its connection
-   * (`ERR_SLOW_PEER`); a single message is always taken into an empty
-   * queue. `broadcast()` does not wait for a peer whose write takes over
+   * Bytes waiting to be written to one peer at most, beyond one message of
+   * `maxMessageSize` (being written), each message counting 64 bytes more
+   * than its size (so empty ones fill it too). A peer that lets more pile up
+   * (it does not read) loses its connection (`ERR_SLOW_PEER`). `broadcast()` does not wait for a peer whose write takes over
    * 500 ms or with over 1 MiB waiting, so one slow member cannot hold a
    * broadcaster back.
-   * @default {33554432}
+   * @default {16777216}
    */
   maxQueuedBytes?: number;
   /**
@@ -594,7 +593,7 @@ export class Mesh extends EventTarget {
       maxStateValueSize = 1024 * 1024,
       maxStateKeysPerMember = 1024,
       maxStateBytes = 32 * 1024 * 1024,
-      maxQueuedBytes = 32 * 1024 * 1024,
+      maxQueuedBytes = 16 * 1024 * 1024,
       inboxSize = 1024,
       cert,
       key,

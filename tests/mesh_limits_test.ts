@@ -4,7 +4,7 @@ import {
   joinMesh,
   type Mesh,
   type MeshConnectionErrorDetail,
-  MeshJoinError,
+  type MeshJoinError,
   MeshLimitError,
   MeshMessageTooLargeError,
   MeshState,
@@ -248,7 +248,11 @@ Deno.test("a state entry over maxStateValueSize closes only the writer's connect
 });
 
 Deno.test("a peer that does not read loses its connection with ERR_SLOW_PEER and broadcast() does not wait for it", async () => {
-  await using mesh = await joinMesh({ name: "sender", maxQueuedBytes: 2 * 1024 * 1024 });
+  await using mesh = await joinMesh({
+    name: "sender",
+    maxQueuedBytes: 2 * 1024 * 1024,
+    maxMessageSize: 1024 * 1024,
+  });
   const errors = connectionErrors(mesh);
   await using reader = await joinMesh({ name: "reader", seeds: [mesh.addr] });
   let received = 0;
