@@ -528,7 +528,8 @@ export class Mesh extends EventTarget {
   #linkLimits: LinkLimits;
   #stateFrameLimit: number;
   #admission: GossipAdmission;
-  #accepting = new Map<ByteConnection, Member | undefined>();
+  /** Inbound connections in their handshake, oldest first. */
+  #accepting = new Set<ByteConnection>();
   #unverified = 0;
   #acceptingIds = new Set<string>();
   #secret?: string;
@@ -1178,7 +1179,7 @@ export class Mesh extends EventTarget {
    */
   #admitHandshake(conn: ByteConnection): void {
     while (this.#accepting.size >= this.#options.maxPendingHandshakes) {
-      const [oldest] = this.#accepting.keys();
+      const [oldest] = this.#accepting;
       this.#accepting.delete(oldest);
       const error = new MeshLimitError(
         "ERR_HANDSHAKE_LIMIT",
@@ -1187,7 +1188,7 @@ export class Mesh extends EventTarget {
       this.#connectionError(error, oldest);
       this.#reject(oldest, error.code, error.message);
     }
-    this.#accepting.set(conn, undefined);
+    this.#accepting.add(conn);
   }
 
   async #accept(conn: ByteConnection): Promise<void> {

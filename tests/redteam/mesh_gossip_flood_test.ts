@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertHeld, probeDuring } from "./_harness.ts";
 import { gossipFakeMembers } from "./attacks/mesh.ts";
-import { JoinProbe, sleep, startMember } from "./_mesh.ts";
+import { JoinProbe, sleep, startMember } from "./mesh_common.ts";
 
 Deno.test("a mesh member holds against one member gossiping 1024 unreachable members (row 8)", async () => {
   const { server, addr } = await startMember();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertHeld, probeDuring } from "./_harness.ts";
 import { handshakeFlood } from "./attacks/mesh.ts";
-import { JoinProbe, reportedCodes, sleep, startMember } from "./_mesh.ts";
+import { JoinProbe, reportedCodes, sleep, startMember } from "./mesh_common.ts";
 
 Deno.test("a mesh member holds against 40 unfinished 16 MiB HELLOs and 300 pending handshakes (row 10)", async () => {
   const { server, addr } = await startMember({ maxMembers: 256 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { joinMesh } from "../../mesh/mod.ts";
 import { assertHeld, probeDuring } from "./_harness.ts";
 import { replicateLargeState } from "./attacks/mesh.ts";
-import { reportedCodes, sleep, startMember } from "./_mesh.ts";
+import { reportedCodes, sleep, startMember } from "./mesh_common.ts";
 
 const KEYS = 2;
 const VALUE = 600 * 1024;

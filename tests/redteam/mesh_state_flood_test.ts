@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertHeld, probeDuring } from "./_harness.ts";
 import { floodState } from "./attacks/mesh.ts";
-import { requestProbe, sleep, startMember } from "./_mesh.ts";
+import { requestProbe, sleep, startMember } from "./mesh_common.ts";
 
 Deno.test("a mesh member holds against one member pushing 320 state keys of 1 MiB (row 9)", async () => {
   const { server, addr, id } = await startMember();
