@@ -844,7 +844,12 @@ export class Mesh extends EventTarget {
 
   /**
    * Registers the handler answering requests of `type` (one per type; a new
-   * one replaces the old). Dispose the returned object to unregister.
+   * one replaces the old). Dispose the returned object to unregister. An
+   * answer that cannot travel as JSON (a `Map`, a function, …) reaches the
+   * asker as `MeshRequestError` `ERR_REMOTE_HANDLER`.
+   *
+   * @throws {MeshContentError} `ERR_INVALID_ARGUMENT` when `type` is not a
+   *   string or `handler` not a function
    *
    * @example
    * ```ts
@@ -858,6 +863,10 @@ export class Mesh extends EventTarget {
     type: string,
     handler: (content: T, from: MeshPeer, signal: AbortSignal) => unknown | Promise<unknown>,
   ): Disposable {
+    checkString(type, "Request type");
+    if (typeof handler !== "function") {
+      throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
+    }
     const registered = handler as MeshRequestHandler;
     this.#handlers.set(type, registered);
     return {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { joinMesh, type Mesh, MeshContentError } from "../mesh/mod.ts";
+import { joinMesh, type Mesh, MeshContentError, MeshRequestError } from "../mesh/mod.ts";
 import { deadline } from "./_loopback.ts";
 
 function isContentError(code: "ERR_INVALID_CONTENT" | "ERR_INVALID_ARGUMENT") {
@@ -139,6 +139,28 @@ Deno.test("state.set() rejects values that are not JSON with ERR_INVALID_CONTENT
       "the good key to replicate",
     );
     assert.deepEqual(a.state.toJSON(), { ok: { at: new Date(0).toJSON() } });
+  } finally {
+    await Promise.all([a.leave(), b.leave()]);
+  }
+});
+
+Deno.test("onRequest() checks its arguments, and an answer that is not JSON reaches the asker as ERR_REMOTE_HANDLER", async () => {
+  const [a, b] = await pair();
+  try {
+    assert.throws(
+      () => a.onRequest(3 as unknown as string, () => 1),
+      isContentError("ERR_INVALID_ARGUMENT"),
+    );
+    assert.throws(
+      () => a.onRequest("t", "answer" as unknown as () => unknown),
+      isContentError("ERR_INVALID_ARGUMENT"),
+    );
+    using _handler = a.onRequest("players", () => new Map([["alice", 1]]));
+    await assert.rejects(
+      b.request(a.id, "players", null),
+      (e: MeshRequestError) =>
+        e instanceof MeshRequestError && e.code === "ERR_REMOTE_HANDLER" && /Map/.test(e.message),
+    );
   } finally {
     await Promise.all([a.leave(), b.leave()]);
   }
