@@ -31,39 +31,70 @@ function lossyBuiltin(value: object): string | undefined {
   return undefined;
 }
 
-function check(value: unknown, what: string, path: string, ancestors: object[]): void {
+/** Where the walk is: the objects above the value and the keys leading to it. */
+interface Walk {
+  what: string;
+  ancestors: object[];
+  keys: (string | number)[];
+}
+
+function fail(walk: Walk, problem: string): MeshContentError {
+  // The path is only built for the error: the walk itself allocates no strings.
+  let path = walk.keys.length === 0 ? "the top level" : "";
+  for (const key of walk.keys) path += typeof key === "number" ? `[${key}]` : `.${key}`;
+  return invalid(walk.what, `${problem} at ${path}`);
+}
+
+function check(value: unknown, walk: Walk): void {
   switch (typeof value) {
     case "string":
     case "boolean":
       return;
     case "number":
-      if (!Number.isFinite(value)) throw invalid(what, `holds ${value} at ${path}`);
+      if (!Number.isFinite(value)) throw fail(walk, `holds ${value}`);
       return;
     case "undefined":
-      throw invalid(what, `is undefined at ${path}`);
+      throw fail(walk, "is undefined");
     case "function":
     case "symbol":
     case "bigint":
-      throw invalid(what, `holds a ${typeof value} at ${path}`);
+      throw fail(walk, `holds a ${typeof value}`);
   }
   if (value === null) return;
   const object = value as Record<string, unknown>;
-  if (typeof object.toJSON === "function") return; // Date and friends say how they travel.
-  const builtin = lossyBuiltin(object);
-  if (builtin) throw invalid(what, `holds ${builtin} at ${path}`);
-  if (ancestors.includes(object)) throw invalid(what, `is circular at ${path}`);
+  const proto = Object.getPrototypeOf(object);
+  const isArray = Array.isArray(object);
+  if (!isArray) {
+    // Date and friends say how they travel.
+    if (typeof object.toJSON === "function") return;
+    // Plain objects are the common case: skip the built-in checks for them.
+    if (proto !== Object.prototype && proto !== null) {
+      const builtin = lossyBuiltin(object);
+      if (builtin) throw fail(walk, `holds ${builtin}`);
+    }
+  }
+  const { ancestors, keys } = walk;
+  if (ancestors.includes(object)) throw fail(walk, "is circular");
   if (ancestors.length >= MAX_JSON_DEPTH) {
-    throw invalid(what, `is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    throw fail(walk, `is nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
   ancestors.push(object);
-  if (Array.isArray(object)) {
-    for (let i = 0; i < object.length; i++) check(object[i], what, `${path}[${i}]`, ancestors);
+  if (isArray) {
+    const array = object as unknown as unknown[];
+    for (let i = 0; i < array.length; i++) {
+      keys.push(i);
+      check(array[i], walk);
+      keys.pop();
+    }
   } else {
     for (const key in object) {
       if (!Object.hasOwn(object, key)) continue;
       const item = object[key];
       // Like JSON: a property that is undefined is simply absent.
-      if (item !== undefined) check(item, what, `${path}.${key}`, ancestors);
+      if (item === undefined) continue;
+      keys.push(key);
+      check(item, walk);
+      keys.pop();
     }
   }
   ancestors.pop();
@@ -75,7 +106,7 @@ function check(value: unknown, what: string, path: string, ancestors: object[]):
  * and objects of those (objects with a `toJSON` method are trusted).
  */
 export function checkJson(value: unknown, what: string): void {
-  check(value, what, "the top level", []);
+  check(value, { what, ancestors: [], keys: [] });
 }
 
 /** Throws {@linkcode MeshContentError} (`ERR_INVALID_ARGUMENT`) unless `value` is a string. */
