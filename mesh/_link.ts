@@ -95,6 +95,8 @@ export class Link {
   leaving = false;
   /** A newer connection to the same peer took over. */
   replaced = false;
+  /** Requests from the peer being answered right now. */
+  handling = 0;
   /** Code and message of a CLOSE frame the peer sent, if any. */
   remoteClose?: string;
   lastHeard: number = performance.now();

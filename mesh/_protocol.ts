@@ -62,6 +62,8 @@ export const ENC_UNDEFINED = 2;
 export const REPLY_OK = 0;
 export const REPLY_NO_HANDLER = 1;
 export const REPLY_ERROR = 2;
+/** The peer is answering `maxRequestsInFlight` requests of ours already. */
+export const REPLY_BUSY = 3;
 
 /** Bytes of a handshake proof (HMAC-SHA256). */
 export const PROOF_SIZE = 32;

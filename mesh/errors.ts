@@ -27,6 +27,7 @@ export type MeshErrorCode =
   | "ERR_MESH_CLOSED"
   | "ERR_NO_HANDLER"
   | "ERR_REMOTE_HANDLER"
+  | "ERR_TOO_MANY_REQUESTS"
   | "ERR_MESSAGE_TOO_LARGE"
   | "ERR_INVALID_FRAME"
   | "ERR_BAD_MAC"
@@ -111,8 +112,10 @@ export class MeshPeerError extends TypeError {
 
 /**
  * `request()` reached the peer but got no answer: no handler is registered
- * for the type there (`ERR_NO_HANDLER`), or the handler threw
- * (`ERR_REMOTE_HANDLER`; `message` is the remote error's message).
+ * for the type there (`ERR_NO_HANDLER`), the handler threw
+ * (`ERR_REMOTE_HANDLER`; `message` is the remote error's message), or the
+ * peer is answering `maxRequestsInFlight` requests from this member already
+ * (`ERR_TOO_MANY_REQUESTS`).
  *
  * @example
  * ```ts
@@ -124,7 +127,7 @@ export class MeshPeerError extends TypeError {
  */
 export class MeshRequestError extends TypeError {
   /** Why the request failed on the remote side. */
-  readonly code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER";
+  readonly code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER" | "ERR_TOO_MANY_REQUESTS";
 
   /**
    * Creates the error.
@@ -132,7 +135,10 @@ export class MeshRequestError extends TypeError {
    * @param code why the request failed
    * @param message human-readable description
    */
-  constructor(code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER", message: string) {
+  constructor(
+    code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER" | "ERR_TOO_MANY_REQUESTS",
+    message: string,
+  ) {
     super(message);
     this.name = "MeshRequestError";
     this.code = code;

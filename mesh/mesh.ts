@@ -58,6 +58,7 @@ import {
   PROOF_SIZE,
   PROTOCOL_VERSION,
   type Reject,
+  REPLY_BUSY,
   REPLY_ERROR,
   REPLY_NO_HANDLER,
   REPLY_OK,
@@ -196,6 +197,12 @@ export interface MeshOptions {
    * @default {32}
    */
   maxUnreachableMembers?: number;
+  /**
+   * Requests from one peer being answered at once; more are refused at once
+   * (the asker gets `MeshRequestError` `ERR_TOO_MANY_REQUESTS`).
+   * @default {256}
+   */
+  maxRequestsInFlight?: number;
   /**
    * Connections in their handshake at once (inbound); beyond it the oldest
    * is dropped (`ERR_HANDSHAKE_LIMIT`). They never take member slots.
@@ -590,6 +597,7 @@ export class Mesh extends EventTarget {
       maxUnverifiedMembers = 256,
       maxUnreachableMembers = 32,
       maxPendingHandshakes = 128,
+      maxRequestsInFlight = 256,
       maxStateEntries = 10_000,
       maxStateValueSize = 1024 * 1024,
       maxStateKeysPerMember = 1024,
@@ -633,6 +641,7 @@ export class Mesh extends EventTarget {
       maxUnverifiedMembers: checkInterval("maxUnverifiedMembers", maxUnverifiedMembers),
       maxUnreachableMembers: checkInterval("maxUnreachableMembers", maxUnreachableMembers, 0),
       maxPendingHandshakes: checkInterval("maxPendingHandshakes", maxPendingHandshakes),
+      maxRequestsInFlight: checkInterval("maxRequestsInFlight", maxRequestsInFlight),
       maxStateEntries: checkInterval("maxStateEntries", maxStateEntries),
       maxStateValueSize: checkInterval("maxStateValueSize", maxStateValueSize, 16),
       maxStateKeysPerMember: checkInterval("maxStateKeysPerMember", maxStateKeysPerMember),
@@ -1690,6 +1699,8 @@ export class Mesh extends EventTarget {
         if (reply.status === REPLY_OK) pending.resolve(content);
         else if (reply.status === REPLY_NO_HANDLER) {
           pending.reject(new MeshRequestError("ERR_NO_HANDLER", String(content)));
+        } else if (reply.status === REPLY_BUSY) {
+          pending.reject(new MeshRequestError("ERR_TOO_MANY_REQUESTS", String(content)));
         } else pending.reject(new MeshRequestError("ERR_REMOTE_HANDLER", String(content)));
         return;
       }
@@ -1762,20 +1773,34 @@ export class Mesh extends EventTarget {
       if (link.open) link.post(encodeReply(requestId, status, encoded)).catch(() => {});
     };
     if (!handler) return reply(REPLY_NO_HANDLER, `No handler for request type "${type}"`);
+    const { maxRequestsInFlight } = this.#options;
+    if (link.handling >= maxRequestsInFlight) {
+      // Bounded per peer: a flood of requests gets quick refusals, not memory.
+      return reply(
+        REPLY_BUSY,
+        `More than maxRequestsInFlight of ${maxRequestsInFlight} requests are being answered`,
+      );
+    }
     const content = decodeContent(enc, body);
+    link.handling++;
     this.#track(
       (async () => {
+        // A handler that never settles must not keep leave() waiting.
+        const signal = this.#abort.signal;
+        let onAbort: (() => void) | undefined;
         try {
-          // A handler that never settles must not keep leave() waiting.
-          const signal = this.#abort.signal;
           const aborted = new Promise<never>((_, reject) => {
-            if (signal.aborted) reject(signal.reason);
-            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+            onAbort = () => reject(signal.reason);
+            if (signal.aborted) onAbort();
+            else signal.addEventListener("abort", onAbort, { once: true });
           });
           aborted.catch(() => {});
           reply(REPLY_OK, await Promise.race([handler(content, member.peer!, signal), aborted]));
         } catch (error) {
           reply(REPLY_ERROR, error instanceof Error ? error.message : String(error));
+        } finally {
+          if (onAbort) signal.removeEventListener("abort", onAbort);
+          link.handling--;
         }
       })(),
     );

@@ -7,6 +7,7 @@ import {
   type MeshJoinError,
   MeshLimitError,
   MeshMessageTooLargeError,
+  MeshRequestError,
   MeshState,
 } from "../mesh/mod.ts";
 import { GossipAdmission } from "../mesh/_admission.ts";
@@ -279,4 +280,23 @@ Deno.test("a peer that does not read loses its connection with ERR_SLOW_PEER and
   assert.equal(errors[0].error.code, "ERR_SLOW_PEER");
   await until(() => received === 128, 5000, "every broadcast at the reading member");
   stuckReader.releaseLock();
+});
+
+Deno.test("requests beyond maxRequestsInFlight from one peer are refused at once with ERR_TOO_MANY_REQUESTS", async () => {
+  await using answerer = await joinMesh({ name: "answerer", maxRequestsInFlight: 2 });
+  await using asker = await joinMesh({ name: "asker", seeds: [answerer.addr] });
+  const release = Promise.withResolvers<void>();
+  using _slow = answerer.onRequest("slow", async () => {
+    await release.promise;
+    return "done";
+  });
+  const first = asker.request(answerer.id, "slow", 1);
+  const second = asker.request(answerer.id, "slow", 2);
+  await assert.rejects(
+    deadline(asker.request(answerer.id, "slow", 3), 2000, "the refusal"),
+    (e: MeshRequestError) => e instanceof MeshRequestError && e.code === "ERR_TOO_MANY_REQUESTS",
+  );
+  release.resolve();
+  assert.deepEqual(await Promise.all([first, second]), ["done", "done"]);
+  assert.equal(await asker.request(answerer.id, "slow", 4), "done");
 });
