@@ -1833,11 +1833,13 @@ export class Mesh extends EventTarget {
       this.#dropPeer(member, "leave");
       return;
     }
-    // Lost without a goodbye: reconnect at once; the failure detector
-    // declares it dead if that keeps failing for deadTimeout.
+    // Lost without a goodbye: reconnect at once (after a pause when we
+    // closed it for the peer's fault); the failure detector declares it dead
+    // if that keeps failing for deadTimeout.
     member.attempted = true;
     member.failures = 0;
-    member.nextDialAt = performance.now();
+    member.nextDialAt = performance.now() +
+      (link.closing || peerFault(error) ? this.#options.reconnectInterval : 0);
     if (this.id > member.id) member.waitUntil = performance.now() + DIAL_GRACE;
   }
 
