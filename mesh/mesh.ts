@@ -16,6 +16,7 @@ import {
   readFrame,
 } from "./_link.ts";
 import { GossipAdmission } from "./_admission.ts";
+import { HandshakeSlots } from "./_handshake_slots.ts";
 import { checkString } from "./_content.ts";
 import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
@@ -535,8 +536,8 @@ export class Mesh extends EventTarget {
   #linkLimits: LinkLimits;
   #stateFrameLimit: number;
   #admission: GossipAdmission;
-  /** Inbound connections in their handshake, oldest first. */
-  #accepting = new Set<ByteConnection>();
+  /** Inbound connections in their handshake (bounded; they hold no member slot). */
+  #accepting: HandshakeSlots<ByteConnection>;
   #unverified = 0;
   #acceptingIds = new Set<string>();
   #secret?: string;
@@ -654,6 +655,14 @@ export class Mesh extends EventTarget {
       maxQueuedBytes: this.#options.maxQueuedBytes,
     };
     this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
+    this.#accepting = new HandshakeSlots(this.#options.maxPendingHandshakes, (conn) => {
+      const error = new MeshLimitError(
+        "ERR_HANDSHAKE_LIMIT",
+        `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
+      );
+      this.#connectionError(error, conn);
+      this.#reject(conn, error.code, error.message);
+    });
     this.#admission = new GossipAdmission({
       maxUnverified: this.#options.maxUnverifiedMembers,
       maxUnreachable: this.#options.maxUnreachableMembers,
@@ -1189,29 +1198,9 @@ export class Mesh extends EventTarget {
     this.dispatchEvent(new CustomEvent("connectionerror", { detail }));
   }
 
-  /**
-   * Makes room for one more inbound handshake: beyond
-   * `maxPendingHandshakes` the oldest is dropped (it had the longest time to
-   * finish; a flood of new ones cannot keep a slow but honest one out for
-   * long, and a legitimate handshake takes one round trip).
-   */
-  #admitHandshake(conn: ByteConnection): void {
-    while (this.#accepting.size >= this.#options.maxPendingHandshakes) {
-      const [oldest] = this.#accepting;
-      this.#accepting.delete(oldest);
-      const error = new MeshLimitError(
-        "ERR_HANDSHAKE_LIMIT",
-        `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
-      );
-      this.#connectionError(error, oldest);
-      this.#reject(oldest, error.code, error.message);
-    }
-    this.#accepting.add(conn);
-  }
-
   async #accept(conn: ByteConnection): Promise<void> {
     this.#handshakes.add(conn);
-    this.#admitHandshake(conn);
+    this.#accepting.admit(conn);
     const deadline = performance.now() + this.#options.handshakeTimeout;
     const reader = conn.readable.getReader();
     let member: Member | undefined;
@@ -1327,7 +1316,7 @@ export class Mesh extends EventTarget {
       member.host = host;
       member.port = hello.port;
       this.#handshakes.delete(conn);
-      this.#accepting.delete(conn);
+      this.#accepting.release(conn);
       this.#established(
         member,
         new Link(conn, reader, false, this.#linkLimits, sendMac, receiveMac),
@@ -1337,7 +1326,7 @@ export class Mesh extends EventTarget {
       destroyConnection(conn);
     } finally {
       this.#handshakes.delete(conn);
-      this.#accepting.delete(conn);
+      this.#accepting.release(conn);
       if (claimedId) this.#acceptingIds.delete(claimedId);
       if (claimed && member?.pending === "accept") member.pending = undefined;
     }

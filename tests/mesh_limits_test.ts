@@ -11,6 +11,7 @@ import {
   MeshState,
 } from "../mesh/mod.ts";
 import { GossipAdmission } from "../mesh/_admission.ts";
+import { HandshakeSlots } from "../mesh/_handshake_slots.ts";
 import { fragment, Reassembler } from "../mesh/_fragment.ts";
 import { stateFrames } from "../mesh/_state_sync.ts";
 import {
@@ -134,6 +135,21 @@ Deno.test("GossipAdmission holds a bounded number of unverified entries per sour
   assert.equal(admission.unreachable("s"), true);
   admission.forget("s");
   assert.equal(admission.waiting("s"), 0);
+});
+
+Deno.test("HandshakeSlots evicts the oldest handshake beyond its bound", () => {
+  const evicted: string[] = [];
+  const slots = new HandshakeSlots<string>(2, (item) => evicted.push(item));
+  slots.admit("a");
+  slots.admit("b");
+  slots.release("a");
+  slots.admit("c");
+  assert.deepEqual(evicted, []);
+  slots.admit("d");
+  assert.deepEqual(evicted, ["b"]);
+  assert.equal(slots.has("b"), false);
+  assert.ok(slots.has("c") && slots.has("d"));
+  assert.equal(slots.size, 2);
 });
 
 Deno.test("a HELLO announcing more than the wire limit is refused from its length header with ERR_MESSAGE_TOO_LARGE", async () => {
