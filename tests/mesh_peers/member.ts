@@ -13,6 +13,7 @@
  *   peer (or from the peer named `from`)
  *   → `{"ev":"received","ms":…,"ordered":true}` (ms since the expect command)
  * - `{"cmd":"reset"}` forgets the sequence numbers seen so far (before a new round)
+ *   → `{"ev":"reset"}` once done
  * - `{"cmd":"leave"}` leaves and exits
  *
  * @module
@@ -136,6 +137,7 @@ while (true) {
   } else if (command.cmd === "reset") {
     // Sequence numbers start again at 0 (the sender restarts its count too).
     nextSeq.clear();
+    emit({ ev: "reset" });
   } else if (command.cmd === "expect") {
     expect = {
       count: command.count as number,
