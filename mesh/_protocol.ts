@@ -14,7 +14,7 @@
  * REQUEST = 0x11 enc:u8 id:u32 typeLen:u16 type body
  * REPLY   = 0x12 enc:u8 id:u32 status:u8 body
  * PING    = 0x14 time:f64         PONG = 0x15 time:f64 (echoed)
- * MEMBERS = 0x16 json[[id,name,host,port,beat,left]]
+ * MEMBERS = 0x16 json[[id,name,host,port,beat,state]]   state: 0 live+dialled, 1 left, 2 live, 3 heard of
  * STATE   = 0x17 json{full,entries:[[key,clock,node,deleted,value]]}
  * LEAVE   = 0x18
  * CLOSE   = 0x19 json{code,message}   why the sender is closing this link
@@ -95,8 +95,13 @@ export const BATCH_FRAME_LIMIT = 16 * 1024;
 /** Headroom over `maxMessageSize` for kind, type name, request id and mac. */
 export const FRAME_OVERHEAD = MAX_TYPE_LENGTH + 64;
 
-/** Member entry as gossiped: id, name, hostname, port, heartbeat counter, left flag. */
-export type WireMember = [string, string, string, number, number, 0 | 1];
+/**
+ * Member entry as gossiped: id, name, hostname, port, heartbeat counter,
+ * state: 0 connected to the sender, which dialled its address (vouches for
+ * it); 1 left; 2 connected to the sender, address not dialled; 3 heard of
+ * from a member that vouched for it (passed on once, never further).
+ */
+export type WireMember = [string, string, string, number, number, 0 | 1 | 2 | 3];
 /** State entry as replicated: key, clock, node id, deleted flag, value. */
 export type WireStateEntry = MeshStateEntry;
 
@@ -402,7 +407,8 @@ export function isWireMember(value: unknown): value is WireMember {
     value[0].length > 0 && value[0].length <= 64 && typeof value[1] === "string" &&
     value[1].length <= 256 && typeof value[2] === "string" &&
     value[2].length <= MAX_HOST_LENGTH && Number.isInteger(value[3]) && value[3] >= 0 &&
-    value[3] <= 65535 && Number.isSafeInteger(value[4]) && (value[5] === 0 || value[5] === 1);
+    value[3] <= 65535 && Number.isSafeInteger(value[4]) &&
+    (value[5] === 0 || value[5] === 1 || value[5] === 2 || value[5] === 3);
 }
 
 /** Checks that a replicated state entry has the right shape. */

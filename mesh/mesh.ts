@@ -422,6 +422,28 @@ interface Member {
   verified: boolean;
   /** Id of the member whose gossip told us about it (unverified members). */
   source?: string;
+  /** Its source dialled its address (so an unreachable one is the source's fault). */
+  vouched?: boolean;
+  /** Its source only heard of it: a join does not wait for it. */
+  heard?: boolean;
+  /** We reached it by dialling its address once. */
+  dialled?: boolean;
+}
+
+/**
+ * Member entry states on the wire: connected to the sender, which dialled
+ * its address (the sender vouches for it); left; connected to the sender,
+ * which did not dial it (address not vouched for); heard of from a member
+ * that vouched for it (passed on once, never further).
+ */
+const MEMBER_LIVE = 0;
+const MEMBER_LEFT = 1;
+const MEMBER_LINKED = 2;
+const MEMBER_HEARD = 3;
+
+/** What a peer is known to have of a member entry (a heard-of entry counts as the live one). */
+function knowKey(id: string, state: number): string {
+  return state === MEMBER_LEFT ? `${id}:1` : `${id}:0`;
 }
 
 interface PendingRequest {
@@ -1119,6 +1141,8 @@ export class Mesh extends EventTarget {
     for (const member of this.#members.values()) {
       if (member.left || member.link) continue;
       if (!this.#dialable(member)) continue;
+      // Only heard of, second hand: not worth holding the join for.
+      if (!member.verified && member.heard) continue;
       if (member.pending || !member.attempted) return;
     }
     join.done.resolve();
@@ -1473,7 +1497,7 @@ export class Mesh extends EventTarget {
     }
     if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
       // The member is gone: its address now belongs to someone else.
-      if (!member.verified) return this.#dropUnverified(member, true);
+      if (!member.verified) return this.#dropUnverified(member, member.vouched === true);
       this.#forget(member, "replaced");
       return;
     }
@@ -1483,7 +1507,7 @@ export class Mesh extends EventTarget {
   #dialFailed(member: Member): void {
     if (!member.verified) {
       // Gossip about a member nobody can reach: it never takes a slot.
-      this.#dropUnverified(member, true);
+      this.#dropUnverified(member, member.vouched === true);
       this.#checkJoined();
       return;
     }
@@ -1585,9 +1609,11 @@ export class Mesh extends EventTarget {
     member.beatAt = now;
     member.suspect = false;
     member.verified = true;
+    if (link.dialer) member.dialled = true;
     if (member.source !== undefined) {
       this.#admission.release(member.source);
       member.source = undefined;
+      member.vouched = false;
       this.#unverified--;
     }
     // A new member with the name of a lost one replaces it.
@@ -1622,7 +1648,7 @@ export class Mesh extends EventTarget {
         member.host,
         member.port,
         member.beat,
-        0,
+        member.dialled ? MEMBER_LIVE : MEMBER_LINKED,
       ]);
       this.#emitPeer("peerjoin", member.peer);
     }
@@ -1874,15 +1900,20 @@ export class Mesh extends EventTarget {
       0,
     ]];
     for (const m of this.#members.values()) {
-      // Only members reached once: gossip never passes on what nobody verified.
-      if (!m.verified) continue;
-      list.push([m.id, m.name, m.host, m.port, m.beat, m.left ? 1 : 0]);
+      // A member we only heard of first hand is passed on once, marked as
+      // heard of (so nobody blames us if it is a lie), never further.
+      const state = m.verified
+        ? (m.left ? MEMBER_LEFT : m.dialled ? MEMBER_LIVE : MEMBER_LINKED)
+        : m.heard
+        ? undefined
+        : MEMBER_HEARD;
+      if (state !== undefined) list.push([m.id, m.name, m.host, m.port, m.beat, state]);
     }
     return list;
   }
 
   #sendMembers(member: Member, list: WireMember[]): void {
-    for (const entry of list) member.knows.add(`${entry[0]}:${entry[5]}`);
+    for (const entry of list) member.knows.add(knowKey(entry[0], entry[5]));
     // In pieces well under the control limit, however many members there are.
     for (let i = 0; i < list.length; i += MEMBERS_PER_FRAME) {
       member.link?.post(encodeJsonFrame(KIND_MEMBERS, list.slice(i, i + MEMBERS_PER_FRAME)))
@@ -1899,9 +1930,10 @@ export class Mesh extends EventTarget {
       if (!isWireMember(entry)) {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
       }
-      const [id, name, host, port, beat, left] = entry;
+      const [id, name, host, port, beat, state] = entry;
+      const left = state === MEMBER_LEFT;
       if (id === this.id) {
-        from.knows.add(`${id}:${left}`);
+        from.knows.add(knowKey(id, state));
         continue;
       }
       let member = this.#members.get(id);
@@ -1913,11 +1945,19 @@ export class Mesh extends EventTarget {
         if (!this.#admission.admit(from.id)) continue;
         member = this.#addMember(id, name, host, port, beat, false);
         member.source = from.id;
+        // The source says it reached this member: if that is not true, the
+        // source is to blame (and we pass the entry on once, marked).
+        member.vouched = state === MEMBER_LIVE;
+        member.heard = state === MEMBER_HEARD;
+        // First-hand news travels one more hop, marked as heard of.
+        if (!member.heard) this.#floodQueue.set(id, [id, name, host, port, beat, MEMBER_HEARD]);
         this.#unverified++;
-        from.knows.add(`${id}:${left}`);
+        from.knows.add(knowKey(id, state));
         continue;
       }
-      from.knows.add(`${id}:${left}`);
+      from.knows.add(knowKey(id, state));
+      // Someone connected to it tells us of it: a join waits for it after all.
+      if (member.heard && state !== MEMBER_HEARD) member.heard = false;
       if (beat > member.beat) {
         member.beat = beat;
         member.beatAt = now;
@@ -1998,7 +2038,7 @@ export class Mesh extends EventTarget {
       const news = [...this.#floodQueue.values()];
       for (const member of linked) {
         const unknown = news.filter((e) =>
-          e[0] !== member.id && !member.knows.has(`${e[0]}:${e[5]}`)
+          e[0] !== member.id && !member.knows.has(knowKey(e[0], e[5]))
         );
         if (unknown.length > 0) this.#sendMembers(member, unknown);
       }

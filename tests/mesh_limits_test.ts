@@ -316,3 +316,23 @@ Deno.test("requests beyond maxRequestsInFlight from one peer are refused at once
   assert.deepEqual(await Promise.all([first, second]), ["done", "done"]);
   assert.equal(await asker.request(answerer.id, "slow", 4), "done");
 });
+
+Deno.test("members that dialled in with an address nobody can reach do not get an honest member cut off", async () => {
+  await using target = await joinMesh({ name: "target" });
+  const liars = await Promise.all([1, 2, 3].map(() => rawMember(target.addr)));
+  try {
+    await until(() => target.peers.size === 3, 2000, "the three to be in");
+    await using joiner = await joinMesh({
+      name: "joiner",
+      seeds: [target.addr],
+      maxUnreachableMembers: 1,
+    });
+    const errors = connectionErrors(joiner);
+    // The joiner tried the three (port 1: refused) and holds nothing against the target.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(errors, []);
+    assert.ok(joiner.peers.get(target.id)?.connected);
+  } finally {
+    await Promise.all(liars.map((liar) => liar.close()));
+  }
+});
