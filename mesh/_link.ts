@@ -285,13 +285,19 @@ export class Link {
     const written = this.post(
       encodeJsonFrame(KIND_CLOSE, { code: error.code, message: error.message }),
     );
+    written.catch(() => {});
     this.#closing = error;
     this.#failed.resolve(null);
+    // Keep reading (and dropping) what the peer sends during the grace: a
+    // socket closed with unread input sends a reset, which can destroy the
+    // CLOSE frame in the peer's receive buffer before it is read.
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      written.catch(() => {}),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE)),
-    ]);
+    const expired = new Promise<null>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE, null));
+    while (true) {
+      const next = await Promise.race([readFrame(this.#reader).catch(() => null), expired]);
+      if (next === null) break;
+    }
+    await expired;
     clearTimeout(timer);
     this.fail(error);
   }
