@@ -1727,13 +1727,18 @@ export class Mesh extends EventTarget {
         if (rtt >= 0) link.rtt = Number.isNaN(link.rtt) ? rtt : link.rtt * 0.8 + rtt * 0.2;
         return;
       }
-      case KIND_MEMBERS:
-        this.#mergeMembers(member, decodeJsonBody(frame, 1, MAX_CONTROL_SIZE));
-        if (this.#join && member.link === link) {
+      case KIND_MEMBERS: {
+        const body = decodeJsonBody(frame, 1, MAX_CONTROL_SIZE);
+        this.#mergeMembers(member, body);
+        // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
+        // (the first list on a link is the whole list: see #established).
+        const ended = (body as unknown[]).length < MEMBERS_PER_FRAME;
+        if (this.#join && member.link === link && ended) {
           this.#join.heardMembers = true;
           this.#checkJoined();
         }
         return;
+      }
       case KIND_STATE: {
         const body = decodeJsonBody(frame, 1, this.#stateFrameLimit) as { entries?: unknown };
         if (!Array.isArray(body?.entries) || !body.entries.every(isWireStateEntry)) {
@@ -1915,9 +1920,15 @@ export class Mesh extends EventTarget {
   #sendMembers(member: Member, list: WireMember[]): void {
     for (const entry of list) member.knows.add(knowKey(entry[0], entry[5]));
     // In pieces well under the control limit, however many members there are.
+    // A list that fills its last piece gets an empty one after it, so the
+    // receiver sees where it ends.
+    const pieces: WireMember[][] = [];
     for (let i = 0; i < list.length; i += MEMBERS_PER_FRAME) {
-      member.link?.post(encodeJsonFrame(KIND_MEMBERS, list.slice(i, i + MEMBERS_PER_FRAME)))
-        .catch(() => {});
+      pieces.push(list.slice(i, i + MEMBERS_PER_FRAME));
+    }
+    if (list.length % MEMBERS_PER_FRAME === 0) pieces.push([]);
+    for (const piece of pieces) {
+      member.link?.post(encodeJsonFrame(KIND_MEMBERS, piece)).catch(() => {});
     }
   }
 
