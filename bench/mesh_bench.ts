@@ -76,8 +76,14 @@ async function broadcastRate(
     );
     await sender.command({ cmd: "broadcast", count: warmup, window: 1024 });
     await Promise.all(receivers.map((m) => m.waitFor((e) => e.ev === "received", 120_000)));
-    await sender.command({ cmd: "reset" });
-    await Promise.all(receivers.map((m) => m.command({ cmd: "reset" })));
+    // Every receiver must have forgotten the warm-up's sequence numbers before
+    // the new round starts (a command on stdin can lose the race with socket
+    // data on a loaded machine).
+    const resetMarks = cluster.members.map((m) => m.events.length);
+    await Promise.all(cluster.members.map((m) => m.command({ cmd: "reset" })));
+    await Promise.all(
+      cluster.members.map((m, i) => m.waitFor((e) => e.ev === "reset", 30_000, resetMarks[i])),
+    );
     const marks = receivers.map((m) => m.events.length);
     await Promise.all(
       receivers.map((m) => m.command({ cmd: "expect", count: messages, from: sender.name })),

@@ -7,8 +7,35 @@
 
 import type { FramedConnection } from "../framed/mod.ts";
 import type { FrameMac } from "./_auth.ts";
-import { MeshProtocolError } from "./errors.ts";
-import { BATCH_BYTES, BATCH_FRAME_LIMIT, encodeBatch } from "./_protocol.ts";
+import { MeshLimitError, MeshProtocolError } from "./errors.ts";
+import { fragment, Reassembler } from "./_fragment.ts";
+import {
+  BATCH_BYTES,
+  BATCH_FRAME_LIMIT,
+  encodeBatch,
+  encodeJsonFrame,
+  FRAGMENT_SIZE,
+  KIND_CLOSE,
+  KIND_FRAGMENT,
+} from "./_protocol.ts";
+
+/** Bounds of one link. */
+export interface LinkLimits {
+  /** Largest frame taken in (after joining its pieces), in bytes. */
+  maxFrameSize: number;
+  /**
+   * Bytes queued for the peer at most on top of one frame of `maxFrameSize`,
+   * each frame counting {@linkcode FRAME_COST} more than its size (so empty
+   * frames fill it too); above it the link fails with `ERR_SLOW_PEER`.
+   */
+  maxQueuedBytes: number;
+}
+
+/** What a queued frame costs beyond its bytes (the objects that hold it). */
+export const FRAME_COST = 64;
+
+/** How long a link being closed for a reason waits for the CLOSE frame to leave. */
+const CLOSE_GRACE = 200;
 
 /** A framed connection carrying raw bytes both ways. */
 export type ByteConnection = FramedConnection<Uint8Array, Uint8Array>;
@@ -18,7 +45,19 @@ interface Batch {
   size: number;
   done: PromiseWithResolvers<void>;
   sealed: boolean;
+  /** What a fan-out waits for: written, or waiting longer than STALL_MS. */
+  waited?: Promise<void>;
+  stallTimer?: ReturnType<typeof setTimeout>;
 }
+
+/**
+ * A fan-out (broadcast) waits this long at most for one peer's write; a
+ * peer whose write takes longer is "stalled" until that write finishes, and
+ * fan-outs queue for it (bounded by `maxQueuedBytes`) without waiting.
+ */
+export const STALL_MS = 500;
+/** Bytes waiting above which a fan-out does not wait for a peer either. */
+export const FANOUT_HIGH_WATER = 1024 * 1024;
 
 /** Closes a framed connection at once, dropping anything unsent. */
 export function destroyConnection(conn: ByteConnection, reason?: unknown): void {
@@ -45,12 +84,21 @@ export class Link {
   #batches: Batch[] = [];
   #writing = false;
   #buffered = 0;
+  #charged = 0;
+  #stalled = false;
+  #limits: LinkLimits;
+  #reassembler: Reassembler;
+  #closing: unknown = undefined;
   #error: unknown = undefined;
   #failed = Promise.withResolvers<null>();
   /** The peer announced a graceful leave. */
   leaving = false;
   /** A newer connection to the same peer took over. */
   replaced = false;
+  /** Requests from the peer being answered right now. */
+  handling = 0;
+  /** Code and message of a CLOSE frame the peer sent, if any. */
+  remoteClose?: string;
   lastHeard: number = performance.now();
   rtt = NaN;
 
@@ -58,9 +106,12 @@ export class Link {
     conn: ByteConnection,
     reader: ReadableStreamDefaultReader<Uint8Array>,
     dialer: boolean,
+    limits: LinkLimits,
     sendMac?: FrameMac,
     receiveMac?: FrameMac,
   ) {
+    this.#limits = limits;
+    this.#reassembler = new Reassembler(limits.maxFrameSize);
     this.conn = conn;
     this.#reader = reader;
     this.dialer = dialer;
@@ -73,9 +124,19 @@ export class Link {
     return this.#buffered;
   }
 
+  /** The error the link failed with, if it did. */
+  get failure(): unknown {
+    return this.#error;
+  }
+
+  /** Whether {@linkcode Link.closeWith} is closing the link. */
+  get closing(): boolean {
+    return this.#closing !== undefined && this.#error === undefined;
+  }
+
   /** Whether the link still accepts frames. */
   get open(): boolean {
-    return this.#error === undefined;
+    return this.#error === undefined && this.#closing === undefined;
   }
 
   /**
@@ -84,22 +145,76 @@ export class Link {
    * been handed to the socket.
    */
   post(frame: Uint8Array): Promise<void> {
-    if (this.#error !== undefined) {
-      const failed = Promise.reject(this.#error);
+    const error = this.#error ?? this.#closing;
+    if (error !== undefined) {
+      const failed = Promise.reject(error);
       failed.catch(() => {});
       return failed;
     }
+    // Room for one message of any allowed size on top of the limit, so a
+    // large message being written does not count against the small ones
+    // after it.
+    if (this.#charged > this.#limits.maxQueuedBytes + this.#limits.maxFrameSize) {
+      // The peer does not read: it loses its link, not everybody their memory.
+      this.fail(
+        new MeshLimitError(
+          "ERR_SLOW_PEER",
+          `Peer is not reading: ${this.#buffered} bytes queued (maxQueuedBytes is ${this.#limits.maxQueuedBytes})`,
+        ),
+      );
+      return this.post(frame);
+    }
+    if (frame.length > FRAGMENT_SIZE) {
+      let last!: Promise<void>;
+      // Pieces are written alone (never inside a BATCH), the receiver joins them.
+      for (const piece of fragment(frame)) last = this.#enqueue(piece, true);
+      return last;
+    }
+    return this.#enqueue(frame);
+  }
+
+  /**
+   * Queues a frame of a fan-out. Resolves once it is written or once its
+   * write has waited {@linkcode STALL_MS} (it stays queued); returns
+   * `undefined` without waiting when the peer is behind already (stalled, or
+   * over {@linkcode FANOUT_HIGH_WATER} queued). One slow peer thus never
+   * sets the pace of a broadcast; its queue is bounded by `maxQueuedBytes`.
+   */
+  postFanOut(frame: Uint8Array): Promise<void> | undefined {
+    const behind = this.#stalled || this.#buffered > FANOUT_HIGH_WATER;
+    const done = this.post(frame);
+    const batch = this.#batches.at(-1);
+    if (behind || !batch || this.#error !== undefined) {
+      done.catch(() => {});
+      return behind ? undefined : done;
+    }
+    if (!batch.waited) {
+      const stalled = Promise.withResolvers<void>();
+      batch.stallTimer = setTimeout(() => {
+        this.#stalled = true;
+        stalled.resolve();
+      }, STALL_MS);
+      batch.waited = Promise.race([batch.done.promise, stalled.promise]);
+      batch.waited.catch(() => {});
+    }
+    return batch.waited;
+  }
+
+  #enqueue(frame: Uint8Array, alone = false): Promise<void> {
     this.#buffered += frame.length;
+    this.#charged += frame.length + FRAME_COST;
     let batch = this.#batches.at(-1);
+    // Each frame costs 4 bytes of length in a batch: count them, so a batch
+    // never outgrows the transport's frame limit.
     if (
-      !batch || batch.sealed || frame.length > BATCH_FRAME_LIMIT ||
-      batch.size + frame.length > BATCH_BYTES
+      alone || !batch || batch.sealed || frame.length > BATCH_FRAME_LIMIT ||
+      batch.size + 4 * (batch.frames.length + 1) + frame.length > BATCH_BYTES
     ) {
       batch = {
         frames: [],
         size: 0,
         done: Promise.withResolvers<void>(),
-        sealed: frame.length > BATCH_FRAME_LIMIT,
+        sealed: alone || frame.length > BATCH_FRAME_LIMIT,
       };
       batch.done.promise.catch(() => {});
       this.#batches.push(batch);
@@ -129,6 +244,9 @@ export class Link {
       }
       this.#batches.shift();
       this.#buffered -= batch.size;
+      this.#charged -= batch.size + FRAME_COST * batch.frames.length;
+      clearTimeout(batch.stallTimer);
+      this.#stalled = false;
       batch.done.resolve();
     }
     this.#writing = false;
@@ -136,18 +254,52 @@ export class Link {
 
   /** Reads the next frame (a BATCH frame is returned whole), or `null` at end. */
   async read(): Promise<Uint8Array | null> {
-    const read = readFrame(this.#reader);
-    read.catch(() => {});
-    const sealed = await Promise.race([read, this.#failed.promise]);
-    if (sealed === null || sealed.length === 0) {
-      if (sealed === null) return null;
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Empty frame");
+    while (true) {
+      const read = readFrame(this.#reader);
+      read.catch(() => {});
+      const sealed = await Promise.race([read, this.#failed.promise]);
+      if (sealed === null || sealed.length === 0) {
+        if (sealed === null) return null;
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Empty frame");
+      }
+      if (this.#closing !== undefined) return null;
+      this.lastHeard = performance.now();
+      let frame = sealed;
+      if (this.#receiveMac) {
+        const opened = this.#receiveMac.open(sealed);
+        if (!opened) throw new MeshProtocolError("ERR_BAD_MAC", "Frame authentication failed");
+        frame = opened;
+      }
+      if (frame[0] !== KIND_FRAGMENT) return frame;
+      const whole = this.#reassembler.push(frame);
+      if (whole) return whole;
     }
-    this.lastHeard = performance.now();
-    if (!this.#receiveMac) return sealed;
-    const frame = this.#receiveMac.open(sealed);
-    if (!frame) throw new MeshProtocolError("ERR_BAD_MAC", "Frame authentication failed");
-    return frame;
+  }
+
+  /**
+   * Closes the link because the peer went over a limit or broke the
+   * protocol: tells it why in a CLOSE frame (bounded wait), then drops it.
+   */
+  async closeWith(error: Error & { code: string }): Promise<void> {
+    if (this.#error !== undefined || this.#closing !== undefined) return;
+    const written = this.post(
+      encodeJsonFrame(KIND_CLOSE, { code: error.code, message: error.message }),
+    );
+    written.catch(() => {});
+    this.#closing = error;
+    this.#failed.resolve(null);
+    // Keep reading (and dropping) what the peer sends during the grace: a
+    // socket closed with unread input sends a reset, which can destroy the
+    // CLOSE frame in the peer's receive buffer before it is read.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<null>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE, null));
+    while (true) {
+      const next = await Promise.race([readFrame(this.#reader).catch(() => null), expired]);
+      if (next === null) break;
+    }
+    await expired;
+    clearTimeout(timer);
+    this.fail(error);
   }
 
   /** Marks the link failed: rejects queued frames and drops the socket. */
@@ -155,9 +307,13 @@ export class Link {
     if (this.#error !== undefined) return;
     this.#error = error ?? new DOMException("Link closed", "AbortError");
     this.#failed.resolve(null);
-    for (const batch of this.#batches) batch.done.reject(this.#error);
+    for (const batch of this.#batches) {
+      clearTimeout(batch.stallTimer);
+      batch.done.reject(this.#error);
+    }
     this.#batches = [];
     this.#buffered = 0;
+    this.#charged = 0;
     this.#reader.cancel().catch(() => {});
     destroyConnection(this.conn, this.#error);
   }

@@ -14,9 +14,11 @@
  * REQUEST = 0x11 enc:u8 id:u32 typeLen:u16 type body
  * REPLY   = 0x12 enc:u8 id:u32 status:u8 body
  * PING    = 0x14 time:f64         PONG = 0x15 time:f64 (echoed)
- * MEMBERS = 0x16 json[[id,name,host,port,beat,left]]
+ * MEMBERS = 0x16 json[[id,name,host,port,beat,state]]   state: 0 live+dialled, 1 left, 2 live, 3 heard of
  * STATE   = 0x17 json{full,entries:[[key,clock,node,deleted,value]]}
  * LEAVE   = 0x18
+ * CLOSE   = 0x19 json{code,message}   why the sender is closing this link
+ * FRAGMENT= 0x1e last:u8 piece        a frame over FRAGMENT_SIZE travels in pieces
  * BATCH   = 0x1f (len:u32 frame)*    several frames written at once; one mac
  * ```
  *
@@ -27,11 +29,12 @@
  * @module
  */
 
-import { MeshProtocolError } from "./errors.ts";
+import { checkJson } from "./_content.ts";
+import { MeshContentError, MeshProtocolError } from "./errors.ts";
 import type { MeshStateEntry } from "./state.ts";
 
 /** Protocol version carried in HELLO; a mismatch is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const KIND_HELLO = 0x01;
 export const KIND_ACK = 0x02;
@@ -46,6 +49,8 @@ export const KIND_PONG = 0x15;
 export const KIND_MEMBERS = 0x16;
 export const KIND_STATE = 0x17;
 export const KIND_LEAVE = 0x18;
+export const KIND_CLOSE = 0x19;
+export const KIND_FRAGMENT = 0x1e;
 export const KIND_BATCH = 0x1f;
 
 /** Content encodings of MSG / REQUEST / REPLY bodies. */
@@ -57,6 +62,8 @@ export const ENC_UNDEFINED = 2;
 export const REPLY_OK = 0;
 export const REPLY_NO_HANDLER = 1;
 export const REPLY_ERROR = 2;
+/** The peer is answering `maxRequestsInFlight` requests of ours already. */
+export const REPLY_BUSY = 3;
 
 /** Bytes of a handshake proof (HMAC-SHA256). */
 export const PROOF_SIZE = 32;
@@ -66,8 +73,21 @@ export const MAC_SIZE = 16;
 export const NONCE_SIZE = 32;
 /** Longest message type name, in UTF-8 bytes. */
 export const MAX_TYPE_LENGTH = 0xffff;
-/** Largest handshake / control JSON body accepted, in bytes. */
+/** Largest control JSON body (MEMBERS, STATE pieces) accepted, in bytes. */
 export const MAX_CONTROL_SIZE = 1 << 20;
+/** Largest handshake frame (HELLO, ACK, REJECT) accepted, in bytes. */
+export const MAX_HANDSHAKE_SIZE = 8 * 1024;
+/** Longest host name in a HELLO, ACK or member entry. */
+export const MAX_HOST_LENGTH = 255;
+/**
+ * Frames above this many bytes travel in FRAGMENT pieces of at most this
+ * size, so the transport's frame limit ({@linkcode WIRE_FRAME_LIMIT}) stays
+ * small in every phase: a peer cannot make a member buffer more than that
+ * before the handshake has authenticated it.
+ */
+export const FRAGMENT_SIZE = 64 * 1024;
+/** The `framed/` `maxMessageSize` of every mesh connection: one piece, its header and mac. */
+export const WIRE_FRAME_LIMIT = FRAGMENT_SIZE + 64;
 /** Frames are batched up to this many bytes per write. */
 export const BATCH_BYTES = 64 * 1024;
 /** Frames larger than this are written alone, never copied into a batch. */
@@ -75,8 +95,13 @@ export const BATCH_FRAME_LIMIT = 16 * 1024;
 /** Headroom over `maxMessageSize` for kind, type name, request id and mac. */
 export const FRAME_OVERHEAD = MAX_TYPE_LENGTH + 64;
 
-/** Member entry as gossiped: id, name, hostname, port, heartbeat counter, left flag. */
-export type WireMember = [string, string, string, number, number, 0 | 1];
+/**
+ * Member entry as gossiped: id, name, hostname, port, heartbeat counter,
+ * state: 0 connected to the sender, which dialled its address (vouches for
+ * it); 1 left; 2 connected to the sender, address not dialled; 3 heard of
+ * from a member that vouched for it (passed on once, never further).
+ */
+export type WireMember = [string, string, string, number, number, 0 | 1 | 2 | 3];
 /** State entry as replicated: key, clock, node id, deleted flag, value. */
 export type WireStateEntry = MeshStateEntry;
 
@@ -142,9 +167,9 @@ export function encodeJsonFrame(kind: number, value: unknown, prefix?: Uint8Arra
   return frame;
 }
 
-/** Decodes the JSON body of a frame starting at `offset`. */
-export function decodeJsonBody(frame: Uint8Array, offset = 1): unknown {
-  if (frame.length - offset > MAX_CONTROL_SIZE) {
+/** Decodes the JSON body of a frame starting at `offset` (at most `limit` bytes). */
+export function decodeJsonBody(frame: Uint8Array, offset = 1, limit = MAX_CONTROL_SIZE): unknown {
+  if (frame.length - offset > limit) {
     throw new MeshProtocolError("ERR_INVALID_FRAME", "Control frame is too large");
   }
   try {
@@ -160,15 +185,31 @@ export interface EncodedContent {
   body: Uint8Array;
 }
 
-/** Encodes user content: bytes pass through, `undefined` is empty, the rest is JSON. */
+/**
+ * Encodes user content: bytes pass through, `undefined` (content left out)
+ * is empty, the rest must be JSON that round-trips
+ * ({@linkcode MeshContentError} `ERR_INVALID_CONTENT` otherwise).
+ */
 export function encodeContent(content: unknown): EncodedContent {
   if (content instanceof Uint8Array) return { enc: ENC_BYTES, body: content };
   if (content === undefined) return { enc: ENC_UNDEFINED, body: new Uint8Array(0) };
-  const json = JSON.stringify(content);
-  if (json === undefined) {
-    throw new TypeError(`Content of type "${typeof content}" cannot be sent`);
+  checkJson(content, "Content");
+  return { enc: ENC_JSON, body: utf8(JSON.stringify(content)) };
+}
+
+/** UTF-8 length of a string, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      bytes += 2; // a surrogate pair: 4 bytes for 2 code units
+      i++;
+    } else bytes += 2;
   }
-  return { enc: ENC_JSON, body: utf8(json) };
+  return bytes;
 }
 
 /** Decodes user content written by {@linkcode encodeContent}. */
@@ -198,7 +239,10 @@ export function encodeType(type: string): Uint8Array {
   if (bytes) return bytes;
   bytes = utf8(type);
   if (bytes.length > MAX_TYPE_LENGTH) {
-    throw new RangeError(`Message type of ${bytes.length} bytes exceeds ${MAX_TYPE_LENGTH} bytes`);
+    throw new MeshContentError(
+      "ERR_INVALID_ARGUMENT",
+      `Message type of ${bytes.length} bytes exceeds ${MAX_TYPE_LENGTH} bytes`,
+    );
   }
   if (typeCache.size >= 1024) typeCache.clear();
   if (bytes.length <= 256) typeCache.set(type, bytes);
@@ -361,13 +405,15 @@ function truncated(): MeshProtocolError {
 export function isWireMember(value: unknown): value is WireMember {
   return Array.isArray(value) && value.length === 6 && typeof value[0] === "string" &&
     value[0].length > 0 && value[0].length <= 64 && typeof value[1] === "string" &&
-    typeof value[2] === "string" && Number.isInteger(value[3]) && value[3] >= 0 &&
-    value[3] <= 65535 && Number.isSafeInteger(value[4]) && (value[5] === 0 || value[5] === 1);
+    value[1].length <= 256 && typeof value[2] === "string" &&
+    value[2].length <= MAX_HOST_LENGTH && Number.isInteger(value[3]) && value[3] >= 0 &&
+    value[3] <= 65535 && Number.isSafeInteger(value[4]) &&
+    (value[5] === 0 || value[5] === 1 || value[5] === 2 || value[5] === 3);
 }
 
 /** Checks that a replicated state entry has the right shape. */
 export function isWireStateEntry(value: unknown): value is WireStateEntry {
   return Array.isArray(value) && value.length === 5 && typeof value[0] === "string" &&
     Number.isSafeInteger(value[1]) && value[1] >= 0 && typeof value[2] === "string" &&
-    (value[3] === 0 || value[3] === 1);
+    value[2].length > 0 && value[2].length <= 64 && (value[3] === 0 || value[3] === 1);
 }

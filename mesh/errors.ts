@@ -27,10 +27,17 @@ export type MeshErrorCode =
   | "ERR_MESH_CLOSED"
   | "ERR_NO_HANDLER"
   | "ERR_REMOTE_HANDLER"
+  | "ERR_TOO_MANY_REQUESTS"
   | "ERR_MESSAGE_TOO_LARGE"
   | "ERR_INVALID_FRAME"
   | "ERR_BAD_MAC"
-  | "ERR_INVALID_OPTION";
+  | "ERR_INVALID_OPTION"
+  | "ERR_INVALID_CONTENT"
+  | "ERR_INVALID_ARGUMENT"
+  | "ERR_STATE_LIMIT"
+  | "ERR_MEMBER_LIMIT"
+  | "ERR_HANDSHAKE_LIMIT"
+  | "ERR_SLOW_PEER";
 
 /**
  * `joinMesh()` was refused: the name is held by a live member
@@ -105,8 +112,10 @@ export class MeshPeerError extends TypeError {
 
 /**
  * `request()` reached the peer but got no answer: no handler is registered
- * for the type there (`ERR_NO_HANDLER`), or the handler threw
- * (`ERR_REMOTE_HANDLER`; `message` is the remote error's message).
+ * for the type there (`ERR_NO_HANDLER`), the handler threw
+ * (`ERR_REMOTE_HANDLER`; `message` is the remote error's message), or the
+ * peer is answering `maxRequestsInFlight` requests from this member already
+ * (`ERR_TOO_MANY_REQUESTS`).
  *
  * @example
  * ```ts
@@ -118,7 +127,7 @@ export class MeshPeerError extends TypeError {
  */
 export class MeshRequestError extends TypeError {
   /** Why the request failed on the remote side. */
-  readonly code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER";
+  readonly code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER" | "ERR_TOO_MANY_REQUESTS";
 
   /**
    * Creates the error.
@@ -126,7 +135,10 @@ export class MeshRequestError extends TypeError {
    * @param code why the request failed
    * @param message human-readable description
    */
-  constructor(code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER", message: string) {
+  constructor(
+    code: "ERR_NO_HANDLER" | "ERR_REMOTE_HANDLER" | "ERR_TOO_MANY_REQUESTS",
+    message: string,
+  ) {
     super(message);
     this.name = "MeshRequestError";
     this.code = code;
@@ -220,5 +232,88 @@ export class MeshOptionError extends TypeError {
   constructor(message: string) {
     super(message);
     this.name = "MeshOptionError";
+  }
+}
+
+/**
+ * A value handed to `send()`, `broadcast()`, `request()` or `state.set()`
+ * cannot travel as JSON without changing meaning (`ERR_INVALID_CONTENT`:
+ * `undefined` passed explicitly, a function, symbol or bigint, a `Map`,
+ * `Set` or other built-in that JSON turns into `{}`, a non-finite number, a
+ * circular structure, or nesting deeper than 512 levels), or an argument is
+ * of the wrong type (`ERR_INVALID_ARGUMENT`: a message type or state key
+ * that is not a string, or a type name over 65 535 bytes). Thrown (or the
+ * promise rejects) before anything is sent.
+ *
+ * @example
+ * ```ts
+ * import { joinMesh, MeshContentError } from "./mod.ts";
+ *
+ * await using mesh = await joinMesh({ name: "solo" });
+ * try {
+ *   mesh.state.set("players", new Map());
+ * } catch (error) {
+ *   if (error instanceof MeshContentError) console.log(error.code); // "ERR_INVALID_CONTENT"
+ * }
+ * ```
+ */
+export class MeshContentError extends TypeError {
+  /** What was wrong with the value. */
+  readonly code: "ERR_INVALID_CONTENT" | "ERR_INVALID_ARGUMENT";
+
+  /**
+   * Creates the error.
+   *
+   * @param code what was wrong
+   * @param message human-readable description
+   */
+  constructor(code: "ERR_INVALID_CONTENT" | "ERR_INVALID_ARGUMENT", message: string) {
+    super(message);
+    this.name = "MeshContentError";
+    this.code = code;
+  }
+}
+
+/**
+ * A peer (or a local call) went over one of the limits that keep a member's
+ * memory and member table bounded; the connection to that peer is closed
+ * and the peer is told the code:
+ *
+ * - `ERR_STATE_LIMIT`: a replicated state entry over `maxStateValueSize`,
+ *   more than `maxStateKeysPerMember` keys written by one member, or the
+ *   state over `maxStateBytes` / `maxStateEntries` (also thrown by
+ *   `state.set()`).
+ * - `ERR_MEMBER_LIMIT`: a member gossiped more than `maxUnreachableMembers`
+ *   members that could not be reached.
+ * - `ERR_HANDSHAKE_LIMIT`: more than `maxPendingHandshakes` connections were
+ *   in their handshake; the oldest one is dropped.
+ * - `ERR_SLOW_PEER`: a peer did not read while more than
+ *   `maxQueuedBytes` waited for it.
+ *
+ * @example
+ * ```ts
+ * import { MeshLimitError } from "./mod.ts";
+ *
+ * const error = new MeshLimitError("ERR_STATE_LIMIT", "State over maxStateBytes");
+ * console.log(error.code);
+ * ```
+ */
+export class MeshLimitError extends RangeError {
+  /** Which limit was reached. */
+  readonly code: "ERR_STATE_LIMIT" | "ERR_MEMBER_LIMIT" | "ERR_HANDSHAKE_LIMIT" | "ERR_SLOW_PEER";
+
+  /**
+   * Creates the error.
+   *
+   * @param code which limit was reached
+   * @param message human-readable description
+   */
+  constructor(
+    code: "ERR_STATE_LIMIT" | "ERR_MEMBER_LIMIT" | "ERR_HANDSHAKE_LIMIT" | "ERR_SLOW_PEER",
+    message: string,
+  ) {
+    super(message);
+    this.name = "MeshLimitError";
+    this.code = code;
   }
 }

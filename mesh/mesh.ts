@@ -9,7 +9,17 @@ import { connect, listen } from "../framed/mod.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import type { FramedListener } from "../framed/mod.ts";
 import { frameKey, FrameMac, handshakeProof, newMemberId, newNonce, sameBytes } from "./_auth.ts";
-import { type ByteConnection, destroyConnection, Link, readFrame } from "./_link.ts";
+import {
+  type ByteConnection,
+  destroyConnection,
+  Link,
+  type LinkLimits,
+  readFrame,
+} from "./_link.ts";
+import { GossipAdmission } from "./_admission.ts";
+import { HandshakeSlots } from "./_handshake_slots.ts";
+import { checkString } from "./_content.ts";
+import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
   type Ack,
   decodeContent,
@@ -18,6 +28,7 @@ import {
   decodeReply,
   decodeTime,
   encodeContent,
+  type EncodedContent,
   encodeJsonFrame,
   encodeMessage,
   encodeReply,
@@ -30,6 +41,7 @@ import {
   isWireStateEntry,
   KIND_ACK,
   KIND_BATCH,
+  KIND_CLOSE,
   KIND_HELLO,
   KIND_LEAVE,
   KIND_MEMBERS,
@@ -42,17 +54,24 @@ import {
   KIND_REPLY,
   KIND_REQUEST,
   KIND_STATE,
+  MAX_CONTROL_SIZE,
+  MAX_HANDSHAKE_SIZE,
+  MAX_HOST_LENGTH,
   PROOF_SIZE,
   PROTOCOL_VERSION,
   type Reject,
+  REPLY_BUSY,
   REPLY_ERROR,
   REPLY_NO_HANDLER,
   REPLY_OK,
+  WIRE_FRAME_LIMIT,
   type WireMember,
   type WireStateEntry,
 } from "./_protocol.ts";
 import {
+  MeshContentError,
   MeshJoinError,
+  MeshLimitError,
   MeshMessageTooLargeError,
   MeshOptionError,
   MeshPeerError,
@@ -162,15 +181,67 @@ export interface MeshOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Most members a gossiped member list may make this member know.
+   * Most members this member knows and connects to (members it has reached;
+   * pending handshakes and gossiped members not reached yet do not count).
+   * A member dialling in beyond it is refused (`ERR_MESH_FULL`).
    * @default {1024}
    */
   maxMembers?: number;
+  /**
+   * Most members learned from one peer's gossip that may wait to be reached
+   * at once; more are ignored until some are reached.
+   * @default {256}
+   */
+  maxUnverifiedMembers?: number;
+  /**
+   * Members gossiped by one peer that may turn out unreachable before that
+   * peer's connection is closed (`ERR_MEMBER_LIMIT`).
+   * @default {32}
+   */
+  maxUnreachableMembers?: number;
+  /**
+   * Requests from one peer being answered at once; more are refused at once
+   * (the asker gets `MeshRequestError` `ERR_TOO_MANY_REQUESTS`).
+   * @default {256}
+   */
+  maxRequestsInFlight?: number;
+  /**
+   * Connections in their handshake at once (inbound); beyond it the oldest
+   * is dropped (`ERR_HANDSHAKE_LIMIT`). They never take member slots.
+   * @default {128}
+   */
+  maxPendingHandshakes?: number;
   /**
    * Most keys (deleted ones included) of the replicated state.
    * @default {10000}
    */
   maxStateEntries?: number;
+  /**
+   * Largest state entry: key plus value, JSON-encoded, in UTF-8 bytes
+   * (`ERR_STATE_LIMIT` above it). Use the same value on every member.
+   * @default {1048576}
+   */
+  maxStateValueSize?: number;
+  /**
+   * Most state keys (deleted ones included) whose last writer is one member.
+   * @default {1024}
+   */
+  maxStateKeysPerMember?: number;
+  /**
+   * Most bytes of the replicated state (keys and values, JSON-encoded).
+   * @default {33554432}
+   */
+  maxStateBytes?: number;
+  /**
+   * Bytes waiting to be written to one peer at most, beyond one message of
+   * `maxMessageSize` (being written), each message counting 64 bytes more
+   * than its size (so empty ones fill it too). A peer that lets more pile up
+   * (it does not read) loses its connection (`ERR_SLOW_PEER`). `broadcast()` does not wait for a peer whose write takes over
+   * 500 ms or with over 1 MiB waiting, so one slow member cannot hold a
+   * broadcaster back.
+   * @default {16777216}
+   */
+  maxQueuedBytes?: number;
   /**
    * Messages `messages()` iterators may hold before reading from the peers
    * pauses (backpressure to the senders).
@@ -263,6 +334,34 @@ export interface MeshEventMap {
   peersuspect: CustomEvent<MeshPeerEventDetail>;
   /** A member left, timed out or was replaced. */
   peerleave: CustomEvent<MeshPeerEventDetail>;
+  /**
+   * This member closed a connection because the other side went over a
+   * limit or sent something invalid (only that connection is closed).
+   */
+  connectionerror: CustomEvent<MeshConnectionErrorDetail>;
+}
+
+/**
+ * Detail of a `connectionerror` event: why a connection was closed and to
+ * whom.
+ *
+ * @example
+ * ```ts
+ * import { joinMesh } from "./mod.ts";
+ *
+ * await using mesh = await joinMesh({ name: "solo" });
+ * mesh.addEventListener("connectionerror", (e) => {
+ *   console.warn(e.detail.error.code, e.detail.remoteAddr, e.detail.peerId);
+ * });
+ * ```
+ */
+export interface MeshConnectionErrorDetail {
+  /** The typed error (`MeshLimitError`, `MeshProtocolError`, `MeshMessageTooLargeError`, …). */
+  error: Error & { code: string };
+  /** The other end of the connection. */
+  remoteAddr: Deno.NetAddr;
+  /** The peer's id, once its handshake told it. */
+  peerId?: string;
 }
 
 /**
@@ -320,6 +419,32 @@ interface Member {
   /** Member entries (`id:left`) this member is known to have: not flooded to it again. */
   knows: Set<string>;
   attempted: boolean;
+  /** A connection to it succeeded once; unverified members only come from gossip. */
+  verified: boolean;
+  /** Id of the member whose gossip told us about it (unverified members). */
+  source?: string;
+  /** Its source dialled its address (so an unreachable one is the source's fault). */
+  vouched?: boolean;
+  /** Its source only heard of it: a join does not wait for it. */
+  heard?: boolean;
+  /** We reached it by dialling its address once. */
+  dialled?: boolean;
+}
+
+/**
+ * Member entry states on the wire: connected to the sender, which dialled
+ * its address (the sender vouches for it); left; connected to the sender,
+ * which did not dial it (address not vouched for); heard of from a member
+ * that vouched for it (passed on once, never further).
+ */
+const MEMBER_LIVE = 0;
+const MEMBER_LEFT = 1;
+const MEMBER_LINKED = 2;
+const MEMBER_HEARD = 3;
+
+/** What a peer is known to have of a member entry (a heard-of entry counts as the live one). */
+function knowKey(id: string, state: number): string {
+  return state === MEMBER_LEFT ? `${id}:1` : `${id}:0`;
 }
 
 interface PendingRequest {
@@ -343,6 +468,8 @@ function familyOf(hostname: string): Family {
 }
 
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", ""]);
+/** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
+const MEMBERS_PER_FRAME = 256;
 const TICK = 50;
 /**
  * Of two members that learn of each other, only the lower id dials; the
@@ -367,6 +494,25 @@ function refused(reject: Reject): MeshJoinError | MeshProtocolError {
     return new MeshJoinError(reject.code, String(reject.message));
   }
   return new MeshProtocolError("ERR_INVALID_FRAME", `Connection refused: ${reject.code}`);
+}
+
+/** The peer sent CLOSE: the link ends without a fault of the peer's. */
+class LinkClosedByPeer extends Error {}
+
+/**
+ * The typed error to report when `error` is the peer's fault (it went over
+ * a limit or sent something invalid); `undefined` for ordinary ends.
+ */
+function peerFault(error: unknown): (Error & { code: string }) | undefined {
+  if (
+    error instanceof MeshProtocolError || error instanceof MeshLimitError ||
+    error instanceof MeshMessageTooLargeError
+  ) return error;
+  const framed = error as { name?: string; code?: unknown; size?: number; limit?: number };
+  if (framed?.code === "ERR_MESSAGE_TOO_LARGE" && typeof framed.size === "number") {
+    return new MeshMessageTooLargeError(framed.size, framed.limit ?? 0);
+  }
+  return undefined;
 }
 
 class Refusal extends Error {
@@ -410,6 +556,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       "secret" | "cert" | "key" | "caCerts" | "signal" | "advertise" | "allowAddress"
     >
   >;
+  #linkLimits: LinkLimits;
+  #stateFrameLimit: number;
+  #admission: GossipAdmission;
+  /** Inbound connections in their handshake (bounded; they hold no member slot). */
+  #accepting: HandshakeSlots<ByteConnection>;
+  #unverified = 0;
+  #acceptingIds = new Set<string>();
   #secret?: string;
   #allowAddress: (addr: MeshAddress) => boolean;
   #tls: { cert?: string; key?: string; caCerts?: string[] };
@@ -465,7 +618,15 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       timeout = 10_000,
       handshakeTimeout = 5000,
       maxMembers = 1024,
+      maxUnverifiedMembers = 256,
+      maxUnreachableMembers = 32,
+      maxPendingHandshakes = 128,
+      maxRequestsInFlight = 256,
       maxStateEntries = 10_000,
+      maxStateValueSize = 1024 * 1024,
+      maxStateKeysPerMember = 1024,
+      maxStateBytes = 32 * 1024 * 1024,
+      maxQueuedBytes = 16 * 1024 * 1024,
       inboxSize = 1024,
       cert,
       key,
@@ -501,25 +662,53 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       timeout: checkInterval("timeout", timeout),
       handshakeTimeout: checkInterval("handshakeTimeout", handshakeTimeout, 10),
       maxMembers: checkInterval("maxMembers", maxMembers),
+      maxUnverifiedMembers: checkInterval("maxUnverifiedMembers", maxUnverifiedMembers),
+      maxUnreachableMembers: checkInterval("maxUnreachableMembers", maxUnreachableMembers, 0),
+      maxPendingHandshakes: checkInterval("maxPendingHandshakes", maxPendingHandshakes),
+      maxRequestsInFlight: checkInterval("maxRequestsInFlight", maxRequestsInFlight),
       maxStateEntries: checkInterval("maxStateEntries", maxStateEntries),
+      maxStateValueSize: checkInterval("maxStateValueSize", maxStateValueSize, 16),
+      maxStateKeysPerMember: checkInterval("maxStateKeysPerMember", maxStateKeysPerMember),
+      maxStateBytes: checkInterval("maxStateBytes", maxStateBytes, 16),
+      maxQueuedBytes: checkInterval("maxQueuedBytes", maxQueuedBytes),
       inboxSize: checkInterval("inboxSize", inboxSize),
     };
+    this.#linkLimits = {
+      maxFrameSize: this.#options.maxMessageSize + FRAME_OVERHEAD,
+      maxQueuedBytes: this.#options.maxQueuedBytes,
+    };
+    this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
+    this.#accepting = new HandshakeSlots(this.#options.maxPendingHandshakes, (conn) => {
+      const error = new MeshLimitError(
+        "ERR_HANDSHAKE_LIMIT",
+        `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
+      );
+      this.#connectionError(error, conn);
+      this.#reject(conn, error.code, error.message);
+    });
+    this.#admission = new GossipAdmission({
+      maxUnverified: this.#options.maxUnverifiedMembers,
+      maxUnreachable: this.#options.maxUnreachableMembers,
+    });
     this.#secret = secret;
     this.#tls = { cert, key, caCerts };
     this.id = newMemberId();
     this.name = name;
-    this.state = new MeshState(
-      this.id,
-      (entries) => this.#publishState(entries),
-      this.#options.maxStateEntries,
-    );
+    this.state = new MeshState(this.id, (entries) => this.#publishState(entries), {
+      maxEntries: this.#options.maxStateEntries,
+      maxValueSize: this.#options.maxStateValueSize,
+      maxKeysPerMember: this.#options.maxStateKeysPerMember,
+      maxBytes: this.#options.maxStateBytes,
+    });
     this.#listener = listen({
       hostname,
       port,
       framing: "length",
       sendType: "bytes",
       receiveType: "bytes",
-      maxMessageSize: Math.max(this.#options.maxMessageSize, 256 * 1024) + FRAME_OVERHEAD,
+      // Small in every phase: larger frames travel in pieces (see _fragment.ts),
+      // so nobody makes us buffer more than this before authenticating.
+      maxMessageSize: WIRE_FRAME_LIMIT,
       cert,
       key,
     });
@@ -557,8 +746,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   /**
    * Sends a message to every connected member. Resolves once it is written
-   * to every connection (backpressure); rejects with
-   * `MeshMessageTooLargeError` before sending anything when too large.
+   * to the connection of every member that keeps up (backpressure). A member
+   * whose write takes over 500 ms, or with over 1 MiB waiting, gets the
+   * message queued but is not waited for, and loses its connection once more
+   * than `maxQueuedBytes` wait for it (`ERR_SLOW_PEER`): one slow member
+   * never holds a broadcast back for long. Rejects
+   * with `MeshMessageTooLargeError` before sending anything when too large,
+   * and with `MeshContentError` when the content cannot travel as JSON
+   * (leave `content` out to send none; an explicit `undefined` is refused).
    *
    * @example
    * ```ts
@@ -571,13 +766,18 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   broadcast(type: string, content?: unknown): Promise<void> {
     let frame: Uint8Array;
     try {
-      frame = this.#encodeMessage(type, content);
+      frame = this.#encodeMessage(type, content, arguments.length >= 2);
     } catch (error) {
       return Promise.reject(error);
     }
     const writes: Promise<void>[] = [];
     for (const member of this.#members.values()) {
-      if (member.link?.open) writes.push(member.link.post(frame));
+      const link = member.link;
+      if (!link?.open) continue;
+      // A member behind gets the message queued (bounded by maxQueuedBytes)
+      // but is not waited for: it must not set everyone's pace.
+      const write = link.postFanOut(frame);
+      if (write) writes.push(write);
     }
     if (writes.length <= 1) return writes[0] ?? Promise.resolve();
     // Broadcasts in one burst land in the same batch on every link: share
@@ -596,6 +796,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    *
    * @throws {MeshPeerError} `ERR_UNKNOWN_PEER` when no such peer is in the mesh,
    *   `ERR_PEER_LEFT` when it is not connected right now
+   * @throws {MeshContentError} when the content cannot travel as JSON (as in
+   *   {@linkcode Mesh.broadcast})
    *
    * @example
    * ```ts
@@ -608,8 +810,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    */
   send(peerId: string, type: string, content?: unknown): Promise<void> {
     try {
-      const link = this.#linkTo(peerId);
-      return link.post(this.#encodeMessage(type, content));
+      const frame = this.#encodeMessage(type, content, arguments.length >= 3);
+      return this.#linkTo(peerId).post(frame);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -619,7 +821,9 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * Sends a request to one member and resolves to its handler's answer (see
    * {@linkcode Mesh.onRequest}). Rejects with `MeshRequestError` when the
    * peer has no handler or the handler throws, with `MeshPeerError` when the
-   * peer leaves or the connection drops first, and with the signal's reason
+   * peer leaves or the connection drops first, with `MeshContentError` when
+   * the content cannot travel as JSON (pass `null`, not `undefined`, when
+   * there is nothing to send but options), and with the signal's reason
    * when aborted.
    *
    * @example
@@ -638,15 +842,20 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     content?: unknown,
     options: MeshRequestOptions = {},
   ): Promise<unknown> {
-    const { signal } = options;
+    const explicit = arguments.length >= 3;
     try {
+      if (typeof options !== "object" || options === null) {
+        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request options must be an object");
+      }
+      const { signal } = options;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
+      }
       signal?.throwIfAborted();
+      const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
       const link = this.#linkTo(peerId);
       const requestId = this.#nextRequestId;
       this.#nextRequestId = this.#nextRequestId >= 0xffffffff ? 1 : this.#nextRequestId + 1;
-      const type_ = encodeType(type);
-      const encoded = encodeContent(content);
-      this.#checkSize(type_.length + encoded.body.length);
       const { promise, resolve, reject } = Promise.withResolvers<unknown>();
       const onAbort = () => {
         this.#requests.delete(requestId);
@@ -676,7 +885,12 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   /**
    * Registers the handler answering requests of `type` (one per type; a new
-   * one replaces the old). Dispose the returned object to unregister.
+   * one replaces the old). Dispose the returned object to unregister. An
+   * answer that cannot travel as JSON (a `Map`, a function, …) reaches the
+   * asker as `MeshRequestError` `ERR_REMOTE_HANDLER`.
+   *
+   * @throws {MeshContentError} `ERR_INVALID_ARGUMENT` when `type` is not a
+   *   string or `handler` not a function
    *
    * @example
    * ```ts
@@ -690,6 +904,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     type: string,
     handler: (content: T, from: MeshPeer, signal: AbortSignal) => unknown | Promise<unknown>,
   ): Disposable {
+    checkString(type, "Request type");
+    if (typeof handler !== "function") {
+      throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
+    }
     const registered = handler as MeshRequestHandler;
     this.#handlers.set(type, registered);
     return {
@@ -860,6 +1078,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     for (const member of this.#members.values()) {
       if (member.left || member.link) continue;
       if (!this.#dialable(member)) continue;
+      // Only heard of, second hand: not worth holding the join for.
+      if (!member.verified && member.heard) continue;
       if (member.pending || !member.attempted) return;
     }
     join.done.resolve();
@@ -894,13 +1114,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     };
   }
 
-  async #withTimeout<T>(promise: Promise<T>, conn: ByteConnection): Promise<T> {
+  /** Races `promise` against the handshake's deadline (`performance.now()` time). */
+  async #withTimeout<T>(promise: Promise<T>, conn: ByteConnection, deadline: number): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         destroyConnection(conn);
         reject(new DOMException("Handshake timed out", "TimeoutError"));
-      }, this.#options.handshakeTimeout);
+      }, Math.max(0, deadline - performance.now()));
     });
     try {
       return await Promise.race([promise, timeout]);
@@ -920,20 +1141,45 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#track(conn.closed.finally(() => clearTimeout(timer)));
   }
 
+  /** Reports a connection closed for the peer's fault (`connectionerror`). */
+  #connectionError(error: unknown, conn: ByteConnection, peerId?: string): void {
+    const typed = peerFault(error);
+    if (!typed || this.#closed) return;
+    let remoteAddr: Deno.NetAddr;
+    try {
+      remoteAddr = conn.remoteAddr;
+    } catch {
+      remoteAddr = { transport: "tcp", hostname: "", port: 0 };
+    }
+    const detail: MeshConnectionErrorDetail = {
+      error: typed,
+      remoteAddr,
+      ...(peerId ? { peerId } : {}),
+    };
+    this.dispatchEvent(new CustomEvent("connectionerror", { detail }));
+  }
+
   async #accept(conn: ByteConnection): Promise<void> {
     this.#handshakes.add(conn);
+    this.#accepting.admit(conn);
+    const deadline = performance.now() + this.#options.handshakeTimeout;
     const reader = conn.readable.getReader();
     let member: Member | undefined;
+    let claimedId: string | undefined;
     let claimed = false;
     try {
-      const helloFrame = await this.#withTimeout(readFrame(reader), conn);
-      if (!helloFrame || helloFrame[0] !== KIND_HELLO) throw new Error("Expected HELLO");
-      const hello = decodeJsonBody(helloFrame) as Hello;
+      const helloFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
+      if (!this.#accepting.has(conn) || !helloFrame) return; // dropped, or hung up
+      if (helloFrame[0] !== KIND_HELLO) {
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected HELLO");
+      }
+      const hello = decodeJsonBody(helloFrame, 1, MAX_HANDSHAKE_SIZE) as Hello;
       if (
         typeof hello !== "object" || hello === null || typeof hello.id !== "string" ||
         hello.id.length === 0 || hello.id.length > 64 || typeof hello.name !== "string" ||
         hello.name.length === 0 || hello.name.length > 256 || typeof hello.host !== "string" ||
-        !Number.isInteger(hello.port) || typeof hello.nonce !== "string"
+        hello.host.length > MAX_HOST_LENGTH || !Number.isInteger(hello.port) ||
+        hello.port < 0 || hello.port > 65535 || typeof hello.nonce !== "string"
       ) {
         return this.#reject(conn, "ERR_INVALID_FRAME", "Malformed HELLO");
       }
@@ -958,7 +1204,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         return this.#reject(conn, "ERR_NAME_TAKEN", `Name "${hello.name}" is already taken`);
       }
       member = this.#members.get(hello.id);
-      if (member?.pending === "accept") {
+      if (member?.pending === "accept" || this.#acceptingIds.has(hello.id)) {
         return this.#reject(conn, "ERR_DUPLICATE", "A connection is being set up already");
       }
       if (member?.link?.open && !member.suspect) {
@@ -975,13 +1221,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         );
       }
       const host = hello.host === "" ? conn.remoteAddr.hostname : hello.host;
-      if (!member) {
-        if (this.#members.size >= this.#options.maxMembers) {
-          return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
-        }
-        member = this.#addMember(hello.id, hello.name, host, hello.port, 0, false);
+      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
+        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
       }
-      member.pending = "accept";
+      // A member slot is taken only once the handshake is done: until then
+      // the id is merely reserved against a second handshake for it.
+      if (member) member.pending = "accept";
+      this.#acceptingIds.add(hello.id);
+      claimedId = hello.id;
       claimed = true;
       const ack: Ack = {
         id: this.id,
@@ -1000,11 +1247,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       ackFrame.set(proof, 1);
       ackFrame.set(ackJson, 1 + PROOF_SIZE);
       this.#send(conn, ackFrame);
-      const proofFrame = await this.#withTimeout(readFrame(reader), conn);
+      const proofFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
+      if (!this.#accepting.has(conn)) return;
       if (!proofFrame) throw new Error("Closed during handshake");
-      if (proofFrame[0] === KIND_REJECT) throw new Refusal(decodeJsonBody(proofFrame) as Reject);
+      if (proofFrame[0] === KIND_REJECT) {
+        throw new Refusal(decodeJsonBody(proofFrame, 1, MAX_HANDSHAKE_SIZE) as Reject);
+      }
       if (proofFrame[0] !== KIND_PROOF || proofFrame.length !== 1 + PROOF_SIZE) {
-        throw new Error("Expected PROOF");
+        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected PROOF");
       }
       let sendMac: FrameMac | undefined;
       let receiveMac: FrameMac | undefined;
@@ -1017,23 +1267,36 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         receiveMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", hello_, ackJson));
       }
       if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
+      member = this.#members.get(hello.id);
+      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
+        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
+      }
+      if (!member) member = this.#addMember(hello.id, hello.name, host, hello.port, 0, false);
       this.#send(conn, new Uint8Array([KIND_READY]));
       member.name = hello.name;
       member.host = host;
       member.port = hello.port;
       this.#handshakes.delete(conn);
-      this.#established(member, new Link(conn, reader, false, sendMac, receiveMac));
-    } catch {
+      this.#accepting.release(conn);
+      this.#established(
+        member,
+        new Link(conn, reader, false, this.#linkLimits, sendMac, receiveMac),
+      );
+    } catch (error) {
+      this.#connectionError(error, conn, claimedId);
       destroyConnection(conn);
     } finally {
       this.#handshakes.delete(conn);
-      if (claimed && member?.pending === "accept") {
-        member.pending = undefined;
-        if (!member.link && !member.peer && member.beat === 0 && !member.attempted) {
-          this.#members.delete(member.id);
-        }
-      }
+      this.#accepting.release(conn);
+      if (claimedId) this.#acceptingIds.delete(claimedId);
+      if (claimed && member?.pending === "accept") member.pending = undefined;
     }
+  }
+
+  #verifiedCount(): number {
+    let count = 0;
+    for (const member of this.#members.values()) if (member.verified) count++;
+    return count;
   }
 
   /**
@@ -1051,7 +1314,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         framing: "length",
         sendType: "bytes",
         receiveType: "bytes",
-        maxMessageSize: Math.max(this.#options.maxMessageSize, 256 * 1024) + FRAME_OVERHEAD,
+        maxMessageSize: WIRE_FRAME_LIMIT,
         connectTimeout: this.#options.handshakeTimeout,
         reconnect: false,
         signal: this.#abort.signal,
@@ -1073,16 +1336,21 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       const hello = this.#hello(to?.id);
       const helloFrame = encodeJsonFrame(KIND_HELLO, hello);
       this.#send(conn, helloFrame);
-      const answer = await this.#withTimeout(readFrame(reader), conn);
+      const deadline = performance.now() + this.#options.handshakeTimeout;
+      const answer = await this.#withTimeout(readFrame(reader), conn, deadline);
       if (!answer) throw new Error("Closed during handshake");
-      if (answer[0] === KIND_REJECT) throw new Refusal(decodeJsonBody(answer) as Reject);
+      if (answer[0] === KIND_REJECT) {
+        throw new Refusal(decodeJsonBody(answer, 1, MAX_HANDSHAKE_SIZE) as Reject);
+      }
       if (answer[0] !== KIND_ACK || answer.length < 1 + PROOF_SIZE) throw new Error("Expected ACK");
       const ackJson = answer.subarray(1 + PROOF_SIZE);
-      const ack = decodeJsonBody(ackJson, 0) as Ack;
+      const ack = decodeJsonBody(ackJson, 0, MAX_HANDSHAKE_SIZE) as Ack;
       if (
         typeof ack !== "object" || ack === null || typeof ack.id !== "string" ||
         ack.id.length === 0 || ack.id.length > 64 || typeof ack.name !== "string" ||
-        typeof ack.host !== "string" || !Number.isInteger(ack.port)
+        ack.name.length === 0 || ack.name.length > 256 || typeof ack.host !== "string" ||
+        ack.host.length > MAX_HOST_LENGTH || !Number.isInteger(ack.port) || ack.port < 0 ||
+        ack.port > 65535
       ) {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed ACK");
       }
@@ -1112,9 +1380,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       proofFrame[0] = KIND_PROOF;
       proofFrame.set(proof, 1);
       this.#send(conn, proofFrame);
-      const ready = await this.#withTimeout(readFrame(reader), conn);
+      const ready = await this.#withTimeout(readFrame(reader), conn, deadline);
       if (!ready) throw new Error("Closed during handshake");
-      if (ready[0] === KIND_REJECT) throw new Refusal(decodeJsonBody(ready) as Reject);
+      if (ready[0] === KIND_REJECT) {
+        throw new Refusal(decodeJsonBody(ready, 1, MAX_HANDSHAKE_SIZE) as Reject);
+      }
       if (ready[0] !== KIND_READY) throw new Error("Expected READY");
       if (this.#closed) throw new Error("Leaving");
       member = this.#members.get(ack.id);
@@ -1125,9 +1395,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       member.host = host;
       member.port = ack.port;
       this.#handshakes.delete(conn);
-      this.#established(member, new Link(conn, reader, true, sendMac, receiveMac));
+      this.#established(
+        member,
+        new Link(conn, reader, true, this.#linkLimits, sendMac, receiveMac),
+      );
       return true;
     } catch (error) {
+      this.#connectionError(error, conn, to?.id);
       destroyConnection(conn);
       if (to) {
         to.pending = undefined;
@@ -1160,6 +1434,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
     if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
       // The member is gone: its address now belongs to someone else.
+      if (!member.verified) return this.#dropUnverified(member, member.vouched === true);
       this.#forget(member, "replaced");
       return;
     }
@@ -1167,6 +1442,12 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   }
 
   #dialFailed(member: Member): void {
+    if (!member.verified) {
+      // Gossip about a member nobody can reach: it never takes a slot.
+      this.#dropUnverified(member, member.vouched === true);
+      this.#checkJoined();
+      return;
+    }
     member.pending = undefined;
     member.attempted = true;
     member.failures++;
@@ -1211,12 +1492,44 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       waitUntil: this.id > id ? now + DIAL_GRACE : 0,
       knows: new Set(),
       attempted: false,
+      verified: false,
     };
     this.#members.set(id, member);
     if (flood) this.#floodQueue.set(id, [id, name, host, port, beat, 0]);
     return member;
   }
 
+  /** Removes a member entry, freeing its gossip slot when it was never reached. */
+  #removeMember(member: Member): void {
+    if (member.source !== undefined) return this.#dropUnverified(member, false);
+    this.#members.delete(member.id);
+  }
+
+  /**
+   * Removes a gossiped member that was never reached; when `unreachable`,
+   * counts it against the member that gossiped it, and cuts that one off
+   * (`ERR_MEMBER_LIMIT`) once it has sent too many.
+   */
+  #dropUnverified(member: Member, unreachable: boolean): void {
+    if (this.#members.get(member.id) === member) this.#members.delete(member.id);
+    const source = member.source;
+    if (source === undefined) return;
+    member.source = undefined;
+    this.#unverified--;
+    if (!unreachable) return this.#admission.release(source);
+    if (!this.#admission.unreachable(source)) return;
+    const offender = this.#members.get(source);
+    for (const other of [...this.#members.values()]) {
+      if (other.source === source && !other.pending) this.#dropUnverified(other, false);
+    }
+    if (!offender?.link?.open) return;
+    const error = new MeshLimitError(
+      "ERR_MEMBER_LIMIT",
+      `More than maxUnreachableMembers of ${this.#options.maxUnreachableMembers} gossiped members could not be reached`,
+    );
+    this.#connectionError(error, offender.link.conn, offender.id);
+    this.#track(offender.link.closeWith(error));
+  }
   #established(member: Member, link: Link): void {
     const old = member.link;
     if (old && old !== link) {
@@ -1232,6 +1545,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     member.lastHeard = now;
     member.beatAt = now;
     member.suspect = false;
+    member.verified = true;
+    if (link.dialer) member.dialled = true;
+    if (member.source !== undefined) {
+      this.#admission.release(member.source);
+      member.source = undefined;
+      member.vouched = false;
+      this.#unverified--;
+    }
     // A new member with the name of a lost one replaces it.
     for (const other of this.#members.values()) {
       if (other !== member && other.name === member.name) this.#forget(other, "replaced");
@@ -1240,7 +1561,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#sendMembers(member, this.#memberList());
     const snapshot = this.state.snapshot();
     if (snapshot.length > 0) {
-      link.post(encodeJsonFrame(KIND_STATE, { full: true, entries: snapshot }));
+      // In pieces under the control limit, however large the state is.
+      for (const frame of stateFrames(snapshot, true)) link.post(frame).catch(() => {});
     }
     link.post(encodeTime(KIND_PING, now));
     if (!member.peer) {
@@ -1263,7 +1585,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         member.host,
         member.port,
         member.beat,
-        0,
+        member.dialled ? MEMBER_LIVE : MEMBER_LINKED,
       ]);
       this.#emitPeer("peerjoin", member.peer);
     }
@@ -1296,6 +1618,15 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     } catch (e) {
       error = e;
     }
+    error ??= link.failure;
+    const fault = peerFault(error);
+    if (fault && link.open) {
+      // Only this link closes; the peer is told why.
+      this.#connectionError(fault, link.conn, member.id);
+      this.#track(link.closeWith(fault));
+    } else if (fault instanceof MeshLimitError && fault.code === "ERR_SLOW_PEER") {
+      this.#connectionError(fault, link.conn, member.id);
+    }
     this.#linkClosed(member, link, error);
   }
 
@@ -1320,6 +1651,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         if (reply.status === REPLY_OK) pending.resolve(content);
         else if (reply.status === REPLY_NO_HANDLER) {
           pending.reject(new MeshRequestError("ERR_NO_HANDLER", String(content)));
+        } else if (reply.status === REPLY_BUSY) {
+          pending.reject(new MeshRequestError("ERR_TOO_MANY_REQUESTS", String(content)));
         } else pending.reject(new MeshRequestError("ERR_REMOTE_HANDLER", String(content)));
         return;
       }
@@ -1331,15 +1664,20 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         if (rtt >= 0) link.rtt = Number.isNaN(link.rtt) ? rtt : link.rtt * 0.8 + rtt * 0.2;
         return;
       }
-      case KIND_MEMBERS:
-        this.#mergeMembers(member, decodeJsonBody(frame));
-        if (this.#join && member.link === link) {
+      case KIND_MEMBERS: {
+        const body = decodeJsonBody(frame, 1, MAX_CONTROL_SIZE);
+        this.#mergeMembers(member, body);
+        // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
+        // (the first list on a link is the whole list: see #established).
+        const ended = (body as unknown[]).length < MEMBERS_PER_FRAME;
+        if (this.#join && member.link === link && ended) {
           this.#join.heardMembers = true;
           this.#checkJoined();
         }
         return;
+      }
       case KIND_STATE: {
-        const body = decodeJsonBody(frame) as { entries?: unknown };
+        const body = decodeJsonBody(frame, 1, this.#stateFrameLimit) as { entries?: unknown };
         if (!Array.isArray(body?.entries) || !body.entries.every(isWireStateEntry)) {
           throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed STATE frame");
         }
@@ -1349,6 +1687,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       case KIND_LEAVE:
         link.leaving = true;
         return;
+      case KIND_CLOSE: {
+        // The peer closes this link because of something we did (a limit).
+        const body = decodeJsonBody(frame, 1, MAX_HANDSHAKE_SIZE) as Partial<Reject>;
+        link.remoteClose = `${String(body?.code)}: ${String(body?.message)}`;
+        link.leaving = false;
+        throw new LinkClosedByPeer();
+      }
       default:
         throw new MeshProtocolError("ERR_INVALID_FRAME", `Unknown frame kind ${frame[0]}`);
     }
@@ -1385,33 +1730,50 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (link.open) link.post(encodeReply(requestId, status, encoded)).catch(() => {});
     };
     if (!handler) return reply(REPLY_NO_HANDLER, `No handler for request type "${type}"`);
+    const { maxRequestsInFlight } = this.#options;
+    if (link.handling >= maxRequestsInFlight) {
+      // Bounded per peer: a flood of requests gets quick refusals, not memory.
+      return reply(
+        REPLY_BUSY,
+        `More than maxRequestsInFlight of ${maxRequestsInFlight} requests are being answered`,
+      );
+    }
     const content = decodeContent(enc, body);
+    link.handling++;
     this.#track(
       (async () => {
+        // A handler that never settles must not keep leave() waiting.
+        const signal = this.#abort.signal;
+        let onAbort: (() => void) | undefined;
         try {
-          // A handler that never settles must not keep leave() waiting.
-          const signal = this.#abort.signal;
           const aborted = new Promise<never>((_, reject) => {
-            if (signal.aborted) reject(signal.reason);
-            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+            onAbort = () => reject(signal.reason);
+            if (signal.aborted) onAbort();
+            else signal.addEventListener("abort", onAbort, { once: true });
           });
           aborted.catch(() => {});
           reply(REPLY_OK, await Promise.race([handler(content, member.peer!, signal), aborted]));
         } catch (error) {
           reply(REPLY_ERROR, error instanceof Error ? error.message : String(error));
+        } finally {
+          if (onAbort) signal.removeEventListener("abort", onAbort);
+          link.handling--;
         }
       })(),
     );
   }
 
   #linkClosed(member: Member, link: Link, error: unknown): void {
-    link.fail(error);
+    if (!link.closing) link.fail(error);
     if (member.link !== link) return;
     member.link = undefined;
+    const why = link.remoteClose ? ` (it closed the connection: ${link.remoteClose})` : "";
     for (const [id, request] of this.#requests) {
       if (request.peer !== member.id) continue;
       this.#requests.delete(id);
-      request.reject(new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost`));
+      request.reject(
+        new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
+      );
     }
     if (this.#closed) return;
     if (link.leaving) {
@@ -1428,11 +1790,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       this.#dropPeer(member, "leave");
       return;
     }
-    // Lost without a goodbye: reconnect at once; the failure detector
-    // declares it dead if that keeps failing for deadTimeout.
+    // Lost without a goodbye: reconnect at once (after a pause when we
+    // closed it for the peer's fault); the failure detector declares it dead
+    // if that keeps failing for deadTimeout.
     member.attempted = true;
     member.failures = 0;
-    member.nextDialAt = performance.now();
+    member.nextDialAt = performance.now() +
+      (link.closing || peerFault(error) ? this.#options.reconnectInterval : 0);
     if (this.id > member.id) member.waitUntil = performance.now() + DIAL_GRACE;
   }
 
@@ -1451,7 +1815,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       member.link.fail(new DOMException("Member forgotten", "AbortError"));
       member.link = undefined;
     }
-    this.#members.delete(member.id);
+    this.#removeMember(member);
     this.#dropPeer(member, reason);
   }
 
@@ -1478,19 +1842,35 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       0,
     ]];
     for (const m of this.#members.values()) {
-      if (m.pending === "accept" && !m.peer) continue;
-      list.push([m.id, m.name, m.host, m.port, m.beat, m.left ? 1 : 0]);
+      // A member we only heard of first hand is passed on once, marked as
+      // heard of (so nobody blames us if it is a lie), never further.
+      const state = m.verified
+        ? (m.left ? MEMBER_LEFT : m.dialled ? MEMBER_LIVE : MEMBER_LINKED)
+        : m.heard
+        ? undefined
+        : MEMBER_HEARD;
+      if (state !== undefined) list.push([m.id, m.name, m.host, m.port, m.beat, state]);
     }
     return list;
   }
 
   #sendMembers(member: Member, list: WireMember[]): void {
-    for (const entry of list) member.knows.add(`${entry[0]}:${entry[5]}`);
-    member.link?.post(encodeJsonFrame(KIND_MEMBERS, list)).catch(() => {});
+    for (const entry of list) member.knows.add(knowKey(entry[0], entry[5]));
+    // In pieces well under the control limit, however many members there are.
+    // A list that fills its last piece gets an empty one after it, so the
+    // receiver sees where it ends.
+    const pieces: WireMember[][] = [];
+    for (let i = 0; i < list.length; i += MEMBERS_PER_FRAME) {
+      pieces.push(list.slice(i, i + MEMBERS_PER_FRAME));
+    }
+    if (list.length % MEMBERS_PER_FRAME === 0) pieces.push([]);
+    for (const piece of pieces) {
+      member.link?.post(encodeJsonFrame(KIND_MEMBERS, piece)).catch(() => {});
+    }
   }
 
   #mergeMembers(from: Member, body: unknown): void {
-    if (!Array.isArray(body) || body.length > this.#options.maxMembers + 1) {
+    if (!Array.isArray(body) || body.length > MEMBERS_PER_FRAME) {
       throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
     }
     const now = performance.now();
@@ -1498,22 +1878,39 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (!isWireMember(entry)) {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
       }
-      const [id, name, host, port, beat, left] = entry;
-      from.knows.add(`${id}:${left}`);
-      if (id === this.id) continue;
+      const [id, name, host, port, beat, state] = entry;
+      const left = state === MEMBER_LEFT;
+      if (id === this.id) {
+        from.knows.add(knowKey(id, state));
+        continue;
+      }
       let member = this.#members.get(id);
       if (!member) {
         if (left || host === "" || port === 0) continue;
-        if (this.#members.size >= this.#options.maxMembers) continue;
         if (!this.#allowAddress({ hostname: host, port })) continue;
-        member = this.#addMember(id, name, host, port, beat);
+        // Not a member until reached: held apart, a bounded number per source.
+        if (this.#unverified >= this.#options.maxMembers) continue;
+        if (!this.#admission.admit(from.id)) continue;
+        member = this.#addMember(id, name, host, port, beat, false);
+        member.source = from.id;
+        // The source says it reached this member: if that is not true, the
+        // source is to blame (and we pass the entry on once, marked).
+        member.vouched = state === MEMBER_LIVE;
+        member.heard = state === MEMBER_HEARD;
+        // First-hand news travels one more hop, marked as heard of.
+        if (!member.heard) this.#floodQueue.set(id, [id, name, host, port, beat, MEMBER_HEARD]);
+        this.#unverified++;
+        from.knows.add(knowKey(id, state));
         continue;
       }
+      from.knows.add(knowKey(id, state));
+      // Someone connected to it tells us of it: a join waits for it after all.
+      if (member.heard && state !== MEMBER_HEARD) member.heard = false;
       if (beat > member.beat) {
         member.beat = beat;
         member.beatAt = now;
       }
-      if (left && !member.left && member !== from) {
+      if (left && !member.left && member !== from && member.verified) {
         member.left = true;
         member.beatAt = now;
         this.#floodQueue.set(id, [id, name, member.host, member.port, member.beat, 1]);
@@ -1572,7 +1969,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (member.link?.open) linked.push(member);
       if (!member.link && !member.pending) {
         if (now - member.beatAt > forgetTimeout) {
-          this.#members.delete(member.id);
+          this.#removeMember(member);
           continue;
         }
         if (
@@ -1589,7 +1986,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       const news = [...this.#floodQueue.values()];
       for (const member of linked) {
         const unknown = news.filter((e) =>
-          e[0] !== member.id && !member.knows.has(`${e[0]}:${e[5]}`)
+          e[0] !== member.id && !member.knows.has(knowKey(e[0], e[5]))
         );
         if (unknown.length > 0) this.#sendMembers(member, unknown);
       }
@@ -1612,9 +2009,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   #publishState(entries: WireStateEntry[]): void {
     if (this.#closed) return;
-    const frame = encodeJsonFrame(KIND_STATE, { full: false, entries });
+    const frames = stateFrames(entries, false);
     for (const member of this.#members.values()) {
-      if (member.link?.open) member.link.post(frame).catch(() => {});
+      if (!member.link?.open) continue;
+      for (const frame of frames) member.link.post(frame).catch(() => {});
     }
   }
 
@@ -1639,12 +2037,27 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
   }
 
-  #encodeMessage(type: string, content: unknown): Uint8Array {
+  #encodeParts(
+    type: string,
+    content: unknown,
+    explicit: boolean,
+  ): { type: Uint8Array; encoded: EncodedContent } {
     if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
-    if (typeof type !== "string") throw new TypeError("Message type must be a string");
+    checkString(type, "Message type");
+    if (explicit && content === undefined) {
+      throw new MeshContentError(
+        "ERR_INVALID_CONTENT",
+        "Content is undefined (leave the argument out to send no content)",
+      );
+    }
     const type_ = encodeType(type);
     const encoded = encodeContent(content);
     this.#checkSize(type_.length + encoded.body.length);
+    return { type: type_, encoded };
+  }
+
+  #encodeMessage(type: string, content: unknown, explicit: boolean): Uint8Array {
+    const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
     return encodeMessage(type_, encoded);
   }
 

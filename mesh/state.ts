@@ -23,6 +23,9 @@ export interface MeshStateEventMap {
  */
 
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
+import { checkJson, checkString } from "./_content.ts";
+import { MeshLimitError } from "./errors.ts";
+import { utf8Length } from "./_protocol.ts";
 
 /**
  * The replication record of one key, as sent between members: key,
@@ -63,11 +66,45 @@ export interface MeshStateChange {
   local: boolean;
 }
 
+/**
+ * Bounds of a {@linkcode MeshState}; `joinMesh()` fills them from its
+ * options (`maxStateEntries`, `maxStateValueSize`, `maxStateKeysPerMember`,
+ * `maxStateBytes`).
+ *
+ * @example
+ * ```ts
+ * import type { MeshStateLimits } from "./mod.ts";
+ *
+ * const limits: MeshStateLimits = {
+ *   maxEntries: 10_000,
+ *   maxValueSize: 1 << 20,
+ *   maxKeysPerMember: 1024,
+ *   maxBytes: 32 << 20,
+ * };
+ * ```
+ */
+export interface MeshStateLimits {
+  /** Keys held at most, tombstones included. */
+  maxEntries: number;
+  /** Largest key + value, JSON-encoded, in UTF-8 bytes. */
+  maxValueSize: number;
+  /** Keys (tombstones included) whose last writer is one member, at most. */
+  maxKeysPerMember: number;
+  /** Sum of the sizes of all keys and values, in bytes. */
+  maxBytes: number;
+}
+
 interface Entry {
   value: unknown;
   clock: number;
   node: string;
   deleted: boolean;
+  size: number;
+}
+
+/** Size of an entry as counted by the limits: JSON of key and value, in UTF-8 bytes. */
+function entrySize(key: string, json: string): number {
+  return utf8Length(JSON.stringify(key)) + utf8Length(json);
 }
 
 function newer(clock: number, node: string, than: Entry): boolean {
@@ -100,21 +137,32 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
   #clock = 0;
   #node: string;
   #publish: (entries: MeshStateEntry[]) => void;
-  #maxEntries: number;
+  #limits: MeshStateLimits;
   #live = 0;
+  #bytes = 0;
+  #keysByNode = new Map<string, number>();
 
   /**
    * Created by `joinMesh()`; applications use `mesh.state`.
    *
    * @param node id of the local member
    * @param publish sends local changes to the other members
-   * @param maxEntries most keys (tombstones included) held
+   * @param limits bounds of the state
    */
-  constructor(node: string, publish: (entries: MeshStateEntry[]) => void, maxEntries: number) {
+  constructor(
+    node: string,
+    publish: (entries: MeshStateEntry[]) => void,
+    limits: MeshStateLimits,
+  ) {
     super();
     this.#node = node;
     this.#publish = publish;
-    this.#maxEntries = maxEntries;
+    this.#limits = limits;
+  }
+
+  /** Bytes held, as counted by `maxStateBytes` (keys and values, JSON, UTF-8). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Number of keys with a value. */
@@ -159,8 +207,12 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
    * Sets `key` to `value` here and on every member. The value is copied
    * through JSON, so later mutation of the object has no effect.
    *
-   * @throws {TypeError} when the value is not JSON-serialisable
-   * @throws {RangeError} when the state already holds `maxStateEntries` keys
+   * @throws {MeshContentError} `ERR_INVALID_ARGUMENT` when the key is not a
+   *   string, `ERR_INVALID_CONTENT` when the value is not JSON that round-trips
+   *   (`undefined`, a function, a `Map`, `NaN`, …)
+   * @throws {MeshLimitError} `ERR_STATE_LIMIT` when the entry is over
+   *   `maxStateValueSize` or the state would go over `maxStateEntries`,
+   *   `maxStateKeysPerMember` or `maxStateBytes`
    *
    * @example
    * ```ts
@@ -171,9 +223,10 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
    * ```
    */
   set(key: string, value: unknown): void {
+    checkString(key, "State key");
+    checkJson(value, `Value for key "${key}"`);
     const json = JSON.stringify(value);
-    if (json === undefined) throw new TypeError(`Value for key "${key}" is not JSON-serialisable`);
-    this.#write(key, JSON.parse(json), false);
+    this.#write(key, JSON.parse(json), false, entrySize(key, json));
   }
 
   /**
@@ -190,7 +243,7 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
    */
   delete(key: string): boolean {
     if (!this.has(key)) return false;
-    this.#write(key, undefined, true);
+    this.#write(key, undefined, true, entrySize(key, "null"));
     return true;
   }
 
@@ -241,14 +294,30 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
     return Object.fromEntries(this.entries());
   }
 
-  #write(key: string, value: unknown, deleted: boolean): void {
-    if (typeof key !== "string") throw new TypeError("State key must be a string");
-    if (!this.#entries.has(key) && this.#entries.size >= this.#maxEntries) {
-      throw new RangeError(`State already holds maxStateEntries of ${this.#maxEntries} keys`);
-    }
+  #write(key: string, value: unknown, deleted: boolean, size: number): void {
+    const previous = this.#entries.get(key);
+    this.#checkLimits(key, this.#node, size, previous);
     const clock = ++this.#clock;
-    this.#apply(key, value, clock, this.#node, deleted, true);
+    this.#apply(key, value, clock, this.#node, deleted, true, size);
     this.#publish([[key, clock, this.#node, deleted ? 1 : 0, deleted ? null : value]]);
+  }
+
+  /** Throws `ERR_STATE_LIMIT` when writing `key` (of `size` bytes, by `node`) breaks a limit. */
+  #checkLimits(key: string, node: string, size: number, previous: Entry | undefined): void {
+    const { maxEntries, maxValueSize, maxKeysPerMember, maxBytes } = this.#limits;
+    const fail = (why: string) => {
+      throw new MeshLimitError("ERR_STATE_LIMIT", `State key "${key.slice(0, 64)}": ${why}`);
+    };
+    if (size > maxValueSize) fail(`${size} bytes exceed maxStateValueSize of ${maxValueSize}`);
+    if (!previous && this.#entries.size >= maxEntries) {
+      fail(`the state already holds maxStateEntries of ${maxEntries} keys`);
+    }
+    if (previous?.node !== node && (this.#keysByNode.get(node) ?? 0) >= maxKeysPerMember) {
+      fail(`member "${node}" already wrote maxStateKeysPerMember of ${maxKeysPerMember} keys`);
+    }
+    if (this.#bytes - (previous?.size ?? 0) + size > maxBytes) {
+      fail(`the state would exceed maxStateBytes of ${maxBytes}`);
+    }
   }
 
   #apply(
@@ -258,12 +327,20 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
     node: string,
     deleted: boolean,
     local: boolean,
+    size: number,
   ): void {
     const previous = this.#entries.get(key);
-    if (previous && !newer(clock, node, previous)) return;
-    if (!previous && this.#entries.size >= this.#maxEntries) return;
     if (clock > this.#clock) this.#clock = clock;
-    this.#entries.set(key, { value, clock, node, deleted });
+    this.#entries.set(key, { value, clock, node, deleted, size });
+    this.#bytes += size - (previous?.size ?? 0);
+    if (previous?.node !== node) {
+      this.#keysByNode.set(node, (this.#keysByNode.get(node) ?? 0) + 1);
+      if (previous) {
+        const left = this.#keysByNode.get(previous.node)! - 1;
+        if (left > 0) this.#keysByNode.set(previous.node, left);
+        else this.#keysByNode.delete(previous.node);
+      }
+    }
     const had = previous !== undefined && !previous.deleted;
     this.#live += (deleted ? 0 : 1) - (had ? 1 : 0);
     if (!had && deleted) return;
@@ -302,7 +379,10 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
 
   /**
    * Applies entries received from another member (used by the mesh); older
-   * writes than the ones held are ignored.
+   * writes than the ones held are ignored. Throws `MeshLimitError`
+   * (`ERR_STATE_LIMIT`) at the first entry that would break a limit (the
+   * entries before it are applied): the mesh then closes that member's
+   * connection.
    *
    * @example
    * ```ts
@@ -315,7 +395,11 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
    */
   merge(entries: readonly MeshStateEntry[]): void {
     for (const [key, clock, node, deleted, value] of entries) {
-      this.#apply(key, deleted ? undefined : value, clock, node, deleted === 1, false);
+      const previous = this.#entries.get(key);
+      if (previous && !newer(clock, node, previous)) continue;
+      const size = entrySize(key, deleted ? "null" : JSON.stringify(value) ?? "null");
+      this.#checkLimits(key, node, size, previous);
+      this.#apply(key, deleted ? undefined : value, clock, node, deleted === 1, false, size);
     }
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../framed/mod.ts";
 import { joinMesh, type Mesh, MeshJoinError } from "../mesh/mod.ts";
+import { PROTOCOL_VERSION } from "../mesh/_protocol.ts";
 import { deadline } from "./_loopback.ts";
 
 function until(condition: () => boolean, ms: number, what: string): Promise<void> {
@@ -232,7 +233,7 @@ Deno.test("a second connection claiming the id of a live member is refused and t
   });
   try {
     const hello = {
-      v: 1,
+      v: PROTOCOL_VERSION,
       id: a.id,
       name: "impostor",
       host: "127.0.0.1",

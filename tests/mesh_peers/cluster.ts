@@ -23,7 +23,13 @@ export class MemberProcess implements AsyncDisposable {
   constructor(name: string, options: Record<string, unknown>) {
     this.name = name;
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net=127.0.0.1", MEMBER, JSON.stringify({ name, ...options })],
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        "--allow-env=MESH_DEBUG",
+        MEMBER,
+        JSON.stringify({ name, ...options }),
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",

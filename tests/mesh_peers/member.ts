@@ -13,6 +13,7 @@
  *   peer (or from the peer named `from`)
  *   → `{"ev":"received","ms":…,"ordered":true}` (ms since the expect command)
  * - `{"cmd":"reset"}` forgets the sequence numbers seen so far (before a new round)
+ *   → `{"ev":"reset"}` once done
  * - `{"cmd":"leave"}` leaves and exits
  *
  * @module
@@ -22,7 +23,11 @@ import { joinMesh, type MeshOptions } from "../../mesh/mod.ts";
 
 const config = JSON.parse(Deno.args[0]) as MeshOptions & { waitForGo?: boolean; fullAt?: number };
 const encoder = new TextEncoder();
+/** `MESH_DEBUG=1` (when env access is granted) logs every event to stderr. */
+const debug = Deno.permissions.querySync({ name: "env", variable: "MESH_DEBUG" }).state ===
+    "granted" && Deno.env.get("MESH_DEBUG") !== undefined;
 function emit(value: unknown): void {
+  if (debug) console.error(config.name, JSON.stringify(value));
   Deno.stdout.writeSync(encoder.encode(JSON.stringify(value) + "\n"));
 }
 
@@ -76,6 +81,9 @@ mesh.addEventListener("peerjoin", (e) => {
   emit({ ev: "peerjoin", name: e.detail.name, peers: mesh!.peers.size });
   checkFull();
 });
+mesh.addEventListener("connectionerror", (e) => {
+  emit({ ev: "connectionerror", code: e.detail.error.code, peer: e.detail.peerId });
+});
 mesh.addEventListener("peerleave", (e) => {
   emit({ ev: "peerleave", name: e.detail.name, reason: e.detail.reason, peers: mesh!.peers.size });
 });
@@ -97,7 +105,12 @@ mesh.addEventListener("message", (e) => {
   if (type !== "seq") return;
   const seq = (content as { seq: number }).seq;
   const want = nextSeq.get(from) ?? 0;
-  if (seq !== want) ordered = false;
+  if (seq !== want) {
+    if (ordered && debug) {
+      console.error(`${config.name}: seq ${seq} from ${e.detail.peer.name}, wanted ${want}`);
+    }
+    ordered = false;
+  }
   nextSeq.set(from, seq + 1);
   if (expect && seq + 1 >= expect.count) checkExpect();
 });
@@ -124,6 +137,7 @@ while (true) {
   } else if (command.cmd === "reset") {
     // Sequence numbers start again at 0 (the sender restarts its count too).
     nextSeq.clear();
+    emit({ ev: "reset" });
   } else if (command.cmd === "expect") {
     expect = {
       count: command.count as number,

@@ -1,0 +1,86 @@
+/**
+ * Shared setup of the mesh red-team tests: the target member's process and
+ * the probes of a well-behaved member.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { joinMesh, type Mesh, type MeshAddress } from "../../mesh/mod.ts";
+import { RSS_LIMIT, type ServerProcess, startServer } from "./_harness.ts";
+
+/** The target member's script. */
+export const MESH_MEMBER = new URL("./servers/mesh_member.ts", import.meta.url);
+
+/** Starts the target member with `options` (see servers/mesh_member.ts). */
+export async function startMember(
+  options: Record<string, unknown> = {},
+): Promise<{ server: ServerProcess; addr: MeshAddress; id: string }> {
+  const server = await startServer(MESH_MEMBER, [JSON.stringify(options)]);
+  const addr = { hostname: server.info.hostname as string, port: server.info.port as number };
+  return { server, addr, id: server.info.id as string };
+}
+
+/**
+ * The largest RSS of the target: the harness's /proc sample or, when the
+ * test runs without --allow-all (so that sample reads 0), the target's own.
+ */
+export function maxRss(server: ServerProcess): number {
+  const own = server.lines.map((line) => JSON.parse(line)).filter((e) => e.ev === "rss")
+    .reduce((max, e) => Math.max(max, e.rss as number), 0);
+  return Math.max(server.maxRss, own);
+}
+
+/** Asserts the target's RSS was sampled and stayed under the red-team bound. */
+export function assertRss(server: ServerProcess, what: string): void {
+  const rss = maxRss(server);
+  assert.ok(rss > 0, `${what}: the target's RSS was never sampled`);
+  assert.ok(rss <= RSS_LIMIT, `${what}: target RSS reached ${(rss / 2 ** 20).toFixed(0)} MiB`);
+}
+
+/** Codes of the connections the target reported closing. */
+export function reportedCodes(server: ServerProcess): string[] {
+  return server.lines.map((line) => JSON.parse(line)).filter((e) => e.ev === "connectionerror")
+    .map((e) => e.code);
+}
+
+/** Probes that join a fresh member through `seed` (it leaves in the background). */
+export class JoinProbe {
+  #leaving: Promise<void>[] = [];
+  #count = 0;
+  constructor(readonly seed: MeshAddress) {}
+
+  readonly probe = async (signal: AbortSignal): Promise<void> => {
+    const mesh = await joinMesh({
+      name: `probe-${this.#count++}-${crypto.randomUUID().slice(0, 8)}`,
+      seeds: [this.seed],
+      timeout: 1000,
+      signal,
+    });
+    this.#leaving.push(mesh.leave());
+  };
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all(this.#leaving);
+  }
+}
+
+/** Probes that ask the target `"ping"` from one member joined once. */
+export async function requestProbe(
+  seed: MeshAddress,
+  targetId: string,
+): Promise<{ mesh: Mesh; probe: (signal: AbortSignal) => Promise<void> }> {
+  const mesh = await joinMesh({ name: `asker-${crypto.randomUUID().slice(0, 8)}`, seeds: [seed] });
+  return {
+    mesh,
+    probe: async (signal) => {
+      const answer = await mesh.request(targetId, "ping", null, { signal });
+      if (answer !== "pong") throw new Error(`Unexpected answer ${answer}`);
+    },
+  };
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
