@@ -6,9 +6,34 @@
  */
 import assert from "node:assert/strict";
 import { assertHeld, probeDuring, startServer } from "./_harness.ts";
-import { connectFlood, echoProbe } from "./attacks/enet.ts";
+import { type ConnectFloodResult, echoProbe } from "./attacks/enet.ts";
 
 const SERVER = new URL("./servers/enet_app.ts", import.meta.url);
+const FLOODER = new URL("./attackers/enet_connect_flood.ts", import.meta.url);
+
+/** Floods from a child process: its forged sources bind addresses beyond this test's --allow-net. */
+async function floodFromChild(
+  target: { hostname: string; port: number },
+  perSecond: number,
+  durationMs: number,
+): Promise<ConnectFloodResult> {
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      "--quiet",
+      FLOODER.pathname,
+      target.hostname,
+      String(target.port),
+      String(perSecond),
+      String(durationMs),
+    ],
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0, "the flooder process failed");
+  return JSON.parse(new TextDecoder().decode(stdout));
+}
 
 Deno.test("a forged CONNECT flood leaves legitimate clients connecting and echoing, and forged peers never become peers", async () => {
   await using server = await startServer(SERVER, ["echo"]);
@@ -19,7 +44,7 @@ Deno.test("a forged CONNECT flood leaves legitimate clients connecting and echoi
   const echo = new TextEncoder().encode("probe");
   const probing = probeDuring(echoProbe(target, echo, pending), attack.signal);
   // Start flooding a moment after the first probe so the flood meets a warm server.
-  const flooding = connectFlood(target, { perSecond: 30_000, signal: attack.signal });
+  const flooding = floodFromChild(target, 30_000, 5000);
   const [probes, flood] = await Promise.all([probing, flooding]);
   clearTimeout(stop);
   await Promise.all(pending);
