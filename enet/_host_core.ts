@@ -109,7 +109,6 @@ export type InterceptResult = "drop" | "accept" | "handled";
 
 /** Engine configuration (validated by `createHost`). */
 export interface HostCoreOptions {
-  address: Address;
   peerCount: number;
   channelLimit: number;
   incomingBandwidth: number;
@@ -321,10 +320,10 @@ export class HostCore implements PeerHost {
     }
   }
 
-  /** Opens the socket. */
-  async open(options: HostCoreOptions): Promise<void> {
+  /** Opens the socket, bound to `address`. */
+  async open(options: HostCoreOptions, address: Address): Promise<void> {
     this.socket = await openDatagramSocket({
-      address: options.address,
+      address,
       forceNode: options.forceNodeSocket,
       onDatagram: (data, hostname, port) => this.#receive(data, hostname, port),
       onBurstEnd: () => this.flush(),
@@ -1999,7 +1998,8 @@ export class HostCore implements PeerHost {
     this.closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.socket.close();
+    // A client host created without an address binds at its first connect().
+    await this.socket?.close();
   }
 
   /** Schedules the timer pass soon (after settings change). */
