@@ -65,6 +65,7 @@ import {
   ENetProtocolHeader,
   ENetProtocolSendFragment,
   ENetProtocolThrottleConfigure,
+  NETKIT_SESSION_ID_NONE,
 } from "./_protocol.ts";
 import type { Address } from "./_socket.ts";
 
@@ -119,8 +120,8 @@ export class PeerCore {
   state = ENET_PEER_STATE_DISCONNECTED;
   address: Address = { hostname: "", port: 0 };
   outgoingPeerID = ENET_PROTOCOL_MAXIMUM_PEER_ID;
-  incomingSessionID = 0xFF;
-  outgoingSessionID = 0xFF;
+  incomingSessionID = NETKIT_SESSION_ID_NONE;
+  outgoingSessionID = NETKIT_SESSION_ID_NONE;
   connectID = 0;
   channels: Channel[] = [];
   incomingBandwidth = 0;

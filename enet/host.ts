@@ -11,8 +11,7 @@ import { enetCrc32 } from "./_crc32.ts";
 import { type Compressor, RangeCoder } from "./compressor.ts";
 import { type CoreCompressor, HostCore, type HostCoreListener } from "./_host_core.ts";
 import { peerInternals } from "./_internal.ts";
-import { type PacketData, packetBytes } from "./_slab.ts";
-import type { PeerCore } from "./_peer_core.ts";
+import { packetBytes, type PacketData } from "./_slab.ts";
 import {
   ENET_HOST_DEFAULT_MAXIMUM_PACKET_SIZE,
   ENET_HOST_DEFAULT_MAXIMUM_WAITING_DATA,
@@ -347,7 +346,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
  * }
  * ```
  */
-export class Host<PeerData = unknown> implements AsyncIterable<HostEvent<PeerData>>, AsyncDisposable {
+export class Host<PeerData = unknown>
+  implements AsyncIterable<HostEvent<PeerData>>, AsyncDisposable {
   #core!: HostCore;
   // One queue per connection, served round robin: a peer with a backlog
   // delays the others by at most one event each turn. Like FQ-CoDel's new

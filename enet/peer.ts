@@ -8,7 +8,7 @@
 import { OutgoingPacket } from "./_commands.ts";
 import type { HostCore } from "./_host_core.ts";
 import { peerInternals } from "./_internal.ts";
-import { type PacketData, packetBytes } from "./_slab.ts";
+import { packetBytes, type PacketData } from "./_slab.ts";
 import type { DisconnectReason, PeerCore, PeerStatistics } from "./_peer_core.ts";
 import {
   ENET_PACKET_FLAG_RELIABLE,

@@ -11,7 +11,6 @@ import {
   type Host,
   type HostEvent,
   type HostOptions,
-  PacketFlag,
 } from "../enet/mod.ts";
 import { deadline, hasIPv6, LOOPBACK4 } from "./_loopback.ts";
 
