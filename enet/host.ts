@@ -205,7 +205,9 @@ function checkInteger(name: string, value: number, min: number, max: number): nu
 }
 
 /**
- * Creates a host bound to `options.address` (or an ephemeral port).
+ * Creates a host bound to `options.address`; without one, the host binds an
+ * ephemeral port at its first `connect()` (see there). `PeerData` types
+ * `peer.data`, the application's own value per connection (C's `peer->data`).
  *
  * @example Echo server and client over loopback
  * ```ts
@@ -220,6 +222,22 @@ function checkInteger(name: string, value: number, min: number, max: number): nu
  *     console.log(new TextDecoder().decode(event.data));
  *     break;
  *   }
+ * }
+ * ```
+ *
+ * @example A player record on every connection
+ * ```ts
+ * import { createHost } from "@netkit/realtime/enet";
+ *
+ * interface Player {
+ *   name: string;
+ *   score: number;
+ * }
+ * await using server = await createHost<Player>({ address: { hostname: "127.0.0.1", port: 7777 } });
+ * for await (const event of server) {
+ *   if (event.type === "connect") event.peer.data = { name: `player ${event.peer.id}`, score: 0 };
+ *   if (event.type === "receive") event.peer.data!.score++;
+ *   if (event.type === "disconnect") console.log(event.peer.data?.name, "left");
  * }
  * ```
  */
