@@ -101,7 +101,13 @@ export interface ConnectRateLimit {
 
 /** Options of {@linkcode createHost}. */
 export interface HostOptions {
-  /** Address to bind; omit for an ephemeral client port. @default {{ hostname: "0.0.0.0", port: 0 }} */
+  /**
+   * Address to bind. Omit it for a client: the host then binds an ephemeral
+   * port at its first `connect()`, on the loopback address when the target
+   * is loopback (`--allow-net=127.0.0.1` suffices), else on `0.0.0.0` / `::`.
+   *
+   * @default {bound at the first `connect()`}
+   */
   address?: Address;
   /** Peer table size (C's `peerCount`), 1..4095. @default {64} */
   peerCount?: number;
