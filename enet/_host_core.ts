@@ -24,6 +24,7 @@ import type { List } from "./_list.ts";
 import { type DisconnectReason, PeerCore, type PeerHost } from "./_peer_core.ts";
 import {
   commandSizes,
+  ENET_CONTROL_CHANNEL_ID,
   ENET_HOST_BANDWIDTH_THROTTLE_INTERVAL,
   ENET_MAXIMUM_HEADER_SIZE,
   ENET_PACKET_FLAG_RELIABLE,
@@ -95,6 +96,7 @@ import {
   ENetProtocolSendUnsequenced,
   ENetProtocolThrottleConfigure,
   ENetProtocolVerifyConnect,
+  NETKIT_SESSION_ID_NONE,
 } from "./_protocol.ts";
 import { type Address, type DatagramSocket, openDatagramSocket, SendChunk } from "./_socket.ts";
 
@@ -109,7 +111,6 @@ export type InterceptResult = "drop" | "accept" | "handled";
 
 /** Engine configuration (validated by `createHost`). */
 export interface HostCoreOptions {
-  address: Address;
   peerCount: number;
   channelLimit: number;
   incomingBandwidth: number;
@@ -321,10 +322,10 @@ export class HostCore implements PeerHost {
     }
   }
 
-  /** Opens the socket. */
-  async open(options: HostCoreOptions): Promise<void> {
+  /** Opens the socket, bound to `address`. C: the socket half of `enet_host_create`. */
+  async open(options: HostCoreOptions, address: Address): Promise<void> {
     this.socket = await openDatagramSocket({
-      address: options.address,
+      address,
       forceNode: options.forceNodeSocket,
       onDatagram: (data, hostname, port) => this.#receive(data, hostname, port),
       onBurstEnd: () => this.flush(),
@@ -425,7 +426,7 @@ export class HostCore implements PeerHost {
     return this.#slot(index);
   }
 
-  /** `enet_host_connect`. */
+  /** C: `enet_host_connect`. */
   connect(address: Address, channelCount: number, data: number, mtu: number): PeerCore | null {
     const peer = this.#freeSlot();
     if (peer === undefined) return null;
@@ -469,6 +470,7 @@ export class HostCore implements PeerHost {
     return peer;
   }
 
+  /** C: `enet_protocol_notify_connect` (the CONNECT event of either side). */
   #notifyConnect(peer: PeerCore): void {
     this.recalculateBandwidthLimits = true;
     this.changeState(peer, ENET_PEER_STATE_CONNECTED);
@@ -476,6 +478,7 @@ export class HostCore implements PeerHost {
     this.listener.onConnect(peer, peer.eventData);
   }
 
+  /** C: `enet_protocol_notify_disconnect`. */
   #notifyDisconnect(peer: PeerCore, reason: DisconnectReason): void {
     if (peer.state >= ENET_PEER_STATE_CONNECTION_PENDING) this.recalculateBandwidthLimits = true;
     if (
@@ -488,11 +491,12 @@ export class HostCore implements PeerHost {
     }
   }
 
+  /** C: `enet_peer_reset` as protocol.c calls it, with the event to report. */
   #reset(peer: PeerCore, reason: DisconnectReason, data: number, notify: boolean): void {
     peer.resetConnection(reason, data, notify);
   }
 
-  /** `enet_protocol_change_state`: keeps the connected-peer counters. */
+  /** C: `enet_protocol_change_state`: keeps the connected-peer counters. */
   changeState(peer: PeerCore, state: number): void {
     const wasConnected = peer.state === ENET_PEER_STATE_CONNECTED ||
       peer.state === ENET_PEER_STATE_DISCONNECT_LATER;
@@ -508,6 +512,7 @@ export class HostCore implements PeerHost {
     peer.state = state;
   }
 
+  /** C: `enet_protocol_dispatch_state` + the state half of `enet_protocol_dispatch_incoming_commands`. */
   #dispatchStates(): void {
     const queue = this.#dispatchQueue;
     for (let i = 0; i < queue.length; i++) {
@@ -529,6 +534,7 @@ export class HostCore implements PeerHost {
 
   // --- receiving ---------------------------------------------------------------------
 
+  /** C: `enet_protocol_receive_incoming_commands`, one datagram at a time (after `intercept`). */
   #receive(data: Uint8Array, hostname: string, port: number): void {
     this.totalReceivedData += data.length;
     this.totalReceivedPackets++;
@@ -556,6 +562,7 @@ export class HostCore implements PeerHost {
     }
   }
 
+  /** C: `enet_protocol_handle_incoming_commands`. */
   #handleIncomingCommands(received: Uint8Array, hostname: string, port: number): void {
     let data = received;
     let length = data.length;
@@ -662,7 +669,7 @@ export class HostCore implements PeerHost {
         case ENET_PROTOCOL_COMMAND_DISCONNECT:
           result = this.#handleDisconnect(peer!, data, start, commandByte);
           break;
-        case ENET_PROTOCOL_COMMAND_PING:
+        case ENET_PROTOCOL_COMMAND_PING: // C: `enet_protocol_handle_ping`
           result = this.#connectedState(peer!) ? 0 : -1;
           break;
         case ENET_PROTOCOL_COMMAND_SEND_RELIABLE:
@@ -701,7 +708,7 @@ export class HostCore implements PeerHost {
         case ENET_PROTOCOL_COMMAND_BANDWIDTH_LIMIT:
           result = this.#handleBandwidthLimit(peer!, data, start);
           break;
-        case ENET_PROTOCOL_COMMAND_THROTTLE_CONFIGURE:
+        case ENET_PROTOCOL_COMMAND_THROTTLE_CONFIGURE: // C: `enet_protocol_handle_throttle_configure`
           if (!this.#connectedState(peer!)) result = -1;
           else {
             peer!.packetThrottleInterval = u32(
@@ -743,13 +750,14 @@ export class HostCore implements PeerHost {
     }
   }
 
+  /** The `CONNECTED || DISCONNECT_LATER` test C repeats in every `enet_protocol_handle_*`. */
   #connectedState(peer: PeerCore): boolean {
     return peer.state === ENET_PEER_STATE_CONNECTED ||
       peer.state === ENET_PEER_STATE_DISCONNECT_LATER;
   }
 
   /**
-   * `enet_protocol_handle_connect`, without taking a slot: answers with the
+   * C: `enet_protocol_handle_connect`, without taking a slot: answers with the
    * VERIFY_CONNECT C would send (offering a free slot) and remembers a
    * half-open record; the slot is taken when the client answers
    * ({@linkcode HostCore.#materialize}). Everything a forged CONNECT can
@@ -786,8 +794,8 @@ export class HostCore implements PeerHost {
     const slot = this.#offerSlot();
     if (slot < 0) return;
     const previous = this.peers[slot];
-    const slotIncomingSessionID = previous?.incomingSessionID ?? 0xFF;
-    const slotOutgoingSessionID = previous?.outgoingSessionID ?? 0xFF;
+    const slotIncomingSessionID = previous?.incomingSessionID ?? NETKIT_SESSION_ID_NONE;
+    const slotOutgoingSessionID = previous?.outgoingSessionID ?? NETKIT_SESSION_ID_NONE;
     const channelCount = Math.min(channelCountRequested, this.channelLimit);
     const incomingBandwidth = u32(data, start + ENetProtocolConnect.incomingBandwidth);
     const outgoingBandwidth = u32(data, start + ENetProtocolConnect.outgoingBandwidth);
@@ -802,13 +810,17 @@ export class HostCore implements PeerHost {
     );
 
     const proposedIncoming = data[start + ENetProtocolConnect.incomingSessionID];
-    let incomingSessionID = proposedIncoming === 0xFF ? slotOutgoingSessionID : proposedIncoming;
+    let incomingSessionID = proposedIncoming === NETKIT_SESSION_ID_NONE
+      ? slotOutgoingSessionID
+      : proposedIncoming;
     incomingSessionID = (incomingSessionID + 1) & SESSION_ID_MASK;
     if (incomingSessionID === slotOutgoingSessionID) {
       incomingSessionID = (incomingSessionID + 1) & SESSION_ID_MASK;
     }
     const proposedOutgoing = data[start + ENetProtocolConnect.outgoingSessionID];
-    let outgoingSessionID = proposedOutgoing === 0xFF ? slotIncomingSessionID : proposedOutgoing;
+    let outgoingSessionID = proposedOutgoing === NETKIT_SESSION_ID_NONE
+      ? slotIncomingSessionID
+      : proposedOutgoing;
     outgoingSessionID = (outgoingSessionID + 1) & SESSION_ID_MASK;
     if (outgoingSessionID === slotIncomingSessionID) {
       outgoingSessionID = (outgoingSessionID + 1) & SESSION_ID_MASK;
@@ -831,7 +843,7 @@ export class HostCore implements PeerHost {
     const view = new DataView(verify.buffer);
     verify[ENetProtocolCommandHeader.command] = ENET_PROTOCOL_COMMAND_VERIFY_CONNECT |
       ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE;
-    verify[ENetProtocolCommandHeader.channelID] = 0xFF;
+    verify[ENetProtocolCommandHeader.channelID] = ENET_CONTROL_CHANNEL_ID;
     // The first command of the slot's control channel once it is taken.
     view.setUint16(ENetProtocolCommandHeader.reliableSequenceNumber, 1);
     view.setUint16(ENetProtocolVerifyConnect.outgoingPeerID, slot);
@@ -879,6 +891,7 @@ export class HostCore implements PeerHost {
     this.#sendVerify(record);
   }
 
+  /** C: the VERIFY_CONNECT that `enet_protocol_handle_connect` queues, sent from a half-open record. */
   #sendVerify(record: HalfOpenRecord): void {
     this.#buffer.set(record.verify, this.#body);
     this.#offset = this.#body + record.verify.length;
@@ -899,6 +912,8 @@ export class HostCore implements PeerHost {
    * a datagram to this slot with these session bits proves the client got
    * VERIFY_CONNECT even when its acknowledgement was lost, so data in it is
    * not refused while the handshake would wait for a retransmission.
+   *
+   * C: the slot setup of `enet_protocol_handle_connect`, done when the client acknowledges VERIFY_CONNECT.
    */
   #materialize(record: HalfOpenRecord): PeerCore {
     this.connectGuard.remove(record);
@@ -942,6 +957,8 @@ export class HostCore implements PeerHost {
    * VERIFY_CONNECT that offered that slot, tell the client at once
    * (DISCONNECT, as disconnect_now would) so it retries instead of waiting
    * for a timeout.
+   *
+   * C: none; a netkit half-open record whose slot went to another client is sent DISCONNECT.
    */
   #refuseTakenSlot(hostname: string, port: number, slot: number): void {
     const record = this.connectGuard.forSlot(`${hostname}|${port}`, slot, this.serviceTime);
@@ -950,7 +967,7 @@ export class HostCore implements PeerHost {
     const o = this.#body;
     const buffer = this.#buffer;
     buffer[o] = ENET_PROTOCOL_COMMAND_DISCONNECT | ENET_PROTOCOL_COMMAND_FLAG_UNSEQUENCED;
-    buffer[o + ENetProtocolCommandHeader.channelID] = 0xFF;
+    buffer[o + ENetProtocolCommandHeader.channelID] = ENET_CONTROL_CHANNEL_ID;
     this.#view.setUint16(o + ENetProtocolCommandHeader.reliableSequenceNumber, 2);
     this.#view.setUint32(o + ENetProtocolDisconnect.data, 0);
     this.#offset = o + ENetProtocolDisconnect.size;
@@ -963,6 +980,7 @@ export class HostCore implements PeerHost {
     );
   }
 
+  /** C: `enet_protocol_handle_verify_connect`. */
   #handleVerifyConnect(peer: PeerCore, data: Uint8Array, start: number): number {
     if (peer.state !== ENET_PEER_STATE_CONNECTING) return 0;
     const channelCount = u32(data, start + ENetProtocolVerifyConnect.channelCount);
@@ -982,7 +1000,7 @@ export class HostCore implements PeerHost {
       this.dispatchState(peer, ENET_PEER_STATE_ZOMBIE);
       return -1;
     }
-    this.#removeSentReliableCommand(peer, 1, 0xFF);
+    this.#removeSentReliableCommand(peer, 1, ENET_CONTROL_CHANNEL_ID);
     if (channelCount < peer.channels.length) peer.channels.length = channelCount;
     peer.outgoingPeerID = u16(data, start + ENetProtocolVerifyConnect.outgoingPeerID);
     peer.incomingSessionID = data[start + ENetProtocolVerifyConnect.incomingSessionID];
@@ -999,6 +1017,7 @@ export class HostCore implements PeerHost {
     return 0;
   }
 
+  /** C: `enet_protocol_handle_disconnect`. */
   #handleDisconnect(peer: PeerCore, data: Uint8Array, start: number, commandByte: number): number {
     const state = peer.state;
     if (
@@ -1026,6 +1045,7 @@ export class HostCore implements PeerHost {
     return 0;
   }
 
+  /** C: `enet_protocol_handle_acknowledge`. */
   #handleAcknowledge(peer: PeerCore, data: Uint8Array, start: number, channelID: number): number {
     if (peer.state === ENET_PEER_STATE_DISCONNECTED || peer.state === ENET_PEER_STATE_ZOMBIE) {
       return 0;
@@ -1099,6 +1119,7 @@ export class HostCore implements PeerHost {
     return 0;
   }
 
+  /** C: `enet_protocol_find_sent_reliable_command`. */
   #findSentReliableCommand(
     list: List<OutgoingCommand>,
     reliableSequenceNumber: number,
@@ -1116,6 +1137,7 @@ export class HostCore implements PeerHost {
     return null;
   }
 
+  /** C: `enet_protocol_remove_sent_reliable_command`. */
   #removeSentReliableCommand(
     peer: PeerCore,
     reliableSequenceNumber: number,
@@ -1180,6 +1202,7 @@ export class HostCore implements PeerHost {
     return commandNumber;
   }
 
+  /** C: `enet_protocol_handle_send_reliable`, `_send_unreliable` and `_send_unsequenced`. */
   #handleSend(
     peer: PeerCore,
     data: Uint8Array,
@@ -1252,6 +1275,7 @@ export class HostCore implements PeerHost {
     return queued === null ? -1 : end;
   }
 
+  /** C: `enet_protocol_handle_send_fragment` and `enet_protocol_handle_send_unreliable_fragment`. */
   #handleSendFragment(
     peer: PeerCore,
     data: Uint8Array,
@@ -1366,6 +1390,7 @@ export class HostCore implements PeerHost {
     return end;
   }
 
+  /** C: `enet_protocol_handle_bandwidth_limit`. */
   #handleBandwidthLimit(peer: PeerCore, data: Uint8Array, start: number): number {
     if (!this.#connectedState(peer)) return -1;
     if (peer.incomingBandwidth !== 0) this.bandwidthLimitedPeers--;
@@ -1378,7 +1403,7 @@ export class HostCore implements PeerHost {
 
   // --- sending -----------------------------------------------------------------------
 
-  /** Sends what every dirty peer has queued; runs after bursts and sends. */
+  /** Sends what every dirty peer has queued; runs after bursts and sends. C: `enet_host_flush`. */
   flush(): void {
     this.#flushScheduled = false;
     this.#burstClock = false;
@@ -1396,7 +1421,7 @@ export class HostCore implements PeerHost {
     this.#dispatchStates();
   }
 
-  /** Timer pass: retransmissions, timeouts, pings, bandwidth throttle. */
+  /** Timer pass: retransmissions, timeouts, pings, bandwidth throttle. C: `enet_host_service`. */
   #service(): void {
     this.#timer = undefined;
     this.#timerDeadline = Infinity;
@@ -1448,6 +1473,7 @@ export class HostCore implements PeerHost {
     this.#timer = setTimeout(() => this.#service(), Math.max(0, deadline - timeNow()));
   }
 
+  /** C: `enet_protocol_send_outgoing_commands` for one peer. */
   #sendOutgoingCommands(peer: PeerCore, checkForTimeouts: boolean): void {
     for (let pass = 0; pass < 64; pass++) {
       const state = peer.state;
@@ -1519,12 +1545,17 @@ export class HostCore implements PeerHost {
     return true;
   }
 
+  /** C: the datagram send at the end of `enet_protocol_send_outgoing_commands`. */
   #transmit(peer: PeerCore): void {
     peer.lastSendTime = this.serviceTime;
     this.#transmitTo(peer.outgoingPeerID, peer.outgoingSessionID, peer.connectID, peer.address);
   }
 
-  /** Sends the commands built in the buffer as one datagram with the given header fields. */
+  /**
+   * Sends the commands built in the buffer as one datagram with the given header fields.
+   *
+   * C: `enet_socket_send` of the header and commands built for one datagram.
+   */
   #transmitTo(
     outgoingPeerID: number,
     outgoingSessionID: number,
@@ -1603,6 +1634,7 @@ export class HostCore implements PeerHost {
     this.#body = base + BODY_OFFSET;
   }
 
+  /** C: `enet_protocol_send_acknowledgements`. */
   #sendAcknowledgements(peer: PeerCore): void {
     const acks = peer.acknowledgements;
     const view = this.#view;
@@ -1636,7 +1668,7 @@ export class HostCore implements PeerHost {
     acks.consume(i - acks.head);
   }
 
-  /** `enet_protocol_check_timeouts`; true when the peer timed out. */
+  /** C: `enet_protocol_check_timeouts`; true when the peer timed out. */
   #checkTimeouts(peer: PeerCore): boolean {
     const sent = peer.sentReliableCommands;
     let node = sent.sentinel.next;
@@ -1675,7 +1707,7 @@ export class HostCore implements PeerHost {
     return false;
   }
 
-  /** `enet_protocol_check_outgoing_commands`; returns canPing. */
+  /** C: `enet_protocol_check_outgoing_commands`; returns canPing. */
   #checkOutgoingCommands(peer: PeerCore): boolean {
     const view = this.#view;
     const buffer = this.#buffer;
@@ -1816,6 +1848,7 @@ export class HostCore implements PeerHost {
     return canPing;
   }
 
+  /** C: the command copy inside `enet_protocol_check_outgoing_commands` (and `_send_acknowledgements`). */
   #writeCommand(
     _peer: PeerCore,
     command: OutgoingCommand,
@@ -1878,7 +1911,7 @@ export class HostCore implements PeerHost {
 
   // --- bandwidth ---------------------------------------------------------------------
 
-  /** `enet_host_bandwidth_throttle` (host.c), run every second. */
+  /** C: `enet_host_bandwidth_throttle` (host.c), run every second. */
   bandwidthThrottle(): void {
     const timeCurrent = timeNow();
     const elapsedTime = timeCurrent - this.bandwidthThrottleEpoch;
@@ -1993,13 +2026,14 @@ export class HostCore implements PeerHost {
 
   // --- lifecycle ------------------------------------------------------------------------
 
-  /** Stops timers and the socket. */
+  /** Stops timers and the socket. C: `enet_host_destroy`. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.socket.close();
+    // A client host created without an address binds at its first connect().
+    await this.socket?.close();
   }
 
   /** Schedules the timer pass soon (after settings change). */

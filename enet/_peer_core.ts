@@ -65,11 +65,23 @@ import {
   ENetProtocolHeader,
   ENetProtocolSendFragment,
   ENetProtocolThrottleConfigure,
+  NETKIT_SESSION_ID_NONE,
 } from "./_protocol.ts";
 import type { Address } from "./_socket.ts";
 
 /** Why a connection ended, as reported in the `disconnect` event. */
 export type DisconnectReason = "remote" | "local" | "timeout";
+
+/** The figures a `Peer` keeps showing after its connection ended. */
+export interface PeerStatistics {
+  roundTripTime: number;
+  roundTripTimeVariance: number;
+  packetLoss: number;
+  packetThrottle: number;
+  incomingDataTotal: number;
+  outgoingDataTotal: number;
+  mtu: number;
+}
 
 /** What a peer needs from its host. */
 export interface PeerHost {
@@ -108,8 +120,8 @@ export class PeerCore {
   state = ENET_PEER_STATE_DISCONNECTED;
   address: Address = { hostname: "", port: 0 };
   outgoingPeerID = ENET_PROTOCOL_MAXIMUM_PEER_ID;
-  incomingSessionID = 0xFF;
-  outgoingSessionID = 0xFF;
+  incomingSessionID = NETKIT_SESSION_ID_NONE;
+  outgoingSessionID = NETKIT_SESSION_ID_NONE;
   connectID = 0;
   channels: Channel[] = [];
   incomingBandwidth = 0;
@@ -144,6 +156,8 @@ export class PeerCore {
   highestRoundTripTimeVariance = 0;
   roundTripTime = ENET_PEER_DEFAULT_ROUND_TRIP_TIME;
   roundTripTimeVariance = 0;
+  /** Figures of the connection the last `reset()` ended (read by its `Peer` object). */
+  lastStatistics: PeerStatistics | null = null;
   mtu: number;
   windowSize = ENET_PROTOCOL_MAXIMUM_WINDOW_SIZE;
   reliableDataInTransit = 0;
@@ -473,6 +487,17 @@ export class PeerCore {
 
   /** `enet_peer_reset`: the slot goes back to DISCONNECTED (session IDs survive). */
   reset(): void {
+    // The connection's last figures, for its `Peer` object to keep showing
+    // after it ended (C keeps them in the slot until the slot is reused).
+    this.lastStatistics = {
+      roundTripTime: this.roundTripTime,
+      roundTripTimeVariance: this.roundTripTimeVariance,
+      packetLoss: this.packetLoss,
+      packetThrottle: this.packetThrottle,
+      incomingDataTotal: this.incomingDataTotal,
+      outgoingDataTotal: this.outgoingDataTotal,
+      mtu: this.mtu,
+    };
     // Queued commands leave the host-wide count before the per-peer one is zeroed.
     this.resetQueues();
     this.host.changeState(this, ENET_PEER_STATE_DISCONNECTED);

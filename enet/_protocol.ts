@@ -211,6 +211,12 @@ export const ENET_PEER_FREE_RELIABLE_WINDOWS = 8;
 
 /** Channel ID of control commands (CONNECT, PING, DISCONNECT, ...). */
 export const ENET_CONTROL_CHANNEL_ID = 0xFF;
+/**
+ * Session ID of a slot that has none yet, in a CONNECT's session fields and
+ * a fresh peer (C writes the literal `0xFF` in `enet_peer_reset` and
+ * `enet_protocol_handle_connect`).
+ */
+export const NETKIT_SESSION_ID_NONE = 0xFF;
 /** Largest header a datagram can carry: peerID + sentTime + checksum. */
 export const ENET_MAXIMUM_HEADER_SIZE = ENetProtocolHeader.size + ENET_PROTOCOL_CHECKSUM_SIZE;
 

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { EnetTypeError } from "./errors.ts";
+
 const SLAB_SIZE = 16 * 1024;
 /** Larger copies get their own buffer. */
 const SLAB_MAXIMUM_COPY = 2048;
@@ -27,4 +29,36 @@ export function copyBytes(source: Uint8Array): Uint8Array {
   slab.set(source, start);
   used = (start + length + 7) & ~7;
   return slab.subarray(start, start + length);
+}
+
+const utf8 = new TextEncoder();
+
+/** What `send()` and `broadcast()` take: UTF-8 text, any typed array or DataView, or an ArrayBuffer. */
+export type PacketData = string | ArrayBufferView | ArrayBuffer;
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "an object";
+  return typeof value;
+}
+
+/**
+ * A private copy of a packet's bytes, byte-exact for any view (a
+ * Float32Array of 2 elements is 8 bytes); throws `ERR_INVALID_DATA` for
+ * anything else.
+ */
+export function packetBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return copyBytes(data);
+  if (typeof data === "string") return utf8.encode(data);
+  if (ArrayBuffer.isView(data)) {
+    return copyBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
+    return copyBytes(new Uint8Array(data));
+  }
+  throw new EnetTypeError(
+    "ERR_INVALID_DATA",
+    `Packet data must be a string, an ArrayBufferView or an ArrayBuffer, got ${describe(data)}`,
+  );
 }

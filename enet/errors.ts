@@ -71,3 +71,33 @@ export class EnetRangeError extends RangeError {
     this.code = code;
   }
 }
+
+/** Codes of {@linkcode EnetTypeError}. */
+export type EnetTypeErrorCode =
+  | "ERR_INVALID_DATA"
+  | "ERR_INVALID_ADDRESS";
+
+/**
+ * A value of the wrong kind: packet data that is not a string, an
+ * `ArrayBufferView` or an `ArrayBuffer`; an address whose name does not
+ * resolve to an IP address the host's socket can reach.
+ *
+ * @example
+ * ```ts
+ * import { EnetTypeError } from "@netkit/realtime/enet";
+ *
+ * const error = new EnetTypeError("ERR_INVALID_DATA", "Packet data must be bytes or a string, got number");
+ * console.log(error.code, error instanceof TypeError);
+ * ```
+ */
+export class EnetTypeError extends TypeError {
+  /** Stable machine-readable code. */
+  readonly code: EnetTypeErrorCode;
+
+  /** Creates the error with its `code` and message. */
+  constructor(code: EnetTypeErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "EnetTypeError";
+    this.code = code;
+  }
+}

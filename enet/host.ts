@@ -11,8 +11,7 @@ import { enetCrc32 } from "./_crc32.ts";
 import { type Compressor, RangeCoder } from "./compressor.ts";
 import { type CoreCompressor, HostCore, type HostCoreListener } from "./_host_core.ts";
 import { peerInternals } from "./_internal.ts";
-import { copyBytes } from "./_slab.ts";
-import type { PeerCore } from "./_peer_core.ts";
+import { packetBytes, type PacketData } from "./_slab.ts";
 import {
   ENET_HOST_DEFAULT_MAXIMUM_PACKET_SIZE,
   ENET_HOST_DEFAULT_MAXIMUM_WAITING_DATA,
@@ -33,26 +32,26 @@ import {
   NETKIT_DEFAULT_MAXIMUM_INCOMPLETE_PACKETS,
   NETKIT_DEFAULT_MAXIMUM_WAITING_PACKETS,
 } from "./_protocol.ts";
-import type { Address } from "./_socket.ts";
-import { EnetRangeError, EnetStateError } from "./errors.ts";
+import { type Address, canonicalIP } from "./_socket.ts";
+import { EnetRangeError, EnetStateError, EnetTypeError } from "./errors.ts";
 import type { DisconnectReason, Peer, PeerTimeoutOptions } from "./peer.ts";
 
 /** A peer connected (both for `connect()` and for incoming connections). */
-export interface ConnectEvent {
+export interface ConnectEvent<PeerData = unknown> {
   /** Discriminant. */
   type: "connect";
   /** The new connection. */
-  peer: Peer;
+  peer: Peer<PeerData>;
   /** The 32-bit value the remote sent with its CONNECT (0 for outgoing connections). */
   data: number;
 }
 
 /** A packet arrived. */
-export interface ReceiveEvent {
+export interface ReceiveEvent<PeerData = unknown> {
   /** Discriminant. */
   type: "receive";
   /** Sender. */
-  peer: Peer;
+  peer: Peer<PeerData>;
   /** Channel the packet came on. */
   channelID: number;
   /** Payload (owned by the receiver). */
@@ -62,19 +61,22 @@ export interface ReceiveEvent {
 }
 
 /** A connection ended. */
-export interface DisconnectEvent {
+export interface DisconnectEvent<PeerData = unknown> {
   /** Discriminant. */
   type: "disconnect";
   /** The connection that ended. */
-  peer: Peer;
+  peer: Peer<PeerData>;
   /** The 32-bit value sent with the disconnect (0 on timeout). */
   data: number;
   /** Who ended it. */
   reason: DisconnectReason;
 }
 
-/** What iterating a {@linkcode Host} yields. */
-export type HostEvent = ConnectEvent | ReceiveEvent | DisconnectEvent;
+/** What iterating a {@linkcode Host} yields; `PeerData` types `event.peer.data`. */
+export type HostEvent<PeerData = unknown> =
+  | ConnectEvent<PeerData>
+  | ReceiveEvent<PeerData>
+  | DisconnectEvent<PeerData>;
 
 /** What an `intercept` hook decides for an incoming datagram. */
 export type InterceptResult = "drop" | "accept" | "handled";
@@ -99,7 +101,13 @@ export interface ConnectRateLimit {
 
 /** Options of {@linkcode createHost}. */
 export interface HostOptions {
-  /** Address to bind; omit for an ephemeral client port. @default {{ hostname: "0.0.0.0", port: 0 }} */
+  /**
+   * Address to bind. Omit it for a client: the host then binds an ephemeral
+   * port at its first `connect()`, on the loopback address when the target
+   * is loopback (`--allow-net=127.0.0.1` suffices), else on `0.0.0.0` / `::`.
+   *
+   * @default {bound at the first `connect()`}
+   */
   address?: Address;
   /** Peer table size (C's `peerCount`), 1..4095. @default {64} */
   peerCount?: number;
@@ -174,8 +182,15 @@ export interface ConnectOptions {
   data?: number;
   /** Aborts the attempt (the peer is dropped). */
   signal?: AbortSignal;
-  /** Timeout rules for the handshake and the connection (see `peer.setTimeout`). */
-  timeout?: PeerTimeoutOptions;
+  /**
+   * Milliseconds the handshake may take before `connect()` rejects with a
+   * `TimeoutError` (`ERR_CONNECT_TIMEOUT`). An object instead sets C's
+   * timeout rules for the handshake and the connection (`peer.setTimeout()`,
+   * `enet_peer_timeout`); the handshake still gives up after the default.
+   *
+   * @default {5000}
+   */
+  timeout?: number | PeerTimeoutOptions;
   /**
    * MTU to offer for this peer alone, 576..4096 (the peers settle on the smaller of both
    * offers). Lower it for a path known to carry small datagrams.
@@ -196,7 +211,9 @@ function checkInteger(name: string, value: number, min: number, max: number): nu
 }
 
 /**
- * Creates a host bound to `options.address` (or an ephemeral port).
+ * Creates a host bound to `options.address`; without one, the host binds an
+ * ephemeral port at its first `connect()` (see there). `PeerData` types
+ * `peer.data`, the application's own value per connection (C's `peer->data`).
  *
  * @example Echo server and client over loopback
  * ```ts
@@ -213,10 +230,28 @@ function checkInteger(name: string, value: number, min: number, max: number): nu
  *   }
  * }
  * ```
+ *
+ * @example A player record on every connection
+ * ```ts
+ * import { createHost } from "@netkit/realtime/enet";
+ *
+ * interface Player {
+ *   name: string;
+ *   score: number;
+ * }
+ * await using server = await createHost<Player>({ address: { hostname: "127.0.0.1", port: 7777 } });
+ * for await (const event of server) {
+ *   if (event.type === "connect") event.peer.data = { name: `player ${event.peer.id}`, score: 0 };
+ *   if (event.type === "receive") event.peer.data!.score++;
+ *   if (event.type === "disconnect") console.log(event.peer.data?.name, "left");
+ * }
+ * ```
  */
-export async function createHost(options: HostOptions = {}): Promise<Host> {
+export async function createHost<PeerData = unknown>(
+  options: HostOptions = {},
+): Promise<Host<PeerData>> {
   const {
-    address = { hostname: "0.0.0.0", port: 0 },
+    address,
     peerCount = 64,
     channelLimit = ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
     incomingBandwidth = 0,
@@ -276,9 +311,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     }
     coder = new RangeCoder();
   }
-  const host = new Host(kHostToken);
-  await openHost(host, {
-    address,
+  const host = new Host<PeerData>(kHostToken);
+  await openHost(host as Host, address ?? null, {
     peerCount,
     channelLimit,
     incomingBandwidth,
@@ -314,10 +348,13 @@ class EventQueue {
 }
 let openHost: (
   host: Host,
+  address: Address | null,
   options: ConstructorParameters<typeof HostCore>[0],
   signal?: AbortSignal,
 ) => Promise<void>;
 const CLOSE_GRACE_MS = 1000;
+/** Default of `ConnectOptions.timeout`: how long a handshake may take. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 /**
  * A UDP endpoint speaking ENet 1.3 to any number of peers. Async-iterate it
@@ -333,7 +370,8 @@ const CLOSE_GRACE_MS = 1000;
  * }
  * ```
  */
-export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
+export class Host<PeerData = unknown>
+  implements AsyncIterable<HostEvent<PeerData>>, AsyncDisposable {
   #core!: HostCore;
   // One queue per connection, served round robin: a peer with a backlog
   // delays the others by at most one event each turn. Like FQ-CoDel's new
@@ -344,11 +382,14 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   #freshHead = 0;
   #ready: EventQueue[] = [];
   #readyHead = 0;
-  #waiter: PromiseWithResolvers<IteratorResult<HostEvent>> | null = null;
+  #waiter: PromiseWithResolvers<IteratorResult<HostEvent<PeerData>>> | null = null;
   #ended = false;
   #closing: Promise<void> | null = null;
   #idle: PromiseWithResolvers<void> | null = null;
   #rejected = new Map<string, string>();
+  #options!: ConstructorParameters<typeof HostCore>[0];
+  /** How the socket is bound: `null` until the first connect() of a host created without `address`. */
+  #binding: Promise<void> | null = Promise.resolve();
   #signalCleanup: (() => void) | null = null;
 
   /** Not for direct use: call {@linkcode createHost}, which binds the socket. */
@@ -357,10 +398,11 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   }
 
   static {
-    openHost = (host, options, signal) => host.#open(options, signal);
+    openHost = (host, address, options, signal) => host.#open(address, options, signal);
   }
 
   async #open(
+    address: Address | null,
     options: ConstructorParameters<typeof HostCore>[0],
     signal?: AbortSignal,
   ): Promise<void> {
@@ -377,7 +419,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
         const peer = core.facade as Peer;
         core.facade = null;
         let error: unknown;
-        if (!wasConnected && reason === "timeout") error = this.#connectTimeoutError(core);
+        if (!wasConnected && reason === "timeout") error = this.#connectTimeoutError(core.address);
         peerInternals.closed(peer, reason, data, wasConnected, error);
         if (wasConnected) this.#push({ type: "disconnect", peer, data, reason });
         if (this.#idle !== null && this.#core.active.size === 0) this.#idle.resolve();
@@ -398,7 +440,9 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
       this.#rejected.set(address, why);
     };
     this.#core = core;
-    await core.open(options);
+    this.#options = options;
+    if (address !== null) await core.open(options, address);
+    else this.#binding = null;
     if (signal !== undefined) {
       const onAbort = () => void this.close();
       signal.addEventListener("abort", onAbort, { once: true });
@@ -406,14 +450,16 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     }
   }
 
-  #connectTimeoutError(core: PeerCore): DOMException {
-    const where = `${core.address.hostname}:${core.address.port}`;
+  #connectTimeoutError(address: Address, ms?: number): DOMException {
+    const where = `${address.hostname}:${address.port}`;
     const why = this.#rejected.get(where);
     const hint = why === undefined
       ? 'no datagram came back; if the server runs, check that "checksum" and "compression" match on both sides (ENet does not negotiate them)'
       : `its datagrams were rejected (${why}); check that "checksum" and "compression" match on both sides (ENet does not negotiate them)`;
     return new DOMException(
-      `Connection to "${where}" timed out (ERR_CONNECT_TIMEOUT): ${hint}`,
+      `Connection to "${where}" timed out${
+        ms === undefined ? "" : ` after ${ms} ms`
+      } (ERR_CONNECT_TIMEOUT): ${hint}`,
       "TimeoutError",
     );
   }
@@ -424,7 +470,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
     if (waiter !== null) {
       this.#waiter = null;
       this.#consumed(event);
-      waiter.resolve({ value: event, done: false });
+      waiter.resolve({ value: event as HostEvent<PeerData>, done: false });
       return;
     }
     let queue = this.#queues.get(event.peer);
@@ -446,7 +492,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   }
 
   /** The next event in round-robin order over the peers' queues, or undefined. */
-  #take(): HostEvent | undefined {
+  #take(): HostEvent<PeerData> | undefined {
     const ready = this.#ready;
     let queue: EventQueue;
     if (this.#freshHead < this.#fresh.length) {
@@ -476,10 +522,10 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
       this.#readyHead = 0;
     }
     this.#consumed(event);
-    return event;
+    return event as HostEvent<PeerData>;
   }
 
-  #next(): Promise<IteratorResult<HostEvent>> {
+  #next(): Promise<IteratorResult<HostEvent<PeerData>>> {
     const event = this.#take();
     if (event !== undefined) return Promise.resolve({ value: event, done: false });
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -488,7 +534,7 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   }
 
   /** Events in arrival order until the host is closed. */
-  [Symbol.asyncIterator](): AsyncIterator<HostEvent> {
+  [Symbol.asyncIterator](): AsyncIterator<HostEvent<PeerData>> {
     return {
       next: () => this.#next(),
       return: () => Promise.resolve({ value: undefined, done: true }),
@@ -499,23 +545,26 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    * Takes every event already queued without waiting (for tight loops that
    * want to avoid one promise per event). Returns an empty array when none.
    */
-  drainEvents(): HostEvent[] {
-    const events: HostEvent[] = [];
+  drainEvents(): HostEvent<PeerData>[] {
+    const events: HostEvent<PeerData>[] = [];
     for (let event = this.#take(); event !== undefined; event = this.#take()) events.push(event);
     return events;
   }
 
-  /** The address the socket is bound to. */
+  /**
+   * The address the socket is bound to. A host created without `address`
+   * binds at its first `connect()`; until then this is `0.0.0.0` port 0.
+   */
   get address(): Address {
-    return this.#core.socket.address;
+    return this.#core.socket?.address ?? { hostname: "0.0.0.0", port: 0 };
   }
 
   /** Connected peers. */
-  get peers(): Peer[] {
-    const peers: Peer[] = [];
+  get peers(): Peer<PeerData>[] {
+    const peers: Peer<PeerData>[] = [];
     for (const core of this.#core.active) {
       if (core.state === ENET_PEER_STATE_CONNECTED && core.facade !== null) {
-        peers.push(core.facade as Peer);
+        peers.push(core.facade as Peer<PeerData>);
       }
     }
     return peers;
@@ -555,12 +604,28 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
   /**
    * Connects to a remote host; resolves once the handshake completes.
    *
+   * A name (`"localhost"`, a hosts-file entry, DNS) is resolved first, to an
+   * IPv4 address when there is one (like C), else IPv6; that needs
+   * `--allow-net` for the name. `peer.address` is the IP address used. A
+   * host created without `address` binds now, to the loopback of the
+   * target's family when the target is a loopback address (so
+   * `--allow-net=127.0.0.1` suffices), else to the wildcard address of its
+   * family: give `address` to reach both loopback and other hosts.
+   *
    * @throws {EnetRangeError} `ERR_PEER_TABLE_FULL` when every slot is in use.
-   * Rejects with a `TimeoutError` (`ERR_CONNECT_TIMEOUT`) when nobody answers,
-   * `EnetStateError` `ERR_CONNECT_REFUSED` when the remote refuses, `AbortError` on abort.
+   * Rejects with a `TimeoutError` (`ERR_CONNECT_TIMEOUT`) when no handshake
+   * completes within `timeout` ms, `EnetStateError` `ERR_CONNECT_REFUSED`
+   * when the remote refuses, `EnetTypeError` `ERR_INVALID_ADDRESS` when the
+   * name does not resolve, `AbortError` on abort.
    */
-  async connect(address: Address, options: ConnectOptions = {}): Promise<Peer> {
-    const { channelCount = 1, data = 0, signal, timeout, mtu = this.#core.mtu } = options;
+  async connect(address: Address, options: ConnectOptions = {}): Promise<Peer<PeerData>> {
+    const {
+      channelCount = 1,
+      data = 0,
+      signal,
+      timeout = DEFAULT_CONNECT_TIMEOUT_MS,
+      mtu = this.#core.mtu,
+    } = options;
     this.#requireOpen();
     signal?.throwIfAborted();
     checkInteger(
@@ -570,30 +635,93 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
       ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT,
     );
     checkInteger("mtu", mtu, ENET_PROTOCOL_MINIMUM_MTU, ENET_PROTOCOL_MAXIMUM_MTU);
-    const core = this.#core.connect(address, channelCount, data, mtu);
+    const deadlineMs = typeof timeout === "number" ? timeout : DEFAULT_CONNECT_TIMEOUT_MS;
+    checkInteger("timeout", deadlineMs, 1, 0x7FFFFFFF);
+    const target = await this.#resolve(address);
+    signal?.throwIfAborted();
+    if (this.#binding === null) this.#binding = this.#bindFor(target.hostname);
+    await this.#binding;
+    signal?.throwIfAborted();
+    this.#requireOpen();
+    const core = this.#core.connect(target, channelCount, data, mtu);
     if (core === null) {
       throw new EnetRangeError(
         "ERR_PEER_TABLE_FULL",
         `All "${this.#core.peerCount}" peer slots are in use`,
       );
     }
-    const peer = core.facade as Peer;
-    if (timeout !== undefined) peer.setTimeout(timeout);
-    if (signal === undefined) {
-      await peerInternals.waitConnected(peer);
-      return peer;
-    }
+    const peer = core.facade as Peer<PeerData>;
+    if (typeof timeout === "object") peer.setTimeout(timeout);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      peer.reset();
+    }, deadlineMs);
     const onAbort = () => peer.reset();
-    signal.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
       await peerInternals.waitConnected(peer);
     } catch (error) {
-      if (signal.aborted) throw signal.reason;
+      if (signal?.aborted) throw signal.reason;
+      if (timedOut) throw this.#connectTimeoutError(target, deadlineMs);
       throw error;
     } finally {
-      signal.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
     return peer;
+  }
+
+  /** `address` with its hostname as the socket reports sources: an IP literal in canonical form. */
+  async #resolve(address: Address): Promise<Address> {
+    const literal = canonicalIP(address.hostname);
+    if (literal !== null) return { hostname: literal, port: address.port };
+    let results: { address: string; family: number }[];
+    try {
+      const { lookup } = await import("node:dns/promises");
+      results = await lookup(address.hostname, { all: true });
+    } catch (cause) {
+      throw new EnetTypeError(
+        "ERR_INVALID_ADDRESS",
+        `Cannot resolve "${address.hostname}": ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    const bound = this.#core.socket?.address.hostname;
+    // A socket bound to an IPv4 address reaches only IPv4; one bound to a
+    // specific IPv6 address only IPv6; otherwise IPv4 first, as C does.
+    const families = bound === undefined || bound === "::"
+      ? [4, 6]
+      : bound.includes(":")
+      ? [6]
+      : [4];
+    for (const family of families) {
+      const found = results.find((result) => result.family === family);
+      if (found !== undefined) {
+        return { hostname: canonicalIP(found.address) ?? found.address, port: address.port };
+      }
+    }
+    throw new EnetTypeError(
+      "ERR_INVALID_ADDRESS",
+      `"${address.hostname}" has no IPv${families[0]} address for a socket bound to "${bound}"`,
+    );
+  }
+
+  /** Binds a host created without `address` for its first target. */
+  async #bindFor(hostname: string): Promise<void> {
+    const ipv6 = hostname.includes(":");
+    const loopback = ipv6 ? hostname === "::1" : hostname.startsWith("127.");
+    const address = {
+      hostname: loopback ? (ipv6 ? "::1" : "127.0.0.1") : (ipv6 ? "::" : "0.0.0.0"),
+      port: 0,
+    };
+    try {
+      await this.#core.open(this.#options, address);
+      if (this.#core.closed) await this.#core.socket.close(); // closed while binding
+    } catch (error) {
+      this.#binding = null; // a later connect() may try again
+      throw error;
+    }
   }
 
   /**
@@ -603,12 +731,12 @@ export class Host implements AsyncIterable<HostEvent>, AsyncDisposable {
    */
   broadcast(
     channelID: number,
-    data: Uint8Array | string,
+    data: PacketData,
     flags: number = ENET_PACKET_FLAG_RELIABLE,
-    except?: Peer,
+    except?: Peer<PeerData>,
   ): void {
     this.#requireOpen();
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : copyBytes(data);
+    const bytes = packetBytes(data);
     if (bytes.length > this.#core.maximumPacketSize) {
       throw new EnetRangeError(
         "ERR_PACKET_TOO_LARGE",

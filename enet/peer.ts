@@ -8,8 +8,8 @@
 import { OutgoingPacket } from "./_commands.ts";
 import type { HostCore } from "./_host_core.ts";
 import { peerInternals } from "./_internal.ts";
-import { copyBytes } from "./_slab.ts";
-import type { DisconnectReason, PeerCore } from "./_peer_core.ts";
+import { packetBytes, type PacketData } from "./_slab.ts";
+import type { DisconnectReason, PeerCore, PeerStatistics } from "./_peer_core.ts";
 import {
   ENET_PACKET_FLAG_RELIABLE,
   ENET_PEER_PACKET_LOSS_SCALE,
@@ -25,6 +25,7 @@ import { EnetRangeError, EnetStateError } from "./errors.ts";
 
 export type { Address } from "./_socket.ts";
 export type { DisconnectReason } from "./_peer_core.ts";
+export type { PacketData } from "./_slab.ts";
 
 /** Connection states of C ENet's `ENetPeerState`, in lower snake case. */
 export type PeerState =
@@ -95,20 +96,20 @@ export interface PeerChannel {
   readonly id: number;
   /** Packets of this channel, in delivery order; ends when the peer disconnects. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** Reliable writes with backpressure from the peer's send window. */
-  readonly writable: WritableStream<Uint8Array>;
+  /** Reliable writes with backpressure from the peer's send window; chunks as `peer.send()` takes them. */
+  readonly writable: WritableStream<PacketData>;
 }
 
 class ChannelStreams implements PeerChannel {
   #readable: ReadableStream<Uint8Array> | undefined;
-  #writable: WritableStream<Uint8Array> | undefined;
+  #writable: WritableStream<PacketData> | undefined;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #queue: Uint8Array[] = [];
   #pullPending = false;
   #ended = false;
   claimed = false;
 
-  constructor(readonly id: number, readonly peer: Peer) {}
+  constructor(readonly id: number, readonly peer: Peer<unknown>) {}
 
   get readable(): ReadableStream<Uint8Array> {
     if (this.#readable === undefined) {
@@ -136,9 +137,9 @@ class ChannelStreams implements PeerChannel {
     return this.#readable;
   }
 
-  get writable(): WritableStream<Uint8Array> {
+  get writable(): WritableStream<PacketData> {
     if (this.#writable === undefined) {
-      this.#writable = new WritableStream<Uint8Array>({
+      this.#writable = new WritableStream<PacketData>({
         // Not async: under the high-water mark a write completes without a promise of its own.
         write: (chunk) => {
           this.peer.send(this.id, chunk, ENET_PACKET_FLAG_RELIABLE);
@@ -187,8 +188,15 @@ const kToken = Symbol("Peer");
  * console.log(await peer.closed); // { reason: "local", data: 7 }
  * ```
  */
-export class Peer {
+export class Peer<Data = unknown> {
+  /**
+   * The application's own value for this connection (C's `peer->data`):
+   * a player record, a session. The host never reads it; it stays set after
+   * the connection ends. Type it with `createHost<Data>()`.
+   */
+  data: Data | undefined = undefined;
   #core: PeerCore;
+  #statistics: PeerStatistics | null = null;
   #host: HostCore;
   #generation: number;
   #address: Address;
@@ -247,6 +255,11 @@ export class Peer {
   #onClosed(reason: DisconnectReason, data: number, wasConnected: boolean, error?: unknown): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    // The slot's figures are reset with it; this connection keeps its last ones.
+    const core = this.#core;
+    this.#statistics = core.generation === this.#generation && core.lastStatistics !== null
+      ? core.lastStatistics
+      : this.#stats();
     this.#closed.resolve({ reason, data });
     if (!wasConnected) {
       this.#connected.reject(
@@ -260,6 +273,11 @@ export class Peer {
     for (const channel of this.#channels.values()) channel.end();
     const disconnected = new EnetStateError("ERR_PEER_DISCONNECTED", "Peer disconnected");
     for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(disconnected);
+  }
+
+  /** The live figures, or the last ones once this connection ended. */
+  #stats(): PeerStatistics {
+    return this.#statistics ?? this.#core;
   }
 
   #consumedBytes(bytes: number): void {
@@ -303,37 +321,40 @@ export class Peer {
 
   /** Negotiated MTU in bytes. */
   get mtu(): number {
-    return this.#core.mtu;
+    return this.#stats().mtu;
   }
 
-  /** Smoothed round-trip time in milliseconds (starts at 500 like C). */
+  /**
+   * Smoothed round-trip time in milliseconds (starts at 500 like C). This and
+   * the other figures keep their last value after the connection ends.
+   */
   get roundTripTime(): number {
-    return this.#core.roundTripTime;
+    return this.#stats().roundTripTime;
   }
 
   /** Round-trip time variance in milliseconds. */
   get roundTripTimeVariance(): number {
-    return this.#core.roundTripTimeVariance;
+    return this.#stats().roundTripTimeVariance;
   }
 
   /** Mean loss of reliable packets over 10 s windows, as a ratio 0..1. */
   get packetLoss(): number {
-    return this.#core.packetLoss / ENET_PEER_PACKET_LOSS_SCALE;
+    return this.#stats().packetLoss / ENET_PEER_PACKET_LOSS_SCALE;
   }
 
   /** Unreliable packet throttle as a ratio 0..1 (1 = nothing dropped). */
   get packetThrottle(): number {
-    return this.#core.packetThrottle / ENET_PEER_PACKET_THROTTLE_SCALE;
+    return this.#stats().packetThrottle / ENET_PEER_PACKET_THROTTLE_SCALE;
   }
 
   /** Bytes received from this peer (C resets it each bandwidth-throttle second). */
   get incomingDataTotal(): number {
-    return this.#core.incomingDataTotal;
+    return this.#stats().incomingDataTotal;
   }
 
   /** Bytes queued to this peer (C resets it each bandwidth-throttle second). */
   get outgoingDataTotal(): number {
-    return this.#core.outgoingDataTotal;
+    return this.#stats().outgoingDataTotal;
   }
 
   /** Bytes received from this peer and not yet consumed (C's `totalWaitingData`). */
@@ -343,7 +364,7 @@ export class Peer {
 
   /** Reliable payload bytes sent and not yet acknowledged. */
   get reliableDataInTransit(): number {
-    return this.#core.reliableDataInTransit;
+    return this.#current()?.reliableDataInTransit ?? 0;
   }
 
   /**
@@ -355,7 +376,7 @@ export class Peer {
    */
   send(
     channelID: number,
-    data: Uint8Array | string,
+    data: PacketData,
     flags: number = ENET_PACKET_FLAG_RELIABLE,
   ): void {
     this.#send(channelID, data, flags);
@@ -365,7 +386,7 @@ export class Peer {
    * Sends `data` reliably and resolves when the remote host has acknowledged
    * every fragment of it; rejects with an `AbortError` if the connection ends first.
    */
-  sendAcknowledged(channelID: number, data: Uint8Array | string): Promise<void> {
+  sendAcknowledged(channelID: number, data: PacketData): Promise<void> {
     try {
       const packet = this.#send(channelID, data, ENET_PACKET_FLAG_RELIABLE, true);
       return packet.acknowledged!.promise;
@@ -376,7 +397,7 @@ export class Peer {
 
   #send(
     channelID: number,
-    data: Uint8Array | string,
+    data: PacketData,
     flags: number,
     acknowledged = false,
   ): OutgoingPacket {
@@ -390,7 +411,7 @@ export class Peer {
         `Channel "${channelID}" is outside 0..${core.channels.length - 1}`,
       );
     }
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : copyBytes(data);
+    const bytes = packetBytes(data);
     const fragmentLength = core.mtu - ENetProtocolHeader.size - ENetProtocolSendFragment.size -
       this.#host.checksumSize;
     if (

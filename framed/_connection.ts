@@ -382,6 +382,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #writable: WritableStream<S> | null = null;
   #writer!: WritableStreamDefaultController;
   #watchedSend: Promise<void> | null = null;
+  /** The last send refused before it was queued (bad value, too large, queue full). */
+  #refused: Promise<void> | null = null;
 
   // Timers and lifetime.
   #lastActivity = performance.now();
@@ -453,6 +455,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       },
       write: (chunk) => {
         const sent = this.send(chunk);
+        // A refused chunk fails its own write (the caller sees why), not a later one.
+        if (sent === this.#refused) return sent;
         if (this.#state !== "open" && this.#state !== "reconnecting") return sent;
         if (this.#queued() > WRITABLE_HIGH_WATER_MARK) return sent;
         // Messages of one batch share its promise: watch it once, not once
@@ -502,6 +506,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     return this.#sendAny(value);
   }
 
+  #refuse(error: unknown): Promise<void> {
+    return this.#refused = Promise.reject(error);
+  }
+
   #sendAny(value: S): Promise<void> {
     const state = this.#state;
     if (state === "closing" || state === "closed") {
@@ -513,18 +521,18 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     try {
       payload = this.#encode(value);
     } catch (error) {
-      return Promise.reject(error);
+      return this.#refuse(error);
     }
     const limit = this.#sendLimit;
     if (this.#framed && payload.length > limit) {
-      return Promise.reject(new MessageTooLargeError(payload.length, limit));
+      return this.#refuse(new MessageTooLargeError(payload.length, limit));
     }
     if (state === "reconnecting") {
       if (this.#settings.discardMessagesBeforeOpen) {
-        return Promise.reject(new NotConnectedError());
+        return this.#refuse(new NotConnectedError());
       }
       if ((this.#pending?.count ?? 0) >= this.#settings.maxUnsentMessages) {
-        return Promise.reject(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
+        return this.#refuse(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
       }
     }
     let batch = this.#pending;

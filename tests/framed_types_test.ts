@@ -224,3 +224,23 @@ Deno.test("bursts of mixed sizes arrive intact through the gather buffers", asyn
     received.forEach((got, i) => assert.deepEqual(got, payloads[i], `round ${round} message ${i}`));
   }
 });
+
+Deno.test('sendType "bytes" sends any ArrayBufferView or ArrayBuffer byte-exact, by send() and writable', async () => {
+  await using p = await pair({ sendType: "bytes" });
+  const floats = new Float32Array([1, 2]);
+  const expected = new Uint8Array(floats.buffer);
+  const backing = new Uint8Array([9, 1, 2, 3, 9]);
+  await p.client.send(floats as never);
+  await p.client.send(floats.buffer as never);
+  await p.client.send(new DataView(backing.buffer, 1, 3) as never);
+  const writer = p.client.writable.getWriter();
+  await writer.write(new Uint16Array(backing.buffer, 2, 1) as never);
+  await assert.rejects(writer.write(42 as never), InvalidMessageError);
+  writer.releaseLock();
+  assert.deepEqual(await take(p.peer, 4), [
+    expected,
+    expected,
+    new Uint8Array([1, 2, 3]),
+    new Uint8Array([2, 3]),
+  ]);
+});

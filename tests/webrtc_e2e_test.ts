@@ -25,7 +25,7 @@ import {
   type RTCPeerConnectionConstructor,
   type SlaveConnection,
 } from "../webrtc/client.ts";
-import { MessageTooLargeError } from "../webrtc/errors.ts";
+import { InvalidDataError, MessageTooLargeError } from "../webrtc/errors.ts";
 import { deadline, tempDir } from "./_loopback.ts";
 import { nextEvent, until } from "./_webrtc.ts";
 
@@ -118,6 +118,30 @@ Deno.test("client opens a reliable and an unreliable channel on one negotiated p
   third.send("third");
   assert.equal(await other, "third");
   assert.equal(slave.dataChannels.length, 3);
+});
+
+Deno.test("DataChannel.send() sends any ArrayBufferView or ArrayBuffer byte-exact and throws ERR_INVALID_DATA for the rest", async () => {
+  await using f = await fixture();
+  const channel = await f.client.slaves[0].createDataChannel("bytes");
+  const floats = new Float32Array([1, 2]);
+  const expected = new Uint8Array(floats.buffer);
+  for (const data of [floats, floats.buffer, new DataView(floats.buffer)]) {
+    const echoed = nextMessage(channel);
+    channel.send(data);
+    assert.deepEqual(await echoed, expected);
+  }
+  const writer = channel.writable.getWriter();
+  const echoed = nextMessage(channel);
+  await writer.write(new Uint16Array([0x0102]) as unknown as Uint8Array);
+  assert.deepEqual(await echoed, new Uint8Array(new Uint16Array([0x0102]).buffer));
+  writer.releaseLock();
+  for (const bad of [42, null, { length: 2 }, [1, 2]]) {
+    assert.throws(
+      () => channel.send(bad as unknown as string),
+      (error: unknown) => error instanceof InvalidDataError && error.code === "ERR_INVALID_DATA",
+    );
+  }
+  assert.equal(channel.readyState, "open");
 });
 
 Deno.test("slave's offer hook sees the client's identity and can reject: client gets rejected", async () => {

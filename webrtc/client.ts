@@ -49,6 +49,7 @@ export { TypedEventTarget } from "../_common/typed_event_target.ts";
 export type { TypedEventListener } from "../_common/typed_event_target.ts";
 export {
   ConnectionClosedError,
+  InvalidDataError,
   MessageTooLargeError,
   ProtocolError,
   RejectedError,

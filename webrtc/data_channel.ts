@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
+import { ConnectionClosedError, InvalidDataError, MessageTooLargeError } from "./errors.ts";
 import type { RTCDataChannelLike } from "./rtc_types.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 
@@ -47,6 +47,23 @@ export interface DataChannelOptions {
    * @default {16777216}
    */
   receiveBufferSize?: number;
+}
+
+/** The message `send()` takes `data` as: text, or a byte view of exactly its bytes. */
+function toMessage(data: unknown): Message {
+  if (typeof data === "string" || data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  const kind = data === null
+    ? "null"
+    : typeof data === "object"
+    ? (data as object).constructor?.name ?? "object"
+    : typeof data;
+  throw new InvalidDataError(
+    `Expected a string, an ArrayBufferView or an ArrayBuffer, got ${kind}`,
+  );
 }
 
 /** @internal The transport underneath a `DataChannel` (browser RTCDataChannel or node-datachannel). */
@@ -222,15 +239,16 @@ export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
   }
 
   /**
-   * Sends one message now (no waiting). Throws `ConnectionClosedError` when the channel is not
-   * open and `MessageTooLargeError` over `maxMessageSize`. Use `writable` or `drain()` for
+   * Sends one message now (no waiting): text, or the exact bytes of any `ArrayBufferView` or
+   * `ArrayBuffer`. Throws `InvalidDataError` for anything else, `ConnectionClosedError` when the
+   * channel is not open and `MessageTooLargeError` over `maxMessageSize`. Use `writable` or `drain()` for
    * backpressure.
    */
-  send(data: Message | ArrayBuffer): void {
+  send(data: Message | ArrayBufferView | ArrayBuffer): void {
+    const message = toMessage(data);
     if (this.#state !== "open") {
       throw new ConnectionClosedError(`Data channel "${this.label}" is ${this.#state}`);
     }
-    const message = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     const max = this.#transport.maxMessageSize();
     if (typeof message !== "string" && message.byteLength > max) {
       throw new MessageTooLargeError(message.byteLength, max);

@@ -50,6 +50,27 @@ export class RejectedError extends TypeError {
 }
 
 /**
+ * `DataChannel.send()` (or its `writable`) was given something other than a string, an
+ * `ArrayBufferView` or an `ArrayBuffer`. Only that send fails; the channel stays open.
+ *
+ * @example
+ * ```ts
+ * import { InvalidDataError } from "@netkit/realtime/webrtc";
+ * const err = new InvalidDataError("Expected a string, an ArrayBufferView or an ArrayBuffer, got number");
+ * console.log(err.code); // "ERR_INVALID_DATA"
+ * ```
+ */
+export class InvalidDataError extends TypeError {
+  /** Stable error code. */
+  readonly code: "ERR_INVALID_DATA" = "ERR_INVALID_DATA";
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidDataError";
+  }
+}
+
+/**
  * An operation on a connection or channel that is closed (or closed while waiting).
  *
  * @example

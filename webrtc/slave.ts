@@ -55,7 +55,12 @@ export type { DataChannelOptions, DataChannelState, Message } from "./data_chann
 export type { DataChannelEventMap } from "./data_channel.ts";
 export { TypedEventTarget } from "../_common/typed_event_target.ts";
 export type { TypedEventListener } from "../_common/typed_event_target.ts";
-export { ConnectionClosedError, MessageTooLargeError, ProtocolError } from "./errors.ts";
+export {
+  ConnectionClosedError,
+  InvalidDataError,
+  MessageTooLargeError,
+  ProtocolError,
+} from "./errors.ts";
 export type { IceServer } from "./rtc_types.ts";
 
 /** Log levels of libdatachannel. */
