@@ -78,8 +78,10 @@ export type InterceptResult = "drop" | "accept" | "handled";
  * of {@linkcode createHost}): a token bucket refilled at `perSecond`.
  *
  * @example
- * ```ts ignore
- * const host = await createHost({ address, connectRateLimit: { perSecond: 5, burst: 10 } });
+ * ```ts
+ * import { createHost } from "@netkit/realtime/enet";
+ * const address = { hostname: "0.0.0.0", port: 7777 };
+ * await using host = await createHost({ address, connectRateLimit: { perSecond: 5, burst: 10 } });
  * ```
  */
 export interface ConnectRateLimit {
@@ -276,7 +278,8 @@ const CLOSE_GRACE_MS = 1000;
  * `peer.channel(id).readable` was claimed go there instead.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { createHost } from "@netkit/realtime/enet";
  * await using host = await createHost({ address: { hostname: "0.0.0.0", port: 7777 } });
  * for await (const event of host) {
  *   if (event.type === "receive") event.peer.send(event.channelID, event.data, event.flags);

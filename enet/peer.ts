@@ -80,7 +80,10 @@ const WRITABLE_HIGH_WATER_MARK = 1024 * 1024;
  * more than 1 MiB is queued or unacknowledged.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { createHost } from "@netkit/realtime/enet";
+ * await using client = await createHost({ peerCount: 1 });
+ * const peer = await client.connect({ hostname: "127.0.0.1", port: 7777 }, { channelCount: 2 });
  * const channel = peer.channel(1);
  * const writer = channel.writable.getWriter();
  * await writer.write(new TextEncoder().encode("hello"));
@@ -173,7 +176,7 @@ const kToken = Symbol("Peer");
  * does nothing.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { createHost, PacketFlag } from "@netkit/realtime/enet";
  *
  * await using client = await createHost({ peerCount: 1 });

@@ -9,12 +9,8 @@
 import ndc from "node-datachannel";
 import { RTCPeerConnection } from "node-datachannel/polyfill";
 import { serveMaster } from "../webrtc/mod.ts";
-import {
-  connectSlave,
-  type DataChannel as SlaveChannel,
-  type OfferEvent,
-} from "../webrtc/slave.ts";
-import { connectMaster, type RTCPeerConnectionConstructor } from "../webrtc/client.ts";
+import { connectSlave } from "../webrtc/slave.ts";
+import { connectMaster } from "../webrtc/client.ts";
 
 /** One line for the tour menu. */
 export const description =
@@ -37,17 +33,14 @@ export default async function demo(): Promise<void> {
     bindAddress: "127.0.0.1",
   });
   eu.addEventListener("offer", (e) => {
-    console.log(
-      `eu-1: offer from client ${(e as OfferEvent).clientId}`,
-      (e as OfferEvent).identity,
-    );
+    console.log(`eu-1: offer from client ${e.clientId}`, e.identity);
   });
   (async () => {
     for await (const client of eu) {
       client.addEventListener("datachannel", (e) => {
-        const channel = (e as CustomEvent<SlaveChannel>).detail;
+        const channel = e.detail;
         console.log(`eu-1: channel "${channel.label}" from client ${client.id}`);
-        channel.addEventListener("message", (m) => channel.send((m as MessageEvent).data));
+        channel.addEventListener("message", (m) => channel.send(m.data));
       });
     }
   })();
@@ -59,7 +52,7 @@ export default async function demo(): Promise<void> {
   });
 
   const client = await connectMaster(url, {
-    RTCPeerConnection: RTCPeerConnection as unknown as RTCPeerConnectionConstructor,
+    RTCPeerConnection,
     rtcConfiguration: { bindAddress: "127.0.0.1" },
   });
   try {

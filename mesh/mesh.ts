@@ -6,6 +6,7 @@
  */
 
 import { connect, listen } from "../framed/mod.ts";
+import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import type { FramedListener } from "../framed/mod.ts";
 import { frameKey, FrameMac, handshakeProof, newMemberId, newNonce, sameBytes } from "./_auth.ts";
 import { type ByteConnection, destroyConnection, Link, readFrame } from "./_link.ts";
@@ -395,7 +396,7 @@ class Refusal extends Error {
  * await bob.broadcast("chat", { text: "hi" });
  * ```
  */
-export class Mesh extends EventTarget {
+export class Mesh extends TypedEventTarget<MeshEventMap> {
   /** This member's id (random, fresh for each `joinMesh()`). */
   readonly id: string;
   /** This member's name. */
@@ -768,70 +769,6 @@ export class Mesh extends EventTarget {
   /** Same as {@linkcode Mesh.leave}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.leave();
-  }
-
-  /**
-   * Typed `addEventListener` for the mesh events.
-   *
-   * @example
-   * ```ts
-   * import { joinMesh } from "./mod.ts";
-   *
-   * await using mesh = await joinMesh({ name: "solo" });
-   * mesh.addEventListener("peerleave", (e) => console.log(e.detail.name, e.detail.reason));
-   * ```
-   */
-  override addEventListener<K extends keyof MeshEventMap>(
-    type: K,
-    listener: ((event: MeshEventMap[K]) => void) | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Untyped form, for any other event type. */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    // deno-lint-ignore no-explicit-any
-    listener: any,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  /**
-   * Typed `removeEventListener` for the mesh events.
-   *
-   * @example
-   * ```ts
-   * import { joinMesh } from "./mod.ts";
-   *
-   * await using mesh = await joinMesh({ name: "solo" });
-   * const onJoin = () => {};
-   * mesh.addEventListener("peerjoin", onJoin);
-   * mesh.removeEventListener("peerjoin", onJoin);
-   * ```
-   */
-  override removeEventListener<K extends keyof MeshEventMap>(
-    type: K,
-    listener: ((event: MeshEventMap[K]) => void) | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Untyped form, for any other event type. */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    // deno-lint-ignore no-explicit-any
-    listener: any,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
   }
 
   // ---- joining ----------------------------------------------------------

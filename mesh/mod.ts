@@ -24,3 +24,5 @@ export * from "./mesh.ts";
 export * from "./peer.ts";
 export * from "./state.ts";
 export * from "./errors.ts";
+export { TypedEventTarget } from "../_common/typed_event_target.ts";
+export type { TypedEventListener } from "../_common/typed_event_target.ts";

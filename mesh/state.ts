@@ -1,8 +1,28 @@
 /**
+ * The events of a {@linkcode MeshState}.
+ *
+ * @example
+ * ```ts
+ * import { joinMesh, type MeshStateEventMap } from "./mod.ts";
+ *
+ * await using mesh = await joinMesh({ name: "solo" });
+ * const onChange = (e: MeshStateEventMap["change"]) => console.log(e.detail.key, e.detail.from);
+ * mesh.state.addEventListener("change", onChange);
+ * mesh.state.removeEventListener("change", onChange);
+ * ```
+ */
+export interface MeshStateEventMap {
+  /** A key changed, by a local write or one replicated from another member. */
+  change: CustomEvent<MeshStateChange>;
+}
+
+/**
  * The replicated key/value state every mesh member holds a copy of.
  *
  * @module
  */
+
+import { TypedEventTarget } from "../_common/typed_event_target.ts";
 
 /**
  * The replication record of one key, as sent between members: key,
@@ -75,7 +95,7 @@ function newer(clock: number, node: string, than: Entry): boolean {
  * console.log(mesh.state.get("score")); // 10
  * ```
  */
-export class MeshState extends EventTarget {
+export class MeshState extends TypedEventTarget<MeshStateEventMap> {
   #entries = new Map<string, Entry>();
   #clock = 0;
   #node: string;
@@ -297,69 +317,5 @@ export class MeshState extends EventTarget {
     for (const [key, clock, node, deleted, value] of entries) {
       this.#apply(key, deleted ? undefined : value, clock, node, deleted === 1, false);
     }
-  }
-
-  /**
-   * Typed `addEventListener` for `"change"`.
-   *
-   * @example
-   * ```ts
-   * import { joinMesh } from "./mod.ts";
-   *
-   * await using mesh = await joinMesh({ name: "solo" });
-   * mesh.state.addEventListener("change", (e) => console.log(e.detail.key));
-   * ```
-   */
-  override addEventListener(
-    type: "change",
-    listener: ((event: CustomEvent<MeshStateChange>) => void) | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Untyped form, for any other event type. */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    // deno-lint-ignore no-explicit-any
-    listener: any,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  /**
-   * Typed `removeEventListener` for `"change"`.
-   *
-   * @example
-   * ```ts
-   * import { joinMesh } from "./mod.ts";
-   *
-   * await using mesh = await joinMesh({ name: "solo" });
-   * const onChange = () => {};
-   * mesh.state.addEventListener("change", onChange);
-   * mesh.state.removeEventListener("change", onChange);
-   * ```
-   */
-  override removeEventListener(
-    type: "change",
-    listener: ((event: CustomEvent<MeshStateChange>) => void) | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Untyped form, for any other event type. */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    // deno-lint-ignore no-explicit-any
-    listener: any,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
   }
 }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { createMaster, serveMaster } from "../webrtc/mod.ts";
-import { decodePacket, encodeSdp, encodeUserData } from "../webrtc/_protocol.ts";
+import { createMaster, PeerLimitError, serveMaster } from "../webrtc/mod.ts";
+import type { PeerErrorDetail } from "../webrtc/mod.ts";
+import { connectMaster, type RTCPeerConnectionConstructor } from "../webrtc/client.ts";
+import {
+  decodePacket,
+  encodeSdp,
+  encodeUserData,
+  MAX_LIST_PACKET_SIZE,
+} from "../webrtc/_protocol.ts";
 import { bytes, nextEvent, RawPeer, until } from "./_webrtc.ts";
 
 function endpoints(port: number) {
@@ -77,6 +84,10 @@ Deno.test("master relays offer, answer, candidates and reject, rewriting type an
   assert.deepEqual(await client.next(), bytes(6, [0, 0, 0, 0], "v=0 answer"));
   slave.send(bytes(9, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:2"));
   assert.deepEqual(await client.next(), bytes(10, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:2"));
+  // One answer or reject per offer: a second answer to the same offer is dropped.
+  slave.send(bytes(5, [0, 0, 0, 0], "v=0 second answer"));
+  client.send(bytes(3, [0, 0, 0, 0], "v=0 offer 2"));
+  assert.deepEqual(await slave.next(), bytes(4, [0, 0, 0, 0], "v=0 offer 2"));
   slave.send(bytes(11, [0, 0, 0, 0], "full"));
   assert.deepEqual(await client.next(), bytes(12, [0, 0, 0, 0], "full"));
   slave.send(bytes(19, [0, 0, 0, 0], [3, 232], "bye"));
@@ -309,4 +320,191 @@ Deno.test("createMaster() mounts into an existing Deno.serve and returns null fo
   } finally {
     await server.shutdown();
   }
+});
+
+/** Waits for the master's next `peererror` and returns its detail. */
+function nextPeerError(master: EventTarget): Promise<PeerErrorDetail> {
+  return nextEvent<CustomEvent<PeerErrorDetail>>(master, "peererror").then((e) => e.detail);
+}
+
+async function registeredSlave(url: string, userData: string): Promise<RawPeer> {
+  const slave = new RawPeer(url);
+  await slave.opened;
+  slave.send(encodeUserData(0, userData));
+  return slave;
+}
+
+Deno.test("a slave list over 256 KiB reaches a client as several ADD_SLAVES packets, and connectMaster() takes them all", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const url = endpoints(master.addr.port);
+  const slaves: RawPeer[] = [];
+  for (let i = 0; i < 10; i++) {
+    slaves.push(await registeredSlave(url.slaves, JSON.stringify({ i, pad: "p".repeat(60_000) })));
+  }
+  await until(() => [...master.slaves.values()].every((s) => s.userData !== undefined));
+  await using client = new RawPeer(url.clients);
+  const seen = new Set<number>();
+  let pieces = 0;
+  while (seen.size < 10) {
+    const packet = await client.next();
+    assert.equal(packet[0], 1);
+    assert.ok(packet.length <= MAX_LIST_PACKET_SIZE, `piece of ${packet.length} bytes`);
+    pieces++;
+    const decoded = decodePacket(packet);
+    if (decoded.type === 1) { for (const s of decoded.slaves) seen.add(s.id); }
+  }
+  assert.ok(pieces >= 3, `${pieces} pieces`);
+  // The browser client adds the slaves of every piece.
+  const browser = await connectMaster(`ws://127.0.0.1:${master.addr.port}`, {
+    RTCPeerConnection: class {} as unknown as RTCPeerConnectionConstructor,
+    reconnect: false,
+  });
+  try {
+    await until(() => browser.slaves.length === 10, 5000, "10 slaves in connectMaster()");
+  } finally {
+    browser.close();
+  }
+  for (const s of slaves) await s[Symbol.asyncDispose]();
+});
+
+Deno.test("a slave that would grow the list past maxSlaveListSize is closed with 1008 ERR_SLAVE_LIST_FULL", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0, maxSlaveListSize: 1000 });
+  const url = endpoints(master.addr.port);
+  await using first = await registeredSlave(url.slaves, JSON.stringify("a".repeat(600)));
+  await until(() => master.slaves.get(0)?.userData !== undefined);
+  const error = nextPeerError(master);
+  await using second = await registeredSlave(url.slaves, JSON.stringify("b".repeat(600)));
+  const closed = await second.closed;
+  assert.equal(closed.code, 1008);
+  assert.match(closed.reason, /^ERR_SLAVE_LIST_FULL/);
+  const { role, error: e } = await error;
+  assert.equal(role, "slave");
+  assert.ok(e instanceof PeerLimitError);
+  assert.equal(e.code, "ERR_SLAVE_LIST_FULL");
+  assert.equal(e.limit, "maxSlaveListSize");
+  // The first slave is unaffected and still listed.
+  await using client = new RawPeer(url.clients);
+  assert.equal(decodePacket(await client.next()).type, 1);
+  assert.equal(first.socket.readyState, WebSocket.OPEN);
+});
+
+Deno.test("userData updates beyond maxUserDataUpdatesPerSecond close the slave with 1008 ERR_RATE_LIMITED", async () => {
+  await using master = serveMaster({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxUserDataUpdatesPerSecond: 3,
+  });
+  const url = endpoints(master.addr.port);
+  await using slave = await registeredSlave(url.slaves, "{}");
+  const error = nextPeerError(master);
+  for (let i = 0; i < 4; i++) slave.send(encodeUserData(13, `{"n":${i}}`));
+  const closed = await slave.closed;
+  assert.equal(closed.code, 1008);
+  assert.match(closed.reason, /^ERR_RATE_LIMITED/);
+  assert.equal((await error).error.code, "ERR_RATE_LIMITED");
+  await until(() => master.slaves.size === 0, 5000, "the slave to be removed");
+});
+
+Deno.test("a client over maxCandidatesPerSession is closed with 1008 ERR_TOO_MANY_CANDIDATES; a new offer starts the count afresh", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0, maxCandidatesPerSession: 3 });
+  const url = endpoints(master.addr.port);
+  await using slave = await registeredSlave(url.slaves, "{}");
+  await until(() => master.slaves.get(0)?.userData !== undefined);
+  await using client = new RawPeer(url.clients);
+  await client.next();
+  const candidate = bytes(7, [0, 0, 0, 0], 1, "0", [0, 0], "candidate:1");
+  client.send(encodeSdp(3, 0, "v=0"));
+  assert.equal((await slave.next())[0], 4);
+  for (let i = 0; i < 3; i++) client.send(candidate.slice());
+  for (let i = 0; i < 3; i++) assert.equal((await slave.next())[0], 8);
+  // A renegotiation: three more are allowed.
+  client.send(encodeSdp(3, 0, "v=0"));
+  assert.equal((await slave.next())[0], 4);
+  for (let i = 0; i < 3; i++) client.send(candidate.slice());
+  for (let i = 0; i < 3; i++) assert.equal((await slave.next())[0], 8);
+  const error = nextPeerError(master);
+  client.send(candidate.slice());
+  const closed = await client.closed;
+  assert.equal(closed.code, 1008);
+  assert.match(closed.reason, /^ERR_TOO_MANY_CANDIDATES/);
+  const detail = await error;
+  assert.equal(detail.role, "client");
+  assert.equal(detail.error.code, "ERR_TOO_MANY_CANDIDATES");
+  // The slave only hears that the client left.
+  assert.deepEqual(await slave.next(), bytes(16, [0, 0, 0, 0]));
+  assert.equal(slave.socket.readyState, WebSocket.OPEN);
+});
+
+Deno.test("a client over maxClientMessagesPerSecond is closed with 1008 ERR_RATE_LIMITED", async () => {
+  await using master = serveMaster({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxClientMessagesPerSecond: 5,
+  });
+  const url = endpoints(master.addr.port);
+  await using client = new RawPeer(url.clients);
+  await client.next();
+  for (let i = 0; i < 6; i++) client.send(bytes(17, [0, 0, 0, 9], [3, 232]));
+  const closed = await client.closed;
+  assert.equal(closed.code, 1008);
+  assert.match(closed.reason, /^ERR_RATE_LIMITED/);
+});
+
+Deno.test("slaves beyond maxSlavesPerAddress from one address are refused with 429", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0, maxSlavesPerAddress: 2 });
+  const url = endpoints(master.addr.port);
+  await using a = new RawPeer(url.slaves);
+  await using b = new RawPeer(url.slaves);
+  await a.opened;
+  await b.opened;
+  const refused = await fetch(`${url.http}/netkit/slaves`, {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    },
+  });
+  assert.equal(refused.status, 429);
+  await refused.body?.cancel();
+  // A slot frees when a slave leaves.
+  await a[Symbol.asyncDispose]();
+  await until(() => master.slaves.size === 1);
+  await using c = new RawPeer(url.slaves);
+  await c.opened;
+});
+
+Deno.test("createMaster() refuses limits below their minimum with RangeError", () => {
+  assert.throws(() => createMaster({ maxQueuedBytes: 0 }), RangeError);
+  assert.throws(() => createMaster({ maxCandidatesPerSession: Number.NaN }), RangeError);
+  assert.throws(() => createMaster({ sendTimeout: -1 }), RangeError);
+  createMaster({ sendTimeout: 0 });
+});
+
+Deno.test("a reading client is not closed by a burst of registrations and updates bigger than its maxQueuedBytes", async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0, maxQueuedBytes: 1000 });
+  const url = endpoints(master.addr.port);
+  await using client = new RawPeer(url.clients);
+  assert.deepEqual(await client.next(), bytes(1));
+  let closedByMaster = false;
+  master.addEventListener("peererror", () => closedByMaster = true);
+  const slaves: RawPeer[] = [];
+  for (let i = 0; i < 12; i++) slaves.push(new RawPeer(url.slaves));
+  await Promise.all(slaves.map((s) => s.opened));
+  // 1.4 MB in one burst: more than the socket's send buffer and far more than maxQueuedBytes.
+  slaves.forEach((slave, i) => {
+    slave.send(encodeUserData(0, JSON.stringify({ i, pad: "p".repeat(60_000) })));
+    slave.send(encodeUserData(13, JSON.stringify({ i, v: 2, pad: "q".repeat(60_000) })));
+  });
+  const listed = new Map<number, string>();
+  while (listed.size < 12 || [...listed.values()].some((u) => !u.includes('"v":2'))) {
+    const packet = decodePacket(await client.next());
+    if (packet.type === 1) { for (const s of packet.slaves) listed.set(s.id, s.userData); }
+    else if (packet.type === 14 && listed.has(packet.slave.id)) {
+      listed.set(packet.slave.id, packet.slave.userData);
+    }
+  }
+  assert.equal(closedByMaster, false);
+  assert.equal(client.socket.readyState, WebSocket.OPEN);
+  for (const s of slaves) await s[Symbol.asyncDispose]();
 });

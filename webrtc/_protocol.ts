@@ -97,6 +97,11 @@ export const MAX_SDP_MID_LENGTH = 0xff;
 export const MAX_USER_DATA_LENGTH = 0xffff;
 /** sdpMLineIndex value that stands for `null`. */
 export const NULL_SDP_MLINE_INDEX = 0xffff;
+/**
+ * Largest slave-list packet (type 1) the master sends: a longer list goes out as several packets,
+ * each under Deno's and browsers' frame limits. One entry (at most 6 + 65535 bytes) always fits.
+ */
+export const MAX_LIST_PACKET_SIZE = 256 * 1024;
 /** Largest id. */
 export const MAX_ID = 0xffff_ffff;
 /** Size of a null (end-of-candidates) candidate packet: type, id, sdpMid length 0. */
@@ -148,6 +153,8 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   /** A packet over its size limit. */
   MESSAGE_TOO_BIG: 1009,
+  /** The peer does not read what the master sends (queue full or send timeout); reconnect. */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 
 /** An ICE candidate as carried on the wire; `null` is end-of-candidates. */

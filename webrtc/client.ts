@@ -6,7 +6,7 @@
  * No Deno APIs here: this file is bundled for the browser.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectMaster } from "@netkit/realtime/webrtc/client";
  * const master = await connectMaster("ws://127.0.0.1:8081");
  * master.addEventListener("slaveadded", (e) => console.log("new slave", e.detail.userData));
@@ -40,9 +40,13 @@ import type {
   RTCPeerConnectionLike,
 } from "./rtc_types.ts";
 import { reconnectDelay } from "./_backoff.ts";
+import { TypedEventTarget } from "../_common/typed_event_target.ts";
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
+export type { DataChannelEventMap } from "./data_channel.ts";
+export { TypedEventTarget } from "../_common/typed_event_target.ts";
+export type { TypedEventListener } from "../_common/typed_event_target.ts";
 export {
   ConnectionClosedError,
   MessageTooLargeError,
@@ -104,7 +108,7 @@ type WebSocketCtor = new (
  * reached.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectMaster } from "@netkit/realtime/webrtc/client";
  * const master = await connectMaster("ws://127.0.0.1:8081");
  * console.log(master.slaves.map((s) => s.userData));
@@ -126,19 +130,47 @@ export async function connectMaster(
 }
 
 /**
+ * The events of a {@linkcode MasterConnection}.
+ *
+ * @example
+ * ```ts
+ * import { connectMaster, type MasterConnectionEventMap } from "@netkit/realtime/webrtc/client";
+ * const master = await connectMaster("ws://127.0.0.1:8081");
+ * const onAdded = (e: MasterConnectionEventMap["slaveadded"]) => console.log(e.detail.userData);
+ * master.addEventListener("slaveadded", onAdded);
+ * master.addEventListener("disconnect", (e) => console.log("lost the master:", e.detail.code));
+ * master.removeEventListener("slaveadded", onAdded);
+ * ```
+ */
+export interface MasterConnectionEventMap {
+  /** A slave registered at the master (also each slave of the first list). */
+  slaveadded: CustomEvent<SlaveConnection>;
+  /** A slave left the master, or the signalling connection was lost. */
+  slaveremoved: CustomEvent<SlaveConnection>;
+  /** A slave changed its userData. */
+  slaveupdated: CustomEvent<SlaveConnection>;
+  /** The signalling connection was lost (the close code); a reconnect follows unless disabled. */
+  disconnect: CustomEvent<{ code: number }>;
+  /** The signalling connection is back and the slave list was received again. */
+  reconnect: Event;
+  /** The connection to the master is closed for good. */
+  close: Event;
+}
+
+/**
  * A client's link to the master: the live slave list and the signalling relay.
  *
  * Events: `slaveadded` / `slaveremoved` / `slaveupdated` (`CustomEvent<SlaveConnection>`),
  * `disconnect`, `reconnect`, `close`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectMaster } from "@netkit/realtime/webrtc/client";
  * await using master = await connectMaster("ws://127.0.0.1:8081");
  * master.addEventListener("slaveremoved", (e) => console.log("gone:", e.detail.id));
  * ```
  */
-export class MasterConnection extends EventTarget {
+export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap> {
   #url: string;
   #options: ConnectMasterOptions;
   #socket?: WebSocket;
@@ -400,6 +432,30 @@ interface Session {
 }
 
 /**
+ * The events of a {@linkcode SlaveConnection}.
+ *
+ * @example
+ * ```ts
+ * import { connectMaster, type SlaveConnectionEventMap } from "@netkit/realtime/webrtc/client";
+ * const master = await connectMaster("ws://127.0.0.1:8081");
+ * const slave = master.slaves[0];
+ * const onClose = (e: SlaveConnectionEventMap["close"]) => console.log(e.detail.code, e.detail.reason);
+ * slave.addEventListener("close", onClose);
+ * slave.removeEventListener("close", onClose);
+ * ```
+ */
+export interface SlaveConnectionEventMap {
+  /** The slave refused the offer; the detail is its reason. */
+  rejected: CustomEvent<string>;
+  /** The peer connection to the slave is established. */
+  connected: Event;
+  /** The slave's userData changed (read `userData`). */
+  update: Event;
+  /** The peer connection closed, with the close code and reason. */
+  close: CustomEvent<{ code: number; reason: string }>;
+}
+
+/**
  * One slave as seen by a client. `connect()` negotiates one peer connection; every
  * `createDataChannel()` then opens a channel on it without renegotiation. `close()` ends it and
  * `connect()` may open it again.
@@ -408,7 +464,7 @@ interface Session {
  * (`CustomEvent<{ code, reason }>`), `update` (userData changed).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectMaster } from "@netkit/realtime/webrtc/client";
  * const master = await connectMaster("ws://127.0.0.1:8081");
  * const slave = master.slaves.find((s) => s.userData.name === "eu-1")!;
@@ -417,7 +473,7 @@ interface Session {
  * const fast = await slave.createDataChannel("state", { ordered: false, maxRetransmits: 0 });
  * ```
  */
-export class SlaveConnection extends EventTarget {
+export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
   #master: MasterConnection;
   #userData: unknown;
   #session?: Session;

@@ -7,6 +7,7 @@
 
 import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
 import type { RTCDataChannelLike } from "./rtc_types.ts";
+import { TypedEventTarget } from "../_common/typed_event_target.ts";
 
 /** What a channel carries: text or binary messages. */
 export type Message = string | Uint8Array;
@@ -90,13 +91,40 @@ function byteSize(data: Message): number {
 }
 
 /**
+ * The events of a {@linkcode DataChannel}.
+ *
+ * @example
+ * ```ts
+ * import { connectMaster, type DataChannelEventMap } from "@netkit/realtime/webrtc/client";
+ * const master = await connectMaster("ws://127.0.0.1:8081");
+ * const channel = await master.slaves[0].createDataChannel("chat");
+ * const onMessage = (e: DataChannelEventMap["message"]) => console.log(e.data);
+ * channel.addEventListener("message", onMessage);
+ * channel.addEventListener("error", (e) => console.log(e.error.code));
+ * channel.removeEventListener("message", onMessage);
+ * ```
+ */
+export interface DataChannelEventMap {
+  /** The channel is open; `send()` works. */
+  open: Event;
+  /** A message arrived: `data` is a `string` (text) or a `Uint8Array` (binary). */
+  message: MessageEvent<Message>;
+  /** The buffered bytes fell to the low water mark; waiting writers resume. */
+  bufferedamountlow: Event;
+  /** The channel failed; `error` is a `ConnectionClosedError` or `MessageTooLargeError`. */
+  error: ErrorEvent & { readonly error: ConnectionClosedError | MessageTooLargeError };
+  /** The channel closed. */
+  close: Event;
+}
+
+/**
  * One data channel between a client and a slave.
  *
  * Events: `open`, `message` (`MessageEvent` whose `data` is a `string` or `Uint8Array`),
  * `bufferedamountlow`, `error` (`ErrorEvent`), `close`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectMaster } from "@netkit/realtime/webrtc/client";
  * const master = await connectMaster("ws://127.0.0.1:8081");
  * const channel = await master.slaves[0].createDataChannel("chat");
@@ -106,7 +134,7 @@ function byteSize(data: Message): number {
  * await writer.write(new Uint8Array(1024)); // waits while the channel is backed up
  * ```
  */
-export class DataChannel extends EventTarget {
+export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
   #transport: ChannelTransport;
   #state: DataChannelState = "connecting";
   #highWaterMark: number;

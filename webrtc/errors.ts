@@ -100,3 +100,50 @@ export class MessageTooLargeError extends RangeError {
     this.limit = limit;
   }
 }
+
+/** The codes of {@linkcode PeerLimitError}: which limit a peer of the master broke. */
+export type PeerLimitCode =
+  | "ERR_SLOW_CONSUMER"
+  | "ERR_RATE_LIMITED"
+  | "ERR_TOO_MANY_CANDIDATES"
+  | "ERR_SLAVE_LIST_FULL";
+
+/** Every stable `code` of this module's errors (see the README's error table). */
+export type WebRtcErrorCode =
+  | "ERR_PROTOCOL"
+  | "ERR_REJECTED"
+  | "ERR_CONNECTION_CLOSED"
+  | "ERR_MESSAGE_TOO_LARGE"
+  | PeerLimitCode;
+
+/**
+ * A peer of the master broke one of its limits; the master closed that peer's signalling socket
+ * with `closeCode` (1008 for counts and rates, 1013 for a peer that does not read) and a reason
+ * that starts with `code`. The master reports it in its `peererror` event.
+ *
+ * @example
+ * ```ts
+ * import { PeerLimitError } from "@netkit/realtime/webrtc";
+ * const err = new PeerLimitError("ERR_TOO_MANY_CANDIDATES", "maxCandidatesPerSession", 64, 1008);
+ * console.log(err.code, err.limit, err.closeCode); // "ERR_TOO_MANY_CANDIDATES" "maxCandidatesPerSession" 1008
+ * ```
+ */
+export class PeerLimitError extends RangeError {
+  /** Stable error code. */
+  readonly code: PeerLimitCode;
+  /** The option that sets the limit (e.g. `"maxCandidatesPerSession"`). */
+  readonly limit: string;
+  /** The limit's value. */
+  readonly value: number;
+  /** The WebSocket close code the peer got. */
+  readonly closeCode: number;
+  /** Creates the error. */
+  constructor(code: PeerLimitCode, limit: string, value: number, closeCode: number, detail = "") {
+    super(`${code}: over "${limit}" (${value})${detail ? `: ${detail}` : ""}`);
+    this.name = "PeerLimitError";
+    this.code = code;
+    this.limit = limit;
+    this.value = value;
+    this.closeCode = closeCode;
+  }
+}

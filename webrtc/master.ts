@@ -8,6 +8,9 @@
 import { handleUpgrade } from "../websocket/mod.ts";
 import type { WebSocketConnection } from "../websocket/mod.ts";
 import { IdAllocator } from "./_id_allocator.ts";
+import { SendQueue } from "../_common/send_queue.ts";
+import { TypedEventTarget } from "../_common/typed_event_target.ts";
+import { MessageTooLargeError, PeerLimitError, ProtocolError } from "./errors.ts";
 import {
   CLIENT_SENDABLE,
   CLOSE_CODE_SIZE,
@@ -17,9 +20,9 @@ import {
   encodeIdentity,
   encodeReject,
   encodeRemoveSlaves,
-  encodeSlaves,
   ID_SIZE,
   MAX_CLOSE_REASON_LENGTH,
+  MAX_LIST_PACKET_SIZE,
   MAX_PACKET_TYPE,
   MAX_USER_DATA_LENGTH,
   type Packet,
@@ -27,6 +30,7 @@ import {
   rewrite,
   SLAVE_SENDABLE,
   TYPE_SIZE,
+  USER_DATA_LENGTH_SIZE,
 } from "./_protocol.ts";
 import { CLIENT_JS } from "./_client_bundle.ts";
 
@@ -114,6 +118,63 @@ export interface MasterOptions {
    */
   maxSlaves?: number;
   /**
+   * Slaves at once from one remote address (when the address is known); further slaves from it
+   * are refused with 429. Registering is open to anyone unless `authorizeSlave` says otherwise,
+   * so this bounds what one host can put into every client's list.
+   * @default {16}
+   */
+  maxSlavesPerAddress?: number;
+  /**
+   * Bytes of the whole slave list (every registered slave's `u32 id ‖ u16 length ‖ userData`).
+   * A register or userData update that would grow the list past it closes that slave with 1008
+   * (`ERR_SLAVE_LIST_FULL`). The list reaches a client in packets of at most 256 KiB.
+   * @default {16777216}
+   */
+  maxSlaveListSize?: number;
+  /**
+   * userData updates per second per slave (token bucket, burst of the same size); one more
+   * closes the slave with 1008 (`ERR_RATE_LIMITED`). Clients that fall behind get only the latest
+   * userData of each slave.
+   * @default {10}
+   */
+  maxUserDataUpdatesPerSecond?: number;
+  /**
+   * Packets per second a client may send (token bucket, burst of the same size); one more closes
+   * it with 1008 (`ERR_RATE_LIMITED`).
+   * @default {100}
+   */
+  maxClientMessagesPerSecond?: number;
+  /**
+   * Packets per second a slave may send (token bucket, burst of the same size); one more closes
+   * it with 1008 (`ERR_RATE_LIMITED`).
+   * @default {2000}
+   */
+  maxSlaveMessagesPerSecond?: number;
+  /**
+   * ICE candidates per client→slave session in each direction (counted from the client's latest
+   * offer to that slave); one more closes the sender with 1008 (`ERR_TOO_MANY_CANDIDATES`).
+   * @default {64}
+   */
+  maxCandidatesPerSession?: number;
+  /**
+   * Packets waiting to be sent to one peer. A peer whose queue is full does not read: it is
+   * closed with 1013 (`ERR_SLOW_CONSUMER`); a client reconnects and gets the list afresh.
+   * @default {4096}
+   */
+  maxQueuedMessages?: number;
+  /**
+   * Bytes waiting to be sent to one peer (beyond the socket's own 1 MiB send buffer); over it,
+   * as with `maxQueuedMessages`.
+   * @default {1048576}
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Milliseconds a peer may leave what the master sent unread (one send waiting for the
+   * socket's buffer to drain) before it is closed with 1013 (`ERR_SLOW_CONSUMER`); 0 disables.
+   * @default {10000}
+   */
+  sendTimeout?: number;
+  /**
    * Clients at once; further clients are refused with 503.
    * @default {65536}
    */
@@ -155,21 +216,135 @@ export interface MasterClient {
   readonly connection: SignallingLink;
 }
 
-interface SlaveEntry extends MasterSlave {
+/** What the master closed a peer for, as its `peererror` event reports it. */
+export interface PeerErrorDetail {
+  /** Which endpoint the peer used. */
+  readonly role: "slave" | "client";
+  /** The peer's id. */
+  readonly id: number;
+  /** The typed error; its `code` also starts the close reason the peer got. */
+  readonly error: PeerLimitError | ProtocolError | MessageTooLargeError;
+}
+
+/**
+ * The events of a {@linkcode Master} (and {@linkcode MasterServer}).
+ *
+ * @example
+ * ```ts
+ * import { createMaster, type MasterEventMap } from "@netkit/realtime/webrtc";
+ * const master = createMaster();
+ * const onSlave = (e: MasterEventMap["slaveconnection"]) => console.log("slave", e.detail.id);
+ * master.addEventListener("slaveconnection", onSlave);
+ * master.addEventListener("peererror", (e) => console.log(e.detail.role, e.detail.error.code));
+ * master.removeEventListener("slaveconnection", onSlave);
+ * await master.close();
+ * ```
+ */
+export interface MasterEventMap {
+  /** A slave registered; it is now listed to every client. */
+  slaveconnection: CustomEvent<MasterSlave>;
+  /** A registered slave left or was closed; it was removed from every client's list. */
+  slavedisconnect: CustomEvent<MasterSlave>;
+  /** A client was accepted by `authorizeClient` and connected. */
+  clientconnection: CustomEvent<MasterClient>;
+  /** A connected client left or was closed. */
+  clientdisconnect: CustomEvent<MasterClient>;
+  /** The master closed a peer for breaking a rule or a limit. */
+  peererror: CustomEvent<PeerErrorDetail>;
+}
+
+/** Something waiting to be sent to a peer: bytes, or a marker resolved when it is written. */
+type Outgoing =
+  | Uint8Array
+  /** The latest userData of one slave (pending updates of a slave coalesce into one). */
+  | { readonly update: SlaveEntry }
+  /** The next piece of the slaves a client has yet to be told about (`ClientEntry.announce`). */
+  | typeof LIST;
+
+/** The list marker: one per client at most is queued. */
+const LIST = { list: true } as const;
+/**
+ * What a marker counts for against `maxQueuedBytes`: markers point at data every client shares
+ * (bounded by `maxSlaveListSize` for all), so a client pays only for the pointer.
+ */
+const MARKER_SIZE = 16;
+
+/** A token bucket: `take()` is false once more than `rate` per second (burst `rate`) arrive. */
+class Bucket {
+  #rate: number;
+  #tokens: number;
+  #refilled = performance.now();
+
+  constructor(rate: number) {
+    this.#rate = rate;
+    this.#tokens = rate;
+  }
+
+  /** True when a token is there (without taking it). */
+  available(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#rate, this.#tokens + (now - this.#refilled) * this.#rate / 1000);
+    this.#refilled = now;
+    return this.#tokens >= 1;
+  }
+
+  /** Takes a token; false when none is there. */
+  take(): boolean {
+    if (!this.available()) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+interface PeerEntry {
+  readonly id: number;
+  readonly role: "slave" | "client";
   readonly connection: WebSocketConnection;
-  userDataJson: string | null;
+  readonly queue: SendQueue<Outgoing>;
+  readonly messages: Bucket;
+  /** Set once the master closed it for breaking a rule. */
+  failed: boolean;
+}
+
+interface SlaveEntry extends MasterSlave, PeerEntry {
+  readonly role: "slave";
+  readonly connection: WebSocketConnection;
+  readonly address: string | null;
   userData: unknown;
+  /** `u32 id ‖ u16 length ‖ userData JSON` once registered, else null. */
+  entry: Uint8Array | null;
+  /** The `14` packet with the current userData (made on first use after each update). */
+  updatePacket: Uint8Array | null;
+  updates: Bucket;
   /** Clients that offered to this slave. */
   clients: Set<number>;
 }
 
-interface ClientEntry extends MasterClient {
+/** One client→slave session: candidates counted since the client's latest offer. */
+interface Session {
+  toSlave: number;
+  toClient: number;
+  /** Offers not yet answered or rejected: a slave's answer or reject needs one. */
+  unanswered: number;
+}
+
+interface ClientEntry extends MasterClient, PeerEntry {
+  readonly role: "client";
   readonly connection: WebSocketConnection;
   identityJson: string | null;
-  offered: Set<number>;
+  /** Slaves this client offered to. */
+  sessions: Map<number, Session>;
   pending: Map<number, number>;
-  tokens: number;
-  refilled: number;
+  offers: Bucket;
+  /** Slaves with a userData update waiting in this client's queue. */
+  updates: Set<number>;
+  /** Slaves to list to this client (addSlaves), from `announced` on. */
+  announce: number[];
+  announced: number;
+  /** A list marker is in the queue. */
+  listing: boolean;
+  /** The first addSlaves went out. */
+  listed: boolean;
 }
 
 /** Parses a `Cookie` header into name → value. */
@@ -191,12 +366,54 @@ export function parseCookies(header: string | null): Record<string, string> {
   return out;
 }
 
-function send(connection: WebSocketConnection, packet: Uint8Array): void {
-  connection.send(packet).catch(() => {});
-}
+const encoder = new TextEncoder();
+/** The native socket's own send buffer per peer; the queue holds what does not fit. */
+const SEND_HIGH_WATER_MARK = 1024 * 1024;
 
 function closeWith(connection: WebSocketConnection, code: number, reason: string): void {
-  connection.close(code, reason.slice(0, 100)).catch(() => {});
+  // A close reason is at most 123 bytes; keep it ASCII-safe by cutting characters, then bytes.
+  let text = reason.slice(0, MAX_CLOSE_REASON_LENGTH);
+  while (encoder.encode(text).length > MAX_CLOSE_REASON_LENGTH) text = text.slice(0, -1);
+  connection.close(code, text).catch(() => {});
+}
+
+function withType(type: number, entry: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(TYPE_SIZE + entry.length);
+  bytes[0] = type;
+  bytes.set(entry, TYPE_SIZE);
+  return bytes;
+}
+
+function resolvedLimits(o: MasterOptions) {
+  const limits = {
+    maxSdpSize: o.maxSdpSize ?? 16384,
+    maxCandidateSize: o.maxCandidateSize ?? 1024,
+    maxUserDataSize: Math.min(o.maxUserDataSize ?? MAX_USER_DATA_LENGTH, MAX_USER_DATA_LENGTH),
+    maxIdentitySize: o.maxIdentitySize ?? 4096,
+    maxPendingOffers: o.maxPendingOffers ?? 4,
+    maxOffersPerSecond: o.maxOffersPerSecond ?? 10,
+    offerTimeout: o.offerTimeout ?? 10_000,
+    maxSlaves: o.maxSlaves ?? 1024,
+    maxClients: o.maxClients ?? 65536,
+    maxSlavesPerAddress: o.maxSlavesPerAddress ?? 16,
+    maxSlaveListSize: o.maxSlaveListSize ?? 16 * 1024 * 1024,
+    maxUserDataUpdatesPerSecond: o.maxUserDataUpdatesPerSecond ?? 10,
+    maxClientMessagesPerSecond: o.maxClientMessagesPerSecond ?? 100,
+    maxSlaveMessagesPerSecond: o.maxSlaveMessagesPerSecond ?? 2000,
+    maxCandidatesPerSession: o.maxCandidatesPerSession ?? 64,
+    maxQueuedMessages: o.maxQueuedMessages ?? 4096,
+    maxQueuedBytes: o.maxQueuedBytes ?? 1024 * 1024,
+    sendTimeout: o.sendTimeout ?? 10_000,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    const zeroOk = name === "sendTimeout" || name === "offerTimeout";
+    if (typeof value !== "number" || Number.isNaN(value) || value < (zeroOk ? 0 : 1)) {
+      throw new RangeError(
+        `Option "${name}" must be a number of at least ${zeroOk ? 0 : 1}, got "${value}"`,
+      );
+    }
+  }
+  return limits;
 }
 
 /**
@@ -204,26 +421,38 @@ function closeWith(connection: WebSocketConnection, code: number, reason: string
  * candidates, rejections and close reasons between clients and slaves. Mount `handler` into your
  * own `Deno.serve`, or use `serveMaster()`.
  *
+ * Every peer has its own bounded send queue, so a peer that does not read never holds up the
+ * others: it is closed with 1013 once its queue is full or a send waits longer than
+ * `sendTimeout`. A peer that breaks a limit is closed alone, with a typed error in the
+ * `peererror` event.
+ *
  * Events: `slaveconnection` / `slavedisconnect` (`CustomEvent<MasterSlave>`), `clientconnection`
- * / `clientdisconnect` (`CustomEvent<MasterClient>`).
+ * / `clientdisconnect` (`CustomEvent<MasterClient>`), `peererror`
+ * (`CustomEvent<PeerErrorDetail>`).
  *
  * @example
  * ```ts
  * import { createMaster } from "@netkit/realtime/webrtc";
  * const master = createMaster({ authorizeClient: (cookies) => cookies.session ? { user: cookies.session } : "No session" });
+ * master.addEventListener("peererror", (e) => console.log(e.detail.error.code));
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request, info) =>
  *   (await master.handler(request, info)) ?? new Response("my app"));
  * await master.close();
  * await server.shutdown();
  * ```
  */
-export class Master extends EventTarget {
+export class Master extends TypedEventTarget<MasterEventMap> {
   #options: MasterOptions;
+  #limits: ReturnType<typeof resolvedLimits>;
   #basePath: string;
   #slaves = new Map<number, SlaveEntry>();
   #clients = new Map<number, ClientEntry>();
   #slaveIds = new IdAllocator();
   #clientIds = new IdAllocator();
+  /** Slaves per remote address. */
+  #addresses = new Map<string, number>();
+  /** Bytes of every registered slave's entry. */
+  #listSize = 0;
   #closing = false;
 
   /** @internal Use `createMaster()`. */
@@ -231,6 +460,7 @@ export class Master extends EventTarget {
     super();
     const { basePath = "/netkit" } = options;
     this.#options = options;
+    this.#limits = resolvedLimits(options);
     this.#basePath = basePath.replace(/\/$/, "");
   }
 
@@ -276,20 +506,35 @@ export class Master extends EventTarget {
       });
     }
     if (this.#closing) return new Response("Master is closing", { status: 503 });
+    const limits = this.#limits;
+    const remoteAddr = info?.remoteAddr?.transport === "tcp"
+      ? info.remoteAddr as Deno.NetAddr
+      : undefined;
+    const address = remoteAddr?.hostname ?? null;
     const cookies = parseCookies(request.headers.get("cookie"));
     let identity: unknown = undefined;
     if (role === "slave") {
-      if (this.#slaves.size >= (this.#options.maxSlaves ?? 1024)) {
+      if (this.#slaves.size >= limits.maxSlaves) {
         return new Response("Too many slaves", { status: 503 });
+      }
+      if (address !== null && (this.#addresses.get(address) ?? 0) >= limits.maxSlavesPerAddress) {
+        return new Response("Too many slaves from this address", { status: 429 });
       }
       const verdict = await (this.#options.authorizeSlave?.(cookies, request) ?? true);
       if (verdict !== true) return unauthorized(verdict);
+      // Checked again: other slaves may have arrived while the hook ran.
+      if (this.#slaves.size >= limits.maxSlaves) {
+        return new Response("Too many slaves", { status: 503 });
+      }
+      if (address !== null && (this.#addresses.get(address) ?? 0) >= limits.maxSlavesPerAddress) {
+        return new Response("Too many slaves from this address", { status: 429 });
+      }
     } else {
       const origin = request.headers.get("origin");
       if (origin !== null && !this.#originAllowed(origin, url)) {
         return new Response(`Origin "${origin}" is not allowed`, { status: 403 });
       }
-      if (this.#clients.size >= (this.#options.maxClients ?? 65536)) {
+      if (this.#clients.size >= limits.maxClients) {
         return new Response("Too many clients", { status: 503 });
       }
       const verdict = await (this.#options.authorizeClient?.(cookies, request) ?? true);
@@ -300,8 +545,7 @@ export class Master extends EventTarget {
     let identityJson: string | null = null;
     if (identity !== undefined) {
       identityJson = JSON.stringify(identity);
-      const limit = this.#options.maxIdentitySize ?? 4096;
-      if (new TextEncoder().encode(identityJson).length > limit) {
+      if (encoder.encode(identityJson).length > limits.maxIdentitySize) {
         return new Response("Identity too large", { status: 500 });
       }
     }
@@ -309,16 +553,15 @@ export class Master extends EventTarget {
     try {
       upgraded = handleUpgrade(request, {
         maxMessageSize: this.#maxMessageSize(),
+        sendHighWaterMark: SEND_HIGH_WATER_MARK,
         heartbeat: this.#options.heartbeat,
-        remoteAddr: info?.remoteAddr?.transport === "tcp"
-          ? info.remoteAddr as Deno.NetAddr
-          : undefined,
+        remoteAddr,
       });
     } catch (error) {
       return new Response(`Bad WebSocket upgrade: ${(error as Error).message}`, { status: 400 });
     }
     const { response, connection } = upgraded;
-    if (role === "slave") this.#acceptSlave(connection);
+    if (role === "slave") this.#acceptSlave(connection, address);
     else this.#acceptClient(connection, identity, identityJson);
     return response;
   }
@@ -326,14 +569,13 @@ export class Master extends EventTarget {
   /** Closes every signalling connection with 1001. Established data channels are not affected. */
   async close(): Promise<void> {
     this.#closing = true;
-    const all = [
-      ...[...this.#slaves.values()].map((s) => s.connection),
-      ...[...this.#clients.values()].map((c) => c.connection),
-    ];
+    const all = [...this.#slaves.values(), ...this.#clients.values()];
+    for (const peer of all) peer.queue.close();
+    const connections = all.map((peer) => peer.connection);
     await Promise.all(
-      all.map((c) => c.close(CloseCode.GOING_AWAY, "Master closing").catch(() => {})),
+      connections.map((c) => c.close(CloseCode.GOING_AWAY, "Master closing").catch(() => {})),
     );
-    await Promise.all(all.map((c) => c.closed));
+    await Promise.all(connections.map((c) => c.closed));
   }
 
   #originAllowed(origin: string, url: URL): boolean {
@@ -350,28 +592,27 @@ export class Master extends EventTarget {
   }
 
   #maxMessageSize(): number {
-    const o = this.#options;
+    const l = this.#limits;
     return Math.max(
-      TYPE_SIZE + ID_SIZE + (o.maxSdpSize ?? 16384),
-      TYPE_SIZE + Math.min(o.maxUserDataSize ?? MAX_USER_DATA_LENGTH, MAX_USER_DATA_LENGTH),
-      TYPE_SIZE + ID_SIZE + (o.maxCandidateSize ?? 1024),
+      TYPE_SIZE + ID_SIZE + l.maxSdpSize,
+      TYPE_SIZE + l.maxUserDataSize,
+      TYPE_SIZE + ID_SIZE + l.maxCandidateSize,
     );
   }
 
   /** The size limit of one packet type from a peer, in bytes. */
   #limitOf(type: number): number {
-    const o = this.#options;
+    const l = this.#limits;
     switch (type) {
       case PacketType.REGISTER:
       case PacketType.UPDATE_USER_DATA:
-        return TYPE_SIZE +
-          Math.min(o.maxUserDataSize ?? MAX_USER_DATA_LENGTH, MAX_USER_DATA_LENGTH);
+        return TYPE_SIZE + l.maxUserDataSize;
       case PacketType.OFFER_TO_SLAVE:
       case PacketType.ANSWER_TO_CLIENT:
-        return TYPE_SIZE + ID_SIZE + (o.maxSdpSize ?? 16384);
+        return TYPE_SIZE + ID_SIZE + l.maxSdpSize;
       case PacketType.ICE_CANDIDATE_TO_SLAVE:
       case PacketType.ICE_CANDIDATE_TO_CLIENT:
-        return TYPE_SIZE + ID_SIZE + (o.maxCandidateSize ?? 1024);
+        return TYPE_SIZE + ID_SIZE + l.maxCandidateSize;
       case PacketType.REJECT_TO_CLIENT:
         return TYPE_SIZE + ID_SIZE + 1024;
       default:
@@ -379,39 +620,173 @@ export class Master extends EventTarget {
     }
   }
 
+  /** Closes `peer` alone for breaking a rule and reports it in `peererror`. */
+  #fail(peer: PeerEntry, closeCode: number, error: PeerErrorDetail["error"]): void {
+    if (peer.failed) return;
+    peer.failed = true;
+    peer.queue.close();
+    const code = "code" in error ? error.code : "ERR_PROTOCOL";
+    closeWith(
+      peer.connection,
+      closeCode,
+      error.message.startsWith(code) ? error.message : `${code}: ${error.message}`,
+    );
+    this.dispatchEvent(
+      new CustomEvent<PeerErrorDetail>("peererror", {
+        detail: { role: peer.role, id: peer.id, error },
+      }),
+    );
+  }
+
+  #limitError(
+    peer: PeerEntry,
+    code: PeerLimitError["code"],
+    limit: keyof ReturnType<typeof resolvedLimits>,
+    detail = "",
+  ): void {
+    const closeCode = code === "ERR_SLOW_CONSUMER"
+      ? CloseCode.TRY_AGAIN_LATER
+      : CloseCode.POLICY_VIOLATION;
+    this.#fail(
+      peer,
+      closeCode,
+      new PeerLimitError(code, limit, this.#limits[limit], closeCode, detail),
+    );
+  }
+
+  /** A send queue whose writes go to `peer`'s socket. */
+  #queueFor(getPeer: () => PeerEntry, connection: WebSocketConnection): SendQueue<Outgoing> {
+    const l = this.#limits;
+    return new SendQueue<Outgoing>({
+      maxMessages: l.maxQueuedMessages,
+      maxBytes: l.maxQueuedBytes,
+      sendTimeout: l.sendTimeout,
+    }, {
+      write: (item) => {
+        const bytes = this.#materialize(getPeer(), item);
+        return bytes ? connection.send(bytes) : Promise.resolve();
+      },
+      onStall: () => this.#limitError(getPeer(), "ERR_SLOW_CONSUMER", "sendTimeout", "Not reading"),
+      onError: () => {/* the connection failed; its close handling runs */},
+    });
+  }
+
+  /** Queues `item` for `peer`; a peer whose queue is full does not read and is closed. */
+  #send(peer: PeerEntry, item: Outgoing, size: number): void {
+    // A peer that is closing reads nothing more; what it would get is moot, not a fault.
+    if (peer.connection.readyState > 1) {
+      peer.queue.close();
+      return;
+    }
+    if (peer.queue.offer(item, size) === "full") {
+      this.#limitError(
+        peer,
+        "ERR_SLOW_CONSUMER",
+        peer.queue.length >= this.#limits.maxQueuedMessages
+          ? "maxQueuedMessages"
+          : "maxQueuedBytes",
+        "Not reading",
+      );
+    }
+  }
+
+  /** The bytes of a queued item at the moment it is written (markers read the latest state). */
+  #materialize(peer: PeerEntry, item: Outgoing): Uint8Array | null {
+    if (item instanceof Uint8Array) return item;
+    if ("update" in item) {
+      const slave = item.update;
+      (peer as unknown as ClientEntry).updates.delete(slave.id);
+      if (this.#slaves.get(slave.id) !== slave || slave.entry === null) return null;
+      return slave.updatePacket ??= withType(PacketType.UPDATE_SLAVE, slave.entry);
+    }
+    const client = peer as unknown as ClientEntry;
+    client.listing = false;
+    const parts: Uint8Array[] = [];
+    let size = TYPE_SIZE;
+    const { announce } = client;
+    while (client.announced < announce.length) {
+      const entry = this.#slaves.get(announce[client.announced])?.entry;
+      if (entry) {
+        if (size + entry.length > MAX_LIST_PACKET_SIZE && parts.length > 0) break;
+        parts.push(entry);
+        size += entry.length;
+      }
+      client.announced++;
+    }
+    if (client.announced === announce.length) {
+      announce.length = 0;
+      client.announced = 0;
+    } else {
+      // The rest goes behind what was queued meanwhile; a slave that left since is skipped.
+      client.listing = true;
+      this.#send(client, LIST, MARKER_SIZE);
+    }
+    if (parts.length === 0 && client.listed) return null;
+    client.listed = true;
+    const bytes = new Uint8Array(size);
+    bytes[0] = PacketType.ADD_SLAVES;
+    let at = TYPE_SIZE;
+    for (const part of parts) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    return bytes;
+  }
+
   /**
    * Reads a peer's packets with every check the role calls for. Returns when the connection ends.
    */
   async #pump(
-    connection: WebSocketConnection,
+    peer: PeerEntry,
     allowed: ReadonlySet<number>,
     onPacket: (packet: Packet, bytes: Uint8Array) => void,
   ): Promise<void> {
+    const { connection } = peer;
+    const rateLimit = peer.role === "slave"
+      ? "maxSlaveMessagesPerSecond"
+      : "maxClientMessagesPerSecond";
     try {
       for await (const message of connection.readable) {
+        if (peer.failed) break;
         if (typeof message === "string") {
-          closeWith(connection, CloseCode.PROTOCOL_ERROR, "Text messages are not used");
+          this.#fail(
+            peer,
+            CloseCode.PROTOCOL_ERROR,
+            new ProtocolError("Text messages are not used"),
+          );
           break;
         }
         if (message.length === 0) {
-          closeWith(connection, CloseCode.PROTOCOL_ERROR, "Empty packet");
+          this.#fail(peer, CloseCode.PROTOCOL_ERROR, new ProtocolError("Empty packet"));
+          break;
+        }
+        if (!peer.messages.take()) {
+          this.#limitError(peer, "ERR_RATE_LIMITED", rateLimit);
           break;
         }
         const type = message[0];
         if (type > MAX_PACKET_TYPE) {
-          closeWith(connection, CloseCode.PROTOCOL_ERROR, `Unknown packet type "${type}"`);
+          this.#fail(
+            peer,
+            CloseCode.PROTOCOL_ERROR,
+            new ProtocolError(`Unknown packet type "${type}"`),
+          );
           break;
         }
         if (!allowed.has(type)) {
-          closeWith(connection, CloseCode.POLICY_VIOLATION, `Packet type "${type}" not allowed`);
+          this.#fail(
+            peer,
+            CloseCode.POLICY_VIOLATION,
+            new ProtocolError(`Packet type "${type}" not allowed`),
+          );
           break;
         }
         const limit = this.#limitOf(type);
         if (message.length > limit) {
-          closeWith(
-            connection,
+          this.#fail(
+            peer,
             CloseCode.MESSAGE_TOO_BIG,
-            `Packet type "${type}" is ${message.length} bytes; limit "${limit}"`,
+            new MessageTooLargeError(message.length, limit, `Packet type "${type}"`),
           );
           break;
         }
@@ -419,40 +794,59 @@ export class Master extends EventTarget {
         try {
           packet = decodePacket(message);
         } catch (error) {
-          closeWith(connection, CloseCode.PROTOCOL_ERROR, (error as Error).message);
+          this.#fail(peer, CloseCode.PROTOCOL_ERROR, new ProtocolError((error as Error).message));
           break;
         }
         onPacket(packet, message);
+        if (peer.failed) break;
       }
     } catch {
       // The connection failed; the close handling below runs either way.
     }
   }
 
-  #acceptSlave(connection: WebSocketConnection): void {
+  #acceptSlave(connection: WebSocketConnection, address: string | null): void {
     const id = this.#slaveIds.allocate(this.#slaves);
+    const l = this.#limits;
     const entry: SlaveEntry = {
       id,
+      role: "slave",
       connection,
+      address,
+      queue: this.#queueFor(() => entry, connection),
+      messages: new Bucket(l.maxSlaveMessagesPerSecond),
+      updates: new Bucket(l.maxUserDataUpdatesPerSecond),
+      failed: false,
       userData: undefined,
-      userDataJson: null,
+      entry: null,
+      updatePacket: null,
       clients: new Set(),
     };
     this.#slaves.set(id, entry);
+    if (address !== null) this.#addresses.set(address, (this.#addresses.get(address) ?? 0) + 1);
     (async () => {
-      await this.#pump(connection, SLAVE_SENDABLE, (packet, bytes) => {
+      await this.#pump(entry, SLAVE_SENDABLE, (packet, bytes) => {
         if (!this.#onSlavePacket(entry, packet, bytes)) {
-          closeWith(connection, CloseCode.POLICY_VIOLATION, "Register first");
+          this.#fail(entry, CloseCode.POLICY_VIOLATION, new ProtocolError("Register first"));
         }
       });
       await connection.closed;
+      entry.queue.close();
       this.#slaves.delete(id);
-      if (entry.userDataJson !== null) {
+      if (address !== null) {
+        const left = (this.#addresses.get(address) ?? 1) - 1;
+        if (left > 0) this.#addresses.set(address, left);
+        else this.#addresses.delete(address);
+      }
+      if (entry.entry !== null) {
+        this.#listSize -= entry.entry.length;
+        entry.entry = null;
+        entry.updatePacket = null;
         const removal = encodeRemoveSlaves([id]);
         for (const client of this.#clients.values()) {
-          client.offered.delete(id);
+          client.sessions.delete(id);
           client.pending.delete(id);
-          send(client.connection, removal);
+          this.#send(client, removal, removal.length);
         }
         this.dispatchEvent(new CustomEvent("slavedisconnect", { detail: entry }));
       }
@@ -465,76 +859,145 @@ export class Master extends EventTarget {
     identityJson: string | null,
   ): void {
     const id = this.#clientIds.allocate(this.#clients);
+    const l = this.#limits;
     const entry: ClientEntry = {
       id,
+      role: "client",
       connection,
+      queue: this.#queueFor(() => entry, connection),
+      messages: new Bucket(l.maxClientMessagesPerSecond),
+      failed: false,
       identity,
       identityJson,
-      offered: new Set(),
+      sessions: new Map(),
       pending: new Map(),
-      tokens: this.#options.maxOffersPerSecond ?? 10,
-      refilled: performance.now(),
+      offers: new Bucket(l.maxOffersPerSecond),
+      updates: new Set(),
+      announce: [],
+      announced: 0,
+      listing: true,
+      listed: false,
     };
     this.#clients.set(id, entry);
-    // The first packet is always the list of registered slaves (possibly empty); slaves still
-    // registering are not listed (enslavism crashed on them).
-    const listed = [...this.#slaves.values()]
-      .filter((s) => s.userDataJson !== null)
-      .map((s) => ({ id: s.id, userData: s.userDataJson! }));
-    send(connection, encodeSlaves(PacketType.ADD_SLAVES, listed));
+    // The first packet is always the list of registered slaves (possibly empty), in pieces of at
+    // most MAX_LIST_PACKET_SIZE made as the client reads; slaves still registering are not
+    // listed (enslavism crashed on them).
+    for (const slave of this.#slaves.values()) {
+      if (slave.entry !== null) entry.announce.push(slave.id);
+    }
+    this.#send(entry, LIST, MARKER_SIZE);
     this.dispatchEvent(new CustomEvent("clientconnection", { detail: entry }));
     (async () => {
-      await this.#pump(connection, CLIENT_SENDABLE, (packet, bytes) => {
+      await this.#pump(entry, CLIENT_SENDABLE, (packet, bytes) => {
         this.#onClientPacket(entry, packet, bytes);
       });
       await connection.closed;
+      entry.queue.close();
       this.#clients.delete(id);
       const left = encodeClientLeft(id);
-      for (const slaveId of entry.offered) {
+      for (const slaveId of entry.sessions.keys()) {
         const slave = this.#slaves.get(slaveId);
         if (!slave) continue;
         slave.clients.delete(id);
-        send(slave.connection, left);
+        this.#send(slave, left, left.length);
       }
       this.dispatchEvent(new CustomEvent("clientdisconnect", { detail: entry }));
     })();
   }
 
+  /** Stores a slave's (new) userData; false when the list budget refuses it. */
+  #setUserData(slave: SlaveEntry, json: string): boolean {
+    const bytes = encoder.encode(json);
+    const entry = new Uint8Array(ID_SIZE + USER_DATA_LENGTH_SIZE + bytes.length);
+    const view = new DataView(entry.buffer);
+    view.setUint32(0, slave.id);
+    view.setUint16(ID_SIZE, bytes.length);
+    entry.set(bytes, ID_SIZE + USER_DATA_LENGTH_SIZE);
+    const size = this.#listSize - (slave.entry?.length ?? 0) + entry.length;
+    if (size > this.#limits.maxSlaveListSize) {
+      this.#limitError(slave, "ERR_SLAVE_LIST_FULL", "maxSlaveListSize");
+      return false;
+    }
+    this.#listSize = size;
+    slave.entry = entry;
+    slave.updatePacket = null;
+    slave.userData = JSON.parse(json);
+    return true;
+  }
+
   /** Returns false when the slave broke the register-first rule. */
   #onSlavePacket(slave: SlaveEntry, packet: Packet, bytes: Uint8Array): boolean {
     if (packet.type === PacketType.REGISTER || packet.type === PacketType.UPDATE_USER_DATA) {
-      const first = slave.userDataJson === null;
+      const first = slave.entry === null;
       if (first && packet.type === PacketType.UPDATE_USER_DATA) return false;
-      slave.userDataJson = packet.userData;
-      slave.userData = JSON.parse(packet.userData);
-      const wire = { id: slave.id, userData: packet.userData };
-      const out = first
-        ? encodeSlaves(PacketType.ADD_SLAVES, [wire])
-        : encodeSlaves(PacketType.UPDATE_SLAVE, [wire]);
-      for (const client of this.#clients.values()) send(client.connection, out);
-      if (first) this.dispatchEvent(new CustomEvent("slaveconnection", { detail: slave }));
+      if (!first && !slave.updates.take()) {
+        this.#limitError(slave, "ERR_RATE_LIMITED", "maxUserDataUpdatesPerSecond");
+        return true;
+      }
+      if (!this.#setUserData(slave, packet.userData)) return true;
+      if (first) {
+        // Coalesced too: new slaves join the client's pending list pieces, so a burst of
+        // registrations costs a reading client nothing but its own reading speed.
+        for (const client of this.#clients.values()) {
+          client.announce.push(slave.id);
+          if (client.announce.length - client.announced > 2 * this.#limits.maxSlaves) {
+            // Churn while the client does not read: keep only slaves still here.
+            client.announce = client.announce.slice(client.announced)
+              .filter((id) => this.#slaves.get(id)?.entry);
+            client.announced = 0;
+          }
+          if (client.listing) continue;
+          client.listing = true;
+          this.#send(client, LIST, MARKER_SIZE);
+        }
+        this.dispatchEvent(new CustomEvent("slaveconnection", { detail: slave }));
+      } else {
+        // Coalesced: a client holds at most one pending update per slave, and it carries the
+        // userData current when it is written.
+        const marker = { update: slave };
+        for (const client of this.#clients.values()) {
+          if (client.updates.has(slave.id)) continue;
+          client.updates.add(slave.id);
+          this.#send(client, marker, MARKER_SIZE);
+        }
+      }
       return true;
     }
-    if (slave.userDataJson === null) return false;
+    if (slave.entry === null) return false;
     if (!("id" in packet)) return true;
     const client = this.#clients.get(packet.id);
     // Slaves may only address clients that offered to them; anything else is dropped.
     if (!client || !slave.clients.has(client.id)) return true;
     switch (packet.type) {
       case PacketType.ANSWER_TO_CLIENT:
+      case PacketType.REJECT_TO_CLIENT: {
+        // One answer or reject per offer; more would let a slave flood a client.
+        const session = client.sessions.get(slave.id);
+        if (!session || session.unanswered === 0) break;
+        session.unanswered--;
         client.pending.delete(slave.id);
-        send(client.connection, rewrite(bytes, PacketType.ANSWER_FROM_SLAVE, slave.id));
+        const type = packet.type === PacketType.ANSWER_TO_CLIENT
+          ? PacketType.ANSWER_FROM_SLAVE
+          : PacketType.REJECT_FROM_SLAVE;
+        this.#send(client, rewrite(bytes, type, slave.id), bytes.length);
         break;
-      case PacketType.ICE_CANDIDATE_TO_CLIENT:
-        send(client.connection, rewrite(bytes, PacketType.ICE_CANDIDATE_FROM_SLAVE, slave.id));
+      }
+      case PacketType.ICE_CANDIDATE_TO_CLIENT: {
+        const session = client.sessions.get(slave.id);
+        if (session && ++session.toClient > this.#limits.maxCandidatesPerSession) {
+          this.#limitError(slave, "ERR_TOO_MANY_CANDIDATES", "maxCandidatesPerSession");
+          break;
+        }
+        this.#send(
+          client,
+          rewrite(bytes, PacketType.ICE_CANDIDATE_FROM_SLAVE, slave.id),
+          bytes.length,
+        );
         break;
-      case PacketType.REJECT_TO_CLIENT:
-        client.pending.delete(slave.id);
-        send(client.connection, rewrite(bytes, PacketType.REJECT_FROM_SLAVE, slave.id));
-        break;
+      }
       case PacketType.CLOSE_TO_CLIENT:
         client.pending.delete(slave.id);
-        send(client.connection, rewrite(bytes, PacketType.CLOSE_FROM_SLAVE, slave.id));
+        this.#send(client, rewrite(bytes, PacketType.CLOSE_FROM_SLAVE, slave.id), bytes.length);
         break;
     }
     return true;
@@ -543,46 +1006,60 @@ export class Master extends EventTarget {
   #onClientPacket(client: ClientEntry, packet: Packet, bytes: Uint8Array): void {
     if (!("id" in packet)) return;
     const slave = this.#slaves.get(packet.id);
-    const listed = slave && slave.userDataJson !== null;
+    const listed = slave && slave.entry !== null;
+    const l = this.#limits;
     switch (packet.type) {
       case PacketType.OFFER_TO_SLAVE: {
-        const refuse = (reason: string) =>
-          send(client.connection, encodeReject(PacketType.REJECT_FROM_SLAVE, packet.id, reason));
+        const refuse = (reason: string) => {
+          const reject = encodeReject(PacketType.REJECT_FROM_SLAVE, packet.id, reason);
+          this.#send(client, reject, reject.length);
+        };
         if (!slave || !listed) return refuse("Unknown slave");
+        if (!client.offers.available()) return refuse("Too many offers");
         const now = performance.now();
-        const rate = this.#options.maxOffersPerSecond ?? 10;
-        client.tokens = Math.min(rate, client.tokens + (now - client.refilled) * rate / 1000);
-        client.refilled = now;
-        if (client.tokens < 1) return refuse("Too many offers");
-        const timeout = this.#options.offerTimeout ?? 10_000;
         for (const [slaveId, since] of client.pending) {
-          if (now - since > timeout) client.pending.delete(slaveId);
+          if (now - since > l.offerTimeout) client.pending.delete(slaveId);
         }
-        if (
-          !client.pending.has(slave.id) &&
-          client.pending.size >= (this.#options.maxPendingOffers ?? 4)
-        ) return refuse("Too many pending offers");
-        client.tokens -= 1;
+        if (!client.pending.has(slave.id) && client.pending.size >= l.maxPendingOffers) {
+          return refuse("Too many pending offers");
+        }
+        client.offers.take();
         client.pending.set(slave.id, now);
-        if (!slave.clients.has(client.id)) {
+        const session = client.sessions.get(slave.id);
+        if (session) {
+          // A new offer starts a new negotiation: its candidates count afresh.
+          session.toSlave = 0;
+          session.toClient = 0;
+          session.unanswered = Math.min(session.unanswered + 1, l.maxPendingOffers);
+        } else {
           slave.clients.add(client.id);
-          client.offered.add(slave.id);
+          client.sessions.set(slave.id, { toSlave: 0, toClient: 0, unanswered: 1 });
           if (client.identityJson !== null) {
-            send(slave.connection, encodeIdentity(client.id, client.identityJson));
+            const identityPacket = encodeIdentity(client.id, client.identityJson);
+            this.#send(slave, identityPacket, identityPacket.length);
           }
         }
-        send(slave.connection, rewrite(bytes, PacketType.OFFER_FROM_CLIENT, client.id));
+        this.#send(slave, rewrite(bytes, PacketType.OFFER_FROM_CLIENT, client.id), bytes.length);
         return;
       }
-      case PacketType.ICE_CANDIDATE_TO_SLAVE:
-        if (slave && client.offered.has(slave.id)) {
-          send(slave.connection, rewrite(bytes, PacketType.ICE_CANDIDATE_FROM_CLIENT, client.id));
+      case PacketType.ICE_CANDIDATE_TO_SLAVE: {
+        const session = slave ? client.sessions.get(slave.id) : undefined;
+        if (!slave || !session) return;
+        if (++session.toSlave > l.maxCandidatesPerSession) {
+          this.#limitError(client, "ERR_TOO_MANY_CANDIDATES", "maxCandidatesPerSession");
+          return;
         }
+        this.#send(
+          slave,
+          rewrite(bytes, PacketType.ICE_CANDIDATE_FROM_CLIENT, client.id),
+          bytes.length,
+        );
         return;
+      }
       case PacketType.CLOSE_TO_SLAVE:
         client.pending.delete(packet.id);
-        if (slave && client.offered.has(slave.id)) {
-          send(slave.connection, rewrite(bytes, PacketType.CLOSE_FROM_CLIENT, client.id));
+        if (slave && client.sessions.has(slave.id)) {
+          this.#send(slave, rewrite(bytes, PacketType.CLOSE_FROM_CLIENT, client.id), bytes.length);
         }
         return;
     }

@@ -25,3 +25,5 @@
 export * from "./master.ts";
 export * from "./errors.ts";
 export { CloseCode, PacketType } from "./_protocol.ts";
+export { TypedEventTarget } from "../_common/typed_event_target.ts";
+export type { TypedEventListener } from "../_common/typed_event_target.ts";

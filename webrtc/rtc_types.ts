@@ -111,8 +111,31 @@ export interface RTCPeerConnectionLike extends EventTarget {
   onconnectionstatechange: ((event: Event) => void) | null;
 }
 
-/** A constructor of `RTCPeerConnection` (the browser's, or node-datachannel's polyfill). */
+/**
+ * The `RTCConfiguration` members a peer connection is created with (W3C names and values).
+ * `peerIdentity` is listed because node-datachannel's polyfill types its configuration with only
+ * `peerIdentity` / `peerConnection`: a parameter type sharing none of them would not accept it.
+ */
+export interface RTCConfigurationLike {
+  /** STUN/TURN servers. */
+  iceServers?: IceServer[];
+  /** `relay` uses TURN candidates only. */
+  iceTransportPolicy?: "all" | "relay";
+  /** How media/data are bundled on transports. */
+  bundlePolicy?: "balanced" | "max-bundle" | "max-compat";
+  /** RTCP multiplexing. */
+  rtcpMuxPolicy?: "require";
+  /** Candidates gathered before `setLocalDescription`. */
+  iceCandidatePoolSize?: number;
+  /** The remote peer's expected identity. */
+  peerIdentity?: string;
+}
+
+/**
+ * A constructor of `RTCPeerConnection`: a browser's, or node-datachannel's polyfill, which fits
+ * as imported (`import { RTCPeerConnection } from "node-datachannel/polyfill"`), without a cast.
+ */
 export interface RTCPeerConnectionConstructor {
   /** Creates a peer connection. */
-  new (configuration?: { iceServers?: IceServer[] }): RTCPeerConnectionLike;
+  new (configuration?: RTCConfigurationLike): RTCPeerConnectionLike;
 }

@@ -6,7 +6,7 @@
  * `--allow-read`, `--allow-sys`). The root module never imports it.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectSlave } from "@netkit/realtime/webrtc/slave";
  * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
  * slave.addEventListener("offer", (e) => { if (slave.connections.size > 100) e.preventDefault(); });
@@ -48,9 +48,13 @@ import {
 import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
 import type { IceServer } from "./rtc_types.ts";
 import { reconnectDelay } from "./_backoff.ts";
+import { type TypedEventListener, TypedEventTarget } from "../_common/typed_event_target.ts";
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
+export type { DataChannelEventMap } from "./data_channel.ts";
+export { TypedEventTarget } from "../_common/typed_event_target.ts";
+export type { TypedEventListener } from "../_common/typed_event_target.ts";
 export { ConnectionClosedError, MessageTooLargeError, ProtocolError } from "./errors.ts";
 export type { IceServer } from "./rtc_types.ts";
 
@@ -121,7 +125,9 @@ export interface ConnectSlaveOptions {
  * with a reason) to refuse the client: it gets `rejected`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { connectSlave } from "@netkit/realtime/webrtc/slave";
+ * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
  * slave.addEventListener("offer", (e) => {
  *   if (e.identity?.banned) e.reject("Banned");
  * });
@@ -170,7 +176,7 @@ let loggerSet = false;
  * Rejects with `ConnectionClosedError` when the master refuses (401) or cannot be reached.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectSlave } from "@netkit/realtime/webrtc/slave";
  * await using slave = await connectSlave("ws://127.0.0.1:8081", {
  *   userData: { name: "eu-1" },
@@ -195,6 +201,33 @@ export async function connectSlave(
 }
 
 /**
+ * The events of a {@linkcode Slave}.
+ *
+ * @example
+ * ```ts
+ * import { connectSlave, type SlaveEventMap } from "@netkit/realtime/webrtc/slave";
+ * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
+ * const onConnection = (e: SlaveEventMap["connection"]) => console.log("client", e.detail.id);
+ * slave.addEventListener("connection", onConnection);
+ * slave.addEventListener("offer", (e) => console.log("offer from", e.clientId));
+ * slave.addEventListener("disconnect", (e) => console.log("lost the master:", e.detail.code));
+ * slave.removeEventListener("connection", onConnection);
+ * ```
+ */
+export interface SlaveEventMap {
+  /** A client's offer, before it is answered; cancel it to refuse the client. */
+  offer: OfferEvent;
+  /** An accepted client connection (also yielded by `for await`). */
+  connection: CustomEvent<ClientConnection>;
+  /** The signalling connection to the master was lost (the close code). */
+  disconnect: CustomEvent<{ code: number }>;
+  /** The slave registered at the master again after a disconnect. */
+  reconnect: Event;
+  /** The slave is closed for good. */
+  close: Event;
+}
+
+/**
  * A slave registered at a master. Iterate it (`for await`) to receive each accepted
  * `ClientConnection`.
  *
@@ -202,13 +235,14 @@ export async function connectSlave(
  * `disconnect`, `reconnect`, `close`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectSlave } from "@netkit/realtime/webrtc/slave";
  * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
  * for await (const client of slave) console.log("client", client.id, client.identity);
  * ```
  */
-export class Slave extends EventTarget implements AsyncIterable<ClientConnection> {
+export class Slave extends TypedEventTarget<SlaveEventMap>
+  implements AsyncIterable<ClientConnection> {
   #url: string;
   #options: ConnectSlaveOptions;
   #userDataJson: string;
@@ -507,8 +541,11 @@ export type ClientConnectionState = "connecting" | "connected" | "closed";
  * The events of a {@linkcode ClientConnection}.
  *
  * @example
- * ```ts ignore
- * client.addEventListener("datachannel", (e: ClientConnectionEventMap["datachannel"]) => e.detail);
+ * ```ts
+ * import { connectSlave, type ClientConnectionEventMap } from "@netkit/realtime/webrtc/slave";
+ * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
+ * const onChannel = (e: ClientConnectionEventMap["datachannel"]) => console.log(e.detail.label);
+ * for await (const client of slave) client.addEventListener("datachannel", onChannel);
  * ```
  */
 export interface ClientConnectionEventMap {
@@ -528,15 +565,17 @@ export interface ClientConnectionEventMap {
  * Events: `datachannel`, `connected`, `close` (`CustomEvent<{ code, reason }>`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { connectSlave } from "@netkit/realtime/webrtc/slave";
+ * const slave = await connectSlave("ws://127.0.0.1:8081", { userData: { name: "eu-1" } });
  * for await (const client of slave) {
- *   client.addEventListener("datachannel", (e) => {
+ *   client.addEventListener("datachannel", async (e) => {
  *     for await (const message of e.detail.readable) console.log(client.id, message);
  *   });
  * }
  * ```
  */
-export class ClientConnection extends EventTarget {
+export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap> {
   #slave: Slave;
   #pc?: ndc.PeerConnection;
   #state: ClientConnectionState = "connecting";
@@ -586,14 +625,18 @@ export class ClientConnection extends EventTarget {
    * Adds a listener; the first `datachannel` listener also gets the channels held so far.
    *
    * @example
-   * ```ts ignore
-   * client.addEventListener("datachannel", (e) => e.detail.send("welcome"));
-   * client.addEventListener("close", (e) => console.log(e.detail.code, e.detail.reason));
+   * ```ts
+   * import { connectSlave } from "@netkit/realtime/webrtc/slave";
+   * await using slave = await connectSlave("ws://127.0.0.1:8081");
+   * for await (const client of slave) {
+   *   client.addEventListener("datachannel", (e) => e.detail.send("welcome"));
+   *   client.addEventListener("close", (e) => console.log(e.detail.code, e.detail.reason));
+   * }
    * ```
    */
-  override addEventListener<K extends keyof ClientConnectionEventMap>(
+  override addEventListener<K extends keyof ClientConnectionEventMap & string>(
     type: K,
-    listener: ((event: ClientConnectionEventMap[K]) => void) | null,
+    listener: TypedEventListener<ClientConnectionEventMap[K]> | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
   /** Untyped form, for any other event type. */

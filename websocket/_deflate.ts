@@ -32,7 +32,8 @@ export type DeflateOptions = PerMessageDeflateOptions;
  * The outcome of a successful negotiation: what both ends agreed to.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { DeflateParams } from "./_deflate.ts";
  * const params: DeflateParams = {
  *   serverNoContextTakeover: false, clientNoContextTakeover: false,
  *   serverMaxWindowBits: 15, clientMaxWindowBits: 15, threshold: 1024, level: -1,

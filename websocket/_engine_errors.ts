@@ -12,7 +12,10 @@
  * non-101 answer from a server.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { clientHandshake } from "./_handshake.ts";
+ * import { WebSocketHandshakeError } from "./_engine_errors.ts";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 });
  * try {
  *   await clientHandshake(conn, new URL("ws://127.0.0.1:8080/"), {});
  * } catch (err) {
@@ -43,7 +46,10 @@ export class WebSocketHandshakeError extends SyntaxError {
  * by the connection closing.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Rfc6455Socket } from "./_rfc6455.ts";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 }); // after the handshake
+ * const socket = new Rfc6455Socket(conn, { role: "client", maxMessageSize: 1 << 20 });
  * await socket.close();
  * await socket.send("late").catch((err) => console.log(err.code)); // "ERR_WEBSOCKET_NOT_OPEN"
  * ```
@@ -65,7 +71,8 @@ export class WebSocketStateError extends TypeError {
  * 1007, 1009, 1010).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { WebSocketProtocolError } from "./_engine_errors.ts";
  * const err = new WebSocketProtocolError("ERR_MESSAGE_TOO_LARGE", "Message exceeds 16777216 bytes", 1009);
  * console.log(err.closeCode); // 1009
  * ```
@@ -90,7 +97,10 @@ export class WebSocketProtocolError extends RangeError {
  * not a `Uint8Array`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Rfc6455Socket } from "./_rfc6455.ts";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 }); // after the handshake
+ * const socket = new Rfc6455Socket(conn, { role: "client", maxMessageSize: 1 << 20 });
  * await socket.close(1005).catch((err) => console.log(err.code)); // "ERR_INVALID_CLOSE_CODE"
  * ```
  */

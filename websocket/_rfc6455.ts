@@ -183,7 +183,9 @@ function notOpen(state: number): WebSocketStateError {
  *   is read from TCP, which is what gives the peer real backpressure.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Rfc6455Socket } from "./_rfc6455.ts";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 }); // after the handshake
  * const socket = new Rfc6455Socket(conn, { role: "server", maxMessageSize: 16 << 20 });
  * for await (const message of socket.readable) await socket.send(message);
  * console.log(await socket.closed);

@@ -34,15 +34,19 @@ export interface ServerProcess extends AsyncDisposable {
   alive(): boolean;
 }
 
-/** Reads VmRSS of `pid` in bytes, or 0 when the process is gone. */
+/**
+ * Reads VmRSS of `pid` in bytes, or 0 when the process is gone. Deno reads
+ * `/proc` only with `--allow-all`, so this asks `cat` (the test task has
+ * `--allow-run`) rather than pass vacuously with a 0.
+ */
 export function rssOf(pid: number): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const match = /VmRSS:\s+(\d+) kB/.exec(status);
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+  const { code, stdout } = new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+    stderr: "null",
+  }).outputSync();
+  if (code !== 0) return 0;
+  const match = /VmRSS:\s+(\d+) kB/.exec(new TextDecoder().decode(stdout));
+  return match ? Number(match[1]) * 1024 : 0;
 }
 
 /**
@@ -52,7 +56,7 @@ export function rssOf(pid: number): number {
 export async function startServer(
   script: string | URL,
   args: string[] = [],
-  { sampleMs = 50, startTimeoutMs = 20_000 } = {},
+  { sampleMs = 100, startTimeoutMs = 20_000 } = {},
 ): Promise<ServerProcess> {
   const path = script instanceof URL ? script.pathname : script;
   const child = new Deno.Command(Deno.execPath(), {
@@ -187,6 +191,7 @@ export function assertHeld(
   what: string,
 ): void {
   assert.ok(server.alive(), `${what}: the server process died`);
+  assert.ok(server.maxRss > 0, `${what}: the server's RSS could not be read`);
   assert.ok(
     server.maxRss <= RSS_LIMIT,
     `${what}: server RSS reached ${(server.maxRss / 2 ** 20).toFixed(0)} MiB`,
