@@ -23,6 +23,7 @@
  */
 
 export * from "./connect.ts";
+export * from "./directory.ts";
 export * from "./errors.ts";
 export * from "./local.ts";
 export * from "./options.ts";
