@@ -1,0 +1,140 @@
+/**
+ * `announce()`: keeps an ENet host's entry in a cluster directory current —
+ * where it listens, how many peers are connected — and removes it when the
+ * host closes. The directory comes from `cluster.directory(name)` of
+ * `@netkit/realtime/cluster`; this file only imports its types.
+ *
+ * @module
+ */
+
+import type {
+  Directory,
+  DirectoryAddress,
+  DirectoryEntry,
+  DirectoryEntryUpdate,
+} from "../cluster/directory.ts";
+import type { Host } from "./host.ts";
+
+/** Options of `announce()`. *
+ * @example
+ * ```ts
+ * import type { AnnounceOptions } from "@netkit/realtime/enet";
+ * const options: AnnounceOptions = { id: "eu-1", capacity: 16, meta: { map: "dust" } };
+ * ```
+ */
+export interface AnnounceOptions {
+  /** The entry's id in the directory (unique there; `ERR_DUPLICATE_ID` otherwise). */
+  id: string;
+  /** Seats in total, usually the `peerCount` the host was created with. */
+  capacity: number;
+  /**
+   * Where clients connect.
+   * @default {the host's bound address, protocol "enet"}
+   */
+  address?: DirectoryAddress;
+  /** Free JSON data (map, mode, version…). */
+  meta?: Record<string, unknown>;
+  /**
+   * Milliseconds between two looks at the connected peer count; a change is
+   * written to the directory (one write per change, none when idle).
+   * @default {250}
+   */
+  interval?: number;
+}
+
+/** A live announcement; `close()` (or the host closing) removes the entry. *
+ * @example
+ * ```ts
+ * import { connectCluster } from "@netkit/realtime/cluster";
+ * import { announce, type Announcement, createHost } from "@netkit/realtime/enet";
+ * await using cluster = await connectCluster();
+ * await using host = await createHost({ address: { hostname: "127.0.0.1", port: 0 } });
+ * const announcement: Announcement = await announce(host, cluster.directory("game"), {
+ *   id: "eu-1",
+ *   capacity: 64,
+ * });
+ * await announcement.update({ meta: { map: "arena" } });
+ * await announcement.close();
+ * ```
+ */
+export interface Announcement extends AsyncDisposable {
+  /** The entry's id. */
+  readonly id: string;
+  /** Changes the entry's address, capacity or meta (seats follow the host by themselves). */
+  update(change: Omit<DirectoryEntryUpdate, "seats">): Promise<DirectoryEntry>;
+  /** Stops following the host and removes the entry. */
+  close(): Promise<void>;
+}
+
+/**
+ * Registers `host` in `directory` and keeps the entry's `seats` equal to
+ * its connected peers (checked every `interval` ms, written on change)
+ * until the host or the announcement closes, then unregisters it. If the
+ * process dies the entry lapses by the directory's `timeout` (5 s by
+ * default). Seats a matchmaker holds with `reserve(id, { ttl })` count on
+ * top of the connected peers until they lapse or are released.
+ *
+ * Rejects as `register()` does (`ERR_DUPLICATE_ID`, `ERR_INVALID_ENTRY`, …).
+ *
+ * @example A game server that can be found
+ * ```ts
+ * import { connectCluster } from "@netkit/realtime/cluster";
+ * import { announce, createHost } from "@netkit/realtime/enet";
+ * await using cluster = await connectCluster(); // "nats://…" or "redis://…" across machines
+ * await using host = await createHost({ address: { hostname: "127.0.0.1", port: 0 }, peerCount: 16 });
+ * await using _announcement = await announce(host, cluster.directory("game"), {
+ *   id: "eu-1",
+ *   capacity: 16,
+ *   meta: { map: "dust" },
+ * });
+ * console.log(await cluster.directory("game").list()); // [{ id: "eu-1", seats: 0, capacity: 16, … }]
+ * ```
+ */
+export async function announce(
+  host: Host,
+  directory: Directory,
+  options: AnnounceOptions,
+): Promise<Announcement> {
+  const interval = options.interval ?? 250;
+  if (!Number.isInteger(interval) || interval < 10) {
+    throw new TypeError(`Option "interval" must be an integer >= 10, got ${String(interval)}`);
+  }
+  const bound = host.address;
+  const address = options.address ??
+    { hostname: bound.hostname, port: bound.port, protocol: "enet" };
+  let seats = host.peers.length;
+  await directory.register({
+    id: options.id,
+    address,
+    capacity: options.capacity,
+    seats,
+    meta: options.meta,
+  });
+  let closing: Promise<void> | undefined;
+  let writing = false;
+  const close = (): Promise<void> =>
+    closing ??= (async () => {
+      clearInterval(timer);
+      await directory.unregister(options.id).catch(() => {}); // the cluster may be gone already
+    })();
+  const timer = setInterval(async () => {
+    if (host.closed) return void close();
+    const now = host.peers.length;
+    if (now === seats || writing || closing) return;
+    writing = true;
+    try {
+      await directory.update(options.id, { seats: now });
+      seats = now;
+    } catch {
+      // Engine away or cluster closed: tried again on the next tick.
+    } finally {
+      writing = false;
+    }
+  }, interval);
+  return {
+    id: options.id,
+    update: (change) => directory.update(options.id, { ...change, seats: undefined }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
