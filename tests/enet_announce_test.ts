@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ClusterError, connectCluster } from "../cluster/mod.ts";
+import { type ClusterError, connectCluster } from "../cluster/mod.ts";
 import { announce, createHost } from "../enet/mod.ts";
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 5_000) {
