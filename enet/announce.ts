@@ -15,6 +15,9 @@ import type {
 } from "../cluster/directory.ts";
 import type { Host } from "./host.ts";
 
+// The directory's types, so that announce()'s signature is documented here.
+export type * from "../cluster/directory.ts";
+
 /** Options of `announce()`. *
  * @example
  * ```ts

@@ -48,3 +48,4 @@ export type {
   ClusterMessage,
   ClusterSubscription,
 } from "../cluster/types.ts";
+export type * from "../cluster/directory.ts";
