@@ -1,0 +1,65 @@
+/**
+ * A Deno webrtc client process (node-datachannel polyfill): `rtc_client.ts NAME COUNT URL...`.
+ * Waits until slave NAME is listed, echoes COUNT messages over a data channel and prints
+ * `{ "echoed": N, "ms": … }`; then waits until that slave is removed and listed again (its
+ * master died, it came back through another) and prints `{ "again": N }` after echoing anew.
+ *
+ * @module
+ */
+
+import { RTCPeerConnection } from "node-datachannel/polyfill";
+import {
+  connectMaster,
+  type RTCPeerConnectionConstructor,
+  type SlaveConnection,
+} from "../../webrtc/client.ts";
+
+const [name, countText, ...urls] = Deno.args;
+const count = Number(countText);
+const started = performance.now();
+const master = await connectMaster(urls, {
+  RTCPeerConnection: RTCPeerConnection as unknown as RTCPeerConnectionConstructor,
+  rtcConfiguration: { bindAddress: "127.0.0.1" },
+  reconnect: { initialDelay: 100, maxDelay: 300 },
+});
+
+async function find(skip?: SlaveConnection): Promise<SlaveConnection> {
+  const end = Date.now() + 15_000;
+  while (Date.now() < end) {
+    const slave = master.slaves.find((s) =>
+      (s.userData as { name?: string }).name === name && s !== skip && s.id !== skip?.id
+    );
+    if (slave) return slave;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`slave ${name} never listed`);
+}
+
+async function echo(slave: SlaveConnection, label: string): Promise<number> {
+  const channel = await slave.createDataChannel(label);
+  let got = 0;
+  const done = new Promise<void>((resolve) =>
+    channel.addEventListener("message", (e) => {
+      if ((e as MessageEvent).data === `m${got}`) got++;
+      if (got === count) resolve();
+    })
+  );
+  for (let i = 0; i < count; i++) channel.send(`m${i}`);
+  await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  return got;
+}
+
+const first = await find();
+const listed = performance.now() - started;
+const echoed = await echo(first, "first");
+console.log(JSON.stringify({ echoed, listedMs: listed, ms: performance.now() - started }));
+// The slave's master dies: the entry goes, the slave comes back through another master.
+const end = Date.now() + 15_000;
+while (master.slaves.includes(first) && Date.now() < end) {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+const removed = !master.slaves.includes(first);
+const second = await find(first);
+console.log(JSON.stringify({ again: await echo(second, "second"), removed }));
+master.close();
+Deno.exit(0);
