@@ -2,7 +2,8 @@
  * A Deno webrtc client process (node-datachannel polyfill): `rtc_client.ts NAME COUNT URL...`.
  * Waits until slave NAME is listed, echoes COUNT messages over a data channel and prints
  * `{ "echoed": N, "ms": … }`; then waits until that slave is removed and listed again (its
- * master died, it came back through another) and prints `{ "again": N }` after echoing anew.
+ * master died, it came back through another) and prints `{ "again": N }` after echoing anew
+ * (unless `RTC_ONCE` is set: then it exits after the first echo).
  *
  * @module
  */
@@ -35,8 +36,11 @@ async function find(skip?: SlaveConnection): Promise<SlaveConnection> {
   throw new Error(`slave ${name} never listed`);
 }
 
+let openMs = 0;
 async function echo(slave: SlaveConnection, label: string): Promise<number> {
+  const opening = performance.now();
   const channel = await slave.createDataChannel(label);
+  openMs = performance.now() - opening;
   let got = 0;
   const done = new Promise<void>((resolve) =>
     channel.addEventListener("message", (e) => {
@@ -52,7 +56,8 @@ async function echo(slave: SlaveConnection, label: string): Promise<number> {
 const first = await find();
 const listed = performance.now() - started;
 const echoed = await echo(first, "first");
-console.log(JSON.stringify({ echoed, listedMs: listed, ms: performance.now() - started }));
+console.log(JSON.stringify({ echoed, listedMs: listed, openMs, ms: performance.now() - started }));
+if (Deno.env.get("RTC_ONCE")) Deno.exit(0);
 // The slave's master dies: the entry goes, the slave comes back through another master.
 const end = Date.now() + 15_000;
 while (master.slaves.includes(first) && Date.now() < end) {
