@@ -40,7 +40,8 @@ interface DirectoryRecord {
   taken: number;
   /** Expiry times (ms since the epoch) of reservations made with a ttl. */
   holds: number[];
-  meta: Record<string, unknown>;
+  /** `meta` as JSON text, so that a server-side script never re-encodes user data. */
+  meta: string;
   nodeId: string;
   expiresAt: number;
   /** Counts writes, so that a value never repeats (Redis compares values). */
@@ -126,8 +127,8 @@ function checkAddress(address: unknown): DirectoryAddress {
     : { hostname: a.hostname, port: a.port, protocol: a.protocol };
 }
 
-function checkMeta(meta: unknown, max: number): Record<string, unknown> {
-  if (meta === undefined) return {};
+function checkMeta(meta: unknown, max: number): string {
+  if (meta === undefined) return "{}";
   if (typeof meta !== "object" || meta === null || Array.isArray(meta)) {
     throw invalid(`"meta" must be a plain object`);
   }
@@ -144,13 +145,15 @@ function checkMeta(meta: unknown, max: number): Record<string, unknown> {
       `"meta" is ${bytes} bytes of JSON; maxMetaBytes is ${max}`,
     );
   }
-  return JSON.parse(json);
+  return json;
 }
 
 function parse(stored: StoredValue): DirectoryRecord | undefined {
   try {
     const record = JSON.parse(stored.value) as DirectoryRecord;
-    if (typeof record?.expiresAt !== "number" || !Array.isArray(record.holds)) return undefined;
+    if (typeof record?.expiresAt !== "number" || typeof record.meta !== "string") return undefined;
+    // Redis' cjson writes an empty array as {}.
+    if (!Array.isArray(record.holds)) record.holds = [];
     return record;
   } catch {
     return undefined; // not ours: skipped
@@ -167,7 +170,7 @@ function toEntry(record: DirectoryRecord, now: number): DirectoryEntry {
     address: record.address,
     capacity: record.capacity,
     seats: record.taken + liveHolds(record, now).length,
-    meta: record.meta,
+    meta: JSON.parse(record.meta),
     nodeId: record.nodeId,
   };
 }
@@ -404,34 +407,63 @@ export class DirectoryImpl implements Directory {
           `Option "ttl" must be an integer from 1 to ${MAX_TTL}, got ${String(ttl)}`,
         );
       }
-      return this.#modify(id, (record, now) => {
-        const holds = liveHolds(record, now);
-        if (record.taken + holds.length >= record.capacity) return { result: false };
-        const next = ttl === undefined
-          ? { ...record, holds, taken: record.taken + 1 }
-          : { ...record, holds: [...holds, now + ttl] };
-        return { record: next, result: true };
-      });
+      const store = this.#store;
+      if (store) {
+        // One server-side step where the engine has one (Redis), instead of read + compare-and-swap.
+        return store.then(async (kv) => {
+          if (!kv.seat) return this.#reserveByCas(id, ttl);
+          const done = await kv.seat(id, "reserve", Date.now(), ttl ?? 0);
+          if (done < 0) throw unknownId(this.name, id);
+          if (done === 1) this.#announce();
+          return done === 1;
+        });
+      }
+      return this.#open().then(() => this.reserve(id, options));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
+  #reserveByCas(id: string, ttl: number | undefined): Promise<boolean> {
+    return this.#modify(id, (record, now) => {
+      const holds = liveHolds(record, now);
+      if (record.taken + holds.length >= record.capacity) return { result: false };
+      const next = ttl === undefined
+        ? { ...record, holds, taken: record.taken + 1 }
+        : { ...record, holds: [...holds, now + ttl] };
+      return { record: next, result: true };
+    });
+  }
+
   release(id: string): Promise<boolean> {
     try {
       checkId(id);
-      return this.#modify(id, (record, now) => {
-        const holds = liveHolds(record, now).sort((a, b) => a - b);
-        if (holds.length > 0) {
-          holds.shift(); // the one closest to lapsing
-          return { record: { ...record, holds }, result: true };
-        }
-        if (record.taken === 0) return { result: false };
-        return { record: { ...record, holds, taken: record.taken - 1 }, result: true };
-      });
+      const store = this.#store;
+      if (store) {
+        return store.then(async (kv) => {
+          if (!kv.seat) return this.#releaseByCas(id);
+          const done = await kv.seat(id, "release", Date.now(), 0);
+          if (done < 0) throw unknownId(this.name, id);
+          if (done === 1) this.#announce();
+          return done === 1;
+        });
+      }
+      return this.#open().then(() => this.release(id));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #releaseByCas(id: string): Promise<boolean> {
+    return this.#modify(id, (record, now) => {
+      const holds = liveHolds(record, now).sort((a, b) => a - b);
+      if (holds.length > 0) {
+        holds.shift(); // the one closest to lapsing
+        return { record: { ...record, holds }, result: true };
+      }
+      if (record.taken === 0) return { result: false };
+      return { record: { ...record, holds, taken: record.taken - 1 }, result: true };
+    });
   }
 
   async unregister(id: string): Promise<void> {

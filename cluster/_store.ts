@@ -28,6 +28,12 @@ export interface KvStore {
   delete(key: string, revision: string): Promise<boolean>;
   /** Every stored value. */
   list(): Promise<StoredValue[]>;
+  /**
+   * Optional: a directory seat operation done by the server in one step (no compare-and-swap
+   * round trips). Resolves 1 when done, 0 when full (reserve) or nothing taken (release), -1
+   * when there is no live record. Stores without it get the compare-and-swap loop.
+   */
+  seat?(key: string, op: "reserve" | "release", now: number, ttl: number): Promise<number>;
 }
 
 /** An engine that can open stores. */
