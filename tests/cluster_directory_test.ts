@@ -84,11 +84,12 @@ async function apiChecks(a: Cluster, b: Cluster) {
     nodeId: a.nodeId,
   });
   await until("added", () => changes.some((c) => c.type === "added" && c.entry.id === "eu-1"));
-  await games.update("eu-1", { meta: { map: "arena" } });
+  const meta = { map: "arena", tags: [], rules: {}, ratio: 0.1, path: "a/b" };
+  await games.update("eu-1", { meta });
   await until("updated", () => changes.some((c) => c.type === "updated"));
-  assert.deepEqual(changes.at(-1)?.entry.meta, { map: "arena" });
+  assert.deepEqual(changes.at(-1)?.entry.meta, meta);
   assert.deepEqual((await other.list()).map((e) => [e.id, e.meta, e.nodeId]), [
-    ["eu-1", { map: "arena" }, a.nodeId],
+    ["eu-1", meta, a.nodeId],
   ]);
 
   assert.equal(await other.reserve("eu-1"), true);
@@ -96,6 +97,9 @@ async function apiChecks(a: Cluster, b: Cluster) {
   assert.equal(await other.reserve("eu-1"), false, "full at capacity 2");
   assert.equal((await games.get("eu-1"))?.seats, 2);
   await until("the held seat lapses", async () => (await games.get("eu-1"))?.seats === 1);
+  // Seat writes (a server-side script on Redis) leave the rest of the entry as it was.
+  assert.deepEqual((await games.get("eu-1"))?.meta, meta);
+  assert.deepEqual((await games.get("eu-1"))?.address, address);
   assert.equal(await other.release("eu-1"), true);
   assert.equal(await other.release("eu-1"), false, "nothing left to give back");
 
