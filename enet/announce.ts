@@ -13,6 +13,7 @@ import type {
   DirectoryEntry,
   DirectoryEntryUpdate,
 } from "../cluster/directory.ts";
+import { EnetRangeError } from "./errors.ts";
 import type { Host } from "./host.ts";
 
 // The directory's types, so that announce()'s signature is documented here.
@@ -77,7 +78,8 @@ export interface Announcement extends AsyncDisposable {
  * default). Seats a matchmaker holds with `reserve(id, { ttl })` count on
  * top of the connected peers until they lapse or are released.
  *
- * Rejects as `register()` does (`ERR_DUPLICATE_ID`, `ERR_INVALID_ENTRY`, …).
+ * Rejects as `register()` does (`ERR_DUPLICATE_ID`, `ERR_INVALID_ENTRY`, …), and with
+ * `EnetRangeError` `ERR_INVALID_OPTION` for an `interval` below 10 ms.
  *
  * @example A game server that can be found
  * ```ts
@@ -100,7 +102,10 @@ export async function announce(
 ): Promise<Announcement> {
   const interval = options.interval ?? 250;
   if (!Number.isInteger(interval) || interval < 10) {
-    throw new TypeError(`Option "interval" must be an integer >= 10, got ${String(interval)}`);
+    throw new EnetRangeError(
+      "ERR_INVALID_OPTION",
+      `Option "interval" must be an integer >= 10, got ${String(interval)}`,
+    );
   }
   const bound = host.address;
   const address = options.address ??

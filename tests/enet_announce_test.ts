@@ -41,6 +41,10 @@ Deno.test("announce() registers an ENet host, follows its peer count and unregis
       announce(host, games, { id: "eu-1", capacity: 4 }),
       (error: ClusterError) => error.code === "ERR_DUPLICATE_ID",
     );
+    await assert.rejects(
+      announce(host, games, { id: "eu-2", capacity: 4, interval: 5 }),
+      (error: RangeError & { code: string }) => error.code === "ERR_INVALID_OPTION",
+    );
 
     await using client = await createHost({
       address: { hostname: "127.0.0.1", port: 0 },
