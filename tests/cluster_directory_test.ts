@@ -19,6 +19,7 @@ import {
   hasEngine,
   startDirectoryEngine,
 } from "./cluster_peers/directory_engines.ts";
+import { startEngine } from "./cluster_peers/engines.ts";
 
 const PEER = new URL("./cluster_peers/directory_peer.ts", import.meta.url).pathname;
 const address = { hostname: "127.0.0.1", port: 7777 };
@@ -230,3 +231,17 @@ for (const kind of ["nats", "redis"] as EngineKind[]) {
     },
   });
 }
+
+Deno.test({
+  name: "Directory on a nats-server without JetStream rejects with ERR_ENGINE_UNAVAILABLE",
+  ignore: !hasEngine("nats"),
+  async fn() {
+    await using engine = await startEngine("nats"); // core NATS only
+    await using cluster = await connectCluster(engine.url);
+    await assertRejects(
+      cluster.directory("game").register({ id: "eu-1", address, capacity: 1 }),
+      ClusterError,
+      "ERR_ENGINE_UNAVAILABLE",
+    );
+  },
+});

@@ -45,6 +45,7 @@ for (const kind of ["nats", "redis"] as EngineKind[]) {
       await using intruder = await connectCluster(engine.url);
       await using masterA = serveMaster({ hostname: "127.0.0.1", port: 0, cluster: clusterA });
       await using masterB = serveMaster({ hostname: "127.0.0.1", port: 0, cluster: clusterB });
+      await Promise.all([masterA.clusterReady, masterB.clusterReady]);
       const urlA = `ws://127.0.0.1:${masterA.addr.port}/netkit`;
       const urlB = `ws://127.0.0.1:${masterB.addr.port}/netkit`;
 

@@ -539,6 +539,16 @@ export class Master extends TypedEventTarget<MasterEventMap> {
   }
 
   /**
+   * With the `cluster` option: settles once this master is listed in the cluster and receives
+   * relays; rejects (`ClusterError` `ERR_ENGINE_UNAVAILABLE`) when the engine cannot hold the
+   * directory (NATS without JetStream) — the master then serves only its own slaves. Without the
+   * option it is resolved.
+   */
+  get clusterReady(): Promise<void> {
+    return this.#federation?.ready ?? Promise.resolve();
+  }
+
+  /**
    * Handles a request: serves `<basePath>/client.js`, upgrades `<basePath>/slaves` and
    * `<basePath>/clients`, and returns `null` for every other path.
    */
