@@ -22,6 +22,7 @@
  * @module
  */
 
+export * from "./announce.ts";
 export * from "./connect.ts";
 export * from "./directory.ts";
 export * from "./errors.ts";

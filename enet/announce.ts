@@ -2,17 +2,14 @@
  * `announce()`: keeps an ENet host's entry in a cluster directory current —
  * where it listens, how many peers are connected — and removes it when the
  * host closes. The directory comes from `cluster.directory(name)` of
- * `@netkit/realtime/cluster`; this file only imports its types.
+ * `@netkit/realtime/cluster`; the engine client is whatever that cluster loaded (this file
+ * imports only the directory types and the transport-neutral `announceServer()`).
  *
  * @module
  */
 
-import type {
-  Directory,
-  DirectoryAddress,
-  DirectoryEntry,
-  DirectoryEntryUpdate,
-} from "../cluster/directory.ts";
+import { type Announcement, announceServer } from "../cluster/announce.ts";
+import type { Directory, DirectoryAddress } from "../cluster/directory.ts";
 import { EnetRangeError } from "./errors.ts";
 import type { Host } from "./host.ts";
 
@@ -46,29 +43,7 @@ export interface AnnounceOptions {
   interval?: number;
 }
 
-/** A live announcement; `close()` (or the host closing) removes the entry. *
- * @example
- * ```ts
- * import { connectCluster } from "@netkit/realtime/cluster";
- * import { announce, type Announcement, createHost } from "@netkit/realtime/enet";
- * await using cluster = await connectCluster();
- * await using host = await createHost({ address: { hostname: "127.0.0.1", port: 0 } });
- * const announcement: Announcement = await announce(host, cluster.directory("game"), {
- *   id: "eu-1",
- *   capacity: 64,
- * });
- * await announcement.update({ meta: { map: "arena" } });
- * await announcement.close();
- * ```
- */
-export interface Announcement extends AsyncDisposable {
-  /** The entry's id. */
-  readonly id: string;
-  /** Changes the entry's address, capacity or meta (seats follow the host by themselves). */
-  update(change: Omit<DirectoryEntryUpdate, "seats">): Promise<DirectoryEntry>;
-  /** Stops following the host and removes the entry. */
-  close(): Promise<void>;
-}
+export type { Announcement } from "../cluster/announce.ts";
 
 /**
  * Registers `host` in `directory` and keeps the entry's `seats` equal to
@@ -108,41 +83,13 @@ export async function announce(
     );
   }
   const bound = host.address;
-  const address = options.address ??
-    { hostname: bound.hostname, port: bound.port, protocol: "enet" };
-  let seats = host.peers.length;
-  await directory.register({
+  return await announceServer(directory, {
     id: options.id,
-    address,
+    address: options.address ?? { hostname: bound.hostname, port: bound.port, protocol: "enet" },
     capacity: options.capacity,
-    seats,
     meta: options.meta,
+    interval,
+    seats: () => host.peers.length,
+    closed: () => host.closed,
   });
-  let closing: Promise<void> | undefined;
-  let writing = false;
-  const close = (): Promise<void> =>
-    closing ??= (async () => {
-      clearInterval(timer);
-      await directory.unregister(options.id).catch(() => {}); // the cluster may be gone already
-    })();
-  const timer = setInterval(async () => {
-    if (host.closed) return void close();
-    const now = host.peers.length;
-    if (now === seats || writing || closing) return;
-    writing = true;
-    try {
-      await directory.update(options.id, { seats: now });
-      seats = now;
-    } catch {
-      // Engine away or cluster closed: tried again on the next tick.
-    } finally {
-      writing = false;
-    }
-  }, interval);
-  return {
-    id: options.id,
-    update: (change) => directory.update(options.id, { ...change, seats: undefined }),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
 }

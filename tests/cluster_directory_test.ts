@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import {
+  announceServer,
   type Cluster,
   ClusterError,
   ClusterRangeError,
@@ -20,6 +21,7 @@ import {
   startDirectoryEngine,
 } from "./cluster_peers/directory_engines.ts";
 import { startEngine } from "./cluster_peers/engines.ts";
+import { connect, serve } from "../websocket/mod.ts";
 
 const PEER = new URL("./cluster_peers/directory_peer.ts", import.meta.url).pathname;
 const address = { hostname: "127.0.0.1", port: 7777 };
@@ -244,4 +246,32 @@ Deno.test({
       "ERR_ENGINE_UNAVAILABLE",
     );
   },
+});
+
+Deno.test("announceServer() keeps a WebSocket node's entry at its connection count and removes it on close", async () => {
+  await using cluster = await connectCluster();
+  const nodes = cluster.directory("ws");
+  const server = serve({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await using _announcement = await announceServer(nodes, {
+      id: "ws-1",
+      address: { hostname: "127.0.0.1", port: server.addr.port, protocol: "ws" },
+      capacity: 2,
+      seats: () => server.connections.length,
+      closed: () => server.connections.length > 1, // stands in for "the server closed"
+      interval: 20,
+    });
+    assert.equal((await nodes.get("ws-1"))?.seats, 0);
+    await using _one = await connect(`ws://127.0.0.1:${server.addr.port}`);
+    await until("seats 1", async () => (await nodes.get("ws-1"))?.seats === 1);
+    await using _two = await connect(`ws://127.0.0.1:${server.addr.port}`);
+    await until("the entry is gone", async () => (await nodes.list()).length === 0);
+    await assertRejects(
+      announceServer(nodes, { id: "x", address, capacity: 1, seats: () => 0, interval: 1 }),
+      ClusterTypeError,
+      "ERR_INVALID_OPTION",
+    );
+  } finally {
+    await server.close();
+  }
 });
