@@ -3,7 +3,8 @@
  * nats-server (JetStream) or redis-server, one slave registered at master A, and a client on
  * master B (a Deno process with node-datachannel's polyfill; headless Chromium too when
  * installed) that sees the slave, echoes 100 messages over a data channel that goes straight to
- * the slave, and — after kill -9 of master A — sees it come back through master B.
+ * the slave, and — after kill -9 of master A — sees it come back through master B; a client that
+ * started on master A fails over to B along its URL list and echoes again.
  *
  * node-datachannel runs only in the child processes (never in this test's isolate; see
  * webrtc_e2e_test.ts on why).
@@ -139,6 +140,8 @@ for (const kind of ["nats", "redis"] as EngineKind[]) {
       await using slave = new Child("rtc_slave.ts", ["eu-1", urlA, urlB]);
       await slave.line("ready");
       await using client = new Child("rtc_client.ts", ["eu-1", "100", urlB, urlA]);
+      // A second client starts on master A: when A dies it fails over to B along its URL list.
+      await using roamer = new Child("rtc_client.ts", ["eu-1", "100", urlA, urlB]);
 
       // Chromium on master B as well (nats run only: one browser per suite is enough).
       const browser = kind === "nats" && haveChromium;
@@ -214,6 +217,9 @@ for (const kind of ["nats", "redis"] as EngineKind[]) {
             const again = await client.line("again", 30_000);
             assert.equal(again.again, 100);
             assert.equal(again.removed, true, "master A's slave left master B's list");
+            assert.equal((await roamer.line("echoed", 30_000)).echoed, 100);
+            const roamed = await roamer.line("again", 30_000);
+            assert.equal(roamed.again, 100, "the client of master A reconnected to B and echoed");
             if (browser) assert.equal(await report("again"), 100);
           },
         );

@@ -64,7 +64,19 @@ while (master.slaves.includes(first) && Date.now() < end) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 const removed = !master.slaves.includes(first);
-const second = await find(first);
-console.log(JSON.stringify({ again: await echo(second, "second"), removed }));
+// Right after a failover the new master may still list the dead master's entry for the slave
+// (until the directory's timeout): a set-up through it fails, and the client tries the next.
+let again = 0;
+let skip = first;
+while (Date.now() < end + 15_000) {
+  const second = await find(skip);
+  try {
+    again = await echo(second, "second");
+    break;
+  } catch {
+    skip = second;
+  }
+}
+console.log(JSON.stringify({ again, removed }));
 master.close();
 Deno.exit(0);
