@@ -215,7 +215,7 @@ export class DirectoryImpl implements Directory {
   #store: Promise<KvStore> | undefined;
   #subject: string;
   /** Ids this process registered and keeps alive. */
-  #owned = new Set<string>();
+  #owned = new Map<string, DirectoryRecord>();
   #beatTimer: ReturnType<typeof setInterval> | undefined;
   #beating = false;
   // Watching
@@ -288,7 +288,7 @@ export class DirectoryImpl implements Directory {
         }`,
       );
     }
-    this.#owned.add(id);
+    this.#owned.set(id, record);
     this.#startBeat();
     this.#announce();
     return toEntry(record, now);
@@ -362,6 +362,7 @@ export class DirectoryImpl implements Directory {
           holds: liveHolds(record, now),
           expiresAt: this.#expiry(now),
         };
+        this.#owned.set(id, next); // the last attempt is the one that succeeded
         return { record: next, result: toEntry(next, now) };
       });
     } catch (error) {
@@ -469,6 +470,9 @@ export class DirectoryImpl implements Directory {
   async unregister(id: string): Promise<void> {
     checkId(id);
     const store = await this.#open();
+    // Forgotten first, so that a heartbeat in flight does not register it again.
+    this.#owned.delete(id);
+    if (this.#owned.size === 0) this.#stopBeat();
     for (let attempt = 0; attempt < 100; attempt++) {
       const stored = await store.get(id);
       const record = stored && parse(stored);
@@ -479,8 +483,6 @@ export class DirectoryImpl implements Directory {
         break;
       }
     }
-    this.#owned.delete(id);
-    if (this.#owned.size === 0) this.#stopBeat();
   }
 
   // Heartbeat of the entries this process owns.
@@ -500,17 +502,33 @@ export class DirectoryImpl implements Directory {
     this.#beating = true;
     try {
       const store = await this.#open();
-      await Promise.all([...this.#owned].map(async (id) => {
+      await Promise.all([...this.#owned.keys()].map(async (id) => {
         for (let attempt = 0; attempt < 20; attempt++) {
           const stored = await store.get(id);
           const record = stored && parse(stored);
-          if (!stored || !record || record.nodeId !== this.#core.nodeId) {
-            // Reaped while this process stalled, or taken over: it is no longer ours.
+          if (stored && record && record.nodeId !== this.#core.nodeId) {
+            // Lapsed while this process stalled and registered by another: no longer ours.
             this.#owned.delete(id);
             return;
           }
+          if (!stored || !record) {
+            // Gone while this process lives (reaped after a stall, or the engine lost its data
+            // in a restart): register it again, as it was last written.
+            const last = this.#owned.get(id);
+            if (!last) return;
+            const again = { ...last, holds: [], expiresAt: this.#expiry(), v: last.v + 1 };
+            if (await store.create(id, JSON.stringify(again))) {
+              this.#owned.set(id, again);
+              this.#announce();
+              return;
+            }
+            continue; // someone registered it meanwhile: look again
+          }
           const next = { ...record, expiresAt: this.#expiry(), v: record.v + 1 };
-          if (await store.update(id, JSON.stringify(next), stored.revision)) return;
+          if (await store.update(id, JSON.stringify(next), stored.revision)) {
+            this.#owned.set(id, next);
+            return;
+          }
         }
       }));
     } catch {
@@ -632,7 +650,7 @@ export class DirectoryImpl implements Directory {
   async #close(): Promise<void> {
     if (this.#closed) return;
     // Say goodbye: delete what this process registered, so others see it at once.
-    const owned = [...this.#owned];
+    const owned = [...this.#owned.keys()];
     await Promise.all(owned.map((id) => this.unregister(id).catch(() => {})));
     this.#closed = true;
     this.#stopBeat();

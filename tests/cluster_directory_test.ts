@@ -275,3 +275,26 @@ Deno.test("announceServer() keeps a WebSocket node's entry at its connection cou
     await server.close();
   }
 });
+
+Deno.test({
+  name: "Directory on redis: a restart that loses every entry is healed by the owners' heartbeat",
+  ignore: !hasEngine("redis"),
+  async fn() {
+    await using engine = await startEngine("redis"); // no persistence: a restart empties it
+    await using owner = await connectCluster(engine.url);
+    await using reader = await connectCluster(engine.url);
+    await owner.directory("game").register({ id: "eu-1", address, capacity: 3 });
+    await engine.restart();
+    await until("the entry is back", async () => {
+      try {
+        return (await reader.directory("game").get("eu-1"))?.nodeId === owner.nodeId;
+      } catch {
+        return false; // the client is still reconnecting
+      }
+    }, 8_000);
+    // Unregistered entries stay gone.
+    await owner.directory("game").unregister("eu-1");
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.deepEqual(await reader.directory("game").list(), []);
+  },
+});
