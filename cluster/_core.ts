@@ -11,6 +11,9 @@ import { checkSubject, type ClusterSettings, dataBytes } from "./_settings.ts";
 import { decodeFrame, encodeFrame, type Frame } from "./_wire.ts";
 import { ClusterError, ClusterRangeError } from "./errors.ts";
 import type { Cluster, ClusterMessage, ClusterSubscription } from "./types.ts";
+import type { KvStore } from "./_store.ts";
+import { DirectoryImpl } from "./_directory.ts";
+import type { Directory, DirectoryOptions } from "./directory.ts";
 
 /**
  * Milliseconds between a reconnect and the flush of held publishes, so that
@@ -68,7 +71,8 @@ export class ClusterCore implements Cluster, EngineEvents {
   #flushing = false;
   #settleTimer: ReturnType<typeof setTimeout> | undefined;
   #statusWatchers = new Set<(up: boolean) => void>();
-  #closeWatchers = new Set<() => void>();
+  #closeWatchers = new Set<() => void | Promise<void>>();
+  #directories = new Map<string, DirectoryImpl>();
 
   constructor(engine: EngineName, nodeId: string, settings: ClusterSettings) {
     this.engine = engine;
@@ -112,8 +116,11 @@ export class ClusterCore implements Cluster, EngineEvents {
     return () => this.#statusWatchers.delete(watcher);
   }
 
-  /** Calls `watcher` once when the cluster closes. */
-  onClose(watcher: () => void): () => void {
+  /**
+   * Calls `watcher` once when the cluster closes, while publishing still
+   * works; a returned promise is awaited (a directory deletes its entries).
+   */
+  onClose(watcher: () => void | Promise<void>): () => void {
     this.#closeWatchers.add(watcher);
     return () => this.#closeWatchers.delete(watcher);
   }
@@ -230,13 +237,30 @@ export class ClusterCore implements Cluster, EngineEvents {
     return new Subscription(this, subject, options.signal);
   }
 
+  /** Opens the engine's key/value store `name`. */
+  openStore(name: string): Promise<KvStore> {
+    if (this.#closed) return Promise.reject(closedError());
+    return this.#engine!.store(name);
+  }
+
+  directory(name: string, options: DirectoryOptions = {}): Directory {
+    if (this.#closed) throw closedError();
+    let directory = this.#directories.get(name);
+    if (!directory) {
+      directory = new DirectoryImpl(this, name, options);
+      this.#directories.set(name, directory);
+    }
+    return directory;
+  }
+
   close(): Promise<void> {
     return this.#closing ??= this.#close();
   }
 
   async #close(): Promise<void> {
     // Watchers first, while publishing still works: room hubs say goodbye.
-    for (const watcher of [...this.#closeWatchers]) watcher();
+    const goodbyes = [...this.#closeWatchers].map((watcher) => watcher());
+    await Promise.all(goodbyes);
     this.#closed = true;
     clearTimeout(this.#settleTimer);
     for (const held of this.#held.splice(0)) held.reject(closedError());

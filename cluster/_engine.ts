@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { KvStore } from "./_store.ts";
+
 /** The engines `connectCluster()` can choose from, by URL scheme. */
 export type EngineName = "local" | "nats" | "redis";
 
@@ -36,6 +38,8 @@ export interface Engine {
   unsubscribe(subject: string): Promise<void>;
   /** Disconnects for good. */
   close(): Promise<void>;
+  /** Opens the key/value store `name` that `cluster.directory(name)` keeps its entries in. */
+  store(name: string): Promise<KvStore>;
 }
 
 /** Settings every engine gets. */

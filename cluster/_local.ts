@@ -6,12 +6,14 @@
  */
 
 import type { Engine, EngineEvents } from "./_engine.ts";
+import { type KvStore, MapStore } from "./_store.ts";
 
 /** An engine whose "broker" is a set of subjects in this process. */
 export class LocalEngine implements Engine {
   readonly name = "local" as const;
   #events: EngineEvents;
   #subjects = new Set<string>();
+  #stores = new Map<string, MapStore>();
 
   constructor(events: EngineEvents) {
     this.#events = events;
@@ -37,6 +39,12 @@ export class LocalEngine implements Engine {
   unsubscribe(subject: string): Promise<void> {
     this.#subjects.delete(subject);
     return Promise.resolve();
+  }
+
+  store(name: string): Promise<KvStore> {
+    let store = this.#stores.get(name);
+    if (!store) this.#stores.set(name, store = new MapStore());
+    return Promise.resolve(store);
   }
 
   close(): Promise<void> {

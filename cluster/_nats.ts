@@ -7,6 +7,7 @@
 
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Engine, EngineEvents, EngineSettings } from "./_engine.ts";
+import type { KvStore } from "./_store.ts";
 import { ClusterError } from "./errors.ts";
 
 class NatsEngine implements Engine {
@@ -58,6 +59,12 @@ class NatsEngine implements Engine {
     this.#subscriptions.get(subject)?.unsubscribe();
     this.#subscriptions.delete(subject);
     return Promise.resolve();
+  }
+
+  async store(name: string): Promise<KvStore> {
+    // Loaded on demand: pub/sub alone needs neither JetStream nor @nats-io/kv.
+    const { openNatsStore } = await import("./_nats_kv.ts");
+    return openNatsStore(this.#nc, name);
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Engine, EngineEvents, EngineSettings } from "./_engine.ts";
+import type { KvStore } from "./_store.ts";
 import { ClusterError } from "./errors.ts";
 
 class RedisEngine implements Engine {
@@ -76,6 +77,11 @@ class RedisEngine implements Engine {
     if (this.#sub.status !== "ready") return;
     if (this.#sharded) await this.#sub.sunsubscribe(subject);
     else await this.#sub.unsubscribe(subject);
+  }
+
+  async store(name: string): Promise<KvStore> {
+    const { openRedisStore } = await import("./_redis_kv.ts");
+    return openRedisStore(this.#pub, name);
   }
 
   async close(): Promise<void> {

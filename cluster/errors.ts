@@ -27,7 +27,13 @@ export type ClusterErrorCode =
   | "ERR_ENGINE_UNREACHABLE"
   | "ERR_ENGINE_UNAVAILABLE"
   | "ERR_CLUSTER_CLOSED"
-  | "ERR_SUBSCRIPTION_OVERFLOW";
+  | "ERR_SUBSCRIPTION_OVERFLOW"
+  | "ERR_INVALID_ENTRY"
+  | "ERR_META_TOO_LARGE"
+  | "ERR_DUPLICATE_ID"
+  | "ERR_UNKNOWN_ID"
+  | "ERR_NOT_OWNER"
+  | "ERR_DIRECTORY_CONFLICT";
 
 /**
  * A value of the wrong kind: a URL that is not one, a scheme no engine

@@ -22,7 +22,9 @@
  * @module
  */
 
+export * from "./announce.ts";
 export * from "./connect.ts";
+export * from "./directory.ts";
 export * from "./errors.ts";
 export * from "./local.ts";
 export * from "./options.ts";

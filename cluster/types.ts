@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { Directory, DirectoryOptions } from "./directory.ts";
+
 /** One message received from a subscription. *
  * @example
  * ```ts
@@ -94,6 +96,11 @@ export interface Cluster extends AsyncDisposable {
   publish(subject: string, data: string | Uint8Array): Promise<void>;
   /** Subscribes to `subject` (exact match; no wildcards). */
   subscribe(subject: string, options?: { signal?: AbortSignal }): ClusterSubscription;
+  /**
+   * The directory `name` (servers announcing where they listen and how full
+   * they are; see `Directory`). The same object for the same name.
+   */
+  directory(name: string, options?: DirectoryOptions): Directory;
   /** Disconnects; pending publishes reject with `ERR_CLUSTER_CLOSED`. */
   close(): Promise<void>;
 }

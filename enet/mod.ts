@@ -33,3 +33,4 @@ export * from "./peer.ts";
 export * from "./packet.ts";
 export * from "./errors.ts";
 export * from "./compressor.ts";
+export * from "./announce.ts";

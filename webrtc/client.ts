@@ -108,6 +108,10 @@ type WebSocketCtor = new (
  * Rejects with `ConnectionClosedError` when the master refuses the upgrade (401/403) or cannot be
  * reached.
  *
+ * Given several URLs (masters sharing a `cluster`, which list the same slaves), it connects to
+ * the first that answers, and after a lost link reconnects to the next one in turn; it rejects
+ * only when none answers.
+ *
  * @example
  * ```ts
  * import { connectMaster } from "@netkit/realtime/webrtc/client";
@@ -117,7 +121,7 @@ type WebSocketCtor = new (
  * ```
  */
 export async function connectMaster(
-  url: string | URL,
+  url: string | URL | readonly (string | URL)[],
   options: ConnectMasterOptions = {},
 ): Promise<MasterConnection> {
   const master = new MasterConnection(url, options);
@@ -173,6 +177,11 @@ export interface MasterConnectionEventMap {
  */
 export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap> {
   #url: string;
+  /** Every master URL given; a lost link reconnects to the next one. */
+  #urls: string[];
+  #urlIndex = 0;
+  /** Masters tried before the first list. */
+  #tried = 0;
   #options: ConnectMasterOptions;
   #socket?: WebSocket;
   #slaves = new Map<number, SlaveConnection>();
@@ -187,12 +196,17 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
   readonly _pc: RTCPeerConnectionConstructor;
 
   /** @internal Use `connectMaster()`. */
-  constructor(url: string | URL, options: ConnectMasterOptions) {
+  constructor(url: string | URL | readonly (string | URL)[], options: ConnectMasterOptions) {
     super();
     const { basePath = "/netkit", signal } = options;
-    const target = new URL(url);
-    target.pathname = target.pathname.replace(/\/$/, "") + basePath + "/clients";
-    this.#url = target.href;
+    const urls = Array.isArray(url) ? url : [url as string | URL];
+    if (urls.length === 0) throw new TypeError("connectMaster() needs at least one master URL");
+    this.#urls = urls.map((one) => {
+      const target = new URL(one);
+      target.pathname = target.pathname.replace(/\/$/, "") + basePath + "/clients";
+      return target.href;
+    });
+    this.#url = this.#urls[0];
     this.#options = options;
     const ctor = options.RTCPeerConnection ??
       (globalThis as { RTCPeerConnection?: RTCPeerConnectionConstructor }).RTCPeerConnection;
@@ -299,6 +313,12 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       const hadList = this.#gotList;
       this.#gotList = false;
       if (this.#closed) return;
+      if (!hadList && this.#attempt === 0 && ++this.#tried < this.#urls.length) {
+        // Not connected yet: try the next master at once.
+        this.#url = this.#urls[++this.#urlIndex % this.#urls.length];
+        this.#open();
+        return;
+      }
       if (!hadList && this.#attempt === 0) {
         // The very first attempt failed: connectMaster() rejects instead of retrying.
         this.#first.reject(
@@ -327,6 +347,8 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
         this.close();
         return;
       }
+      // With several masters each attempt goes to the next one (they share one slave list).
+      if (this.#urls.length > 1) this.#url = this.#urls[++this.#urlIndex % this.#urls.length];
       this.#timer = setTimeout(() => this.#open(), reconnectDelay(this.#attempt++, reconnect));
     };
   }

@@ -33,6 +33,8 @@ import {
   USER_DATA_LENGTH_SIZE,
 } from "./_protocol.ts";
 import { CLIENT_JS } from "./_client_bundle.ts";
+import type { Cluster } from "../cluster/types.ts";
+import { Federation, type FederationHooks } from "./_federation.ts";
 
 /** What an authorization hook may return: `true` accepts, `false` or a string (the reason) refuses with 401. */
 export type Authorization = boolean | string;
@@ -184,6 +186,15 @@ export interface MasterOptions {
    * @default {{ interval: 15000, timeout: 15000 }}
    */
   heartbeat?: { interval?: number; timeout?: number } | false;
+  /**
+   * A cluster shared with other masters (`await connectCluster("nats://…")` of
+   * `@netkit/realtime/cluster`; its directory needs JetStream on NATS). Every master then lists
+   * the union of all masters' slaves to its clients, and relays offers, answers, candidates,
+   * rejections and closes to the master that holds the slave (see PROTOCOL.md, "Relaying between
+   * masters"). A dead master's slaves leave the other lists within the directory's timeout (5 s).
+   * The master does not close the cluster.
+   */
+  cluster?: Cluster;
 }
 
 /** A peer's signalling WebSocket, as the master exposes it (a `websocket/` connection). */
@@ -268,6 +279,46 @@ const LIST = { list: true } as const;
  * (bounded by `maxSlaveListSize` for all), so a client pays only for the pointer.
  */
 const MARKER_SIZE = 16;
+
+/**
+ * The "connection" of another master's slave: what the master would write to it goes over the
+ * cluster to the master that holds it.
+ */
+class RemoteLink {
+  readonly remoteAddr = null;
+  readonly headers = new Headers();
+  readyState = 1;
+  #closed = Promise.withResolvers<{ code: number; reason: string }>();
+  readonly closed = this.#closed.promise;
+  #send: (bytes: Uint8Array) => Promise<void>;
+
+  constructor(send: (bytes: Uint8Array) => Promise<void>) {
+    this.#send = send;
+  }
+
+  send(bytes: Uint8Array): Promise<void> {
+    return this.readyState === 1 ? this.#send(bytes) : Promise.resolve();
+  }
+
+  close(code = 1000, reason = ""): Promise<void> {
+    if (this.readyState === 1) {
+      this.readyState = 3;
+      this.#closed.resolve({ code, reason });
+    }
+    return Promise.resolve();
+  }
+}
+
+/** A client of another master that offered to one of this master's slaves. */
+interface ProxyClient {
+  /** Its id here (in this master's client id space, as the slave sees it). */
+  readonly id: number;
+  readonly node: string;
+  /** Its id at its own master. */
+  readonly clientId: number;
+  /** This master's slaves it offered to. */
+  readonly slaves: Set<number>;
+}
 
 /** A token bucket: `take()` is false once more than `rate` per second (burst `rate`) arrive. */
 class Bucket {
@@ -454,6 +505,12 @@ export class Master extends TypedEventTarget<MasterEventMap> {
   /** Bytes of every registered slave's entry. */
   #listSize = 0;
   #closing = false;
+  #federation: Federation | undefined;
+  /** Other masters' slaves in `#slaves`. */
+  #remoteCount = 0;
+  /** Other masters' clients by `<node>/<clientId>` and by id here. */
+  #proxies = new Map<string, ProxyClient>();
+  #proxyById = new Map<number, ProxyClient>();
 
   /** @internal Use `createMaster()`. */
   constructor(options: MasterOptions = {}) {
@@ -462,6 +519,13 @@ export class Master extends TypedEventTarget<MasterEventMap> {
     this.#options = options;
     this.#limits = resolvedLimits(options);
     this.#basePath = basePath.replace(/\/$/, "");
+    if (options.cluster) {
+      this.#federation = new Federation(
+        options.cluster,
+        this.#federationHooks(),
+        this.#limits.maxUserDataSize,
+      );
+    }
   }
 
   /** Connected slaves by id (listed to clients once they registered). */
@@ -472,6 +536,16 @@ export class Master extends TypedEventTarget<MasterEventMap> {
   /** Connected clients by id. */
   get clients(): ReadonlyMap<number, MasterClient> {
     return this.#clients;
+  }
+
+  /**
+   * With the `cluster` option: settles once this master is listed in the cluster and receives
+   * relays; rejects (`ClusterError` `ERR_ENGINE_UNAVAILABLE`) when the engine cannot hold the
+   * directory (NATS without JetStream) — the master then serves only its own slaves. Without the
+   * option it is resolved.
+   */
+  get clusterReady(): Promise<void> {
+    return this.#federation?.ready ?? Promise.resolve();
   }
 
   /**
@@ -514,7 +588,7 @@ export class Master extends TypedEventTarget<MasterEventMap> {
     const cookies = parseCookies(request.headers.get("cookie"));
     let identity: unknown = undefined;
     if (role === "slave") {
-      if (this.#slaves.size >= limits.maxSlaves) {
+      if (this.#slaves.size - this.#remoteCount >= limits.maxSlaves) {
         return new Response("Too many slaves", { status: 503 });
       }
       if (address !== null && (this.#addresses.get(address) ?? 0) >= limits.maxSlavesPerAddress) {
@@ -523,7 +597,7 @@ export class Master extends TypedEventTarget<MasterEventMap> {
       const verdict = await (this.#options.authorizeSlave?.(cookies, request) ?? true);
       if (verdict !== true) return unauthorized(verdict);
       // Checked again: other slaves may have arrived while the hook ran.
-      if (this.#slaves.size >= limits.maxSlaves) {
+      if (this.#slaves.size - this.#remoteCount >= limits.maxSlaves) {
         return new Response("Too many slaves", { status: 503 });
       }
       if (address !== null && (this.#addresses.get(address) ?? 0) >= limits.maxSlavesPerAddress) {
@@ -576,6 +650,7 @@ export class Master extends TypedEventTarget<MasterEventMap> {
       connections.map((c) => c.close(CloseCode.GOING_AWAY, "Master closing").catch(() => {})),
     );
     await Promise.all(connections.map((c) => c.closed));
+    await this.#federation?.close();
   }
 
   #originAllowed(origin: string, url: URL): boolean {
@@ -839,18 +914,32 @@ export class Master extends TypedEventTarget<MasterEventMap> {
         else this.#addresses.delete(address);
       }
       if (entry.entry !== null) {
-        this.#listSize -= entry.entry.length;
-        entry.entry = null;
-        entry.updatePacket = null;
-        const removal = encodeRemoveSlaves([id]);
-        for (const client of this.#clients.values()) {
-          client.sessions.delete(id);
-          client.pending.delete(id);
-          this.#send(client, removal, removal.length);
+        this.#federation?.slaveLeft(id);
+        for (const [key, proxy] of this.#proxies) {
+          if (proxy.slaves.delete(id) && proxy.slaves.size === 0) {
+            this.#proxies.delete(key);
+            this.#proxyById.delete(proxy.id);
+          }
         }
+        this.#unlist(entry);
         this.dispatchEvent(new CustomEvent("slavedisconnect", { detail: entry }));
       }
     })();
+  }
+
+  /** Removes a listed slave from every client's list. */
+  #unlist(entry: SlaveEntry): void {
+    const { id } = entry;
+    if (entry.entry === null) return;
+    this.#listSize -= entry.entry.length;
+    entry.entry = null;
+    entry.updatePacket = null;
+    const removal = encodeRemoveSlaves([id]);
+    for (const client of this.#clients.values()) {
+      client.sessions.delete(id);
+      client.pending.delete(id);
+      this.#send(client, removal, removal.length);
+    }
   }
 
   #acceptClient(
@@ -935,39 +1024,63 @@ export class Master extends TypedEventTarget<MasterEventMap> {
         return true;
       }
       if (!this.#setUserData(slave, packet.userData)) return true;
+      if (first) this.#federation?.slaveRegistered(slave.id, packet.userData);
+      else this.#federation?.slaveUpdated(slave.id, packet.userData);
       if (first) {
-        // Coalesced too: new slaves join the client's pending list pieces, so a burst of
-        // registrations costs a reading client nothing but its own reading speed.
-        for (const client of this.#clients.values()) {
-          client.announce.push(slave.id);
-          if (client.announce.length - client.announced > 2 * this.#limits.maxSlaves) {
-            // Churn while the client does not read: keep only slaves still here.
-            client.announce = client.announce.slice(client.announced)
-              .filter((id) => this.#slaves.get(id)?.entry);
-            client.announced = 0;
-          }
-          if (client.listing) continue;
-          client.listing = true;
-          this.#send(client, LIST, MARKER_SIZE);
-        }
+        this.#list(slave);
         this.dispatchEvent(new CustomEvent("slaveconnection", { detail: slave }));
-      } else {
-        // Coalesced: a client holds at most one pending update per slave, and it carries the
-        // userData current when it is written.
-        const marker = { update: slave };
-        for (const client of this.#clients.values()) {
-          if (client.updates.has(slave.id)) continue;
-          client.updates.add(slave.id);
-          this.#send(client, marker, MARKER_SIZE);
-        }
-      }
+      } else this.#listUpdate(slave);
       return true;
     }
     if (slave.entry === null) return false;
     if (!("id" in packet)) return true;
     const client = this.#clients.get(packet.id);
+    if (!client) {
+      // Perhaps another master's client: relayed to its master, which checks it as its own.
+      const proxy = this.#proxyById.get(packet.id);
+      if (proxy && proxy.slaves.has(slave.id) && slave.clients.has(proxy.id)) {
+        this.#federation?.sendToClient(proxy.node, slave.id, proxy.clientId, bytes);
+      }
+      return true;
+    }
+    return this.#fromSlave(slave, client, packet, bytes);
+  }
+
+  /** Lists a newly registered slave to every client. */
+  #list(slave: SlaveEntry): void {
+    // Coalesced too: new slaves join the client's pending list pieces, so a burst of
+    // registrations costs a reading client nothing but its own reading speed.
+    for (const client of this.#clients.values()) {
+      client.announce.push(slave.id);
+      if (client.announce.length - client.announced > 2 * this.#limits.maxSlaves) {
+        // Churn while the client does not read: keep only slaves still here.
+        client.announce = client.announce.slice(client.announced)
+          .filter((id) => this.#slaves.get(id)?.entry);
+        client.announced = 0;
+      }
+      if (client.listing) continue;
+      client.listing = true;
+      this.#send(client, LIST, MARKER_SIZE);
+    }
+  }
+
+  /** Sends a slave's new userData to every client. */
+  #listUpdate(slave: SlaveEntry): void {
+    // Coalesced: a client holds at most one pending update per slave, and it carries the
+    // userData current when it is written.
+    const marker = { update: slave };
+    for (const client of this.#clients.values()) {
+      if (client.updates.has(slave.id)) continue;
+      client.updates.add(slave.id);
+      this.#send(client, marker, MARKER_SIZE);
+    }
+  }
+
+  /** A slave's packet to one of this master's clients. */
+  #fromSlave(slave: SlaveEntry, client: ClientEntry, packet: Packet, bytes: Uint8Array): boolean {
     // Slaves may only address clients that offered to them; anything else is dropped.
-    if (!client || !slave.clients.has(client.id)) return true;
+    if (!slave.clients.has(client.id)) return true;
+    if (!("id" in packet)) return true;
     switch (packet.type) {
       case PacketType.ANSWER_TO_CLIENT:
       case PacketType.REJECT_TO_CLIENT: {
@@ -1001,6 +1114,114 @@ export class Master extends TypedEventTarget<MasterEventMap> {
         break;
     }
     return true;
+  }
+
+  /** What the federation (`cluster` option) does to this master. */
+  #federationHooks(): FederationHooks {
+    return {
+      addRemote: (_node, _slaveId, json) => {
+        if (this.#closing) return undefined;
+        const id = this.#slaveIds.allocate(this.#slaves);
+        const link = new RemoteLink((bytes) => this.#federation!.sendToSlave(id, bytes));
+        const connection = link as unknown as WebSocketConnection;
+        const l = this.#limits;
+        const entry: SlaveEntry = {
+          id,
+          role: "slave",
+          connection,
+          address: null,
+          queue: this.#queueFor(() => entry, connection),
+          messages: new Bucket(l.maxSlaveMessagesPerSecond),
+          updates: new Bucket(l.maxUserDataUpdatesPerSecond),
+          failed: false,
+          userData: undefined,
+          entry: null,
+          updatePacket: null,
+          clients: new Set(),
+        };
+        this.#slaves.set(id, entry);
+        this.#remoteCount++;
+        if (!this.#setUserData(entry, json)) {
+          this.#slaves.delete(id);
+          this.#remoteCount--;
+          return undefined;
+        }
+        this.#list(entry);
+        return id;
+      },
+      updateRemote: (localId, json) => {
+        const entry = this.#slaves.get(localId);
+        if (entry && this.#setUserData(entry, json)) this.#listUpdate(entry);
+      },
+      removeRemote: (localId) => {
+        const entry = this.#slaves.get(localId);
+        if (!entry) return;
+        this.#slaves.delete(localId);
+        this.#remoteCount--;
+        entry.queue.close();
+        entry.connection.close().catch(() => {});
+        this.#unlist(entry);
+      },
+      fromRemoteSlave: (localId, bytes) => {
+        const entry = this.#slaves.get(localId);
+        if (!entry || entry.failed) return;
+        let packet: Packet;
+        try {
+          packet = decodePacket(bytes);
+        } catch {
+          return; // a master of another version: nothing this one can relay
+        }
+        const client = "id" in packet ? this.#clients.get(packet.id) : undefined;
+        if (client) this.#fromSlave(entry, client, packet, bytes);
+      },
+      toLocalSlave: (node, clientId, slaveId, bytes) => {
+        const slave = this.#slaves.get(slaveId);
+        if (!slave || slave.entry === null || this.#federation?.isRemote(slaveId)) return;
+        const key = `${node}/${clientId}`;
+        let proxy = this.#proxies.get(key);
+        const type = bytes[0];
+        if (!proxy) {
+          // Only an offer (or the identity before it) opens a session, as for local clients.
+          if (type !== PacketType.OFFER_FROM_CLIENT && type !== PacketType.CLIENT_IDENTITY) return;
+          if (this.#proxies.size >= this.#limits.maxClients) return;
+          const inUse = {
+            has: (id: number) => this.#clients.has(id) || this.#proxyById.has(id),
+            get size() {
+              return 0;
+            },
+          };
+          const id = this.#clientIds.allocate(inUse);
+          proxy = { id, node, clientId, slaves: new Set() };
+          this.#proxies.set(key, proxy);
+          this.#proxyById.set(id, proxy);
+        }
+        if (type === PacketType.CLIENT_LEFT) {
+          proxy.slaves.delete(slaveId);
+          slave.clients.delete(proxy.id);
+          if (proxy.slaves.size === 0) {
+            this.#proxies.delete(key);
+            this.#proxyById.delete(proxy.id);
+          }
+        } else if (type === PacketType.OFFER_FROM_CLIENT || type === PacketType.CLIENT_IDENTITY) {
+          proxy.slaves.add(slaveId);
+          slave.clients.add(proxy.id);
+        } else if (!proxy.slaves.has(slaveId)) return;
+        this.#send(slave, rewrite(bytes, type, proxy.id), bytes.length);
+      },
+      nodeGone: (node) => {
+        for (const [key, proxy] of this.#proxies) {
+          if (proxy.node !== node) continue;
+          this.#proxies.delete(key);
+          this.#proxyById.delete(proxy.id);
+          const left = encodeClientLeft(proxy.id);
+          for (const slaveId of proxy.slaves) {
+            const slave = this.#slaves.get(slaveId);
+            if (!slave?.clients.delete(proxy.id)) continue;
+            this.#send(slave, left, left.length);
+          }
+        }
+      },
+    };
   }
 
   #onClientPacket(client: ClientEntry, packet: Packet, bytes: Uint8Array): void {

@@ -27,3 +27,11 @@ export * from "./errors.ts";
 export { CloseCode, PacketType } from "./_protocol.ts";
 export { TypedEventTarget } from "../_common/typed_event_target.ts";
 export type { TypedEventListener } from "../_common/typed_event_target.ts";
+// The cluster types `MasterOptions.cluster` refers to (types only: no engine client is loaded).
+export type {
+  Cluster,
+  ClusterEngine,
+  ClusterMessage,
+  ClusterSubscription,
+} from "../cluster/types.ts";
+export type * from "../cluster/directory.ts";

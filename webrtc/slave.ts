@@ -180,6 +180,10 @@ let loggerSet = false;
  * Connects a slave to a master, registers its `userData`, and resolves once registered.
  * Rejects with `ConnectionClosedError` when the master refuses (401) or cannot be reached.
  *
+ * Given several URLs (masters sharing a `cluster`, which list one another's slaves), it
+ * registers at the first that answers, and after a lost link reconnects to the next one in turn;
+ * it rejects only when none answers.
+ *
  * @example
  * ```ts
  * import { connectSlave } from "@netkit/realtime/webrtc/slave";
@@ -192,7 +196,7 @@ let loggerSet = false;
  * ```
  */
 export async function connectSlave(
-  url: string | URL,
+  url: string | URL | readonly (string | URL)[],
   options: ConnectSlaveOptions = {},
 ): Promise<Slave> {
   const slave = new Slave(url, options);
@@ -249,6 +253,11 @@ export interface SlaveEventMap {
 export class Slave extends TypedEventTarget<SlaveEventMap>
   implements AsyncIterable<ClientConnection> {
   #url: string;
+  /** Every master URL given; a lost link reconnects to the next one. */
+  #urls: string[];
+  #urlIndex = 0;
+  /** Masters tried before the first registration. */
+  #tried = 0;
   #options: ConnectSlaveOptions;
   #userDataJson: string;
   #socket?: WebSocketConnection;
@@ -268,12 +277,17 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
   #online = false;
 
   /** @internal Use `connectSlave()`. */
-  constructor(url: string | URL, options: ConnectSlaveOptions) {
+  constructor(url: string | URL | readonly (string | URL)[], options: ConnectSlaveOptions) {
     super();
     const { basePath = "/netkit", userData = {}, logLevel, signal } = options;
-    const target = new URL(url);
-    target.pathname = target.pathname.replace(/\/$/, "") + basePath + "/slaves";
-    this.#url = target.href;
+    const urls = Array.isArray(url) ? url : [url as string | URL];
+    if (urls.length === 0) throw new TypeError("connectSlave() needs at least one master URL");
+    this.#urls = urls.map((one) => {
+      const target = new URL(one);
+      target.pathname = target.pathname.replace(/\/$/, "") + basePath + "/slaves";
+      return target.href;
+    });
+    this.#url = this.#urls[0];
     this.#options = options;
     this.#userDataJson = Slave.#encodeUserData(userData);
     this.#registered.promise.catch(() => {});
@@ -458,6 +472,12 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     this.#byClientId.clear();
     this.#identities.clear();
     if (this.#closed) return;
+    if (!wasOnline && this.#attempt === 0 && ++this.#tried < this.#urls.length) {
+      // Not registered yet: try the next master at once.
+      this.#url = this.#urls[++this.#urlIndex % this.#urls.length];
+      this.#open();
+      return;
+    }
     if (!wasOnline && this.#attempt === 0) {
       this.#registered.reject(
         new ConnectionClosedError(
@@ -475,6 +495,8 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
       this.close();
       return;
     }
+    // With several masters each attempt goes to the next one (they share one slave list).
+    if (this.#urls.length > 1) this.#url = this.#urls[++this.#urlIndex % this.#urls.length];
     this.#timer = setTimeout(() => this.#open(), reconnectDelay(this.#attempt++, reconnect));
   }
 

@@ -50,3 +50,4 @@ export type {
   ClusterMessage,
   ClusterSubscription,
 } from "../cluster/types.ts";
+export type * from "../cluster/directory.ts";
