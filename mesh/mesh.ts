@@ -80,324 +80,17 @@ import {
 } from "./errors.ts";
 import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
-
-/**
- * Options of {@linkcode joinMesh}.
- *
- * @example
- * ```ts
- * import type { MeshOptions } from "./mod.ts";
- *
- * const options: MeshOptions = {
- *   name: "alice",
- *   hostname: "127.0.0.1",
- *   port: 0,
- *   seeds: [{ hostname: "127.0.0.1", port: 4100 }],
- *   secret: "correct horse battery staple",
- * };
- * ```
- */
-export interface MeshOptions {
-  /** Display name, unique across the mesh. */
-  name: string;
-  /**
-   * Address to bind the member's listener to.
-   * @default {"127.0.0.1"}
-   */
-  hostname?: string;
-  /**
-   * Port to bind (0 = any free port; read it back from `mesh.addr`).
-   * @default {0}
-   */
-  port?: number;
-  /**
-   * Address the other members should dial to reach this one, when it differs
-   * from the bound one (port forwarding, proxies). With a wildcard bind and
-   * no `advertise.hostname`, members use the address they see the
-   * connection coming from.
-   * @default {the bound address}
-   */
-  advertise?: Partial<MeshAddress>;
-  /**
-   * Members to join through. None starts a new mesh. Seeds that are not up
-   * yet are retried until `timeout`.
-   * @default {[]}
-   */
-  seeds?: MeshAddress[];
-  /**
-   * Shared secret. When set, every connection proves knowledge of it with an
-   * HMAC challenge-response and every frame carries an HMAC tag, so members
-   * without it are refused and the sender of a message cannot be forged.
-   * (The content is authenticated, not encrypted: use `cert`/`key` for
-   * privacy.)
-   */
-  secret?: string;
-  /**
-   * Decides whether an address learned from another member may be dialled.
-   * @default {addresses of the same family (IPv4, IPv6, host name) as the seeds and the own bind address}
-   */
-  allowAddress?: (addr: MeshAddress) => boolean;
-  /**
-   * Largest message (type + encoded content) in bytes.
-   * @default {16777216}
-   */
-  maxMessageSize?: number;
-  /**
-   * Milliseconds between heartbeats on every connection (and gossip rounds).
-   * @default {1000}
-   */
-  heartbeatInterval?: number;
-  /**
-   * Milliseconds of silence after which a peer is suspected (`peersuspect`).
-   * @default {3000}
-   */
-  suspectTimeout?: number;
-  /**
-   * Milliseconds of silence after which a peer is declared dead
-   * (`peerleave` with reason `"timeout"`).
-   * @default {6000}
-   */
-  deadTimeout?: number;
-  /**
-   * Longest pause in ms between attempts to reconnect to a lost member.
-   * @default {2000}
-   */
-  reconnectInterval?: number;
-  /**
-   * Milliseconds after which a member that nobody has heard from is
-   * forgotten (no more reconnect attempts).
-   * @default {60000}
-   */
-  forgetTimeout?: number;
-  /**
-   * Milliseconds `joinMesh()` may take before it rejects with a
-   * `TimeoutError`.
-   * @default {10000}
-   */
-  timeout?: number;
-  /**
-   * Milliseconds a connection handshake may take.
-   * @default {5000}
-   */
-  handshakeTimeout?: number;
-  /**
-   * Most members this member knows and connects to (members it has reached;
-   * pending handshakes and gossiped members not reached yet do not count).
-   * A member dialling in beyond it is refused (`ERR_MESH_FULL`).
-   * @default {1024}
-   */
-  maxMembers?: number;
-  /**
-   * Most members learned from one peer's gossip that may wait to be reached
-   * at once; more are ignored until some are reached.
-   * @default {256}
-   */
-  maxUnverifiedMembers?: number;
-  /**
-   * Members gossiped by one peer that may turn out unreachable before that
-   * peer's connection is closed (`ERR_MEMBER_LIMIT`).
-   * @default {32}
-   */
-  maxUnreachableMembers?: number;
-  /**
-   * Requests from one peer being answered at once; more are refused at once
-   * (the asker gets `MeshRequestError` `ERR_TOO_MANY_REQUESTS`).
-   * @default {256}
-   */
-  maxRequestsInFlight?: number;
-  /**
-   * Connections in their handshake at once (inbound); beyond it the oldest
-   * is dropped (`ERR_HANDSHAKE_LIMIT`). They never take member slots.
-   * @default {128}
-   */
-  maxPendingHandshakes?: number;
-  /**
-   * Most keys (deleted ones included) of the replicated state.
-   * @default {10000}
-   */
-  maxStateEntries?: number;
-  /**
-   * Largest state entry: key plus value, JSON-encoded, in UTF-8 bytes
-   * (`ERR_STATE_LIMIT` above it). Use the same value on every member.
-   * @default {1048576}
-   */
-  maxStateValueSize?: number;
-  /**
-   * Most state keys (deleted ones included) whose last writer is one member.
-   * @default {1024}
-   */
-  maxStateKeysPerMember?: number;
-  /**
-   * Most bytes of the replicated state (keys and values, JSON-encoded).
-   * @default {33554432}
-   */
-  maxStateBytes?: number;
-  /**
-   * Bytes waiting to be written to one peer at most, beyond one message of
-   * `maxMessageSize` (being written), each message counting 64 bytes more
-   * than its size (so empty ones fill it too). A peer that lets more pile up
-   * (it does not read) loses its connection (`ERR_SLOW_PEER`). `broadcast()` does not wait for a peer whose write takes over
-   * 500 ms or with over 1 MiB waiting, so one slow member cannot hold a
-   * broadcaster back.
-   * @default {16777216}
-   */
-  maxQueuedBytes?: number;
-  /**
-   * Messages `messages()` iterators may hold before reading from the peers
-   * pauses (backpressure to the senders).
-   * @default {1024}
-   */
-  inboxSize?: number;
-  /** TLS certificate (PEM) of this member's listener; enables TLS for inbound connections. */
-  cert?: string;
-  /** TLS private key (PEM) matching `cert`. */
-  key?: string;
-  /** CA certificates (PEM) to trust when dialling members over TLS; enables TLS for outbound connections. */
-  caCerts?: string[];
-  /** Aborting it makes the member leave (or aborts the join). */
-  signal?: AbortSignal;
-}
-
-/**
- * A message received from another member.
- *
- * @example
- * ```ts
- * import type { MeshMessage } from "./mod.ts";
- *
- * const show = (m: MeshMessage) => console.log(`${m.peer.name}: ${m.type}`, m.content);
- * ```
- */
-export interface MeshMessage {
-  /** Id of the sending member (authenticated when a secret is in use). */
-  from: string;
-  /** Application message type. */
-  type: string;
-  /** The content: a `Uint8Array` if one was sent, else the JSON value. */
-  content: unknown;
-  /** The sending member. */
-  peer: MeshPeer;
-}
-
-/**
- * Why a peer left: `"leave"` (it called `leave()`), `"timeout"` (silent for
- * `deadTimeout`), `"replaced"` (a new member with the same name took over).
- *
- * @example
- * ```ts
- * import type { MeshLeaveReason } from "./mod.ts";
- *
- * const reason: MeshLeaveReason = "timeout";
- * ```
- */
-export type MeshLeaveReason = "leave" | "timeout" | "replaced";
-
-/**
- * Detail of `peerjoin`, `peersuspect` and `peerleave` events.
- *
- * @example
- * ```ts
- * import type { MeshPeerEventDetail } from "./mod.ts";
- *
- * const log = (d: MeshPeerEventDetail) => console.log(d.name, d.id, d.reason);
- * ```
- */
-export interface MeshPeerEventDetail {
-  /** The peer. */
-  peer: MeshPeer;
-  /** Its id (same as `peer.id`). */
-  id: string;
-  /** Its name (same as `peer.name`). */
-  name: string;
-  /** Its address (same as `peer.addr`). */
-  addr: MeshAddress;
-  /** Why it left (`peerleave` only). */
-  reason?: MeshLeaveReason;
-}
-
-/**
- * Events of a {@linkcode Mesh}.
- *
- * @example
- * ```ts
- * import type { MeshEventMap } from "./mod.ts";
- *
- * type JoinEvent = MeshEventMap["peerjoin"];
- * ```
- */
-export interface MeshEventMap {
-  /** A message from another member. */
-  message: CustomEvent<MeshMessage>;
-  /** A member entered (or came back after it had been declared dead). */
-  peerjoin: CustomEvent<MeshPeerEventDetail>;
-  /** A member has been silent for `suspectTimeout`. */
-  peersuspect: CustomEvent<MeshPeerEventDetail>;
-  /** A member left, timed out or was replaced. */
-  peerleave: CustomEvent<MeshPeerEventDetail>;
-  /**
-   * This member closed a connection because the other side went over a
-   * limit or sent something invalid (only that connection is closed).
-   */
-  connectionerror: CustomEvent<MeshConnectionErrorDetail>;
-}
-
-/**
- * Detail of a `connectionerror` event: why a connection was closed and to
- * whom.
- *
- * @example
- * ```ts
- * import { joinMesh } from "./mod.ts";
- *
- * await using mesh = await joinMesh({ name: "solo" });
- * mesh.addEventListener("connectionerror", (e) => {
- *   console.warn(e.detail.error.code, e.detail.remoteAddr, e.detail.peerId);
- * });
- * ```
- */
-export interface MeshConnectionErrorDetail {
-  /** The typed error (`MeshLimitError`, `MeshProtocolError`, `MeshMessageTooLargeError`, …). */
-  error: Error & { code: string };
-  /** The other end of the connection. */
-  remoteAddr: Deno.NetAddr;
-  /** The peer's id, once its handshake told it. */
-  peerId?: string;
-}
-
-/**
- * Answers a request: gets the content and the asking peer, returns (or
- * resolves to) the answer.
- *
- * @example
- * ```ts
- * import type { MeshRequestHandler } from "./mod.ts";
- *
- * const add: MeshRequestHandler = (content) => {
- *   const [a, b] = content as [number, number];
- *   return a + b;
- * };
- * ```
- */
-export type MeshRequestHandler = (
-  content: unknown,
-  from: MeshPeer,
-  signal: AbortSignal,
-) => unknown | Promise<unknown>;
-
-/**
- * Options of {@linkcode Mesh.request}.
- *
- * @example
- * ```ts
- * import type { MeshRequestOptions } from "./mod.ts";
- *
- * const options: MeshRequestOptions = { signal: AbortSignal.timeout(1000) };
- * ```
- */
-export interface MeshRequestOptions {
-  /** Aborts waiting for the answer. */
-  signal?: AbortSignal;
-}
+import type { MeshOptions } from "./options.ts";
+import type {
+  MeshConnectionErrorDetail,
+  MeshEventMap,
+  MeshLeaveReason,
+  MeshMessage,
+  MeshPeerEventDetail,
+  MeshRequestHandler,
+  MeshRequestOptions,
+} from "./types.ts";
+import { advertisedAddress, type MeshSettings, meshSettings, sameFamilies } from "./_settings.ts";
 
 interface Member {
   id: string;
@@ -459,15 +152,6 @@ interface Inbox {
   ended: boolean;
 }
 
-type Family = "IPv4" | "IPv6" | "name";
-
-function familyOf(hostname: string): Family {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(hostname)) return "IPv4";
-  if (hostname.includes(":")) return "IPv6";
-  return "name";
-}
-
-const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", ""]);
 /** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
 const MEMBERS_PER_FRAME = 256;
 const TICK = 50;
@@ -478,13 +162,6 @@ const TICK = 50;
  * simultaneous-dial races.
  */
 const DIAL_GRACE = 600;
-
-function checkInterval(name: string, value: unknown, min = 1): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new MeshOptionError(`Option "${name}" must be a number >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
 
 function refused(reject: Reject): MeshJoinError | MeshProtocolError {
   if (
@@ -521,6 +198,10 @@ class Refusal extends Error {
   }
 }
 
+const CONSTRUCT = Symbol("Mesh");
+let createMesh: (options: MeshOptions) => Mesh;
+let startMesh: (mesh: Mesh) => Promise<void>;
+
 /**
  * One member of a serverless full mesh: it listens, connects to every other
  * member over one TCP (or TLS) connection per pair, keeps the member list
@@ -550,12 +231,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   /** The replicated key/value state. */
   readonly state: MeshState;
 
-  #options: Required<
-    Omit<
-      MeshOptions,
-      "secret" | "cert" | "key" | "caCerts" | "signal" | "advertise" | "allowAddress"
-    >
-  >;
+  #options: MeshSettings;
   #linkLimits: LinkLimits;
   #stateFrameLimit: number;
   #admission: GossipAdmission;
@@ -597,82 +273,19 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     done: PromiseWithResolvers<void>;
   };
 
-  /** @internal Use {@linkcode joinMesh}. */
-  constructor(options: MeshOptions, token: symbol) {
+  static {
+    // joinMesh() is the only way in: these stay out of the public surface.
+    createMesh = (options) => new Mesh(options, CONSTRUCT);
+    startMesh = (mesh) => mesh.#start();
+  }
+
+  private constructor(options: MeshOptions, token: symbol) {
     super();
     if (token !== CONSTRUCT) throw new TypeError("Use joinMesh() to create a Mesh");
-    const {
-      name,
-      hostname = "127.0.0.1",
-      port = 0,
-      advertise = {},
-      seeds = [],
-      secret,
-      allowAddress,
-      maxMessageSize = 16 * 1024 * 1024,
-      heartbeatInterval = 1000,
-      suspectTimeout = 3000,
-      deadTimeout = 6000,
-      reconnectInterval = 2000,
-      forgetTimeout = 60_000,
-      timeout = 10_000,
-      handshakeTimeout = 5000,
-      maxMembers = 1024,
-      maxUnverifiedMembers = 256,
-      maxUnreachableMembers = 32,
-      maxPendingHandshakes = 128,
-      maxRequestsInFlight = 256,
-      maxStateEntries = 10_000,
-      maxStateValueSize = 1024 * 1024,
-      maxStateKeysPerMember = 1024,
-      maxStateBytes = 32 * 1024 * 1024,
-      maxQueuedBytes = 16 * 1024 * 1024,
-      inboxSize = 1024,
-      cert,
-      key,
-      caCerts,
-      signal,
-    } = options;
-    if (typeof name !== "string" || name.length === 0 || name.length > 256) {
-      throw new MeshOptionError(`Option "name" must be a string of 1 to 256 characters`);
-    }
-    if (!Array.isArray(seeds)) throw new MeshOptionError(`Option "seeds" must be an array`);
-    for (const seed of seeds) {
-      if (
-        typeof seed?.hostname !== "string" || !Number.isInteger(seed.port) || seed.port < 1 ||
-        seed.port > 65535
-      ) {
-        throw new MeshOptionError(`Seed ${JSON.stringify(seed)} needs a hostname and a port`);
-      }
-    }
-    if (secret !== undefined && (typeof secret !== "string" || secret.length === 0)) {
-      throw new MeshOptionError(`Option "secret" must be a non-empty string`);
-    }
-    this.#options = {
-      name,
-      hostname,
-      port,
-      seeds,
-      maxMessageSize: checkInterval("maxMessageSize", maxMessageSize),
-      heartbeatInterval: checkInterval("heartbeatInterval", heartbeatInterval, 10),
-      suspectTimeout: checkInterval("suspectTimeout", suspectTimeout, 10),
-      deadTimeout: checkInterval("deadTimeout", deadTimeout, 10),
-      reconnectInterval: checkInterval("reconnectInterval", reconnectInterval, 10),
-      forgetTimeout: checkInterval("forgetTimeout", forgetTimeout, 10),
-      timeout: checkInterval("timeout", timeout),
-      handshakeTimeout: checkInterval("handshakeTimeout", handshakeTimeout, 10),
-      maxMembers: checkInterval("maxMembers", maxMembers),
-      maxUnverifiedMembers: checkInterval("maxUnverifiedMembers", maxUnverifiedMembers),
-      maxUnreachableMembers: checkInterval("maxUnreachableMembers", maxUnreachableMembers, 0),
-      maxPendingHandshakes: checkInterval("maxPendingHandshakes", maxPendingHandshakes),
-      maxRequestsInFlight: checkInterval("maxRequestsInFlight", maxRequestsInFlight),
-      maxStateEntries: checkInterval("maxStateEntries", maxStateEntries),
-      maxStateValueSize: checkInterval("maxStateValueSize", maxStateValueSize, 16),
-      maxStateKeysPerMember: checkInterval("maxStateKeysPerMember", maxStateKeysPerMember),
-      maxStateBytes: checkInterval("maxStateBytes", maxStateBytes, 16),
-      maxQueuedBytes: checkInterval("maxQueuedBytes", maxQueuedBytes),
-      inboxSize: checkInterval("inboxSize", inboxSize),
-    };
+    const settings = meshSettings(options);
+    const { name, hostname, port, seeds } = settings;
+    const { advertise = {}, secret, allowAddress, cert, key, caCerts, signal } = options;
+    this.#options = settings;
     this.#linkLimits = {
       maxFrameSize: this.#options.maxMessageSize + FRAME_OVERHEAD,
       maxQueuedBytes: this.#options.maxQueuedBytes,
@@ -713,14 +326,12 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       key,
     });
     const bound = this.#listener.addr;
-    this.#addr = {
-      hostname: advertise.hostname ?? (WILDCARDS.has(hostname) ? hostname : bound.hostname),
-      port: advertise.port ?? bound.port,
-    };
-    this.#advertiseHost = advertise.hostname ?? (WILDCARDS.has(hostname) ? "" : bound.hostname);
-    const families = new Set<Family>([familyOf(bound.hostname)]);
-    for (const seed of seeds) families.add(familyOf(seed.hostname));
-    this.#allowAddress = allowAddress ?? ((addr) => families.has(familyOf(addr.hostname)));
+    ({ addr: this.#addr, advertiseHost: this.#advertiseHost } = advertisedAddress(
+      hostname,
+      bound,
+      advertise,
+    ));
+    this.#allowAddress = allowAddress ?? sameFamilies(bound.hostname, seeds);
     this.#signal = signal;
     this.#timer = setInterval(() => this.#tick(), TICK);
     this.#track(this.#acceptLoop());
@@ -991,8 +602,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   // ---- joining ----------------------------------------------------------
 
-  /** @internal Runs the join; resolves when every known member is connected. */
-  async start(): Promise<void> {
+  /** Runs the join; resolves when every known member is connected. */
+  async #start(): Promise<void> {
     const seeds = this.#options.seeds;
     if (seeds.length === 0) return;
     const done = Promise.withResolvers<void>();
@@ -2113,8 +1724,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   }
 }
 
-const CONSTRUCT = Symbol("Mesh");
-
 /**
  * Joins (or, without `seeds`, starts) a mesh. Resolves once this member is
  * connected to every member it has learned of; rejects with
@@ -2136,7 +1745,7 @@ export async function joinMesh(options: MeshOptions): Promise<Mesh> {
     throw new MeshOptionError("joinMesh() needs an options object with a name");
   }
   options.signal?.throwIfAborted();
-  const mesh = new Mesh(options, CONSTRUCT);
-  await mesh.start();
+  const mesh = createMesh(options);
+  await startMesh(mesh);
   return mesh;
 }
