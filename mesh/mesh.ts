@@ -24,20 +24,29 @@ import {
   type Ack,
   decodeContent,
   decodeJsonBody,
+  decodeMembersFrame,
   decodeMessage,
+  decodeReject,
   decodeReply,
   decodeTime,
+  encodeAckFrame,
   encodeContent,
   type EncodedContent,
   encodeJsonFrame,
+  encodeMembersFrame,
   encodeMessage,
+  encodeProofFrame,
+  encodeReject,
   encodeReply,
+  encodeSignal,
   encodeTime,
   encodeType,
+  endsJoin,
   forEachFrame,
   FRAME_OVERHEAD,
   type Hello,
-  isWireMember,
+  isAck,
+  isHello,
   isWireStateEntry,
   KIND_ACK,
   KIND_BATCH,
@@ -54,16 +63,22 @@ import {
   KIND_REPLY,
   KIND_REQUEST,
   KIND_STATE,
-  MAX_CONTROL_SIZE,
   MAX_HANDSHAKE_SIZE,
-  MAX_HOST_LENGTH,
+  MEMBER_HEARD,
+  MEMBER_LEFT,
+  MEMBER_LINKED,
+  MEMBER_LIVE,
+  MEMBERS_PER_FRAME,
+  type MemberState,
   PROOF_SIZE,
   PROTOCOL_VERSION,
   type Reject,
+  type RejectCode,
   REPLY_BUSY,
   REPLY_ERROR,
   REPLY_NO_HANDLER,
   REPLY_OK,
+  utf8,
   WIRE_FRAME_LIMIT,
   type WireMember,
   type WireStateEntry,
@@ -124,20 +139,15 @@ interface Member {
   dialled?: boolean;
 }
 
-/**
- * Member entry states on the wire: connected to the sender, which dialled
- * its address (the sender vouches for it); left; connected to the sender,
- * which did not dial it (address not vouched for); heard of from a member
- * that vouched for it (passed on once, never further).
- */
-const MEMBER_LIVE = 0;
-const MEMBER_LEFT = 1;
-const MEMBER_LINKED = 2;
-const MEMBER_HEARD = 3;
-
 /** What a peer is known to have of a member entry (a heard-of entry counts as the live one). */
 function knowKey(id: string, state: number): string {
   return state === MEMBER_LEFT ? `${id}:1` : `${id}:0`;
+}
+
+/** The gossip entry of a member in `state`. */
+function wireEntry(member: Member, state: MemberState): WireMember {
+  const { id, name, host, port, beat } = member;
+  return { id, name, host, port, beat, state };
 }
 
 interface PendingRequest {
@@ -152,8 +162,6 @@ interface Inbox {
   ended: boolean;
 }
 
-/** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
-const MEMBERS_PER_FRAME = 256;
 const TICK = 50;
 /**
  * Of two members that learn of each other, only the lower id dials; the
@@ -164,10 +172,7 @@ const TICK = 50;
 const DIAL_GRACE = 600;
 
 function refused(reject: Reject): MeshJoinError | MeshProtocolError {
-  if (
-    reject.code === "ERR_NAME_TAKEN" || reject.code === "ERR_BAD_SECRET" ||
-    reject.code === "ERR_PROTOCOL_VERSION"
-  ) {
+  if (endsJoin(reject.code)) {
     return new MeshJoinError(reject.code, String(reject.message));
   }
   return new MeshProtocolError("ERR_INVALID_FRAME", `Connection refused: ${reject.code}`);
@@ -193,7 +198,7 @@ function peerFault(error: unknown): (Error & { code: string }) | undefined {
 }
 
 class Refusal extends Error {
-  constructor(readonly reject: Reject & { id?: string }) {
+  constructor(readonly reject: Reject) {
     super(reject.message);
   }
 }
@@ -297,7 +302,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
       );
       this.#connectionError(error, conn);
-      this.#reject(conn, error.code, error.message);
+      this.#reject(conn, "ERR_HANDSHAKE_LIMIT", error.message);
     });
     this.#admission = new GossipAdmission({
       maxUnverified: this.#options.maxUnverifiedMembers,
@@ -745,8 +750,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     conn.send(frame).catch(() => {});
   }
 
-  #reject(conn: ByteConnection, code: string, message: string, extra: object = {}): void {
-    this.#send(conn, encodeJsonFrame(KIND_REJECT, { code, message, ...extra }));
+  #reject(conn: ByteConnection, code: RejectCode, message: string, extra: object = {}): void {
+    this.#send(conn, encodeReject(code, message, extra));
     // Give the refusal a moment to leave before the socket goes.
     const timer = setTimeout(() => destroyConnection(conn), 200);
     this.#track(conn.closed.finally(() => clearTimeout(timer)));
@@ -784,16 +789,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (helloFrame[0] !== KIND_HELLO) {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected HELLO");
       }
-      const hello = decodeJsonBody(helloFrame, 1, MAX_HANDSHAKE_SIZE) as Hello;
-      if (
-        typeof hello !== "object" || hello === null || typeof hello.id !== "string" ||
-        hello.id.length === 0 || hello.id.length > 64 || typeof hello.name !== "string" ||
-        hello.name.length === 0 || hello.name.length > 256 || typeof hello.host !== "string" ||
-        hello.host.length > MAX_HOST_LENGTH || !Number.isInteger(hello.port) ||
-        hello.port < 0 || hello.port > 65535 || typeof hello.nonce !== "string"
-      ) {
-        return this.#reject(conn, "ERR_INVALID_FRAME", "Malformed HELLO");
-      }
+      const hello = decodeJsonBody(helloFrame, 1, MAX_HANDSHAKE_SIZE);
+      if (!isHello(hello)) return this.#reject(conn, "ERR_INVALID_FRAME", "Malformed HELLO");
       if (hello.v !== PROTOCOL_VERSION) {
         return this.#reject(
           conn,
@@ -848,21 +845,17 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         port: this.#addr.port,
         nonce: newNonce(),
       };
-      const ackJson = encodeJsonFrame(KIND_ACK, ack).subarray(1);
-      const hello_ = helloFrame.subarray(1);
+      const ackJson = utf8(JSON.stringify(ack));
+      const helloJson = helloFrame.subarray(1);
       const proof = this.#secret
-        ? handshakeProof(this.#secret, "acceptor", hello_, ackJson)
+        ? handshakeProof(this.#secret, "acceptor", helloJson, ackJson)
         : new Uint8Array(PROOF_SIZE);
-      const ackFrame = new Uint8Array(1 + PROOF_SIZE + ackJson.length);
-      ackFrame[0] = KIND_ACK;
-      ackFrame.set(proof, 1);
-      ackFrame.set(ackJson, 1 + PROOF_SIZE);
-      this.#send(conn, ackFrame);
+      this.#send(conn, encodeAckFrame(proof, ackJson));
       const proofFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
       if (!this.#accepting.has(conn)) return;
       if (!proofFrame) throw new Error("Closed during handshake");
       if (proofFrame[0] === KIND_REJECT) {
-        throw new Refusal(decodeJsonBody(proofFrame, 1, MAX_HANDSHAKE_SIZE) as Reject);
+        throw new Refusal(decodeReject(proofFrame));
       }
       if (proofFrame[0] !== KIND_PROOF || proofFrame.length !== 1 + PROOF_SIZE) {
         throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected PROOF");
@@ -870,12 +863,12 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       let sendMac: FrameMac | undefined;
       let receiveMac: FrameMac | undefined;
       if (this.#secret) {
-        const expected = handshakeProof(this.#secret, "dialer", hello_, ackJson);
+        const expected = handshakeProof(this.#secret, "dialer", helloJson, ackJson);
         if (!sameBytes(expected, proofFrame.subarray(1))) {
           return this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
         }
-        sendMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", hello_, ackJson));
-        receiveMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", hello_, ackJson));
+        sendMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", helloJson, ackJson));
+        receiveMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", helloJson, ackJson));
       }
       if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
       member = this.#members.get(hello.id);
@@ -883,7 +876,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
       }
       if (!member) member = this.#addMember(hello.id, hello.name, host, hello.port, 0, false);
-      this.#send(conn, new Uint8Array([KIND_READY]));
+      this.#send(conn, encodeSignal(KIND_READY));
       member.name = hello.name;
       member.host = host;
       member.port = hello.port;
@@ -951,26 +944,18 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       const answer = await this.#withTimeout(readFrame(reader), conn, deadline);
       if (!answer) throw new Error("Closed during handshake");
       if (answer[0] === KIND_REJECT) {
-        throw new Refusal(decodeJsonBody(answer, 1, MAX_HANDSHAKE_SIZE) as Reject);
+        throw new Refusal(decodeReject(answer));
       }
       if (answer[0] !== KIND_ACK || answer.length < 1 + PROOF_SIZE) throw new Error("Expected ACK");
       const ackJson = answer.subarray(1 + PROOF_SIZE);
-      const ack = decodeJsonBody(ackJson, 0, MAX_HANDSHAKE_SIZE) as Ack;
-      if (
-        typeof ack !== "object" || ack === null || typeof ack.id !== "string" ||
-        ack.id.length === 0 || ack.id.length > 64 || typeof ack.name !== "string" ||
-        ack.name.length === 0 || ack.name.length > 256 || typeof ack.host !== "string" ||
-        ack.host.length > MAX_HOST_LENGTH || !Number.isInteger(ack.port) || ack.port < 0 ||
-        ack.port > 65535
-      ) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed ACK");
-      }
-      const hello_ = helloFrame.subarray(1);
+      const ack = decodeJsonBody(ackJson, 0, MAX_HANDSHAKE_SIZE);
+      if (!isAck(ack)) throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed ACK");
+      const helloJson = helloFrame.subarray(1);
       let sendMac: FrameMac | undefined;
       let receiveMac: FrameMac | undefined;
       let proof = new Uint8Array(PROOF_SIZE);
       if (this.#secret) {
-        const expected = handshakeProof(this.#secret, "acceptor", hello_, ackJson);
+        const expected = handshakeProof(this.#secret, "acceptor", helloJson, ackJson);
         if (!sameBytes(expected, answer.subarray(1, 1 + PROOF_SIZE))) {
           this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
           throw new Refusal({
@@ -978,23 +963,22 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
             message: "Member could not prove the secret",
           });
         }
-        proof = handshakeProof(this.#secret, "dialer", hello_, ackJson) as Uint8Array<ArrayBuffer>;
-        sendMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", hello_, ackJson));
-        receiveMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", hello_, ackJson));
+        proof = handshakeProof(this.#secret, "dialer", helloJson, ackJson) as Uint8Array<
+          ArrayBuffer
+        >;
+        sendMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", helloJson, ackJson));
+        receiveMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", helloJson, ackJson));
       }
       if (ack.id === this.id) throw new Refusal({ code: "ERR_SELF", message: "Dialled itself" });
       if (this.#nameHeld(ack.name, ack.id)) {
         this.#reject(conn, "ERR_NAME_TAKEN", `Name "${ack.name}" is already taken`);
         throw new Refusal({ code: "ERR_DUPLICATE_NAME", message: "Two live members share a name" });
       }
-      const proofFrame = new Uint8Array(1 + PROOF_SIZE);
-      proofFrame[0] = KIND_PROOF;
-      proofFrame.set(proof, 1);
-      this.#send(conn, proofFrame);
+      this.#send(conn, encodeProofFrame(proof));
       const ready = await this.#withTimeout(readFrame(reader), conn, deadline);
       if (!ready) throw new Error("Closed during handshake");
       if (ready[0] === KIND_REJECT) {
-        throw new Refusal(decodeJsonBody(ready, 1, MAX_HANDSHAKE_SIZE) as Reject);
+        throw new Refusal(decodeReject(ready));
       }
       if (ready[0] !== KIND_READY) throw new Error("Expected READY");
       if (this.#closed) throw new Error("Leaving");
@@ -1019,15 +1003,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         if (error instanceof Refusal) this.#refusedDial(to, error.reject);
         else this.#dialFailed(to);
       }
-      if (error instanceof Refusal) {
-        const code = error.reject.code;
-        if (
-          code === "ERR_NAME_TAKEN" || code === "ERR_BAD_SECRET" || code === "ERR_PROTOCOL_VERSION"
-        ) {
-          const refusal = refused(error.reject);
-          if (this.#join) this.#join.done.reject(refusal);
-          throw refusal;
-        }
+      if (error instanceof Refusal && endsJoin(error.reject.code)) {
+        const refusal = refused(error.reject);
+        if (this.#join) this.#join.done.reject(refusal);
+        throw refusal;
       }
       return false;
     } finally {
@@ -1035,7 +1014,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
   }
 
-  #refusedDial(member: Member, reject: Reject & { id?: string }): void {
+  #refusedDial(member: Member, reject: Reject): void {
     const now = performance.now();
     if (reject.code === "ERR_DUPLICATE") {
       // The other side's connection is being set up; look again soon in
@@ -1106,7 +1085,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       verified: false,
     };
     this.#members.set(id, member);
-    if (flood) this.#floodQueue.set(id, [id, name, host, port, beat, 0]);
+    if (flood) this.#floodQueue.set(id, { id, name, host, port, beat, state: MEMBER_LIVE });
     return member;
   }
 
@@ -1190,14 +1169,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         }),
       );
       this.#peers.set(member.id, member.peer);
-      this.#floodQueue.set(member.id, [
+      this.#floodQueue.set(
         member.id,
-        member.name,
-        member.host,
-        member.port,
-        member.beat,
-        member.dialled ? MEMBER_LIVE : MEMBER_LINKED,
-      ]);
+        wireEntry(member, member.dialled ? MEMBER_LIVE : MEMBER_LINKED),
+      );
       this.#emitPeer("peerjoin", member.peer);
     }
     this.#track(this.#readLoop(member, link));
@@ -1276,11 +1251,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         return;
       }
       case KIND_MEMBERS: {
-        const body = decodeJsonBody(frame, 1, MAX_CONTROL_SIZE);
+        const body = decodeMembersFrame(frame);
         this.#mergeMembers(member, body);
         // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
         // (the first list on a link is the whole list: see #established).
-        const ended = (body as unknown[]).length < MEMBERS_PER_FRAME;
+        const ended = body.length < MEMBERS_PER_FRAME;
         if (this.#join && member.link === link && ended) {
           this.#join.heardMembers = true;
           this.#checkJoined();
@@ -1300,7 +1275,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         return;
       case KIND_CLOSE: {
         // The peer closes this link because of something we did (a limit).
-        const body = decodeJsonBody(frame, 1, MAX_HANDSHAKE_SIZE) as Partial<Reject>;
+        const body = decodeReject(frame) as Partial<Reject>;
         link.remoteClose = `${String(body?.code)}: ${String(body?.message)}`;
         link.leaving = false;
         throw new LinkClosedByPeer();
@@ -1390,14 +1365,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (link.leaving) {
       member.left = true;
       member.beatAt = performance.now();
-      this.#floodQueue.set(member.id, [
-        member.id,
-        member.name,
-        member.host,
-        member.port,
-        member.beat,
-        1,
-      ]);
+      this.#floodQueue.set(member.id, wireEntry(member, MEMBER_LEFT));
       this.#dropPeer(member, "leave");
       return;
     }
@@ -1444,14 +1412,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   // ---- membership -------------------------------------------------------
 
   #memberList(): WireMember[] {
-    const list: WireMember[] = [[
-      this.id,
-      this.name,
-      this.#advertiseHost,
-      this.#addr.port,
-      this.#beat,
-      0,
-    ]];
+    const list: WireMember[] = [{
+      id: this.id,
+      name: this.name,
+      host: this.#advertiseHost,
+      port: this.#addr.port,
+      beat: this.#beat,
+      state: MEMBER_LIVE,
+    }];
     for (const m of this.#members.values()) {
       // A member we only heard of first hand is passed on once, marked as
       // heard of (so nobody blames us if it is a lie), never further.
@@ -1460,13 +1428,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         : m.heard
         ? undefined
         : MEMBER_HEARD;
-      if (state !== undefined) list.push([m.id, m.name, m.host, m.port, m.beat, state]);
+      if (state !== undefined) list.push(wireEntry(m, state));
     }
     return list;
   }
 
   #sendMembers(member: Member, list: WireMember[]): void {
-    for (const entry of list) member.knows.add(knowKey(entry[0], entry[5]));
+    for (const entry of list) member.knows.add(knowKey(entry.id, entry.state));
     // In pieces well under the control limit, however many members there are.
     // A list that fills its last piece gets an empty one after it, so the
     // receiver sees where it ends.
@@ -1476,20 +1444,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
     if (list.length % MEMBERS_PER_FRAME === 0) pieces.push([]);
     for (const piece of pieces) {
-      member.link?.post(encodeJsonFrame(KIND_MEMBERS, piece)).catch(() => {});
+      member.link?.post(encodeMembersFrame(piece)).catch(() => {});
     }
   }
 
-  #mergeMembers(from: Member, body: unknown): void {
-    if (!Array.isArray(body) || body.length > MEMBERS_PER_FRAME) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
-    }
+  #mergeMembers(from: Member, entries: readonly WireMember[]): void {
     const now = performance.now();
-    for (const entry of body) {
-      if (!isWireMember(entry)) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
-      }
-      const [id, name, host, port, beat, state] = entry;
+    for (const { id, name, host, port, beat, state } of entries) {
       const left = state === MEMBER_LEFT;
       if (id === this.id) {
         from.knows.add(knowKey(id, state));
@@ -1509,7 +1470,9 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         member.vouched = state === MEMBER_LIVE;
         member.heard = state === MEMBER_HEARD;
         // First-hand news travels one more hop, marked as heard of.
-        if (!member.heard) this.#floodQueue.set(id, [id, name, host, port, beat, MEMBER_HEARD]);
+        if (!member.heard) {
+          this.#floodQueue.set(id, { id, name, host, port, beat, state: MEMBER_HEARD });
+        }
         this.#unverified++;
         from.knows.add(knowKey(id, state));
         continue;
@@ -1524,7 +1487,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (left && !member.left && member !== from && member.verified) {
         member.left = true;
         member.beatAt = now;
-        this.#floodQueue.set(id, [id, name, member.host, member.port, member.beat, 1]);
+        this.#floodQueue.set(id, wireEntry(member, MEMBER_LEFT));
         if (!member.link) this.#dropPeer(member, "leave");
       }
       if (member.host === "" && host !== "") member.host = host;
@@ -1597,7 +1560,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       const news = [...this.#floodQueue.values()];
       for (const member of linked) {
         const unknown = news.filter((e) =>
-          e[0] !== member.id && !member.knows.has(knowKey(e[0], e[5]))
+          e.id !== member.id && !member.knows.has(knowKey(e.id, e.state))
         );
         if (unknown.length > 0) this.#sendMembers(member, unknown);
       }
@@ -1701,7 +1664,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     const links: Link[] = [];
     for (const member of this.#members.values()) {
       if (member.link?.open) {
-        member.link.post(new Uint8Array([KIND_LEAVE])).catch(() => {});
+        member.link.post(encodeSignal(KIND_LEAVE)).catch(() => {});
         links.push(member.link);
       }
     }
