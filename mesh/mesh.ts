@@ -37,7 +37,6 @@ import {
   encodeMessage,
   encodeProofFrame,
   encodeReject,
-  encodeReply,
   encodeSignal,
   encodeTime,
   encodeType,
@@ -74,10 +73,6 @@ import {
   PROTOCOL_VERSION,
   type Reject,
   type RejectCode,
-  REPLY_BUSY,
-  REPLY_ERROR,
-  REPLY_NO_HANDLER,
-  REPLY_OK,
   utf8,
   WIRE_FRAME_LIMIT,
   type WireMember,
@@ -91,10 +86,11 @@ import {
   MeshOptionError,
   MeshPeerError,
   MeshProtocolError,
-  MeshRequestError,
 } from "./errors.ts";
 import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
+import { Inbox } from "./_inbox.ts";
+import { PendingRequests, RequestHandlers } from "./_requests.ts";
 import type { MeshOptions } from "./options.ts";
 import type {
   MeshConnectionErrorDetail,
@@ -148,18 +144,6 @@ function knowKey(id: string, state: number): string {
 function wireEntry(member: Member, state: MemberState): WireMember {
   const { id, name, host, port, beat } = member;
   return { id, name, host, port, beat, state };
-}
-
-interface PendingRequest {
-  peer: string;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
-}
-
-interface Inbox {
-  queue: MeshMessage[];
-  wake?: () => void;
-  ended: boolean;
 }
 
 const TICK = 50;
@@ -257,12 +241,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #nextHeartbeat = 0;
   #lastTick = performance.now();
   #floodQueue = new Map<string, WireMember>();
-  #requests = new Map<number, PendingRequest>();
+  #requests = new PendingRequests();
   #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
-  #nextRequestId = 1;
-  #handlers = new Map<string, MeshRequestHandler>();
-  #inboxes = new Set<Inbox>();
-  #drained: PromiseWithResolvers<void> | undefined;
+  #handlers: RequestHandlers;
+  #inbox: Inbox<MeshMessage>;
   #handshakes = new Set<ByteConnection>();
   #tasks = new Set<Promise<unknown>>();
   #closed = false;
@@ -295,6 +277,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       maxFrameSize: this.#options.maxMessageSize + FRAME_OVERHEAD,
       maxQueuedBytes: this.#options.maxQueuedBytes,
     };
+    this.#inbox = new Inbox(settings.inboxSize);
+    this.#handlers = new RequestHandlers({
+      maxRequestsInFlight: settings.maxRequestsInFlight,
+      maxMessageSize: settings.maxMessageSize,
+      signal: this.#abort.signal,
+      track: (task) => this.#track(task),
+    });
     this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
     this.#accepting = new HandshakeSlots(this.#options.maxPendingHandshakes, (conn) => {
       const error = new MeshLimitError(
@@ -468,32 +457,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         throw new MeshContentError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
       }
       signal?.throwIfAborted();
-      const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
+      const { type: typeBytes, encoded } = this.#encodeParts(type, content, explicit);
       const link = this.#linkTo(peerId);
-      const requestId = this.#nextRequestId;
-      this.#nextRequestId = this.#nextRequestId >= 0xffffffff ? 1 : this.#nextRequestId + 1;
-      const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-      const onAbort = () => {
-        this.#requests.delete(requestId);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#requests.set(requestId, {
-        peer: peerId,
-        resolve: (value) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        reject: (reason) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(reason);
-        },
+      const { id, answer } = this.#requests.open(peerId, signal);
+      link.post(encodeMessage(typeBytes, encoded, id)).catch((error) => {
+        this.#requests.fail(id, error);
       });
-      link.post(encodeMessage(type_, encoded, requestId)).catch((error) => {
-        this.#requests.get(requestId)?.reject(error);
-        this.#requests.delete(requestId);
-      });
-      return promise;
+      return answer;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -524,13 +494,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (typeof handler !== "function") {
       throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
     }
-    const registered = handler as MeshRequestHandler;
-    this.#handlers.set(type, registered);
-    return {
-      [Symbol.dispose]: () => {
-        if (this.#handlers.get(type) === registered) this.#handlers.delete(type);
-      },
-    };
+    return this.#handlers.register(type, handler as MeshRequestHandler);
   }
 
   /**
@@ -549,38 +513,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * ```
    */
   messages(): AsyncIterableIterator<MeshMessage> {
-    const inbox: Inbox = { queue: [], ended: this.#closed };
-    this.#inboxes.add(inbox);
-    const release = () => {
-      this.#inboxes.delete(inbox);
-      this.#wakeReaders();
-    };
-    const iterator: AsyncIterableIterator<MeshMessage> = {
-      next: async (): Promise<IteratorResult<MeshMessage>> => {
-        while (inbox.queue.length === 0) {
-          if (inbox.ended) {
-            release();
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => inbox.wake = resolve);
-          inbox.wake = undefined;
-        }
-        const value = inbox.queue.shift()!;
-        if (inbox.queue.length === this.#options.inboxSize >> 1) this.#wakeReaders();
-        return { value, done: false };
-      },
-      return: (): Promise<IteratorResult<MeshMessage>> => {
-        inbox.ended = true;
-        inbox.queue.length = 0;
-        inbox.wake?.();
-        release();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return this.#inbox.iterator();
   }
 
   /**
@@ -1186,10 +1119,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     let error: unknown;
     try {
       while (true) {
-        while (this.#inboxFull()) {
-          this.#drained ??= Promise.withResolvers<void>();
-          await this.#drained.promise;
-        }
+        while (this.#inbox.full) await this.#inbox.whenDrained();
         const frame = await link.read();
         if (frame === null) break;
         member.lastHeard = link.lastHeard;
@@ -1225,21 +1155,18 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       }
       case KIND_REQUEST: {
         const message = decodeMessage(frame);
-        this.#answer(member, link, message.requestId!, message.type, message.enc, message.body);
+        this.#handlers.answer(
+          link,
+          member.peer!,
+          message.requestId!,
+          message.type,
+          message.enc,
+          message.body,
+        );
         return;
       }
       case KIND_REPLY: {
-        const reply = decodeReply(frame);
-        const pending = this.#requests.get(reply.requestId);
-        if (!pending || pending.peer !== member.id) return;
-        this.#requests.delete(reply.requestId);
-        const content = decodeContent(reply.enc, reply.body);
-        if (reply.status === REPLY_OK) pending.resolve(content);
-        else if (reply.status === REPLY_NO_HANDLER) {
-          pending.reject(new MeshRequestError("ERR_NO_HANDLER", String(content)));
-        } else if (reply.status === REPLY_BUSY) {
-          pending.reject(new MeshRequestError("ERR_TOO_MANY_REQUESTS", String(content)));
-        } else pending.reject(new MeshRequestError("ERR_REMOTE_HANDLER", String(content)));
+        this.#requests.settle(member.id, decodeReply(frame));
         return;
       }
       case KIND_PING:
@@ -1287,66 +1214,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   #deliver(member: Member, type: string, content: unknown): void {
     const message: MeshMessage = { from: member.id, type, content, peer: member.peer! };
-    for (const inbox of this.#inboxes) {
-      if (inbox.ended) continue;
-      inbox.queue.push(message);
-      inbox.wake?.();
-    }
+    this.#inbox.deliver(message);
     this.dispatchEvent(new CustomEvent<MeshMessage>("message", { detail: message }));
-  }
-
-  #answer(
-    member: Member,
-    link: Link,
-    requestId: number,
-    type: string,
-    enc: number,
-    body: Uint8Array,
-  ): void {
-    const handler = this.#handlers.get(type);
-    const reply = (status: number, content: unknown) => {
-      let encoded;
-      try {
-        encoded = encodeContent(content);
-        this.#checkSize(encoded.body.length);
-      } catch (error) {
-        status = REPLY_ERROR;
-        encoded = encodeContent(`Answer cannot be sent: ${(error as Error).message}`);
-      }
-      if (link.open) link.post(encodeReply(requestId, status, encoded)).catch(() => {});
-    };
-    if (!handler) return reply(REPLY_NO_HANDLER, `No handler for request type "${type}"`);
-    const { maxRequestsInFlight } = this.#options;
-    if (link.handling >= maxRequestsInFlight) {
-      // Bounded per peer: a flood of requests gets quick refusals, not memory.
-      return reply(
-        REPLY_BUSY,
-        `More than maxRequestsInFlight of ${maxRequestsInFlight} requests are being answered`,
-      );
-    }
-    const content = decodeContent(enc, body);
-    link.handling++;
-    this.#track(
-      (async () => {
-        // A handler that never settles must not keep leave() waiting.
-        const signal = this.#abort.signal;
-        let onAbort: (() => void) | undefined;
-        try {
-          const aborted = new Promise<never>((_, reject) => {
-            onAbort = () => reject(signal.reason);
-            if (signal.aborted) onAbort();
-            else signal.addEventListener("abort", onAbort, { once: true });
-          });
-          aborted.catch(() => {});
-          reply(REPLY_OK, await Promise.race([handler(content, member.peer!, signal), aborted]));
-        } catch (error) {
-          reply(REPLY_ERROR, error instanceof Error ? error.message : String(error));
-        } finally {
-          if (onAbort) signal.removeEventListener("abort", onAbort);
-          link.handling--;
-        }
-      })(),
-    );
   }
 
   #linkClosed(member: Member, link: Link, error: unknown): void {
@@ -1354,13 +1223,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (member.link !== link) return;
     member.link = undefined;
     const why = link.remoteClose ? ` (it closed the connection: ${link.remoteClose})` : "";
-    for (const [id, request] of this.#requests) {
-      if (request.peer !== member.id) continue;
-      this.#requests.delete(id);
-      request.reject(
-        new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
-      );
-    }
+    this.#requests.failPeer(
+      member.id,
+      () => new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
+    );
     if (this.#closed) return;
     if (link.leaving) {
       member.left = true;
@@ -1513,7 +1379,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     // instead of declaring everyone dead (Lifeguard's local-health idea).
     const stall = now - this.#lastTick - TICK;
     this.#lastTick = now;
-    const paused = this.#inboxFull();
+    const paused = this.#inbox.full;
     const linked: Member[] = [];
     for (const member of [...this.#members.values()]) {
       const link = member.link;
@@ -1592,19 +1458,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   // ---- helpers ----------------------------------------------------------
 
-  #inboxFull(): boolean {
-    for (const inbox of this.#inboxes) {
-      if (!inbox.ended && inbox.queue.length >= this.#options.inboxSize) return true;
-    }
-    return false;
-  }
-
-  #wakeReaders(): void {
-    const drained = this.#drained;
-    this.#drained = undefined;
-    drained?.resolve();
-  }
-
   #checkSize(size: number): void {
     if (size > this.#options.maxMessageSize) {
       throw new MeshMessageTooLargeError(size, this.#options.maxMessageSize);
@@ -1668,13 +1521,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         links.push(member.link);
       }
     }
-    for (const [, request] of this.#requests) request.reject(reason);
-    this.#requests.clear();
-    for (const inbox of this.#inboxes) {
-      inbox.ended = true;
-      inbox.wake?.();
-    }
-    this.#wakeReaders();
+    this.#requests.failAll(reason);
+    this.#inbox.end();
     for (const conn of this.#handshakes) destroyConnection(conn);
     // Give each peer a moment to read LEAVE and hang up first, so the goodbye
     // is not lost to a reset.
