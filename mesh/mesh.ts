@@ -16,7 +16,7 @@ import {
   type LinkLimits,
   readFrame,
 } from "./_link.ts";
-import { GossipAdmission } from "./_admission.ts";
+import { DIAL_GRACE, type Member as MeshMember, Membership } from "./_membership.ts";
 import { HandshakeSlots } from "./_handshake_slots.ts";
 import { checkString } from "./_content.ts";
 import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
@@ -63,12 +63,8 @@ import {
   KIND_REQUEST,
   KIND_STATE,
   MAX_HANDSHAKE_SIZE,
-  MEMBER_HEARD,
   MEMBER_LEFT,
-  MEMBER_LINKED,
-  MEMBER_LIVE,
   MEMBERS_PER_FRAME,
-  type MemberState,
   PROOF_SIZE,
   PROTOCOL_VERSION,
   type Reject,
@@ -103,57 +99,8 @@ import type {
 } from "./types.ts";
 import { advertisedAddress, type MeshSettings, meshSettings, sameFamilies } from "./_settings.ts";
 
-interface Member {
-  id: string;
-  name: string;
-  host: string;
-  port: number;
-  beat: number;
-  beatAt: number;
-  left: boolean;
-  link?: Link;
-  pending?: "dial" | "accept";
-  peer?: MeshPeer;
-  suspect: boolean;
-  lastHeard: number;
-  failures: number;
-  nextDialAt: number;
-  /** The higher id of a pair leaves the dialling to the lower id until then. */
-  waitUntil: number;
-  /** Member entries (`id:left`) this member is known to have: not flooded to it again. */
-  knows: Set<string>;
-  attempted: boolean;
-  /** A connection to it succeeded once; unverified members only come from gossip. */
-  verified: boolean;
-  /** Id of the member whose gossip told us about it (unverified members). */
-  source?: string;
-  /** Its source dialled its address (so an unreachable one is the source's fault). */
-  vouched?: boolean;
-  /** Its source only heard of it: a join does not wait for it. */
-  heard?: boolean;
-  /** We reached it by dialling its address once. */
-  dialled?: boolean;
-}
-
-/** What a peer is known to have of a member entry (a heard-of entry counts as the live one). */
-function knowKey(id: string, state: number): string {
-  return state === MEMBER_LEFT ? `${id}:1` : `${id}:0`;
-}
-
-/** The gossip entry of a member in `state`. */
-function wireEntry(member: Member, state: MemberState): WireMember {
-  const { id, name, host, port, beat } = member;
-  return { id, name, host, port, beat, state };
-}
-
 const TICK = 50;
-/**
- * Of two members that learn of each other, only the lower id dials; the
- * higher id dials too only if no connection came within this many ms. This
- * halves the connections set up while a mesh forms and avoids most
- * simultaneous-dial races.
- */
-const DIAL_GRACE = 600;
+type Member = MeshMember<Link>;
 
 function refused(reject: Reject): MeshJoinError | MeshProtocolError {
   if (endsJoin(reject.code)) {
@@ -223,24 +170,19 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #options: MeshSettings;
   #linkLimits: LinkLimits;
   #stateFrameLimit: number;
-  #admission: GossipAdmission;
   /** Inbound connections in their handshake (bounded; they hold no member slot). */
   #accepting: HandshakeSlots<ByteConnection>;
-  #unverified = 0;
   #acceptingIds = new Set<string>();
   #secret?: string;
-  #allowAddress: (addr: MeshAddress) => boolean;
   #tls: { cert?: string; key?: string; caCerts?: string[] };
   #listener: FramedListener<Uint8Array, Uint8Array>;
   #addr: MeshAddress;
   #advertiseHost: string;
-  #members = new Map<string, Member>();
+  #members: Membership<Link>;
   #peers = new Map<string, MeshPeer>();
-  #beat = 0;
   #timer: ReturnType<typeof setInterval>;
   #nextHeartbeat = 0;
   #lastTick = performance.now();
-  #floodQueue = new Map<string, WireMember>();
   #requests = new PendingRequests();
   #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
   #handlers: RequestHandlers;
@@ -293,10 +235,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       this.#connectionError(error, conn);
       this.#reject(conn, "ERR_HANDSHAKE_LIMIT", error.message);
     });
-    this.#admission = new GossipAdmission({
-      maxUnverified: this.#options.maxUnverifiedMembers,
-      maxUnreachable: this.#options.maxUnreachableMembers,
-    });
     this.#secret = secret;
     this.#tls = { cert, key, caCerts };
     this.id = newMemberId();
@@ -325,7 +263,24 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       bound,
       advertise,
     ));
-    this.#allowAddress = allowAddress ?? sameFamilies(bound.hostname, seeds);
+    const allow = allowAddress ?? sameFamilies(bound.hostname, seeds);
+    this.#members = new Membership<Link>({
+      self: { id: this.id, name, host: this.#advertiseHost, port: this.#addr.port },
+      maxMembers: settings.maxMembers,
+      maxUnverifiedMembers: settings.maxUnverifiedMembers,
+      maxUnreachableMembers: settings.maxUnreachableMembers,
+      allowAddress: allow,
+      now: () => performance.now(),
+      onSourceCutOff: (offender) => {
+        const error = new MeshLimitError(
+          "ERR_MEMBER_LIMIT",
+          `More than maxUnreachableMembers of ${settings.maxUnreachableMembers} gossiped members could not be reached`,
+        );
+        this.#connectionError(error, offender.link!.conn, offender.id);
+        this.#track(offender.link!.closeWith(error));
+      },
+      onLeft: (member) => this.#dropPeer(member, "leave"),
+    });
     this.#signal = signal;
     this.#timer = setInterval(() => this.#tick(), TICK);
     this.#track(this.#acceptLoop());
@@ -626,7 +581,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (!join || !join.seedLinked || !join.heardMembers || !join.seedsSettled) return;
     for (const member of this.#members.values()) {
       if (member.left || member.link) continue;
-      if (!this.#dialable(member)) continue;
+      if (!this.#members.dialable(member)) continue;
       // Only heard of, second hand: not worth holding the join for.
       if (!member.verified && member.heard) continue;
       if (member.pending || !member.attempted) return;
@@ -741,7 +696,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
           id: this.id,
         });
       }
-      if (hello.name === this.name || this.#nameHeld(hello.name, hello.id)) {
+      if (hello.name === this.name || this.#members.nameHeld(hello.name, hello.id)) {
         return this.#reject(conn, "ERR_NAME_TAKEN", `Name "${hello.name}" is already taken`);
       }
       member = this.#members.get(hello.id);
@@ -762,7 +717,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         );
       }
       const host = hello.host === "" ? conn.remoteAddr.hostname : hello.host;
-      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
+      if (!member?.verified && this.#members.verifiedCount() >= this.#options.maxMembers) {
         return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
       }
       // A member slot is taken only once the handshake is done: until then
@@ -805,10 +760,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       }
       if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
       member = this.#members.get(hello.id);
-      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
+      if (!member?.verified && this.#members.verifiedCount() >= this.#options.maxMembers) {
         return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
       }
-      if (!member) member = this.#addMember(hello.id, hello.name, host, hello.port, 0, false);
+      if (!member) member = this.#members.add(hello.id, hello.name, host, hello.port, 0, false);
       this.#send(conn, encodeSignal(KIND_READY));
       member.name = hello.name;
       member.host = host;
@@ -828,12 +783,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (claimedId) this.#acceptingIds.delete(claimedId);
       if (claimed && member?.pending === "accept") member.pending = undefined;
     }
-  }
-
-  #verifiedCount(): number {
-    let count = 0;
-    for (const member of this.#members.values()) if (member.verified) count++;
-    return count;
   }
 
   /**
@@ -903,7 +852,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         receiveMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", helloJson, ackJson));
       }
       if (ack.id === this.id) throw new Refusal({ code: "ERR_SELF", message: "Dialled itself" });
-      if (this.#nameHeld(ack.name, ack.id)) {
+      if (this.#members.nameHeld(ack.name, ack.id)) {
         this.#reject(conn, "ERR_NAME_TAKEN", `Name "${ack.name}" is already taken`);
         throw new Refusal({ code: "ERR_DUPLICATE_NAME", message: "Two live members share a name" });
       }
@@ -917,7 +866,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (this.#closed) throw new Error("Leaving");
       member = this.#members.get(ack.id);
       const host = ack.host === "" ? hostname : ack.host;
-      if (!member) member = this.#addMember(ack.id, ack.name, host, ack.port, 0);
+      if (!member) member = this.#members.add(ack.id, ack.name, host, ack.port, 0);
       if (to && to !== member) to.pending = undefined;
       member.name = ack.name;
       member.host = host;
@@ -957,7 +906,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
     if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
       // The member is gone: its address now belongs to someone else.
-      if (!member.verified) return this.#dropUnverified(member, member.vouched === true);
+      if (!member.verified) return this.#members.dropUnverified(member, member.vouched === true);
       this.#forget(member, "replaced");
       return;
     }
@@ -967,7 +916,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #dialFailed(member: Member): void {
     if (!member.verified) {
       // Gossip about a member nobody can reach: it never takes a slot.
-      this.#dropUnverified(member, member.vouched === true);
+      this.#members.dropUnverified(member, member.vouched === true);
       this.#checkJoined();
       return;
     }
@@ -982,77 +931,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#checkJoined();
   }
 
-  #nameHeld(name: string, id: string): boolean {
-    for (const member of this.#members.values()) {
-      if (member.name !== name || member.id === id || member.left) continue;
-      // A live connection holds the name; a lost one can be taken over (restart).
-      if (member.link?.open && !member.suspect) return true;
-    }
-    return false;
-  }
-
-  #addMember(
-    id: string,
-    name: string,
-    host: string,
-    port: number,
-    beat: number,
-    flood = true,
-  ): Member {
-    const now = performance.now();
-    const member: Member = {
-      id,
-      name,
-      host,
-      port,
-      beat,
-      beatAt: now,
-      left: false,
-      suspect: false,
-      lastHeard: now,
-      failures: 0,
-      nextDialAt: now,
-      waitUntil: this.id > id ? now + DIAL_GRACE : 0,
-      knows: new Set(),
-      attempted: false,
-      verified: false,
-    };
-    this.#members.set(id, member);
-    if (flood) this.#floodQueue.set(id, { id, name, host, port, beat, state: MEMBER_LIVE });
-    return member;
-  }
-
-  /** Removes a member entry, freeing its gossip slot when it was never reached. */
-  #removeMember(member: Member): void {
-    if (member.source !== undefined) return this.#dropUnverified(member, false);
-    this.#members.delete(member.id);
-  }
-
-  /**
-   * Removes a gossiped member that was never reached; when `unreachable`,
-   * counts it against the member that gossiped it, and cuts that one off
-   * (`ERR_MEMBER_LIMIT`) once it has sent too many.
-   */
-  #dropUnverified(member: Member, unreachable: boolean): void {
-    if (this.#members.get(member.id) === member) this.#members.delete(member.id);
-    const source = member.source;
-    if (source === undefined) return;
-    member.source = undefined;
-    this.#unverified--;
-    if (!unreachable) return this.#admission.release(source);
-    if (!this.#admission.unreachable(source)) return;
-    const offender = this.#members.get(source);
-    for (const other of [...this.#members.values()]) {
-      if (other.source === source && !other.pending) this.#dropUnverified(other, false);
-    }
-    if (!offender?.link?.open) return;
-    const error = new MeshLimitError(
-      "ERR_MEMBER_LIMIT",
-      `More than maxUnreachableMembers of ${this.#options.maxUnreachableMembers} gossiped members could not be reached`,
-    );
-    this.#connectionError(error, offender.link.conn, offender.id);
-    this.#track(offender.link.closeWith(error));
-  }
   #established(member: Member, link: Link): void {
     const old = member.link;
     if (old && old !== link) {
@@ -1060,28 +938,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       old.fail(new DOMException("Replaced by a newer connection", "AbortError"));
     }
     const now = performance.now();
-    member.link = link;
-    member.pending = undefined;
-    member.failures = 0;
-    member.attempted = true;
-    member.left = false;
-    member.lastHeard = now;
-    member.beatAt = now;
-    member.suspect = false;
-    member.verified = true;
-    if (link.dialer) member.dialled = true;
-    if (member.source !== undefined) {
-      this.#admission.release(member.source);
-      member.source = undefined;
-      member.vouched = false;
-      this.#unverified--;
-    }
+    this.#members.verify(member, link, link.dialer);
     // A new member with the name of a lost one replaces it.
     for (const other of this.#members.values()) {
       if (other !== member && other.name === member.name) this.#forget(other, "replaced");
     }
     member.knows.clear();
-    this.#sendMembers(member, this.#memberList());
+    this.#sendMembers(member, this.#members.list());
     const snapshot = this.state.snapshot();
     if (snapshot.length > 0) {
       // In pieces under the control limit, however large the state is.
@@ -1102,10 +965,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         }),
       );
       this.#peers.set(member.id, member.peer);
-      this.#floodQueue.set(
-        member.id,
-        wireEntry(member, member.dialled ? MEMBER_LIVE : MEMBER_LINKED),
-      );
+      this.#members.floodJoined(member);
       this.#emitPeer("peerjoin", member.peer);
     }
     this.#track(this.#readLoop(member, link));
@@ -1179,7 +1039,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       }
       case KIND_MEMBERS: {
         const body = decodeMembersFrame(frame);
-        this.#mergeMembers(member, body);
+        this.#members.merge(member, body);
         // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
         // (the first list on a link is the whole list: see #established).
         const ended = body.length < MEMBERS_PER_FRAME;
@@ -1231,7 +1091,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (link.leaving) {
       member.left = true;
       member.beatAt = performance.now();
-      this.#floodQueue.set(member.id, wireEntry(member, MEMBER_LEFT));
+      this.#members.flood(member, MEMBER_LEFT);
       this.#dropPeer(member, "leave");
       return;
     }
@@ -1260,7 +1120,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       member.link.fail(new DOMException("Member forgotten", "AbortError"));
       member.link = undefined;
     }
-    this.#removeMember(member);
+    this.#members.remove(member);
     this.#dropPeer(member, reason);
   }
 
@@ -1277,92 +1137,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   // ---- membership -------------------------------------------------------
 
-  #memberList(): WireMember[] {
-    const list: WireMember[] = [{
-      id: this.id,
-      name: this.name,
-      host: this.#advertiseHost,
-      port: this.#addr.port,
-      beat: this.#beat,
-      state: MEMBER_LIVE,
-    }];
-    for (const m of this.#members.values()) {
-      // A member we only heard of first hand is passed on once, marked as
-      // heard of (so nobody blames us if it is a lie), never further.
-      const state = m.verified
-        ? (m.left ? MEMBER_LEFT : m.dialled ? MEMBER_LIVE : MEMBER_LINKED)
-        : m.heard
-        ? undefined
-        : MEMBER_HEARD;
-      if (state !== undefined) list.push(wireEntry(m, state));
-    }
-    return list;
+  #sendMembers(member: Member, list: WireMember[]): void {
+    this.#postMembers(member, this.#members.share(member, list));
   }
 
-  #sendMembers(member: Member, list: WireMember[]): void {
-    for (const entry of list) member.knows.add(knowKey(entry.id, entry.state));
-    // In pieces well under the control limit, however many members there are.
-    // A list that fills its last piece gets an empty one after it, so the
-    // receiver sees where it ends.
-    const pieces: WireMember[][] = [];
-    for (let i = 0; i < list.length; i += MEMBERS_PER_FRAME) {
-      pieces.push(list.slice(i, i + MEMBERS_PER_FRAME));
-    }
-    if (list.length % MEMBERS_PER_FRAME === 0) pieces.push([]);
+  #postMembers(member: Member, pieces: readonly WireMember[][]): void {
     for (const piece of pieces) {
       member.link?.post(encodeMembersFrame(piece)).catch(() => {});
     }
-  }
-
-  #mergeMembers(from: Member, entries: readonly WireMember[]): void {
-    const now = performance.now();
-    for (const { id, name, host, port, beat, state } of entries) {
-      const left = state === MEMBER_LEFT;
-      if (id === this.id) {
-        from.knows.add(knowKey(id, state));
-        continue;
-      }
-      let member = this.#members.get(id);
-      if (!member) {
-        if (left || host === "" || port === 0) continue;
-        if (!this.#allowAddress({ hostname: host, port })) continue;
-        // Not a member until reached: held apart, a bounded number per source.
-        if (this.#unverified >= this.#options.maxMembers) continue;
-        if (!this.#admission.admit(from.id)) continue;
-        member = this.#addMember(id, name, host, port, beat, false);
-        member.source = from.id;
-        // The source says it reached this member: if that is not true, the
-        // source is to blame (and we pass the entry on once, marked).
-        member.vouched = state === MEMBER_LIVE;
-        member.heard = state === MEMBER_HEARD;
-        // First-hand news travels one more hop, marked as heard of.
-        if (!member.heard) {
-          this.#floodQueue.set(id, { id, name, host, port, beat, state: MEMBER_HEARD });
-        }
-        this.#unverified++;
-        from.knows.add(knowKey(id, state));
-        continue;
-      }
-      from.knows.add(knowKey(id, state));
-      // Someone connected to it tells us of it: a join waits for it after all.
-      if (member.heard && state !== MEMBER_HEARD) member.heard = false;
-      if (beat > member.beat) {
-        member.beat = beat;
-        member.beatAt = now;
-      }
-      if (left && !member.left && member !== from && member.verified) {
-        member.left = true;
-        member.beatAt = now;
-        this.#floodQueue.set(id, wireEntry(member, MEMBER_LEFT));
-        if (!member.link) this.#dropPeer(member, "leave");
-      }
-      if (member.host === "" && host !== "") member.host = host;
-    }
-  }
-
-  #dialable(member: Member): boolean {
-    return member.host !== "" && member.port > 0 &&
-      this.#allowAddress({ hostname: member.host, port: member.port });
   }
 
   #tick(): void {
@@ -1372,7 +1154,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     const heartbeat = now >= this.#nextHeartbeat;
     if (heartbeat) {
       this.#nextHeartbeat = now + heartbeatInterval;
-      this.#beat++;
+      this.#members.beat++;
     }
     // A member that could not run (CPU starvation, a long GC, a suspended
     // VM) heard nothing because it did not listen: forgive that stall
@@ -1409,33 +1191,25 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       if (member.link?.open) linked.push(member);
       if (!member.link && !member.pending) {
         if (now - member.beatAt > forgetTimeout) {
-          this.#removeMember(member);
+          this.#members.remove(member);
           continue;
         }
         if (
           !member.left && now >= member.nextDialAt && now >= member.waitUntil &&
-          this.#dialable(member)
+          this.#members.dialable(member)
         ) {
           member.nextDialAt = Infinity;
           this.#track(this.#dial(member.host, member.port, member).catch(() => {}));
         }
       }
     }
-    if (this.#floodQueue.size > 0 && linked.length > 0) {
-      // New entries go at once to every member not known to have them.
-      const news = [...this.#floodQueue.values()];
-      for (const member of linked) {
-        const unknown = news.filter((e) =>
-          e.id !== member.id && !member.knows.has(knowKey(e.id, e.state))
-        );
-        if (unknown.length > 0) this.#sendMembers(member, unknown);
-      }
-      this.#floodQueue.clear();
+    for (const [member, pieces] of this.#members.takeNews(linked)) {
+      this.#postMembers(member, pieces);
     }
     if (heartbeat && linked.length > 0) {
       // Anti-entropy: the whole list to one random member each round.
       const target = linked[Math.floor(Math.random() * linked.length)];
-      this.#sendMembers(target, this.#memberList());
+      this.#sendMembers(target, this.#members.list());
     }
     if (heartbeat && linked.length === 0 && this.#peers.size === 0 && !this.#join) {
       // Alone: knock on the seeds again (a healed partition, a restarted mesh).
