@@ -60,7 +60,10 @@ export const STALL_MS = 500;
 export const FANOUT_HIGH_WATER = 1024 * 1024;
 
 /** Closes a framed connection at once, dropping anything unsent. */
-export function destroyConnection(conn: ByteConnection, reason?: unknown): void {
+export function destroyConnection(
+  conn: { readonly writable: WritableStream<Uint8Array> },
+  reason?: unknown,
+): void {
   conn.writable.abort(reason ?? new DOMException("Connection dropped", "AbortError")).catch(
     () => {},
   );

@@ -8,20 +8,13 @@
 import { connect, listen } from "../framed/mod.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import type { FramedListener } from "../framed/mod.ts";
-import { frameKey, FrameMac, handshakeProof, newMemberId, newNonce, sameBytes } from "./_auth.ts";
-import {
-  type ByteConnection,
-  destroyConnection,
-  Link,
-  type LinkLimits,
-  readFrame,
-} from "./_link.ts";
+import { newMemberId } from "./_auth.ts";
+import { type ByteConnection, destroyConnection, Link, type LinkLimits } from "./_link.ts";
 import { DIAL_GRACE, type Member as MeshMember, Membership } from "./_membership.ts";
 import { HandshakeSlots } from "./_handshake_slots.ts";
 import { checkString } from "./_content.ts";
 import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
-  type Ack,
   decodeContent,
   decodeJsonBody,
   decodeMembersFrame,
@@ -29,47 +22,30 @@ import {
   decodeReject,
   decodeReply,
   decodeTime,
-  encodeAckFrame,
   encodeContent,
   type EncodedContent,
-  encodeJsonFrame,
   encodeMembersFrame,
   encodeMessage,
-  encodeProofFrame,
-  encodeReject,
   encodeSignal,
   encodeTime,
   encodeType,
   endsJoin,
   forEachFrame,
   FRAME_OVERHEAD,
-  type Hello,
-  isAck,
-  isHello,
   isWireStateEntry,
-  KIND_ACK,
   KIND_BATCH,
   KIND_CLOSE,
-  KIND_HELLO,
   KIND_LEAVE,
   KIND_MEMBERS,
   KIND_MSG,
   KIND_PING,
   KIND_PONG,
-  KIND_PROOF,
-  KIND_READY,
-  KIND_REJECT,
   KIND_REPLY,
   KIND_REQUEST,
   KIND_STATE,
-  MAX_HANDSHAKE_SIZE,
   MEMBER_LEFT,
   MEMBERS_PER_FRAME,
-  PROOF_SIZE,
-  PROTOCOL_VERSION,
   type Reject,
-  type RejectCode,
-  utf8,
   WIRE_FRAME_LIMIT,
   type WireMember,
   type WireStateEntry,
@@ -86,6 +62,8 @@ import {
 import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
 import { Inbox } from "./_inbox.ts";
+import { Handshaker, Refusal, type Rejection } from "./_handshake.ts";
+import { FailureDetector, TICK } from "./_failure_detector.ts";
 import { PendingRequests, RequestHandlers } from "./_requests.ts";
 import type { MeshOptions } from "./options.ts";
 import type {
@@ -99,7 +77,6 @@ import type {
 } from "./types.ts";
 import { advertisedAddress, type MeshSettings, meshSettings, sameFamilies } from "./_settings.ts";
 
-const TICK = 50;
 type Member = MeshMember<Link>;
 
 function refused(reject: Reject): MeshJoinError | MeshProtocolError {
@@ -126,12 +103,6 @@ function peerFault(error: unknown): (Error & { code: string }) | undefined {
     return new MeshMessageTooLargeError(framed.size, framed.limit ?? 0);
   }
   return undefined;
-}
-
-class Refusal extends Error {
-  constructor(readonly reject: Reject) {
-    super(reject.message);
-  }
 }
 
 const CONSTRUCT = Symbol("Mesh");
@@ -181,13 +152,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #members: Membership<Link>;
   #peers = new Map<string, MeshPeer>();
   #timer: ReturnType<typeof setInterval>;
-  #nextHeartbeat = 0;
-  #lastTick = performance.now();
+  #detector: FailureDetector;
   #requests = new PendingRequests();
   #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
   #handlers: RequestHandlers;
   #inbox: Inbox<MeshMessage>;
   #handshakes = new Set<ByteConnection>();
+  #handshaker: Handshaker;
   #tasks = new Set<Promise<unknown>>();
   #closed = false;
   #leaving: Promise<void> | undefined;
@@ -233,7 +204,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
       );
       this.#connectionError(error, conn);
-      this.#reject(conn, "ERR_HANDSHAKE_LIMIT", error.message);
+      this.#handshaker.refuse(conn, "ERR_HANDSHAKE_LIMIT", error.message);
     });
     this.#secret = secret;
     this.#tls = { cert, key, caCerts };
@@ -281,7 +252,22 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       },
       onLeft: (member) => this.#dropPeer(member, "leave"),
     });
+    this.#handshaker = new Handshaker({
+      id: this.id,
+      name,
+      host: this.#advertiseHost,
+      port: this.#addr.port,
+      secret,
+      timeout: settings.handshakeTimeout,
+      now: () => performance.now(),
+      after: (ms, fn) => {
+        const timer = setTimeout(fn, ms);
+        return () => clearTimeout(timer);
+      },
+      track: (task) => this.#track(task),
+    });
     this.#signal = signal;
+    this.#detector = new FailureDetector(settings, performance.now());
     this.#timer = setInterval(() => this.#tick(), TICK);
     this.#track(this.#acceptLoop());
     signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -605,46 +591,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
   }
 
-  #hello(to?: string): Hello {
-    return {
-      v: PROTOCOL_VERSION,
-      id: this.id,
-      name: this.name,
-      host: this.#advertiseHost,
-      port: this.#addr.port,
-      nonce: newNonce(),
-      auth: this.#secret !== undefined,
-      ...(to ? { to } : {}),
-    };
-  }
-
-  /** Races `promise` against the handshake's deadline (`performance.now()` time). */
-  async #withTimeout<T>(promise: Promise<T>, conn: ByteConnection, deadline: number): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        destroyConnection(conn);
-        reject(new DOMException("Handshake timed out", "TimeoutError"));
-      }, Math.max(0, deadline - performance.now()));
-    });
-    try {
-      return await Promise.race([promise, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #send(conn: ByteConnection, frame: Uint8Array): void {
-    conn.send(frame).catch(() => {});
-  }
-
-  #reject(conn: ByteConnection, code: RejectCode, message: string, extra: object = {}): void {
-    this.#send(conn, encodeReject(code, message, extra));
-    // Give the refusal a moment to leave before the socket goes.
-    const timer = setTimeout(() => destroyConnection(conn), 200);
-    this.#track(conn.closed.finally(() => clearTimeout(timer)));
-  }
-
   /** Reports a connection closed for the peer's fault (`connectionerror`). */
   #connectionError(error: unknown, conn: ByteConnection, peerId?: string): void {
     const typed = peerFault(error);
@@ -666,113 +612,59 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   async #accept(conn: ByteConnection): Promise<void> {
     this.#handshakes.add(conn);
     this.#accepting.admit(conn);
-    const deadline = performance.now() + this.#options.handshakeTimeout;
-    const reader = conn.readable.getReader();
     let member: Member | undefined;
     let claimedId: string | undefined;
     let claimed = false;
+    const full = (member: Member | undefined): Rejection | undefined =>
+      !member?.verified && this.#members.verifiedCount() >= this.#options.maxMembers
+        ? { code: "ERR_MESH_FULL", message: "Too many members" }
+        : undefined;
     try {
-      const helloFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!this.#accepting.has(conn) || !helloFrame) return; // dropped, or hung up
-      if (helloFrame[0] !== KIND_HELLO) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected HELLO");
-      }
-      const hello = decodeJsonBody(helloFrame, 1, MAX_HANDSHAKE_SIZE);
-      if (!isHello(hello)) return this.#reject(conn, "ERR_INVALID_FRAME", "Malformed HELLO");
-      if (hello.v !== PROTOCOL_VERSION) {
-        return this.#reject(
-          conn,
-          "ERR_PROTOCOL_VERSION",
-          `Protocol version ${hello.v} is not supported (want ${PROTOCOL_VERSION})`,
-        );
-      }
-      if (Boolean(hello.auth) !== (this.#secret !== undefined)) {
-        return this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
-      }
-      if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
-      if (hello.id === this.id) return this.#reject(conn, "ERR_SELF", "Connected to itself");
-      if (hello.to !== undefined && hello.to !== this.id) {
-        return this.#reject(conn, "ERR_WRONG_PEER", "Another member lives at this address", {
-          id: this.id,
-        });
-      }
-      if (hello.name === this.name || this.#members.nameHeld(hello.name, hello.id)) {
-        return this.#reject(conn, "ERR_NAME_TAKEN", `Name "${hello.name}" is already taken`);
-      }
-      member = this.#members.get(hello.id);
-      if (member?.pending === "accept" || this.#acceptingIds.has(hello.id)) {
-        return this.#reject(conn, "ERR_DUPLICATE", "A connection is being set up already");
-      }
-      if (member?.link?.open && !member.suspect) {
-        // The live connection stays: a second one for a live id is either a
-        // stale redial or someone claiming that id.
-        return this.#reject(conn, "ERR_DUPLICATE", "A connection to this member is up");
-      }
-      if (member?.pending === "dial" && this.id < hello.id) {
-        // Simultaneous dials: the connection dialled by the lower id is kept.
-        return this.#reject(
-          conn,
-          "ERR_DUPLICATE",
-          "Keeping the connection dialled by the lower id",
-        );
-      }
-      const host = hello.host === "" ? conn.remoteAddr.hostname : hello.host;
-      if (!member?.verified && this.#members.verifiedCount() >= this.#options.maxMembers) {
-        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
-      }
-      // A member slot is taken only once the handshake is done: until then
-      // the id is merely reserved against a second handshake for it.
-      if (member) member.pending = "accept";
-      this.#acceptingIds.add(hello.id);
-      claimedId = hello.id;
-      claimed = true;
-      const ack: Ack = {
-        id: this.id,
-        name: this.name,
-        host: this.#advertiseHost,
-        port: this.#addr.port,
-        nonce: newNonce(),
-      };
-      const ackJson = utf8(JSON.stringify(ack));
-      const helloJson = helloFrame.subarray(1);
-      const proof = this.#secret
-        ? handshakeProof(this.#secret, "acceptor", helloJson, ackJson)
-        : new Uint8Array(PROOF_SIZE);
-      this.#send(conn, encodeAckFrame(proof, ackJson));
-      const proofFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!this.#accepting.has(conn)) return;
-      if (!proofFrame) throw new Error("Closed during handshake");
-      if (proofFrame[0] === KIND_REJECT) {
-        throw new Refusal(decodeReject(proofFrame));
-      }
-      if (proofFrame[0] !== KIND_PROOF || proofFrame.length !== 1 + PROOF_SIZE) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected PROOF");
-      }
-      let sendMac: FrameMac | undefined;
-      let receiveMac: FrameMac | undefined;
-      if (this.#secret) {
-        const expected = handshakeProof(this.#secret, "dialer", helloJson, ackJson);
-        if (!sameBytes(expected, proofFrame.subarray(1))) {
-          return this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
-        }
-        sendMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", helloJson, ackJson));
-        receiveMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", helloJson, ackJson));
-      }
-      if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
-      member = this.#members.get(hello.id);
-      if (!member?.verified && this.#members.verifiedCount() >= this.#options.maxMembers) {
-        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
-      }
-      if (!member) member = this.#members.add(hello.id, hello.name, host, hello.port, 0, false);
-      this.#send(conn, encodeSignal(KIND_READY));
-      member.name = hello.name;
+      const done = await this.#handshaker.accept(conn, {
+        holdsSlot: () => this.#accepting.has(conn),
+        isClosed: () => this.#closed,
+        admit: (hello) => {
+          if (this.#members.nameHeld(hello.name, hello.id)) {
+            return { code: "ERR_NAME_TAKEN", message: `Name "${hello.name}" is already taken` };
+          }
+          member = this.#members.get(hello.id);
+          if (member?.pending === "accept" || this.#acceptingIds.has(hello.id)) {
+            return { code: "ERR_DUPLICATE", message: "A connection is being set up already" };
+          }
+          if (member?.link?.open && !member.suspect) {
+            // The live connection stays: a second one for a live id is either a
+            // stale redial or someone claiming that id.
+            return { code: "ERR_DUPLICATE", message: "A connection to this member is up" };
+          }
+          if (member?.pending === "dial" && this.id < hello.id) {
+            // Simultaneous dials: the connection dialled by the lower id is kept.
+            return {
+              code: "ERR_DUPLICATE",
+              message: "Keeping the connection dialled by the lower id",
+            };
+          }
+          const refusal = full(member);
+          if (refusal) return refusal;
+          // A member slot is taken only once the handshake is done: until then
+          // the id is merely reserved against a second handshake for it.
+          if (member) member.pending = "accept";
+          this.#acceptingIds.add(hello.id);
+          claimedId = hello.id;
+          claimed = true;
+        },
+        confirm: (hello) => full(member = this.#members.get(hello.id)),
+      });
+      if (!done) return;
+      const { id, name, host, port } = done.peer;
+      if (!member) member = this.#members.add(id, name, host, port, 0, false);
+      member.name = name;
       member.host = host;
-      member.port = hello.port;
+      member.port = port;
       this.#handshakes.delete(conn);
       this.#accepting.release(conn);
       this.#established(
         member,
-        new Link(conn, reader, false, this.#linkLimits, sendMac, receiveMac),
+        new Link(conn, done.reader, false, this.#linkLimits, done.sendMac, done.receiveMac),
       );
     } catch (error) {
       this.#connectionError(error, conn, claimedId);
@@ -816,65 +708,22 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       return false;
     }
     this.#handshakes.add(conn);
-    const reader = conn.readable.getReader();
-    let member: Member | undefined;
     try {
-      const hello = this.#hello(to?.id);
-      const helloFrame = encodeJsonFrame(KIND_HELLO, hello);
-      this.#send(conn, helloFrame);
-      const deadline = performance.now() + this.#options.handshakeTimeout;
-      const answer = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!answer) throw new Error("Closed during handshake");
-      if (answer[0] === KIND_REJECT) {
-        throw new Refusal(decodeReject(answer));
-      }
-      if (answer[0] !== KIND_ACK || answer.length < 1 + PROOF_SIZE) throw new Error("Expected ACK");
-      const ackJson = answer.subarray(1 + PROOF_SIZE);
-      const ack = decodeJsonBody(ackJson, 0, MAX_HANDSHAKE_SIZE);
-      if (!isAck(ack)) throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed ACK");
-      const helloJson = helloFrame.subarray(1);
-      let sendMac: FrameMac | undefined;
-      let receiveMac: FrameMac | undefined;
-      let proof = new Uint8Array(PROOF_SIZE);
-      if (this.#secret) {
-        const expected = handshakeProof(this.#secret, "acceptor", helloJson, ackJson);
-        if (!sameBytes(expected, answer.subarray(1, 1 + PROOF_SIZE))) {
-          this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
-          throw new Refusal({
-            code: "ERR_BAD_SECRET",
-            message: "Member could not prove the secret",
-          });
-        }
-        proof = handshakeProof(this.#secret, "dialer", helloJson, ackJson) as Uint8Array<
-          ArrayBuffer
-        >;
-        sendMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", helloJson, ackJson));
-        receiveMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", helloJson, ackJson));
-      }
-      if (ack.id === this.id) throw new Refusal({ code: "ERR_SELF", message: "Dialled itself" });
-      if (this.#members.nameHeld(ack.name, ack.id)) {
-        this.#reject(conn, "ERR_NAME_TAKEN", `Name "${ack.name}" is already taken`);
-        throw new Refusal({ code: "ERR_DUPLICATE_NAME", message: "Two live members share a name" });
-      }
-      this.#send(conn, encodeProofFrame(proof));
-      const ready = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!ready) throw new Error("Closed during handshake");
-      if (ready[0] === KIND_REJECT) {
-        throw new Refusal(decodeReject(ready));
-      }
-      if (ready[0] !== KIND_READY) throw new Error("Expected READY");
-      if (this.#closed) throw new Error("Leaving");
-      member = this.#members.get(ack.id);
-      const host = ack.host === "" ? hostname : ack.host;
-      if (!member) member = this.#members.add(ack.id, ack.name, host, ack.port, 0);
+      const done = await this.#handshaker.dial(conn, hostname, to?.id, {
+        isClosed: () => this.#closed,
+        nameFree: (name, id) => !this.#members.nameHeld(name, id),
+      });
+      const { id, name, host, port } = done.peer;
+      let member = this.#members.get(id);
+      if (!member) member = this.#members.add(id, name, host, port, 0);
       if (to && to !== member) to.pending = undefined;
-      member.name = ack.name;
+      member.name = name;
       member.host = host;
-      member.port = ack.port;
+      member.port = port;
       this.#handshakes.delete(conn);
       this.#established(
         member,
-        new Link(conn, reader, true, this.#linkLimits, sendMac, receiveMac),
+        new Link(conn, done.reader, true, this.#linkLimits, done.sendMac, done.receiveMac),
       );
       return true;
     } catch (error) {
@@ -1150,57 +999,35 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #tick(): void {
     if (this.#closed) return;
     const now = performance.now();
-    const { heartbeatInterval, suspectTimeout, deadTimeout, forgetTimeout } = this.#options;
-    const heartbeat = now >= this.#nextHeartbeat;
-    if (heartbeat) {
-      this.#nextHeartbeat = now + heartbeatInterval;
-      this.#members.beat++;
-    }
-    // A member that could not run (CPU starvation, a long GC, a suspended
-    // VM) heard nothing because it did not listen: forgive that stall
-    // instead of declaring everyone dead (Lifeguard's local-health idea).
-    const stall = now - this.#lastTick - TICK;
-    this.#lastTick = now;
-    const paused = this.#inbox.full;
-    const linked: Member[] = [];
-    for (const member of [...this.#members.values()]) {
-      const link = member.link;
-      if (stall > TICK) member.lastHeard += stall;
-      if (link?.open) {
-        // Silence we caused by not reading is no evidence against the peer.
-        if (paused) member.lastHeard = now;
-        member.beatAt = now;
-        if (heartbeat) link.post(encodeTime(KIND_PING, now)).catch(() => {});
-      }
-      if (member.peer) {
-        const silent = now - member.lastHeard;
-        if (silent > deadTimeout) {
-          if (link) {
-            member.link = undefined;
-            link.replaced = true;
-            link.fail(new DOMException("Peer timed out", "TimeoutError"));
+    const { heartbeat, linked, actions } = this.#detector.tick<Link, Member>(
+      now,
+      [...this.#members.values()],
+      this.#inbox.full,
+      (member) => this.#members.dialable(member),
+    );
+    if (heartbeat) this.#members.beat++;
+    for (const action of actions) {
+      const member = action.member;
+      switch (action.kind) {
+        case "ping":
+          action.link.post(encodeTime(KIND_PING, now)).catch(() => {});
+          break;
+        case "dead":
+          if (action.link) {
+            action.link.replaced = true;
+            action.link.fail(new DOMException("Peer timed out", "TimeoutError"));
           }
-          member.failures = 0;
-          member.nextDialAt = now + this.#options.reconnectInterval * Math.random();
           this.#dropPeer(member, "timeout");
-        } else if (silent > suspectTimeout && !member.suspect) {
-          member.suspect = true;
-          this.#emitPeer("peersuspect", member.peer);
-        }
-      }
-      if (member.link?.open) linked.push(member);
-      if (!member.link && !member.pending) {
-        if (now - member.beatAt > forgetTimeout) {
+          break;
+        case "suspect":
+          this.#emitPeer("peersuspect", member.peer!);
+          break;
+        case "forget":
           this.#members.remove(member);
-          continue;
-        }
-        if (
-          !member.left && now >= member.nextDialAt && now >= member.waitUntil &&
-          this.#members.dialable(member)
-        ) {
-          member.nextDialAt = Infinity;
+          break;
+        case "dial":
           this.#track(this.#dial(member.host, member.port, member).catch(() => {}));
-        }
+          break;
       }
     }
     for (const [member, pieces] of this.#members.takeNews(linked)) {
