@@ -135,3 +135,29 @@ export class FailureDetector {
     return { heartbeat, linked, actions };
   }
 }
+
+/**
+ * When to dial a member again after a failed attempt: exponential backoff
+ * from 200 ms up to `reconnectInterval`, with ±25 % jitter.
+ */
+export function nextDialAfterFailure(
+  now: number,
+  failures: number,
+  reconnectInterval: number,
+  random: () => number = Math.random,
+): number {
+  const backoff = Math.min(reconnectInterval, 100 * 2 ** Math.min(failures, 10));
+  return now + backoff * (0.75 + random() * 0.5);
+}
+
+/**
+ * When to look again at a member whose connection is being set up from the
+ * other side (`ERR_DUPLICATE`), in case that one fails.
+ */
+export function nextDialAfterDuplicate(
+  now: number,
+  handshakeTimeout: number,
+  random: () => number = Math.random,
+): number {
+  return now + Math.min(handshakeTimeout, 250 + random() * 250);
+}

@@ -19,7 +19,7 @@
  */
 
 import { frameKey, FrameMac, handshakeProof, newNonce, sameBytes } from "./_auth.ts";
-import { MeshProtocolError } from "./errors.ts";
+import { MeshJoinError, MeshProtocolError } from "./errors.ts";
 import { destroyConnection, readFrame } from "./_link.ts";
 import {
   type Ack,
@@ -30,6 +30,7 @@ import {
   encodeProofFrame,
   encodeReject,
   encodeSignal,
+  endsJoin,
   type Hello,
   isAck,
   isHello,
@@ -61,6 +62,12 @@ export class Refusal extends Error {
   constructor(readonly reject: Reject) {
     super(reject.message);
   }
+}
+
+/** The join error for a refusal that ends a join (name taken, wrong secret or version). */
+export function joinEnding(error: unknown): MeshJoinError | undefined {
+  if (!(error instanceof Refusal) || !endsJoin(error.reject.code)) return undefined;
+  return new MeshJoinError(error.reject.code, String(error.reject.message));
 }
 
 /** A refusal to send: code and message. */

@@ -11,6 +11,7 @@
 
 import type { MeshAddress, MeshPeer } from "./peer.ts";
 import { GossipAdmission } from "./_admission.ts";
+import type { Rejection } from "./_handshake.ts";
 import {
   MEMBER_HEARD,
   MEMBER_LEFT,
@@ -115,6 +116,8 @@ export class Membership<L extends MemberLink> {
   #floodQueue = new Map<string, WireMember>();
   #admission: GossipAdmission;
   #unverified = 0;
+  /** Ids with an inbound handshake under way: reserved against a second one. */
+  #accepting = new Set<string>();
 
   /** @param options limits, clock and callbacks */
   constructor(options: MembershipOptions<L>) {
@@ -236,6 +239,49 @@ export class Membership<L extends MemberLink> {
       member.vouched = false;
       this.#unverified--;
     }
+  }
+
+  /**
+   * Decides on an inbound handshake from member `id` called `name`: a
+   * refusal, or `undefined` after reserving the id against a second
+   * handshake ({@linkcode endAccept} frees it). A member slot is taken only
+   * once the handshake is done.
+   */
+  admitHello(id: string, name: string): Rejection | undefined {
+    if (this.nameHeld(name, id)) {
+      return { code: "ERR_NAME_TAKEN", message: `Name "${name}" is already taken` };
+    }
+    const member = this.#members.get(id);
+    if (member?.pending === "accept" || this.#accepting.has(id)) {
+      return { code: "ERR_DUPLICATE", message: "A connection is being set up already" };
+    }
+    if (member?.link?.open && !member.suspect) {
+      // The live connection stays: a second one for a live id is either a
+      // stale redial or someone claiming that id.
+      return { code: "ERR_DUPLICATE", message: "A connection to this member is up" };
+    }
+    if (member?.pending === "dial" && this.#options.self.id < id) {
+      // Simultaneous dials: the connection dialled by the lower id is kept.
+      return { code: "ERR_DUPLICATE", message: "Keeping the connection dialled by the lower id" };
+    }
+    const full = this.refuseWhenFull(id);
+    if (full) return full;
+    if (member) member.pending = "accept";
+    this.#accepting.add(id);
+  }
+
+  /** `ERR_MESH_FULL` when `id` is not a member yet and `maxMembers` are reached. */
+  refuseWhenFull(id: string): Rejection | undefined {
+    if (this.#members.get(id)?.verified) return undefined;
+    if (this.verifiedCount() < this.#options.maxMembers) return undefined;
+    return { code: "ERR_MESH_FULL", message: "Too many members" };
+  }
+
+  /** The inbound handshake of `id` admitted by {@linkcode admitHello} ended. */
+  endAccept(id: string): void {
+    this.#accepting.delete(id);
+    const member = this.#members.get(id);
+    if (member?.pending === "accept") member.pending = undefined;
   }
 
   /** Queues `member`'s entry in `state` to be flooded to every linked member. */

@@ -29,8 +29,8 @@
  * @module
  */
 
-import { checkJson } from "./_content.ts";
-import { MeshContentError, MeshProtocolError } from "./errors.ts";
+import { checkJson, checkString } from "./_content.ts";
+import { MeshContentError, MeshMessageTooLargeError, MeshProtocolError } from "./errors.ts";
 import type { MeshStateEntry } from "./state.ts";
 
 /** Protocol version carried in HELLO; a mismatch is refused. */
@@ -305,6 +305,33 @@ export function encodeType(type: string): Uint8Array {
   if (typeCache.size >= 1024) typeCache.clear();
   if (bytes.length <= 256) typeCache.set(type, bytes);
   return bytes;
+}
+
+/**
+ * Checks and encodes the type and content of an application message
+ * (`explicit`: the content argument was given, so `undefined` is refused).
+ *
+ * @throws {MeshContentError} on a bad type or content
+ * @throws {MeshMessageTooLargeError} above `maxMessageSize`
+ */
+export function encodeUserMessage(
+  type: string,
+  content: unknown,
+  explicit: boolean,
+  maxMessageSize: number,
+): { type: Uint8Array; encoded: EncodedContent } {
+  checkString(type, "Message type");
+  if (explicit && content === undefined) {
+    throw new MeshContentError(
+      "ERR_INVALID_CONTENT",
+      "Content is undefined (leave the argument out to send no content)",
+    );
+  }
+  const typeBytes = encodeType(type);
+  const encoded = encodeContent(content);
+  const size = typeBytes.length + encoded.body.length;
+  if (size > maxMessageSize) throw new MeshMessageTooLargeError(size, maxMessageSize);
+  return { type: typeBytes, encoded };
 }
 
 /** MSG or REQUEST frame (REQUEST when `requestId` is given). */

@@ -9,7 +9,14 @@ import { connect, listen } from "../framed/mod.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import type { FramedListener } from "../framed/mod.ts";
 import { newMemberId } from "./_auth.ts";
-import { type ByteConnection, destroyConnection, Link, type LinkLimits } from "./_link.ts";
+import {
+  type ByteConnection,
+  destroyConnection,
+  Link,
+  LinkClosedByPeer,
+  type LinkLimits,
+  peerFault,
+} from "./_link.ts";
 import { DIAL_GRACE, type Member as MeshMember, Membership } from "./_membership.ts";
 import { HandshakeSlots } from "./_handshake_slots.ts";
 import { checkString } from "./_content.ts";
@@ -22,14 +29,12 @@ import {
   decodeReject,
   decodeReply,
   decodeTime,
-  encodeContent,
   type EncodedContent,
   encodeMembersFrame,
   encodeMessage,
   encodeSignal,
   encodeTime,
-  encodeType,
-  endsJoin,
+  encodeUserMessage,
   forEachFrame,
   FRAME_OVERHEAD,
   isWireStateEntry,
@@ -52,9 +57,7 @@ import {
 } from "./_protocol.ts";
 import {
   MeshContentError,
-  MeshJoinError,
   MeshLimitError,
-  MeshMessageTooLargeError,
   MeshOptionError,
   MeshPeerError,
   MeshProtocolError,
@@ -62,8 +65,14 @@ import {
 import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
 import { Inbox } from "./_inbox.ts";
-import { Handshaker, Refusal, type Rejection } from "./_handshake.ts";
-import { FailureDetector, TICK } from "./_failure_detector.ts";
+import { Join } from "./_join.ts";
+import { Handshaker, joinEnding, Refusal } from "./_handshake.ts";
+import {
+  FailureDetector,
+  nextDialAfterDuplicate,
+  nextDialAfterFailure,
+  TICK,
+} from "./_failure_detector.ts";
 import { PendingRequests, RequestHandlers } from "./_requests.ts";
 import type { MeshOptions } from "./options.ts";
 import type {
@@ -78,32 +87,6 @@ import type {
 import { advertisedAddress, type MeshSettings, meshSettings, sameFamilies } from "./_settings.ts";
 
 type Member = MeshMember<Link>;
-
-function refused(reject: Reject): MeshJoinError | MeshProtocolError {
-  if (endsJoin(reject.code)) {
-    return new MeshJoinError(reject.code, String(reject.message));
-  }
-  return new MeshProtocolError("ERR_INVALID_FRAME", `Connection refused: ${reject.code}`);
-}
-
-/** The peer sent CLOSE: the link ends without a fault of the peer's. */
-class LinkClosedByPeer extends Error {}
-
-/**
- * The typed error to report when `error` is the peer's fault (it went over
- * a limit or sent something invalid); `undefined` for ordinary ends.
- */
-function peerFault(error: unknown): (Error & { code: string }) | undefined {
-  if (
-    error instanceof MeshProtocolError || error instanceof MeshLimitError ||
-    error instanceof MeshMessageTooLargeError
-  ) return error;
-  const framed = error as { name?: string; code?: unknown; size?: number; limit?: number };
-  if (framed?.code === "ERR_MESSAGE_TOO_LARGE" && typeof framed.size === "number") {
-    return new MeshMessageTooLargeError(framed.size, framed.limit ?? 0);
-  }
-  return undefined;
-}
 
 const CONSTRUCT = Symbol("Mesh");
 let createMesh: (options: MeshOptions) => Mesh;
@@ -143,7 +126,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #stateFrameLimit: number;
   /** Inbound connections in their handshake (bounded; they hold no member slot). */
   #accepting: HandshakeSlots<ByteConnection>;
-  #acceptingIds = new Set<string>();
   #secret?: string;
   #tls: { cert?: string; key?: string; caCerts?: string[] };
   #listener: FramedListener<Uint8Array, Uint8Array>;
@@ -165,13 +147,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #abort = new AbortController();
   #signal?: AbortSignal;
   #onAbort = () => void this.leave();
-  #join?: {
-    seeds: MeshAddress[];
-    seedLinked: boolean;
-    seedsSettled: boolean;
-    heardMembers: boolean;
-    done: PromiseWithResolvers<void>;
-  };
+  #join?: Join;
 
   static {
     // joinMesh() is the only way in: these stay out of the public surface.
@@ -483,96 +459,36 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   /** Runs the join; resolves when every known member is connected. */
   async #start(): Promise<void> {
-    const seeds = this.#options.seeds;
+    const { seeds, timeout } = this.#options;
     if (seeds.length === 0) return;
-    const done = Promise.withResolvers<void>();
-    this.#join = { seeds, seedLinked: false, seedsSettled: false, heardMembers: false, done };
-    const { timeout } = this.#options;
-    const timer = setTimeout(
-      () =>
-        done.reject(
-          this.#join?.seedLinked
-            ? new DOMException(
-              `Joining the mesh timed out after ${timeout} ms (not every member answered)`,
-              "TimeoutError",
-            )
-            : new MeshJoinError(
-              "ERR_SEED_UNREACHABLE",
-              `No seed answered within ${timeout} ms: ${
-                seeds.map((s) => `"${s.hostname}:${s.port}"`).join(", ")
-              }`,
-            ),
-        ),
-      timeout,
-    );
-    const onAbort = () => done.reject(this.#signal!.reason);
+    const join = this.#join = new Join(seeds, timeout, {
+      after: (ms, fn) => {
+        const timer = setTimeout(fn, ms);
+        return () => clearTimeout(timer);
+      },
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    });
+    const onAbort = () => join.done.reject(this.#signal!.reason);
     this.#signal?.addEventListener("abort", onAbort, { once: true });
     if (this.#signal?.aborted) onAbort();
-    this.#track(this.#dialSeeds(done.promise));
+    this.#track(join.dialSeeds(
+      (seed) => this.#dial(seed.hostname, seed.port, undefined),
+      () => this.#closed,
+      () => this.#checkJoined(),
+    ));
     try {
-      await done.promise;
+      await join.done.promise;
     } catch (error) {
       await this.#shutdown(error);
       throw error;
     } finally {
-      clearTimeout(timer);
       this.#signal?.removeEventListener("abort", onAbort);
       this.#join = undefined;
     }
   }
 
-  /**
-   * Dials every seed (not only until one answers: two joiners that seed each
-   * other could otherwise form a mesh of their own that nobody else knows).
-   * Seeds not up yet are retried until the join ends.
-   */
-  async #dialSeeds(joined: Promise<void>): Promise<void> {
-    let finished = false;
-    joined.then(() => finished = true, () => finished = true);
-    const attempts = new Map<string, Promise<void>>();
-    const settled = new Set<string>();
-    const seeds = [
-      ...new Map((this.#join?.seeds ?? []).map((s) => [`${s.hostname}:${s.port}`, s])).values(),
-    ];
-    while (!finished && !this.#closed) {
-      for (const seed of seeds) {
-        const key = `${seed.hostname}:${seed.port}`;
-        if (attempts.has(key) || settled.has(key)) continue;
-        const attempt = this.#dial(seed.hostname, seed.port, undefined).then(
-          (ok) => {
-            if (ok) settled.add(key);
-            // A refused or failed seed counts once we are in through another.
-            else if (this.#join?.seedLinked) settled.add(key);
-          },
-          (error) => {
-            if (error instanceof MeshJoinError) this.#join?.done.reject(error);
-          },
-        ).finally(() => {
-          attempts.delete(key);
-          if (this.#join && settled.size === seeds.length) {
-            this.#join.seedsSettled = true;
-            this.#checkJoined();
-          }
-        });
-        attempts.set(key, attempt);
-      }
-      if (settled.size === seeds.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await Promise.allSettled(attempts.values());
-  }
-
   #checkJoined(): void {
-    const join = this.#join;
-    if (!join || !join.seedLinked || !join.heardMembers || !join.seedsSettled) return;
-    for (const member of this.#members.values()) {
-      if (member.left || member.link) continue;
-      if (!this.#members.dialable(member)) continue;
-      // Only heard of, second hand: not worth holding the join for.
-      if (!member.verified && member.heard) continue;
-      if (member.pending || !member.attempted) return;
-    }
-    join.done.resolve();
+    this.#join?.check(this.#members.values(), (member) => this.#members.dialable(member as Member));
   }
 
   // ---- connections ------------------------------------------------------
@@ -612,51 +528,21 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   async #accept(conn: ByteConnection): Promise<void> {
     this.#handshakes.add(conn);
     this.#accepting.admit(conn);
-    let member: Member | undefined;
     let claimedId: string | undefined;
-    let claimed = false;
-    const full = (member: Member | undefined): Rejection | undefined =>
-      !member?.verified && this.#members.verifiedCount() >= this.#options.maxMembers
-        ? { code: "ERR_MESH_FULL", message: "Too many members" }
-        : undefined;
     try {
       const done = await this.#handshaker.accept(conn, {
         holdsSlot: () => this.#accepting.has(conn),
         isClosed: () => this.#closed,
         admit: (hello) => {
-          if (this.#members.nameHeld(hello.name, hello.id)) {
-            return { code: "ERR_NAME_TAKEN", message: `Name "${hello.name}" is already taken` };
-          }
-          member = this.#members.get(hello.id);
-          if (member?.pending === "accept" || this.#acceptingIds.has(hello.id)) {
-            return { code: "ERR_DUPLICATE", message: "A connection is being set up already" };
-          }
-          if (member?.link?.open && !member.suspect) {
-            // The live connection stays: a second one for a live id is either a
-            // stale redial or someone claiming that id.
-            return { code: "ERR_DUPLICATE", message: "A connection to this member is up" };
-          }
-          if (member?.pending === "dial" && this.id < hello.id) {
-            // Simultaneous dials: the connection dialled by the lower id is kept.
-            return {
-              code: "ERR_DUPLICATE",
-              message: "Keeping the connection dialled by the lower id",
-            };
-          }
-          const refusal = full(member);
-          if (refusal) return refusal;
-          // A member slot is taken only once the handshake is done: until then
-          // the id is merely reserved against a second handshake for it.
-          if (member) member.pending = "accept";
-          this.#acceptingIds.add(hello.id);
-          claimedId = hello.id;
-          claimed = true;
+          const refusal = this.#members.admitHello(hello.id, hello.name);
+          if (!refusal) claimedId = hello.id;
+          return refusal;
         },
-        confirm: (hello) => full(member = this.#members.get(hello.id)),
+        confirm: (hello) => this.#members.refuseWhenFull(hello.id),
       });
       if (!done) return;
       const { id, name, host, port } = done.peer;
-      if (!member) member = this.#members.add(id, name, host, port, 0, false);
+      const member = this.#members.get(id) ?? this.#members.add(id, name, host, port, 0, false);
       member.name = name;
       member.host = host;
       member.port = port;
@@ -672,8 +558,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     } finally {
       this.#handshakes.delete(conn);
       this.#accepting.release(conn);
-      if (claimedId) this.#acceptingIds.delete(claimedId);
-      if (claimed && member?.pending === "accept") member.pending = undefined;
+      if (claimedId) this.#members.endAccept(claimedId);
     }
   }
 
@@ -734,10 +619,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         if (error instanceof Refusal) this.#refusedDial(to, error.reject);
         else this.#dialFailed(to);
       }
-      if (error instanceof Refusal && endsJoin(error.reject.code)) {
-        const refusal = refused(error.reject);
-        if (this.#join) this.#join.done.reject(refusal);
-        throw refusal;
+      const ending = joinEnding(error);
+      if (ending) {
+        this.#join?.done.reject(ending);
+        throw ending;
       }
       return false;
     } finally {
@@ -750,7 +635,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (reject.code === "ERR_DUPLICATE") {
       // The other side's connection is being set up; look again soon in
       // case that one fails.
-      member.nextDialAt = now + Math.min(this.#options.handshakeTimeout, 250 + Math.random() * 250);
+      member.nextDialAt = nextDialAfterDuplicate(now, this.#options.handshakeTimeout);
       return;
     }
     if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
@@ -772,11 +657,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     member.pending = undefined;
     member.attempted = true;
     member.failures++;
-    const backoff = Math.min(
+    member.nextDialAt = nextDialAfterFailure(
+      performance.now(),
+      member.failures,
       this.#options.reconnectInterval,
-      100 * 2 ** Math.min(member.failures, 10),
     );
-    member.nextDialAt = performance.now() + backoff * (0.75 + Math.random() * 0.5);
     this.#checkJoined();
   }
 
@@ -1059,34 +944,18 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   // ---- helpers ----------------------------------------------------------
 
-  #checkSize(size: number): void {
-    if (size > this.#options.maxMessageSize) {
-      throw new MeshMessageTooLargeError(size, this.#options.maxMessageSize);
-    }
-  }
-
   #encodeParts(
     type: string,
     content: unknown,
     explicit: boolean,
   ): { type: Uint8Array; encoded: EncodedContent } {
     if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
-    checkString(type, "Message type");
-    if (explicit && content === undefined) {
-      throw new MeshContentError(
-        "ERR_INVALID_CONTENT",
-        "Content is undefined (leave the argument out to send no content)",
-      );
-    }
-    const type_ = encodeType(type);
-    const encoded = encodeContent(content);
-    this.#checkSize(type_.length + encoded.body.length);
-    return { type: type_, encoded };
+    return encodeUserMessage(type, content, explicit, this.#options.maxMessageSize);
   }
 
   #encodeMessage(type: string, content: unknown, explicit: boolean): Uint8Array {
-    const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
-    return encodeMessage(type_, encoded);
+    const { type: typeBytes, encoded } = this.#encodeParts(type, content, explicit);
+    return encodeMessage(typeBytes, encoded);
   }
 
   #linkTo(peerId: string): Link {
