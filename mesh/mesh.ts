@@ -20,10 +20,9 @@ import {
 import { DIAL_GRACE, type Member as MeshMember, Membership } from "./_membership.ts";
 import { HandshakeSlots } from "./_handshake_slots.ts";
 import { checkString } from "./_content.ts";
-import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
+import { decodeStateFrame, stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
   decodeContent,
-  decodeJsonBody,
   decodeMembersFrame,
   decodeMessage,
   decodeReject,
@@ -37,7 +36,6 @@ import {
   encodeUserMessage,
   forEachFrame,
   FRAME_OVERHEAD,
-  isWireStateEntry,
   KIND_BATCH,
   KIND_CLOSE,
   KIND_LEAVE,
@@ -126,7 +124,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #stateFrameLimit: number;
   /** Inbound connections in their handshake (bounded; they hold no member slot). */
   #accepting: HandshakeSlots<ByteConnection>;
-  #secret?: string;
   #tls: { cert?: string; key?: string; caCerts?: string[] };
   #listener: FramedListener<Uint8Array, Uint8Array>;
   #addr: MeshAddress;
@@ -182,7 +179,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       this.#connectionError(error, conn);
       this.#handshaker.refuse(conn, "ERR_HANDSHAKE_LIMIT", error.message);
     });
-    this.#secret = secret;
     this.#tls = { cert, key, caCerts };
     this.id = newMemberId();
     this.name = name;
@@ -784,11 +780,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         return;
       }
       case KIND_STATE: {
-        const body = decodeJsonBody(frame, 1, this.#stateFrameLimit) as { entries?: unknown };
-        if (!Array.isArray(body?.entries) || !body.entries.every(isWireStateEntry)) {
-          throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed STATE frame");
-        }
-        this.state.merge(body.entries as WireStateEntry[]);
+        this.state.merge(decodeStateFrame(frame, this.#stateFrameLimit));
         return;
       }
       case KIND_LEAVE:
