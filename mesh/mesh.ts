@@ -5,20 +5,19 @@
  * @module
  */
 
-import { connect, listen } from "../framed/mod.ts";
+import { listen } from "../framed/mod.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import type { FramedListener } from "../framed/mod.ts";
 import { newMemberId } from "./_auth.ts";
 import {
   type ByteConnection,
   destroyConnection,
-  Link,
+  type Link,
   LinkClosedByPeer,
   type LinkLimits,
   peerFault,
 } from "./_link.ts";
 import { DIAL_GRACE, type Member as MeshMember, Membership } from "./_membership.ts";
-import { HandshakeSlots } from "./_handshake_slots.ts";
 import { checkString } from "./_content.ts";
 import { decodeStateFrame, stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
@@ -64,13 +63,9 @@ import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
 import { Inbox } from "./_inbox.ts";
 import { Join } from "./_join.ts";
-import { Handshaker, joinEnding, Refusal } from "./_handshake.ts";
-import {
-  FailureDetector,
-  nextDialAfterDuplicate,
-  nextDialAfterFailure,
-  TICK,
-} from "./_failure_detector.ts";
+import { Handshaker } from "./_handshake.ts";
+import { Connector } from "./_connector.ts";
+import { FailureDetector, TICK } from "./_failure_detector.ts";
 import { PendingRequests, RequestHandlers } from "./_requests.ts";
 import type { MeshOptions } from "./options.ts";
 import type {
@@ -123,8 +118,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #linkLimits: LinkLimits;
   #stateFrameLimit: number;
   /** Inbound connections in their handshake (bounded; they hold no member slot). */
-  #accepting: HandshakeSlots<ByteConnection>;
-  #tls: { cert?: string; key?: string; caCerts?: string[] };
   #listener: FramedListener<Uint8Array, Uint8Array>;
   #addr: MeshAddress;
   #advertiseHost: string;
@@ -136,8 +129,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
   #handlers: RequestHandlers;
   #inbox: Inbox<MeshMessage>;
-  #handshakes = new Set<ByteConnection>();
-  #handshaker: Handshaker;
+  #connector: Connector;
   #tasks = new Set<Promise<unknown>>();
   #closed = false;
   #leaving: Promise<void> | undefined;
@@ -171,15 +163,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       track: (task) => this.#track(task),
     });
     this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
-    this.#accepting = new HandshakeSlots(this.#options.maxPendingHandshakes, (conn) => {
-      const error = new MeshLimitError(
-        "ERR_HANDSHAKE_LIMIT",
-        `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
-      );
-      this.#connectionError(error, conn);
-      this.#handshaker.refuse(conn, "ERR_HANDSHAKE_LIMIT", error.message);
-    });
-    this.#tls = { cert, key, caCerts };
     this.id = newMemberId();
     this.name = name;
     this.state = new MeshState(this.id, (entries) => this.#publishState(entries), {
@@ -224,7 +207,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       },
       onLeft: (member) => this.#dropPeer(member, "leave"),
     });
-    this.#handshaker = new Handshaker({
+    const handshaker = new Handshaker({
       id: this.id,
       name,
       host: this.#advertiseHost,
@@ -237,6 +220,23 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         return () => clearTimeout(timer);
       },
       track: (task) => this.#track(task),
+    });
+    this.#connector = new Connector({
+      handshaker,
+      members: this.#members,
+      linkLimits: this.#linkLimits,
+      handshakeTimeout: settings.handshakeTimeout,
+      reconnectInterval: settings.reconnectInterval,
+      maxPendingHandshakes: settings.maxPendingHandshakes,
+      caCerts,
+      signal: this.#abort.signal,
+      isClosed: () => this.#closed,
+      track: (task) => this.#track(task),
+      established: (member, link) => this.#established(member, link),
+      connectionError: (error, conn, peerId) => this.#connectionError(error, conn, peerId),
+      replaced: (member) => this.#forget(member, "replaced"),
+      dialEnded: () => this.#checkJoined(),
+      joinFailed: (error) => this.#join?.done.reject(error),
     });
     this.#signal = signal;
     this.#detector = new FailureDetector(settings, performance.now());
@@ -468,7 +468,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#signal?.addEventListener("abort", onAbort, { once: true });
     if (this.#signal?.aborted) onAbort();
     this.#track(join.dialSeeds(
-      (seed) => this.#dial(seed.hostname, seed.port, undefined),
+      (seed) => this.#connector.dial(seed.hostname, seed.port, undefined),
       () => this.#closed,
       () => this.#checkJoined(),
     ));
@@ -496,7 +496,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
           destroyConnection(conn);
           continue;
         }
-        this.#track(this.#accept(conn));
+        this.#track(this.#connector.accept(conn));
       }
     } catch {
       // The listener closed.
@@ -519,146 +519,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       ...(peerId ? { peerId } : {}),
     };
     this.dispatchEvent(new CustomEvent("connectionerror", { detail }));
-  }
-
-  async #accept(conn: ByteConnection): Promise<void> {
-    this.#handshakes.add(conn);
-    this.#accepting.admit(conn);
-    let claimedId: string | undefined;
-    try {
-      const done = await this.#handshaker.accept(conn, {
-        holdsSlot: () => this.#accepting.has(conn),
-        isClosed: () => this.#closed,
-        admit: (hello) => {
-          const refusal = this.#members.admitHello(hello.id, hello.name);
-          if (!refusal) claimedId = hello.id;
-          return refusal;
-        },
-        confirm: (hello) => this.#members.refuseWhenFull(hello.id),
-      });
-      if (!done) return;
-      const { id, name, host, port } = done.peer;
-      const member = this.#members.get(id) ?? this.#members.add(id, name, host, port, 0, false);
-      member.name = name;
-      member.host = host;
-      member.port = port;
-      this.#handshakes.delete(conn);
-      this.#accepting.release(conn);
-      this.#established(
-        member,
-        new Link(conn, done.reader, false, this.#linkLimits, done.sendMac, done.receiveMac),
-      );
-    } catch (error) {
-      this.#connectionError(error, conn, claimedId);
-      destroyConnection(conn);
-    } finally {
-      this.#handshakes.delete(conn);
-      this.#accepting.release(conn);
-      if (claimedId) this.#members.endAccept(claimedId);
-    }
-  }
-
-  /**
-   * Dials a member (or a seed when `to` is undefined). Resolves `true` when
-   * a link was set up, `false` when the attempt failed harmlessly; rejects
-   * with `MeshJoinError` when refused for a reason that ends a join.
-   */
-  async #dial(hostname: string, port: number, to: Member | undefined): Promise<boolean> {
-    if (to) to.pending = "dial";
-    let conn: ByteConnection | undefined;
-    try {
-      conn = await connect({
-        hostname,
-        port,
-        framing: "length",
-        sendType: "bytes",
-        receiveType: "bytes",
-        maxMessageSize: WIRE_FRAME_LIMIT,
-        connectTimeout: this.#options.handshakeTimeout,
-        reconnect: false,
-        signal: this.#abort.signal,
-        ...(this.#tls.caCerts ? { caCerts: this.#tls.caCerts, tls: true } : {}),
-      });
-    } catch {
-      if (to) this.#dialFailed(to);
-      return false;
-    }
-    if (this.#closed) {
-      destroyConnection(conn);
-      if (to) to.pending = undefined;
-      return false;
-    }
-    this.#handshakes.add(conn);
-    try {
-      const done = await this.#handshaker.dial(conn, hostname, to?.id, {
-        isClosed: () => this.#closed,
-        nameFree: (name, id) => !this.#members.nameHeld(name, id),
-      });
-      const { id, name, host, port } = done.peer;
-      let member = this.#members.get(id);
-      if (!member) member = this.#members.add(id, name, host, port, 0);
-      if (to && to !== member) to.pending = undefined;
-      member.name = name;
-      member.host = host;
-      member.port = port;
-      this.#handshakes.delete(conn);
-      this.#established(
-        member,
-        new Link(conn, done.reader, true, this.#linkLimits, done.sendMac, done.receiveMac),
-      );
-      return true;
-    } catch (error) {
-      this.#connectionError(error, conn, to?.id);
-      destroyConnection(conn);
-      if (to) {
-        to.pending = undefined;
-        if (error instanceof Refusal) this.#refusedDial(to, error.reject);
-        else this.#dialFailed(to);
-      }
-      const ending = joinEnding(error);
-      if (ending) {
-        this.#join?.done.reject(ending);
-        throw ending;
-      }
-      return false;
-    } finally {
-      this.#handshakes.delete(conn);
-    }
-  }
-
-  #refusedDial(member: Member, reject: Reject): void {
-    const now = performance.now();
-    if (reject.code === "ERR_DUPLICATE") {
-      // The other side's connection is being set up; look again soon in
-      // case that one fails.
-      member.nextDialAt = nextDialAfterDuplicate(now, this.#options.handshakeTimeout);
-      return;
-    }
-    if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
-      // The member is gone: its address now belongs to someone else.
-      if (!member.verified) return this.#members.dropUnverified(member, member.vouched === true);
-      this.#forget(member, "replaced");
-      return;
-    }
-    this.#dialFailed(member);
-  }
-
-  #dialFailed(member: Member): void {
-    if (!member.verified) {
-      // Gossip about a member nobody can reach: it never takes a slot.
-      this.#members.dropUnverified(member, member.vouched === true);
-      this.#checkJoined();
-      return;
-    }
-    member.pending = undefined;
-    member.attempted = true;
-    member.failures++;
-    member.nextDialAt = nextDialAfterFailure(
-      performance.now(),
-      member.failures,
-      this.#options.reconnectInterval,
-    );
-    this.#checkJoined();
   }
 
   #established(member: Member, link: Link): void {
@@ -903,7 +763,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
           this.#members.remove(member);
           break;
         case "dial":
-          this.#track(this.#dial(member.host, member.port, member).catch(() => {}));
+          this.#track(this.#connector.dial(member.host, member.port, member).catch(() => {}));
           break;
       }
     }
@@ -918,7 +778,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (heartbeat && linked.length === 0 && this.#peers.size === 0 && !this.#join) {
       // Alone: knock on the seeds again (a healed partition, a restarted mesh).
       for (const seed of this.#options.seeds) {
-        this.#track(this.#dial(seed.hostname, seed.port, undefined).catch(() => false));
+        this.#track(this.#connector.dial(seed.hostname, seed.port, undefined).catch(() => false));
       }
     }
   }
@@ -985,7 +845,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
     this.#requests.failAll(reason);
     this.#inbox.end();
-    for (const conn of this.#handshakes) destroyConnection(conn);
+    this.#connector.destroyAll();
     // Give each peer a moment to read LEAVE and hang up first, so the goodbye
     // is not lost to a reset.
     await Promise.all(links.map((link) => link.finish(1000)));
