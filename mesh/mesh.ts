@@ -13,58 +13,37 @@ import {
   type ByteConnection,
   destroyConnection,
   type Link,
-  LinkClosedByPeer,
   type LinkLimits,
   peerFault,
 } from "./_link.ts";
 import { DIAL_GRACE, type Member as MeshMember, Membership } from "./_membership.ts";
 import { checkString } from "./_content.ts";
-import { decodeStateFrame, stateFrameLimit, stateFrames } from "./_state_sync.ts";
+import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
-  decodeContent,
-  decodeMembersFrame,
-  decodeMessage,
-  decodeReject,
-  decodeReply,
-  decodeTime,
   type EncodedContent,
   encodeMembersFrame,
   encodeMessage,
   encodeSignal,
   encodeTime,
   encodeUserMessage,
-  forEachFrame,
   FRAME_OVERHEAD,
-  KIND_BATCH,
-  KIND_CLOSE,
   KIND_LEAVE,
-  KIND_MEMBERS,
-  KIND_MSG,
   KIND_PING,
   KIND_PONG,
-  KIND_REPLY,
-  KIND_REQUEST,
-  KIND_STATE,
   MEMBER_LEFT,
   MEMBERS_PER_FRAME,
-  type Reject,
   WIRE_FRAME_LIMIT,
   type WireMember,
   type WireStateEntry,
 } from "./_protocol.ts";
-import {
-  MeshContentError,
-  MeshLimitError,
-  MeshOptionError,
-  MeshPeerError,
-  MeshProtocolError,
-} from "./errors.ts";
+import { MeshContentError, MeshLimitError, MeshOptionError, MeshPeerError } from "./errors.ts";
 import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
 import { Inbox } from "./_inbox.ts";
 import { Join } from "./_join.ts";
 import { Handshaker } from "./_handshake.ts";
 import { Connector } from "./_connector.ts";
+import { dispatchFrame, type FrameHandler } from "./_dispatch.ts";
 import { FailureDetector, TICK } from "./_failure_detector.ts";
 import { PendingRequests, RequestHandlers } from "./_requests.ts";
 import type { MeshOptions } from "./options.ts";
@@ -566,6 +545,32 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   }
 
   async #readLoop(member: Member, link: Link): Promise<void> {
+    const handler: FrameHandler = {
+      message: (type, content) => this.#deliver(member, type, content),
+      request: (id, type, enc, body) =>
+        this.#handlers.answer(link, member.peer!, id, type, enc, body),
+      reply: (reply) => this.#requests.settle(member.id, reply),
+      ping: (time) => link.post(encodeTime(KIND_PONG, time)),
+      pong: (time) => {
+        const rtt = performance.now() - time;
+        if (rtt >= 0) link.rtt = Number.isNaN(link.rtt) ? rtt : link.rtt * 0.8 + rtt * 0.2;
+      },
+      members: (entries) => {
+        this.#members.merge(member, entries);
+        // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
+        // (the first list on a link is the whole list: see #established).
+        if (this.#join && member.link === link && entries.length < MEMBERS_PER_FRAME) {
+          this.#join.heardMembers = true;
+          this.#checkJoined();
+        }
+      },
+      state: (entries) => this.state.merge(entries),
+      leave: () => link.leaving = true,
+      close: (reason) => {
+        link.remoteClose = `${String(reason?.code)}: ${String(reason?.message)}`;
+        link.leaving = false;
+      },
+    };
     let error: unknown;
     try {
       while (true) {
@@ -574,11 +579,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         if (frame === null) break;
         member.lastHeard = link.lastHeard;
         if (member.suspect) member.suspect = false;
-        if (frame[0] === KIND_BATCH) {
-          forEachFrame(frame, (inner) => this.#onFrame(member, link, inner));
-        } else {
-          this.#onFrame(member, link, frame);
-        }
+        dispatchFrame(frame, handler, this.#stateFrameLimit);
         if (link.leaving) break;
       }
     } catch (e) {
@@ -594,68 +595,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       this.#connectionError(fault, link.conn, member.id);
     }
     this.#linkClosed(member, link, error);
-  }
-
-  #onFrame(member: Member, link: Link, frame: Uint8Array): void {
-    switch (frame[0]) {
-      case KIND_MSG: {
-        const message = decodeMessage(frame);
-        this.#deliver(member, message.type, decodeContent(message.enc, message.body));
-        return;
-      }
-      case KIND_REQUEST: {
-        const message = decodeMessage(frame);
-        this.#handlers.answer(
-          link,
-          member.peer!,
-          message.requestId!,
-          message.type,
-          message.enc,
-          message.body,
-        );
-        return;
-      }
-      case KIND_REPLY: {
-        this.#requests.settle(member.id, decodeReply(frame));
-        return;
-      }
-      case KIND_PING:
-        link.post(encodeTime(KIND_PONG, decodeTime(frame)));
-        return;
-      case KIND_PONG: {
-        const rtt = performance.now() - decodeTime(frame);
-        if (rtt >= 0) link.rtt = Number.isNaN(link.rtt) ? rtt : link.rtt * 0.8 + rtt * 0.2;
-        return;
-      }
-      case KIND_MEMBERS: {
-        const body = decodeMembersFrame(frame);
-        this.#members.merge(member, body);
-        // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
-        // (the first list on a link is the whole list: see #established).
-        const ended = body.length < MEMBERS_PER_FRAME;
-        if (this.#join && member.link === link && ended) {
-          this.#join.heardMembers = true;
-          this.#checkJoined();
-        }
-        return;
-      }
-      case KIND_STATE: {
-        this.state.merge(decodeStateFrame(frame, this.#stateFrameLimit));
-        return;
-      }
-      case KIND_LEAVE:
-        link.leaving = true;
-        return;
-      case KIND_CLOSE: {
-        // The peer closes this link because of something we did (a limit).
-        const body = decodeReject(frame) as Partial<Reject>;
-        link.remoteClose = `${String(body?.code)}: ${String(body?.message)}`;
-        link.leaving = false;
-        throw new LinkClosedByPeer();
-      }
-      default:
-        throw new MeshProtocolError("ERR_INVALID_FRAME", `Unknown frame kind ${frame[0]}`);
-    }
   }
 
   #deliver(member: Member, type: string, content: unknown): void {
