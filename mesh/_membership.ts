@@ -284,6 +284,26 @@ export class Membership<L extends MemberLink> {
     if (member?.pending === "accept") member.pending = undefined;
   }
 
+  /**
+   * `member`'s link ended: when it said LEAVE, it has left (and the news is
+   * flooded); else it is dialled again at once, or after
+   * `reconnectInterval` when `pause` (we closed it for the peer's fault),
+   * and the higher id of the pair leaves the first try to the lower one.
+   */
+  linkLost(member: Member<L>, leaving: boolean, pause: number): void {
+    const now = this.#options.now();
+    if (leaving) {
+      member.left = true;
+      member.beatAt = now;
+      this.flood(member, MEMBER_LEFT);
+      return;
+    }
+    member.attempted = true;
+    member.failures = 0;
+    member.nextDialAt = now + pause;
+    if (this.#options.self.id > member.id) member.waitUntil = now + DIAL_GRACE;
+  }
+
   /** Queues `member`'s entry in `state` to be flooded to every linked member. */
   flood(member: Member<L>, state: MemberState): void {
     this.#floodQueue.set(member.id, wireEntry(member, state));

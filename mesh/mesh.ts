@@ -16,7 +16,7 @@ import {
   type LinkLimits,
   peerFault,
 } from "./_link.ts";
-import { DIAL_GRACE, type Member as MeshMember, Membership } from "./_membership.ts";
+import { type Member as MeshMember, Membership } from "./_membership.ts";
 import { checkString } from "./_content.ts";
 import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
@@ -30,7 +30,6 @@ import {
   KIND_LEAVE,
   KIND_PING,
   KIND_PONG,
-  MEMBER_LEFT,
   MEMBERS_PER_FRAME,
   WIRE_FRAME_LIMIT,
   type WireMember,
@@ -59,6 +58,16 @@ import type {
 import { advertisedAddress, type MeshSettings, meshSettings, sameFamilies } from "./_settings.ts";
 
 type Member = MeshMember<Link>;
+
+/** The real clock and timers, for the pieces that take them injected. */
+const TIMERS = {
+  now: (): number => performance.now(),
+  after: (ms: number, fn: () => void): () => void => {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+  sleep: (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 const CONSTRUCT = Symbol("Mesh");
 let createMesh: (options: MeshOptions) => Mesh;
@@ -175,7 +184,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       maxUnverifiedMembers: settings.maxUnverifiedMembers,
       maxUnreachableMembers: settings.maxUnreachableMembers,
       allowAddress: allow,
-      now: () => performance.now(),
+      now: TIMERS.now,
       onSourceCutOff: (offender) => {
         const error = new MeshLimitError(
           "ERR_MEMBER_LIMIT",
@@ -193,11 +202,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       port: this.#addr.port,
       secret,
       timeout: settings.handshakeTimeout,
-      now: () => performance.now(),
-      after: (ms, fn) => {
-        const timer = setTimeout(fn, ms);
-        return () => clearTimeout(timer);
-      },
+      now: TIMERS.now,
+      after: TIMERS.after,
       track: (task) => this.#track(task),
     });
     this.#connector = new Connector({
@@ -436,13 +442,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   async #start(): Promise<void> {
     const { seeds, timeout } = this.#options;
     if (seeds.length === 0) return;
-    const join = this.#join = new Join(seeds, timeout, {
-      after: (ms, fn) => {
-        const timer = setTimeout(fn, ms);
-        return () => clearTimeout(timer);
-      },
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    });
+    const join = this.#join = new Join(seeds, timeout, TIMERS);
     const onAbort = () => join.done.reject(this.#signal!.reason);
     this.#signal?.addEventListener("abort", onAbort, { once: true });
     if (this.#signal?.aborted) onAbort();
@@ -613,21 +613,12 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       () => new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
     );
     if (this.#closed) return;
-    if (link.leaving) {
-      member.left = true;
-      member.beatAt = performance.now();
-      this.#members.flood(member, MEMBER_LEFT);
-      this.#dropPeer(member, "leave");
-      return;
-    }
     // Lost without a goodbye: reconnect at once (after a pause when we
     // closed it for the peer's fault); the failure detector declares it dead
     // if that keeps failing for deadTimeout.
-    member.attempted = true;
-    member.failures = 0;
-    member.nextDialAt = performance.now() +
-      (link.closing || peerFault(error) ? this.#options.reconnectInterval : 0);
-    if (this.id > member.id) member.waitUntil = performance.now() + DIAL_GRACE;
+    const pause = link.closing || peerFault(error) ? this.#options.reconnectInterval : 0;
+    this.#members.linkLost(member, link.leaving, pause);
+    if (link.leaving) this.#dropPeer(member, "leave");
   }
 
   #dropPeer(member: Member, reason: MeshLeaveReason): void {
