@@ -10,12 +10,18 @@
 
 import { connect } from "../framed/mod.ts";
 import { type MeshJoinError, MeshLimitError } from "./errors.ts";
-import { type ByteConnection, destroyConnection, Link, type LinkLimits } from "./_link.ts";
+import {
+  type ByteConnection,
+  destroyConnection,
+  Link,
+  type LinkLimits,
+  WIRE_FRAMING,
+} from "./_link.ts";
 import type { Member as TableMember, Membership } from "./_membership.ts";
 import { type Handshaker, joinEnding, Refusal } from "./_handshake.ts";
 import { HandshakeSlots } from "./_handshake_slots.ts";
 import { nextDialAfterDuplicate, nextDialAfterFailure } from "./_failure_detector.ts";
-import { type Reject, WIRE_FRAME_LIMIT } from "./_protocol.ts";
+import type { Reject } from "./_protocol.ts";
 
 type Member = TableMember<Link>;
 
@@ -124,10 +130,7 @@ export class Connector {
       conn = await connect({
         hostname,
         port,
-        framing: "length",
-        sendType: "bytes",
-        receiveType: "bytes",
-        maxMessageSize: WIRE_FRAME_LIMIT,
+        ...WIRE_FRAMING,
         connectTimeout: this.#options.handshakeTimeout,
         reconnect: false,
         signal: this.#options.signal,

@@ -17,6 +17,7 @@ import {
   FRAGMENT_SIZE,
   KIND_CLOSE,
   KIND_FRAGMENT,
+  WIRE_FRAME_LIMIT,
 } from "./_protocol.ts";
 
 /** Bounds of one link. */
@@ -58,6 +59,19 @@ interface Batch {
 export const STALL_MS = 500;
 /** Bytes waiting above which a fan-out does not wait for a peer either. */
 export const FANOUT_HIGH_WATER = 1024 * 1024;
+
+/**
+ * The `framed/` options of every mesh connection, dialled or accepted:
+ * length-framed bytes, and a frame limit small in every phase (larger
+ * frames travel in pieces, see _fragment.ts), so nobody makes a member
+ * buffer more than that before authenticating.
+ */
+export const WIRE_FRAMING = {
+  framing: "length",
+  sendType: "bytes",
+  receiveType: "bytes",
+  maxMessageSize: WIRE_FRAME_LIMIT,
+} as const;
 
 /** The peer sent CLOSE: the link ends without a fault of the peer's. */
 export class LinkClosedByPeer extends Error {}

@@ -15,6 +15,7 @@ import {
   type Link,
   type LinkLimits,
   peerFault,
+  WIRE_FRAMING,
 } from "./_link.ts";
 import { type Member as MeshMember, Membership } from "./_membership.ts";
 import { checkString } from "./_content.ts";
@@ -31,7 +32,6 @@ import {
   KIND_PING,
   KIND_PONG,
   MEMBERS_PER_FRAME,
-  WIRE_FRAME_LIMIT,
   type WireMember,
   type WireStateEntry,
 } from "./_protocol.ts";
@@ -162,12 +162,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#listener = listen({
       hostname,
       port,
-      framing: "length",
-      sendType: "bytes",
-      receiveType: "bytes",
-      // Small in every phase: larger frames travel in pieces (see _fragment.ts),
-      // so nobody makes us buffer more than this before authenticating.
-      maxMessageSize: WIRE_FRAME_LIMIT,
+      ...WIRE_FRAMING,
       cert,
       key,
     });
