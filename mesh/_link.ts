@@ -7,7 +7,7 @@
 
 import type { FramedConnection } from "../framed/mod.ts";
 import type { FrameMac } from "./_auth.ts";
-import { MeshLimitError, MeshProtocolError } from "./errors.ts";
+import { MeshLimitError, MeshMessageTooLargeError, MeshProtocolError } from "./errors.ts";
 import { fragment, Reassembler } from "./_fragment.ts";
 import {
   BATCH_BYTES,
@@ -17,6 +17,7 @@ import {
   FRAGMENT_SIZE,
   KIND_CLOSE,
   KIND_FRAGMENT,
+  WIRE_FRAME_LIMIT,
 } from "./_protocol.ts";
 
 /** Bounds of one link. */
@@ -59,8 +60,43 @@ export const STALL_MS = 500;
 /** Bytes waiting above which a fan-out does not wait for a peer either. */
 export const FANOUT_HIGH_WATER = 1024 * 1024;
 
+/**
+ * The `framed/` options of every mesh connection, dialled or accepted:
+ * length-framed bytes, and a frame limit small in every phase (larger
+ * frames travel in pieces, see _fragment.ts), so nobody makes a member
+ * buffer more than that before authenticating.
+ */
+export const WIRE_FRAMING = {
+  framing: "length",
+  sendType: "bytes",
+  receiveType: "bytes",
+  maxMessageSize: WIRE_FRAME_LIMIT,
+} as const;
+
+/** The peer sent CLOSE: the link ends without a fault of the peer's. */
+export class LinkClosedByPeer extends Error {}
+
+/**
+ * The typed error to report when `error` is the peer's fault (it went over
+ * a limit or sent something invalid); `undefined` for ordinary ends.
+ */
+export function peerFault(error: unknown): (Error & { code: string }) | undefined {
+  if (
+    error instanceof MeshProtocolError || error instanceof MeshLimitError ||
+    error instanceof MeshMessageTooLargeError
+  ) return error;
+  const framed = error as { name?: string; code?: unknown; size?: number; limit?: number };
+  if (framed?.code === "ERR_MESSAGE_TOO_LARGE" && typeof framed.size === "number") {
+    return new MeshMessageTooLargeError(framed.size, framed.limit ?? 0);
+  }
+  return undefined;
+}
+
 /** Closes a framed connection at once, dropping anything unsent. */
-export function destroyConnection(conn: ByteConnection, reason?: unknown): void {
+export function destroyConnection(
+  conn: { readonly writable: WritableStream<Uint8Array> },
+  reason?: unknown,
+): void {
   conn.writable.abort(reason ?? new DOMException("Connection dropped", "AbortError")).catch(
     () => {},
   );

@@ -29,8 +29,8 @@
  * @module
  */
 
-import { checkJson } from "./_content.ts";
-import { MeshContentError, MeshProtocolError } from "./errors.ts";
+import { checkJson, checkString } from "./_content.ts";
+import { MeshContentError, MeshMessageTooLargeError, MeshProtocolError } from "./errors.ts";
 import type { MeshStateEntry } from "./state.ts";
 
 /** Protocol version carried in HELLO; a mismatch is refused. */
@@ -96,12 +96,39 @@ export const BATCH_FRAME_LIMIT = 16 * 1024;
 export const FRAME_OVERHEAD = MAX_TYPE_LENGTH + 64;
 
 /**
- * Member entry as gossiped: id, name, hostname, port, heartbeat counter,
- * state: 0 connected to the sender, which dialled its address (vouches for
- * it); 1 left; 2 connected to the sender, address not dialled; 3 heard of
- * from a member that vouched for it (passed on once, never further).
+ * Member entry states on the wire: connected to the sender, which dialled
+ * its address (the sender vouches for it); left; connected to the sender,
+ * which did not dial it (address not vouched for); heard of from a member
+ * that vouched for it (passed on once, never further).
  */
-export type WireMember = [string, string, string, number, number, 0 | 1 | 2 | 3];
+export const MEMBER_LIVE = 0;
+/** See {@linkcode MEMBER_LIVE}. */
+export const MEMBER_LEFT = 1;
+/** See {@linkcode MEMBER_LIVE}. */
+export const MEMBER_LINKED = 2;
+/** See {@linkcode MEMBER_LIVE}. */
+export const MEMBER_HEARD = 3;
+/** One of the member entry states above. */
+export type MemberState = 0 | 1 | 2 | 3;
+
+/** A member entry as gossiped in MEMBERS frames. */
+export interface WireMember {
+  id: string;
+  name: string;
+  /** Host to dial it at ("" when the sender does not know it). */
+  host: string;
+  port: number;
+  /** Its heartbeat counter. */
+  beat: number;
+  state: MemberState;
+}
+
+/** How a {@linkcode WireMember} travels: `[id, name, host, port, beat, state]`. */
+export type WireMemberTuple = [string, string, string, number, number, MemberState];
+
+/** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
+export const MEMBERS_PER_FRAME = 256;
+
 /** State entry as replicated: key, clock, node id, deleted flag, value. */
 export type WireStateEntry = MeshStateEntry;
 
@@ -124,9 +151,40 @@ export interface Ack {
   nonce: string;
 }
 
+/** Why a handshake is refused (REJECT frames). */
+export type RejectCode =
+  | "ERR_INVALID_FRAME"
+  | "ERR_PROTOCOL_VERSION"
+  | "ERR_BAD_SECRET"
+  | "ERR_MESH_CLOSED"
+  | "ERR_SELF"
+  | "ERR_WRONG_PEER"
+  | "ERR_NAME_TAKEN"
+  | "ERR_DUPLICATE"
+  | "ERR_DUPLICATE_NAME"
+  | "ERR_MESH_FULL"
+  | "ERR_HANDSHAKE_LIMIT";
+
+/** A REJECT frame's body (the code is the peer's word: any string may come). */
 export interface Reject {
-  code: string;
+  code: RejectCode | (string & Record<never, never>);
   message: string;
+  /** The refusing member's id (`ERR_WRONG_PEER`). */
+  id?: string;
+}
+
+/** Refusals that end a join: retrying cannot help. */
+export type JoinEndingCode = "ERR_NAME_TAKEN" | "ERR_BAD_SECRET" | "ERR_PROTOCOL_VERSION";
+
+const JOIN_ENDING: ReadonlySet<string> = new Set<JoinEndingCode>([
+  "ERR_NAME_TAKEN",
+  "ERR_BAD_SECRET",
+  "ERR_PROTOCOL_VERSION",
+]);
+
+/** Whether a refusal with `code` ends a join (name taken, wrong secret, wrong version). */
+export function endsJoin(code: string): code is JoinEndingCode {
+  return JOIN_ENDING.has(code);
 }
 
 const encoder = new TextEncoder();
@@ -247,6 +305,33 @@ export function encodeType(type: string): Uint8Array {
   if (typeCache.size >= 1024) typeCache.clear();
   if (bytes.length <= 256) typeCache.set(type, bytes);
   return bytes;
+}
+
+/**
+ * Checks and encodes the type and content of an application message
+ * (`explicit`: the content argument was given, so `undefined` is refused).
+ *
+ * @throws {MeshContentError} on a bad type or content
+ * @throws {MeshMessageTooLargeError} above `maxMessageSize`
+ */
+export function encodeUserMessage(
+  type: string,
+  content: unknown,
+  explicit: boolean,
+  maxMessageSize: number,
+): { type: Uint8Array; encoded: EncodedContent } {
+  checkString(type, "Message type");
+  if (explicit && content === undefined) {
+    throw new MeshContentError(
+      "ERR_INVALID_CONTENT",
+      "Content is undefined (leave the argument out to send no content)",
+    );
+  }
+  const typeBytes = encodeType(type);
+  const encoded = encodeContent(content);
+  const size = typeBytes.length + encoded.body.length;
+  if (size > maxMessageSize) throw new MeshMessageTooLargeError(size, maxMessageSize);
+  return { type: typeBytes, encoded };
 }
 
 /** MSG or REQUEST frame (REQUEST when `requestId` is given). */
@@ -377,38 +462,93 @@ export function forEachFrame(batch: Uint8Array, each: (frame: Uint8Array) => voi
   }
 }
 
-/** Splits a BATCH frame into its frames (views, no copy). */
-export function decodeBatch(batch: Uint8Array): Uint8Array[] {
-  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-  const frames: Uint8Array[] = [];
-  let offset = 1;
-  while (offset < batch.length) {
-    if (offset + 4 > batch.length) throw truncated();
-    const length = view.getUint32(offset);
-    offset += 4;
-    if (length === 0 || offset + length > batch.length) throw truncated();
-    const frame = batch.subarray(offset, offset + length);
-    if (frame[0] === KIND_BATCH) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Nested batch frame");
-    }
-    frames.push(frame);
-    offset += length;
-  }
-  return frames;
-}
-
 function truncated(): MeshProtocolError {
   return new MeshProtocolError("ERR_INVALID_FRAME", "Frame is truncated");
 }
 
 /** Checks that a gossiped member entry has the right shape. */
-export function isWireMember(value: unknown): value is WireMember {
+export function isWireMemberTuple(value: unknown): value is WireMemberTuple {
   return Array.isArray(value) && value.length === 6 && typeof value[0] === "string" &&
     value[0].length > 0 && value[0].length <= 64 && typeof value[1] === "string" &&
     value[1].length <= 256 && typeof value[2] === "string" &&
     value[2].length <= MAX_HOST_LENGTH && Number.isInteger(value[3]) && value[3] >= 0 &&
     value[3] <= 65535 && Number.isSafeInteger(value[4]) &&
     (value[5] === 0 || value[5] === 1 || value[5] === 2 || value[5] === 3);
+}
+
+/** A MEMBERS frame of at most {@linkcode MEMBERS_PER_FRAME} entries. */
+export function encodeMembersFrame(members: readonly WireMember[]): Uint8Array {
+  return encodeJsonFrame(
+    KIND_MEMBERS,
+    members.map((m): WireMemberTuple => [m.id, m.name, m.host, m.port, m.beat, m.state]),
+  );
+}
+
+/** The entries of a MEMBERS frame; `ERR_INVALID_FRAME` when any is malformed. */
+export function decodeMembersFrame(frame: Uint8Array): WireMember[] {
+  const body = decodeJsonBody(frame, 1, MAX_CONTROL_SIZE);
+  if (!Array.isArray(body) || body.length > MEMBERS_PER_FRAME) {
+    throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
+  }
+  return body.map((entry) => {
+    if (!isWireMemberTuple(entry)) {
+      throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
+    }
+    const [id, name, host, port, beat, state] = entry;
+    return { id, name, host, port, beat, state };
+  });
+}
+
+/** Checks the fields HELLO and ACK share: who the sender is and where it listens. */
+function isPeerInfo(value: unknown): value is Ack {
+  const info = value as Partial<Ack> | null;
+  return typeof info === "object" && info !== null && typeof info.id === "string" &&
+    info.id.length > 0 && info.id.length <= 64 && typeof info.name === "string" &&
+    info.name.length > 0 && info.name.length <= 256 && typeof info.host === "string" &&
+    info.host.length <= MAX_HOST_LENGTH && Number.isInteger(info.port) && info.port! >= 0 &&
+    info.port! <= 65535;
+}
+
+/** Checks a decoded HELLO body (its version is checked apart: it has its own refusal). */
+export function isHello(value: unknown): value is Hello {
+  return isPeerInfo(value) && typeof (value as Partial<Hello>).nonce === "string";
+}
+
+/** Checks a decoded ACK body. */
+export function isAck(value: unknown): value is Ack {
+  return isPeerInfo(value);
+}
+
+/** ACK frame: the acceptor's proof, then its JSON (kept as bytes: it is part of the transcript). */
+export function encodeAckFrame(proof: Uint8Array, ackJson: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(1 + PROOF_SIZE + ackJson.length);
+  frame[0] = KIND_ACK;
+  frame.set(proof, 1);
+  frame.set(ackJson, 1 + PROOF_SIZE);
+  return frame;
+}
+
+/** PROOF frame: the dialer's proof. */
+export function encodeProofFrame(proof: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(1 + PROOF_SIZE);
+  frame[0] = KIND_PROOF;
+  frame.set(proof, 1);
+  return frame;
+}
+
+/** A frame of its kind byte alone (READY, LEAVE). */
+export function encodeSignal(kind: number): Uint8Array {
+  return new Uint8Array([kind]);
+}
+
+/** REJECT frame. */
+export function encodeReject(code: RejectCode, message: string, extra: object = {}): Uint8Array {
+  return encodeJsonFrame(KIND_REJECT, { code, message, ...extra });
+}
+
+/** Body of a REJECT (or CLOSE) frame. */
+export function decodeReject(frame: Uint8Array): Reject {
+  return decodeJsonBody(frame, 1, MAX_HANDSHAKE_SIZE) as Reject;
 }
 
 /** Checks that a replicated state entry has the right shape. */

@@ -8,7 +8,14 @@
  */
 
 import type { MeshStateEntry } from "./state.ts";
-import { KIND_STATE, MAX_CONTROL_SIZE, utf8 } from "./_protocol.ts";
+import { MeshProtocolError } from "./errors.ts";
+import {
+  decodeJsonBody,
+  isWireStateEntry,
+  KIND_STATE,
+  MAX_CONTROL_SIZE,
+  utf8,
+} from "./_protocol.ts";
 
 /** Room in a STATE frame around one entry's key and value: clock, writer id, brackets. */
 const ENTRY_OVERHEAD = 1024;
@@ -59,4 +66,16 @@ export function stateFrames(
   }
   if (parts.length > 0) flush();
   return frames;
+}
+
+/**
+ * The entries of a STATE frame of at most `limit` bytes (see
+ * {@linkcode stateFrameLimit}); `ERR_INVALID_FRAME` when malformed.
+ */
+export function decodeStateFrame(frame: Uint8Array, limit: number): MeshStateEntry[] {
+  const body = decodeJsonBody(frame, 1, limit) as { entries?: unknown };
+  if (!Array.isArray(body?.entries) || !body.entries.every(isWireStateEntry)) {
+    throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed STATE frame");
+  }
+  return body.entries as MeshStateEntry[];
 }

@@ -5,521 +5,73 @@
  * @module
  */
 
-import { connect, listen } from "../framed/mod.ts";
+import { listen } from "../framed/mod.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import type { FramedListener } from "../framed/mod.ts";
-import { frameKey, FrameMac, handshakeProof, newMemberId, newNonce, sameBytes } from "./_auth.ts";
+import { newMemberId } from "./_auth.ts";
 import {
   type ByteConnection,
   destroyConnection,
-  Link,
+  type Link,
   type LinkLimits,
-  readFrame,
+  peerFault,
+  WIRE_FRAMING,
 } from "./_link.ts";
-import { GossipAdmission } from "./_admission.ts";
-import { HandshakeSlots } from "./_handshake_slots.ts";
+import { type Member as MeshMember, Membership } from "./_membership.ts";
 import { checkString } from "./_content.ts";
 import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
-  type Ack,
-  decodeContent,
-  decodeJsonBody,
-  decodeMessage,
-  decodeReply,
-  decodeTime,
-  encodeContent,
   type EncodedContent,
-  encodeJsonFrame,
+  encodeMembersFrame,
   encodeMessage,
-  encodeReply,
+  encodeSignal,
   encodeTime,
-  encodeType,
-  forEachFrame,
+  encodeUserMessage,
   FRAME_OVERHEAD,
-  type Hello,
-  isWireMember,
-  isWireStateEntry,
-  KIND_ACK,
-  KIND_BATCH,
-  KIND_CLOSE,
-  KIND_HELLO,
   KIND_LEAVE,
-  KIND_MEMBERS,
-  KIND_MSG,
   KIND_PING,
   KIND_PONG,
-  KIND_PROOF,
-  KIND_READY,
-  KIND_REJECT,
-  KIND_REPLY,
-  KIND_REQUEST,
-  KIND_STATE,
-  MAX_CONTROL_SIZE,
-  MAX_HANDSHAKE_SIZE,
-  MAX_HOST_LENGTH,
-  PROOF_SIZE,
-  PROTOCOL_VERSION,
-  type Reject,
-  REPLY_BUSY,
-  REPLY_ERROR,
-  REPLY_NO_HANDLER,
-  REPLY_OK,
-  WIRE_FRAME_LIMIT,
+  MEMBERS_PER_FRAME,
   type WireMember,
   type WireStateEntry,
 } from "./_protocol.ts";
-import {
-  MeshContentError,
-  MeshJoinError,
-  MeshLimitError,
-  MeshMessageTooLargeError,
-  MeshOptionError,
-  MeshPeerError,
-  MeshProtocolError,
-  MeshRequestError,
-} from "./errors.ts";
+import { MeshContentError, MeshLimitError, MeshOptionError, MeshPeerError } from "./errors.ts";
 import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
+import { Inbox } from "./_inbox.ts";
+import { Join } from "./_join.ts";
+import { Handshaker } from "./_handshake.ts";
+import { Connector } from "./_connector.ts";
+import { dispatchFrame, type FrameHandler } from "./_dispatch.ts";
+import { FailureDetector, TICK } from "./_failure_detector.ts";
+import { PendingRequests, RequestHandlers } from "./_requests.ts";
+import type { MeshOptions } from "./options.ts";
+import type {
+  MeshConnectionErrorDetail,
+  MeshEventMap,
+  MeshLeaveReason,
+  MeshMessage,
+  MeshPeerEventDetail,
+  MeshRequestHandler,
+  MeshRequestOptions,
+} from "./types.ts";
+import { advertisedAddress, type MeshSettings, meshSettings, sameFamilies } from "./_settings.ts";
 
-/**
- * Options of {@linkcode joinMesh}.
- *
- * @example
- * ```ts
- * import type { MeshOptions } from "./mod.ts";
- *
- * const options: MeshOptions = {
- *   name: "alice",
- *   hostname: "127.0.0.1",
- *   port: 0,
- *   seeds: [{ hostname: "127.0.0.1", port: 4100 }],
- *   secret: "correct horse battery staple",
- * };
- * ```
- */
-export interface MeshOptions {
-  /** Display name, unique across the mesh. */
-  name: string;
-  /**
-   * Address to bind the member's listener to.
-   * @default {"127.0.0.1"}
-   */
-  hostname?: string;
-  /**
-   * Port to bind (0 = any free port; read it back from `mesh.addr`).
-   * @default {0}
-   */
-  port?: number;
-  /**
-   * Address the other members should dial to reach this one, when it differs
-   * from the bound one (port forwarding, proxies). With a wildcard bind and
-   * no `advertise.hostname`, members use the address they see the
-   * connection coming from.
-   * @default {the bound address}
-   */
-  advertise?: Partial<MeshAddress>;
-  /**
-   * Members to join through. None starts a new mesh. Seeds that are not up
-   * yet are retried until `timeout`.
-   * @default {[]}
-   */
-  seeds?: MeshAddress[];
-  /**
-   * Shared secret. When set, every connection proves knowledge of it with an
-   * HMAC challenge-response and every frame carries an HMAC tag, so members
-   * without it are refused and the sender of a message cannot be forged.
-   * (The content is authenticated, not encrypted: use `cert`/`key` for
-   * privacy.)
-   */
-  secret?: string;
-  /**
-   * Decides whether an address learned from another member may be dialled.
-   * @default {addresses of the same family (IPv4, IPv6, host name) as the seeds and the own bind address}
-   */
-  allowAddress?: (addr: MeshAddress) => boolean;
-  /**
-   * Largest message (type + encoded content) in bytes.
-   * @default {16777216}
-   */
-  maxMessageSize?: number;
-  /**
-   * Milliseconds between heartbeats on every connection (and gossip rounds).
-   * @default {1000}
-   */
-  heartbeatInterval?: number;
-  /**
-   * Milliseconds of silence after which a peer is suspected (`peersuspect`).
-   * @default {3000}
-   */
-  suspectTimeout?: number;
-  /**
-   * Milliseconds of silence after which a peer is declared dead
-   * (`peerleave` with reason `"timeout"`).
-   * @default {6000}
-   */
-  deadTimeout?: number;
-  /**
-   * Longest pause in ms between attempts to reconnect to a lost member.
-   * @default {2000}
-   */
-  reconnectInterval?: number;
-  /**
-   * Milliseconds after which a member that nobody has heard from is
-   * forgotten (no more reconnect attempts).
-   * @default {60000}
-   */
-  forgetTimeout?: number;
-  /**
-   * Milliseconds `joinMesh()` may take before it rejects with a
-   * `TimeoutError`.
-   * @default {10000}
-   */
-  timeout?: number;
-  /**
-   * Milliseconds a connection handshake may take.
-   * @default {5000}
-   */
-  handshakeTimeout?: number;
-  /**
-   * Most members this member knows and connects to (members it has reached;
-   * pending handshakes and gossiped members not reached yet do not count).
-   * A member dialling in beyond it is refused (`ERR_MESH_FULL`).
-   * @default {1024}
-   */
-  maxMembers?: number;
-  /**
-   * Most members learned from one peer's gossip that may wait to be reached
-   * at once; more are ignored until some are reached.
-   * @default {256}
-   */
-  maxUnverifiedMembers?: number;
-  /**
-   * Members gossiped by one peer that may turn out unreachable before that
-   * peer's connection is closed (`ERR_MEMBER_LIMIT`).
-   * @default {32}
-   */
-  maxUnreachableMembers?: number;
-  /**
-   * Requests from one peer being answered at once; more are refused at once
-   * (the asker gets `MeshRequestError` `ERR_TOO_MANY_REQUESTS`).
-   * @default {256}
-   */
-  maxRequestsInFlight?: number;
-  /**
-   * Connections in their handshake at once (inbound); beyond it the oldest
-   * is dropped (`ERR_HANDSHAKE_LIMIT`). They never take member slots.
-   * @default {128}
-   */
-  maxPendingHandshakes?: number;
-  /**
-   * Most keys (deleted ones included) of the replicated state.
-   * @default {10000}
-   */
-  maxStateEntries?: number;
-  /**
-   * Largest state entry: key plus value, JSON-encoded, in UTF-8 bytes
-   * (`ERR_STATE_LIMIT` above it). Use the same value on every member.
-   * @default {1048576}
-   */
-  maxStateValueSize?: number;
-  /**
-   * Most state keys (deleted ones included) whose last writer is one member.
-   * @default {1024}
-   */
-  maxStateKeysPerMember?: number;
-  /**
-   * Most bytes of the replicated state (keys and values, JSON-encoded).
-   * @default {33554432}
-   */
-  maxStateBytes?: number;
-  /**
-   * Bytes waiting to be written to one peer at most, beyond one message of
-   * `maxMessageSize` (being written), each message counting 64 bytes more
-   * than its size (so empty ones fill it too). A peer that lets more pile up
-   * (it does not read) loses its connection (`ERR_SLOW_PEER`). `broadcast()` does not wait for a peer whose write takes over
-   * 500 ms or with over 1 MiB waiting, so one slow member cannot hold a
-   * broadcaster back.
-   * @default {16777216}
-   */
-  maxQueuedBytes?: number;
-  /**
-   * Messages `messages()` iterators may hold before reading from the peers
-   * pauses (backpressure to the senders).
-   * @default {1024}
-   */
-  inboxSize?: number;
-  /** TLS certificate (PEM) of this member's listener; enables TLS for inbound connections. */
-  cert?: string;
-  /** TLS private key (PEM) matching `cert`. */
-  key?: string;
-  /** CA certificates (PEM) to trust when dialling members over TLS; enables TLS for outbound connections. */
-  caCerts?: string[];
-  /** Aborting it makes the member leave (or aborts the join). */
-  signal?: AbortSignal;
-}
+type Member = MeshMember<Link>;
 
-/**
- * A message received from another member.
- *
- * @example
- * ```ts
- * import type { MeshMessage } from "./mod.ts";
- *
- * const show = (m: MeshMessage) => console.log(`${m.peer.name}: ${m.type}`, m.content);
- * ```
- */
-export interface MeshMessage {
-  /** Id of the sending member (authenticated when a secret is in use). */
-  from: string;
-  /** Application message type. */
-  type: string;
-  /** The content: a `Uint8Array` if one was sent, else the JSON value. */
-  content: unknown;
-  /** The sending member. */
-  peer: MeshPeer;
-}
+/** The real clock and timers, for the pieces that take them injected. */
+const TIMERS = {
+  now: (): number => performance.now(),
+  after: (ms: number, fn: () => void): () => void => {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+  sleep: (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
-/**
- * Why a peer left: `"leave"` (it called `leave()`), `"timeout"` (silent for
- * `deadTimeout`), `"replaced"` (a new member with the same name took over).
- *
- * @example
- * ```ts
- * import type { MeshLeaveReason } from "./mod.ts";
- *
- * const reason: MeshLeaveReason = "timeout";
- * ```
- */
-export type MeshLeaveReason = "leave" | "timeout" | "replaced";
-
-/**
- * Detail of `peerjoin`, `peersuspect` and `peerleave` events.
- *
- * @example
- * ```ts
- * import type { MeshPeerEventDetail } from "./mod.ts";
- *
- * const log = (d: MeshPeerEventDetail) => console.log(d.name, d.id, d.reason);
- * ```
- */
-export interface MeshPeerEventDetail {
-  /** The peer. */
-  peer: MeshPeer;
-  /** Its id (same as `peer.id`). */
-  id: string;
-  /** Its name (same as `peer.name`). */
-  name: string;
-  /** Its address (same as `peer.addr`). */
-  addr: MeshAddress;
-  /** Why it left (`peerleave` only). */
-  reason?: MeshLeaveReason;
-}
-
-/**
- * Events of a {@linkcode Mesh}.
- *
- * @example
- * ```ts
- * import type { MeshEventMap } from "./mod.ts";
- *
- * type JoinEvent = MeshEventMap["peerjoin"];
- * ```
- */
-export interface MeshEventMap {
-  /** A message from another member. */
-  message: CustomEvent<MeshMessage>;
-  /** A member entered (or came back after it had been declared dead). */
-  peerjoin: CustomEvent<MeshPeerEventDetail>;
-  /** A member has been silent for `suspectTimeout`. */
-  peersuspect: CustomEvent<MeshPeerEventDetail>;
-  /** A member left, timed out or was replaced. */
-  peerleave: CustomEvent<MeshPeerEventDetail>;
-  /**
-   * This member closed a connection because the other side went over a
-   * limit or sent something invalid (only that connection is closed).
-   */
-  connectionerror: CustomEvent<MeshConnectionErrorDetail>;
-}
-
-/**
- * Detail of a `connectionerror` event: why a connection was closed and to
- * whom.
- *
- * @example
- * ```ts
- * import { joinMesh } from "./mod.ts";
- *
- * await using mesh = await joinMesh({ name: "solo" });
- * mesh.addEventListener("connectionerror", (e) => {
- *   console.warn(e.detail.error.code, e.detail.remoteAddr, e.detail.peerId);
- * });
- * ```
- */
-export interface MeshConnectionErrorDetail {
-  /** The typed error (`MeshLimitError`, `MeshProtocolError`, `MeshMessageTooLargeError`, …). */
-  error: Error & { code: string };
-  /** The other end of the connection. */
-  remoteAddr: Deno.NetAddr;
-  /** The peer's id, once its handshake told it. */
-  peerId?: string;
-}
-
-/**
- * Answers a request: gets the content and the asking peer, returns (or
- * resolves to) the answer.
- *
- * @example
- * ```ts
- * import type { MeshRequestHandler } from "./mod.ts";
- *
- * const add: MeshRequestHandler = (content) => {
- *   const [a, b] = content as [number, number];
- *   return a + b;
- * };
- * ```
- */
-export type MeshRequestHandler = (
-  content: unknown,
-  from: MeshPeer,
-  signal: AbortSignal,
-) => unknown | Promise<unknown>;
-
-/**
- * Options of {@linkcode Mesh.request}.
- *
- * @example
- * ```ts
- * import type { MeshRequestOptions } from "./mod.ts";
- *
- * const options: MeshRequestOptions = { signal: AbortSignal.timeout(1000) };
- * ```
- */
-export interface MeshRequestOptions {
-  /** Aborts waiting for the answer. */
-  signal?: AbortSignal;
-}
-
-interface Member {
-  id: string;
-  name: string;
-  host: string;
-  port: number;
-  beat: number;
-  beatAt: number;
-  left: boolean;
-  link?: Link;
-  pending?: "dial" | "accept";
-  peer?: MeshPeer;
-  suspect: boolean;
-  lastHeard: number;
-  failures: number;
-  nextDialAt: number;
-  /** The higher id of a pair leaves the dialling to the lower id until then. */
-  waitUntil: number;
-  /** Member entries (`id:left`) this member is known to have: not flooded to it again. */
-  knows: Set<string>;
-  attempted: boolean;
-  /** A connection to it succeeded once; unverified members only come from gossip. */
-  verified: boolean;
-  /** Id of the member whose gossip told us about it (unverified members). */
-  source?: string;
-  /** Its source dialled its address (so an unreachable one is the source's fault). */
-  vouched?: boolean;
-  /** Its source only heard of it: a join does not wait for it. */
-  heard?: boolean;
-  /** We reached it by dialling its address once. */
-  dialled?: boolean;
-}
-
-/**
- * Member entry states on the wire: connected to the sender, which dialled
- * its address (the sender vouches for it); left; connected to the sender,
- * which did not dial it (address not vouched for); heard of from a member
- * that vouched for it (passed on once, never further).
- */
-const MEMBER_LIVE = 0;
-const MEMBER_LEFT = 1;
-const MEMBER_LINKED = 2;
-const MEMBER_HEARD = 3;
-
-/** What a peer is known to have of a member entry (a heard-of entry counts as the live one). */
-function knowKey(id: string, state: number): string {
-  return state === MEMBER_LEFT ? `${id}:1` : `${id}:0`;
-}
-
-interface PendingRequest {
-  peer: string;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
-}
-
-interface Inbox {
-  queue: MeshMessage[];
-  wake?: () => void;
-  ended: boolean;
-}
-
-type Family = "IPv4" | "IPv6" | "name";
-
-function familyOf(hostname: string): Family {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(hostname)) return "IPv4";
-  if (hostname.includes(":")) return "IPv6";
-  return "name";
-}
-
-const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", ""]);
-/** Member entries per MEMBERS frame (each at most ~2 KiB: far under the control limit). */
-const MEMBERS_PER_FRAME = 256;
-const TICK = 50;
-/**
- * Of two members that learn of each other, only the lower id dials; the
- * higher id dials too only if no connection came within this many ms. This
- * halves the connections set up while a mesh forms and avoids most
- * simultaneous-dial races.
- */
-const DIAL_GRACE = 600;
-
-function checkInterval(name: string, value: unknown, min = 1): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new MeshOptionError(`Option "${name}" must be a number >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function refused(reject: Reject): MeshJoinError | MeshProtocolError {
-  if (
-    reject.code === "ERR_NAME_TAKEN" || reject.code === "ERR_BAD_SECRET" ||
-    reject.code === "ERR_PROTOCOL_VERSION"
-  ) {
-    return new MeshJoinError(reject.code, String(reject.message));
-  }
-  return new MeshProtocolError("ERR_INVALID_FRAME", `Connection refused: ${reject.code}`);
-}
-
-/** The peer sent CLOSE: the link ends without a fault of the peer's. */
-class LinkClosedByPeer extends Error {}
-
-/**
- * The typed error to report when `error` is the peer's fault (it went over
- * a limit or sent something invalid); `undefined` for ordinary ends.
- */
-function peerFault(error: unknown): (Error & { code: string }) | undefined {
-  if (
-    error instanceof MeshProtocolError || error instanceof MeshLimitError ||
-    error instanceof MeshMessageTooLargeError
-  ) return error;
-  const framed = error as { name?: string; code?: unknown; size?: number; limit?: number };
-  if (framed?.code === "ERR_MESSAGE_TOO_LARGE" && typeof framed.size === "number") {
-    return new MeshMessageTooLargeError(framed.size, framed.limit ?? 0);
-  }
-  return undefined;
-}
-
-class Refusal extends Error {
-  constructor(readonly reject: Reject & { id?: string }) {
-    super(reject.message);
-  }
-}
+const CONSTRUCT = Symbol("Mesh");
+let createMesh: (options: MeshOptions) => Mesh;
+let startMesh: (mesh: Mesh) => Promise<void>;
 
 /**
  * One member of a serverless full mesh: it listens, connects to every other
@@ -550,148 +102,55 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   /** The replicated key/value state. */
   readonly state: MeshState;
 
-  #options: Required<
-    Omit<
-      MeshOptions,
-      "secret" | "cert" | "key" | "caCerts" | "signal" | "advertise" | "allowAddress"
-    >
-  >;
+  #options: MeshSettings;
   #linkLimits: LinkLimits;
   #stateFrameLimit: number;
-  #admission: GossipAdmission;
   /** Inbound connections in their handshake (bounded; they hold no member slot). */
-  #accepting: HandshakeSlots<ByteConnection>;
-  #unverified = 0;
-  #acceptingIds = new Set<string>();
-  #secret?: string;
-  #allowAddress: (addr: MeshAddress) => boolean;
-  #tls: { cert?: string; key?: string; caCerts?: string[] };
   #listener: FramedListener<Uint8Array, Uint8Array>;
   #addr: MeshAddress;
   #advertiseHost: string;
-  #members = new Map<string, Member>();
+  #members: Membership<Link>;
   #peers = new Map<string, MeshPeer>();
-  #beat = 0;
   #timer: ReturnType<typeof setInterval>;
-  #nextHeartbeat = 0;
-  #lastTick = performance.now();
-  #floodQueue = new Map<string, WireMember>();
-  #requests = new Map<number, PendingRequest>();
+  #detector: FailureDetector;
+  #requests = new PendingRequests();
   #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
-  #nextRequestId = 1;
-  #handlers = new Map<string, MeshRequestHandler>();
-  #inboxes = new Set<Inbox>();
-  #drained: PromiseWithResolvers<void> | undefined;
-  #handshakes = new Set<ByteConnection>();
+  #handlers: RequestHandlers;
+  #inbox: Inbox<MeshMessage>;
+  #connector: Connector;
   #tasks = new Set<Promise<unknown>>();
   #closed = false;
   #leaving: Promise<void> | undefined;
   #abort = new AbortController();
   #signal?: AbortSignal;
   #onAbort = () => void this.leave();
-  #join?: {
-    seeds: MeshAddress[];
-    seedLinked: boolean;
-    seedsSettled: boolean;
-    heardMembers: boolean;
-    done: PromiseWithResolvers<void>;
-  };
+  #join?: Join;
 
-  /** @internal Use {@linkcode joinMesh}. */
-  constructor(options: MeshOptions, token: symbol) {
+  static {
+    // joinMesh() is the only way in: these stay out of the public surface.
+    createMesh = (options) => new Mesh(options, CONSTRUCT);
+    startMesh = (mesh) => mesh.#start();
+  }
+
+  private constructor(options: MeshOptions, token: symbol) {
     super();
     if (token !== CONSTRUCT) throw new TypeError("Use joinMesh() to create a Mesh");
-    const {
-      name,
-      hostname = "127.0.0.1",
-      port = 0,
-      advertise = {},
-      seeds = [],
-      secret,
-      allowAddress,
-      maxMessageSize = 16 * 1024 * 1024,
-      heartbeatInterval = 1000,
-      suspectTimeout = 3000,
-      deadTimeout = 6000,
-      reconnectInterval = 2000,
-      forgetTimeout = 60_000,
-      timeout = 10_000,
-      handshakeTimeout = 5000,
-      maxMembers = 1024,
-      maxUnverifiedMembers = 256,
-      maxUnreachableMembers = 32,
-      maxPendingHandshakes = 128,
-      maxRequestsInFlight = 256,
-      maxStateEntries = 10_000,
-      maxStateValueSize = 1024 * 1024,
-      maxStateKeysPerMember = 1024,
-      maxStateBytes = 32 * 1024 * 1024,
-      maxQueuedBytes = 16 * 1024 * 1024,
-      inboxSize = 1024,
-      cert,
-      key,
-      caCerts,
-      signal,
-    } = options;
-    if (typeof name !== "string" || name.length === 0 || name.length > 256) {
-      throw new MeshOptionError(`Option "name" must be a string of 1 to 256 characters`);
-    }
-    if (!Array.isArray(seeds)) throw new MeshOptionError(`Option "seeds" must be an array`);
-    for (const seed of seeds) {
-      if (
-        typeof seed?.hostname !== "string" || !Number.isInteger(seed.port) || seed.port < 1 ||
-        seed.port > 65535
-      ) {
-        throw new MeshOptionError(`Seed ${JSON.stringify(seed)} needs a hostname and a port`);
-      }
-    }
-    if (secret !== undefined && (typeof secret !== "string" || secret.length === 0)) {
-      throw new MeshOptionError(`Option "secret" must be a non-empty string`);
-    }
-    this.#options = {
-      name,
-      hostname,
-      port,
-      seeds,
-      maxMessageSize: checkInterval("maxMessageSize", maxMessageSize),
-      heartbeatInterval: checkInterval("heartbeatInterval", heartbeatInterval, 10),
-      suspectTimeout: checkInterval("suspectTimeout", suspectTimeout, 10),
-      deadTimeout: checkInterval("deadTimeout", deadTimeout, 10),
-      reconnectInterval: checkInterval("reconnectInterval", reconnectInterval, 10),
-      forgetTimeout: checkInterval("forgetTimeout", forgetTimeout, 10),
-      timeout: checkInterval("timeout", timeout),
-      handshakeTimeout: checkInterval("handshakeTimeout", handshakeTimeout, 10),
-      maxMembers: checkInterval("maxMembers", maxMembers),
-      maxUnverifiedMembers: checkInterval("maxUnverifiedMembers", maxUnverifiedMembers),
-      maxUnreachableMembers: checkInterval("maxUnreachableMembers", maxUnreachableMembers, 0),
-      maxPendingHandshakes: checkInterval("maxPendingHandshakes", maxPendingHandshakes),
-      maxRequestsInFlight: checkInterval("maxRequestsInFlight", maxRequestsInFlight),
-      maxStateEntries: checkInterval("maxStateEntries", maxStateEntries),
-      maxStateValueSize: checkInterval("maxStateValueSize", maxStateValueSize, 16),
-      maxStateKeysPerMember: checkInterval("maxStateKeysPerMember", maxStateKeysPerMember),
-      maxStateBytes: checkInterval("maxStateBytes", maxStateBytes, 16),
-      maxQueuedBytes: checkInterval("maxQueuedBytes", maxQueuedBytes),
-      inboxSize: checkInterval("inboxSize", inboxSize),
-    };
+    const settings = meshSettings(options);
+    const { name, hostname, port, seeds } = settings;
+    const { advertise = {}, secret, allowAddress, cert, key, caCerts, signal } = options;
+    this.#options = settings;
     this.#linkLimits = {
       maxFrameSize: this.#options.maxMessageSize + FRAME_OVERHEAD,
       maxQueuedBytes: this.#options.maxQueuedBytes,
     };
+    this.#inbox = new Inbox(settings.inboxSize);
+    this.#handlers = new RequestHandlers({
+      maxRequestsInFlight: settings.maxRequestsInFlight,
+      maxMessageSize: settings.maxMessageSize,
+      signal: this.#abort.signal,
+      track: (task) => this.#track(task),
+    });
     this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
-    this.#accepting = new HandshakeSlots(this.#options.maxPendingHandshakes, (conn) => {
-      const error = new MeshLimitError(
-        "ERR_HANDSHAKE_LIMIT",
-        `More than maxPendingHandshakes of ${this.#options.maxPendingHandshakes} handshakes`,
-      );
-      this.#connectionError(error, conn);
-      this.#reject(conn, error.code, error.message);
-    });
-    this.#admission = new GossipAdmission({
-      maxUnverified: this.#options.maxUnverifiedMembers,
-      maxUnreachable: this.#options.maxUnreachableMembers,
-    });
-    this.#secret = secret;
-    this.#tls = { cert, key, caCerts };
     this.id = newMemberId();
     this.name = name;
     this.state = new MeshState(this.id, (entries) => this.#publishState(entries), {
@@ -703,25 +162,64 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#listener = listen({
       hostname,
       port,
-      framing: "length",
-      sendType: "bytes",
-      receiveType: "bytes",
-      // Small in every phase: larger frames travel in pieces (see _fragment.ts),
-      // so nobody makes us buffer more than this before authenticating.
-      maxMessageSize: WIRE_FRAME_LIMIT,
+      ...WIRE_FRAMING,
       cert,
       key,
     });
     const bound = this.#listener.addr;
-    this.#addr = {
-      hostname: advertise.hostname ?? (WILDCARDS.has(hostname) ? hostname : bound.hostname),
-      port: advertise.port ?? bound.port,
-    };
-    this.#advertiseHost = advertise.hostname ?? (WILDCARDS.has(hostname) ? "" : bound.hostname);
-    const families = new Set<Family>([familyOf(bound.hostname)]);
-    for (const seed of seeds) families.add(familyOf(seed.hostname));
-    this.#allowAddress = allowAddress ?? ((addr) => families.has(familyOf(addr.hostname)));
+    ({ addr: this.#addr, advertiseHost: this.#advertiseHost } = advertisedAddress(
+      hostname,
+      bound,
+      advertise,
+    ));
+    const allow = allowAddress ?? sameFamilies(bound.hostname, seeds);
+    this.#members = new Membership<Link>({
+      self: { id: this.id, name, host: this.#advertiseHost, port: this.#addr.port },
+      maxMembers: settings.maxMembers,
+      maxUnverifiedMembers: settings.maxUnverifiedMembers,
+      maxUnreachableMembers: settings.maxUnreachableMembers,
+      allowAddress: allow,
+      now: TIMERS.now,
+      onSourceCutOff: (offender) => {
+        const error = new MeshLimitError(
+          "ERR_MEMBER_LIMIT",
+          `More than maxUnreachableMembers of ${settings.maxUnreachableMembers} gossiped members could not be reached`,
+        );
+        this.#connectionError(error, offender.link!.conn, offender.id);
+        this.#track(offender.link!.closeWith(error));
+      },
+      onLeft: (member) => this.#dropPeer(member, "leave"),
+    });
+    const handshaker = new Handshaker({
+      id: this.id,
+      name,
+      host: this.#advertiseHost,
+      port: this.#addr.port,
+      secret,
+      timeout: settings.handshakeTimeout,
+      now: TIMERS.now,
+      after: TIMERS.after,
+      track: (task) => this.#track(task),
+    });
+    this.#connector = new Connector({
+      handshaker,
+      members: this.#members,
+      linkLimits: this.#linkLimits,
+      handshakeTimeout: settings.handshakeTimeout,
+      reconnectInterval: settings.reconnectInterval,
+      maxPendingHandshakes: settings.maxPendingHandshakes,
+      caCerts,
+      signal: this.#abort.signal,
+      isClosed: () => this.#closed,
+      track: (task) => this.#track(task),
+      established: (member, link) => this.#established(member, link),
+      connectionError: (error, conn, peerId) => this.#connectionError(error, conn, peerId),
+      replaced: (member) => this.#forget(member, "replaced"),
+      dialEnded: () => this.#checkJoined(),
+      joinFailed: (error) => this.#join?.done.reject(error),
+    });
     this.#signal = signal;
+    this.#detector = new FailureDetector(settings, performance.now());
     this.#timer = setInterval(() => this.#tick(), TICK);
     this.#track(this.#acceptLoop());
     signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -852,32 +350,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         throw new MeshContentError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
       }
       signal?.throwIfAborted();
-      const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
+      const { type: typeBytes, encoded } = this.#encodeParts(type, content, explicit);
       const link = this.#linkTo(peerId);
-      const requestId = this.#nextRequestId;
-      this.#nextRequestId = this.#nextRequestId >= 0xffffffff ? 1 : this.#nextRequestId + 1;
-      const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-      const onAbort = () => {
-        this.#requests.delete(requestId);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#requests.set(requestId, {
-        peer: peerId,
-        resolve: (value) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        reject: (reason) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(reason);
-        },
+      const { id, answer } = this.#requests.open(peerId, signal);
+      link.post(encodeMessage(typeBytes, encoded, id)).catch((error) => {
+        this.#requests.fail(id, error);
       });
-      link.post(encodeMessage(type_, encoded, requestId)).catch((error) => {
-        this.#requests.get(requestId)?.reject(error);
-        this.#requests.delete(requestId);
-      });
-      return promise;
+      return answer;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -908,13 +387,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (typeof handler !== "function") {
       throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
     }
-    const registered = handler as MeshRequestHandler;
-    this.#handlers.set(type, registered);
-    return {
-      [Symbol.dispose]: () => {
-        if (this.#handlers.get(type) === registered) this.#handlers.delete(type);
-      },
-    };
+    return this.#handlers.register(type, handler as MeshRequestHandler);
   }
 
   /**
@@ -933,38 +406,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * ```
    */
   messages(): AsyncIterableIterator<MeshMessage> {
-    const inbox: Inbox = { queue: [], ended: this.#closed };
-    this.#inboxes.add(inbox);
-    const release = () => {
-      this.#inboxes.delete(inbox);
-      this.#wakeReaders();
-    };
-    const iterator: AsyncIterableIterator<MeshMessage> = {
-      next: async (): Promise<IteratorResult<MeshMessage>> => {
-        while (inbox.queue.length === 0) {
-          if (inbox.ended) {
-            release();
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => inbox.wake = resolve);
-          inbox.wake = undefined;
-        }
-        const value = inbox.queue.shift()!;
-        if (inbox.queue.length === this.#options.inboxSize >> 1) this.#wakeReaders();
-        return { value, done: false };
-      },
-      return: (): Promise<IteratorResult<MeshMessage>> => {
-        inbox.ended = true;
-        inbox.queue.length = 0;
-        inbox.wake?.();
-        release();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return this.#inbox.iterator();
   }
 
   /**
@@ -991,98 +433,32 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   // ---- joining ----------------------------------------------------------
 
-  /** @internal Runs the join; resolves when every known member is connected. */
-  async start(): Promise<void> {
-    const seeds = this.#options.seeds;
+  /** Runs the join; resolves when every known member is connected. */
+  async #start(): Promise<void> {
+    const { seeds, timeout } = this.#options;
     if (seeds.length === 0) return;
-    const done = Promise.withResolvers<void>();
-    this.#join = { seeds, seedLinked: false, seedsSettled: false, heardMembers: false, done };
-    const { timeout } = this.#options;
-    const timer = setTimeout(
-      () =>
-        done.reject(
-          this.#join?.seedLinked
-            ? new DOMException(
-              `Joining the mesh timed out after ${timeout} ms (not every member answered)`,
-              "TimeoutError",
-            )
-            : new MeshJoinError(
-              "ERR_SEED_UNREACHABLE",
-              `No seed answered within ${timeout} ms: ${
-                seeds.map((s) => `"${s.hostname}:${s.port}"`).join(", ")
-              }`,
-            ),
-        ),
-      timeout,
-    );
-    const onAbort = () => done.reject(this.#signal!.reason);
+    const join = this.#join = new Join(seeds, timeout, TIMERS);
+    const onAbort = () => join.done.reject(this.#signal!.reason);
     this.#signal?.addEventListener("abort", onAbort, { once: true });
     if (this.#signal?.aborted) onAbort();
-    this.#track(this.#dialSeeds(done.promise));
+    this.#track(join.dialSeeds(
+      (seed) => this.#connector.dial(seed.hostname, seed.port, undefined),
+      () => this.#closed,
+      () => this.#checkJoined(),
+    ));
     try {
-      await done.promise;
+      await join.done.promise;
     } catch (error) {
       await this.#shutdown(error);
       throw error;
     } finally {
-      clearTimeout(timer);
       this.#signal?.removeEventListener("abort", onAbort);
       this.#join = undefined;
     }
   }
 
-  /**
-   * Dials every seed (not only until one answers: two joiners that seed each
-   * other could otherwise form a mesh of their own that nobody else knows).
-   * Seeds not up yet are retried until the join ends.
-   */
-  async #dialSeeds(joined: Promise<void>): Promise<void> {
-    let finished = false;
-    joined.then(() => finished = true, () => finished = true);
-    const attempts = new Map<string, Promise<void>>();
-    const settled = new Set<string>();
-    const seeds = [
-      ...new Map((this.#join?.seeds ?? []).map((s) => [`${s.hostname}:${s.port}`, s])).values(),
-    ];
-    while (!finished && !this.#closed) {
-      for (const seed of seeds) {
-        const key = `${seed.hostname}:${seed.port}`;
-        if (attempts.has(key) || settled.has(key)) continue;
-        const attempt = this.#dial(seed.hostname, seed.port, undefined).then(
-          (ok) => {
-            if (ok) settled.add(key);
-            // A refused or failed seed counts once we are in through another.
-            else if (this.#join?.seedLinked) settled.add(key);
-          },
-          (error) => {
-            if (error instanceof MeshJoinError) this.#join?.done.reject(error);
-          },
-        ).finally(() => {
-          attempts.delete(key);
-          if (this.#join && settled.size === seeds.length) {
-            this.#join.seedsSettled = true;
-            this.#checkJoined();
-          }
-        });
-        attempts.set(key, attempt);
-      }
-      if (settled.size === seeds.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await Promise.allSettled(attempts.values());
-  }
-
   #checkJoined(): void {
-    const join = this.#join;
-    if (!join || !join.seedLinked || !join.heardMembers || !join.seedsSettled) return;
-    for (const member of this.#members.values()) {
-      if (member.left || member.link) continue;
-      if (!this.#dialable(member)) continue;
-      // Only heard of, second hand: not worth holding the join for.
-      if (!member.verified && member.heard) continue;
-      if (member.pending || !member.attempted) return;
-    }
-    join.done.resolve();
+    this.#join?.check(this.#members.values(), (member) => this.#members.dialable(member as Member));
   }
 
   // ---- connections ------------------------------------------------------
@@ -1094,51 +470,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
           destroyConnection(conn);
           continue;
         }
-        this.#track(this.#accept(conn));
+        this.#track(this.#connector.accept(conn));
       }
     } catch {
       // The listener closed.
     }
-  }
-
-  #hello(to?: string): Hello {
-    return {
-      v: PROTOCOL_VERSION,
-      id: this.id,
-      name: this.name,
-      host: this.#advertiseHost,
-      port: this.#addr.port,
-      nonce: newNonce(),
-      auth: this.#secret !== undefined,
-      ...(to ? { to } : {}),
-    };
-  }
-
-  /** Races `promise` against the handshake's deadline (`performance.now()` time). */
-  async #withTimeout<T>(promise: Promise<T>, conn: ByteConnection, deadline: number): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        destroyConnection(conn);
-        reject(new DOMException("Handshake timed out", "TimeoutError"));
-      }, Math.max(0, deadline - performance.now()));
-    });
-    try {
-      return await Promise.race([promise, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #send(conn: ByteConnection, frame: Uint8Array): void {
-    conn.send(frame).catch(() => {});
-  }
-
-  #reject(conn: ByteConnection, code: string, message: string, extra: object = {}): void {
-    this.#send(conn, encodeJsonFrame(KIND_REJECT, { code, message, ...extra }));
-    // Give the refusal a moment to leave before the socket goes.
-    const timer = setTimeout(() => destroyConnection(conn), 200);
-    this.#track(conn.closed.finally(() => clearTimeout(timer)));
   }
 
   /** Reports a connection closed for the peer's fault (`connectionerror`). */
@@ -1159,377 +495,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.dispatchEvent(new CustomEvent("connectionerror", { detail }));
   }
 
-  async #accept(conn: ByteConnection): Promise<void> {
-    this.#handshakes.add(conn);
-    this.#accepting.admit(conn);
-    const deadline = performance.now() + this.#options.handshakeTimeout;
-    const reader = conn.readable.getReader();
-    let member: Member | undefined;
-    let claimedId: string | undefined;
-    let claimed = false;
-    try {
-      const helloFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!this.#accepting.has(conn) || !helloFrame) return; // dropped, or hung up
-      if (helloFrame[0] !== KIND_HELLO) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected HELLO");
-      }
-      const hello = decodeJsonBody(helloFrame, 1, MAX_HANDSHAKE_SIZE) as Hello;
-      if (
-        typeof hello !== "object" || hello === null || typeof hello.id !== "string" ||
-        hello.id.length === 0 || hello.id.length > 64 || typeof hello.name !== "string" ||
-        hello.name.length === 0 || hello.name.length > 256 || typeof hello.host !== "string" ||
-        hello.host.length > MAX_HOST_LENGTH || !Number.isInteger(hello.port) ||
-        hello.port < 0 || hello.port > 65535 || typeof hello.nonce !== "string"
-      ) {
-        return this.#reject(conn, "ERR_INVALID_FRAME", "Malformed HELLO");
-      }
-      if (hello.v !== PROTOCOL_VERSION) {
-        return this.#reject(
-          conn,
-          "ERR_PROTOCOL_VERSION",
-          `Protocol version ${hello.v} is not supported (want ${PROTOCOL_VERSION})`,
-        );
-      }
-      if (Boolean(hello.auth) !== (this.#secret !== undefined)) {
-        return this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
-      }
-      if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
-      if (hello.id === this.id) return this.#reject(conn, "ERR_SELF", "Connected to itself");
-      if (hello.to !== undefined && hello.to !== this.id) {
-        return this.#reject(conn, "ERR_WRONG_PEER", "Another member lives at this address", {
-          id: this.id,
-        });
-      }
-      if (hello.name === this.name || this.#nameHeld(hello.name, hello.id)) {
-        return this.#reject(conn, "ERR_NAME_TAKEN", `Name "${hello.name}" is already taken`);
-      }
-      member = this.#members.get(hello.id);
-      if (member?.pending === "accept" || this.#acceptingIds.has(hello.id)) {
-        return this.#reject(conn, "ERR_DUPLICATE", "A connection is being set up already");
-      }
-      if (member?.link?.open && !member.suspect) {
-        // The live connection stays: a second one for a live id is either a
-        // stale redial or someone claiming that id.
-        return this.#reject(conn, "ERR_DUPLICATE", "A connection to this member is up");
-      }
-      if (member?.pending === "dial" && this.id < hello.id) {
-        // Simultaneous dials: the connection dialled by the lower id is kept.
-        return this.#reject(
-          conn,
-          "ERR_DUPLICATE",
-          "Keeping the connection dialled by the lower id",
-        );
-      }
-      const host = hello.host === "" ? conn.remoteAddr.hostname : hello.host;
-      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
-        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
-      }
-      // A member slot is taken only once the handshake is done: until then
-      // the id is merely reserved against a second handshake for it.
-      if (member) member.pending = "accept";
-      this.#acceptingIds.add(hello.id);
-      claimedId = hello.id;
-      claimed = true;
-      const ack: Ack = {
-        id: this.id,
-        name: this.name,
-        host: this.#advertiseHost,
-        port: this.#addr.port,
-        nonce: newNonce(),
-      };
-      const ackJson = encodeJsonFrame(KIND_ACK, ack).subarray(1);
-      const hello_ = helloFrame.subarray(1);
-      const proof = this.#secret
-        ? handshakeProof(this.#secret, "acceptor", hello_, ackJson)
-        : new Uint8Array(PROOF_SIZE);
-      const ackFrame = new Uint8Array(1 + PROOF_SIZE + ackJson.length);
-      ackFrame[0] = KIND_ACK;
-      ackFrame.set(proof, 1);
-      ackFrame.set(ackJson, 1 + PROOF_SIZE);
-      this.#send(conn, ackFrame);
-      const proofFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!this.#accepting.has(conn)) return;
-      if (!proofFrame) throw new Error("Closed during handshake");
-      if (proofFrame[0] === KIND_REJECT) {
-        throw new Refusal(decodeJsonBody(proofFrame, 1, MAX_HANDSHAKE_SIZE) as Reject);
-      }
-      if (proofFrame[0] !== KIND_PROOF || proofFrame.length !== 1 + PROOF_SIZE) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected PROOF");
-      }
-      let sendMac: FrameMac | undefined;
-      let receiveMac: FrameMac | undefined;
-      if (this.#secret) {
-        const expected = handshakeProof(this.#secret, "dialer", hello_, ackJson);
-        if (!sameBytes(expected, proofFrame.subarray(1))) {
-          return this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
-        }
-        sendMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", hello_, ackJson));
-        receiveMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", hello_, ackJson));
-      }
-      if (this.#closed) return this.#reject(conn, "ERR_MESH_CLOSED", "Member is leaving");
-      member = this.#members.get(hello.id);
-      if (!member?.verified && this.#verifiedCount() >= this.#options.maxMembers) {
-        return this.#reject(conn, "ERR_MESH_FULL", "Too many members");
-      }
-      if (!member) member = this.#addMember(hello.id, hello.name, host, hello.port, 0, false);
-      this.#send(conn, new Uint8Array([KIND_READY]));
-      member.name = hello.name;
-      member.host = host;
-      member.port = hello.port;
-      this.#handshakes.delete(conn);
-      this.#accepting.release(conn);
-      this.#established(
-        member,
-        new Link(conn, reader, false, this.#linkLimits, sendMac, receiveMac),
-      );
-    } catch (error) {
-      this.#connectionError(error, conn, claimedId);
-      destroyConnection(conn);
-    } finally {
-      this.#handshakes.delete(conn);
-      this.#accepting.release(conn);
-      if (claimedId) this.#acceptingIds.delete(claimedId);
-      if (claimed && member?.pending === "accept") member.pending = undefined;
-    }
-  }
-
-  #verifiedCount(): number {
-    let count = 0;
-    for (const member of this.#members.values()) if (member.verified) count++;
-    return count;
-  }
-
-  /**
-   * Dials a member (or a seed when `to` is undefined). Resolves `true` when
-   * a link was set up, `false` when the attempt failed harmlessly; rejects
-   * with `MeshJoinError` when refused for a reason that ends a join.
-   */
-  async #dial(hostname: string, port: number, to: Member | undefined): Promise<boolean> {
-    if (to) to.pending = "dial";
-    let conn: ByteConnection | undefined;
-    try {
-      conn = await connect({
-        hostname,
-        port,
-        framing: "length",
-        sendType: "bytes",
-        receiveType: "bytes",
-        maxMessageSize: WIRE_FRAME_LIMIT,
-        connectTimeout: this.#options.handshakeTimeout,
-        reconnect: false,
-        signal: this.#abort.signal,
-        ...(this.#tls.caCerts ? { caCerts: this.#tls.caCerts, tls: true } : {}),
-      });
-    } catch {
-      if (to) this.#dialFailed(to);
-      return false;
-    }
-    if (this.#closed) {
-      destroyConnection(conn);
-      if (to) to.pending = undefined;
-      return false;
-    }
-    this.#handshakes.add(conn);
-    const reader = conn.readable.getReader();
-    let member: Member | undefined;
-    try {
-      const hello = this.#hello(to?.id);
-      const helloFrame = encodeJsonFrame(KIND_HELLO, hello);
-      this.#send(conn, helloFrame);
-      const deadline = performance.now() + this.#options.handshakeTimeout;
-      const answer = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!answer) throw new Error("Closed during handshake");
-      if (answer[0] === KIND_REJECT) {
-        throw new Refusal(decodeJsonBody(answer, 1, MAX_HANDSHAKE_SIZE) as Reject);
-      }
-      if (answer[0] !== KIND_ACK || answer.length < 1 + PROOF_SIZE) throw new Error("Expected ACK");
-      const ackJson = answer.subarray(1 + PROOF_SIZE);
-      const ack = decodeJsonBody(ackJson, 0, MAX_HANDSHAKE_SIZE) as Ack;
-      if (
-        typeof ack !== "object" || ack === null || typeof ack.id !== "string" ||
-        ack.id.length === 0 || ack.id.length > 64 || typeof ack.name !== "string" ||
-        ack.name.length === 0 || ack.name.length > 256 || typeof ack.host !== "string" ||
-        ack.host.length > MAX_HOST_LENGTH || !Number.isInteger(ack.port) || ack.port < 0 ||
-        ack.port > 65535
-      ) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed ACK");
-      }
-      const hello_ = helloFrame.subarray(1);
-      let sendMac: FrameMac | undefined;
-      let receiveMac: FrameMac | undefined;
-      let proof = new Uint8Array(PROOF_SIZE);
-      if (this.#secret) {
-        const expected = handshakeProof(this.#secret, "acceptor", hello_, ackJson);
-        if (!sameBytes(expected, answer.subarray(1, 1 + PROOF_SIZE))) {
-          this.#reject(conn, "ERR_BAD_SECRET", "Secret does not match");
-          throw new Refusal({
-            code: "ERR_BAD_SECRET",
-            message: "Member could not prove the secret",
-          });
-        }
-        proof = handshakeProof(this.#secret, "dialer", hello_, ackJson) as Uint8Array<ArrayBuffer>;
-        sendMac = new FrameMac(frameKey(this.#secret, "dialer-to-acceptor", hello_, ackJson));
-        receiveMac = new FrameMac(frameKey(this.#secret, "acceptor-to-dialer", hello_, ackJson));
-      }
-      if (ack.id === this.id) throw new Refusal({ code: "ERR_SELF", message: "Dialled itself" });
-      if (this.#nameHeld(ack.name, ack.id)) {
-        this.#reject(conn, "ERR_NAME_TAKEN", `Name "${ack.name}" is already taken`);
-        throw new Refusal({ code: "ERR_DUPLICATE_NAME", message: "Two live members share a name" });
-      }
-      const proofFrame = new Uint8Array(1 + PROOF_SIZE);
-      proofFrame[0] = KIND_PROOF;
-      proofFrame.set(proof, 1);
-      this.#send(conn, proofFrame);
-      const ready = await this.#withTimeout(readFrame(reader), conn, deadline);
-      if (!ready) throw new Error("Closed during handshake");
-      if (ready[0] === KIND_REJECT) {
-        throw new Refusal(decodeJsonBody(ready, 1, MAX_HANDSHAKE_SIZE) as Reject);
-      }
-      if (ready[0] !== KIND_READY) throw new Error("Expected READY");
-      if (this.#closed) throw new Error("Leaving");
-      member = this.#members.get(ack.id);
-      const host = ack.host === "" ? hostname : ack.host;
-      if (!member) member = this.#addMember(ack.id, ack.name, host, ack.port, 0);
-      if (to && to !== member) to.pending = undefined;
-      member.name = ack.name;
-      member.host = host;
-      member.port = ack.port;
-      this.#handshakes.delete(conn);
-      this.#established(
-        member,
-        new Link(conn, reader, true, this.#linkLimits, sendMac, receiveMac),
-      );
-      return true;
-    } catch (error) {
-      this.#connectionError(error, conn, to?.id);
-      destroyConnection(conn);
-      if (to) {
-        to.pending = undefined;
-        if (error instanceof Refusal) this.#refusedDial(to, error.reject);
-        else this.#dialFailed(to);
-      }
-      if (error instanceof Refusal) {
-        const code = error.reject.code;
-        if (
-          code === "ERR_NAME_TAKEN" || code === "ERR_BAD_SECRET" || code === "ERR_PROTOCOL_VERSION"
-        ) {
-          const refusal = refused(error.reject);
-          if (this.#join) this.#join.done.reject(refusal);
-          throw refusal;
-        }
-      }
-      return false;
-    } finally {
-      this.#handshakes.delete(conn);
-    }
-  }
-
-  #refusedDial(member: Member, reject: Reject & { id?: string }): void {
-    const now = performance.now();
-    if (reject.code === "ERR_DUPLICATE") {
-      // The other side's connection is being set up; look again soon in
-      // case that one fails.
-      member.nextDialAt = now + Math.min(this.#options.handshakeTimeout, 250 + Math.random() * 250);
-      return;
-    }
-    if (reject.code === "ERR_WRONG_PEER" || reject.code === "ERR_SELF") {
-      // The member is gone: its address now belongs to someone else.
-      if (!member.verified) return this.#dropUnverified(member, member.vouched === true);
-      this.#forget(member, "replaced");
-      return;
-    }
-    this.#dialFailed(member);
-  }
-
-  #dialFailed(member: Member): void {
-    if (!member.verified) {
-      // Gossip about a member nobody can reach: it never takes a slot.
-      this.#dropUnverified(member, member.vouched === true);
-      this.#checkJoined();
-      return;
-    }
-    member.pending = undefined;
-    member.attempted = true;
-    member.failures++;
-    const backoff = Math.min(
-      this.#options.reconnectInterval,
-      100 * 2 ** Math.min(member.failures, 10),
-    );
-    member.nextDialAt = performance.now() + backoff * (0.75 + Math.random() * 0.5);
-    this.#checkJoined();
-  }
-
-  #nameHeld(name: string, id: string): boolean {
-    for (const member of this.#members.values()) {
-      if (member.name !== name || member.id === id || member.left) continue;
-      // A live connection holds the name; a lost one can be taken over (restart).
-      if (member.link?.open && !member.suspect) return true;
-    }
-    return false;
-  }
-
-  #addMember(
-    id: string,
-    name: string,
-    host: string,
-    port: number,
-    beat: number,
-    flood = true,
-  ): Member {
-    const now = performance.now();
-    const member: Member = {
-      id,
-      name,
-      host,
-      port,
-      beat,
-      beatAt: now,
-      left: false,
-      suspect: false,
-      lastHeard: now,
-      failures: 0,
-      nextDialAt: now,
-      waitUntil: this.id > id ? now + DIAL_GRACE : 0,
-      knows: new Set(),
-      attempted: false,
-      verified: false,
-    };
-    this.#members.set(id, member);
-    if (flood) this.#floodQueue.set(id, [id, name, host, port, beat, 0]);
-    return member;
-  }
-
-  /** Removes a member entry, freeing its gossip slot when it was never reached. */
-  #removeMember(member: Member): void {
-    if (member.source !== undefined) return this.#dropUnverified(member, false);
-    this.#members.delete(member.id);
-  }
-
-  /**
-   * Removes a gossiped member that was never reached; when `unreachable`,
-   * counts it against the member that gossiped it, and cuts that one off
-   * (`ERR_MEMBER_LIMIT`) once it has sent too many.
-   */
-  #dropUnverified(member: Member, unreachable: boolean): void {
-    if (this.#members.get(member.id) === member) this.#members.delete(member.id);
-    const source = member.source;
-    if (source === undefined) return;
-    member.source = undefined;
-    this.#unverified--;
-    if (!unreachable) return this.#admission.release(source);
-    if (!this.#admission.unreachable(source)) return;
-    const offender = this.#members.get(source);
-    for (const other of [...this.#members.values()]) {
-      if (other.source === source && !other.pending) this.#dropUnverified(other, false);
-    }
-    if (!offender?.link?.open) return;
-    const error = new MeshLimitError(
-      "ERR_MEMBER_LIMIT",
-      `More than maxUnreachableMembers of ${this.#options.maxUnreachableMembers} gossiped members could not be reached`,
-    );
-    this.#connectionError(error, offender.link.conn, offender.id);
-    this.#track(offender.link.closeWith(error));
-  }
   #established(member: Member, link: Link): void {
     const old = member.link;
     if (old && old !== link) {
@@ -1537,28 +502,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       old.fail(new DOMException("Replaced by a newer connection", "AbortError"));
     }
     const now = performance.now();
-    member.link = link;
-    member.pending = undefined;
-    member.failures = 0;
-    member.attempted = true;
-    member.left = false;
-    member.lastHeard = now;
-    member.beatAt = now;
-    member.suspect = false;
-    member.verified = true;
-    if (link.dialer) member.dialled = true;
-    if (member.source !== undefined) {
-      this.#admission.release(member.source);
-      member.source = undefined;
-      member.vouched = false;
-      this.#unverified--;
-    }
+    this.#members.verify(member, link, link.dialer);
     // A new member with the name of a lost one replaces it.
     for (const other of this.#members.values()) {
       if (other !== member && other.name === member.name) this.#forget(other, "replaced");
     }
     member.knows.clear();
-    this.#sendMembers(member, this.#memberList());
+    this.#sendMembers(member, this.#members.list());
     const snapshot = this.state.snapshot();
     if (snapshot.length > 0) {
       // In pieces under the control limit, however large the state is.
@@ -1579,14 +529,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
         }),
       );
       this.#peers.set(member.id, member.peer);
-      this.#floodQueue.set(member.id, [
-        member.id,
-        member.name,
-        member.host,
-        member.port,
-        member.beat,
-        member.dialled ? MEMBER_LIVE : MEMBER_LINKED,
-      ]);
+      this.#members.floodJoined(member);
       this.#emitPeer("peerjoin", member.peer);
     }
     this.#track(this.#readLoop(member, link));
@@ -1597,22 +540,41 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   }
 
   async #readLoop(member: Member, link: Link): Promise<void> {
+    const handler: FrameHandler = {
+      message: (type, content) => this.#deliver(member, type, content),
+      request: (id, type, enc, body) =>
+        this.#handlers.answer(link, member.peer!, id, type, enc, body),
+      reply: (reply) => this.#requests.settle(member.id, reply),
+      ping: (time) => link.post(encodeTime(KIND_PONG, time)),
+      pong: (time) => {
+        const rtt = performance.now() - time;
+        if (rtt >= 0) link.rtt = Number.isNaN(link.rtt) ? rtt : link.rtt * 0.8 + rtt * 0.2;
+      },
+      members: (entries) => {
+        this.#members.merge(member, entries);
+        // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
+        // (the first list on a link is the whole list: see #established).
+        if (this.#join && member.link === link && entries.length < MEMBERS_PER_FRAME) {
+          this.#join.heardMembers = true;
+          this.#checkJoined();
+        }
+      },
+      state: (entries) => this.state.merge(entries),
+      leave: () => link.leaving = true,
+      close: (reason) => {
+        link.remoteClose = `${String(reason?.code)}: ${String(reason?.message)}`;
+        link.leaving = false;
+      },
+    };
     let error: unknown;
     try {
       while (true) {
-        while (this.#inboxFull()) {
-          this.#drained ??= Promise.withResolvers<void>();
-          await this.#drained.promise;
-        }
+        while (this.#inbox.full) await this.#inbox.whenDrained();
         const frame = await link.read();
         if (frame === null) break;
         member.lastHeard = link.lastHeard;
         if (member.suspect) member.suspect = false;
-        if (frame[0] === KIND_BATCH) {
-          forEachFrame(frame, (inner) => this.#onFrame(member, link, inner));
-        } else {
-          this.#onFrame(member, link, frame);
-        }
+        dispatchFrame(frame, handler, this.#stateFrameLimit);
         if (link.leaving) break;
       }
     } catch (e) {
@@ -1630,137 +592,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#linkClosed(member, link, error);
   }
 
-  #onFrame(member: Member, link: Link, frame: Uint8Array): void {
-    switch (frame[0]) {
-      case KIND_MSG: {
-        const message = decodeMessage(frame);
-        this.#deliver(member, message.type, decodeContent(message.enc, message.body));
-        return;
-      }
-      case KIND_REQUEST: {
-        const message = decodeMessage(frame);
-        this.#answer(member, link, message.requestId!, message.type, message.enc, message.body);
-        return;
-      }
-      case KIND_REPLY: {
-        const reply = decodeReply(frame);
-        const pending = this.#requests.get(reply.requestId);
-        if (!pending || pending.peer !== member.id) return;
-        this.#requests.delete(reply.requestId);
-        const content = decodeContent(reply.enc, reply.body);
-        if (reply.status === REPLY_OK) pending.resolve(content);
-        else if (reply.status === REPLY_NO_HANDLER) {
-          pending.reject(new MeshRequestError("ERR_NO_HANDLER", String(content)));
-        } else if (reply.status === REPLY_BUSY) {
-          pending.reject(new MeshRequestError("ERR_TOO_MANY_REQUESTS", String(content)));
-        } else pending.reject(new MeshRequestError("ERR_REMOTE_HANDLER", String(content)));
-        return;
-      }
-      case KIND_PING:
-        link.post(encodeTime(KIND_PONG, decodeTime(frame)));
-        return;
-      case KIND_PONG: {
-        const rtt = performance.now() - decodeTime(frame);
-        if (rtt >= 0) link.rtt = Number.isNaN(link.rtt) ? rtt : link.rtt * 0.8 + rtt * 0.2;
-        return;
-      }
-      case KIND_MEMBERS: {
-        const body = decodeJsonBody(frame, 1, MAX_CONTROL_SIZE);
-        this.#mergeMembers(member, body);
-        // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
-        // (the first list on a link is the whole list: see #established).
-        const ended = (body as unknown[]).length < MEMBERS_PER_FRAME;
-        if (this.#join && member.link === link && ended) {
-          this.#join.heardMembers = true;
-          this.#checkJoined();
-        }
-        return;
-      }
-      case KIND_STATE: {
-        const body = decodeJsonBody(frame, 1, this.#stateFrameLimit) as { entries?: unknown };
-        if (!Array.isArray(body?.entries) || !body.entries.every(isWireStateEntry)) {
-          throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed STATE frame");
-        }
-        this.state.merge(body.entries as WireStateEntry[]);
-        return;
-      }
-      case KIND_LEAVE:
-        link.leaving = true;
-        return;
-      case KIND_CLOSE: {
-        // The peer closes this link because of something we did (a limit).
-        const body = decodeJsonBody(frame, 1, MAX_HANDSHAKE_SIZE) as Partial<Reject>;
-        link.remoteClose = `${String(body?.code)}: ${String(body?.message)}`;
-        link.leaving = false;
-        throw new LinkClosedByPeer();
-      }
-      default:
-        throw new MeshProtocolError("ERR_INVALID_FRAME", `Unknown frame kind ${frame[0]}`);
-    }
-  }
-
   #deliver(member: Member, type: string, content: unknown): void {
     const message: MeshMessage = { from: member.id, type, content, peer: member.peer! };
-    for (const inbox of this.#inboxes) {
-      if (inbox.ended) continue;
-      inbox.queue.push(message);
-      inbox.wake?.();
-    }
+    this.#inbox.deliver(message);
     this.dispatchEvent(new CustomEvent<MeshMessage>("message", { detail: message }));
-  }
-
-  #answer(
-    member: Member,
-    link: Link,
-    requestId: number,
-    type: string,
-    enc: number,
-    body: Uint8Array,
-  ): void {
-    const handler = this.#handlers.get(type);
-    const reply = (status: number, content: unknown) => {
-      let encoded;
-      try {
-        encoded = encodeContent(content);
-        this.#checkSize(encoded.body.length);
-      } catch (error) {
-        status = REPLY_ERROR;
-        encoded = encodeContent(`Answer cannot be sent: ${(error as Error).message}`);
-      }
-      if (link.open) link.post(encodeReply(requestId, status, encoded)).catch(() => {});
-    };
-    if (!handler) return reply(REPLY_NO_HANDLER, `No handler for request type "${type}"`);
-    const { maxRequestsInFlight } = this.#options;
-    if (link.handling >= maxRequestsInFlight) {
-      // Bounded per peer: a flood of requests gets quick refusals, not memory.
-      return reply(
-        REPLY_BUSY,
-        `More than maxRequestsInFlight of ${maxRequestsInFlight} requests are being answered`,
-      );
-    }
-    const content = decodeContent(enc, body);
-    link.handling++;
-    this.#track(
-      (async () => {
-        // A handler that never settles must not keep leave() waiting.
-        const signal = this.#abort.signal;
-        let onAbort: (() => void) | undefined;
-        try {
-          const aborted = new Promise<never>((_, reject) => {
-            onAbort = () => reject(signal.reason);
-            if (signal.aborted) onAbort();
-            else signal.addEventListener("abort", onAbort, { once: true });
-          });
-          aborted.catch(() => {});
-          reply(REPLY_OK, await Promise.race([handler(content, member.peer!, signal), aborted]));
-        } catch (error) {
-          reply(REPLY_ERROR, error instanceof Error ? error.message : String(error));
-        } finally {
-          if (onAbort) signal.removeEventListener("abort", onAbort);
-          link.handling--;
-        }
-      })(),
-    );
   }
 
   #linkClosed(member: Member, link: Link, error: unknown): void {
@@ -1768,36 +603,17 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     if (member.link !== link) return;
     member.link = undefined;
     const why = link.remoteClose ? ` (it closed the connection: ${link.remoteClose})` : "";
-    for (const [id, request] of this.#requests) {
-      if (request.peer !== member.id) continue;
-      this.#requests.delete(id);
-      request.reject(
-        new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
-      );
-    }
+    this.#requests.failPeer(
+      member.id,
+      () => new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
+    );
     if (this.#closed) return;
-    if (link.leaving) {
-      member.left = true;
-      member.beatAt = performance.now();
-      this.#floodQueue.set(member.id, [
-        member.id,
-        member.name,
-        member.host,
-        member.port,
-        member.beat,
-        1,
-      ]);
-      this.#dropPeer(member, "leave");
-      return;
-    }
     // Lost without a goodbye: reconnect at once (after a pause when we
     // closed it for the peer's fault); the failure detector declares it dead
     // if that keeps failing for deadTimeout.
-    member.attempted = true;
-    member.failures = 0;
-    member.nextDialAt = performance.now() +
-      (link.closing || peerFault(error) ? this.#options.reconnectInterval : 0);
-    if (this.id > member.id) member.waitUntil = performance.now() + DIAL_GRACE;
+    const pause = link.closing || peerFault(error) ? this.#options.reconnectInterval : 0;
+    this.#members.linkLost(member, link.leaving, pause);
+    if (link.leaving) this.#dropPeer(member, "leave");
   }
 
   #dropPeer(member: Member, reason: MeshLeaveReason): void {
@@ -1815,7 +631,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       member.link.fail(new DOMException("Member forgotten", "AbortError"));
       member.link = undefined;
     }
-    this.#removeMember(member);
+    this.#members.remove(member);
     this.#dropPeer(member, reason);
   }
 
@@ -1832,175 +648,62 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   // ---- membership -------------------------------------------------------
 
-  #memberList(): WireMember[] {
-    const list: WireMember[] = [[
-      this.id,
-      this.name,
-      this.#advertiseHost,
-      this.#addr.port,
-      this.#beat,
-      0,
-    ]];
-    for (const m of this.#members.values()) {
-      // A member we only heard of first hand is passed on once, marked as
-      // heard of (so nobody blames us if it is a lie), never further.
-      const state = m.verified
-        ? (m.left ? MEMBER_LEFT : m.dialled ? MEMBER_LIVE : MEMBER_LINKED)
-        : m.heard
-        ? undefined
-        : MEMBER_HEARD;
-      if (state !== undefined) list.push([m.id, m.name, m.host, m.port, m.beat, state]);
-    }
-    return list;
-  }
-
   #sendMembers(member: Member, list: WireMember[]): void {
-    for (const entry of list) member.knows.add(knowKey(entry[0], entry[5]));
-    // In pieces well under the control limit, however many members there are.
-    // A list that fills its last piece gets an empty one after it, so the
-    // receiver sees where it ends.
-    const pieces: WireMember[][] = [];
-    for (let i = 0; i < list.length; i += MEMBERS_PER_FRAME) {
-      pieces.push(list.slice(i, i + MEMBERS_PER_FRAME));
-    }
-    if (list.length % MEMBERS_PER_FRAME === 0) pieces.push([]);
+    this.#postMembers(member, this.#members.share(member, list));
+  }
+
+  #postMembers(member: Member, pieces: readonly WireMember[][]): void {
     for (const piece of pieces) {
-      member.link?.post(encodeJsonFrame(KIND_MEMBERS, piece)).catch(() => {});
+      member.link?.post(encodeMembersFrame(piece)).catch(() => {});
     }
-  }
-
-  #mergeMembers(from: Member, body: unknown): void {
-    if (!Array.isArray(body) || body.length > MEMBERS_PER_FRAME) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
-    }
-    const now = performance.now();
-    for (const entry of body) {
-      if (!isWireMember(entry)) {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
-      }
-      const [id, name, host, port, beat, state] = entry;
-      const left = state === MEMBER_LEFT;
-      if (id === this.id) {
-        from.knows.add(knowKey(id, state));
-        continue;
-      }
-      let member = this.#members.get(id);
-      if (!member) {
-        if (left || host === "" || port === 0) continue;
-        if (!this.#allowAddress({ hostname: host, port })) continue;
-        // Not a member until reached: held apart, a bounded number per source.
-        if (this.#unverified >= this.#options.maxMembers) continue;
-        if (!this.#admission.admit(from.id)) continue;
-        member = this.#addMember(id, name, host, port, beat, false);
-        member.source = from.id;
-        // The source says it reached this member: if that is not true, the
-        // source is to blame (and we pass the entry on once, marked).
-        member.vouched = state === MEMBER_LIVE;
-        member.heard = state === MEMBER_HEARD;
-        // First-hand news travels one more hop, marked as heard of.
-        if (!member.heard) this.#floodQueue.set(id, [id, name, host, port, beat, MEMBER_HEARD]);
-        this.#unverified++;
-        from.knows.add(knowKey(id, state));
-        continue;
-      }
-      from.knows.add(knowKey(id, state));
-      // Someone connected to it tells us of it: a join waits for it after all.
-      if (member.heard && state !== MEMBER_HEARD) member.heard = false;
-      if (beat > member.beat) {
-        member.beat = beat;
-        member.beatAt = now;
-      }
-      if (left && !member.left && member !== from && member.verified) {
-        member.left = true;
-        member.beatAt = now;
-        this.#floodQueue.set(id, [id, name, member.host, member.port, member.beat, 1]);
-        if (!member.link) this.#dropPeer(member, "leave");
-      }
-      if (member.host === "" && host !== "") member.host = host;
-    }
-  }
-
-  #dialable(member: Member): boolean {
-    return member.host !== "" && member.port > 0 &&
-      this.#allowAddress({ hostname: member.host, port: member.port });
   }
 
   #tick(): void {
     if (this.#closed) return;
     const now = performance.now();
-    const { heartbeatInterval, suspectTimeout, deadTimeout, forgetTimeout } = this.#options;
-    const heartbeat = now >= this.#nextHeartbeat;
-    if (heartbeat) {
-      this.#nextHeartbeat = now + heartbeatInterval;
-      this.#beat++;
-    }
-    // A member that could not run (CPU starvation, a long GC, a suspended
-    // VM) heard nothing because it did not listen: forgive that stall
-    // instead of declaring everyone dead (Lifeguard's local-health idea).
-    const stall = now - this.#lastTick - TICK;
-    this.#lastTick = now;
-    const paused = this.#inboxFull();
-    const linked: Member[] = [];
-    for (const member of [...this.#members.values()]) {
-      const link = member.link;
-      if (stall > TICK) member.lastHeard += stall;
-      if (link?.open) {
-        // Silence we caused by not reading is no evidence against the peer.
-        if (paused) member.lastHeard = now;
-        member.beatAt = now;
-        if (heartbeat) link.post(encodeTime(KIND_PING, now)).catch(() => {});
-      }
-      if (member.peer) {
-        const silent = now - member.lastHeard;
-        if (silent > deadTimeout) {
-          if (link) {
-            member.link = undefined;
-            link.replaced = true;
-            link.fail(new DOMException("Peer timed out", "TimeoutError"));
+    const { heartbeat, linked, actions } = this.#detector.tick<Link, Member>(
+      now,
+      [...this.#members.values()],
+      this.#inbox.full,
+      (member) => this.#members.dialable(member),
+    );
+    if (heartbeat) this.#members.beat++;
+    for (const action of actions) {
+      const member = action.member;
+      switch (action.kind) {
+        case "ping":
+          action.link.post(encodeTime(KIND_PING, now)).catch(() => {});
+          break;
+        case "dead":
+          if (action.link) {
+            action.link.replaced = true;
+            action.link.fail(new DOMException("Peer timed out", "TimeoutError"));
           }
-          member.failures = 0;
-          member.nextDialAt = now + this.#options.reconnectInterval * Math.random();
           this.#dropPeer(member, "timeout");
-        } else if (silent > suspectTimeout && !member.suspect) {
-          member.suspect = true;
-          this.#emitPeer("peersuspect", member.peer);
-        }
-      }
-      if (member.link?.open) linked.push(member);
-      if (!member.link && !member.pending) {
-        if (now - member.beatAt > forgetTimeout) {
-          this.#removeMember(member);
-          continue;
-        }
-        if (
-          !member.left && now >= member.nextDialAt && now >= member.waitUntil &&
-          this.#dialable(member)
-        ) {
-          member.nextDialAt = Infinity;
-          this.#track(this.#dial(member.host, member.port, member).catch(() => {}));
-        }
+          break;
+        case "suspect":
+          this.#emitPeer("peersuspect", member.peer!);
+          break;
+        case "forget":
+          this.#members.remove(member);
+          break;
+        case "dial":
+          this.#track(this.#connector.dial(member.host, member.port, member).catch(() => {}));
+          break;
       }
     }
-    if (this.#floodQueue.size > 0 && linked.length > 0) {
-      // New entries go at once to every member not known to have them.
-      const news = [...this.#floodQueue.values()];
-      for (const member of linked) {
-        const unknown = news.filter((e) =>
-          e[0] !== member.id && !member.knows.has(knowKey(e[0], e[5]))
-        );
-        if (unknown.length > 0) this.#sendMembers(member, unknown);
-      }
-      this.#floodQueue.clear();
+    for (const [member, pieces] of this.#members.takeNews(linked)) {
+      this.#postMembers(member, pieces);
     }
     if (heartbeat && linked.length > 0) {
       // Anti-entropy: the whole list to one random member each round.
       const target = linked[Math.floor(Math.random() * linked.length)];
-      this.#sendMembers(target, this.#memberList());
+      this.#sendMembers(target, this.#members.list());
     }
     if (heartbeat && linked.length === 0 && this.#peers.size === 0 && !this.#join) {
       // Alone: knock on the seeds again (a healed partition, a restarted mesh).
       for (const seed of this.#options.seeds) {
-        this.#track(this.#dial(seed.hostname, seed.port, undefined).catch(() => false));
+        this.#track(this.#connector.dial(seed.hostname, seed.port, undefined).catch(() => false));
       }
     }
   }
@@ -2018,47 +721,18 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   // ---- helpers ----------------------------------------------------------
 
-  #inboxFull(): boolean {
-    for (const inbox of this.#inboxes) {
-      if (!inbox.ended && inbox.queue.length >= this.#options.inboxSize) return true;
-    }
-    return false;
-  }
-
-  #wakeReaders(): void {
-    const drained = this.#drained;
-    this.#drained = undefined;
-    drained?.resolve();
-  }
-
-  #checkSize(size: number): void {
-    if (size > this.#options.maxMessageSize) {
-      throw new MeshMessageTooLargeError(size, this.#options.maxMessageSize);
-    }
-  }
-
   #encodeParts(
     type: string,
     content: unknown,
     explicit: boolean,
   ): { type: Uint8Array; encoded: EncodedContent } {
     if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
-    checkString(type, "Message type");
-    if (explicit && content === undefined) {
-      throw new MeshContentError(
-        "ERR_INVALID_CONTENT",
-        "Content is undefined (leave the argument out to send no content)",
-      );
-    }
-    const type_ = encodeType(type);
-    const encoded = encodeContent(content);
-    this.#checkSize(type_.length + encoded.body.length);
-    return { type: type_, encoded };
+    return encodeUserMessage(type, content, explicit, this.#options.maxMessageSize);
   }
 
   #encodeMessage(type: string, content: unknown, explicit: boolean): Uint8Array {
-    const { type: type_, encoded } = this.#encodeParts(type, content, explicit);
-    return encodeMessage(type_, encoded);
+    const { type: typeBytes, encoded } = this.#encodeParts(type, content, explicit);
+    return encodeMessage(typeBytes, encoded);
   }
 
   #linkTo(peerId: string): Link {
@@ -2090,18 +764,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     const links: Link[] = [];
     for (const member of this.#members.values()) {
       if (member.link?.open) {
-        member.link.post(new Uint8Array([KIND_LEAVE])).catch(() => {});
+        member.link.post(encodeSignal(KIND_LEAVE)).catch(() => {});
         links.push(member.link);
       }
     }
-    for (const [, request] of this.#requests) request.reject(reason);
-    this.#requests.clear();
-    for (const inbox of this.#inboxes) {
-      inbox.ended = true;
-      inbox.wake?.();
-    }
-    this.#wakeReaders();
-    for (const conn of this.#handshakes) destroyConnection(conn);
+    this.#requests.failAll(reason);
+    this.#inbox.end();
+    this.#connector.destroyAll();
     // Give each peer a moment to read LEAVE and hang up first, so the goodbye
     // is not lost to a reset.
     await Promise.all(links.map((link) => link.finish(1000)));
@@ -2112,8 +781,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#peers.clear();
   }
 }
-
-const CONSTRUCT = Symbol("Mesh");
 
 /**
  * Joins (or, without `seeds`, starts) a mesh. Resolves once this member is
@@ -2136,7 +803,7 @@ export async function joinMesh(options: MeshOptions): Promise<Mesh> {
     throw new MeshOptionError("joinMesh() needs an options object with a name");
   }
   options.signal?.throwIfAborted();
-  const mesh = new Mesh(options, CONSTRUCT);
-  await mesh.start();
+  const mesh = createMesh(options);
+  await startMesh(mesh);
   return mesh;
 }

@@ -21,6 +21,8 @@
  */
 
 export * from "./mesh.ts";
+export * from "./options.ts";
+export * from "./types.ts";
 export * from "./peer.ts";
 export * from "./state.ts";
 export * from "./errors.ts";

@@ -26,7 +26,7 @@ import {
   KIND_STATE,
   PROOF_SIZE,
   PROTOCOL_VERSION,
-  type WireMember,
+  type WireMemberTuple,
 } from "../../../mesh/_protocol.ts";
 
 type Conn = FramedConnection<Uint8Array, Uint8Array>;
@@ -209,7 +209,7 @@ export async function gossipFakeMembers(
   let port = 1;
   try {
     while (!signal?.aborted) {
-      const list: WireMember[] = [];
+      const list: WireMemberTuple[] = [];
       for (let i = 0; i < count; i++) {
         // Ports below 1024 on loopback: nobody listens there in the tests.
         port = port >= 1000 ? 2 : port + 1;
