@@ -12,7 +12,7 @@ import {
   DEFAULT_SEND_HIGH_WATER_MARK,
 } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
-import type { ConnectOptions } from "./connect.ts";
+import type { ConnectOptions } from "./options.ts";
 import { WebSocketHandshakeError, WebSocketSyntaxError } from "./errors.ts";
 
 /** Validates a `ws:`/`wss:` (or `http:`/`https:`) URL and returns it as `ws:`/`wss:`. */

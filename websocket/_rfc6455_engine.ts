@@ -23,10 +23,9 @@ import {
   writeAll,
   writeHttpResponse,
 } from "./_handshake.ts";
-import { chooseProtocol } from "./_policy.ts";
+import { chooseProtocol, heartbeatOf } from "./_policy.ts";
 import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
-import type { ConnectOptions } from "./connect.ts";
 import type { WebSocketCloseInfo } from "./connection.ts";
 import {
   type WebSocketErrorCode,
@@ -34,8 +33,7 @@ import {
   WebSocketRangeError,
   WebSocketTypeError,
 } from "./errors.ts";
-import type { ServeOptions } from "./server.ts";
-import { heartbeatOf } from "./_native_server.ts";
+import type { ConnectOptions, ServeOptions } from "./options.ts";
 
 /** The engine's own error codes, renamed to the public ones. */
 const RENAMED: Record<string, WebSocketErrorCode> = {

@@ -12,7 +12,7 @@ import { authorizeProblem, upgradeProblem } from "./_policy.ts";
 import { ServerRooms } from "./_rooms.ts";
 import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
-import type { ServeOptions, WebSocketServer } from "./server.ts";
+import type { ServeOptions, WebSocketServer } from "./options.ts";
 
 /** How long `close()` waits for peers to answer the close frame before dropping them. */
 const CLOSE_GRACE_MS = 2_000;

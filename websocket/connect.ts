@@ -6,56 +6,11 @@
 
 import { connectNative, webSocketUrl } from "./_client.ts";
 import type { Connection } from "./_connection.ts";
-import { assertOptions } from "./_policy.ts";
+import { assertOptions, heartbeatOf } from "./_policy.ts";
 import { connectRfc6455 } from "./_rfc6455_engine.ts";
-import type { WebSocketConnection, WebSocketEngine } from "./connection.ts";
+import type { WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
-import { heartbeatOf } from "./_native_server.ts";
-import type { ConnectionOptions, HeartbeatOptions } from "./options.ts";
-
-/** Options of `connect()`. *
- * @example
- * ```ts
- * import { connect, type ConnectOptions } from "@netkit/realtime/websocket";
- * const options: ConnectOptions = {
- *   protocols: ["chat"],
- *   headers: { authorization: "Bearer 42" },
- *   signal: AbortSignal.timeout(5_000),
- * };
- * await connect("ws://127.0.0.1:9/", options).catch((error) => console.log(error.code));
- * ```
- */
-export interface ConnectOptions extends ConnectionOptions {
-  /**
-   * Subprotocols to offer. When set, the connection fails with
-   * `ERR_PROTOCOL_NOT_NEGOTIATED` if the server picks none, and
-   * `ERR_UNEXPECTED_PROTOCOL` if it picks one that was not offered.
-   */
-  protocols?: string[];
-  /**
-   * Extra request headers (`Authorization`, `Origin`, cookies …). `Host`,
-   * `Upgrade`, `Connection` and `Sec-WebSocket-*` are set by the handshake and
-   * ignored here.
-   */
-  headers?: HeadersInit;
-  /** PEM certificates of extra certificate authorities to trust for `wss:`. */
-  caCerts?: string[];
-  /** Aborts the handshake (rejecting with `AbortError`); after open, closes the connection with 1000. */
-  signal?: AbortSignal;
-  /**
-   * Which engine carries the connection.
-   * @default {"native"}
-   */
-  engine?: WebSocketEngine;
-  /**
-   * `rfc6455` engine only: ping the server every `interval` ms and close with
-   * 1001 when no pong comes within `timeout` ms (detects a dead server or a
-   * silently broken path). The built-in client cannot ping: setting this with
-   * `engine: "native"` throws `ERR_UNSUPPORTED_BY_ENGINE`.
-   * @default {false}
-   */
-  heartbeat?: HeartbeatOptions | false;
-}
+import type { ConnectOptions } from "./options.ts";
 
 /**
  * Opens a WebSocket connection to `url` and resolves once the handshake
