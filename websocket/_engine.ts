@@ -83,11 +83,6 @@ export function messageSize(data: Message, limit = Infinity): number {
   return encoder.encode(data).byteLength;
 }
 
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Default largest incoming message: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default send high-water mark: `send()` waits while more than this is buffered. */

@@ -31,12 +31,20 @@ export class WebSocketHandshakeError extends SyntaxError {
    * (400, 426, 431) or the status a client received (e.g. 401).
    */
   readonly status: number;
+  /** A refusing server's response body, cut to `REFUSAL_BODY_BYTES`. */
+  readonly body: string | undefined;
   /** Creates the error. */
-  constructor(code: string, message: string, status = 400, options?: ErrorOptions) {
+  constructor(
+    code: string,
+    message: string,
+    status = 400,
+    options?: ErrorOptions & { body?: string },
+  ) {
     super(message, options);
     this.name = "WebSocketHandshakeError";
     this.code = code;
     this.status = status;
+    this.body = options?.body;
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { decodeUtf8Prefix } from "../_common/utf8.ts";
 import { WebSocketHandshakeError } from "./_engine_errors.ts";
 import {
   acceptDeflateResponse,
@@ -205,6 +206,57 @@ export async function writeHttpResponse(conn: Deno.Conn, response: Response): Pr
   await writeAll(conn, out);
 }
 
+/** Most bytes of a refusing server's body that a client quotes in its error. */
+export const REFUSAL_BODY_BYTES = 256;
+/** How long a client waits for the body of a refusal before quoting what it has. */
+const REFUSAL_BODY_WAIT_MS = 1_000;
+
+/**
+ * The start of a refusal's body (after a non-101 status): at most
+ * `REFUSAL_BODY_BYTES`, waited for at most `REFUSAL_BODY_WAIT_MS`, so a
+ * server that says why it refused ("token expired") is heard, and one that
+ * sends a huge or endless body costs nothing. The caller closes `conn`.
+ */
+async function refusalBody(
+  conn: Deno.Conn,
+  leftover: Uint8Array,
+  headers: Headers,
+): Promise<string> {
+  const declared = Number(headers.get("content-length"));
+  const chunked = /chunked/i.test(headers.get("transfer-encoding") ?? "");
+  // One byte more than quoted tells decodeUtf8Prefix that the body was cut.
+  const want = Number.isInteger(declared) && declared >= 0 && !chunked
+    ? Math.min(declared, REFUSAL_BODY_BYTES + 1)
+    : REFUSAL_BODY_BYTES + 1;
+  const body = new Uint8Array(want);
+  let length = Math.min(leftover.length, want);
+  body.set(leftover.subarray(0, length));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), REFUSAL_BODY_WAIT_MS);
+  });
+  try {
+    while (length < want) {
+      const reading = conn.read(body.subarray(length));
+      reading.catch(() => {}); // settles once the caller closes conn
+      const n = await Promise.race([reading, gaveUp]).catch(() => null);
+      if (n === null) break;
+      length += n;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  let bytes = body.subarray(0, length);
+  if (chunked) {
+    // The first chunk only: "<hex size>\r\n<data>".
+    const text = new TextDecoder().decode(bytes);
+    const match = /^([0-9a-fA-F]+)[^\r\n]*\r\n/.exec(text);
+    const start = match ? match[0].length : 0; // ASCII: characters are bytes
+    bytes = match ? bytes.subarray(start, start + parseInt(match[1], 16)) : bytes;
+  }
+  return decodeUtf8Prefix(bytes, REFUSAL_BODY_BYTES).trim();
+}
+
 /** Writes all of `data` to `conn` (handles partial writes). */
 export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let written = 0;
@@ -386,7 +438,15 @@ export async function clientHandshake(
   const fail = (code: string, message: string): never => {
     throw new WebSocketHandshakeError(code, message, status);
   };
-  if (status !== 101) fail("ERR_HANDSHAKE_STATUS", `Unexpected server response "${status}"`);
+  if (status !== 101) {
+    const body = await refusalBody(conn, leftover, headers);
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_STATUS",
+      `Unexpected server response "${status}"`,
+      status,
+      { body },
+    );
+  }
   if (!headerHasToken(headers, "upgrade", "websocket")) {
     fail("ERR_HANDSHAKE_UPGRADE", `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
   }

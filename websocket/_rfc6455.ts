@@ -39,6 +39,7 @@ import {
   WebSocketProtocolError,
   WebSocketStateError,
 } from "./_engine_errors.ts";
+import { truncateUtf8 } from "../_common/utf8.ts";
 import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
   applyMask,
@@ -1573,11 +1574,4 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function truncateUtf8(text: string, maxBytes: number): string {
-  let bytes = encoder.encode(text);
-  if (bytes.length <= maxBytes) return text;
-  bytes = bytes.subarray(0, maxBytes);
-  return new TextDecoder().decode(bytes).replace(/\uFFFD$/, "");
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { refusedError } from "./_client.ts";
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -385,11 +386,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
 function handshakeError(error: unknown, url: URL): WebSocketHandshakeError {
   const { code, status, message } = error as { code?: string; status?: number; message?: string };
   if (code === "ERR_HANDSHAKE_STATUS") {
-    return new WebSocketHandshakeError(
-      "ERR_UNEXPECTED_STATUS",
-      `Server answered "${status}" instead of "101"`,
-      { status, cause: error },
-    );
+    return refusedError(status!, (error as { body?: string }).body, error);
   }
   if (code === "ERR_HANDSHAKE_PROTOCOL") {
     return new WebSocketHandshakeError(

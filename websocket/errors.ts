@@ -159,20 +159,26 @@ export class WebSocketHandshakeError extends TypeError {
   /** The HTTP status the server answered with, when known. */
   readonly status: number | undefined;
   /**
+   * The start of the refusing server's response body (at most 256 bytes of
+   * UTF-8, trimmed) with `ERR_UNEXPECTED_STATUS`, e.g. why `authorize` said no.
+   */
+  readonly body: string | undefined;
+  /**
    * Creates the error.
    *
    * @param code the stable error code
    * @param message a human-readable message
-   * @param options the standard error options plus the HTTP `status` when known
+   * @param options the standard error options plus the HTTP `status` and response `body` when known
    */
   constructor(
     code: WebSocketErrorCode,
     message: string,
-    options: ErrorOptions & { status?: number } = {},
+    options: ErrorOptions & { status?: number; body?: string } = {},
   ) {
     super(message, options);
     this.name = "WebSocketHandshakeError";
     this.code = code;
     this.status = options.status;
+    this.body = options.body;
   }
 }

@@ -260,6 +260,24 @@ export interface ServeOptions extends UpgradeOptions {
    */
   authorize?: (request: Request) => AuthorizeVerdict | Promise<AuthorizeVerdict>;
   /**
+   * Answers plain HTTP requests (any request without `Upgrade: websocket`,
+   * on any path), so a page and its sockets share one port. Without it they
+   * get 426 (404 off `path`). Its answer is written within
+   * `handshakeTimeout` (else 503) and the connection is closed after it
+   * (one request per connection); a thrown error answers 500; requests
+   * with a body get 413 (the request passed here has no body).
+   */
+  fallback?: (request: Request) => Response | Promise<Response>;
+  /**
+   * Origins allowed to open a socket (403 otherwise), against cross-site
+   * WebSocket hijacking: a page on another site opening a socket that
+   * carries the user's cookies. Requests without `Origin` (non-browser
+   * clients) and same-origin requests (the `Origin` host equals `Host`)
+   * always pass; `"*"` allows every origin. Same rule as `webrtc/`'s master.
+   * @default {[]}
+   */
+  allowedOrigins?: readonly string[] | "*";
+  /**
    * Most connections open (or opening) at once; more are rejected with 503.
    * @default {10000}
    */
@@ -310,19 +328,21 @@ export interface ServeOptions extends UpgradeOptions {
 }
 
 /**
- * A listening WebSocket server. Iterate it for the connections (each one is
- * yielded once its handshake completed); `connections` lists those open.
+ * A set of server-side connections with the features `serve()` gives:
+ * iterate it for the connections (each one is yielded once its handshake
+ * completed), `connections` lists those open, `broadcast()` and `to(room)`
+ * reach them through bounded queues. `WebSocketServer` is one that listens;
+ * `createConnectionGroup()` makes one for your own `Deno.serve`.
  *
  * @example
  * ```ts
- * import { serve } from "@netkit/realtime/websocket";
- * await using server = serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat"] });
- * console.log(`listening on ${server.addr.port}`);
+ * import type { ConnectionGroup } from "@netkit/realtime/websocket";
+ * async function greetAll(group: ConnectionGroup): Promise<void> {
+ *   await group.broadcast(`hello to ${group.connections.length}`);
+ * }
  * ```
  */
-export interface WebSocketServer extends AsyncIterable<ServerWebSocketConnection>, AsyncDisposable {
-  /** The address the server listens on. */
-  readonly addr: Deno.NetAddr;
+export interface ConnectionGroup extends AsyncIterable<ServerWebSocketConnection>, AsyncDisposable {
   /** The open connections, in the order they opened (a snapshot). */
   readonly connections: ServerWebSocketConnection[];
   /**
@@ -341,11 +361,26 @@ export interface WebSocketServer extends AsyncIterable<ServerWebSocketConnection
   to(room: string): RoomTarget<WebSocketConnection>;
   /**
    * Stops accepting, closes every connection with 1001 and resolves when all
-   * are closed. Iteration ends.
+   * are closed (or dropped after 2 s). Iteration ends.
    */
   close(): Promise<void>;
   /** Settles when the server is closed. */
   readonly finished: Promise<void>;
+}
+
+/**
+ * A listening WebSocket server: a `ConnectionGroup` with an address.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@netkit/realtime/websocket";
+ * await using server = serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat"] });
+ * console.log(`listening on ${server.addr.port}`);
+ * ```
+ */
+export interface WebSocketServer extends ConnectionGroup {
+  /** The address the server listens on. */
+  readonly addr: Deno.NetAddr;
 }
 
 /** Options of `connect()`. *
@@ -404,4 +439,43 @@ export interface ConnectOptions extends ConnectionOptions {
 export interface HandleUpgradeOptions extends UpgradeOptions {
   /** The peer address, reported as `connection.remoteAddr` (pass `info.remoteAddr` from the handler). */
   remoteAddr?: Deno.NetAddr;
+}
+
+/** Options of `createConnectionGroup()`: `serve()`'s, less the listening ones. *
+ * @example
+ * ```ts
+ * import { type ConnectionGroupOptions, createConnectionGroup } from "@netkit/realtime/websocket";
+ * const options: ConnectionGroupOptions = {
+ *   path: "/ws",
+ *   allowedOrigins: ["https://app.example.com"],
+ *   authorize: (request) => new URL(request.url).searchParams.get("token") === "42",
+ * };
+ * await using group = createConnectionGroup(options);
+ * ```
+ */
+export interface ConnectionGroupOptions extends
+  Omit<
+    ServeOptions,
+    "hostname" | "port" | "cert" | "key" | "maxHeaderBytes" | "inflateConcurrency"
+  > {}
+
+/**
+ * A `ConnectionGroup` fed by your own HTTP server: `handle(request, info)`
+ * is a `Deno.serve` handler that upgrades WebSocket requests into the group
+ * (after `path`, `allowedOrigins`, `maxConnections` and `authorize`, like
+ * `serve()`) and answers the others with `fallback` (426 without one).
+ *
+ * @example
+ * ```ts
+ * import { createConnectionGroup, type WebSocketGroup } from "@netkit/realtime/websocket";
+ * await using group: WebSocketGroup = createConnectionGroup({
+ *   fallback: () => new Response("<h1>hello</h1>", { headers: { "content-type": "text/html" } }),
+ * });
+ * const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, group.handle);
+ * await http.shutdown();
+ * ```
+ */
+export interface WebSocketGroup extends ConnectionGroup {
+  /** A `Deno.serve` handler (bound: pass it as is); `info` gives `connection.remoteAddr`. */
+  readonly handle: (request: Request, info?: { remoteAddr: Deno.Addr }) => Promise<Response>;
 }
