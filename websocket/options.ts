@@ -383,6 +383,56 @@ export interface WebSocketServer extends ConnectionGroup {
   readonly addr: Deno.NetAddr;
 }
 
+/**
+ * Retries of `connect()`'s handshake, and optional re-establishment of a
+ * connection that drops (framed's `reconnect`, with exponential backoff).
+ * Only failures that may pass are retried: no answer, a timeout, 408, 429
+ * and 5xx; a refusal such as 401/403/404 is final.
+ *
+ * @example
+ * ```ts
+ * import type { ReconnectOptions } from "@netkit/realtime/websocket";
+ * const reconnect: ReconnectOptions = { attempts: 5, interval: 200, maxInterval: 5_000, onDrop: true };
+ * ```
+ */
+export interface ReconnectOptions {
+  /**
+   * Retries after the first attempt fails (so `attempts + 1` attempts in
+   * all, per connect and per drop). `0` = no retry.
+   * @default {10}
+   */
+  attempts?: number;
+  /**
+   * Milliseconds before the first retry; each further one waits `backoff`
+   * times longer, up to `maxInterval`, randomized by ±20 % so that clients
+   * dropped together do not come back together.
+   * @default {1000}
+   */
+  interval?: number;
+  /**
+   * Factor between consecutive waits (`1`: a fixed interval).
+   * @default {2}
+   */
+  backoff?: number;
+  /**
+   * Longest wait between attempts, in milliseconds.
+   * @default {30000}
+   */
+  maxInterval?: number;
+  /**
+   * Re-establish the connection when it drops (closed by the network or the
+   * server going away: 1001, 1005, 1006, 1011, 1012, 1013, 1014; not after
+   * your `close()` nor a 1000 or policy close from the server). `connect()`
+   * then resolves to a `ReconnectingWebSocketConnection`: the same object
+   * carries on, its `readable` continues with the new socket's messages,
+   * `send()` rejects with `ERR_NOT_OPEN` while it reconnects, and events
+   * `drop`, `reconnect` and `reconnectfailed` tell what happens. Messages
+   * in flight when the connection dropped may be lost.
+   * @default {false}
+   */
+  onDrop?: boolean;
+}
+
 /** Options of `connect()`. *
  * @example
  * ```ts
@@ -425,6 +475,12 @@ export interface ConnectOptions extends ConnectionOptions {
    * @default {false}
    */
   heartbeat?: HeartbeatOptions | false;
+  /**
+   * Retry policy of the handshake and, with `onDrop`, reconnection after a
+   * drop. `false` = a single attempt.
+   * @default {false}
+   */
+  reconnect?: ReconnectOptions | false;
 }
 
 /** Options of `handleUpgrade()`. *
