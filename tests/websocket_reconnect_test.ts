@@ -42,7 +42,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
   );
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: LOOPBACK4, port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -51,7 +51,7 @@ async function freePort(): Promise<number> {
 
 for (const engine of ENGINES) {
   Deno.test(`[${engine}] connect({ reconnect }) retries until the server is up`, async () => {
-    const port = await freePort();
+    const port = freePort();
     const connecting = connect(`ws://127.0.0.1:${port}/`, {
       engine,
       reconnect: { attempts: 50, interval: 20, backoff: 1 },
