@@ -268,3 +268,14 @@ export function encodeClosePayload(code: number | undefined, reason: string): Ui
   out.set(text, 2);
   return out;
 }
+
+/**
+ * The byte stream a WebSocket runs on: a `Deno.Conn` (TCP, client TLS) or
+ * the server TLS connection of `_common/tls_accept.ts`.
+ */
+export interface ByteStream {
+  read(target: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+  readonly remoteAddr: Deno.Addr;
+}

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { decodeUtf8Prefix } from "../_common/utf8.ts";
 import { WebSocketHandshakeError } from "./_engine_errors.ts";
+import type { ByteStream } from "./_frame.ts";
 import {
   acceptDeflateResponse,
   deflateOffer,
@@ -41,7 +42,7 @@ const STATUS_TEXT: Record<number, string> = {
  * the head (without the blank line) and whatever arrived after it.
  */
 async function readHead(
-  conn: Deno.Conn,
+  conn: ByteStream,
   maxHeaderBytes: number,
 ): Promise<{ head: string; leftover: Uint8Array }> {
   let buf = new Uint8Array(Math.min(4096, maxHeaderBytes + 4));
@@ -138,7 +139,7 @@ function parseHeaderLines(lines: string[]): Headers {
  * (early WebSocket frames).
  */
 export async function readHttpRequest(
-  conn: Deno.Conn,
+  conn: ByteStream,
   opts: { maxHeaderBytes: number; secure?: boolean },
 ): Promise<{ request: Request; leftover: Uint8Array }> {
   const { maxHeaderBytes, secure = "handshake" in conn } = opts;
@@ -186,7 +187,7 @@ export async function readHttpRequest(
  * to refuse an upgrade (401, 400, 426 …). Adds `Content-Length` and
  * `Connection: close` when missing; the caller closes `conn` afterwards.
  */
-export async function writeHttpResponse(conn: Deno.Conn, response: Response): Promise<void> {
+export async function writeHttpResponse(conn: ByteStream, response: Response): Promise<void> {
   const body = response.body ? new Uint8Array(await response.arrayBuffer()) : new Uint8Array(0);
   const reason = response.statusText || STATUS_TEXT[response.status] || "Unknown";
   let head = `HTTP/1.1 ${response.status} ${reason}\r\n`;
@@ -218,7 +219,7 @@ const REFUSAL_BODY_WAIT_MS = 1_000;
  * sends a huge or endless body costs nothing. The caller closes `conn`.
  */
 async function refusalBody(
-  conn: Deno.Conn,
+  conn: ByteStream,
   leftover: Uint8Array,
   headers: Headers,
 ): Promise<string> {
@@ -258,7 +259,7 @@ async function refusalBody(
 }
 
 /** Writes all of `data` to `conn` (handles partial writes). */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+export async function writeAll(conn: ByteStream, data: Uint8Array): Promise<void> {
   let written = 0;
   while (written < data.length) {
     written += await conn.write(data.subarray(written));
@@ -376,7 +377,7 @@ const RESERVED_CLIENT_HEADERS = new Set([
  * answer has code `ERR_HANDSHAKE_STATUS` and the received `status`.
  */
 export async function clientHandshake(
-  conn: Deno.Conn,
+  conn: ByteStream,
   url: URL,
   opts: {
     protocols?: string[];

@@ -43,6 +43,7 @@ import { truncateUtf8 } from "../_common/utf8.ts";
 import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
   applyMask,
+  type ByteStream,
   CLOSE_ABNORMAL,
   CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_PAYLOAD,
@@ -287,7 +288,7 @@ function notOpen(state: number): WebSocketStateError {
  * ```
  */
 export class Rfc6455Socket {
-  #conn: Deno.Conn;
+  #conn: ByteStream;
   #client: boolean;
   #maxMessageSize: number;
   #fragmentSize: number;
@@ -366,7 +367,7 @@ export class Rfc6455Socket {
   onpong?: (data: Uint8Array) => void;
 
   /** Wraps `conn` (handshake already done) as a WebSocket endpoint. */
-  constructor(conn: Deno.Conn, options: Rfc6455Options) {
+  constructor(conn: ByteStream, options: Rfc6455Options) {
     const {
       role,
       maxMessageSize,

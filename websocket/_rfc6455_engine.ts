@@ -24,6 +24,8 @@ import {
   writeAll,
   writeHttpResponse,
 } from "./_handshake.ts";
+import { createTlsAcceptor } from "../_common/tls_accept.ts";
+import type { ByteStream } from "./_frame.ts";
 import { chooseProtocol, heartbeatOf } from "./_policy.ts";
 import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
@@ -129,7 +131,7 @@ const TIMEOUT_RESPONSE = new TextEncoder().encode(
 );
 
 /** Writes a short fixed answer (it fits the socket buffer: never waits on the peer) and closes. */
-async function answerAndClose(conn: Deno.Conn, answer: Uint8Array): Promise<void> {
+async function answerAndClose(conn: ByteStream, answer: Uint8Array): Promise<void> {
   const drop = setTimeout(() => {
     try {
       conn.close();
@@ -167,21 +169,47 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
   /** What all connections of this server may hold together, and how many inflate at once. */
   const budget = new SharedBudget(maxBufferedBytes);
   const inflateSlots = deflate ? new SharedSlots(inflateConcurrency) : null;
-  const listener: Deno.Listener = cert !== undefined && key !== undefined
-    ? Deno.listenTls({ hostname, port, cert, key })
-    : Deno.listen({ hostname, port });
+  // TLS runs over our own TCP socket (not Deno.listenTls, whose connections cannot be freed
+  // while their TLS handshake is pending): a handshake that does not finish within
+  // handshakeTimeout really closes the socket (see _common/tls_accept.ts).
+  const acceptTls = cert !== undefined && key !== undefined
+    ? createTlsAcceptor({ cert, key, handshakeTimeout })
+    : null;
+  const listener = Deno.listen({ hostname, port });
+  /** Aborts the TLS handshakes in progress when the server stops. */
+  const stopping = new AbortController();
   /** Connections still in the handshake, and established sockets: both are ended by stop(). */
-  const handshaking = new Set<Deno.Conn>();
+  const handshaking = new Set<ByteStream>();
   const sockets = new Set<Rfc6455Socket>();
   const beat = heartbeatOf(heartbeat);
 
-  const handle = async (conn: Deno.Conn) => {
+  const handle = async (tcp: Deno.TcpConn) => {
     if (handshaking.size >= maxConnections) {
-      // Heads being read are bounded too: a flood of half-open heads gets 503 at once.
-      await answerAndClose(conn, BUSY_RESPONSE);
+      // Heads being read are bounded too: a flood of half-open heads gets 503 at once
+      // (over TLS, before any handshake, there is nobody to read an HTTP answer).
+      if (acceptTls) tcp.close();
+      else await answerAndClose(tcp, BUSY_RESPONSE);
       return;
     }
-    handshaking.add(conn);
+    const started = Date.now();
+    let conn: ByteStream = tcp;
+    handshaking.add(tcp);
+    if (acceptTls) {
+      try {
+        conn = await acceptTls(tcp, stopping.signal);
+      } catch {
+        handshaking.delete(tcp); // the acceptor closed it
+        return;
+      }
+      handshaking.delete(tcp);
+      if (stopping.signal.aborted) {
+        conn.close();
+        return;
+      }
+      handshaking.add(conn);
+    }
+    // The TLS handshake and the head share one handshakeTimeout.
+    const headTimeout = Math.max(1, handshakeTimeout - (Date.now() - started));
     // Two deadlines: one for the peer's request head, one for writing our answer. The time
     // authorize() takes in between has its own limit (admission answers 503), which must be
     // able to reach the peer.
@@ -195,12 +223,12 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         conn.close();
       } catch { /* already closed */ }
     };
-    let timer = setTimeout(drop, handshakeTimeout);
+    let timer = setTimeout(drop, headTimeout);
     let connection: Connection | undefined;
     try {
       let head;
       try {
-        head = await readHttpRequest(conn, { maxHeaderBytes });
+        head = await readHttpRequest(conn, { maxHeaderBytes, secure: acceptTls !== null });
       } catch (error) {
         const status = (error as { status?: number }).status;
         if (status) {
@@ -271,7 +299,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
 
   const accepting = (async () => {
     while (true) {
-      let conn: Deno.Conn;
+      let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (error) {
@@ -291,6 +319,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         listener.close();
       } catch { /* already closed */ }
       await accepting;
+      stopping.abort();
       // Whatever did not finish its close handshake in the grace period is dropped.
       for (const conn of handshaking) {
         try {
