@@ -100,6 +100,7 @@ export function assertOptions(options: {
   sendQueueMessages?: number;
   sendQueueBytes?: number;
   sendTimeout?: number;
+  messageTimeout?: number;
   sendQueueOverflow?: string;
 }): void {
   for (
@@ -138,7 +139,7 @@ export function assertOptions(options: {
       `Option "maxMessageSize" of the native engine can be at most ${NATIVE_MAX_MESSAGE_SIZE} (the built-in cap); use engine "rfc6455" for more`,
     );
   }
-  for (const name of ["sendHighWaterMark", "sendTimeout"] as const) {
+  for (const name of ["sendHighWaterMark", "sendTimeout", "messageTimeout"] as const) {
     const value = options[name];
     if (value !== undefined && !(typeof value === "number" && value >= 0)) {
       throw new WebSocketRangeError(

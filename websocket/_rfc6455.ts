@@ -49,6 +49,7 @@ import {
   CLOSE_INVALID_PAYLOAD,
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS,
+  CLOSE_POLICY_VIOLATION,
   CLOSE_PROTOCOL_ERROR,
   encodeClosePayload,
   FIN,
@@ -111,6 +112,14 @@ export interface Rfc6455Options {
    * @default {4096}
    */
   maxFragments?: number;
+  /**
+   * Milliseconds the rest of a frame or of a fragmented message may take
+   * once part of it arrived; slower closes with 1008 (`ERR_MESSAGE_TIMEOUT`).
+   * Bounds a peer that stops inside a frame without relying on the
+   * heartbeat. 0 disables.
+   * @default {60000}
+   */
+  messageTimeout?: number;
   /** A byte budget shared by the connections of one server (see the module doc). */
   budget?: ByteBudget | null;
   /** Limits how many connections of one server inflate at once. */
@@ -218,6 +227,8 @@ const SMALL_TEXT = 341;
 const MAX_MESSAGE_SIZE_CAP = 2 ** 32;
 /** Default most frames per message. */
 const DEFAULT_MAX_FRAGMENTS = 4096;
+/** Default time the rest of a started frame or message may take. */
+export const DEFAULT_MESSAGE_TIMEOUT = 60_000;
 /** Fragments below this size are appended to a shared tail chunk instead of being kept alone. */
 const TAIL_MIN = 4 * 1024;
 /** Largest tail chunk small fragments are gathered in. */
@@ -314,6 +325,11 @@ export class Rfc6455Socket {
   #tailAt = 0;
   #msgFrames = 0;
   #maxFragments: number;
+  #messageTimeout: number;
+  /** Fails the connection when a started frame or message does not complete (armed while mid-message). */
+  #messageTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A `conn.read` is pending (the timer only fails a peer we are actually waiting for). */
+  #reading = false;
   #budget: ByteBudget | null;
   #slots: Slots | null;
   /** Bytes reserved from the budget. */
@@ -379,6 +395,7 @@ export class Rfc6455Socket {
       closeTimeout = 5000,
       sendHighWaterMark = 1024 * 1024,
       maxFragments = DEFAULT_MAX_FRAGMENTS,
+      messageTimeout = DEFAULT_MESSAGE_TIMEOUT,
       budget = null,
       inflateSlots = null,
     } = options;
@@ -399,6 +416,7 @@ export class Rfc6455Socket {
     this.#maxMessageSize = Math.min(maxMessageSize, MAX_MESSAGE_SIZE_CAP);
     this.#fragmentSize = fragmentSize;
     this.#maxFragments = maxFragments;
+    this.#messageTimeout = messageTimeout;
     this.#budget = budget;
     this.#slots = inflateSlots;
     this.#closeTimeout = closeTimeout;
@@ -1056,11 +1074,22 @@ export class Rfc6455Socket {
 
   /** One `conn.read`; on EOF or error it finishes the connection and returns null. */
   async #read(into: Uint8Array): Promise<number | null> {
+    // Mid-frame or mid-message (bytes of a frame buffered, a large payload
+    // being read, a fragmented message open): the rest must come in time.
+    if (this.#end > this.#start || this.#dedicated > 0 || this.#msgOpcode !== 0) {
+      if (this.#messageTimer === undefined && this.#messageTimeout > 0) this.#armMessageTimer();
+    } else if (this.#messageTimer !== undefined) {
+      clearTimeout(this.#messageTimer);
+      this.#messageTimer = undefined;
+    }
     let n: number | null;
+    this.#reading = true;
     try {
       n = await this.#conn.read(into);
     } catch {
       n = null;
+    } finally {
+      this.#reading = false;
     }
     if (n !== null && this.#closeSent && this.#closeReceived === null) {
       // Waiting for the peer's close frame, we read only to find it: a peer
@@ -1528,10 +1557,29 @@ export class Rfc6455Socket {
     this.#finish(this.#failure ?? { code: CLOSE_ABNORMAL, reason: "" });
   }
 
+  #armMessageTimer(): void {
+    this.#messageTimer = setTimeout(() => {
+      this.#messageTimer = undefined;
+      // Paused by our own reader (backpressure): not the peer's fault; the next read re-arms.
+      if (!this.#reading || this.#readyState !== 1) return;
+      this.#fail(
+        new WebSocketProtocolError(
+          "ERR_MESSAGE_TIMEOUT",
+          `A frame or message was not completed within ${this.#messageTimeout} ms`,
+          CLOSE_POLICY_VIOLATION,
+        ),
+      );
+    }, this.#messageTimeout);
+  }
+
   #finish(info: CloseInfo): void {
     if (this.#readyState === 3) return;
     this.#readyState = 3;
     this.#readDone = true;
+    if (this.#messageTimer !== undefined) {
+      clearTimeout(this.#messageTimer);
+      this.#messageTimer = undefined;
+    }
     if (this.#closeTimer !== undefined) {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = undefined;

@@ -121,6 +121,15 @@ export interface ConnectionOptions {
    */
   maxFragments?: number;
   /**
+   * `rfc6455` engine only: milliseconds the rest of a frame, or of a
+   * fragmented message, may take once part of it arrived; a peer that stops
+   * mid-frame is closed with 1008 (`ERR_MESSAGE_TIMEOUT`), heartbeat or not.
+   * Only time spent waiting for the peer counts (not time our reader is
+   * paused). `0` disables.
+   * @default {60000}
+   */
+  messageTimeout?: number;
+  /**
    * `send()` resolves once no more than this many bytes are buffered.
    * @default {1048576} (1 MiB)
    */
