@@ -11,7 +11,7 @@ import {
   DEFAULT_RECEIVE_QUEUE_MESSAGES,
   DEFAULT_SEND_HIGH_WATER_MARK,
 } from "./_engine.ts";
-import { clientHandshake } from "./_handshake.ts";
+import { clientHandshake, refusedError } from "./_handshake.ts";
 import { NativeSocket } from "./_native.ts";
 import type { ConnectOptions } from "./options.ts";
 import { WebSocketHandshakeError, WebSocketSyntaxError } from "./errors.ts";
@@ -36,19 +36,6 @@ export function webSocketUrl(url: string | URL): URL {
     throw new WebSocketSyntaxError("ERR_INVALID_URL", `URL "${url}" must not have a fragment`);
   }
   return parsed;
-}
-
-/** The `ERR_UNEXPECTED_STATUS` error of a refused handshake, quoting the body when there is one. */
-export function refusedError(
-  status: number,
-  body: string | undefined,
-  cause?: unknown,
-): WebSocketHandshakeError {
-  return new WebSocketHandshakeError(
-    "ERR_UNEXPECTED_STATUS",
-    `Server answered "${status}" instead of "101"${body ? `: ${body}` : ""}`,
-    { status, body: body || undefined, cause },
-  );
 }
 
 /**

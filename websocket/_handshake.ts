@@ -8,7 +8,10 @@
 
 import { createHash } from "node:crypto";
 import { decodeUtf8Prefix } from "../_common/utf8.ts";
-import { WebSocketHandshakeError } from "./_engine_errors.ts";
+import { type WebSocketErrorCode, WebSocketHandshakeError } from "./errors.ts";
+
+/** The code of a handshake error: the server refusing a request, or the client failing. */
+type HandshakeFailure = "ERR_INVALID_UPGRADE_REQUEST" | "ERR_HANDSHAKE_FAILED";
 import type { ByteStream } from "./_frame.ts";
 import {
   acceptDeflateResponse,
@@ -44,6 +47,7 @@ const STATUS_TEXT: Record<number, string> = {
 async function readHead(
   conn: ByteStream,
   maxHeaderBytes: number,
+  failure: HandshakeFailure,
 ): Promise<{ head: string; leftover: Uint8Array }> {
   let buf = new Uint8Array(Math.min(4096, maxHeaderBytes + 4));
   let length = 0;
@@ -51,11 +55,9 @@ async function readHead(
   while (true) {
     if (length === buf.length) {
       if (buf.length >= maxHeaderBytes + 4) {
-        throw new WebSocketHandshakeError(
-          "ERR_HANDSHAKE_TOO_LARGE",
-          `HTTP head exceeds ${maxHeaderBytes} bytes`,
-          431,
-        );
+        throw new WebSocketHandshakeError(failure, `HTTP head exceeds ${maxHeaderBytes} bytes`, {
+          status: 431,
+        });
       }
       const bigger = new Uint8Array(Math.min(buf.length * 2, maxHeaderBytes + 4));
       bigger.set(buf);
@@ -66,17 +68,16 @@ async function readHead(
       n = await conn.read(buf.subarray(length));
     } catch (err) {
       throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_CONNECTION",
+        failure,
         `Connection failed during the handshake: ${(err as Error).message}`,
-        400,
-        { cause: err },
+        { status: 400, cause: err },
       );
     }
     if (n === null) {
       throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_INCOMPLETE",
+        failure,
         "Connection closed before the HTTP head was complete",
-        400,
+        { status: 400 },
       );
     }
     length += n;
@@ -91,40 +92,35 @@ async function readHead(
     }
     scanFrom = length;
     if (length > maxHeaderBytes + 3) {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_TOO_LARGE",
-        `HTTP head exceeds ${maxHeaderBytes} bytes`,
-        431,
-      );
+      throw new WebSocketHandshakeError(failure, `HTTP head exceeds ${maxHeaderBytes} bytes`, {
+        status: 431,
+      });
     }
   }
 }
 
-function parseHeaderLines(lines: string[]): Headers {
+function parseHeaderLines(lines: string[], failure: HandshakeFailure): Headers {
   const headers = new Headers();
   for (const line of lines) {
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_MALFORMED",
-        `Malformed header line "${line.slice(0, 64)}"`,
-      );
+      throw new WebSocketHandshakeError(failure, `Malformed header line "${line.slice(0, 64)}"`, {
+        status: 400,
+      });
     }
     const value = line.slice(colon + 1).trim();
     if (/[\0\r\n]/.test(value)) {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_MALFORMED",
-        `Invalid value for header "${name}"`,
-      );
+      throw new WebSocketHandshakeError(failure, `Invalid value for header "${name}"`, {
+        status: 400,
+      });
     }
     try {
       headers.append(name, value);
     } catch {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_MALFORMED",
-        `Invalid value for header "${name}"`,
-      );
+      throw new WebSocketHandshakeError(failure, `Invalid value for header "${name}"`, {
+        status: 400,
+      });
     }
   }
   return headers;
@@ -143,20 +139,25 @@ export async function readHttpRequest(
   opts: { maxHeaderBytes: number; secure?: boolean },
 ): Promise<{ request: Request; leftover: Uint8Array }> {
   const { maxHeaderBytes, secure = "handshake" in conn } = opts;
-  const { head, leftover } = await readHead(conn, maxHeaderBytes);
+  const { head, leftover } = await readHead(conn, maxHeaderBytes, "ERR_INVALID_UPGRADE_REQUEST");
   const lines = head.split("\r\n");
   const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
   if (!match) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_MALFORMED",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Malformed request line "${lines[0].slice(0, 64)}"`,
+      { status: 400 },
     );
   }
   const [, method, target] = match;
-  const headers = parseHeaderLines(lines.slice(1));
+  const headers = parseHeaderLines(lines.slice(1), "ERR_INVALID_UPGRADE_REQUEST");
   const host = headers.get("host");
   if (!host || /[\s/?#@]/.test(host)) {
-    throw new WebSocketHandshakeError("ERR_HANDSHAKE_MALFORMED", "Missing or invalid Host header");
+    throw new WebSocketHandshakeError(
+      "ERR_INVALID_UPGRADE_REQUEST",
+      "Missing or invalid Host header",
+      { status: 400 },
+    );
   }
   const scheme = secure ? "https" : "http";
   let url: URL;
@@ -164,8 +165,9 @@ export async function readHttpRequest(
     url = target.startsWith("/") ? new URL(`${scheme}://${host}${target}`) : new URL(target);
   } catch {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_MALFORMED",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid request target "${target.slice(0, 64)}"`,
+      { status: 400 },
     );
   }
   let request: Request;
@@ -174,9 +176,9 @@ export async function readHttpRequest(
   } catch {
     // Forbidden methods (CONNECT, TRACE, TRACK) cannot even be represented.
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_METHOD",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid method "${method}": a WebSocket upgrade uses GET`,
-      405,
+      { status: 405 },
     );
   }
   return { request, leftover };
@@ -205,6 +207,19 @@ export async function writeHttpResponse(conn: ByteStream, response: Response): P
   out.set(headBytes);
   out.set(body, headBytes.length);
   await writeAll(conn, out);
+}
+
+/** The `ERR_UNEXPECTED_STATUS` error of a refused handshake, quoting the body when there is one. */
+export function refusedError(
+  status: number,
+  body: string | undefined,
+  cause?: unknown,
+): WebSocketHandshakeError {
+  return new WebSocketHandshakeError(
+    "ERR_UNEXPECTED_STATUS",
+    `Server answered "${status}" instead of "101"${body ? `: ${body}` : ""}`,
+    { status, body: body || undefined, cause },
+  );
 }
 
 /** Most bytes of a refusing server's body that a client quotes in its error. */
@@ -310,39 +325,39 @@ export function serverHandshakeResponse(
   const headers = request.headers;
   if (request.method !== "GET") {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_METHOD",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid method "${request.method}": a WebSocket upgrade uses GET`,
-      405,
+      { status: 405 },
     );
   }
   if (!headerHasToken(headers, "upgrade", "websocket")) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_UPGRADE",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`,
-      426,
+      { status: 426 },
     );
   }
   if (!headerHasToken(headers, "connection", "upgrade")) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_UPGRADE",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Connection header "${headers.get("connection") ?? ""}"`,
-      400,
+      { status: 400 },
     );
   }
   const version = headers.get("sec-websocket-version");
   if (version !== "13") {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_VERSION",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Unsupported Sec-WebSocket-Version "${version ?? ""}": expected "13"`,
-      426,
+      { status: 426 },
     );
   }
   const key = headers.get("sec-websocket-key");
   if (!isValidKey(key)) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_KEY",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Sec-WebSocket-Key "${(key ?? "").slice(0, 64)}"`,
-      400,
+      { status: 400 },
     );
   }
   let head = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
@@ -394,10 +409,15 @@ export async function clientHandshake(
 }> {
   const { protocols = [], headers: extra, deflate = false, maxHeaderBytes = 16 * 1024 } = opts;
   for (const p of protocols) {
-    if (!TOKEN.test(p)) throw new SyntaxError(`Invalid subprotocol "${p}"`);
+    if (!TOKEN.test(p)) {
+      throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", `Invalid subprotocol "${p}"`);
+    }
   }
   if (new Set(protocols).size !== protocols.length) {
-    throw new SyntaxError(`Duplicate subprotocol in "${protocols.join(", ")}"`);
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_FAILED",
+      `Duplicate subprotocol in "${protocols.join(", ")}"`,
+    );
   }
   const keyBytes = crypto.getRandomValues(new Uint8Array(16));
   const key = bytesToBase64(keyBytes);
@@ -418,67 +438,60 @@ export async function clientHandshake(
     await writeAll(conn, encoder.encode(head + "\r\n"));
   } catch (err) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_CONNECTION",
+      "ERR_HANDSHAKE_FAILED",
       `Connection failed during the handshake: ${(err as Error).message}`,
-      400,
-      { cause: err },
+      { status: 400, cause: err },
     );
   }
-  const { head: answer, leftover } = await readHead(conn, maxHeaderBytes);
+  const { head: answer, leftover } = await readHead(conn, maxHeaderBytes, "ERR_HANDSHAKE_FAILED");
   const lines = answer.split("\r\n");
   const match = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]);
   if (!match) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_MALFORMED",
+      "ERR_HANDSHAKE_FAILED",
       `Malformed status line "${lines[0].slice(0, 64)}"`,
+      { status: 400 },
     );
   }
   const status = Number(match[1]);
-  const headers = parseHeaderLines(lines.slice(1));
+  const headers = parseHeaderLines(lines.slice(1), "ERR_HANDSHAKE_FAILED");
   const response = { status, headers };
-  const fail = (code: string, message: string): never => {
-    throw new WebSocketHandshakeError(code, message, status);
+  const fail = (code: WebSocketErrorCode, message: string): never => {
+    throw new WebSocketHandshakeError(code, message, { status });
   };
-  if (status !== 101) {
-    const body = await refusalBody(conn, leftover, headers);
-    throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_STATUS",
-      `Unexpected server response "${status}"`,
-      status,
-      { body },
-    );
-  }
+  if (status !== 101) throw refusedError(status, await refusalBody(conn, leftover, headers));
   if (!headerHasToken(headers, "upgrade", "websocket")) {
-    fail("ERR_HANDSHAKE_UPGRADE", `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
+    fail("ERR_HANDSHAKE_FAILED", `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
   }
   if (!headerHasToken(headers, "connection", "upgrade")) {
-    fail("ERR_HANDSHAKE_UPGRADE", `Invalid Connection header "${headers.get("connection") ?? ""}"`);
+    fail("ERR_HANDSHAKE_FAILED", `Invalid Connection header "${headers.get("connection") ?? ""}"`);
   }
   const accept = headers.get("sec-websocket-accept");
   if (accept !== acceptKeySync(key)) {
-    fail("ERR_HANDSHAKE_ACCEPT", `Invalid Sec-WebSocket-Accept "${accept ?? ""}"`);
+    fail("ERR_HANDSHAKE_FAILED", `Invalid Sec-WebSocket-Accept "${accept ?? ""}"`);
   }
   const protocol = headers.get("sec-websocket-protocol") ?? "";
   if (protocol && !protocols.includes(protocol)) {
     fail(
-      "ERR_HANDSHAKE_PROTOCOL",
+      "ERR_UNEXPECTED_PROTOCOL",
       `Server selected subprotocol "${protocol}" that was not offered`,
     );
   }
   if (!protocol && protocols.length) {
-    fail("ERR_HANDSHAKE_PROTOCOL", `Server selected no subprotocol of "${protocols.join(", ")}"`);
+    fail(
+      "ERR_PROTOCOL_NOT_NEGOTIATED",
+      `Server selected no subprotocol of "${protocols.join(", ")}"`,
+    );
   }
   const extensions = headers.get("sec-websocket-extensions") ?? "";
   let params: DeflateParams | null;
   try {
     params = acceptDeflateResponse(extensions, deflate);
   } catch (err) {
-    throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_EXTENSION",
-      (err as Error).message,
+    throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", (err as Error).message, {
       status,
-      { cause: err },
-    );
+      cause: err,
+    });
   }
   return { response, protocol, extensions, deflate: params, leftover };
 }

@@ -34,11 +34,13 @@
  * @module
  */
 
+import { type WebSocketErrorCode, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import {
-  WebSocketArgumentError,
-  WebSocketProtocolError,
-  WebSocketStateError,
-} from "./_engine_errors.ts";
+  isProtocolError,
+  kCloseCode,
+  type ProtocolError,
+  protocolError,
+} from "./_protocol_error.ts";
 import { truncateUtf8 } from "../_common/utf8.ts";
 import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
@@ -257,14 +259,14 @@ function handled<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-/** A `TypeError` with the stable code `ERR_INVALID_ARG_TYPE`. */
-function typeError(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: "ERR_INVALID_ARG_TYPE" });
+/** A `WebSocketTypeError` with the stable code `ERR_INVALID_ARG_TYPE`. */
+function typeError(message: string): WebSocketTypeError {
+  return new WebSocketTypeError("ERR_INVALID_ARG_TYPE", message);
 }
 
-function notOpen(state: number): WebSocketStateError {
-  return new WebSocketStateError(
-    "ERR_WEBSOCKET_NOT_OPEN",
+function notOpen(state: number): WebSocketTypeError {
+  return new WebSocketTypeError(
+    "ERR_NOT_OPEN",
     `WebSocket is not open: readyState "${state}" (${state === 2 ? "CLOSING" : "CLOSED"})`,
   );
 }
@@ -281,7 +283,7 @@ function notOpen(state: number): WebSocketStateError {
  *   1007, 1009); 1006 when TCP ended without a close handshake, when the peer
  *   did not answer our close frame within `closeTimeout`, or after `abort()`.
  *   The conn is closed before `closed` settles.
- * - `send`/`ping`/`beginBinary` reject with `WebSocketStateError` once the
+ * - `send`/`ping`/`beginBinary` reject with `WebSocketTypeError` `ERR_NOT_OPEN` once the
  *   socket is closing or closed; pings still waiting for a pong reject when
  *   the connection closes. Rejections are pre-marked as handled, so a
  *   fire-and-forget `send()` on a dead connection never crashes the process.
@@ -373,7 +375,7 @@ export class Rfc6455Socket {
   #closeSent = false;
   #closeReceived: CloseInfo | null = null;
   #failure: CloseInfo | null = null;
-  #error: WebSocketProtocolError | null = null;
+  #error: ProtocolError | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = Promise.withResolvers<CloseInfo>();
   #pings: PendingPing[] = [];
@@ -400,13 +402,13 @@ export class Rfc6455Socket {
       inflateSlots = null,
     } = options;
     if (!(maxMessageSize > 0)) {
-      throw new WebSocketArgumentError(
+      throw new WebSocketRangeError(
         "ERR_INVALID_OPTION",
         `Invalid maxMessageSize "${maxMessageSize}"`,
       );
     }
     if (!(fragmentSize > 0)) {
-      throw new WebSocketArgumentError(
+      throw new WebSocketRangeError(
         "ERR_INVALID_OPTION",
         `Invalid fragmentSize "${fragmentSize}"`,
       );
@@ -474,7 +476,7 @@ export class Rfc6455Socket {
    * The protocol violation or limit that made us fail the connection (its
    * `closeCode` is what `closed` reports), or `null`.
    */
-  get error(): WebSocketProtocolError | null {
+  get error(): ProtocolError | null {
     return this.#error;
   }
 
@@ -675,7 +677,7 @@ export class Rfc6455Socket {
       }
       if (data.length > MAX_CONTROL_PAYLOAD) {
         return handled(Promise.reject(
-          new WebSocketArgumentError(
+          new WebSocketRangeError(
             "ERR_PING_PAYLOAD_TOO_LARGE",
             `Ping payload of "${data.length}" bytes exceeds 125 bytes`,
           ),
@@ -706,18 +708,18 @@ export class Rfc6455Socket {
       (!isValidCloseCode(code) || code === 1005 || code === 1006 || code === 1015)
     ) {
       return handled(Promise.reject(
-        new WebSocketArgumentError("ERR_INVALID_CLOSE_CODE", `Invalid close code "${code}"`),
+        new WebSocketRangeError("ERR_INVALID_CLOSE_CODE", `Invalid close code "${code}"`),
       ));
     }
     if (code === undefined && reason !== "") {
       return handled(Promise.reject(
-        new WebSocketArgumentError("ERR_INVALID_CLOSE_CODE", "A close reason needs a close code"),
+        new WebSocketRangeError("ERR_INVALID_CLOSE_CODE", "A close reason needs a close code"),
       ));
     }
     const payload = encodeClosePayload(code, reason);
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       return handled(Promise.reject(
-        new WebSocketArgumentError(
+        new WebSocketRangeError(
           "ERR_CLOSE_REASON_TOO_LONG",
           `Close reason of "${payload.length - 2}" bytes exceeds 123 bytes`,
         ),
@@ -901,7 +903,7 @@ export class Rfc6455Socket {
       this.#pumping = this.#pump().catch((err) => {
         // A bug must not leave the socket open with a dead reader.
         this.#fail(
-          new WebSocketProtocolError(
+          protocolError(
             "ERR_INTERNAL",
             `Internal error: ${(err as Error)?.message ?? err}`,
             CLOSE_INTERNAL_ERROR,
@@ -1015,7 +1017,7 @@ export class Rfc6455Socket {
     } catch {
       // Only reachable with a huge maxMessageSize: refuse instead of crashing.
       this.#fail(
-        new WebSocketProtocolError(
+        protocolError(
           "ERR_MESSAGE_TOO_LARGE",
           `Cannot allocate a message of "${claimed}" bytes`,
           CLOSE_MESSAGE_TOO_BIG,
@@ -1107,53 +1109,53 @@ export class Rfc6455Socket {
     return n;
   }
 
-  #checkHeader(h: FrameHeader): WebSocketProtocolError | null {
+  #checkHeader(h: FrameHeader): ProtocolError | null {
     const op = h.opcode;
-    const protocolError = (code: string, message: string) =>
-      new WebSocketProtocolError(code, message, CLOSE_PROTOCOL_ERROR);
+    const violation = (code: WebSocketErrorCode, message: string) =>
+      protocolError(code, message, CLOSE_PROTOCOL_ERROR);
     if (h.masked === this.#client) {
       return this.#client
-        ? protocolError("ERR_MASKED_FRAME", "Server frames must not be masked")
-        : protocolError("ERR_UNMASKED_FRAME", "Client frames must be masked");
+        ? violation("ERR_MASKED_FRAME", "Server frames must not be masked")
+        : violation("ERR_UNMASKED_FRAME", "Client frames must be masked");
     }
     if (op >= 8) {
-      if (op > OPCODE_PONG) return protocolError("ERR_INVALID_OPCODE", `Invalid opcode "${op}"`);
+      if (op > OPCODE_PONG) return violation("ERR_INVALID_OPCODE", `Invalid opcode "${op}"`);
       if (!h.fin) {
-        return protocolError("ERR_FRAGMENTED_CONTROL", "Control frames must not be fragmented");
+        return violation("ERR_FRAGMENTED_CONTROL", "Control frames must not be fragmented");
       }
       if (h.length > MAX_CONTROL_PAYLOAD) {
-        return protocolError(
+        return violation(
           "ERR_CONTROL_TOO_LARGE",
           `Control frame payload of "${h.length}" bytes exceeds 125`,
         );
       }
       if (h.rsv !== 0) {
-        return protocolError("ERR_RESERVED_BITS", "Reserved bits set on a control frame");
+        return violation("ERR_RESERVED_BITS", "Reserved bits set on a control frame");
       }
       return null;
     }
-    if (op > OPCODE_BINARY) return protocolError("ERR_INVALID_OPCODE", `Invalid opcode "${op}"`);
+    if (op > OPCODE_BINARY) return violation("ERR_INVALID_OPCODE", `Invalid opcode "${op}"`);
     const allowed = this.#codec !== null && op !== OPCODE_CONTINUATION ? RSV1 : 0;
     if ((h.rsv & ~allowed) !== 0) {
-      return protocolError(
+      return violation(
         "ERR_RESERVED_BITS",
         `Reserved bits "${h.rsv >> 4}" set without an extension`,
       );
     }
     if (op === OPCODE_CONTINUATION && this.#msgOpcode === 0) {
-      return protocolError(
+      return violation(
         "ERR_UNEXPECTED_CONTINUATION",
         "Continuation frame without a message to continue",
       );
     }
     if (op !== OPCODE_CONTINUATION && this.#msgOpcode !== 0) {
-      return protocolError(
+      return violation(
         "ERR_EXPECTED_CONTINUATION",
         "New data frame inside a fragmented message",
       );
     }
     if (op === OPCODE_CONTINUATION && this.#msgFrames >= this.#maxFragments) {
-      return new WebSocketProtocolError(
+      return protocolError(
         "ERR_TOO_MANY_FRAGMENTS",
         `Message exceeds the limit of "${this.#maxFragments}" fragments`,
         CLOSE_MESSAGE_TOO_BIG,
@@ -1161,7 +1163,7 @@ export class Rfc6455Socket {
     }
     const so = op === OPCODE_CONTINUATION ? this.#msgLength : 0;
     if (h.length > this.#maxMessageSize - so) {
-      return new WebSocketProtocolError(
+      return protocolError(
         "ERR_MESSAGE_TOO_LARGE",
         `Message exceeds the limit of "${this.#maxMessageSize}" bytes`,
         CLOSE_MESSAGE_TOO_BIG,
@@ -1337,7 +1339,7 @@ export class Rfc6455Socket {
       this.#inflated = 0;
       if (this.#readyState === 3) return;
       this.#fail(
-        err instanceof WebSocketProtocolError ? err : new WebSocketProtocolError(
+        isProtocolError(err) ? err : protocolError(
           "ERR_INVALID_COMPRESSED_DATA",
           "Invalid compressed data",
           1007,
@@ -1393,7 +1395,7 @@ export class Rfc6455Socket {
   #failUtf8(): void {
     this.#streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     this.#fail(
-      new WebSocketProtocolError(
+      protocolError(
         "ERR_INVALID_UTF8",
         "Invalid UTF-8 in a text message",
         CLOSE_INVALID_PAYLOAD,
@@ -1453,7 +1455,7 @@ export class Rfc6455Socket {
       info = { code: CLOSE_NO_STATUS, reason: "" };
     } else if (payload.length === 1) {
       return this.#fail(
-        new WebSocketProtocolError(
+        protocolError(
           "ERR_INVALID_CLOSE_FRAME",
           "Close frame with a 1-byte payload",
           CLOSE_PROTOCOL_ERROR,
@@ -1463,7 +1465,7 @@ export class Rfc6455Socket {
       const code = (payload[0] << 8) | payload[1];
       if (!isValidCloseCode(code)) {
         return this.#fail(
-          new WebSocketProtocolError(
+          protocolError(
             "ERR_INVALID_CLOSE_CODE",
             `Invalid close code "${code}"`,
             CLOSE_PROTOCOL_ERROR,
@@ -1504,12 +1506,12 @@ export class Rfc6455Socket {
   }
 
   /** Fails the connection: close frame with the error's code, then TCP close. */
-  #fail(err: WebSocketProtocolError): void {
+  #fail(err: ProtocolError): void {
     if (this.#readyState === 3) return;
     this.#readDone = true;
     this.#readyState = 2;
     const reason = truncateUtf8(err.message, 123);
-    const info = { code: err.closeCode, reason };
+    const info = { code: err[kCloseCode], reason };
     this.#failure = info;
     this.#error = err;
     this.#msgChunks = [];
@@ -1524,7 +1526,7 @@ export class Rfc6455Socket {
     // The close frame jumps ahead of queued data: the connection is unusable.
     const frame: OutFrame = {
       first: FIN | OPCODE_CLOSE,
-      payload: encodeClosePayload(err.closeCode, reason),
+      payload: encodeClosePayload(err[kCloseCode], reason),
       amount: 0,
     };
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -1563,7 +1565,7 @@ export class Rfc6455Socket {
       // Paused by our own reader (backpressure): not the peer's fault; the next read re-arms.
       if (!this.#reading || this.#readyState !== 1) return;
       this.#fail(
-        new WebSocketProtocolError(
+        protocolError(
           "ERR_MESSAGE_TIMEOUT",
           `A frame or message was not completed within ${this.#messageTimeout} ms`,
           CLOSE_POLICY_VIOLATION,
@@ -1598,7 +1600,7 @@ export class Rfc6455Socket {
     this.#pings = [];
     for (const ping of pings) {
       ping.reject(
-        new WebSocketStateError("ERR_WEBSOCKET_CLOSED", "WebSocket closed before the pong arrived"),
+        new WebSocketTypeError("ERR_NOT_OPEN", "WebSocket closed before the pong arrived"),
       );
     }
     if (this.#readableOpen) {
@@ -1611,8 +1613,8 @@ export class Rfc6455Socket {
   }
 }
 
-function serverBusy(): WebSocketProtocolError {
-  return new WebSocketProtocolError(
+function serverBusy(): ProtocolError {
+  return protocolError(
     "ERR_SERVER_BUSY",
     "The server's receive buffer budget is spent",
     CLOSE_TRY_AGAIN_LATER,

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { refusedError } from "./_client.ts";
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -30,41 +29,8 @@ import { chooseProtocol, heartbeatOf } from "./_policy.ts";
 import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import type { WebSocketCloseInfo } from "./connection.ts";
-import {
-  type WebSocketErrorCode,
-  WebSocketHandshakeError,
-  WebSocketRangeError,
-  WebSocketTypeError,
-} from "./errors.ts";
+import { WebSocketHandshakeError } from "./errors.ts";
 import type { ConnectOptions, ServeOptions } from "./options.ts";
-
-/** The engine's own error codes, renamed to the public ones. */
-const RENAMED: Record<string, WebSocketErrorCode> = {
-  ERR_WEBSOCKET_NOT_OPEN: "ERR_NOT_OPEN",
-  ERR_WEBSOCKET_CLOSED: "ERR_NOT_OPEN",
-};
-
-/** Turns the engine's internal errors into the public typed errors (same codes where they exist). */
-export function publicError(error: unknown): unknown {
-  if (!(error instanceof Error) || !("code" in error)) {
-    if (error instanceof TypeError && !(error instanceof WebSocketTypeError)) {
-      return new WebSocketTypeError("ERR_INVALID_DATA", error.message, { cause: error });
-    }
-    return error;
-  }
-  if (
-    error instanceof WebSocketTypeError || error instanceof WebSocketRangeError ||
-    error instanceof WebSocketHandshakeError
-  ) return error;
-  const code = (RENAMED[String(error.code)] ?? error.code) as WebSocketErrorCode;
-  return error instanceof RangeError
-    ? new WebSocketRangeError(code, error.message, { cause: error })
-    : new WebSocketTypeError(code, error.message, { cause: error });
-}
-
-const rethrow = (error: unknown): never => {
-  throw publicError(error);
-};
 
 /** `Rfc6455Socket` behind the engine interface. */
 export class Rfc6455Engine implements EngineSocket {
@@ -82,7 +48,7 @@ export class Rfc6455Engine implements EngineSocket {
   get closed(): Promise<WebSocketCloseInfo> {
     return this.#closed ??= this.#socket.closed.then((info) => {
       const error = this.#socket.error;
-      return error ? { ...info, error: publicError(error) as WebSocketRangeError } : info;
+      return error ? { ...info, error } : info;
     });
   }
 
@@ -95,23 +61,19 @@ export class Rfc6455Engine implements EngineSocket {
   }
 
   send(data: Message): Promise<void> {
-    return this.#socket.send(data).catch(rethrow);
+    return this.#socket.send(data);
   }
 
   beginBinary(): WritableStream<Uint8Array> {
-    try {
-      return this.#socket.beginBinary();
-    } catch (error) {
-      throw publicError(error);
-    }
+    return this.#socket.beginBinary();
   }
 
   ping(data?: Uint8Array): Promise<number> {
-    return this.#socket.ping(data).catch(rethrow);
+    return this.#socket.ping(data);
   }
 
   close(code?: number, reason?: string): Promise<void> {
-    return this.#socket.close(code, reason).catch(rethrow);
+    return this.#socket.close(code, reason);
   }
 
   /** Drops TCP without a close frame and settles everything (1006 unless already closed). */
@@ -416,23 +378,17 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
   }
 }
 
+/**
+ * The handshake's own errors carry their public code already; connection
+ * failures (and `ERR_HANDSHAKE_FAILED`) get the URL into the message.
+ */
 function handshakeError(error: unknown, url: URL): WebSocketHandshakeError {
-  const { code, status, message } = error as { code?: string; status?: number; message?: string };
-  if (code === "ERR_HANDSHAKE_STATUS") {
-    return refusedError(status!, (error as { body?: string }).body, error);
-  }
-  if (code === "ERR_HANDSHAKE_PROTOCOL") {
-    return new WebSocketHandshakeError(
-      /no subprotocol/.test(message ?? "")
-        ? "ERR_PROTOCOL_NOT_NEGOTIATED"
-        : "ERR_UNEXPECTED_PROTOCOL",
-      message ?? "Subprotocol mismatch",
-      { cause: error },
-    );
+  if (error instanceof WebSocketHandshakeError && error.code !== "ERR_HANDSHAKE_FAILED") {
+    return error;
   }
   return new WebSocketHandshakeError(
     "ERR_HANDSHAKE_FAILED",
-    `Handshake with "${url}" failed: ${message ?? String(error)}`,
+    `Handshake with "${url}" failed: ${(error as Error)?.message ?? String(error)}`,
     { cause: error },
   );
 }
