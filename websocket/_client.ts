@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CLOSE_NORMAL } from "./_frame.ts";
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -180,7 +181,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
   }
   const problem = protocolProblem(protocols, ws.protocol);
   if (problem) {
-    ws.close(1000, "Subprotocol mismatch");
+    ws.close(CLOSE_NORMAL, "Subprotocol mismatch");
     await socket.closed;
     throw problem;
   }

@@ -17,7 +17,7 @@
 import zlib from "node:zlib";
 import { WebSocketHandshakeError } from "./errors.ts";
 import { protocolError } from "./_protocol_error.ts";
-import { CLOSE_MESSAGE_TOO_BIG } from "./_frame.ts";
+import { CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "./_frame.ts";
 import type { PerMessageDeflateOptions } from "./options.ts";
 
 /** The extension token. */
@@ -461,7 +461,7 @@ export class DeflateCodec {
             protocolError(
               "ERR_SERVER_BUSY",
               "The server's receive buffer budget is spent",
-              1013,
+              CLOSE_TRY_AGAIN_LATER,
             ),
           );
           return;
@@ -474,7 +474,7 @@ export class DeflateCodec {
           protocolError(
             "ERR_INVALID_COMPRESSED_DATA",
             `Invalid compressed data: ${err.message}`,
-            1007,
+            CLOSE_INVALID_PAYLOAD,
             { cause: err },
           ),
         );

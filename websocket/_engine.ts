@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isValidCloseCode } from "./_frame.ts";
 import { WebSocketRangeError } from "./errors.ts";
 
 /** How a connection ended: the close code and reason (RFC 6455 section 7.1.5/7.1.6). */
@@ -48,9 +49,7 @@ export interface EngineSocket {
 
 /** Close codes an endpoint may put on the wire (RFC 6455 section 7.4). */
 export function assertSendableCloseCode(code: number): void {
-  const ok = code === 1000 || (code >= 1001 && code <= 1003) ||
-    (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-  if (!Number.isInteger(code) || !ok) {
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
     throw new WebSocketRangeError(
       "ERR_INVALID_CLOSE_CODE",
       `Close code "${code}" may not be sent (use 1000-1003, 1007-1014 or 3000-4999)`,

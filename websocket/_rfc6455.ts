@@ -51,8 +51,11 @@ import {
   CLOSE_INVALID_PAYLOAD,
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS,
+  CLOSE_NORMAL,
   CLOSE_POLICY_VIOLATION,
   CLOSE_PROTOCOL_ERROR,
+  CLOSE_TLS_HANDSHAKE,
+  CLOSE_TRY_AGAIN_LATER,
   encodeClosePayload,
   FIN,
   type FrameHeader,
@@ -250,8 +253,6 @@ const READ_AHEAD = 64 * 1024;
 /** Bytes and frames we read after sending a close frame while waiting for the peer's, before dropping TCP. */
 const CLOSE_DRAIN_LIMIT = 1024 * 1024;
 const CLOSE_DRAIN_FRAMES = 1024;
-/** Close code 1013 "Try Again Later": the server is out of buffer budget. */
-const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /** Swallows a rejection for the runtime's unhandled-rejection check; awaiters still see it. */
 function handled<T>(promise: Promise<T>): Promise<T> {
@@ -439,7 +440,7 @@ export class Rfc6455Socket {
       pull: () => this.#pumpOnce(),
       cancel: () => {
         this.#readableOpen = false;
-        if (this.#readyState === 1) handled(this.close(1000));
+        if (this.#readyState === 1) handled(this.close(CLOSE_NORMAL));
       },
     }, {
       highWaterMark: READ_AHEAD,
@@ -652,7 +653,7 @@ export class Rfc6455Socket {
         const wasStarted = started;
         release();
         if (wasStarted && this.#readyState === 1) {
-          handled(this.close(1011, "Binary stream aborted"));
+          handled(this.close(CLOSE_INTERNAL_ERROR, "Binary stream aborted"));
         }
       },
     });
@@ -705,7 +706,8 @@ export class Rfc6455Socket {
   close(code?: number, reason = ""): Promise<void> {
     if (
       code !== undefined &&
-      (!isValidCloseCode(code) || code === 1005 || code === 1006 || code === 1015)
+      (!isValidCloseCode(code) || code === CLOSE_NO_STATUS || code === CLOSE_ABNORMAL ||
+        code === CLOSE_TLS_HANDSHAKE)
     ) {
       return handled(Promise.reject(
         new WebSocketRangeError("ERR_INVALID_CLOSE_CODE", `Invalid close code "${code}"`),
@@ -750,7 +752,7 @@ export class Rfc6455Socket {
 
   /** `await using` support: closes with 1000 (or waits for an ongoing close). */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#readyState === 1) await this.close(1000);
+    if (this.#readyState === 1) await this.close(CLOSE_NORMAL);
     else await this.#closed.promise;
   }
 
@@ -1342,7 +1344,7 @@ export class Rfc6455Socket {
         isProtocolError(err) ? err : protocolError(
           "ERR_INVALID_COMPRESSED_DATA",
           "Invalid compressed data",
-          1007,
+          CLOSE_INVALID_PAYLOAD,
         ),
       );
       return;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION } from "./_frame.ts";
 import type { RoomTarget } from "../cluster/rooms.ts";
 import { SendQueue } from "../_common/send_queue.ts";
 import type { Connection } from "./_connection.ts";
@@ -58,7 +59,7 @@ export function fanOut(
     if ((settings.sendQueueOverflow ?? "close") === "close") {
       queue.close();
       connection.fail(
-        1008,
+        CLOSE_POLICY_VIOLATION,
         new WebSocketRangeError(
           "ERR_SEND_QUEUE_FULL",
           "Send queue full: the peer does not read fast enough",
@@ -82,7 +83,7 @@ function queueOf(connection: Connection, settings: FanOutSettings): SendQueue<Me
     write: (item) => connection.send(item),
     onStall: () =>
       connection.fail(
-        1008,
+        CLOSE_POLICY_VIOLATION,
         new WebSocketRangeError(
           "ERR_SEND_TIMEOUT",
           `Send timed out after ${sendTimeout} ms: the peer does not read`,
@@ -208,7 +209,7 @@ export class ServerCore implements WebSocketServer {
     connection.opened.then(() => {
       this.#opening--;
       if (this.#closing) {
-        void connection.close(1001, "Server closing").catch(() => {});
+        void connection.close(CLOSE_GOING_AWAY, "Server closing").catch(() => {});
         return;
       }
       this.#open.add(connection);
@@ -278,7 +279,9 @@ export class ServerCore implements WebSocketServer {
       const open = [...this.#open, ...this.#queue];
       this.#queue.length = 0;
       await Promise.all(
-        open.map((connection) => connection.close(1001, "Server closing").catch(() => {})),
+        open.map((connection) =>
+          connection.close(CLOSE_GOING_AWAY, "Server closing").catch(() => {})
+        ),
       );
     };
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CLOSE_NORMAL } from "./_frame.ts";
 import { connectNative, webSocketUrl } from "./_client.ts";
 import type { Connection } from "./_connection.ts";
 import { assertOptions, heartbeatOf } from "./_policy.ts";
@@ -93,7 +94,7 @@ export async function connect(
     ? new ReconnectingWebSocketConnection(first, dial, policy)
     : first;
   if (signal) {
-    const onAbort = () => void connection.close(1000).catch(() => {});
+    const onAbort = () => void connection.close(CLOSE_NORMAL).catch(() => {});
     signal.addEventListener("abort", onAbort, { once: true });
     connection.closed.then(() => signal.removeEventListener("abort", onAbort));
   }

@@ -7,7 +7,16 @@
 
 import { delay } from "../_common/delay.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
-import { CLOSE_NORMAL } from "./_frame.ts";
+import {
+  CLOSE_ABNORMAL,
+  CLOSE_BAD_GATEWAY,
+  CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_NO_STATUS,
+  CLOSE_NORMAL,
+  CLOSE_SERVICE_RESTART,
+  CLOSE_TRY_AGAIN_LATER,
+} from "./_frame.ts";
 import type { WebSocketCloseInfo, WebSocketConnection, WebSocketEngine } from "./connection.ts";
 import { WebSocketHandshakeError, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import type { ReconnectOptions } from "./options.ts";
@@ -71,7 +80,15 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /** Close codes after which a connection with `onDrop` is re-established. */
-const DROP_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
+const DROP_CODES = new Set([
+  CLOSE_GOING_AWAY,
+  CLOSE_NO_STATUS,
+  CLOSE_ABNORMAL,
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_SERVICE_RESTART,
+  CLOSE_TRY_AGAIN_LATER,
+  CLOSE_BAD_GATEWAY,
+]);
 
 /** The wait before retry number `retry` (1-based), randomized by ±20 %. */
 function backoffDelay(policy: ReconnectPolicy, retry: number): number {
@@ -166,7 +183,7 @@ export class ReconnectingWebSocketConnection extends TypedEventTarget<Reconnecti
     this.#writable = new WritableStream<string | Uint8Array>({
       write: (chunk) => this.send(chunk),
       close: () => this.close(),
-      abort: () => this.close(1011, "Writer aborted").catch(() => {}),
+      abort: () => this.close(CLOSE_INTERNAL_ERROR, "Writer aborted").catch(() => {}),
     });
   }
 
