@@ -41,6 +41,7 @@ import {
   type ProtocolError,
   protocolError,
 } from "./_protocol_error.ts";
+import { notOpen, type OutFrame, Sender } from "./_sender.ts";
 import { truncateUtf8 } from "../_common/utf8.ts";
 import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
@@ -59,9 +60,7 @@ import {
   encodeClosePayload,
   FIN,
   type FrameHeader,
-  headerSize,
   isValidCloseCode,
-  MaskKeys,
   MAX_CONTROL_PAYLOAD,
   MAX_HEADER_SIZE,
   newHeader,
@@ -73,7 +72,6 @@ import {
   OPCODE_TEXT,
   parseHeader,
   RSV1,
-  writeHeader,
 } from "./_frame.ts";
 
 /** Options of {@linkcode Rfc6455Socket}. */
@@ -199,14 +197,6 @@ export interface CloseInfo {
   reason: string;
 }
 
-interface OutFrame {
-  first: number;
-  payload: Uint8Array;
-  amount: number;
-  resolve?: () => void;
-  reject?: (err: unknown) => void;
-}
-
 interface PendingPing {
   payload: Uint8Array;
   sentAt: number;
@@ -214,7 +204,6 @@ interface PendingPing {
   reject: (err: unknown) => void;
 }
 
-const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const RESOLVED = Promise.resolve();
 /** Frames whose payload is at least this big get their own allocation instead of the shared buffer. */
@@ -226,8 +215,6 @@ const SLAB_MAX = 16 * 1024;
 /** Binary messages up to SMALL_MAX bytes share SMALL_SLAB_SIZE slabs (like Node's Buffer pool). */
 const SMALL_SLAB_SIZE = 8 * 1024;
 const SMALL_MAX = 1024;
-/** Strings up to this many UTF-16 units (≤ 1023 UTF-8 bytes) are encoded into a shared slab. */
-const SMALL_TEXT = 341;
 /** Hard ceiling for `maxMessageSize` (4 GiB): larger claims are refused with 1009 up front. */
 const MAX_MESSAGE_SIZE_CAP = 2 ** 32;
 /** Default most frames per message. */
@@ -246,8 +233,6 @@ const UNCHARGED = 64 * 1024;
 const IDLE_BUFFER = 16 * 1024;
 /** Largest read buffer a busy connection grows to. */
 const MAX_READ_BUFFER = 256 * 1024;
-/** Largest coalescing buffer for outgoing frames. */
-const MAX_SCRATCH = 256 * 1024;
 /** How many bytes of decoded messages the readable may hold before we stop reading TCP. */
 const READ_AHEAD = 64 * 1024;
 /** Bytes and frames we read after sending a close frame while waiting for the peer's, before dropping TCP. */
@@ -263,13 +248,6 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 /** A `WebSocketTypeError` with the stable code `ERR_INVALID_ARG_TYPE`. */
 function typeError(message: string): WebSocketTypeError {
   return new WebSocketTypeError("ERR_INVALID_ARG_TYPE", message);
-}
-
-function notOpen(state: number): WebSocketTypeError {
-  return new WebSocketTypeError(
-    "ERR_NOT_OPEN",
-    `WebSocket is not open: readyState "${state}" (${state === 2 ? "CLOSING" : "CLOSED"})`,
-  );
 }
 
 /**
@@ -309,7 +287,6 @@ export class Rfc6455Socket {
   #closeTimeout: number;
   #sendHighWaterMark: number;
   #codec: DeflateCodec | null;
-  #maskKeys = new MaskKeys();
   #protocol: string;
   #extensions: string;
 
@@ -351,8 +328,6 @@ export class Rfc6455Socket {
   #slabAt = 0;
   #small: Uint8Array | null = null;
   #smallAt = 0;
-  #textSlab: Uint8Array | null = null;
-  #textSlabAt = 0;
   #readable: ReadableStream<string | Uint8Array>;
   #controller!: ReadableStreamDefaultController<string | Uint8Array>;
   #readableOpen = true;
@@ -362,12 +337,7 @@ export class Rfc6455Socket {
   #delivered = 0;
 
   // Write side.
-  #queue: OutFrame[] = [];
-  #queuedPong: OutFrame | null = null;
-  #writing = false;
-  #scratch: Uint8Array = EMPTY;
-  #lastBatch = 0;
-  #bufferedAmount = 0;
+  #sender: Sender;
   #dataTail: Promise<void> | null = null;
   #streamActive = false;
 
@@ -415,6 +385,7 @@ export class Rfc6455Socket {
       );
     }
     this.#conn = conn;
+    this.#sender = new Sender(conn, role === "client", () => this.#lost());
     this.#client = role === "client";
     this.#maxMessageSize = Math.min(maxMessageSize, MAX_MESSAGE_SIZE_CAP);
     this.#fragmentSize = fragmentSize;
@@ -470,7 +441,7 @@ export class Rfc6455Socket {
 
   /** Bytes accepted by `send`/`beginBinary`/`ping` and not yet handed to the socket. */
   get bufferedAmount(): number {
-    return this.#bufferedAmount;
+    return this.#sender.bufferedAmount;
   }
 
   /**
@@ -504,7 +475,7 @@ export class Rfc6455Socket {
     let payload: Uint8Array;
     if (typeof data === "string") {
       opcode = OPCODE_TEXT;
-      payload = data.length <= SMALL_TEXT ? this.#encodeSmall(data) : encoder.encode(data);
+      payload = this.#sender.encodeText(data);
     } else if (data instanceof Uint8Array) {
       opcode = OPCODE_BINARY;
       payload = data;
@@ -516,19 +487,18 @@ export class Rfc6455Socket {
     const codec = this.#codec;
     const compress = codec !== null && payload.length >= codec.threshold;
     if (this.#dataTail === null && !compress) {
-      this.#bufferedAmount += payload.length;
-      if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+      if (this.#sender.charge(payload.length) <= this.#sendHighWaterMark) {
         // Hot path: no per-message promise; a later failure shows in `closed`.
-        this.#push(FIN | opcode, payload, payload.length);
+        this.#sender.push(FIN | opcode, payload, payload.length);
         return RESOLVED;
       }
       return handled(this.#enqueue(FIN | opcode, payload, payload.length));
     }
-    this.#bufferedAmount += payload.length;
+    this.#sender.charge(payload.length);
     const written = Promise.withResolvers<void>();
     this.#chain(async () => {
       if (this.#readyState === 3) {
-        this.#bufferedAmount -= payload.length;
+        this.#sender.uncharge(payload.length);
         written.reject(notOpen(3));
         return;
       }
@@ -539,7 +509,7 @@ export class Rfc6455Socket {
           wire = await codec!.compress(payload);
           first |= RSV1;
         } catch (err) {
-          this.#bufferedAmount -= payload.length;
+          this.#sender.uncharge(payload.length);
           written.reject(this.readyState === 3 ? notOpen(3) : err);
           return;
         }
@@ -554,7 +524,7 @@ export class Rfc6455Socket {
 
   /** What `send()` returns for a queued frame: done now while under the high-water mark. */
   #accepted(write: Promise<void>): Promise<void> {
-    if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+    if (this.#sender.bufferedAmount <= this.#sendHighWaterMark) {
       write.catch(() => {});
       return RESOLVED;
     }
@@ -607,7 +577,7 @@ export class Rfc6455Socket {
       }
       const first = (fin ? FIN : 0) | (started ? OPCODE_CONTINUATION : OPCODE_BINARY);
       started = true;
-      this.#bufferedAmount += payload.length;
+      this.#sender.charge(payload.length);
       return this.#enqueue(first, payload, payload.length);
     };
     return new WritableStream<Uint8Array>({
@@ -693,7 +663,7 @@ export class Rfc6455Socket {
       resolve: result.resolve,
       reject: result.reject,
     });
-    this.#bufferedAmount += payload.length;
+    this.#sender.charge(payload.length);
     this.#enqueue(FIN | OPCODE_PING, payload, payload.length).catch(() => {});
     return handled(result.promise);
   }
@@ -756,146 +726,15 @@ export class Rfc6455Socket {
     else await this.#closed.promise;
   }
 
-  /** UTF-8 of a short string, bump-allocated from a send slab (never reused in place). */
-  #encodeSmall(text: string): Uint8Array {
-    if (this.#textSlab === null || this.#textSlabAt + text.length * 3 > SMALL_SLAB_SIZE) {
-      this.#textSlab = new Uint8Array(SMALL_SLAB_SIZE);
-      this.#textSlabAt = 0;
-    }
-    const at = this.#textSlabAt;
-    const { written } = encoder.encodeInto(text, this.#textSlab.subarray(at));
-    this.#textSlabAt = (at + written + 7) & ~7;
-    return this.#textSlab.subarray(at, at + written);
-  }
-
-  /** Queues a frame nobody awaits (the connection is known to be open). */
-  #push(
-    first: number,
-    payload: Uint8Array,
-    amount: number,
-    frame: OutFrame = { first, payload, amount },
-  ): void {
-    this.#queue.push(frame);
-    if (!this.#writing) this.#flush();
-  }
-
+  /** Queues a frame unless nothing may be sent any more. */
   #enqueue(first: number, payload: Uint8Array, amount: number): Promise<void> {
     // Nothing may follow a close frame on the wire (RFC 6455 §5.5.1); the
     // close frame itself is queued right after #closeSent is set.
     if (this.#readyState === 3 || (this.#closeSent && (first & 0x0f) !== OPCODE_CLOSE)) {
-      this.#bufferedAmount -= amount;
+      this.#sender.uncharge(amount);
       return Promise.reject(notOpen(this.#readyState));
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ first, payload, amount, resolve, reject });
-    if (!this.#writing) this.#flush();
-    return promise;
-  }
-
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    const masked = this.#client;
-    let batch: OutFrame[] = [];
-    let i = 0;
-    try {
-      while (this.#queue.length > 0) {
-        batch = this.#queue;
-        this.#queue = [];
-        this.#queuedPong = null;
-        i = 0;
-        while (i < batch.length) {
-          // Coalesce as many whole frames as fit into one scratch write.
-          let total = 0;
-          let j = i;
-          for (; j < batch.length; j++) {
-            const size = headerSize(batch[j].payload.length, masked) + batch[j].payload.length;
-            if (total + size > MAX_SCRATCH) break;
-            total += size;
-          }
-          if (j > i) {
-            if (this.#scratch.length < total) {
-              this.#scratch = new Uint8Array(
-                Math.min(MAX_SCRATCH, Math.max(total, this.#scratch.length * 2)),
-              );
-            }
-            this.#lastBatch = total;
-            const out = this.#scratch;
-            let at = 0;
-            for (let k = i; k < j; k++) at = this.#encodeInto(out, at, batch[k]);
-            await this.#writeAll(out.subarray(0, at));
-            for (let k = i; k < j; k++) this.#settle(batch[k]);
-            i = j;
-          } else {
-            this.#lastBatch = MAX_SCRATCH;
-            await this.#writeLarge(batch[i]);
-            this.#settle(batch[i]);
-            i++;
-          }
-        }
-      }
-    } catch (err) {
-      for (; i < batch.length; i++) this.#settle(batch[i], err);
-      for (const frame of this.#queue) this.#settle(frame, err);
-      this.#queue = [];
-      this.#writing = false;
-      this.#lost();
-      return;
-    }
-    this.#writing = false;
-    // A connection that went quiet gives back a grown coalescing buffer, so
-    // ten thousand idle sockets do not each keep 256 KiB.
-    if (this.#scratch.length > IDLE_BUFFER && this.#lastBatch <= IDLE_BUFFER) this.#scratch = EMPTY;
-  }
-
-  #settle(frame: OutFrame, err?: unknown): void {
-    this.#bufferedAmount -= frame.amount;
-    if (err === undefined) frame.resolve?.();
-    else frame.reject?.(notOpen(3));
-  }
-
-  #encodeInto(out: Uint8Array, at: number, frame: OutFrame): number {
-    const length = frame.payload.length;
-    if (this.#client) {
-      const key = this.#maskKeys.next();
-      at = writeHeader(out, at, frame.first, length, key);
-      applyMask(frame.payload, out.subarray(at, at + length), key);
-    } else {
-      at = writeHeader(out, at, frame.first, length, undefined);
-      out.set(frame.payload, at);
-    }
-    return at + length;
-  }
-
-  async #writeLarge(frame: OutFrame): Promise<void> {
-    const payload = frame.payload;
-    const length = payload.length;
-    if (!this.#client) {
-      const header = new Uint8Array(headerSize(length, false));
-      writeHeader(header, 0, frame.first, length, undefined);
-      await this.#writeAll(header);
-      await this.#writeAll(payload);
-      return;
-    }
-    // Mask piecewise through the scratch buffer: no copy of the whole payload.
-    if (this.#scratch.length < MAX_SCRATCH) this.#scratch = new Uint8Array(MAX_SCRATCH);
-    const out = this.#scratch;
-    const key = this.#maskKeys.next();
-    let at = writeHeader(out, 0, frame.first, length, key);
-    let done = 0;
-    while (done < length) {
-      const take = Math.min(out.length - at, length - done);
-      applyMask(payload.subarray(done, done + take), out.subarray(at, at + take), key, done);
-      await this.#writeAll(out.subarray(0, at + take));
-      done += take;
-      at = 0;
-    }
-  }
-
-  async #writeAll(data: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < data.length) {
-      written += await this.#conn.write(data.subarray(written));
-    }
+    return this.#sender.enqueue(first, payload, amount);
   }
 
   // ---------------------------------------------------------------- reading
@@ -1424,14 +1263,7 @@ export class Rfc6455Socket {
   #handleControl(opcode: number, payload: Uint8Array): void {
     if (opcode === OPCODE_PING) {
       if (!this.#closeSent && this.#readyState !== 3) {
-        if (this.#queuedPong) {
-          // A peer that pings faster than it reads our pongs gets one pong
-          // for the latest ping (RFC 6455 §5.5.3), not an unbounded queue.
-          this.#queuedPong.payload = payload.slice();
-        } else {
-          this.#queuedPong = { first: FIN | OPCODE_PONG, payload: payload.slice(), amount: 0 };
-          this.#push(this.#queuedPong.first, this.#queuedPong.payload, 0, this.#queuedPong);
-        }
+        this.#sender.pong(payload.slice());
       }
       return;
     }
@@ -1535,10 +1367,7 @@ export class Rfc6455Socket {
     frame.resolve = resolve;
     frame.reject = reject;
     // Queued data would follow the close frame: drop it (the senders see the rejection).
-    for (const queued of this.#queue) this.#settle(queued, true);
-    this.#queue = [frame];
-    this.#queuedPong = null;
-    if (!this.#writing) this.#flush();
+    this.#sender.jumpQueue(frame);
     this.#armCloseTimer();
     promise.then(() => this.#finish(info), () => this.#finish(info));
   }
@@ -1596,8 +1425,7 @@ export class Rfc6455Socket {
       this.#budget?.release(this.#held);
       this.#held = 0;
     }
-    for (const frame of this.#queue) this.#settle(frame, true);
-    this.#queue = [];
+    this.#sender.cancel();
     const pings = this.#pings;
     this.#pings = [];
     for (const ping of pings) {
