@@ -12,25 +12,15 @@ import {
   serve,
   serveHttp,
   type ServerWebSocketConnection,
-  type WebSocketConnection,
   WebSocketHandshakeError,
   WebSocketTypeError,
 } from "../websocket/mod.ts";
+import { concat } from "../websocket/_deflate.ts";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
 import { ENGINES } from "./websocket_peers/engines.ts";
+import { nextMessage } from "./websocket_peers/messages.ts";
 
 const PAGE = "<!doctype html><title>chat</title>";
-
-async function nextMessage(conn: WebSocketConnection): Promise<string | Uint8Array> {
-  const reader = conn.readable.getReader();
-  try {
-    const { value, done } = await deadline(reader.read(), 10_000, "a message");
-    assert.equal(done, false, "connection ended before a message arrived");
-    return value!;
-  } finally {
-    reader.releaseLock();
-  }
-}
 
 /** Sends one raw HTTP/1.1 request and returns the status and body of the answer. */
 async function rawRequest(
@@ -55,16 +45,6 @@ async function rawRequest(
   } finally {
     conn.close();
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 function upgradeHead(port: number, extra = ""): string {
