@@ -1,6 +1,9 @@
 /**
  * The own RFC 6455 engine: one WebSocket connection on an already upgraded
- * `Deno.Conn` (the handshake lives in `_handshake.ts`).
+ * `Deno.Conn` (the handshake lives in `_handshake.ts`). `Rfc6455Socket`
+ * holds the connection's state, control frames and the close handshake; the
+ * receiving half is `_receiver.ts`, the sending half `_sender.ts` (as in npm
+ * `ws`), the server-wide budget `_budget.ts`.
  *
  * Reading is pull-based: frames are parsed from a reusable buffer only while
  * the `readable` queue wants more, so a consumer that stops reading stops TCP
@@ -16,6 +19,8 @@
  *   queued in `readable` (each message weighs its bytes + 64, so empty
  *   messages fill it too); then TCP reads stop.
  * - Fragments: `maxFragments` (4096) frames per message, 1009 above it.
+ * - Time inside a frame or message: `messageTimeout` (60 s) once part of it
+ *   arrived, 1008 after it (heartbeat or not).
  *   Reassembly is linear: small fragments are appended to a growing tail
  *   chunk, large ones kept as they are, and the message is joined once.
  * - Shared budget (a server's `maxBufferedBytes`): message bytes held beyond
