@@ -171,9 +171,7 @@ function typeError(message: string): WebSocketTypeError {
  *
  * @example
  * ```ts
- * import {
-  Rfc6455Socket,
-} from "./_rfc6455.ts";
+ * import { Rfc6455Socket } from "./_rfc6455.ts";
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 }); // after the handshake
  * const socket = new Rfc6455Socket(conn, { role: "server", maxMessageSize: 16 << 20 });
  * for await (const message of socket.readable) await socket.send(message);
