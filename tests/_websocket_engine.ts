@@ -14,7 +14,7 @@ import {
   writeHttpResponse,
 } from "../websocket/_handshake.ts";
 import { type Rfc6455Options, Rfc6455Socket } from "../websocket/_rfc6455.ts";
-import { WebSocketHandshakeError } from "../websocket/_engine_errors.ts";
+import { WebSocketHandshakeError } from "../websocket/errors.ts";
 import { LOOPBACK4 } from "./_loopback.ts";
 
 export type Handler = (socket: Rfc6455Socket, request: Request) => Promise<void> | void;

@@ -139,16 +139,17 @@ Deno.test("acceptDeflateResponse() rejects answers that break our offer", () => 
   ) {
     assert.throws(
       () => acceptDeflateResponse(answer, true),
-      { code: "ERR_HANDSHAKE_EXTENSION" },
+      { name: "WebSocketHandshakeError", code: "ERR_HANDSHAKE_FAILED" },
       answer,
     );
   }
   assert.throws(() => acceptDeflateResponse("permessage-deflate", false), {
-    code: "ERR_HANDSHAKE_EXTENSION",
+    name: "WebSocketHandshakeError",
+    code: "ERR_HANDSHAKE_FAILED",
   });
   assert.throws(
     () => acceptDeflateResponse("permessage-deflate", { serverNoContextTakeover: true }),
-    { code: "ERR_HANDSHAKE_EXTENSION" },
+    { name: "WebSocketHandshakeError", code: "ERR_HANDSHAKE_FAILED" },
   );
 });
 

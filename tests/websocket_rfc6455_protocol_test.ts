@@ -253,7 +253,7 @@ Deno.test("Rfc6455Socket reports abrupt TCP loss as 1006 and rejects later sends
   peer.close();
   const info = await deadline(socket.closed, 5000, "closed");
   assert.equal(info.code, 1006);
-  await assert.rejects(socket.send("late"), { code: "ERR_WEBSOCKET_NOT_OPEN" });
+  await assert.rejects(socket.send("late"), { code: "ERR_NOT_OPEN" });
 });
 
 Deno.test("Rfc6455Socket survives a peer reset in the middle of a large send", async () => {
@@ -332,7 +332,7 @@ Deno.test("Rfc6455Socket.close() drops TCP after closeTimeout when the peer neve
   await deadline(closing, 5000, "close() after the timeout");
   assert.ok(performance.now() - started >= 150);
   assert.deepEqual(await socket.closed, { code: 1006, reason: "" });
-  await assert.rejects(pending, { code: "ERR_WEBSOCKET_CLOSED" });
+  await assert.rejects(pending, { code: "ERR_NOT_OPEN" });
   assert.ok(await peer.readEof());
 });
 
@@ -345,7 +345,7 @@ Deno.test("Rfc6455Socket.abort() drops TCP without a close frame and reports 100
   assert.equal(socket.readyState, 3);
   assert.equal(await peer.readFrame(), null);
   assert.deepEqual(await socket.closed, { code: 1006, reason: "" });
-  await assert.rejects(socket.ping(), { code: "ERR_WEBSOCKET_NOT_OPEN" });
+  await assert.rejects(socket.ping(), { code: "ERR_NOT_OPEN" });
 });
 
 Deno.test("Cancelling Rfc6455Socket.readable closes the connection with 1000", async () => {

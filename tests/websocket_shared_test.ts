@@ -16,6 +16,7 @@ import {
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
 import { makeServerCertificates } from "./_certs.ts";
 import { ENGINES } from "./websocket_peers/engines.ts";
+import { nextMessage } from "./websocket_peers/messages.ts";
 import { closePayload, OP, RawPeer } from "./websocket_peers/raw.ts";
 
 /** A server that echoes every message back, for the duration of one test. */
@@ -29,17 +30,6 @@ function echoServer(engine: WebSocketEngine, options: ServeOptions = {}): WebSoc
     }
   })();
   return server;
-}
-
-async function nextMessage(conn: WebSocketConnection): Promise<string | Uint8Array> {
-  const reader = conn.readable.getReader();
-  try {
-    const { value, done } = await deadline(reader.read(), 10_000, "a message");
-    assert.equal(done, false, "connection ended before a message arrived");
-    return value!;
-  } finally {
-    reader.releaseLock();
-  }
 }
 
 async function firstConnection(server: WebSocketServer): Promise<WebSocketConnection> {

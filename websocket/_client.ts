@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CLOSE_NORMAL } from "./_frame.ts";
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -11,8 +12,9 @@ import {
   DEFAULT_RECEIVE_QUEUE_MESSAGES,
   DEFAULT_SEND_HIGH_WATER_MARK,
 } from "./_engine.ts";
+import { clientHandshake, refusedError } from "./_handshake.ts";
 import { NativeSocket } from "./_native.ts";
-import type { ConnectOptions } from "./connect.ts";
+import type { ConnectOptions } from "./options.ts";
 import { WebSocketHandshakeError, WebSocketSyntaxError } from "./errors.ts";
 
 /** Validates a `ws:`/`wss:` (or `http:`/`https:`) URL and returns it as `ws:`/`wss:`. */
@@ -36,6 +38,46 @@ export function webSocketUrl(url: string | URL): URL {
   }
   return parsed;
 }
+
+/**
+ * The body of a refusal the built-in client saw only as a status: it does
+ * not expose the body, so the same upgrade request (same URL and headers; a
+ * GET, which HTTP makes safe to repeat) is sent once more through our own
+ * handshake, which reads it. `undefined` when that fails or is accepted.
+ */
+async function refusalBodyOf(url: URL, options: ConnectOptions): Promise<string | undefined> {
+  const { protocols, headers, caCerts } = options;
+  const secure = url.protocol === "wss:";
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || (secure ? 443 : 80));
+  const signal = AbortSignal.timeout(REFUSAL_PROBE_MS);
+  let conn: Deno.Conn;
+  try {
+    conn = secure
+      ? await Deno.connectTls({ hostname, port, caCerts, signal } as Deno.ConnectTlsOptions)
+      : await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
+  } catch {
+    return undefined;
+  }
+  const drop = () => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  const timer = setTimeout(drop, REFUSAL_PROBE_MS);
+  try {
+    await clientHandshake(conn, url, { protocols, headers });
+    return undefined; // accepted this time: nothing to quote
+  } catch (error) {
+    return (error as { body?: string }).body;
+  } finally {
+    clearTimeout(timer);
+    drop();
+  }
+}
+
+/** How long the native client's second look at a refusal may take. */
+const REFUSAL_PROBE_MS = 2_000;
 
 /** Checks the negotiated subprotocol against the offer (RFC 6455 section 4.1, step 6). */
 export function protocolProblem(
@@ -127,11 +169,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     if (error instanceof DOMException && error.name === "TimeoutError") throw error;
     const status = /status code:? (\d{3})/i.exec(failure)?.[1];
     throw status
-      ? new WebSocketHandshakeError(
-        "ERR_UNEXPECTED_STATUS",
-        `Server answered "${status}" instead of "101"`,
-        { status: Number(status), cause: error },
-      )
+      ? refusedError(Number(status), await refusalBodyOf(url, options), error)
       : new WebSocketHandshakeError(
         "ERR_HANDSHAKE_FAILED",
         `Could not connect to "${url}"${failure ? `: ${failure}` : ""}`,
@@ -143,7 +181,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
   }
   const problem = protocolProblem(protocols, ws.protocol);
   if (problem) {
-    ws.close(1000, "Subprotocol mismatch");
+    ws.close(CLOSE_NORMAL, "Subprotocol mismatch");
     await socket.closed;
     throw problem;
   }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL } from "./_frame.ts";
 import {
   assertCloseReason,
   assertSendableCloseCode,
@@ -80,8 +81,8 @@ export class Connection implements ServerWebSocketConnection {
   get writable(): WritableStream<Message> {
     return this.#writable ??= new WritableStream<Message>({
       write: (chunk) => this.send(chunk),
-      close: () => this.close(1000),
-      abort: () => this.close(1011, "Writer aborted").catch(() => {}),
+      close: () => this.close(CLOSE_NORMAL),
+      abort: () => this.close(CLOSE_INTERNAL_ERROR, "Writer aborted").catch(() => {}),
     });
   }
 
@@ -147,7 +148,7 @@ export class Connection implements ServerWebSocketConnection {
   close(code?: number, reason = ""): Promise<void> {
     try {
       if (code !== undefined) assertSendableCloseCode(code);
-      else if (reason !== "") code = 1000;
+      else if (reason !== "") code = CLOSE_NORMAL;
       assertCloseReason(reason);
     } catch (error) {
       return Promise.reject(error);
@@ -173,11 +174,11 @@ export class Connection implements ServerWebSocketConnection {
         // A dead peer will not answer the close frame either: drop TCP soon after sending it.
         const reason = "No pong within heartbeat timeout";
         this.#localClose = {
-          code: 1001,
+          code: CLOSE_GOING_AWAY,
           reason,
           error: new WebSocketRangeError("ERR_HEARTBEAT_TIMEOUT", reason),
         };
-        const closing = this.#socket.close(1001, reason).catch(() => {});
+        const closing = this.#socket.close(CLOSE_GOING_AWAY, reason).catch(() => {});
         const drop = setTimeout(() => this.#socket.terminate?.(), Math.min(timeout, 1_000));
         await closing;
         clearTimeout(drop);
@@ -240,7 +241,7 @@ export class Connection implements ServerWebSocketConnection {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.readyState < 2) await this.close(1000).catch(() => {});
+    if (this.readyState < 2) await this.close(CLOSE_NORMAL).catch(() => {});
     await this.closed;
   }
 }

@@ -15,8 +15,9 @@
  */
 
 import zlib from "node:zlib";
-import { WebSocketHandshakeError, WebSocketProtocolError } from "./_engine_errors.ts";
-import { CLOSE_MESSAGE_TOO_BIG } from "./_frame.ts";
+import { WebSocketHandshakeError } from "./errors.ts";
+import { protocolError } from "./_protocol_error.ts";
+import { CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "./_frame.ts";
 import type { PerMessageDeflateOptions } from "./options.ts";
 
 /** The extension token. */
@@ -262,7 +263,7 @@ export function acceptDeflateResponse(
 ): DeflateParams | null {
   if (!header || header.trim() === "") return null;
   const fail = (message: string): never => {
-    throw new WebSocketHandshakeError("ERR_HANDSHAKE_EXTENSION", message, 400);
+    throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", message, { status: 400 });
   };
   let extensions: [string, ParamMap][] = [];
   try {
@@ -410,7 +411,7 @@ export class DeflateCodec {
    * Feeds one compressed fragment of a message to the inflater; `fin` marks
    * the last fragment. `limit` is how many decompressed bytes the message may
    * still grow by; crossing it rejects with a 1009
-   * {@linkcode WebSocketProtocolError} and resets the inflater. `reserve`
+   * {@linkcode ProtocolError} and resets the inflater. `reserve`
    * is asked for every output chunk (at most 128 KiB each);
    * `false` stops inflating and rejects with a 1013 `ERR_SERVER_BUSY`.
    */
@@ -447,7 +448,7 @@ export class DeflateCodec {
         total += chunk.length;
         if (total > limit) {
           abandon(
-            new WebSocketProtocolError(
+            protocolError(
               "ERR_MESSAGE_TOO_LARGE",
               `Decompressed message exceeds the limit of ${limit} more bytes`,
               CLOSE_MESSAGE_TOO_BIG,
@@ -457,10 +458,10 @@ export class DeflateCodec {
         }
         if (reserve !== undefined && !reserve(chunk.length)) {
           abandon(
-            new WebSocketProtocolError(
+            protocolError(
               "ERR_SERVER_BUSY",
               "The server's receive buffer budget is spent",
-              1013,
+              CLOSE_TRY_AGAIN_LATER,
             ),
           );
           return;
@@ -470,10 +471,10 @@ export class DeflateCodec {
       const onError = (err: Error) => {
         if (failed) return;
         abandon(
-          new WebSocketProtocolError(
+          protocolError(
             "ERR_INVALID_COMPRESSED_DATA",
             `Invalid compressed data: ${err.message}`,
-            1007,
+            CLOSE_INVALID_PAYLOAD,
             { cause: err },
           ),
         );

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isValidCloseCode } from "./_frame.ts";
 import { WebSocketRangeError } from "./errors.ts";
 
 /** How a connection ended: the close code and reason (RFC 6455 section 7.1.5/7.1.6). */
@@ -48,9 +49,7 @@ export interface EngineSocket {
 
 /** Close codes an endpoint may put on the wire (RFC 6455 section 7.4). */
 export function assertSendableCloseCode(code: number): void {
-  const ok = code === 1000 || (code >= 1001 && code <= 1003) ||
-    (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-  if (!Number.isInteger(code) || !ok) {
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
     throw new WebSocketRangeError(
       "ERR_INVALID_CLOSE_CODE",
       `Close code "${code}" may not be sent (use 1000-1003, 1007-1014 or 3000-4999)`,
@@ -81,11 +80,6 @@ export function messageSize(data: Message, limit = Infinity): number {
   if (typeof data !== "string") return data.byteLength;
   if (data.length > limit || data.length * 3 <= limit) return data.length;
   return encoder.encode(data).byteLength;
-}
-
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Default largest incoming message: 16 MiB. */

@@ -57,10 +57,19 @@ export const CLOSE_MESSAGE_TOO_BIG = 1009;
 export const CLOSE_MANDATORY_EXTENSION = 1010;
 /** Internal error. */
 export const CLOSE_INTERNAL_ERROR = 1011;
+/** Service restart. */
+export const CLOSE_SERVICE_RESTART = 1012;
+/** Try again later (out of buffer budget, overloaded). */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** Bad gateway. */
+export const CLOSE_BAD_GATEWAY = 1014;
+/** TLS handshake failure (never sent on the wire). */
+export const CLOSE_TLS_HANDSHAKE = 1015;
 
 /** Whether `code` may appear in a close frame on the wire (RFC 6455 §7.4). */
 export function isValidCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+  return (code >= CLOSE_NORMAL && code <= CLOSE_UNSUPPORTED_DATA) ||
+    (code >= CLOSE_INVALID_PAYLOAD && code <= CLOSE_BAD_GATEWAY) ||
     (code >= 3000 && code <= 4999);
 }
 
@@ -267,4 +276,15 @@ export function encodeClosePayload(code: number | undefined, reason: string): Ui
   out[1] = code & 0xff;
   out.set(text, 2);
   return out;
+}
+
+/**
+ * The byte stream a WebSocket runs on: a `Deno.Conn` (TCP, client TLS) or
+ * the server TLS connection of `_common/tls_accept.ts`.
+ */
+export interface ByteStream {
+  read(target: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+  readonly remoteAddr: Deno.Addr;
 }

@@ -7,7 +7,12 @@
  */
 
 import { createHash } from "node:crypto";
-import { WebSocketHandshakeError } from "./_engine_errors.ts";
+import { decodeUtf8Prefix } from "../_common/utf8.ts";
+import { type WebSocketErrorCode, WebSocketHandshakeError } from "./errors.ts";
+
+/** The code of a handshake error: the server refusing a request, or the client failing. */
+type HandshakeFailure = "ERR_INVALID_UPGRADE_REQUEST" | "ERR_HANDSHAKE_FAILED";
+import type { ByteStream } from "./_frame.ts";
 import {
   acceptDeflateResponse,
   deflateOffer,
@@ -40,8 +45,9 @@ const STATUS_TEXT: Record<number, string> = {
  * the head (without the blank line) and whatever arrived after it.
  */
 async function readHead(
-  conn: Deno.Conn,
+  conn: ByteStream,
   maxHeaderBytes: number,
+  failure: HandshakeFailure,
 ): Promise<{ head: string; leftover: Uint8Array }> {
   let buf = new Uint8Array(Math.min(4096, maxHeaderBytes + 4));
   let length = 0;
@@ -49,11 +55,9 @@ async function readHead(
   while (true) {
     if (length === buf.length) {
       if (buf.length >= maxHeaderBytes + 4) {
-        throw new WebSocketHandshakeError(
-          "ERR_HANDSHAKE_TOO_LARGE",
-          `HTTP head exceeds ${maxHeaderBytes} bytes`,
-          431,
-        );
+        throw new WebSocketHandshakeError(failure, `HTTP head exceeds ${maxHeaderBytes} bytes`, {
+          status: 431,
+        });
       }
       const bigger = new Uint8Array(Math.min(buf.length * 2, maxHeaderBytes + 4));
       bigger.set(buf);
@@ -64,17 +68,16 @@ async function readHead(
       n = await conn.read(buf.subarray(length));
     } catch (err) {
       throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_CONNECTION",
+        failure,
         `Connection failed during the handshake: ${(err as Error).message}`,
-        400,
-        { cause: err },
+        { status: 400, cause: err },
       );
     }
     if (n === null) {
       throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_INCOMPLETE",
+        failure,
         "Connection closed before the HTTP head was complete",
-        400,
+        { status: 400 },
       );
     }
     length += n;
@@ -89,40 +92,35 @@ async function readHead(
     }
     scanFrom = length;
     if (length > maxHeaderBytes + 3) {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_TOO_LARGE",
-        `HTTP head exceeds ${maxHeaderBytes} bytes`,
-        431,
-      );
+      throw new WebSocketHandshakeError(failure, `HTTP head exceeds ${maxHeaderBytes} bytes`, {
+        status: 431,
+      });
     }
   }
 }
 
-function parseHeaderLines(lines: string[]): Headers {
+function parseHeaderLines(lines: string[], failure: HandshakeFailure): Headers {
   const headers = new Headers();
   for (const line of lines) {
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_MALFORMED",
-        `Malformed header line "${line.slice(0, 64)}"`,
-      );
+      throw new WebSocketHandshakeError(failure, `Malformed header line "${line.slice(0, 64)}"`, {
+        status: 400,
+      });
     }
     const value = line.slice(colon + 1).trim();
     if (/[\0\r\n]/.test(value)) {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_MALFORMED",
-        `Invalid value for header "${name}"`,
-      );
+      throw new WebSocketHandshakeError(failure, `Invalid value for header "${name}"`, {
+        status: 400,
+      });
     }
     try {
       headers.append(name, value);
     } catch {
-      throw new WebSocketHandshakeError(
-        "ERR_HANDSHAKE_MALFORMED",
-        `Invalid value for header "${name}"`,
-      );
+      throw new WebSocketHandshakeError(failure, `Invalid value for header "${name}"`, {
+        status: 400,
+      });
     }
   }
   return headers;
@@ -137,24 +135,29 @@ function parseHeaderLines(lines: string[]): Headers {
  * (early WebSocket frames).
  */
 export async function readHttpRequest(
-  conn: Deno.Conn,
+  conn: ByteStream,
   opts: { maxHeaderBytes: number; secure?: boolean },
 ): Promise<{ request: Request; leftover: Uint8Array }> {
   const { maxHeaderBytes, secure = "handshake" in conn } = opts;
-  const { head, leftover } = await readHead(conn, maxHeaderBytes);
+  const { head, leftover } = await readHead(conn, maxHeaderBytes, "ERR_INVALID_UPGRADE_REQUEST");
   const lines = head.split("\r\n");
   const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
   if (!match) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_MALFORMED",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Malformed request line "${lines[0].slice(0, 64)}"`,
+      { status: 400 },
     );
   }
   const [, method, target] = match;
-  const headers = parseHeaderLines(lines.slice(1));
+  const headers = parseHeaderLines(lines.slice(1), "ERR_INVALID_UPGRADE_REQUEST");
   const host = headers.get("host");
   if (!host || /[\s/?#@]/.test(host)) {
-    throw new WebSocketHandshakeError("ERR_HANDSHAKE_MALFORMED", "Missing or invalid Host header");
+    throw new WebSocketHandshakeError(
+      "ERR_INVALID_UPGRADE_REQUEST",
+      "Missing or invalid Host header",
+      { status: 400 },
+    );
   }
   const scheme = secure ? "https" : "http";
   let url: URL;
@@ -162,8 +165,9 @@ export async function readHttpRequest(
     url = target.startsWith("/") ? new URL(`${scheme}://${host}${target}`) : new URL(target);
   } catch {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_MALFORMED",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid request target "${target.slice(0, 64)}"`,
+      { status: 400 },
     );
   }
   let request: Request;
@@ -172,9 +176,9 @@ export async function readHttpRequest(
   } catch {
     // Forbidden methods (CONNECT, TRACE, TRACK) cannot even be represented.
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_METHOD",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid method "${method}": a WebSocket upgrade uses GET`,
-      405,
+      { status: 405 },
     );
   }
   return { request, leftover };
@@ -185,7 +189,7 @@ export async function readHttpRequest(
  * to refuse an upgrade (401, 400, 426 …). Adds `Content-Length` and
  * `Connection: close` when missing; the caller closes `conn` afterwards.
  */
-export async function writeHttpResponse(conn: Deno.Conn, response: Response): Promise<void> {
+export async function writeHttpResponse(conn: ByteStream, response: Response): Promise<void> {
   const body = response.body ? new Uint8Array(await response.arrayBuffer()) : new Uint8Array(0);
   const reason = response.statusText || STATUS_TEXT[response.status] || "Unknown";
   let head = `HTTP/1.1 ${response.status} ${reason}\r\n`;
@@ -205,8 +209,72 @@ export async function writeHttpResponse(conn: Deno.Conn, response: Response): Pr
   await writeAll(conn, out);
 }
 
+/** The `ERR_UNEXPECTED_STATUS` error of a refused handshake, quoting the body when there is one. */
+export function refusedError(
+  status: number,
+  body: string | undefined,
+  cause?: unknown,
+): WebSocketHandshakeError {
+  return new WebSocketHandshakeError(
+    "ERR_UNEXPECTED_STATUS",
+    `Server answered "${status}" instead of "101"${body ? `: ${body}` : ""}`,
+    { status, body: body || undefined, cause },
+  );
+}
+
+/** Most bytes of a refusing server's body that a client quotes in its error. */
+export const REFUSAL_BODY_BYTES = 256;
+/** How long a client waits for the body of a refusal before quoting what it has. */
+const REFUSAL_BODY_WAIT_MS = 1_000;
+
+/**
+ * The start of a refusal's body (after a non-101 status): at most
+ * `REFUSAL_BODY_BYTES`, waited for at most `REFUSAL_BODY_WAIT_MS`, so a
+ * server that says why it refused ("token expired") is heard, and one that
+ * sends a huge or endless body costs nothing. The caller closes `conn`.
+ */
+async function refusalBody(
+  conn: ByteStream,
+  leftover: Uint8Array,
+  headers: Headers,
+): Promise<string> {
+  const declared = Number(headers.get("content-length"));
+  const chunked = /chunked/i.test(headers.get("transfer-encoding") ?? "");
+  // One byte more than quoted tells decodeUtf8Prefix that the body was cut.
+  const want = Number.isInteger(declared) && declared >= 0 && !chunked
+    ? Math.min(declared, REFUSAL_BODY_BYTES + 1)
+    : REFUSAL_BODY_BYTES + 1;
+  const body = new Uint8Array(want);
+  let length = Math.min(leftover.length, want);
+  body.set(leftover.subarray(0, length));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), REFUSAL_BODY_WAIT_MS);
+  });
+  try {
+    while (length < want) {
+      const reading = conn.read(body.subarray(length));
+      reading.catch(() => {}); // settles once the caller closes conn
+      const n = await Promise.race([reading, gaveUp]).catch(() => null);
+      if (n === null) break;
+      length += n;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  let bytes = body.subarray(0, length);
+  if (chunked) {
+    // The first chunk only: "<hex size>\r\n<data>".
+    const text = new TextDecoder().decode(bytes);
+    const match = /^([0-9a-fA-F]+)[^\r\n]*\r\n/.exec(text);
+    const start = match ? match[0].length : 0; // ASCII: characters are bytes
+    bytes = match ? bytes.subarray(start, start + parseInt(match[1], 16)) : bytes;
+  }
+  return decodeUtf8Prefix(bytes, REFUSAL_BODY_BYTES).trim();
+}
+
 /** Writes all of `data` to `conn` (handles partial writes). */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+export async function writeAll(conn: ByteStream, data: Uint8Array): Promise<void> {
   let written = 0;
   while (written < data.length) {
     written += await conn.write(data.subarray(written));
@@ -257,39 +325,39 @@ export function serverHandshakeResponse(
   const headers = request.headers;
   if (request.method !== "GET") {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_METHOD",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid method "${request.method}": a WebSocket upgrade uses GET`,
-      405,
+      { status: 405 },
     );
   }
   if (!headerHasToken(headers, "upgrade", "websocket")) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_UPGRADE",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`,
-      426,
+      { status: 426 },
     );
   }
   if (!headerHasToken(headers, "connection", "upgrade")) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_UPGRADE",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Connection header "${headers.get("connection") ?? ""}"`,
-      400,
+      { status: 400 },
     );
   }
   const version = headers.get("sec-websocket-version");
   if (version !== "13") {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_VERSION",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Unsupported Sec-WebSocket-Version "${version ?? ""}": expected "13"`,
-      426,
+      { status: 426 },
     );
   }
   const key = headers.get("sec-websocket-key");
   if (!isValidKey(key)) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_KEY",
+      "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Sec-WebSocket-Key "${(key ?? "").slice(0, 64)}"`,
-      400,
+      { status: 400 },
     );
   }
   let head = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
@@ -324,7 +392,7 @@ const RESERVED_CLIENT_HEADERS = new Set([
  * answer has code `ERR_HANDSHAKE_STATUS` and the received `status`.
  */
 export async function clientHandshake(
-  conn: Deno.Conn,
+  conn: ByteStream,
   url: URL,
   opts: {
     protocols?: string[];
@@ -341,10 +409,15 @@ export async function clientHandshake(
 }> {
   const { protocols = [], headers: extra, deflate = false, maxHeaderBytes = 16 * 1024 } = opts;
   for (const p of protocols) {
-    if (!TOKEN.test(p)) throw new SyntaxError(`Invalid subprotocol "${p}"`);
+    if (!TOKEN.test(p)) {
+      throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", `Invalid subprotocol "${p}"`);
+    }
   }
   if (new Set(protocols).size !== protocols.length) {
-    throw new SyntaxError(`Duplicate subprotocol in "${protocols.join(", ")}"`);
+    throw new WebSocketHandshakeError(
+      "ERR_HANDSHAKE_FAILED",
+      `Duplicate subprotocol in "${protocols.join(", ")}"`,
+    );
   }
   const keyBytes = crypto.getRandomValues(new Uint8Array(16));
   const key = bytesToBase64(keyBytes);
@@ -365,59 +438,60 @@ export async function clientHandshake(
     await writeAll(conn, encoder.encode(head + "\r\n"));
   } catch (err) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_CONNECTION",
+      "ERR_HANDSHAKE_FAILED",
       `Connection failed during the handshake: ${(err as Error).message}`,
-      400,
-      { cause: err },
+      { status: 400, cause: err },
     );
   }
-  const { head: answer, leftover } = await readHead(conn, maxHeaderBytes);
+  const { head: answer, leftover } = await readHead(conn, maxHeaderBytes, "ERR_HANDSHAKE_FAILED");
   const lines = answer.split("\r\n");
   const match = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]);
   if (!match) {
     throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_MALFORMED",
+      "ERR_HANDSHAKE_FAILED",
       `Malformed status line "${lines[0].slice(0, 64)}"`,
+      { status: 400 },
     );
   }
   const status = Number(match[1]);
-  const headers = parseHeaderLines(lines.slice(1));
+  const headers = parseHeaderLines(lines.slice(1), "ERR_HANDSHAKE_FAILED");
   const response = { status, headers };
-  const fail = (code: string, message: string): never => {
-    throw new WebSocketHandshakeError(code, message, status);
+  const fail = (code: WebSocketErrorCode, message: string): never => {
+    throw new WebSocketHandshakeError(code, message, { status });
   };
-  if (status !== 101) fail("ERR_HANDSHAKE_STATUS", `Unexpected server response "${status}"`);
+  if (status !== 101) throw refusedError(status, await refusalBody(conn, leftover, headers));
   if (!headerHasToken(headers, "upgrade", "websocket")) {
-    fail("ERR_HANDSHAKE_UPGRADE", `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
+    fail("ERR_HANDSHAKE_FAILED", `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
   }
   if (!headerHasToken(headers, "connection", "upgrade")) {
-    fail("ERR_HANDSHAKE_UPGRADE", `Invalid Connection header "${headers.get("connection") ?? ""}"`);
+    fail("ERR_HANDSHAKE_FAILED", `Invalid Connection header "${headers.get("connection") ?? ""}"`);
   }
   const accept = headers.get("sec-websocket-accept");
   if (accept !== acceptKeySync(key)) {
-    fail("ERR_HANDSHAKE_ACCEPT", `Invalid Sec-WebSocket-Accept "${accept ?? ""}"`);
+    fail("ERR_HANDSHAKE_FAILED", `Invalid Sec-WebSocket-Accept "${accept ?? ""}"`);
   }
   const protocol = headers.get("sec-websocket-protocol") ?? "";
   if (protocol && !protocols.includes(protocol)) {
     fail(
-      "ERR_HANDSHAKE_PROTOCOL",
+      "ERR_UNEXPECTED_PROTOCOL",
       `Server selected subprotocol "${protocol}" that was not offered`,
     );
   }
   if (!protocol && protocols.length) {
-    fail("ERR_HANDSHAKE_PROTOCOL", `Server selected no subprotocol of "${protocols.join(", ")}"`);
+    fail(
+      "ERR_PROTOCOL_NOT_NEGOTIATED",
+      `Server selected no subprotocol of "${protocols.join(", ")}"`,
+    );
   }
   const extensions = headers.get("sec-websocket-extensions") ?? "";
   let params: DeflateParams | null;
   try {
     params = acceptDeflateResponse(extensions, deflate);
   } catch (err) {
-    throw new WebSocketHandshakeError(
-      "ERR_HANDSHAKE_EXTENSION",
-      (err as Error).message,
+    throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", (err as Error).message, {
       status,
-      { cause: err },
-    );
+      cause: err,
+    });
   }
   return { response, protocol, extensions, deflate: params, leftover };
 }

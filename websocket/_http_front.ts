@@ -11,8 +11,9 @@
  * `serve({ engine: "native" })` does it (see `_native_front.ts`); any other
  * answer is written and the connection closed.
  *
- * Private to the module: `webrtc/`'s master can swap `Deno.serve` for it
- * (row 14 of issue 15).
+ * Exported from `mod.ts` as `serveHttp` (with `ServeHttpOptions`): a
+ * drop-in for `Deno.serve` in front of `handleUpgrade()` or
+ * `createConnectionGroup()` (`webrtc/`'s master uses it the same way).
  *
  * @module
  */
@@ -41,26 +42,67 @@ export interface RawRequest {
 /** Requests `serveHttp()` is handling, by request object. */
 export const rawRequests: WeakMap<Request, RawRequest> = new WeakMap();
 
-/** Options of {@linkcode serveHttp}: `Deno.serve`'s TCP/TLS options plus the head limits. */
+/** Options of {@linkcode serveHttp}: `Deno.serve`'s TCP/TLS options plus the head limits. *
+ * @example
+ * ```ts
+ * import type { ServeHttpOptions } from "@netkit/realtime/websocket";
+ * const options: ServeHttpOptions = { hostname: "127.0.0.1", port: 0, handshakeTimeout: 5_000 };
+ * ```
+ */
 export interface ServeHttpOptions {
+  /**
+   * Address to listen on.
+   * @default {"0.0.0.0"}
+   */
   hostname?: string;
+  /**
+   * Port to listen on; `0` picks a free one.
+   * @default {8000}
+   */
   port?: number;
+  /** PEM certificate chain: with `key`, the server speaks HTTPS. */
   cert?: string;
+  /** PEM private key of `cert`. */
   key?: string;
-  /** @default {10000} */
+  /**
+   * Milliseconds the request head may take to arrive (else 408 and closed).
+   * @default {10000}
+   */
   handshakeTimeout?: number;
-  /** @default {16384} */
+  /**
+   * Largest request head in bytes (else 431).
+   * @default {16384}
+   */
   maxHeaderBytes?: number;
-  /** Heads read at once. @default {10000} */
+  /**
+   * Heads read at once; more connections get 503.
+   * @default {10000}
+   */
   maxConnections?: number;
+  /** Shuts the server down when aborted. */
   signal?: AbortSignal;
+  /** Called once listening, with the address. */
   onListen?: (addr: Deno.NetAddr) => void;
 }
 
 /**
- * Serves one request per connection with `handler`; see the module doc.
- * Falls back to `Deno.serve` itself where the runtime cannot hand a
- * connection to the built-in WebSocket.
+ * `Deno.serve` with the head limits `Deno.serve` lacks, for servers that
+ * upgrade with `handleUpgrade()` or `createConnectionGroup()`: the head must
+ * arrive within `handshakeTimeout` (408), be at most `maxHeaderBytes` (431),
+ * and at most `maxConnections` heads are read at once (503). One request per
+ * connection (`connection: close`); requests with a body get 413. Falls back
+ * to `Deno.serve` itself where the runtime cannot hand a connection to the
+ * built-in WebSocket.
+ *
+ * @example Routes and WebSockets with a head timeout
+ * ```ts
+ * import { handleUpgrade, serveHttp } from "@netkit/realtime/websocket";
+ * const http = serveHttp({ hostname: "127.0.0.1", port: 0, handshakeTimeout: 5_000 }, (request, info) => {
+ *   if (request.headers.get("upgrade") !== "websocket") return new Response("hello");
+ *   return handleUpgrade(request, { remoteAddr: info.remoteAddr }).response;
+ * });
+ * await http.shutdown();
+ * ```
  */
 export function serveHttp(
   options: ServeHttpOptions,

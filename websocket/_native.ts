@@ -7,6 +7,13 @@
  */
 
 import {
+  CLOSE_ABNORMAL,
+  CLOSE_MESSAGE_TOO_BIG,
+  CLOSE_NORMAL,
+  CLOSE_POLICY_VIOLATION,
+  CLOSE_TRY_AGAIN_LATER,
+} from "./_frame.ts";
+import {
   type CloseInfo,
   type EngineSocket,
   type Message,
@@ -95,7 +102,7 @@ export class NativeSocket implements EngineSocket {
       cancel: () => {
         this.#readableDone = true;
         // Nobody will read again: the peer should stop sending.
-        void this.close(1000).catch(() => {});
+        void this.close(CLOSE_NORMAL).catch(() => {});
       },
     }, {
       highWaterMark: receiveQueueLimit,
@@ -116,7 +123,7 @@ export class NativeSocket implements EngineSocket {
       if (size > maxMessageSize) {
         // The built-in engine has already received it; we can only refuse it after arrival.
         this.#fail(
-          1009,
+          CLOSE_MESSAGE_TOO_BIG,
           "ERR_MESSAGE_TOO_LARGE",
           `Message of ${size} bytes exceeds the limit of ${maxMessageSize}`,
         );
@@ -126,7 +133,7 @@ export class NativeSocket implements EngineSocket {
       if (size + weight > room && room < receiveQueueLimit) {
         // The built-in socket cannot pause TCP: bound memory instead of growing it.
         this.#fail(
-          1008,
+          CLOSE_POLICY_VIOLATION,
           "ERR_RECEIVE_QUEUE_FULL",
           "Receive queue overflow: messages are not being read",
         );
@@ -157,7 +164,9 @@ export class NativeSocket implements EngineSocket {
     };
     ws.onclose = (event: CloseEvent) => {
       this.#settle(
-        event.code === 0 ? { code: 1006, reason: "" } : { code: event.code, reason: event.reason },
+        event.code === 0
+          ? { code: CLOSE_ABNORMAL, reason: "" }
+          : { code: event.code, reason: event.reason },
       );
     };
     ws.onerror = () => {/* a close event always follows */};
@@ -237,7 +246,7 @@ export class NativeSocket implements EngineSocket {
       const drained = this.#stallBuffered + this.#sentSinceCheck - buffered;
       if (drained <= 0) {
         this.#fail(
-          1008,
+          CLOSE_POLICY_VIOLATION,
           "ERR_SEND_TIMEOUT",
           `Send buffer did not drain for ${this.#options.sendTimeout} ms: the peer does not read`,
         );
@@ -302,14 +311,14 @@ export class NativeSocket implements EngineSocket {
     if (this.#ws.readyState === WebSocket.OPEN) {
       // The built-in client only sends 1000 or 3000-4999; other codes go out as 1000.
       const wire = this.#options.role === "client" && code !== undefined && code < 3000
-        ? 1000
+        ? CLOSE_NORMAL
         : code;
       if (wire === undefined) this.#ws.close();
       else this.#ws.close(wire, reason);
       // A peer that never answers the close frame would keep us waiting forever. The
       // built-in socket cannot be dropped from JS, so we stop waiting and report 1006.
       this.#closeTimer ??= setTimeout(
-        () => this.#settle({ code: 1006, reason: "Close handshake timed out" }),
+        () => this.#settle({ code: CLOSE_ABNORMAL, reason: "Close handshake timed out" }),
         this.#options.closeTimeout,
       );
     }
@@ -329,7 +338,11 @@ export class NativeSocket implements EngineSocket {
     const want = Math.max(0, unread - UNCHARGED_BYTES);
     const delta = want - this.#held;
     if (delta > 0 && !budget.reserve(delta)) {
-      this.#fail(1013, "ERR_SERVER_BUSY", "The server's receive buffer budget is spent");
+      this.#fail(
+        CLOSE_TRY_AGAIN_LATER,
+        "ERR_SERVER_BUSY",
+        "The server's receive buffer budget is spent",
+      );
       return;
     }
     if (delta < 0) budget.release(-delta);

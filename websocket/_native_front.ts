@@ -27,11 +27,12 @@
  * @module
  */
 
+import { DEFAULT_MAX_BUFFERED_BYTES } from "./_engine.ts";
 import { readHttpRequest, writeAll, writeHttpResponse } from "./_handshake.ts";
 import { upgradeNative } from "./_native_server.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
-import type { ByteBudget } from "./_rfc6455.ts";
-import type { ServeOptions } from "./server.ts";
+import { type ByteBudget, SharedBudget } from "./_rfc6455.ts";
+import type { ServeOptions } from "./options.ts";
 
 const encoder = new TextEncoder();
 export const BUSY: Uint8Array = encoder.encode(
@@ -201,6 +202,50 @@ export function listenNativeFront(
       await accepting;
       for (const conn of pending) close(conn);
       pending.clear();
+    },
+  };
+}
+
+/**
+ * Listens with our own accept loop (heads read with limits, see
+ * `_native_front.ts`), or with `Deno.serve` where the runtime cannot hand a
+ * connection to the built-in socket.
+ */
+export function listenNative(server: ServerCore, options: ServeOptions): Listening {
+  // What all connections of this server may hold unread together.
+  const budget = new SharedBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+  const withBudget = { ...options, budget };
+  return listenNativeFront(server, withBudget) ?? listenDenoServe(server, withBudget);
+}
+
+/** Listens with `Deno.serve` and upgrades admitted requests (no head timeout: see the README). */
+function listenDenoServe(
+  server: ServerCore,
+  options: ServeOptions & { budget: ByteBudget },
+): Listening {
+  const { hostname = "0.0.0.0", port = 8000, cert, key } = options;
+  const http = Deno.serve({
+    hostname,
+    port,
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    onListen() {},
+    onError() {
+      return new Response("Internal Server Error", { status: 500 });
+    },
+  }, async (request, info) => {
+    const rejection = await server.admission(request);
+    if (rejection) return rejection;
+    const { response, connection } = upgradeNative(request, {
+      ...options,
+      remoteAddr: info.remoteAddr as Deno.NetAddr,
+    });
+    server.admit(connection);
+    return response;
+  });
+  return {
+    addr: http.addr as Deno.NetAddr,
+    stop: async () => {
+      await http.shutdown();
     },
   };
 }

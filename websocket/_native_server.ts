@@ -8,36 +8,16 @@
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_RECEIVE_QUEUE_MESSAGES,
   DEFAULT_SEND_HIGH_WATER_MARK,
   DEFAULT_SEND_TIMEOUT,
 } from "./_engine.ts";
 import { NativeSocket } from "./_native.ts";
-import { type ByteBudget, SharedBudget } from "./_rfc6455.ts";
-import { listenNativeFront } from "./_native_front.ts";
-import { assertOptions, chooseProtocol, upgradeProblem } from "./_policy.ts";
-import type { Listening, ServerCore } from "./_server_core.ts";
-import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
-import type { HandleUpgradeOptions } from "./handle_upgrade.ts";
-import type { UpgradeOptions } from "./options.ts";
-import type { ServeOptions } from "./server.ts";
-
-/** The heartbeat settings with defaults applied, `null` when disabled. */
-export function heartbeatOf(
-  heartbeat: UpgradeOptions["heartbeat"],
-): { interval: number; timeout: number } | null {
-  if (heartbeat === false) return null;
-  const { interval = 15_000, timeout = 15_000 } = heartbeat ?? {};
-  if (!(interval > 0) || !(timeout > 0)) {
-    throw new WebSocketRangeError(
-      "ERR_INVALID_OPTION",
-      `Heartbeat interval "${interval}" and timeout "${timeout}" must be positive`,
-    );
-  }
-  return { interval, timeout };
-}
+import type { ByteBudget } from "./_rfc6455.ts";
+import { assertOptions, chooseProtocol, heartbeatOf, upgradeProblem } from "./_policy.ts";
+import { WebSocketTypeError } from "./errors.ts";
+import type { HandleUpgradeOptions, UpgradeOptions } from "./options.ts";
 
 /**
  * The built-in heartbeat: `idleTimeout` in seconds (0 disables). The
@@ -118,48 +98,4 @@ export function upgradeNative(
     opened: engineSocket.opened,
   });
   return { response, connection };
-}
-
-/**
- * Listens with our own accept loop (heads read with limits, see
- * `_native_front.ts`), or with `Deno.serve` where the runtime cannot hand a
- * connection to the built-in socket.
- */
-export function listenNative(server: ServerCore, options: ServeOptions): Listening {
-  // What all connections of this server may hold unread together.
-  const budget = new SharedBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
-  const withBudget = { ...options, budget };
-  return listenNativeFront(server, withBudget) ?? listenDenoServe(server, withBudget);
-}
-
-/** Listens with `Deno.serve` and upgrades admitted requests (no head timeout: see the README). */
-function listenDenoServe(
-  server: ServerCore,
-  options: ServeOptions & { budget: ByteBudget },
-): Listening {
-  const { hostname = "0.0.0.0", port = 8000, cert, key } = options;
-  const http = Deno.serve({
-    hostname,
-    port,
-    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-    onListen() {},
-    onError() {
-      return new Response("Internal Server Error", { status: 500 });
-    },
-  }, async (request, info) => {
-    const rejection = await server.admission(request);
-    if (rejection) return rejection;
-    const { response, connection } = upgradeNative(request, {
-      ...options,
-      remoteAddr: info.remoteAddr as Deno.NetAddr,
-    });
-    server.admit(connection);
-    return response;
-  });
-  return {
-    addr: http.addr as Deno.NetAddr,
-    stop: async () => {
-      await http.shutdown();
-    },
-  };
 }

@@ -8,6 +8,7 @@
 
 import { NATIVE_MAX_MESSAGE_SIZE } from "./_native.ts";
 import { WebSocketRangeError } from "./errors.ts";
+import type { UpgradeOptions } from "./options.ts";
 
 /** Why an upgrade request is not acceptable, as the HTTP response to send. */
 export function upgradeProblem(request: Request): Response | null {
@@ -99,6 +100,7 @@ export function assertOptions(options: {
   sendQueueMessages?: number;
   sendQueueBytes?: number;
   sendTimeout?: number;
+  messageTimeout?: number;
   sendQueueOverflow?: string;
 }): void {
   for (
@@ -137,7 +139,7 @@ export function assertOptions(options: {
       `Option "maxMessageSize" of the native engine can be at most ${NATIVE_MAX_MESSAGE_SIZE} (the built-in cap); use engine "rfc6455" for more`,
     );
   }
-  for (const name of ["sendHighWaterMark", "sendTimeout"] as const) {
+  for (const name of ["sendHighWaterMark", "sendTimeout", "messageTimeout"] as const) {
     const value = options[name];
     if (value !== undefined && !(typeof value === "number" && value >= 0)) {
       throw new WebSocketRangeError(
@@ -153,4 +155,44 @@ export function assertOptions(options: {
       `Option "sendQueueOverflow" must be "close" or "drop", got "${overflow}"`,
     );
   }
+}
+
+/** Whether `request` asks for a WebSocket upgrade at all (anything else is plain HTTP). */
+export function isUpgradeRequest(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/**
+ * A 403 for a cross-site upgrade (cross-site WebSocket hijacking: a page on
+ * another site opening a socket with the victim's cookies), `null` to go on.
+ * Requests without `Origin` (non-browsers) and same-origin ones (the
+ * `Origin` host equals the request's `Host`) always pass; others only when
+ * listed in `allowedOrigins` or when it is `"*"`. The same rule as
+ * `webrtc/`'s master.
+ */
+export function originProblem(
+  request: Request,
+  allowedOrigins: readonly string[] | "*" = [],
+): Response | null {
+  const origin = request.headers.get("origin");
+  if (origin === null || allowedOrigins === "*" || allowedOrigins.includes(origin)) return null;
+  try {
+    if (new URL(origin).host === new URL(request.url).host) return null;
+  } catch { /* a malformed Origin is not same-origin */ }
+  return new Response("Origin not allowed", { status: 403 });
+}
+
+/** The heartbeat settings with defaults applied, `null` when disabled. */
+export function heartbeatOf(
+  heartbeat: UpgradeOptions["heartbeat"],
+): { interval: number; timeout: number } | null {
+  if (heartbeat === false) return null;
+  const { interval = 15_000, timeout = 15_000 } = heartbeat ?? {};
+  if (!(interval > 0) || !(timeout > 0)) {
+    throw new WebSocketRangeError(
+      "ERR_INVALID_OPTION",
+      `Heartbeat interval "${interval}" and timeout "${timeout}" must be positive`,
+    );
+  }
+  return { interval, timeout };
 }

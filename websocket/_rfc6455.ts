@@ -1,6 +1,9 @@
 /**
  * The own RFC 6455 engine: one WebSocket connection on an already upgraded
- * `Deno.Conn` (the handshake lives in `_handshake.ts`).
+ * `Deno.Conn` (the handshake lives in `_handshake.ts`). `Rfc6455Socket`
+ * holds the connection's state, control frames and the close handshake; the
+ * receiving half is `_receiver.ts`, the sending half `_sender.ts` (as in npm
+ * `ws`), the server-wide budget `_budget.ts`.
  *
  * Reading is pull-based: frames are parsed from a reusable buffer only while
  * the `readable` queue wants more, so a consumer that stops reading stops TCP
@@ -16,6 +19,8 @@
  *   queued in `readable` (each message weighs its bytes + 64, so empty
  *   messages fill it too); then TCP reads stop.
  * - Fragments: `maxFragments` (4096) frames per message, 1009 above it.
+ * - Time inside a frame or message: `messageTimeout` (60 s) once part of it
+ *   arrived, 1008 after it (heartbeat or not).
  *   Reassembly is linear: small fragments are appended to a growing tail
  *   chunk, large ones kept as they are, and the message is joined once.
  * - Shared budget (a server's `maxBufferedBytes`): message bytes held beyond
@@ -34,38 +39,35 @@
  * @module
  */
 
-import {
-  WebSocketArgumentError,
-  WebSocketProtocolError,
-  WebSocketStateError,
-} from "./_engine_errors.ts";
+import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
+import { kCloseCode, type ProtocolError, protocolError } from "./_protocol_error.ts";
+import { notOpen, type OutFrame, Sender } from "./_sender.ts";
+import { type CloseInfo, Receiver } from "./_receiver.ts";
+import type { ByteBudget, Slots } from "./_budget.ts";
+
+export { type ByteBudget, SharedBudget, SharedSlots, type Slots } from "./_budget.ts";
+export type { CloseInfo } from "./_receiver.ts";
+import { truncateUtf8 } from "../_common/utf8.ts";
 import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
-  applyMask,
+  type ByteStream,
   CLOSE_ABNORMAL,
   CLOSE_INTERNAL_ERROR,
-  CLOSE_INVALID_PAYLOAD,
-  CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS,
+  CLOSE_NORMAL,
   CLOSE_PROTOCOL_ERROR,
+  CLOSE_TLS_HANDSHAKE,
   encodeClosePayload,
   FIN,
-  type FrameHeader,
-  headerSize,
   isValidCloseCode,
-  MaskKeys,
   MAX_CONTROL_PAYLOAD,
-  MAX_HEADER_SIZE,
-  newHeader,
   OPCODE_BINARY,
   OPCODE_CLOSE,
   OPCODE_CONTINUATION,
   OPCODE_PING,
   OPCODE_PONG,
   OPCODE_TEXT,
-  parseHeader,
   RSV1,
-  writeHeader,
 } from "./_frame.ts";
 
 /** Options of {@linkcode Rfc6455Socket}. */
@@ -109,86 +111,18 @@ export interface Rfc6455Options {
    * @default {4096}
    */
   maxFragments?: number;
+  /**
+   * Milliseconds the rest of a frame or of a fragmented message may take
+   * once part of it arrived; slower closes with 1008 (`ERR_MESSAGE_TIMEOUT`).
+   * Bounds a peer that stops inside a frame without relying on the
+   * heartbeat. 0 disables.
+   * @default {60000}
+   */
+  messageTimeout?: number;
   /** A byte budget shared by the connections of one server (see the module doc). */
   budget?: ByteBudget | null;
   /** Limits how many connections of one server inflate at once. */
   inflateSlots?: Slots | null;
-}
-
-/** A byte budget shared by several sockets. */
-export interface ByteBudget {
-  /** Takes `bytes` from the budget; false (and nothing taken) when it does not fit. */
-  reserve(bytes: number): boolean;
-  /** Gives `bytes` back. */
-  release(bytes: number): void;
-}
-
-/** A counting semaphore. */
-export interface Slots {
-  /** Resolves once a slot is held. */
-  acquire(): Promise<void>;
-  /** Frees a held slot. */
-  release(): void;
-}
-
-/** A {@linkcode ByteBudget} of `limit` bytes. */
-export class SharedBudget implements ByteBudget {
-  #limit: number;
-  #used = 0;
-  /** Creates a budget of `limit` bytes. */
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-  /** Bytes reserved now. */
-  get used(): number {
-    return this.#used;
-  }
-  reserve(bytes: number): boolean {
-    if (this.#used + bytes > this.#limit) return false;
-    this.#used += bytes;
-    return true;
-  }
-  release(bytes: number): void {
-    this.#used = Math.max(0, this.#used - bytes);
-  }
-}
-
-/** {@linkcode Slots} with `count` slots, served in FIFO order. */
-export class SharedSlots implements Slots {
-  #free: number;
-  #waiting: (() => void)[] = [];
-  /** Creates `count` slots. */
-  constructor(count: number) {
-    this.#free = count;
-  }
-  acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return RESOLVED;
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
-
-/** The outcome of a connection: the close code and reason (1006 when TCP was lost). */
-export interface CloseInfo {
-  /** Close code received from (or, on a protocol failure, sent to) the peer. */
-  code: number;
-  /** Close reason (UTF-8 decoded). */
-  reason: string;
-}
-
-interface OutFrame {
-  first: number;
-  payload: Uint8Array;
-  amount: number;
-  resolve?: () => void;
-  reject?: (err: unknown) => void;
 }
 
 interface PendingPing {
@@ -198,62 +132,21 @@ interface PendingPing {
   reject: (err: unknown) => void;
 }
 
-const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const RESOLVED = Promise.resolve();
-/** Frames whose payload is at least this big get their own allocation instead of the shared buffer. */
-const DEDICATED_PAYLOAD = 256 * 1024;
-/** Binary messages from SLAB_MIN to SLAB_MAX bytes are copied into shared SLAB_SIZE slabs. */
-const SLAB_SIZE = 64 * 1024;
-const SLAB_MIN = 4 * 1024;
-const SLAB_MAX = 16 * 1024;
-/** Binary messages up to SMALL_MAX bytes share SMALL_SLAB_SIZE slabs (like Node's Buffer pool). */
-const SMALL_SLAB_SIZE = 8 * 1024;
-const SMALL_MAX = 1024;
-/** Strings up to this many UTF-16 units (≤ 1023 UTF-8 bytes) are encoded into a shared slab. */
-const SMALL_TEXT = 341;
-/** Hard ceiling for `maxMessageSize` (4 GiB): larger claims are refused with 1009 up front. */
-const MAX_MESSAGE_SIZE_CAP = 2 ** 32;
 /** Default most frames per message. */
 const DEFAULT_MAX_FRAGMENTS = 4096;
-/** Fragments below this size are appended to a shared tail chunk instead of being kept alone. */
-const TAIL_MIN = 4 * 1024;
-/** Largest tail chunk small fragments are gathered in. */
-const TAIL_MAX = 256 * 1024;
-/** What each unread message weighs in the readable queue on top of its bytes (1024 empty ones fill it). */
-const MESSAGE_WEIGHT = 64;
-/** Bytes a connection holds without charging the shared budget (its read-ahead). */
-const UNCHARGED = 64 * 1024;
-/** Read and coalescing buffer size of a quiet connection. */
-const IDLE_BUFFER = 16 * 1024;
-/** Largest read buffer a busy connection grows to. */
-const MAX_READ_BUFFER = 256 * 1024;
-/** Largest coalescing buffer for outgoing frames. */
-const MAX_SCRATCH = 256 * 1024;
-/** How many bytes of decoded messages the readable may hold before we stop reading TCP. */
-const READ_AHEAD = 64 * 1024;
-/** Bytes and frames we read after sending a close frame while waiting for the peer's, before dropping TCP. */
-const CLOSE_DRAIN_LIMIT = 1024 * 1024;
-const CLOSE_DRAIN_FRAMES = 1024;
-/** Close code 1013 "Try Again Later": the server is out of buffer budget. */
-const CLOSE_TRY_AGAIN_LATER = 1013;
-
+/** Default time the rest of a started frame or message may take. */
+export const DEFAULT_MESSAGE_TIMEOUT = 60_000;
 /** Swallows a rejection for the runtime's unhandled-rejection check; awaiters still see it. */
 function handled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
 }
 
-/** A `TypeError` with the stable code `ERR_INVALID_ARG_TYPE`. */
-function typeError(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: "ERR_INVALID_ARG_TYPE" });
-}
-
-function notOpen(state: number): WebSocketStateError {
-  return new WebSocketStateError(
-    "ERR_WEBSOCKET_NOT_OPEN",
-    `WebSocket is not open: readyState "${state}" (${state === 2 ? "CLOSING" : "CLOSED"})`,
-  );
+/** A `WebSocketTypeError` with the stable code `ERR_INVALID_ARG_TYPE`. */
+function typeError(message: string): WebSocketTypeError {
+  return new WebSocketTypeError("ERR_INVALID_ARG_TYPE", message);
 }
 
 /**
@@ -268,7 +161,7 @@ function notOpen(state: number): WebSocketStateError {
  *   1007, 1009); 1006 when TCP ended without a close handshake, when the peer
  *   did not answer our close frame within `closeTimeout`, or after `abort()`.
  *   The conn is closed before `closed` settles.
- * - `send`/`ping`/`beginBinary` reject with `WebSocketStateError` once the
+ * - `send`/`ping`/`beginBinary` reject with `WebSocketTypeError` `ERR_NOT_OPEN` once the
  *   socket is closing or closed; pings still waiting for a pong reject when
  *   the connection closes. Rejections are pre-marked as handled, so a
  *   fire-and-forget `send()` on a dead connection never crashes the process.
@@ -286,67 +179,19 @@ function notOpen(state: number): WebSocketStateError {
  * ```
  */
 export class Rfc6455Socket {
-  #conn: Deno.Conn;
+  #conn: ByteStream;
   #client: boolean;
-  #maxMessageSize: number;
   #fragmentSize: number;
   #closeTimeout: number;
   #sendHighWaterMark: number;
   #codec: DeflateCodec | null;
-  #maskKeys = new MaskKeys();
   #protocol: string;
   #extensions: string;
 
-  // Read side.
-  #buf: Uint8Array;
-  #lastRead = 0;
-  #start = 0;
-  #end = 0;
-  #header: FrameHeader = newHeader();
-  #msgOpcode = 0;
-  #msgCompressed = false;
-  #msgLength = 0;
-  #msgChunks: Uint8Array[] = [];
-  /** The chunk small fragments are appended to (its used part is `#tailAt` bytes). */
-  #tail: Uint8Array | null = null;
-  #tailAt = 0;
-  #msgFrames = 0;
-  #maxFragments: number;
-  #budget: ByteBudget | null;
-  #slots: Slots | null;
-  /** Bytes reserved from the budget. */
-  #held = 0;
-  /** Capacity of a large payload being read into its own buffer. */
-  #dedicated = 0;
-  /** Bytes the inflater produced for the frame being inflated. */
-  #inflated = 0;
-  /** Bytes and frames read after our close frame, before the peer's. */
-  #drainedAfterClose = 0;
-  #framesAfterClose = 0;
-  #msgText: string[] = [];
-  #textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  #streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  #slab: Uint8Array | null = null;
-  #slabAt = 0;
-  #small: Uint8Array | null = null;
-  #smallAt = 0;
-  #textSlab: Uint8Array | null = null;
-  #textSlabAt = 0;
-  #readable: ReadableStream<string | Uint8Array>;
-  #controller!: ReadableStreamDefaultController<string | Uint8Array>;
-  #readableOpen = true;
-  #pumping: Promise<void> | null = null;
-  #draining = false;
-  #readDone = false;
-  #delivered = 0;
-
-  // Write side.
-  #queue: OutFrame[] = [];
-  #queuedPong: OutFrame | null = null;
-  #writing = false;
-  #scratch: Uint8Array = EMPTY;
-  #lastBatch = 0;
-  #bufferedAmount = 0;
+  #receiver: Receiver;
+  /** Decodes close reasons (strict UTF-8). */
+  #reasonDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #sender: Sender;
   #dataTail: Promise<void> | null = null;
   #streamActive = false;
 
@@ -355,7 +200,7 @@ export class Rfc6455Socket {
   #closeSent = false;
   #closeReceived: CloseInfo | null = null;
   #failure: CloseInfo | null = null;
-  #error: WebSocketProtocolError | null = null;
+  #error: ProtocolError | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = Promise.withResolvers<CloseInfo>();
   #pings: PendingPing[] = [];
@@ -365,7 +210,7 @@ export class Rfc6455Socket {
   onpong?: (data: Uint8Array) => void;
 
   /** Wraps `conn` (handshake already done) as a WebSocket endpoint. */
-  constructor(conn: Deno.Conn, options: Rfc6455Options) {
+  constructor(conn: ByteStream, options: Rfc6455Options) {
     const {
       role,
       maxMessageSize,
@@ -377,51 +222,54 @@ export class Rfc6455Socket {
       closeTimeout = 5000,
       sendHighWaterMark = 1024 * 1024,
       maxFragments = DEFAULT_MAX_FRAGMENTS,
+      messageTimeout = DEFAULT_MESSAGE_TIMEOUT,
       budget = null,
       inflateSlots = null,
     } = options;
     if (!(maxMessageSize > 0)) {
-      throw new WebSocketArgumentError(
+      throw new WebSocketRangeError(
         "ERR_INVALID_OPTION",
         `Invalid maxMessageSize "${maxMessageSize}"`,
       );
     }
     if (!(fragmentSize > 0)) {
-      throw new WebSocketArgumentError(
+      throw new WebSocketRangeError(
         "ERR_INVALID_OPTION",
         `Invalid fragmentSize "${fragmentSize}"`,
       );
     }
     this.#conn = conn;
+    this.#sender = new Sender(conn, role === "client", () => this.#lost());
     this.#client = role === "client";
-    this.#maxMessageSize = Math.min(maxMessageSize, MAX_MESSAGE_SIZE_CAP);
     this.#fragmentSize = fragmentSize;
-    this.#maxFragments = maxFragments;
-    this.#budget = budget;
-    this.#slots = inflateSlots;
     this.#closeTimeout = closeTimeout;
     this.#sendHighWaterMark = sendHighWaterMark;
     this.#codec = deflate ? new DeflateCodec(deflate, role) : null;
     this.#protocol = protocol;
     this.#extensions = extensions;
-    this.#buf = new Uint8Array(Math.max(IDLE_BUFFER, leftover.length));
-    this.#buf.set(leftover);
-    this.#end = leftover.length;
     try {
       (conn as Deno.TcpConn).setNoDelay?.(true);
     } catch { /* not a TCP socket */ }
-    this.#readable = new ReadableStream<string | Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
-      },
-      pull: () => this.#pumpOnce(),
-      cancel: () => {
-        this.#readableOpen = false;
-        if (this.#readyState === 1) handled(this.close(1000));
-      },
+    this.#receiver = new Receiver(conn, {
+      client: this.#client,
+      maxMessageSize,
+      maxFragments,
+      messageTimeout,
+      budget,
+      slots: inflateSlots,
+      codec: this.#codec,
+      leftover,
     }, {
-      highWaterMark: READ_AHEAD,
-      size: (message) => message.length + MESSAGE_WEIGHT,
+      readyState: () => this.#readyState,
+      closeSent: () => this.#closeSent,
+      closeReceived: () => this.#closeReceived,
+      failure: () => this.#failure,
+      fail: (err) => this.#fail(err),
+      finish: (info) => this.#finish(info),
+      control: (opcode, payload) => this.#handleControl(opcode, payload),
+      cancel: () => {
+        if (this.#readyState === 1) handled(this.close(CLOSE_NORMAL));
+      },
     });
   }
 
@@ -432,7 +280,7 @@ export class Rfc6455Socket {
    * whole `.buffer`.
    */
   get readable(): ReadableStream<string | Uint8Array> {
-    return this.#readable;
+    return this.#receiver.readable;
   }
 
   /** Resolves (never rejects) once the connection is closed, with the code and reason. */
@@ -447,14 +295,14 @@ export class Rfc6455Socket {
 
   /** Bytes accepted by `send`/`beginBinary`/`ping` and not yet handed to the socket. */
   get bufferedAmount(): number {
-    return this.#bufferedAmount;
+    return this.#sender.bufferedAmount;
   }
 
   /**
    * The protocol violation or limit that made us fail the connection (its
    * `closeCode` is what `closed` reports), or `null`.
    */
-  get error(): WebSocketProtocolError | null {
+  get error(): ProtocolError | null {
     return this.#error;
   }
 
@@ -481,7 +329,7 @@ export class Rfc6455Socket {
     let payload: Uint8Array;
     if (typeof data === "string") {
       opcode = OPCODE_TEXT;
-      payload = data.length <= SMALL_TEXT ? this.#encodeSmall(data) : encoder.encode(data);
+      payload = this.#sender.encodeText(data);
     } else if (data instanceof Uint8Array) {
       opcode = OPCODE_BINARY;
       payload = data;
@@ -493,19 +341,18 @@ export class Rfc6455Socket {
     const codec = this.#codec;
     const compress = codec !== null && payload.length >= codec.threshold;
     if (this.#dataTail === null && !compress) {
-      this.#bufferedAmount += payload.length;
-      if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+      if (this.#sender.charge(payload.length) <= this.#sendHighWaterMark) {
         // Hot path: no per-message promise; a later failure shows in `closed`.
-        this.#push(FIN | opcode, payload, payload.length);
+        this.#sender.push(FIN | opcode, payload, payload.length);
         return RESOLVED;
       }
       return handled(this.#enqueue(FIN | opcode, payload, payload.length));
     }
-    this.#bufferedAmount += payload.length;
+    this.#sender.charge(payload.length);
     const written = Promise.withResolvers<void>();
     this.#chain(async () => {
       if (this.#readyState === 3) {
-        this.#bufferedAmount -= payload.length;
+        this.#sender.uncharge(payload.length);
         written.reject(notOpen(3));
         return;
       }
@@ -516,7 +363,7 @@ export class Rfc6455Socket {
           wire = await codec!.compress(payload);
           first |= RSV1;
         } catch (err) {
-          this.#bufferedAmount -= payload.length;
+          this.#sender.uncharge(payload.length);
           written.reject(this.readyState === 3 ? notOpen(3) : err);
           return;
         }
@@ -531,7 +378,7 @@ export class Rfc6455Socket {
 
   /** What `send()` returns for a queued frame: done now while under the high-water mark. */
   #accepted(write: Promise<void>): Promise<void> {
-    if (this.#bufferedAmount <= this.#sendHighWaterMark) {
+    if (this.#sender.bufferedAmount <= this.#sendHighWaterMark) {
       write.catch(() => {});
       return RESOLVED;
     }
@@ -584,7 +431,7 @@ export class Rfc6455Socket {
       }
       const first = (fin ? FIN : 0) | (started ? OPCODE_CONTINUATION : OPCODE_BINARY);
       started = true;
-      this.#bufferedAmount += payload.length;
+      this.#sender.charge(payload.length);
       return this.#enqueue(first, payload, payload.length);
     };
     return new WritableStream<Uint8Array>({
@@ -630,7 +477,7 @@ export class Rfc6455Socket {
         const wasStarted = started;
         release();
         if (wasStarted && this.#readyState === 1) {
-          handled(this.close(1011, "Binary stream aborted"));
+          handled(this.close(CLOSE_INTERNAL_ERROR, "Binary stream aborted"));
         }
       },
     });
@@ -655,7 +502,7 @@ export class Rfc6455Socket {
       }
       if (data.length > MAX_CONTROL_PAYLOAD) {
         return handled(Promise.reject(
-          new WebSocketArgumentError(
+          new WebSocketRangeError(
             "ERR_PING_PAYLOAD_TOO_LARGE",
             `Ping payload of "${data.length}" bytes exceeds 125 bytes`,
           ),
@@ -670,7 +517,7 @@ export class Rfc6455Socket {
       resolve: result.resolve,
       reject: result.reject,
     });
-    this.#bufferedAmount += payload.length;
+    this.#sender.charge(payload.length);
     this.#enqueue(FIN | OPCODE_PING, payload, payload.length).catch(() => {});
     return handled(result.promise);
   }
@@ -683,21 +530,22 @@ export class Rfc6455Socket {
   close(code?: number, reason = ""): Promise<void> {
     if (
       code !== undefined &&
-      (!isValidCloseCode(code) || code === 1005 || code === 1006 || code === 1015)
+      (!isValidCloseCode(code) || code === CLOSE_NO_STATUS || code === CLOSE_ABNORMAL ||
+        code === CLOSE_TLS_HANDSHAKE)
     ) {
       return handled(Promise.reject(
-        new WebSocketArgumentError("ERR_INVALID_CLOSE_CODE", `Invalid close code "${code}"`),
+        new WebSocketRangeError("ERR_INVALID_CLOSE_CODE", `Invalid close code "${code}"`),
       ));
     }
     if (code === undefined && reason !== "") {
       return handled(Promise.reject(
-        new WebSocketArgumentError("ERR_INVALID_CLOSE_CODE", "A close reason needs a close code"),
+        new WebSocketRangeError("ERR_INVALID_CLOSE_CODE", "A close reason needs a close code"),
       ));
     }
     const payload = encodeClosePayload(code, reason);
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       return handled(Promise.reject(
-        new WebSocketArgumentError(
+        new WebSocketRangeError(
           "ERR_CLOSE_REASON_TOO_LONG",
           `Close reason of "${payload.length - 2}" bytes exceeds 123 bytes`,
         ),
@@ -713,7 +561,7 @@ export class Rfc6455Socket {
       };
       if (this.#dataTail === null || this.#streamActive) sendClose();
       else this.#chain(sendClose);
-      this.#drain();
+      void this.#receiver.drain();
     }
     return this.#closed.promise.then(() => {});
   }
@@ -728,675 +576,25 @@ export class Rfc6455Socket {
 
   /** `await using` support: closes with 1000 (or waits for an ongoing close). */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#readyState === 1) await this.close(1000);
+    if (this.#readyState === 1) await this.close(CLOSE_NORMAL);
     else await this.#closed.promise;
   }
 
-  /** UTF-8 of a short string, bump-allocated from a send slab (never reused in place). */
-  #encodeSmall(text: string): Uint8Array {
-    if (this.#textSlab === null || this.#textSlabAt + text.length * 3 > SMALL_SLAB_SIZE) {
-      this.#textSlab = new Uint8Array(SMALL_SLAB_SIZE);
-      this.#textSlabAt = 0;
-    }
-    const at = this.#textSlabAt;
-    const { written } = encoder.encodeInto(text, this.#textSlab.subarray(at));
-    this.#textSlabAt = (at + written + 7) & ~7;
-    return this.#textSlab.subarray(at, at + written);
-  }
-
-  /** Queues a frame nobody awaits (the connection is known to be open). */
-  #push(
-    first: number,
-    payload: Uint8Array,
-    amount: number,
-    frame: OutFrame = { first, payload, amount },
-  ): void {
-    this.#queue.push(frame);
-    if (!this.#writing) this.#flush();
-  }
-
+  /** Queues a frame unless nothing may be sent any more. */
   #enqueue(first: number, payload: Uint8Array, amount: number): Promise<void> {
     // Nothing may follow a close frame on the wire (RFC 6455 §5.5.1); the
     // close frame itself is queued right after #closeSent is set.
     if (this.#readyState === 3 || (this.#closeSent && (first & 0x0f) !== OPCODE_CLOSE)) {
-      this.#bufferedAmount -= amount;
+      this.#sender.uncharge(amount);
       return Promise.reject(notOpen(this.#readyState));
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ first, payload, amount, resolve, reject });
-    if (!this.#writing) this.#flush();
-    return promise;
-  }
-
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    const masked = this.#client;
-    let batch: OutFrame[] = [];
-    let i = 0;
-    try {
-      while (this.#queue.length > 0) {
-        batch = this.#queue;
-        this.#queue = [];
-        this.#queuedPong = null;
-        i = 0;
-        while (i < batch.length) {
-          // Coalesce as many whole frames as fit into one scratch write.
-          let total = 0;
-          let j = i;
-          for (; j < batch.length; j++) {
-            const size = headerSize(batch[j].payload.length, masked) + batch[j].payload.length;
-            if (total + size > MAX_SCRATCH) break;
-            total += size;
-          }
-          if (j > i) {
-            if (this.#scratch.length < total) {
-              this.#scratch = new Uint8Array(
-                Math.min(MAX_SCRATCH, Math.max(total, this.#scratch.length * 2)),
-              );
-            }
-            this.#lastBatch = total;
-            const out = this.#scratch;
-            let at = 0;
-            for (let k = i; k < j; k++) at = this.#encodeInto(out, at, batch[k]);
-            await this.#writeAll(out.subarray(0, at));
-            for (let k = i; k < j; k++) this.#settle(batch[k]);
-            i = j;
-          } else {
-            this.#lastBatch = MAX_SCRATCH;
-            await this.#writeLarge(batch[i]);
-            this.#settle(batch[i]);
-            i++;
-          }
-        }
-      }
-    } catch (err) {
-      for (; i < batch.length; i++) this.#settle(batch[i], err);
-      for (const frame of this.#queue) this.#settle(frame, err);
-      this.#queue = [];
-      this.#writing = false;
-      this.#lost();
-      return;
-    }
-    this.#writing = false;
-    // A connection that went quiet gives back a grown coalescing buffer, so
-    // ten thousand idle sockets do not each keep 256 KiB.
-    if (this.#scratch.length > IDLE_BUFFER && this.#lastBatch <= IDLE_BUFFER) this.#scratch = EMPTY;
-  }
-
-  #settle(frame: OutFrame, err?: unknown): void {
-    this.#bufferedAmount -= frame.amount;
-    if (err === undefined) frame.resolve?.();
-    else frame.reject?.(notOpen(3));
-  }
-
-  #encodeInto(out: Uint8Array, at: number, frame: OutFrame): number {
-    const length = frame.payload.length;
-    if (this.#client) {
-      const key = this.#maskKeys.next();
-      at = writeHeader(out, at, frame.first, length, key);
-      applyMask(frame.payload, out.subarray(at, at + length), key);
-    } else {
-      at = writeHeader(out, at, frame.first, length, undefined);
-      out.set(frame.payload, at);
-    }
-    return at + length;
-  }
-
-  async #writeLarge(frame: OutFrame): Promise<void> {
-    const payload = frame.payload;
-    const length = payload.length;
-    if (!this.#client) {
-      const header = new Uint8Array(headerSize(length, false));
-      writeHeader(header, 0, frame.first, length, undefined);
-      await this.#writeAll(header);
-      await this.#writeAll(payload);
-      return;
-    }
-    // Mask piecewise through the scratch buffer: no copy of the whole payload.
-    if (this.#scratch.length < MAX_SCRATCH) this.#scratch = new Uint8Array(MAX_SCRATCH);
-    const out = this.#scratch;
-    const key = this.#maskKeys.next();
-    let at = writeHeader(out, 0, frame.first, length, key);
-    let done = 0;
-    while (done < length) {
-      const take = Math.min(out.length - at, length - done);
-      applyMask(payload.subarray(done, done + take), out.subarray(at, at + take), key, done);
-      await this.#writeAll(out.subarray(0, at + take));
-      done += take;
-      at = 0;
-    }
-  }
-
-  async #writeAll(data: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < data.length) {
-      written += await this.#conn.write(data.subarray(written));
-    }
-  }
-
-  // ---------------------------------------------------------------- reading
-
-  #pumpOnce(): Promise<void> {
-    if (this.#pumping === null) {
-      this.#pumping = this.#pump().catch((err) => {
-        // A bug must not leave the socket open with a dead reader.
-        this.#fail(
-          new WebSocketProtocolError(
-            "ERR_INTERNAL",
-            `Internal error: ${(err as Error)?.message ?? err}`,
-            CLOSE_INTERNAL_ERROR,
-            { cause: err },
-          ),
-        );
-      }).finally(() => {
-        this.#pumping = null;
-      });
-    }
-    return this.#pumping;
-  }
-
-  /** Keeps reading (regardless of the consumer) until the connection is closed. */
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    while (this.#readyState !== 3 && !this.#readDone) {
-      await this.#pumpOnce();
-    }
-  }
-
-  /**
-   * Parses and handles frames until at least one message was delivered and
-   * the readable is full (or, when draining, until reading is over).
-   */
-  async #pump(): Promise<void> {
-    const h = this.#header;
-    const deliveredBefore = this.#delivered;
-    // The app may have read what we charged the budget for.
-    if (this.#held > 0 && !this.#account()) return;
-    while (!this.#readDone) {
-      if (
-        this.#delivered !== deliveredBefore && !this.#draining &&
-        (this.#controller.desiredSize ?? 0) <= 0
-      ) return;
-      if (!parseHeader(this.#buf, this.#start, this.#end, h)) {
-        if (!await this.#fill(MAX_HEADER_SIZE)) return;
-        continue;
-      }
-      const problem = this.#checkHeader(h);
-      if (problem) {
-        this.#fail(problem);
-        return;
-      }
-      const total = h.headerSize + h.length;
-      const available = this.#end - this.#start;
-      let payload: Uint8Array;
-      let owned = false;
-      if (available >= total) {
-        payload = this.#buf.subarray(this.#start + h.headerSize, this.#start + total);
-        this.#start += total;
-        if (this.#start === this.#end) this.#start = this.#end = 0;
-      } else if (h.length >= DEDICATED_PAYLOAD) {
-        payload = await this.#readDedicated(h.headerSize, h.length);
-        if (this.#readDone) return;
-        owned = true;
-      } else {
-        if (!await this.#fill(total)) return;
-        continue;
-      }
-      if (h.masked) applyMask(payload, payload, h.maskKey);
-      if (
-        this.#closeSent && this.#closeReceived === null && h.opcode !== OPCODE_CLOSE &&
-        ++this.#framesAfterClose > CLOSE_DRAIN_FRAMES
-      ) {
-        // Still no close frame: a flood of (empty) frames gets no more of our CPU.
-        this.#readDone = true;
-        this.#finish(this.#failure ?? { code: CLOSE_ABNORMAL, reason: "" });
-        return;
-      }
-      const result = this.#handleFrame(h.opcode, h.fin, h.rsv, payload, owned);
-      if (result) await result;
-    }
-  }
-
-  /** Reads a large payload straight into its own buffer (its size was checked against the limit). */
-  async #readDedicated(headerBytes: number, length: number): Promise<Uint8Array> {
-    // Capacity follows the bytes that actually arrived (doubling), not the
-    // claimed length: a thousand peers that each announce 16 MiB and then
-    // trickle cost what they sent, not 16 GiB.
-    const from = this.#start + headerBytes;
-    const have = this.#end - from;
-    let payload = this.#allocate(Math.min(length, Math.max(DEDICATED_PAYLOAD, have * 2)), length);
-    if (payload === null) return EMPTY;
-    payload.set(this.#buf.subarray(from, this.#end));
-    this.#start = this.#end = 0;
-    let got = have;
-    try {
-      while (got < length) {
-        if (got === payload.length) {
-          const bigger = this.#allocate(Math.min(length, payload.length * 2), length);
-          if (bigger === null) return EMPTY;
-          bigger.set(payload);
-          payload = bigger;
-        }
-        const n = await this.#read(payload.subarray(got));
-        if (n === null) return EMPTY;
-        got += n;
-      }
-      return payload;
-    } finally {
-      this.#dedicated = 0;
-    }
-  }
-
-  #allocate(size: number, claimed: number): Uint8Array | null {
-    try {
-      const buffer = new Uint8Array(size);
-      this.#dedicated = size;
-      return this.#account() ? buffer : null;
-    } catch {
-      // Only reachable with a huge maxMessageSize: refuse instead of crashing.
-      this.#fail(
-        new WebSocketProtocolError(
-          "ERR_MESSAGE_TOO_LARGE",
-          `Cannot allocate a message of "${claimed}" bytes`,
-          CLOSE_MESSAGE_TOO_BIG,
-        ),
-      );
-      return null;
-    }
-  }
-
-  /**
-   * Makes room for `needed` bytes from the frame start, then reads once.
-   * Returns false when reading is over (EOF or error; the socket is closing).
-   */
-  async #fill(needed: number): Promise<boolean> {
-    const unparsed = this.#end - this.#start;
-    if (
-      this.#buf.length > IDLE_BUFFER && this.#lastRead < IDLE_BUFFER / 2 &&
-      unparsed <= IDLE_BUFFER / 2 && needed <= IDLE_BUFFER
-    ) {
-      // Traffic calmed down: the read that may now sit idle for hours gets a
-      // small buffer again.
-      const small = new Uint8Array(IDLE_BUFFER);
-      small.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = small;
-      this.#start = 0;
-      this.#end = unparsed;
-    }
-    if (this.#buf.length - this.#start < needed) {
-      const live = this.#end - this.#start;
-      if (this.#buf.length < needed) {
-        const bigger = new Uint8Array(Math.max(needed, this.#buf.length * 2));
-        bigger.set(this.#buf.subarray(this.#start, this.#end));
-        this.#buf = bigger;
-      } else {
-        this.#buf.copyWithin(0, this.#start, this.#end);
-      }
-      this.#start = 0;
-      this.#end = live;
-    }
-    const free = this.#buf.length - this.#end;
-    const n = await this.#read(this.#buf.subarray(this.#end));
-    if (n === null) return false;
-    this.#end += n;
-    this.#lastRead = n;
-    if (n === free && this.#buf.length < MAX_READ_BUFFER) {
-      // The kernel had more than we could take: a busy connection earns a
-      // bigger buffer (fewer read calls); idle ones keep the small one.
-      const bigger = new Uint8Array(Math.min(MAX_READ_BUFFER, this.#buf.length * 2));
-      bigger.set(this.#buf.subarray(this.#start, this.#end));
-      this.#end -= this.#start;
-      this.#start = 0;
-      this.#buf = bigger;
-    }
-    return true;
-  }
-
-  /** One `conn.read`; on EOF or error it finishes the connection and returns null. */
-  async #read(into: Uint8Array): Promise<number | null> {
-    let n: number | null;
-    try {
-      n = await this.#conn.read(into);
-    } catch {
-      n = null;
-    }
-    if (n !== null && this.#closeSent && this.#closeReceived === null) {
-      // Waiting for the peer's close frame, we read only to find it: a peer
-      // that keeps streaming data instead gets CLOSE_DRAIN_LIMIT bytes, not our CPU.
-      this.#drainedAfterClose += n;
-      if (this.#drainedAfterClose > CLOSE_DRAIN_LIMIT) n = null;
-    }
-    if (n === null) {
-      this.#readDone = true;
-      if (this.#closeReceived && this.#closeSent) this.#finish(this.#closeReceived);
-      else if (this.#failure) this.#finish(this.#failure);
-      else this.#finish({ code: CLOSE_ABNORMAL, reason: "" });
-      return null;
-    }
-    return n;
-  }
-
-  #checkHeader(h: FrameHeader): WebSocketProtocolError | null {
-    const op = h.opcode;
-    const protocolError = (code: string, message: string) =>
-      new WebSocketProtocolError(code, message, CLOSE_PROTOCOL_ERROR);
-    if (h.masked === this.#client) {
-      return this.#client
-        ? protocolError("ERR_MASKED_FRAME", "Server frames must not be masked")
-        : protocolError("ERR_UNMASKED_FRAME", "Client frames must be masked");
-    }
-    if (op >= 8) {
-      if (op > OPCODE_PONG) return protocolError("ERR_INVALID_OPCODE", `Invalid opcode "${op}"`);
-      if (!h.fin) {
-        return protocolError("ERR_FRAGMENTED_CONTROL", "Control frames must not be fragmented");
-      }
-      if (h.length > MAX_CONTROL_PAYLOAD) {
-        return protocolError(
-          "ERR_CONTROL_TOO_LARGE",
-          `Control frame payload of "${h.length}" bytes exceeds 125`,
-        );
-      }
-      if (h.rsv !== 0) {
-        return protocolError("ERR_RESERVED_BITS", "Reserved bits set on a control frame");
-      }
-      return null;
-    }
-    if (op > OPCODE_BINARY) return protocolError("ERR_INVALID_OPCODE", `Invalid opcode "${op}"`);
-    const allowed = this.#codec !== null && op !== OPCODE_CONTINUATION ? RSV1 : 0;
-    if ((h.rsv & ~allowed) !== 0) {
-      return protocolError(
-        "ERR_RESERVED_BITS",
-        `Reserved bits "${h.rsv >> 4}" set without an extension`,
-      );
-    }
-    if (op === OPCODE_CONTINUATION && this.#msgOpcode === 0) {
-      return protocolError(
-        "ERR_UNEXPECTED_CONTINUATION",
-        "Continuation frame without a message to continue",
-      );
-    }
-    if (op !== OPCODE_CONTINUATION && this.#msgOpcode !== 0) {
-      return protocolError(
-        "ERR_EXPECTED_CONTINUATION",
-        "New data frame inside a fragmented message",
-      );
-    }
-    if (op === OPCODE_CONTINUATION && this.#msgFrames >= this.#maxFragments) {
-      return new WebSocketProtocolError(
-        "ERR_TOO_MANY_FRAGMENTS",
-        `Message exceeds the limit of "${this.#maxFragments}" fragments`,
-        CLOSE_MESSAGE_TOO_BIG,
-      );
-    }
-    const so = op === OPCODE_CONTINUATION ? this.#msgLength : 0;
-    if (h.length > this.#maxMessageSize - so) {
-      return new WebSocketProtocolError(
-        "ERR_MESSAGE_TOO_LARGE",
-        `Message exceeds the limit of "${this.#maxMessageSize}" bytes`,
-        CLOSE_MESSAGE_TOO_BIG,
-      );
-    }
-    return null;
-  }
-
-  #handleFrame(
-    opcode: number,
-    fin: boolean,
-    rsv: number,
-    payload: Uint8Array,
-    owned: boolean,
-  ): Promise<void> | void {
-    if (opcode >= 8) return this.#handleControl(opcode, payload);
-    if (opcode !== OPCODE_CONTINUATION) {
-      this.#msgOpcode = opcode;
-      this.#msgCompressed = (rsv & RSV1) !== 0;
-      this.#msgLength = 0;
-      this.#msgFrames = 0;
-    }
-    this.#msgFrames++;
-    if (this.#msgCompressed) return this.#inflate(payload, fin);
-    this.#msgLength += payload.length;
-    const text = this.#msgOpcode === OPCODE_TEXT;
-    if (fin && this.#msgFrames === 1) {
-      this.#msgOpcode = 0;
-      if (text) {
-        let message: string;
-        try {
-          message = this.#textDecoder.decode(payload);
-        } catch {
-          return this.#failUtf8();
-        }
-        this.#deliver(message);
-      } else {
-        this.#deliver(owned ? payload : this.#own(payload));
-      }
-      return;
-    }
-    if (text) {
-      try {
-        this.#appendText(this.#streamDecoder.decode(payload, { stream: !fin }));
-      } catch {
-        return this.#failUtf8();
-      }
-    } else {
-      this.#appendChunk(payload, owned);
-    }
-    if (this.#msgLength > UNCHARGED && this.#budget !== null && !this.#account()) return;
-    if (fin) this.#completeMessage();
-  }
-
-  // Reassembly is linear: pieces are collected and joined once at the end
-  // (never re-copied as the message grows). `maxFragments` bounds how many
-  // pieces a message has; empty ones are not kept.
-  #appendText(part: string): void {
-    if (part !== "") this.#msgText.push(part);
-  }
-
-  /**
-   * Keeps one piece of a binary message. Small pieces are copied into a
-   * shared tail chunk (sized after the message so far), so a message of
-   * many tiny fragments costs about its bytes, not an object per fragment.
-   */
-  #appendChunk(chunk: Uint8Array, owned: boolean): void {
-    const length = chunk.length;
-    if (length === 0) return;
-    if (length >= TAIL_MIN) {
-      this.#sealTail();
-      this.#msgChunks.push(owned ? chunk : chunk.slice());
-      return;
-    }
-    let tail = this.#tail;
-    if (tail === null || this.#tailAt + length > tail.length) {
-      this.#sealTail();
-      tail = this.#tail = new Uint8Array(
-        Math.min(TAIL_MAX, Math.max(TAIL_MIN, this.#msgLength)),
-      );
-    }
-    tail.set(chunk, this.#tailAt);
-    this.#tailAt += length;
-  }
-
-  #sealTail(): void {
-    if (this.#tail !== null && this.#tailAt > 0) {
-      this.#msgChunks.push(this.#tail.subarray(0, this.#tailAt));
-    }
-    this.#tail = null;
-    this.#tailAt = 0;
-  }
-
-  /**
-   * Reserves from (or returns to) the shared budget what this connection
-   * holds beyond its uncharged read-ahead: a payload being read, the
-   * message being assembled, unread messages. A refused reservation fails
-   * the connection with 1013 (unless `fail` is false) and returns false.
-   */
-  #account(fail = true): boolean {
-    const budget = this.#budget;
-    if (budget === null) return true;
-    if (this.#readyState === 3) return false;
-    const unread = this.#readableOpen
-      ? Math.max(0, READ_AHEAD - (this.#controller.desiredSize ?? READ_AHEAD))
-      : 0;
-    const partial = this.#msgOpcode !== 0 ? this.#msgLength + this.#inflated : 0;
-    const want = Math.max(0, this.#dedicated + partial + unread - UNCHARGED);
-    const delta = want - this.#held;
-    if (delta > 0 && !budget.reserve(delta)) {
-      if (fail) this.#fail(serverBusy());
-      return false;
-    }
-    if (delta < 0) budget.release(-delta);
-    this.#held = want;
-    return true;
-  }
-
-  /**
-   * A private copy of a payload that lives in the reusable read buffer.
-   * Small (≤ 1 KiB) and mid-size (4-16 KiB) payloads are carved out of
-   * shared slabs of 8 KiB and 64 KiB (one allocation per slab instead of one
-   * per message: allocation, not the copy, dominates the receive path); a
-   * kept message retains at most its slab, like a pooled Node Buffer.
-   */
-  #own(payload: Uint8Array): Uint8Array {
-    const length = payload.length;
-    if (length > 0 && length <= SMALL_MAX) {
-      if (this.#smallAt + length > SMALL_SLAB_SIZE || this.#small === null) {
-        this.#small = new Uint8Array(SMALL_SLAB_SIZE);
-        this.#smallAt = 0;
-      }
-      const at = this.#smallAt;
-      this.#small.set(payload, at);
-      this.#smallAt = (at + length + 7) & ~7;
-      return this.#small.subarray(at, at + length);
-    }
-    if (length < SLAB_MIN || length > SLAB_MAX) return payload.slice();
-    if (this.#slabAt + length > SLAB_SIZE || this.#slab === null) {
-      this.#slab = new Uint8Array(SLAB_SIZE);
-      this.#slabAt = 0;
-    }
-    const at = this.#slabAt;
-    this.#slab.set(payload, at);
-    // Keep the next carve 8-aligned so a consumer can view it as wider words.
-    this.#slabAt = (at + length + 7) & ~7;
-    return this.#slab.subarray(at, at + length);
-  }
-
-  async #inflate(payload: Uint8Array, fin: boolean): Promise<void> {
-    let chunks: Uint8Array[];
-    // A server inflates on a few connections at once; the others wait here
-    // without reading TCP (zlib work is CPU the probes of others also need).
-    const slots = this.#slots;
-    if (slots !== null) {
-      await slots.acquire();
-      if (this.#readyState === 3) {
-        slots.release();
-        return;
-      }
-    }
-    try {
-      chunks = await this.#codec!.decompress(
-        payload,
-        fin,
-        this.#maxMessageSize - this.#msgLength,
-        this.#budget === null ? undefined : (bytes) => {
-          this.#inflated += bytes;
-          return this.#account(false);
-        },
-      );
-    } catch (err) {
-      this.#inflated = 0;
-      if (this.#readyState === 3) return;
-      this.#fail(
-        err instanceof WebSocketProtocolError ? err : new WebSocketProtocolError(
-          "ERR_INVALID_COMPRESSED_DATA",
-          "Invalid compressed data",
-          1007,
-        ),
-      );
-      return;
-    } finally {
-      slots?.release();
-    }
-    this.#inflated = 0;
-    for (const chunk of chunks) {
-      const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      this.#msgLength += view.length;
-      if (this.#msgOpcode === OPCODE_TEXT) {
-        try {
-          this.#appendText(this.#streamDecoder.decode(view, { stream: true }));
-        } catch {
-          return this.#failUtf8();
-        }
-      } else {
-        this.#appendChunk(view, true);
-      }
-    }
-    if (fin) {
-      if (this.#msgOpcode === OPCODE_TEXT) {
-        try {
-          this.#appendText(this.#streamDecoder.decode());
-        } catch {
-          return this.#failUtf8();
-        }
-      }
-      this.#completeMessage();
-    }
-  }
-
-  #completeMessage(): void {
-    if (this.#msgOpcode === OPCODE_TEXT) {
-      const text = this.#msgText.join("");
-      this.#msgText = [];
-      this.#msgOpcode = 0;
-      this.#deliver(text);
-    } else {
-      this.#sealTail();
-      const data = this.#msgChunks.length === 0
-        ? new Uint8Array(0)
-        : concat(this.#msgChunks, this.#msgLength);
-      this.#msgChunks = [];
-      this.#msgOpcode = 0;
-      this.#deliver(data);
-    }
-  }
-
-  #failUtf8(): void {
-    this.#streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-    this.#fail(
-      new WebSocketProtocolError(
-        "ERR_INVALID_UTF8",
-        "Invalid UTF-8 in a text message",
-        CLOSE_INVALID_PAYLOAD,
-      ),
-    );
-  }
-
-  #deliver(message: string | Uint8Array): void {
-    this.#delivered++;
-    if (!this.#readableOpen || this.#readyState === 3) return;
-    // After our close frame we keep reading only to find the peer's; data
-    // the application has no room for is dropped instead of piling up.
-    if (this.#closeSent && (this.#controller.desiredSize ?? 0) <= 0) return;
-    try {
-      this.#controller.enqueue(message);
-    } catch {
-      this.#readableOpen = false;
-    }
-    if (this.#budget !== null && (message.length > UNCHARGED / 4 || this.#held > 0)) {
-      this.#account();
-    }
+    return this.#sender.enqueue(first, payload, amount);
   }
 
   #handleControl(opcode: number, payload: Uint8Array): void {
     if (opcode === OPCODE_PING) {
       if (!this.#closeSent && this.#readyState !== 3) {
-        if (this.#queuedPong) {
-          // A peer that pings faster than it reads our pongs gets one pong
-          // for the latest ping (RFC 6455 §5.5.3), not an unbounded queue.
-          this.#queuedPong.payload = payload.slice();
-        } else {
-          this.#queuedPong = { first: FIN | OPCODE_PONG, payload: payload.slice(), amount: 0 };
-          this.#push(this.#queuedPong.first, this.#queuedPong.payload, 0, this.#queuedPong);
-        }
+        this.#sender.pong(payload.slice());
       }
       return;
     }
@@ -1422,7 +620,7 @@ export class Rfc6455Socket {
       info = { code: CLOSE_NO_STATUS, reason: "" };
     } else if (payload.length === 1) {
       return this.#fail(
-        new WebSocketProtocolError(
+        protocolError(
           "ERR_INVALID_CLOSE_FRAME",
           "Close frame with a 1-byte payload",
           CLOSE_PROTOCOL_ERROR,
@@ -1432,7 +630,7 @@ export class Rfc6455Socket {
       const code = (payload[0] << 8) | payload[1];
       if (!isValidCloseCode(code)) {
         return this.#fail(
-          new WebSocketProtocolError(
+          protocolError(
             "ERR_INVALID_CLOSE_CODE",
             `Invalid close code "${code}"`,
             CLOSE_PROTOCOL_ERROR,
@@ -1441,14 +639,14 @@ export class Rfc6455Socket {
       }
       let reason: string;
       try {
-        reason = this.#textDecoder.decode(payload.subarray(2));
+        reason = this.#reasonDecoder.decode(payload.subarray(2));
       } catch {
-        return this.#failUtf8();
+        return this.#receiver.failUtf8();
       }
       info = { code, reason };
     }
     this.#closeReceived = info;
-    this.#draining = true;
+    this.#receiver.keepReading();
     if (this.#readyState === 1) {
       this.#readyState = 2;
       this.#armCloseTimer();
@@ -1459,7 +657,7 @@ export class Rfc6455Socket {
       const echo = encodeClosePayload(info.code === CLOSE_NO_STATUS ? undefined : info.code, "");
       const written = this.#enqueue(FIN | OPCODE_CLOSE, echo, 0);
       if (!this.#client) {
-        this.#readDone = true;
+        this.#receiver.stop();
         written.then(() => this.#finish(info), () => this.#finish(info));
       }
       // A client waits for the server to close TCP (the next read sees EOF).
@@ -1467,24 +665,21 @@ export class Rfc6455Socket {
     }
     // We started the handshake and this is the answer.
     if (!this.#client) {
-      this.#readDone = true;
+      this.#receiver.stop();
       this.#finish(info);
     }
   }
 
   /** Fails the connection: close frame with the error's code, then TCP close. */
-  #fail(err: WebSocketProtocolError): void {
+  #fail(err: ProtocolError): void {
     if (this.#readyState === 3) return;
-    this.#readDone = true;
+    this.#receiver.stop();
     this.#readyState = 2;
     const reason = truncateUtf8(err.message, 123);
-    const info = { code: err.closeCode, reason };
+    const info = { code: err[kCloseCode], reason };
     this.#failure = info;
     this.#error = err;
-    this.#msgChunks = [];
-    this.#msgText = [];
-    this.#tail = null;
-    this.#tailAt = 0;
+    this.#receiver.discardMessage();
     if (this.#closeSent) {
       this.#finish(info);
       return;
@@ -1493,17 +688,14 @@ export class Rfc6455Socket {
     // The close frame jumps ahead of queued data: the connection is unusable.
     const frame: OutFrame = {
       first: FIN | OPCODE_CLOSE,
-      payload: encodeClosePayload(err.closeCode, reason),
+      payload: encodeClosePayload(err[kCloseCode], reason),
       amount: 0,
     };
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     frame.resolve = resolve;
     frame.reject = reject;
     // Queued data would follow the close frame: drop it (the senders see the rejection).
-    for (const queued of this.#queue) this.#settle(queued, true);
-    this.#queue = [frame];
-    this.#queuedPong = null;
-    if (!this.#writing) this.#flush();
+    this.#sender.jumpQueue(frame);
     this.#armCloseTimer();
     promise.then(() => this.#finish(info), () => this.#finish(info));
   }
@@ -1529,7 +721,7 @@ export class Rfc6455Socket {
   #finish(info: CloseInfo): void {
     if (this.#readyState === 3) return;
     this.#readyState = 3;
-    this.#readDone = true;
+    this.#receiver.stop();
     if (this.#closeTimer !== undefined) {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = undefined;
@@ -1538,46 +730,21 @@ export class Rfc6455Socket {
       this.#conn.close();
     } catch { /* already closed */ }
     this.#codec?.close();
-    if (this.#held > 0) {
-      this.#budget?.release(this.#held);
-      this.#held = 0;
-    }
-    for (const frame of this.#queue) this.#settle(frame, true);
-    this.#queue = [];
+    this.#sender.cancel();
     const pings = this.#pings;
     this.#pings = [];
     for (const ping of pings) {
       ping.reject(
-        new WebSocketStateError("ERR_WEBSOCKET_CLOSED", "WebSocket closed before the pong arrived"),
+        new WebSocketTypeError("ERR_NOT_OPEN", "WebSocket closed before the pong arrived"),
       );
     }
-    if (this.#readableOpen) {
-      this.#readableOpen = false;
-      try {
-        this.#controller.close();
-      } catch { /* already closed or cancelled */ }
-    }
+    this.#receiver.end();
     this.#closed.resolve(info);
   }
-}
-
-function serverBusy(): WebSocketProtocolError {
-  return new WebSocketProtocolError(
-    "ERR_SERVER_BUSY",
-    "The server's receive buffer budget is spent",
-    CLOSE_TRY_AGAIN_LATER,
-  );
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function truncateUtf8(text: string, maxBytes: number): string {
-  let bytes = encoder.encode(text);
-  if (bytes.length <= maxBytes) return text;
-  bytes = bytes.subarray(0, maxBytes);
-  return new TextDecoder().decode(bytes).replace(/\uFFFD$/, "");
 }

@@ -23,47 +23,14 @@ import {
   writeAll,
   writeHttpResponse,
 } from "./_handshake.ts";
-import { chooseProtocol } from "./_policy.ts";
+import { createTlsAcceptor } from "../_common/tls_accept.ts";
+import type { ByteStream } from "./_frame.ts";
+import { chooseProtocol, heartbeatOf } from "./_policy.ts";
 import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
-import type { ConnectOptions } from "./connect.ts";
 import type { WebSocketCloseInfo } from "./connection.ts";
-import {
-  type WebSocketErrorCode,
-  WebSocketHandshakeError,
-  WebSocketRangeError,
-  WebSocketTypeError,
-} from "./errors.ts";
-import type { ServeOptions } from "./server.ts";
-import { heartbeatOf } from "./_native_server.ts";
-
-/** The engine's own error codes, renamed to the public ones. */
-const RENAMED: Record<string, WebSocketErrorCode> = {
-  ERR_WEBSOCKET_NOT_OPEN: "ERR_NOT_OPEN",
-  ERR_WEBSOCKET_CLOSED: "ERR_NOT_OPEN",
-};
-
-/** Turns the engine's internal errors into the public typed errors (same codes where they exist). */
-export function publicError(error: unknown): unknown {
-  if (!(error instanceof Error) || !("code" in error)) {
-    if (error instanceof TypeError && !(error instanceof WebSocketTypeError)) {
-      return new WebSocketTypeError("ERR_INVALID_DATA", error.message, { cause: error });
-    }
-    return error;
-  }
-  if (
-    error instanceof WebSocketTypeError || error instanceof WebSocketRangeError ||
-    error instanceof WebSocketHandshakeError
-  ) return error;
-  const code = (RENAMED[String(error.code)] ?? error.code) as WebSocketErrorCode;
-  return error instanceof RangeError
-    ? new WebSocketRangeError(code, error.message, { cause: error })
-    : new WebSocketTypeError(code, error.message, { cause: error });
-}
-
-const rethrow = (error: unknown): never => {
-  throw publicError(error);
-};
+import { WebSocketHandshakeError } from "./errors.ts";
+import type { ConnectOptions, ServeOptions } from "./options.ts";
 
 /** `Rfc6455Socket` behind the engine interface. */
 export class Rfc6455Engine implements EngineSocket {
@@ -81,7 +48,7 @@ export class Rfc6455Engine implements EngineSocket {
   get closed(): Promise<WebSocketCloseInfo> {
     return this.#closed ??= this.#socket.closed.then((info) => {
       const error = this.#socket.error;
-      return error ? { ...info, error: publicError(error) as WebSocketRangeError } : info;
+      return error ? { ...info, error } : info;
     });
   }
 
@@ -94,23 +61,19 @@ export class Rfc6455Engine implements EngineSocket {
   }
 
   send(data: Message): Promise<void> {
-    return this.#socket.send(data).catch(rethrow);
+    return this.#socket.send(data);
   }
 
   beginBinary(): WritableStream<Uint8Array> {
-    try {
-      return this.#socket.beginBinary();
-    } catch (error) {
-      throw publicError(error);
-    }
+    return this.#socket.beginBinary();
   }
 
   ping(data?: Uint8Array): Promise<number> {
-    return this.#socket.ping(data).catch(rethrow);
+    return this.#socket.ping(data);
   }
 
   close(code?: number, reason?: string): Promise<void> {
-    return this.#socket.close(code, reason).catch(rethrow);
+    return this.#socket.close(code, reason);
   }
 
   /** Drops TCP without a close frame and settles everything (1006 unless already closed). */
@@ -130,7 +93,7 @@ const TIMEOUT_RESPONSE = new TextEncoder().encode(
 );
 
 /** Writes a short fixed answer (it fits the socket buffer: never waits on the peer) and closes. */
-async function answerAndClose(conn: Deno.Conn, answer: Uint8Array): Promise<void> {
+async function answerAndClose(conn: ByteStream, answer: Uint8Array): Promise<void> {
   const drop = setTimeout(() => {
     try {
       conn.close();
@@ -159,6 +122,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
     closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     fragmentSize,
     maxFragments,
+    messageTimeout,
     deflate = false,
     heartbeat,
     maxConnections = 10_000,
@@ -168,21 +132,47 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
   /** What all connections of this server may hold together, and how many inflate at once. */
   const budget = new SharedBudget(maxBufferedBytes);
   const inflateSlots = deflate ? new SharedSlots(inflateConcurrency) : null;
-  const listener: Deno.Listener = cert !== undefined && key !== undefined
-    ? Deno.listenTls({ hostname, port, cert, key })
-    : Deno.listen({ hostname, port });
+  // TLS runs over our own TCP socket (not Deno.listenTls, whose connections cannot be freed
+  // while their TLS handshake is pending): a handshake that does not finish within
+  // handshakeTimeout really closes the socket (see _common/tls_accept.ts).
+  const acceptTls = cert !== undefined && key !== undefined
+    ? createTlsAcceptor({ cert, key, handshakeTimeout })
+    : null;
+  const listener = Deno.listen({ hostname, port });
+  /** Aborts the TLS handshakes in progress when the server stops. */
+  const stopping = new AbortController();
   /** Connections still in the handshake, and established sockets: both are ended by stop(). */
-  const handshaking = new Set<Deno.Conn>();
+  const handshaking = new Set<ByteStream>();
   const sockets = new Set<Rfc6455Socket>();
   const beat = heartbeatOf(heartbeat);
 
-  const handle = async (conn: Deno.Conn) => {
+  const handle = async (tcp: Deno.TcpConn) => {
     if (handshaking.size >= maxConnections) {
-      // Heads being read are bounded too: a flood of half-open heads gets 503 at once.
-      await answerAndClose(conn, BUSY_RESPONSE);
+      // Heads being read are bounded too: a flood of half-open heads gets 503 at once
+      // (over TLS, before any handshake, there is nobody to read an HTTP answer).
+      if (acceptTls) tcp.close();
+      else await answerAndClose(tcp, BUSY_RESPONSE);
       return;
     }
-    handshaking.add(conn);
+    const started = Date.now();
+    let conn: ByteStream = tcp;
+    handshaking.add(tcp);
+    if (acceptTls) {
+      try {
+        conn = await acceptTls(tcp, stopping.signal);
+      } catch {
+        handshaking.delete(tcp); // the acceptor closed it
+        return;
+      }
+      handshaking.delete(tcp);
+      if (stopping.signal.aborted) {
+        conn.close();
+        return;
+      }
+      handshaking.add(conn);
+    }
+    // The TLS handshake and the head share one handshakeTimeout.
+    const headTimeout = Math.max(1, handshakeTimeout - (Date.now() - started));
     // Two deadlines: one for the peer's request head, one for writing our answer. The time
     // authorize() takes in between has its own limit (admission answers 503), which must be
     // able to reach the peer.
@@ -196,12 +186,12 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         conn.close();
       } catch { /* already closed */ }
     };
-    let timer = setTimeout(drop, handshakeTimeout);
+    let timer = setTimeout(drop, headTimeout);
     let connection: Connection | undefined;
     try {
       let head;
       try {
-        head = await readHttpRequest(conn, { maxHeaderBytes });
+        head = await readHttpRequest(conn, { maxHeaderBytes, secure: acceptTls !== null });
       } catch (error) {
         const status = (error as { status?: number }).status;
         if (status) {
@@ -241,6 +231,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         closeTimeout,
         fragmentSize,
         maxFragments,
+        messageTimeout,
         budget,
         inflateSlots,
         deflate: agreed?.params ?? null,
@@ -272,7 +263,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
 
   const accepting = (async () => {
     while (true) {
-      let conn: Deno.Conn;
+      let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (error) {
@@ -292,6 +283,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
         listener.close();
       } catch { /* already closed */ }
       await accepting;
+      stopping.abort();
       // Whatever did not finish its close handshake in the grace period is dropped.
       for (const conn of handshaking) {
         try {
@@ -315,6 +307,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
     closeTimeout = DEFAULT_CLOSE_TIMEOUT,
     fragmentSize,
     maxFragments,
+    messageTimeout,
     deflate = false,
     handshakeTimeout = 10_000,
   } = options;
@@ -358,6 +351,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
       closeTimeout,
       fragmentSize,
       maxFragments,
+      messageTimeout,
       deflate: agreed.deflate,
       leftover: agreed.leftover,
       protocol: agreed.protocol,
@@ -384,27 +378,17 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
   }
 }
 
+/**
+ * The handshake's own errors carry their public code already; connection
+ * failures (and `ERR_HANDSHAKE_FAILED`) get the URL into the message.
+ */
 function handshakeError(error: unknown, url: URL): WebSocketHandshakeError {
-  const { code, status, message } = error as { code?: string; status?: number; message?: string };
-  if (code === "ERR_HANDSHAKE_STATUS") {
-    return new WebSocketHandshakeError(
-      "ERR_UNEXPECTED_STATUS",
-      `Server answered "${status}" instead of "101"`,
-      { status, cause: error },
-    );
-  }
-  if (code === "ERR_HANDSHAKE_PROTOCOL") {
-    return new WebSocketHandshakeError(
-      /no subprotocol/.test(message ?? "")
-        ? "ERR_PROTOCOL_NOT_NEGOTIATED"
-        : "ERR_UNEXPECTED_PROTOCOL",
-      message ?? "Subprotocol mismatch",
-      { cause: error },
-    );
+  if (error instanceof WebSocketHandshakeError && error.code !== "ERR_HANDSHAKE_FAILED") {
+    return error;
   }
   return new WebSocketHandshakeError(
     "ERR_HANDSHAKE_FAILED",
-    `Handshake with "${url}" failed: ${message ?? String(error)}`,
+    `Handshake with "${url}" failed: ${(error as Error)?.message ?? String(error)}`,
     { cause: error },
   );
 }

@@ -4,15 +4,17 @@
  * @module
  */
 
+import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION } from "./_frame.ts";
 import type { RoomTarget } from "../cluster/rooms.ts";
 import { SendQueue } from "../_common/send_queue.ts";
 import type { Connection } from "./_connection.ts";
-import { DEFAULT_SEND_TIMEOUT, delay, type Message, messageSize } from "./_engine.ts";
-import { authorizeProblem, upgradeProblem } from "./_policy.ts";
+import { delay } from "../_common/delay.ts";
+import { DEFAULT_SEND_TIMEOUT, type Message, messageSize } from "./_engine.ts";
+import { authorizeProblem, isUpgradeRequest, originProblem, upgradeProblem } from "./_policy.ts";
 import { ServerRooms } from "./_rooms.ts";
 import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
-import type { ServeOptions, WebSocketServer } from "./server.ts";
+import type { ServeOptions, WebSocketServer } from "./options.ts";
 
 /** How long `close()` waits for peers to answer the close frame before dropping them. */
 const CLOSE_GRACE_MS = 2_000;
@@ -57,7 +59,7 @@ export function fanOut(
     if ((settings.sendQueueOverflow ?? "close") === "close") {
       queue.close();
       connection.fail(
-        1008,
+        CLOSE_POLICY_VIOLATION,
         new WebSocketRangeError(
           "ERR_SEND_QUEUE_FULL",
           "Send queue full: the peer does not read fast enough",
@@ -81,7 +83,7 @@ function queueOf(connection: Connection, settings: FanOutSettings): SendQueue<Me
     write: (item) => connection.send(item),
     onStall: () =>
       connection.fail(
-        1008,
+        CLOSE_POLICY_VIOLATION,
         new WebSocketRangeError(
           "ERR_SEND_TIMEOUT",
           `Send timed out after ${sendTimeout} ms: the peer does not read`,
@@ -138,37 +140,66 @@ export class ServerCore implements WebSocketServer {
    * validity, capacity, authorization. `null` means go ahead.
    */
   async admission(request: Request): Promise<Response | null> {
-    const { path, maxConnections = 10_000, authorize, handshakeTimeout = 10_000 } = this.#options;
+    const { path, maxConnections = 10_000, authorize, fallback, allowedOrigins } = this.#options;
     if (this.#closing) return new Response("Server is closing", { status: 503 });
+    if (fallback !== undefined && !isUpgradeRequest(request)) return await this.#answer(request);
     if (path !== undefined && new URL(request.url).pathname !== path) {
       return new Response("Not Found", { status: 404 });
     }
-    const problem = upgradeProblem(request);
+    const problem = upgradeProblem(request) ?? originProblem(request, allowedOrigins);
     if (problem) return problem;
     if (this.#open.size + this.#opening >= maxConnections) {
       return new Response("Too many connections", { status: 503 });
     }
     this.#opening++;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       // A hung authorize() must neither hold the client forever nor block close().
-      const denied = await Promise.race([
-        authorizeProblem(request, authorize),
+      const denied = await this.#bounded(authorizeProblem(request, authorize), "Authorization");
+      if (denied) return denied;
+    } finally {
+      this.#opening--;
+    }
+    if (this.#closing) return new Response("Server is closing", { status: 503 });
+    return null;
+  }
+
+  /** The `fallback` answer to a plain HTTP request (never `null`: no upgrade follows). */
+  async #answer(request: Request): Promise<Response> {
+    const length = request.headers.get("content-length");
+    if ((length !== null && length.trim() !== "0") || request.headers.has("transfer-encoding")) {
+      return new Response("Request bodies are not accepted", { status: 413 });
+    }
+    const answering = (async () => {
+      try {
+        return await this.#options.fallback!(request);
+      } catch {
+        return new Response("Internal Server Error", { status: 500 });
+      }
+    })();
+    return await this.#bounded(answering, "Answer") ?? new Response(null, { status: 204 });
+  }
+
+  /** `work`, or a 503 once `handshakeTimeout` passed or the server started closing. */
+  async #bounded(
+    work: Promise<Response | null>,
+    what: string,
+  ): Promise<Response | null> {
+    const { handshakeTimeout = 10_000 } = this.#options;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        work,
         new Promise<Response>((resolve) => {
           timer = setTimeout(
-            () => resolve(new Response("Authorization timed out", { status: 503 })),
+            () => resolve(new Response(`${what} timed out`, { status: 503 })),
             handshakeTimeout,
           );
         }),
         this.#closeStarted.promise.then(() => new Response("Server is closing", { status: 503 })),
       ]);
-      if (denied) return denied;
     } finally {
       clearTimeout(timer);
-      this.#opening--;
     }
-    if (this.#closing) return new Response("Server is closing", { status: 503 });
-    return null;
   }
 
   /** Tracks a connection from the handshake on; it is yielded once open. */
@@ -178,7 +209,7 @@ export class ServerCore implements WebSocketServer {
     connection.opened.then(() => {
       this.#opening--;
       if (this.#closing) {
-        void connection.close(1001, "Server closing").catch(() => {});
+        void connection.close(CLOSE_GOING_AWAY, "Server closing").catch(() => {});
         return;
       }
       this.#open.add(connection);
@@ -248,7 +279,9 @@ export class ServerCore implements WebSocketServer {
       const open = [...this.#open, ...this.#queue];
       this.#queue.length = 0;
       await Promise.all(
-        open.map((connection) => connection.close(1001, "Server closing").catch(() => {})),
+        open.map((connection) =>
+          connection.close(CLOSE_GOING_AWAY, "Server closing").catch(() => {})
+        ),
       );
     };
     let timer: ReturnType<typeof setTimeout> | undefined;

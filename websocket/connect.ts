@@ -4,59 +4,38 @@
  * @module
  */
 
+import { CLOSE_NORMAL } from "./_frame.ts";
 import { connectNative, webSocketUrl } from "./_client.ts";
 import type { Connection } from "./_connection.ts";
-import { assertOptions } from "./_policy.ts";
+import { assertOptions, heartbeatOf } from "./_policy.ts";
 import { connectRfc6455 } from "./_rfc6455_engine.ts";
-import type { WebSocketConnection, WebSocketEngine } from "./connection.ts";
+import type { WebSocketConnection } from "./connection.ts";
 import { WebSocketTypeError } from "./errors.ts";
-import { heartbeatOf } from "./_native_server.ts";
-import type { ConnectionOptions, HeartbeatOptions } from "./options.ts";
+import type { ConnectOptions, ReconnectOptions } from "./options.ts";
+import { ReconnectingWebSocketConnection, reconnectPolicy, withRetries } from "./reconnect.ts";
 
-/** Options of `connect()`. *
- * @example
+/**
+ * Opens a WebSocket connection that re-establishes itself when it drops
+ * (`reconnect.onDrop`): see `ReconnectingWebSocketConnection`. The
+ * handshake is retried as `reconnect` says (timeouts, no answer, 408, 429,
+ * 5xx), then rejects like the other form.
+ *
+ * @example Following reconnects
  * ```ts
- * import { connect, type ConnectOptions } from "@netkit/realtime/websocket";
- * const options: ConnectOptions = {
- *   protocols: ["chat"],
- *   headers: { authorization: "Bearer 42" },
- *   signal: AbortSignal.timeout(5_000),
- * };
- * await connect("ws://127.0.0.1:9/", options).catch((error) => console.log(error.code));
+ * import { connect, serve } from "@netkit/realtime/websocket";
+ * await using server = serve({ hostname: "127.0.0.1", port: 0 });
+ * await using ws = await connect(`ws://127.0.0.1:${server.addr.port}/`, {
+ *   reconnect: { attempts: 20, interval: 250, maxInterval: 10_000, onDrop: true },
+ * });
+ * ws.addEventListener("drop", (event) => console.log("dropped with", event.detail.code));
+ * ws.addEventListener("reconnect", () => void ws.send("hello again"));
+ * ws.addEventListener("reconnectfailed", (event) => console.log("gave up:", event.detail));
  * ```
  */
-export interface ConnectOptions extends ConnectionOptions {
-  /**
-   * Subprotocols to offer. When set, the connection fails with
-   * `ERR_PROTOCOL_NOT_NEGOTIATED` if the server picks none, and
-   * `ERR_UNEXPECTED_PROTOCOL` if it picks one that was not offered.
-   */
-  protocols?: string[];
-  /**
-   * Extra request headers (`Authorization`, `Origin`, cookies …). `Host`,
-   * `Upgrade`, `Connection` and `Sec-WebSocket-*` are set by the handshake and
-   * ignored here.
-   */
-  headers?: HeadersInit;
-  /** PEM certificates of extra certificate authorities to trust for `wss:`. */
-  caCerts?: string[];
-  /** Aborts the handshake (rejecting with `AbortError`); after open, closes the connection with 1000. */
-  signal?: AbortSignal;
-  /**
-   * Which engine carries the connection.
-   * @default {"native"}
-   */
-  engine?: WebSocketEngine;
-  /**
-   * `rfc6455` engine only: ping the server every `interval` ms and close with
-   * 1001 when no pong comes within `timeout` ms (detects a dead server or a
-   * silently broken path). The built-in client cannot ping: setting this with
-   * `engine: "native"` throws `ERR_UNSUPPORTED_BY_ENGINE`.
-   * @default {false}
-   */
-  heartbeat?: HeartbeatOptions | false;
-}
-
+export function connect(
+  url: string | URL,
+  options: ConnectOptions & { reconnect: ReconnectOptions & { onDrop: true } },
+): Promise<ReconnectingWebSocketConnection>;
 /**
  * Opens a WebSocket connection to `url` and resolves once the handshake
  * completed.
@@ -78,6 +57,7 @@ export interface ConnectOptions extends ConnectionOptions {
  * console.log(ws.protocol); // "chat"
  * ```
  */
+export function connect(url: string | URL, options?: ConnectOptions): Promise<WebSocketConnection>;
 export async function connect(
   url: string | URL,
   options: ConnectOptions = {},
@@ -85,6 +65,7 @@ export async function connect(
   const { engine = "native", signal, heartbeat = false } = options;
   const target = webSocketUrl(url);
   assertOptions(options);
+  const policy = reconnectPolicy(options.reconnect);
   const beat = heartbeatOf(heartbeat);
   if (beat && engine === "native") {
     throw new WebSocketTypeError(
@@ -96,12 +77,24 @@ export async function connect(
   if (engine !== "native" && engine !== "rfc6455") {
     throw new WebSocketTypeError("ERR_INVALID_OPTION", `Unknown engine "${engine}"`);
   }
-  const connection = engine === "native"
-    ? await connectNative(target, options)
-    : await connectRfc6455(target, options);
-  if (beat) (connection as Connection).startHeartbeat(beat);
+  /** One handshake; `stop` (a reconnect being called off) aborts it like `signal`. */
+  const dial = async (stop?: AbortSignal): Promise<Connection> => {
+    const attempt = {
+      ...options,
+      signal: stop && signal ? AbortSignal.any([signal, stop]) : stop ?? signal,
+    };
+    const connection = engine === "native"
+      ? await connectNative(target, attempt)
+      : await connectRfc6455(target, attempt);
+    if (beat) connection.startHeartbeat(beat);
+    return connection;
+  };
+  const first = await withRetries(() => dial(), policy, signal);
+  const connection = policy.onDrop
+    ? new ReconnectingWebSocketConnection(first, dial, policy)
+    : first;
   if (signal) {
-    const onAbort = () => void connection.close(1000).catch(() => {});
+    const onAbort = () => void connection.close(CLOSE_NORMAL).catch(() => {});
     signal.addEventListener("abort", onAbort, { once: true });
     connection.closed.then(() => signal.removeEventListener("abort", onAbort));
   }

@@ -17,6 +17,7 @@
 export type WebSocketErrorCode =
   | "ERR_INVALID_URL"
   | "ERR_INVALID_DATA"
+  | "ERR_INVALID_ARG_TYPE"
   | "ERR_INVALID_CLOSE_CODE"
   | "ERR_CLOSE_REASON_TOO_LONG"
   | "ERR_INVALID_OPTION"
@@ -37,6 +38,7 @@ export type WebSocketErrorCode =
   | "ERR_SEND_QUEUE_FULL"
   | "ERR_SEND_TIMEOUT"
   | "ERR_HEARTBEAT_TIMEOUT"
+  | "ERR_MESSAGE_TIMEOUT"
   | "ERR_UNMASKED_FRAME"
   | "ERR_MASKED_FRAME"
   | "ERR_INVALID_OPCODE"
@@ -159,20 +161,26 @@ export class WebSocketHandshakeError extends TypeError {
   /** The HTTP status the server answered with, when known. */
   readonly status: number | undefined;
   /**
+   * The start of the refusing server's response body (at most 256 bytes of
+   * UTF-8, trimmed) with `ERR_UNEXPECTED_STATUS`, e.g. why `authorize` said no.
+   */
+  readonly body: string | undefined;
+  /**
    * Creates the error.
    *
    * @param code the stable error code
    * @param message a human-readable message
-   * @param options the standard error options plus the HTTP `status` when known
+   * @param options the standard error options plus the HTTP `status` and response `body` when known
    */
   constructor(
     code: WebSocketErrorCode,
     message: string,
-    options: ErrorOptions & { status?: number } = {},
+    options: ErrorOptions & { status?: number; body?: string } = {},
   ) {
     super(message, options);
     this.name = "WebSocketHandshakeError";
     this.code = code;
     this.status = options.status;
+    this.body = options.body;
   }
 }

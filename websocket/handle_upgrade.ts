@@ -12,21 +12,7 @@ import { upgradeNative } from "./_native_server.ts";
 import { hubOf, processLocalCluster } from "./_rooms.ts";
 import { fanOut } from "./_server_core.ts";
 import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
-import type { UpgradeOptions } from "./options.ts";
-
-/** Options of `handleUpgrade()`. *
- * @example
- * ```ts
- * import { handleUpgrade, type HandleUpgradeOptions } from "@netkit/realtime/websocket";
- * const options: HandleUpgradeOptions = { protocols: ["chat"], heartbeat: { interval: 10_000 } };
- * Deno.serve({ hostname: "127.0.0.1", port: 0 }, (request, info) =>
- *   handleUpgrade(request, { ...options, remoteAddr: info.remoteAddr }).response).shutdown();
- * ```
- */
-export interface HandleUpgradeOptions extends UpgradeOptions {
-  /** The peer address, reported as `connection.remoteAddr` (pass `info.remoteAddr` from the handler). */
-  remoteAddr?: Deno.NetAddr;
-}
+import type { HandleUpgradeOptions } from "./options.ts";
 
 /** What `handleUpgrade()` returns: the response to return from the handler and the connection. *
  * @example

@@ -40,8 +40,13 @@
 export * from "./connect.ts";
 export * from "./connection.ts";
 export * from "./errors.ts";
+export * from "./group.ts";
 export * from "./handle_upgrade.ts";
+export { serveHttp, type ServeHttpOptions } from "./_http_front.ts";
 export * from "./options.ts";
+export { type ReconnectingEventMap, ReconnectingWebSocketConnection } from "./reconnect.ts";
+export { TypedEventTarget } from "../_common/typed_event_target.ts";
+export type { TypedEventListener } from "../_common/typed_event_target.ts";
 export * from "./server.ts";
 export type { PresenceEvent, PresenceWatch, RoomMember, RoomTarget } from "../cluster/rooms.ts";
 export type {

@@ -5,6 +5,9 @@
  * where the config is `serve()`'s options plus `broadcast: { size, everyMs }`
  * (broadcast `size` bytes to every connection every `everyMs`).
  *
+ * `tls: true` serves `wss:` with a fresh test CA (its PEM is `caCert` in the
+ * first line).
+ *
  * `front: "serveHttp"` serves through our head-limited HTTP front and
  * `handleUpgrade()` instead of `serve()` (the way the webrtc master could).
  *
@@ -22,21 +25,30 @@ import {
   type WebSocketConnection,
   type WebSocketServer,
 } from "../../../websocket/mod.ts";
-import { serveHttp } from "../../../websocket/_http_front.ts";
+import { serveHttp } from "../../../websocket/mod.ts";
+import { makeServerCertificates } from "../../_certs.ts";
 
 const config = JSON.parse(Deno.args[0] ?? "{}") as ServeOptions & {
   broadcast?: { size: number; everyMs: number };
+  tls?: boolean;
   /** `"serveHttp"`: our head-limited HTTP front + `handleUpgrade()`, as the webrtc master could use. */
   front?: "serveHttp";
 };
-const { broadcast, front, ...options } = config;
+const { broadcast, front, tls, ...plain } = config;
+let caCert: string | undefined;
+let options: ServeOptions = plain;
+if (tls) {
+  const pki = await makeServerCertificates();
+  caCert = pki.caCert;
+  options = { ...plain, cert: pki.cert, key: pki.key };
+}
 let server: WebSocketServer | undefined;
 
 /** The connections, from `serve()` or from `handleUpgrade()` inside `serveHttp()`. */
 async function* connections(): AsyncGenerator<WebSocketConnection> {
   if (front !== "serveHttp") {
     server = serve({ hostname: "127.0.0.1", port: 0, ...options });
-    console.log(JSON.stringify({ port: server.addr.port }));
+    console.log(JSON.stringify({ port: server.addr.port, caCert }));
     yield* server;
     return;
   }

@@ -1,0 +1,26 @@
+/**
+ * UTF-8 helpers shared by every module (close reasons, error bodies). Not
+ * part of the public API.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * `text` cut to at most `maxBytes` bytes of UTF-8, never inside a character
+ * (a close reason may be 123 bytes; a quoted error body a few hundred).
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxBytes) return text;
+  return decodeUtf8Prefix(bytes, maxBytes);
+}
+
+/** The first `maxBytes` bytes of `bytes` as text, dropping a character cut at the end. */
+export function decodeUtf8Prefix(bytes: Uint8Array, maxBytes: number): string {
+  const head = bytes.subarray(0, maxBytes);
+  const text = decoder.decode(head);
+  return head.length < bytes.length ? text.replace(/\uFFFD$/, "") : text;
+}
