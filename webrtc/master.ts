@@ -5,7 +5,7 @@
  * @module
  */
 
-import { handleUpgrade } from "../websocket/mod.ts";
+import { handleUpgrade, serveHttp } from "../websocket/mod.ts";
 import type { WebSocketConnection } from "../websocket/mod.ts";
 import { IdAllocator } from "./_id_allocator.ts";
 import { SendQueue } from "../_common/send_queue.ts";
@@ -1353,7 +1353,7 @@ export class MasterServer extends Master implements AsyncDisposable {
       onListen() {},
       ...(cert && key ? { cert, key } : {}),
     };
-    this.#server = Deno.serve(
+    this.#server = serveHttp(
       serveOptions,
       async (request, info) =>
         (await this.handler(request, info)) ?? new Response("Not found", { status: 404 }),
