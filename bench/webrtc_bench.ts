@@ -2,6 +2,8 @@
  * webrtc bench: data-channel throughput (1 KiB and 16 KiB reliable, 1 KiB unreliable), echo round
  * trip and connection set-up, ours (master + slave + client through node-datachannel's polyfill)
  * side by side with raw node-datachannel peers signalled by hand, in one run, over loopback.
+ * Then set-up in headless Chromium (bench/_webrtc_chromium.ts): our browser client through the
+ * master beside a raw `RTCPeerConnection` page ↔ node-datachannel, p50 and p95.
  *
  * Run: `deno task bench webrtc`.
  *
@@ -17,18 +19,22 @@ import {
   type DataChannel,
   type RTCPeerConnectionConstructor,
 } from "../webrtc/client.ts";
+import { figure, quantile, quick } from "./_report.ts";
+import { chromiumSetups, haveChromium } from "./_webrtc_chromium.ts";
 
 const HWM = 1 << 20;
 const SETUP_RUNS = 21;
 /** Throughput rounds per side (interleaved; the best counts: the machine is shared and noisy). */
 const ROUNDS = 2;
-const PINGS = 500;
-const RELIABLE_1K = 20_000;
-const RELIABLE_16K = 3_000;
-const UNRELIABLE_1K = 20_000;
+const PINGS = quick ? 200 : 500;
+const RELIABLE_1K = quick ? 5_000 : 20_000;
+const RELIABLE_16K = quick ? 1_000 : 3_000;
+const UNRELIABLE_1K = quick ? 5_000 : 20_000;
+/** Set-ups in Chromium per side (at least 20 for a p95 worth the name). */
+const CHROMIUM_RUNS = 21;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p50 = (xs: number[]) => quantile(xs, 0.5);
 
 /** The operations a measurement needs from one channel pair, for either implementation. */
 interface Pair {
@@ -164,7 +170,7 @@ async function rtt(pair: Pair): Promise<number> {
 /** Set-ups that took a DTLS retransmit (libdatachannel's first retransmit comes after 1 s). */
 const slowSetups = { raw: 0, ours: 0 };
 
-async function rawSetup(): Promise<number> {
+async function rawSetup(): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < SETUP_RUNS; i++) {
     const pair = await rawPair();
@@ -173,10 +179,10 @@ async function rawSetup(): Promise<number> {
     pair.close();
     await sleep(50);
   }
-  return p50(samples);
+  return samples;
 }
 
-async function ourSetup(): Promise<number> {
+async function ourSetup(): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < SETUP_RUNS; i++) {
     const t = performance.now();
@@ -189,13 +195,27 @@ async function ourSetup(): Promise<number> {
     // previous one waits for its ACK (Nagle + delayed ACK). Browsers set TCP_NODELAY.
     await sleep(50);
   }
-  return p50(samples);
+  return samples;
 }
 
 type Row = { metric: string; raw: number; ours: number; unit: string; higherIsBetter: boolean };
 const rows: Row[] = [];
-function record(metric: string, raw: number, ours: number, unit: string, higherIsBetter: boolean) {
+function record(
+  metric: string,
+  raw: number,
+  ours: number,
+  unit: string,
+  higherIsBetter: boolean,
+  peer = "raw node-datachannel",
+) {
   rows.push({ metric, raw, ours, unit, higherIsBetter });
+  figure({
+    scenario: metric,
+    unit,
+    better: higherIsBetter ? "higher" : "lower",
+    ours,
+    peers: { [peer]: raw },
+  });
   const ratio = higherIsBetter ? ours / raw : raw / ours;
   console.log(
     `  ${metric.padEnd(28)} raw ${raw.toFixed(2).padStart(10)} ${unit.padEnd(7)} ours ${
@@ -206,10 +226,34 @@ function record(metric: string, raw: number, ours: number, unit: string, higherI
 
 try {
   console.log("webrtc bench (loopback; p50 where noted; ratio: 100 % = as good as raw)");
-  record("set-up p50", await rawSetup(), await ourSetup(), "ms", false);
+  {
+    const raw = await rawSetup();
+    const ours = await ourSetup();
+    record("set-up p50 (Deno client)", p50(raw), p50(ours), "ms", false);
+    record("set-up p95 (Deno client)", quantile(raw, 0.95), quantile(ours, 0.95), "ms", false);
+  }
   console.log(
     `  (set-ups that waited for a 1 s DTLS retransmit: raw ${slowSetups.raw}/${SETUP_RUNS}, ours ${slowSetups.ours}/${SETUP_RUNS})`,
   );
+  if (haveChromium()) {
+    console.log(`  … headless Chromium: ${CHROMIUM_RUNS} set-ups each, raw page and ours`);
+    const c = await chromiumSetups(CHROMIUM_RUNS);
+    const peer = "raw RTCPeerConnection page";
+    record("set-up p50 (Chromium)", p50(c.raw), p50(c.ours), "ms", false, peer);
+    record(
+      "set-up p95 (Chromium)",
+      quantile(c.raw, 0.95),
+      quantile(c.ours, 0.95),
+      "ms",
+      false,
+      peer,
+    );
+    console.log(
+      `  (Chromium: createDataChannel() → open; a 2nd channel on the same connection: p50 ${
+        p50(c.second).toFixed(2)
+      } ms, no renegotiation)`,
+    );
+  } else console.log("  (no /usr/bin/chromium: browser set-up skipped)");
   {
     const raw = await rawPair();
     const rawRtt = await rtt(raw);
