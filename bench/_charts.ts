@@ -52,6 +52,13 @@ export function formatValue(n: number): string {
   return n.toFixed(3);
 }
 
+/** A ratio at a readable precision: 158× · 1.16× · 0.08× · 0.004×. */
+export function formatRatio(r: number): string {
+  if (r >= 10) return `${r.toFixed(0)}×`;
+  if (r >= 0.1) return `${r.toFixed(2)}×`;
+  return `${r.toPrecision(1)}×`;
+}
+
 function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;");
@@ -110,7 +117,8 @@ export function renderChart(title: string, figures: StoredFigure[]): string {
     );
     y += 6;
     const max = Math.max(0, ...series.map((s) => s.value ?? 0));
-    const mine = series.find((s) => s.ours)?.value ?? null;
+    const ours = series.filter((s) => s.ours);
+    const peers = series.filter((s) => !s.ours);
     for (const s of series) {
       const top = y + (ROW - BAR) / 2;
       const label = s.quoted ? `${s.name} (quoted)` : s.name;
@@ -141,16 +149,17 @@ export function renderChart(title: string, figures: StoredFigure[]): string {
             },
           ),
         );
-        if (!s.ours && mine !== null && mine > 0 && s.value > 0) {
-          // Ours against this peer, turned so that above 1× means ours is better.
-          const r = f.better === "higher" ? mine / s.value : s.value / mine;
-          body.push(
-            text(WIDTH - PAD, top + BAR - 3, `ours ${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×`, {
-              "font-size": 12,
-              "text-anchor": "end",
-              fill: r >= 1 ? "#15803d" : "#b45309",
-            }),
-          );
+        // Ours against this peer (the i-th of several ours against the i-th peer), turned so
+        // that above 1× means ours is better.
+        const mine = s.ours ? undefined : ours.length === 1 ? ours[0] : ours[peers.indexOf(s)];
+        if (mine?.value && mine.value > 0 && s.value > 0) {
+          const r = f.better === "higher" ? mine.value / s.value : s.value / mine.value;
+          const who = ours.length === 1 ? "ours" : mine.name.split(" ")[0];
+          body.push(text(WIDTH - PAD, top + BAR - 3, `${who} ${formatRatio(r)}`, {
+            "font-size": 12,
+            "text-anchor": "end",
+            fill: r >= 1 ? "#15803d" : "#b45309",
+          }));
         }
       }
       y += ROW;

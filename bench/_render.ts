@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatValue, renderChart, seriesOf } from "./_charts.ts";
+import { formatRatio, formatValue, renderChart, seriesOf } from "./_charts.ts";
 import type { StoredFigure } from "./_report.ts";
 
 /** What one bench file produced. */
@@ -59,7 +59,7 @@ const ABOUT: Record<string, string> = {
 function advantage(f: StoredFigure, ours: number | null, peer: number | null): string {
   if (ours === null || peer === null || !(ours > 0) || !(peer > 0)) return "";
   const r = f.better === "higher" ? ours / peer : peer / ours;
-  return `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×`;
+  return formatRatio(r);
 }
 
 /** The ratio cell: each of ours against each peer (the i-th of several ours against the i-th peer). */
