@@ -45,6 +45,8 @@ const permissions = [
   "--allow-ffi",
 ];
 
+/** How long one bench may run before it is stopped. */
+const BENCH_LIMIT_MS = (quick ? 3 : 20) * 60_000;
 const load1 = () => Deno.loadavg()[0];
 const loadBefore = load1();
 const loadSamples: number[] = [loadBefore];
@@ -77,12 +79,19 @@ for (const [index, file] of files.entries()) {
       })`,
     );
   }, 60_000);
-  const { code } = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions, new URL(file, dir).pathname],
     env: { NETKIT_BENCH_FIGURES: figuresFile, ...(quick ? { NETKIT_BENCH_QUICK: "1" } : {}) },
     stdout: "inherit",
     stderr: "inherit",
-  }).output();
+  }).spawn();
+  // A bench that hangs must not hold up the others: its figures so far still count.
+  const limit = setTimeout(() => {
+    console.error(`### ${file}: no end after ${clock(BENCH_LIMIT_MS)}, stopping it`);
+    child.kill("SIGKILL");
+  }, BENCH_LIMIT_MS);
+  const { code } = await child.status;
+  clearTimeout(limit);
   clearInterval(heartbeat);
   const seconds = (performance.now() - started) / 1000;
   const figures = (await Deno.readTextFile(figuresFile)).split("\n").filter((l) => l.trim())
