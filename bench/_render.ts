@@ -91,9 +91,10 @@ export function renderMarkdown(results: Results): string {
   const out: string[] = [];
   out.push("# Benchmarks", "");
   out.push(
-    "Every figure below comes from one run of `deno task bench` (`bench/run.ts`): each module's " +
-      "bench measures ours and the peer system side by side in the same run, on the same " +
-      "machine, over loopback. The raw numbers are in [`bench/results.json`](bench/results.json). " +
+    "Every figure below comes from `deno task bench` (`bench/run.ts`): each module's bench " +
+      "measures ours and the peer system side by side in the same run, on the same machine, " +
+      "over loopback (a peer marked _quoted_ could not run here; its figure is quoted). The raw " +
+      "numbers are in [`bench/results.json`](bench/results.json). " +
       "The ratio column is turned so that **above 1× means ours is better** (faster, or more " +
       "messages per second).",
     "",
@@ -109,7 +110,7 @@ export function renderMarkdown(results: Results): string {
     } before, mean ${results.load.mean.toFixed(2)} and max ${results.load.max.toFixed(2)} during, ${
       results.load.after.toFixed(2)
     } after.` +
-      (results.load.mean > machine.cores * 0.75
+      (results.load.mean > machine.cores
         ? " **The machine was shared with other work during this run**: the benches themselves " +
           "keep about one core busy, the rest is other load. Absolute figures are lower than on " +
           "an idle machine; ours and the peer ran side by side under the same load, so the " +
