@@ -15,6 +15,7 @@
 import { createHost, type HostOptions, PacketFlag } from "../enet/mod.ts";
 import { buildCPeer, LineProcess, npmPeerScript, startServer } from "../tests/enet_peers/peers.ts";
 import { benchExtras } from "./_enet_extras_bench.ts";
+import { figure, quick } from "./_report.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: string): string => {
@@ -163,8 +164,8 @@ async function foreignClient(
 }
 
 async function main(): Promise<void> {
-  const count = Number(option("--count", "200000"));
-  const pings = Number(option("--pings", "2000"));
+  const count = Number(option("--count", quick ? "30000" : "200000"));
+  const pings = Number(option("--pings", quick ? "500" : "2000"));
   const extra = [
     ...(args.includes("--checksum") ? ["--checksum"] : []),
     ...(args.includes("--range-coder") ? ["--range-coder"] : []),
@@ -271,6 +272,18 @@ async function main(): Promise<void> {
         ratio(ours.throughput1k, c.throughput1k)
       }, RTT p50 ${ratio(c.rttP50, ours.rttP50)}`,
     );
+  }
+  for (
+    const [scenario, unit, better, pick] of [
+      ["reliable 64 B, one way", "msg/s", "higher", (r: Result) => r.throughput64],
+      ["reliable 1 KB, one way", "msg/s", "higher", (r: Result) => r.throughput1k],
+      ["RTT p50", "µs", "lower", (r: Result) => r.rttP50],
+      ["RTT p99", "µs", "lower", (r: Result) => r.rttP99],
+    ] as const
+  ) {
+    if (!ours) break;
+    const peers = { "C libenet": c ? pick(c) : null, "npm enet (Node)": npm ? pick(npm) : null };
+    figure({ scenario, unit, better, ours: pick(ours), peers });
   }
   // Checksum + range coder, ours vs C (bench/_enet_extras_bench.ts); skip with --no-extras.
   if (

@@ -19,6 +19,7 @@
  */
 
 import { connect, listen } from "../framed/mod.ts";
+import { figure } from "./_report.ts";
 
 const HOST = "127.0.0.1";
 const ROUNDS = 9;
@@ -324,6 +325,17 @@ function receiveCase(payloadSize: number, count: number) {
 }
 
 function report(name: string, messages: number, bytes: number, rawMs: number, framedMs: number) {
+  const big = bytes / messages >= 1024;
+  const value = (ms: number) => big ? bytes / ms / 1000 : messages / ms * 1000;
+  const [direction, unit] = [sendingPhase ? "send" : "receive", big ? "MB/s" : "msg/s"];
+  const peers = { "raw Deno.connect": value(rawMs) };
+  figure({
+    scenario: `${direction}: ${name}`,
+    unit,
+    better: "higher",
+    ours: value(framedMs),
+    peers,
+  });
   const rate = (ms: number) =>
     `${(messages / ms / 1000).toFixed(2).padStart(7)} M msg/s ${
       (bytes / ms / 1000).toFixed(0).padStart(6)
@@ -337,12 +349,14 @@ function report(name: string, messages: number, bytes: number, rawMs: number, fr
 
 console.log(`framed/ vs raw Deno.connect (best of ${ROUNDS}; % = framed rate / raw rate)`);
 console.log("-- sending (both into the same raw byte-counting sink)");
+let sendingPhase = true;
 const sink = byteSink();
 for (const c of sendCases(sink)) {
   const [rawMs, framedMs] = await bestOf(c.raw, c.framed);
   report(c.name, c.messages, c.bytes, rawMs, framedMs);
 }
 sink.close();
+sendingPhase = false;
 console.log(
   "-- receiving (same frames written raw; raw = hand-written parser copying each payload, framed = readable)",
 );

@@ -15,11 +15,12 @@
 import { connect, serve, type WebSocketConnection } from "../websocket/mod.ts";
 import process from "node:process";
 import { measureEcho } from "./_websocket_echo.mjs";
+import { figure, quick } from "./_report.ts";
 
-const THROUGHPUT_MS = 600;
-const LATENCY_MS = 250;
+const THROUGHPUT_MS = quick ? 200 : 600;
+const LATENCY_MS = quick ? 100 : 250;
 const ROUNDS = 4;
-const WARMUP_MS = 300;
+const WARMUP_MS = quick ? 100 : 300;
 const WINDOW = 64;
 
 interface Result {
@@ -191,6 +192,22 @@ for (const [size, count] of scenarios) {
     }
   }
   const [rawResult, native, rfc, ws] = results;
+  for (
+    const [what, unit, better, pick] of [
+      ["echoes/s", "msg/s", "higher", (m: Measured) => m.throughput.rate],
+      ["CPU per echo", "µs", "lower", (m: Measured) => m.throughput.cpu],
+      ["RTT p50", "ms", "lower", (m: Measured) => m.latency.p50],
+    ] as const
+  ) {
+    const v = (m: Measured | null) => m ? pick(m) : null;
+    figure({
+      scenario: `${label}: ${what}`,
+      unit,
+      better,
+      ours: { "native engine": v(native), "rfc6455 engine": v(rfc) },
+      peers: { "Deno built-in": v(rawResult), "npm ws (Node)": v(ws) },
+    });
+  }
   // Ratios: throughput (higher is better) and CPU per echo of the reference over ours
   // (higher is better too: 1.10× means ours spends 10 % less CPU per echo).
   const ratio = (a: Measured | null, b: Measured | null) =>
@@ -224,7 +241,7 @@ console.log("\nnative engine vs raw built-in, lowest CPU µs per echo of 5 alter
 for (const [size, count] of scenarios) {
   let rawBest = Infinity;
   let nativeBest = Infinity;
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < (quick ? 2 : 5); round++) {
     rawBest = Math.min(rawBest, (await raw(size, count))!.throughput.cpu);
     nativeBest = Math.min(nativeBest, (await ours("native")(size, count))!.throughput.cpu);
   }

@@ -27,7 +27,8 @@ import {
 } from "../webrtc/client.ts";
 import { InvalidDataError, MessageTooLargeError } from "../webrtc/errors.ts";
 import { deadline, tempDir } from "./_loopback.ts";
-import { nextEvent, until } from "./_webrtc.ts";
+import { nextEvent, RawPeer, until } from "./_webrtc.ts";
+import { decodePacket, encodeUserData, PacketType } from "../webrtc/_protocol.ts";
 
 const PC = RTCPeerConnection as unknown as RTCPeerConnectionConstructor;
 /** Bind the Deno client (node-datachannel polyfill) to loopback too: no traffic leaves 127.0.0.1. */
@@ -426,6 +427,15 @@ const commands = {
     return { opened, inOrder, received: got.length, unreliable: unreliable.length, binaryOk,
       ordered: fast.ordered, maxRetransmits: fast.maxRetransmits, channels: slave.dataChannels.length };
   },
+  async offerRaw() {
+    // Never answered: the test only watches what reaches the slave, then closes.
+    (await untilSlave("raw")).connect().catch(() => {});
+    return true;
+  },
+  async closeRaw() {
+    byName("raw").close();
+    return true;
+  },
   async full() {
     const slave = byName("full");
     const rejected = wait(slave, "rejected");
@@ -561,6 +571,28 @@ Deno.test({
         const { names } = await link.start("load");
         assert.deepEqual(names, ["eu-1", "full"]);
       });
+      await t.step(
+        "the page sends its offer at once and trickles its candidates after it",
+        async () => {
+          // Waiting for Chromium's ICE gathering to complete held the offer back ~120 ms.
+          await using raw = new RawPeer(`${url}/netkit/slaves`);
+          await raw.opened;
+          raw.send(encodeUserData(PacketType.REGISTER, '{"name":"raw"}'));
+          await link.start("offerRaw");
+          let packet = decodePacket(await raw.next("offer"));
+          while (packet.type === PacketType.CLIENT_IDENTITY) {
+            packet = decodePacket(await raw.next("offer"));
+          }
+          assert.equal(packet.type, PacketType.OFFER_FROM_CLIENT);
+          assert.ok(
+            "sdp" in packet && !packet.sdp.includes("a=candidate"),
+            "offer before gathering",
+          );
+          const next = decodePacket(await raw.next("trickled candidate"));
+          assert.equal(next.type, PacketType.ICE_CANDIDATE_FROM_CLIENT);
+          await link.start("closeRaw");
+        },
+      );
       await t.step(
         "reliable channel echoes 1 000 messages in order; unreliable carries binary",
         async () => {
