@@ -37,17 +37,19 @@ import {
 import * as ws from "../tests/redteam/attacks/websocket.ts";
 import * as framed from "../tests/redteam/attacks/framed.ts";
 import * as webrtc from "../tests/redteam/attacks/webrtc.ts";
-import * as mesh from "../tests/redteam/attacks/mesh.ts";
+import * as meshToday from "../tests/redteam/attacks/mesh.ts";
 import * as enet from "../tests/redteam/attacks/enet.ts";
 import { closedReports, probeOf, targetOf } from "../tests/redteam/framed_probe.ts";
-import {
-  JoinProbe,
-  maxRss as meshMaxRss,
-  reportedCodes,
-  requestProbe,
-} from "../tests/redteam/mesh_common.ts";
+import * as meshCommonToday from "../tests/redteam/mesh_common.ts";
 import { peerErrors } from "../tests/redteam/_webrtc.ts";
 import { startWs } from "./_redteam_ws.ts";
+
+/**
+ * The mesh attackers and probes: today's, or with `--before` copies inside the
+ * old tree, so that they speak its protocol version.
+ */
+let mesh: typeof meshToday = meshToday;
+let meshCommon: typeof meshCommonToday = meshCommonToday;
 
 // ------------------------------------------------------------------------------ command line
 
@@ -61,6 +63,8 @@ const wantedRows = new Set(
 );
 /** How long each attack runs. */
 const MS = quick ? 2_000 : 6_000;
+/** Our websocket servers' `handshakeTimeout` in row 14 (default 10 s), scaled to the attack's length. */
+const HEAD_TIMEOUT = quick ? 1_000 : 2_000;
 /** A server past this RSS is stopped. */
 const RSS_GUARD = 2 * 2 ** 30;
 
@@ -250,8 +254,10 @@ function meshAddr(s: ServerProcess) {
   return { hostname: s.info.hostname as string, port: s.info.port as number };
 }
 
-function meshOutcome(s: ServerProcess, result: mesh.MeshAttackResult | undefined): string {
-  return `attacker got ${tally(result?.codes ?? [])}; member reported ${tally(reportedCodes(s))}`;
+function meshOutcome(s: ServerProcess, result: meshToday.MeshAttackResult | undefined): string {
+  return `attacker got ${tally(result?.codes ?? [])}; member reported ${
+    tally(meshCommon.reportedCodes(s))
+  }`;
 }
 
 function enetApp(mode: "echo" | "slow") {
@@ -418,9 +424,9 @@ const rows: Row[] = [
       attack: (_s, signal) => sleep(1e9, signal),
       outcome: (s, _r, probes) =>
         `${probes.answered}/${probes.sent} joins got the full state within 1 s; member reported ${
-          tally(reportedCodes(s))
+          tally(meshCommon.reportedCodes(s))
         }`,
-      rss: meshMaxRss,
+      rss: (s) => meshCommon.maxRss(s),
     },
   },
   {
@@ -429,10 +435,10 @@ const rows: Row[] = [
     attack: "one member gossips 1024 fake members every 250 ms",
     ours: {
       start: meshMember(),
-      probe: (s) => new JoinProbe(meshAddr(s)),
+      probe: (s) => new meshCommon.JoinProbe(meshAddr(s)),
       attack: (s, signal) => mesh.gossipFakeMembers(meshAddr(s), { count: 1024, signal }),
       outcome: meshOutcome,
-      rss: meshMaxRss,
+      rss: (s) => meshCommon.maxRss(s),
       probeDelayMs: 300,
     },
   },
@@ -443,13 +449,13 @@ const rows: Row[] = [
     ours: {
       start: meshMember(),
       probe: async (s) => {
-        const asker = await requestProbe(meshAddr(s), s.info.id as string);
+        const asker = await meshCommon.requestProbe(meshAddr(s), s.info.id as string);
         return { probe: asker.probe, [Symbol.asyncDispose]: () => asker.mesh.leave() };
       },
       attack: (s, signal) =>
         mesh.floodState(meshAddr(s), { keys: 397, valueBytes: 1024 * 1024 - 256, signal }),
       outcome: meshOutcome,
-      rss: meshMaxRss,
+      rss: (s) => meshCommon.maxRss(s),
     },
   },
   {
@@ -458,7 +464,7 @@ const rows: Row[] = [
     attack: "before auth: 40 unfinished 16 MiB HELLOs, then 1100 pending HELLOs",
     ours: {
       start: meshMember(),
-      probe: (s) => new JoinProbe(meshAddr(s)),
+      probe: (s) => new meshCommon.JoinProbe(meshAddr(s)),
       attack: (s, signal) =>
         mesh.handshakeFlood(meshAddr(s), {
           bigHellos: 40,
@@ -467,7 +473,7 @@ const rows: Row[] = [
           signal,
         }),
       outcome: (s, r) => `${r?.connections ?? 0} conns; ${meshOutcome(s, r)}`,
-      rss: meshMaxRss,
+      rss: (s) => meshCommon.maxRss(s),
     },
   },
   {
@@ -528,9 +534,11 @@ const rows: Row[] = [
     row: 14,
     sub: "a",
     module: "websocket rfc6455",
-    attack: "1000 connections trickling an unfinished HTTP head (handshakeTimeout 2 s)",
+    attack: `1000 connections trickling an unfinished HTTP head (handshakeTimeout ${
+      HEAD_TIMEOUT / 1000
+    } s)`,
     ours: wsRun(
-      wsOurs({ engine: "rfc6455", handshakeTimeout: 2000 }),
+      wsOurs({ engine: "rfc6455", handshakeTimeout: HEAD_TIMEOUT }),
       (t, s) => ws.slowHeads(t, s, { connections: 1000 }),
     ),
     ws: wsRun(() => startWs({}), (t, s) => ws.slowHeads(t, s, { connections: 1000 })),
@@ -539,9 +547,11 @@ const rows: Row[] = [
     row: 14,
     sub: "b",
     module: "native websocket",
-    attack: "1000 connections trickling an unfinished HTTP head (handshakeTimeout 2 s)",
+    attack: `1000 connections trickling an unfinished HTTP head (handshakeTimeout ${
+      HEAD_TIMEOUT / 1000
+    } s)`,
     ours: wsRun(
-      wsOurs({ engine: "native", handshakeTimeout: 2000 }),
+      wsOurs({ engine: "native", handshakeTimeout: HEAD_TIMEOUT }),
       (t, s) => ws.slowHeads(t, s, { connections: 1000 }),
     ),
   },
@@ -573,6 +583,17 @@ const rows: Row[] = [
   {
     row: 15,
     sub: "b",
+    module: "websocket (serve() default)",
+    attack: "40 connections × 63 MiB unmasked frames (RFC 6455 §5.1 forbids them)",
+    ours: wsRun(wsOurs({}), (t, s) => ws.oversizeFrames(t, s, { connections: 40, masked: false })),
+    ws: wsRun(
+      () => startWs({}),
+      (t, s) => ws.oversizeFrames(t, s, { connections: 40, masked: false }),
+    ),
+  },
+  {
+    row: 15,
+    sub: "c",
     module: "native websocket",
     attack: "40 connections × 63 MiB frames against the 16 MiB limit",
     ours: wsRun(
@@ -670,7 +691,31 @@ async function checkoutBefore(rev: string): Promise<{ dir: string } & AsyncDispo
     }).output();
     if (code !== 0) throw new Error(`could not copy ${from}`);
   }
-  await Deno.symlink(new URL("node_modules", repo).pathname, `${dir}/node_modules`).catch(() => {});
+  // The head-limited HTTP front is newer than the hardening: load it only when a row asks for it.
+  const script = `${dir}/tests/redteam/servers/websocket_server.ts`;
+  const text = await Deno.readTextFile(script);
+  await Deno.writeTextFile(
+    script,
+    text.replace(/^import \{ serveHttp \} from "([^"]+)";$/m, "").replace(
+      "const http = serveHttp(",
+      'const { serveHttp } = await import("../../../websocket/_http_front.ts");\n  const http = serveHttp(',
+    ),
+  );
+  // The mesh attackers and probes import mesh/ itself: copies in the old tree use its protocol.
+  await Deno.mkdir(`${dir}/tests/redteam/attacks`, { recursive: true });
+  for (const path of ["tests/redteam/_harness.ts", "tests/redteam/mesh_common.ts"]) {
+    await Deno.copyFile(new URL(path, repo), `${dir}/${path}`);
+  }
+  let attacks = await Deno.readTextFile(new URL("tests/redteam/attacks/mesh.ts", repo));
+  const hasFragments = await Deno.stat(`${dir}/mesh/_fragment.ts`).then(() => true, () => false);
+  if (!hasFragments) {
+    // Before FRAGMENT and CLOSE frames (protocol 1): frames go whole, and no CLOSE arrives.
+    attacks = attacks.replace(
+      'import { fragment } from "../../../mesh/_fragment.ts";',
+      "const fragment = (frame: Uint8Array): Uint8Array[] => [frame];\nconst KIND_CLOSE = -1;",
+    ).replace("  KIND_CLOSE,\n", "");
+  }
+  await Deno.writeTextFile(`${dir}/tests/redteam/attacks/mesh.ts`, attacks);
   return {
     dir,
     [Symbol.asyncDispose]: () => git("worktree", "remove", "--force", dir),
@@ -708,7 +753,11 @@ async function runCell(label: string, run: Run<any, any>): Promise<Cell | string
 }
 
 await using before = beforeRev ? await checkoutBefore(beforeRev) : undefined;
-if (before) root = new URL(`file://${before.dir}/`);
+if (before) {
+  root = new URL(`file://${before.dir}/`);
+  mesh = await import(new URL("tests/redteam/attacks/mesh.ts", root).href);
+  meshCommon = await import(new URL("tests/redteam/mesh_common.ts", root).href);
+}
 const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3)
   .join(" ");
 const startedAll = performance.now();
