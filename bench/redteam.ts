@@ -125,6 +125,10 @@ async function measure<S, R>(run: Run<S, R>): Promise<Cell> {
   }, 100);
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), MS);
+  // What the server reported while attacked (not the attacker leaving mid-frame at the end).
+  let linesAtStop = Infinity;
+  stop.signal.addEventListener("abort", () => linesAtStop = server.lines.length, { once: true });
+  const giveUp = new AbortController();
   let result: R | undefined;
   let probes: ProbeResult = { sent: 0, answered: 0, share: 0 };
   try {
@@ -149,7 +153,7 @@ async function measure<S, R>(run: Run<S, R>): Promise<Cell> {
       }
     })();
     // An attacker that does not notice the end (a dead server) is left behind after 15 s.
-    const late = sleep(MS + 15_000).then(() => undefined);
+    const late = sleep(MS + 15_000, giveUp.signal).then(() => undefined);
     [result, probes] = await Promise.all([
       Promise.race([attacking, late]),
       Promise.race([probing, late.then(() => probes)]),
@@ -157,17 +161,19 @@ async function measure<S, R>(run: Run<S, R>): Promise<Cell> {
   } finally {
     clearTimeout(timer);
     stop.abort();
+    giveUp.abort();
     clearInterval(guard);
   }
-  // The server's last reports.
-  await sleep(300);
   const rss = Math.max(server.maxRss, run.rss?.(server) ?? 0);
+  const during = Object.assign(Object.create(server), {
+    lines: server.lines.slice(0, linesAtStop),
+  });
   return {
     rssMiB: Math.round(rss / 2 ** 20),
     probes,
     alive: server.alive(),
     stopped,
-    outcome: run.outcome(server, result, probes),
+    outcome: run.outcome(during, result, probes),
     seconds: (performance.now() - started) / 1000,
   };
 }
