@@ -17,9 +17,13 @@
  * ```
  *
  * `--before <rev>` checks `<rev>` out into a temporary git worktree, copies
- * the red-team server scripts into it and runs our side of every row against
- * that code (the attackers stay today's: they speak the wire, not the API).
- * A row whose server script does not run on the old code says so.
+ * the red-team server scripts into it and runs every row against that code
+ * too, in three more columns (the before and after table of issue 15; the
+ * commit before the hardening merges is e91abd7). The attackers stay today's
+ * (they speak the wire, not the API), except mesh's, which are copied into
+ * the old tree to speak its protocol version. A row whose server script does
+ * not run on the old code says so. Options a row scales down (timeouts) are
+ * passed to the old code too, where it has them.
  *
  * `-A` because the enet flood binds 127.x.y.z source addresses. Everything
  * stays on loopback, every attack is bounded in time, and a server past
@@ -662,7 +666,9 @@ const rows: Row[] = [
         return `blasters ${tally((r ?? []).map((b) => b.outcome))}, ${
           (r ?? []).reduce((n, b) => n + b.written, 0)
         } written; waiting ≤ ${
-          (Math.max(0, ...stats.map((x) => x.waitingData)) / 2 ** 20).toFixed(1)
+          stats.some((x) => typeof x.waitingData === "number")
+            ? (Math.max(...stats.map((x) => x.waitingData ?? 0)) / 2 ** 20).toFixed(1)
+            : "?"
         } MiB, gaps ${stats.at(-1)?.gaps ?? "?"}`;
       },
     },
@@ -759,44 +765,53 @@ async function runCell(label: string, run: Run<any, any>): Promise<Cell | string
 }
 
 await using before = beforeRev ? await checkoutBefore(beforeRev) : undefined;
-if (before) {
-  root = new URL(`file://${before.dir}/`);
-  mesh = await import(new URL("tests/redteam/attacks/mesh.ts", root).href);
-  meshCommon = await import(new URL("tests/redteam/mesh_common.ts", root).href);
+const today = { root: repo, mesh, meshCommon };
+const old = before && {
+  root: new URL(`file://${before.dir}/`),
+  mesh: await import(new URL(`file://${before.dir}/tests/redteam/attacks/mesh.ts`).href),
+  meshCommon: await import(new URL(`file://${before.dir}/tests/redteam/mesh_common.ts`).href),
+};
+/** Points the server scripts and the mesh attackers at one tree. */
+function use(kit: typeof today): void {
+  ({ root, mesh, meshCommon } = kit);
 }
 const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3)
   .join(" ");
 const startedAll = performance.now();
 console.log(
-  `red team: ${quick ? "quick, " : ""}${MS / 1000} s per attack, ours at ${
-    beforeRev ?? "this tree"
-  }; ` +
-    `load average ${load} on ${navigator.hardwareConcurrency} cores`,
+  `red team: ${quick ? "quick, " : ""}${MS / 1000} s per attack${
+    beforeRev ? `, ours at ${beforeRev} and at this tree` : ""
+  }; load average ${load} on ${navigator.hardwareConcurrency} cores`,
 );
 const table: string[] = [];
 for (const spec of rows) {
   if (wantedRows.size > 0 && !wantedRows.has(spec.row)) continue;
   const id = `${spec.row}${spec.sub ?? ""}`;
   console.log(`row ${id} (${spec.module}): ${spec.attack}`);
-  const ours = await runCell(`ours${beforeRev ? ` @${beforeRev}` : ""}`, spec.ours);
-  const theirs = spec.ws && !beforeRev ? await runCell("ws (Node)", spec.ws) : undefined;
-  const wsCells = spec.ws
-    ? beforeRev ? ["", "", "(see the after table)"] : formatCell(theirs)
-    : spec.sub && spec.sub !== "a" && rows.some((r) => r.row === spec.row && r.ws)
-    ? ["", "", `(see ${spec.row}a)`]
-    : ["—", "—", "no such surface"];
-  table.push(
-    `| ${id} | ${spec.module} | ${spec.attack} | ${formatCell(ours).join(" | ")} | ${
-      wsCells.join(" | ")
-    } |`,
+  const cells: string[] = [];
+  if (old) {
+    use(old);
+    cells.push(...formatCell(await runCell(`ours @${beforeRev}`, spec.ours)));
+    use(today);
+  }
+  cells.push(...formatCell(await runCell("ours", spec.ours)));
+  cells.push(
+    ...(spec.ws ? formatCell(await runCell("ws (Node)", spec.ws)) : spec.sub && spec.sub !== "a" &&
+        rows.some((r) => r.row === spec.row && r.ws)
+      ? ["", "", `(see ${spec.row}a)`]
+      : ["—", "—", "no such surface"]),
   );
+  table.push(`| ${id} | ${spec.module} | ${spec.attack} | ${cells.join(" | ")} |`);
 }
 console.log(
   `\n${table.length} rows in ${((performance.now() - startedAll) / 1000).toFixed(0)} s; ` +
     `probes: a well-behaved client every 100 ms, answered within 1 s; RSS: the server process's peak\n`,
 );
+const systems = [...(beforeRev ? [`ours @${beforeRev}`] : []), "ours", "ws"];
 console.log(
-  `| row | module | attack | our peak RSS | our probes ≤ 1 s | our offender outcome | ws peak RSS | ws probes ≤ 1 s | ws outcome |`,
+  `| row | module | attack | ${
+    systems.map((name) => `${name} peak RSS | ${name} probes ≤ 1 s | ${name} outcome`).join(" | ")
+  } |`,
 );
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log(`|---|---|---|${systems.map(() => "---|---|---|").join("")}`);
 for (const line of table) console.log(line);
