@@ -63,7 +63,7 @@ const beforeAt = args.indexOf("--before");
 const beforeRev = beforeAt >= 0 ? args[beforeAt + 1] : undefined;
 if (beforeAt >= 0 && !beforeRev) throw new TypeError("--before needs a git revision");
 const wantedRows = new Set(
-  args.filter((a, i) => /^\d+$/.test(a) && i !== beforeAt + 1).map(Number),
+  args.filter((a, i) => /^\d+$/.test(a) && (beforeAt < 0 || i !== beforeAt + 1)).map(Number),
 );
 /** How long each attack runs. */
 const MS = quick ? 2_000 : 6_000;
@@ -130,6 +130,7 @@ async function measure<S, R>(run: Run<S, R>): Promise<Cell> {
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), MS);
   const giveUp = new AbortController();
+  let lateAttack = false;
   let result: R | undefined;
   let probes: ProbeResult = { sent: 0, answered: 0, share: 0 };
   try {
@@ -154,7 +155,10 @@ async function measure<S, R>(run: Run<S, R>): Promise<Cell> {
       }
     })();
     // An attacker that does not notice the end (a dead server) is left behind after 15 s.
-    const late = sleep(MS + 15_000, giveUp.signal).then(() => undefined);
+    const late = sleep(MS + 15_000, giveUp.signal).then(() => {
+      lateAttack = !giveUp.signal.aborted;
+      return undefined;
+    });
     [result, probes] = await Promise.all([
       Promise.race([attacking, late]),
       Promise.race([probing, late.then(() => probes)]),
@@ -174,7 +178,8 @@ async function measure<S, R>(run: Run<S, R>): Promise<Cell> {
     probes,
     alive: server.alive(),
     stopped,
-    outcome: run.outcome(server, result, probes),
+    outcome: (lateAttack ? "attacker still busy 15 s after the end (its own results lost); " : "") +
+      run.outcome(server, result, probes),
     seconds: (performance.now() - started) / 1000,
   };
 }
