@@ -10,11 +10,14 @@
  * offenders ended (close codes, error codes, connections the server closed).
  *
  * ```sh
- * deno run -A --unstable-net bench/redteam.ts            # every row, ~6 s each
- * deno run -A --unstable-net bench/redteam.ts --quick    # ~2 s each
+ * deno run -A --unstable-net bench/redteam.ts            # every row, 6 s each (~3.5 min)
+ * deno run -A --unstable-net bench/redteam.ts --quick    # 2 s each
  * deno run -A --unstable-net bench/redteam.ts 4 6 12     # some rows
- * deno run -A --unstable-net bench/redteam.ts --before e91abd7   # ours at an older commit
+ * deno run -A --unstable-net bench/redteam.ts --before e91abd7   # and an older commit (~6.5 min)
  * ```
+ *
+ * Not a `*_bench.ts`, so `deno task bench` leaves it out: it takes minutes
+ * and needs more than that task's `--allow-net`.
  *
  * `--before <rev>` checks `<rev>` out into a temporary git worktree, copies
  * the red-team server scripts into it and runs every row against that code
