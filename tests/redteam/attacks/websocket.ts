@@ -3,7 +3,7 @@
  * each taking the target address and an `AbortSignal` and returning what the
  * attacker saw. They speak raw TCP with hand-made frames (nothing from
  * `websocket/`), so the same attacks run against any server: ours (either
- * engine) in the red-team tests, npm `ws` in `bench/redteam_websocket.ts`.
+ * engine) in the red-team tests, npm `ws` in `bench/redteam.ts` (rows 4, 6, 12–15).
  *
  * Every attack stops when `signal` aborts and closes everything it opened.
  *
