@@ -13,7 +13,9 @@ import type {
 } from "./directory.ts";
 import { ClusterTypeError } from "./errors.ts";
 
-/** Options of `announceServer()`. *
+/**
+ * Options of `announceServer()`.
+ *
  * @example
  * ```ts
  * import type { AnnounceServerOptions } from "@netkit/realtime/cluster";
@@ -46,7 +48,9 @@ export interface AnnounceServerOptions {
   interval?: number;
 }
 
-/** A live announcement; `close()` (or the server closing) removes the entry. *
+/**
+ * A live announcement; `close()` (or the server closing) removes the entry.
+ *
  * @example
  * ```ts
  * import { type Announcement, announceServer, connectCluster } from "@netkit/realtime/cluster";

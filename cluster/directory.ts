@@ -6,7 +6,9 @@
  * @module
  */
 
-/** Where a server listens. *
+/**
+ * Where a server listens.
+ *
  * @example
  * ```ts
  * import type { DirectoryAddress } from "@netkit/realtime/cluster";
@@ -22,7 +24,9 @@ export interface DirectoryAddress {
   protocol?: string;
 }
 
-/** What `register()` takes. *
+/**
+ * What `register()` takes.
+ *
  * @example
  * ```ts
  * import type { DirectoryEntryInit } from "@netkit/realtime/cluster";
@@ -50,7 +54,9 @@ export interface DirectoryEntryInit {
   meta?: Record<string, unknown>;
 }
 
-/** What `update()` may change; omitted fields stay as they are. *
+/**
+ * What `update()` may change; omitted fields stay as they are.
+ *
  * @example
  * ```ts
  * import type { DirectoryEntryUpdate } from "@netkit/realtime/cluster";
@@ -68,7 +74,9 @@ export interface DirectoryEntryUpdate {
   meta?: Record<string, unknown>;
 }
 
-/** One server as every process sees it. *
+/**
+ * One server as every process sees it.
+ *
  * @example
  * ```ts
  * import { connectCluster, type DirectoryEntry } from "@netkit/realtime/cluster";
@@ -92,7 +100,9 @@ export interface DirectoryEntry {
   readonly nodeId: string;
 }
 
-/** One change seen by `watch()`. *
+/**
+ * One change seen by `watch()`.
+ *
  * @example
  * ```ts
  * import type { DirectoryChange } from "@netkit/realtime/cluster";
@@ -108,7 +118,9 @@ export interface DirectoryChange {
   readonly entry: DirectoryEntry;
 }
 
-/** Options of `reserve()`. *
+/**
+ * Options of `reserve()`.
+ *
  * @example
  * ```ts
  * import type { ReserveOptions } from "@netkit/realtime/cluster";
@@ -123,7 +135,9 @@ export interface ReserveOptions {
   ttl?: number;
 }
 
-/** Options of `cluster.directory(name, options)` (first call per name wins). *
+/**
+ * Options of `cluster.directory(name, options)` (first call per name wins).
+ *
  * @example
  * ```ts
  * import { connectCluster } from "@netkit/realtime/cluster";

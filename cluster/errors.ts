@@ -6,7 +6,9 @@
  * @module
  */
 
-/** Every `code` a cluster error can carry. *
+/**
+ * Every `code` a cluster error can carry.
+ *
  * @example
  * ```ts
  * import type { ClusterErrorCode } from "@netkit/realtime/cluster";

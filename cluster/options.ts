@@ -4,7 +4,9 @@
  * @module
  */
 
-/** Presence timing: how often a server says it is alive, and when a silent one counts as dead. *
+/**
+ * Presence timing: how often a server says it is alive, and when a silent one counts as dead.
+ *
  * @example
  * ```ts
  * import { connectCluster } from "@netkit/realtime/cluster";
@@ -28,7 +30,9 @@ export interface PresenceOptions {
   timeout?: number;
 }
 
-/** Publishes held while the engine is away; beyond these a publish rejects with `ERR_ENGINE_UNAVAILABLE`. *
+/**
+ * Publishes held while the engine is away; beyond these a publish rejects with `ERR_ENGINE_UNAVAILABLE`.
+ *
  * @example
  * ```ts
  * import { connectCluster } from "@netkit/realtime/cluster";
@@ -50,7 +54,9 @@ export interface PublishBufferOptions {
   maxBytes?: number;
 }
 
-/** Options of `connectCluster()`. *
+/**
+ * Options of `connectCluster()`.
+ *
  * @example
  * ```ts
  * import { connectCluster } from "@netkit/realtime/cluster";

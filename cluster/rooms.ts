@@ -17,7 +17,9 @@ import { encodeFrame, type Frame } from "./_wire.ts";
 import { ClusterError, ClusterRangeError, ClusterTypeError } from "./errors.ts";
 import type { Cluster } from "./types.ts";
 
-/** One member of a room somewhere in the cluster. *
+/**
+ * One member of a room somewhere in the cluster.
+ *
  * @example
  * ```ts
  * import { connectCluster, RoomHub, type RoomMember } from "@netkit/realtime/cluster";
@@ -35,7 +37,9 @@ export interface RoomMember {
   readonly node: string;
 }
 
-/** A member joined or left a room (left includes: its server died). *
+/**
+ * A member joined or left a room (left includes: its server died).
+ *
  * @example
  * ```ts
  * import type { PresenceEvent } from "@netkit/realtime/cluster";
@@ -52,7 +56,9 @@ export interface PresenceEvent {
   readonly member: RoomMember;
 }
 
-/** Presence events of one room, as an async iterable; `break` or dispose ends it. *
+/**
+ * Presence events of one room, as an async iterable; `break` or dispose ends it.
+ *
  * @example
  * ```ts
  * import { connectCluster, RoomHub } from "@netkit/realtime/cluster";
@@ -71,7 +77,9 @@ export interface PresenceWatch extends AsyncIterable<PresenceEvent>, AsyncDispos
   stop(): void;
 }
 
-/** Who a room operation addresses: a room, minus some members. *
+/**
+ * Who a room operation addresses: a room, minus some members.
+ *
  * @example
  * ```ts
  * import { connectCluster, RoomHub, type RoomTarget } from "@netkit/realtime/cluster";
@@ -99,7 +107,9 @@ export interface RoomTarget<M> {
   watch(options?: { signal?: AbortSignal }): PresenceWatch;
 }
 
-/** What a `RoomHub` needs from its transport. *
+/**
+ * What a `RoomHub` needs from its transport.
+ *
  * @example
  * ```ts
  * import { connectCluster, RoomHub, type RoomHubOptions } from "@netkit/realtime/cluster";

@@ -6,7 +6,9 @@
 
 import type { Directory, DirectoryOptions } from "./directory.ts";
 
-/** One message received from a subscription. *
+/**
+ * One message received from a subscription.
+ *
  * @example
  * ```ts
  * import { type ClusterMessage, connectCluster } from "@netkit/realtime/cluster";
@@ -58,7 +60,9 @@ export interface ClusterSubscription extends AsyncIterable<ClusterMessage>, Asyn
   unsubscribe(): Promise<void>;
 }
 
-/** The engines `connectCluster()` picks from by URL scheme. *
+/**
+ * The engines `connectCluster()` picks from by URL scheme.
+ *
  * @example
  * ```ts
  * import { type ClusterEngine, connectCluster } from "@netkit/realtime/cluster";

@@ -16,7 +16,9 @@ import type { Host } from "./host.ts";
 // The directory's types, so that announce()'s signature is documented here.
 export type * from "../cluster/directory.ts";
 
-/** Options of `announce()`. *
+/**
+ * Options of `announce()`.
+ *
  * @example
  * ```ts
  * import type { AnnounceOptions } from "@netkit/realtime/enet";

@@ -42,7 +42,9 @@ export interface RawRequest {
 /** Requests `serveHttp()` is handling, by request object. */
 export const rawRequests: WeakMap<Request, RawRequest> = new WeakMap();
 
-/** Options of {@linkcode serveHttp}: `Deno.serve`'s TCP/TLS options plus the head limits. *
+/**
+ * Options of {@linkcode serveHttp}: `Deno.serve`'s TCP/TLS options plus the head limits.
+ *
  * @example
  * ```ts
  * import type { ServeHttpOptions } from "@netkit/realtime/websocket";

@@ -7,7 +7,9 @@
 
 import type { WebSocketRangeError } from "./errors.ts";
 
-/** How a connection ended. *
+/**
+ * How a connection ended.
+ *
  * @example
  * ```ts
  * import { connect } from "@netkit/realtime/websocket";
@@ -33,7 +35,9 @@ export interface WebSocketCloseInfo {
   error?: WebSocketRangeError;
 }
 
-/** The engine that carries a connection. *
+/**
+ * The engine that carries a connection.
+ *
  * @example
  * ```ts
  * import { serve, type WebSocketEngine } from "@netkit/realtime/websocket";

@@ -6,7 +6,9 @@
  * @module
  */
 
-/** Every `code` a websocket error can carry. *
+/**
+ * Every `code` a websocket error can carry.
+ *
  * @example
  * ```ts
  * import type { WebSocketErrorCode } from "@netkit/realtime/websocket";

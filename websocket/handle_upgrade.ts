@@ -14,7 +14,9 @@ import { fanOut } from "./_server_core.ts";
 import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import type { HandleUpgradeOptions } from "./options.ts";
 
-/** What `handleUpgrade()` returns: the response to return from the handler and the connection. *
+/**
+ * What `handleUpgrade()` returns: the response to return from the handler and the connection.
+ *
  * @example
  * ```ts
  * import { handleUpgrade } from "@netkit/realtime/websocket";
@@ -71,7 +73,9 @@ export function handleUpgrade(request: Request, options: HandleUpgradeOptions = 
   return result;
 }
 
-/** The rooms of `handleUpgrade()` connections: `to(room)` like `server.to(room)`. *
+/**
+ * The rooms of `handleUpgrade()` connections: `to(room)` like `server.to(room)`.
+ *
  * @example
  * ```ts
  * import { rooms, type WebSocketRooms } from "@netkit/realtime/websocket";

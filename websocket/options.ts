@@ -12,7 +12,9 @@ import type {
   WebSocketEngine,
 } from "./connection.ts";
 
-/** Dead-peer detection: a ping after `interval` ms, a close with 1001 when no pong came within `timeout` ms. *
+/**
+ * Dead-peer detection: a ping after `interval` ms, a close with 1001 when no pong came within `timeout` ms.
+ *
  * @example
  * ```ts
  * import { serve } from "@netkit/realtime/websocket";
@@ -78,7 +80,9 @@ export interface PerMessageDeflateOptions {
   clientMaxWindowBits?: number;
 }
 
-/** Limits and tuning every connection has, on either side. *
+/**
+ * Limits and tuning every connection has, on either side.
+ *
  * @example
  * ```ts
  * import { connect } from "@netkit/realtime/websocket";
@@ -161,7 +165,9 @@ export interface ConnectionOptions {
   closeTimeout?: number;
 }
 
-/** Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`. *
+/**
+ * Server-side choice of subprotocol and connection settings, shared by `serve()` and `handleUpgrade()`.
+ *
  * @example
  * ```ts
  * import { serve } from "@netkit/realtime/websocket";
@@ -218,7 +224,9 @@ export interface UpgradeOptions extends ConnectionOptions {
   cluster?: Cluster;
 }
 
-/** What `authorize` may answer: `true` to accept, `false` for a 401, or the `Response` to reject with. *
+/**
+ * What `authorize` may answer: `true` to accept, `false` for a 401, or the `Response` to reject with.
+ *
  * @example
  * ```ts
  * import { type AuthorizeVerdict, serve } from "@netkit/realtime/websocket";
@@ -231,7 +239,9 @@ export interface UpgradeOptions extends ConnectionOptions {
  */
 export type AuthorizeVerdict = boolean | Response;
 
-/** Options of `serve()`. *
+/**
+ * Options of `serve()`.
+ *
  * @example
  * ```ts
  * import { serve } from "@netkit/realtime/websocket";
@@ -442,7 +452,9 @@ export interface ReconnectOptions {
   onDrop?: boolean;
 }
 
-/** Options of `connect()`. *
+/**
+ * Options of `connect()`.
+ *
  * @example
  * ```ts
  * import { connect, type ConnectOptions } from "@netkit/realtime/websocket";
@@ -492,7 +504,9 @@ export interface ConnectOptions extends ConnectionOptions {
   reconnect?: ReconnectOptions | false;
 }
 
-/** Options of `handleUpgrade()`. *
+/**
+ * Options of `handleUpgrade()`.
+ *
  * @example
  * ```ts
  * import { handleUpgrade, type HandleUpgradeOptions } from "@netkit/realtime/websocket";
@@ -506,7 +520,9 @@ export interface HandleUpgradeOptions extends UpgradeOptions {
   remoteAddr?: Deno.NetAddr;
 }
 
-/** Options of `createConnectionGroup()`: `serve()`'s, less the listening ones. *
+/**
+ * Options of `createConnectionGroup()`: `serve()`'s, less the listening ones.
+ *
  * @example
  * ```ts
  * import { type ConnectionGroupOptions, createConnectionGroup } from "@netkit/realtime/websocket";

@@ -117,7 +117,9 @@ export async function withRetries<T>(
   }
 }
 
-/** Events of a `ReconnectingWebSocketConnection`. *
+/**
+ * Events of a `ReconnectingWebSocketConnection`.
+ *
  * @example
  * ```ts
  * import type { ReconnectingEventMap } from "@netkit/realtime/websocket";
