@@ -18,6 +18,7 @@
  * @module
  */
 
+import { acceptLoop } from "../_common/accept_loop.ts";
 import { readHttpRequest, writeHttpResponse } from "./_handshake.ts";
 import {
   answerAndClose,
@@ -213,22 +214,11 @@ export function serveHttp(
     }
   };
 
-  const accepting = (async () => {
-    while (true) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return;
-        }
-        continue; // a failed accept (e.g. EMFILE) must not stop the server
-      }
-      const task = handle(conn);
-      tasks.add(task);
-      task.finally(() => tasks.delete(task));
-    }
-  })();
+  const accepting = acceptLoop(listener, (conn) => {
+    const task = handle(conn);
+    tasks.add(task);
+    task.finally(() => tasks.delete(task));
+  });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = () =>

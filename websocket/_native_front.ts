@@ -27,6 +27,7 @@
  * @module
  */
 
+import { acceptLoop } from "../_common/accept_loop.ts";
 import { DEFAULT_MAX_BUFFERED_BYTES } from "./_engine.ts";
 import { readHttpRequest, writeAll, writeHttpResponse } from "./_handshake.ts";
 import { upgradeNative } from "./_native_server.ts";
@@ -178,20 +179,7 @@ export function listenNativeFront(
     }
   };
 
-  const accepting = (async () => {
-    while (true) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return;
-        }
-        continue; // a failed accept (e.g. EMFILE) must not stop the server
-      }
-      void handle(conn);
-    }
-  })();
+  const accepting = acceptLoop(listener, (conn) => void handle(conn));
 
   return {
     addr: listener.addr as Deno.NetAddr,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { acceptLoop } from "../_common/accept_loop.ts";
 import { Connection } from "./_connection.ts";
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -261,20 +262,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
     }
   };
 
-  const accepting = (async () => {
-    while (true) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return;
-        }
-        continue; // a failed accept (e.g. EMFILE) must not stop the server
-      }
-      void handle(conn);
-    }
-  })();
+  const accepting = acceptLoop(listener, (conn) => void handle(conn));
 
   return {
     addr: listener.addr as Deno.NetAddr,
