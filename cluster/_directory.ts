@@ -15,6 +15,7 @@
  * @module
  */
 
+import { integer } from "./_settings.ts";
 import type { ClusterCore } from "./_core.ts";
 import { Listener } from "./_core.ts";
 import type { KvStore, StoredValue } from "./_store.ts";
@@ -67,21 +68,10 @@ function invalid(message: string): ClusterTypeError {
   return new ClusterTypeError("ERR_INVALID_ENTRY", message);
 }
 
-function option(name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new ClusterTypeError(
-      "ERR_INVALID_OPTION",
-      `Option "${name}" must be an integer >= ${min}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 /** Checks directory options and fills in the defaults. */
 export function directorySettings(options: DirectoryOptions = {}): DirectorySettings {
-  const heartbeatInterval = option("heartbeatInterval", options.heartbeatInterval, 1_000, 10);
-  const timeout = option("timeout", options.timeout, 5_000, 20);
+  const heartbeatInterval = integer("heartbeatInterval", options.heartbeatInterval, 1_000, 10);
+  const timeout = integer("timeout", options.timeout, 5_000, 20);
   if (timeout < 2 * heartbeatInterval) {
     throw new ClusterTypeError(
       "ERR_INVALID_OPTION",
@@ -91,7 +81,7 @@ export function directorySettings(options: DirectoryOptions = {}): DirectorySett
   return {
     heartbeatInterval,
     timeout,
-    maxMetaBytes: option("maxMetaBytes", options.maxMetaBytes, 4096, 2),
+    maxMetaBytes: integer("maxMetaBytes", options.maxMetaBytes, 4096, 2),
   };
 }
 

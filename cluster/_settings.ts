@@ -25,7 +25,8 @@ export interface ClusterSettings {
   signal?: AbortSignal;
 }
 
-function integer(name: string, value: unknown, fallback: number, min: number): number {
+/** An integer option at or above `min`, or `fallback` when left out; else `ERR_INVALID_OPTION`. */
+export function integer(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
     throw new ClusterTypeError(
