@@ -20,6 +20,7 @@ import { Redis } from "ioredis";
 import { connect as connectNats } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { type Cluster, connectCluster, type DirectoryChange } from "../cluster/mod.ts";
+import { figure } from "./_report.ts";
 import {
   type EngineKind,
   hasEngine,
@@ -216,6 +217,28 @@ for (const kind of ["nats", "redis"] as EngineKind[]) {
     } | ${median(two).toFixed(1)} |`,
   );
   console.log(rows.at(-1));
+  figure({
+    scenario: `${kind}: reserve() under contention (4 × 8 callers)`,
+    unit: "ops/s",
+    better: "higher",
+    ours: reserve,
+    peers: { [`${kind}'s own atomic counter`]: baseline },
+  });
+  figure({
+    scenario: `${kind}: kill -9 of a registering process → "removed" everywhere`,
+    unit: "ms",
+    better: "lower",
+    ours: median(removals),
+    peers: { "master-server lists (30 s)": 30_000 },
+    quoted: ["master-server lists (30 s)"],
+  });
+  figure({
+    scenario: `${kind}: WebRTC channel open through two masters (vs one)`,
+    unit: "ms",
+    better: "lower",
+    ours: median(two),
+    peers: { "one master": median(one) },
+  });
 }
 console.log(
   `\n| engine | reserve()/s (4×8 callers) | raw atomic counter/s | ratio | kill -9 → removed, ms (median; runs) | channel open, 1 master, ms | channel open, 2 masters, ms |`,
