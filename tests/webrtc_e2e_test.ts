@@ -472,6 +472,15 @@ const commands = {
     return { opened, inOrder, received: got.length, unreliable: unreliable.length, binaryOk,
       ordered: fast.ordered, maxRetransmits: fast.maxRetransmits, channels: slave.dataChannels.length };
   },
+  async refused({ port }) {
+    const mod = await import("http://127.0.0.1:${masterPort}/netkit/client.js");
+    try {
+      (await mod.connectMaster("ws://127.0.0.1:" + port, { reconnect: false })).close();
+      return { refused: false };
+    } catch (error) {
+      return { refused: true, name: error.name, message: error.message };
+    }
+  },
   async offerRaw() {
     // Never answered: the test only watches what reaches the slave, then closes.
     (await untilSlave("raw")).connect().catch(() => {});
@@ -616,6 +625,16 @@ Deno.test({
         const { names } = await link.start("load");
         assert.deepEqual(names, ["eu-1", "full"]);
       });
+      await t.step(
+        'a master that does not list the page\'s origin: connectMaster() says "refused the connection (403: origin not allowed)"',
+        async () => {
+          await using strict = serveMaster({ hostname: "127.0.0.1", port: 0 });
+          const r = await link.start("refused", { port: strict.addr.port });
+          assert.equal(r.refused, true);
+          assert.equal(r.name, "ConnectionClosedError");
+          assert.match(r.message, /refused the connection \(403: origin not allowed\)/);
+        },
+      );
       await t.step(
         "the page sends its offer at once and trickles its candidates after it",
         async () => {

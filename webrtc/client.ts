@@ -106,7 +106,9 @@ type WebSocketCtor = new (
  * Connects to a master and resolves once the slave list has arrived.
  *
  * Rejects with `ConnectionClosedError` when the master refuses the upgrade (401/403) or cannot be
- * reached.
+ * reached. A refusal the master explains says so in the message, e.g. `Master at "ws://…" refused
+ * the connection (403: origin not allowed)`: a page on another origin than the master needs that
+ * origin in the master's `allowedOrigins`.
  *
  * Given several URLs (masters sharing a `cluster`, which list the same slaves), it connects to
  * the first that answers, and after a lost link reconnects to the next one in turn; it rejects
@@ -321,16 +323,24 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       }
       if (!hadList && this.#attempt === 0) {
         // The very first attempt failed: connectMaster() rejects instead of retrying.
-        this.#first.reject(
-          new ConnectionClosedError(
-            opened
-              ? `Master closed the connection (${event.code} "${event.reason}")`
-              : `Could not connect to master at "${this.#url}"`,
-            event.code,
-            event.reason,
-          ),
+        const fail = (message: string, reason: string) => {
+          this.#first.reject(new ConnectionClosedError(message, event.code, reason));
+          this.close();
+        };
+        if (opened) {
+          fail(`Master closed the connection (${event.code} "${event.reason}")`, event.reason);
+          return;
+        }
+        // A WebSocket never tells why its handshake failed: ask the master (see probeRefusal).
+        const url = this.#url;
+        probeRefusal(url, this.#options.headers).then((refusal) =>
+          refusal
+            ? fail(
+              `Master at "${url}" refused the connection (${refusal.status}: ${refusal.reason})`,
+              refusal.reason,
+            )
+            : fail(`Could not connect to master at "${url}"`, event.reason)
         );
-        this.close();
         return;
       }
       if (hadList) {
@@ -403,6 +413,30 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       default:
         this.#socket?.close(CloseCode.POLICY_VIOLATION, `Unexpected packet type "${packet.type}"`);
     }
+  }
+}
+
+/**
+ * After a failed handshake, asks the master with a plain GET of the same URL why it would refuse
+ * (browsers expose no HTTP status on WebSocket): the master answers 403 "origin not allowed" or
+ * 503 "too many clients", readable from any origin. `null` when it would accept (the refusal came
+ * from elsewhere, e.g. `authorizeClient`) or cannot be reached.
+ */
+async function probeRefusal(
+  url: string,
+  headers?: Record<string, string>,
+): Promise<{ status: number; reason: string } | null> {
+  const target = new URL(url);
+  target.protocol = target.protocol === "wss:" ? "https:" : "http:";
+  try {
+    const response = await fetch(target, { headers, signal: AbortSignal.timeout(3000) });
+    const reason = (await response.text()).slice(0, 200);
+    if (response.status === 403 || response.status === 401 || response.status >= 500) {
+      return { status: response.status, reason };
+    }
+    return null;
+  } catch {
+    return null;
   }
 }
 

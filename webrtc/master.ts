@@ -573,6 +573,26 @@ export class Master extends TypedEventTarget<MasterEventMap> {
       ? "client"
       : null;
     if (!role) return null;
+    if (
+      role === "client" && request.headers.get("upgrade")?.toLowerCase() !== "websocket" &&
+      (request.method === "GET" || request.method === "HEAD")
+    ) {
+      // A plain GET is the client's probe after a failed handshake: browsers hide a refused
+      // upgrade's status from WebSocket, so it asks here and reports "refused (403: …)". Only the
+      // checks that need no authorization hook are answered; readable from any origin (CORS).
+      const origin = request.headers.get("origin");
+      const cors = { "access-control-allow-origin": "*", "cache-control": "no-store" };
+      if (origin !== null && !this.#originAllowed(origin, url)) {
+        return new Response("origin not allowed", { status: 403, headers: cors });
+      }
+      if (this.#closing || this.#clients.size >= this.#limits.maxClients) {
+        return new Response("too many clients", { status: 503, headers: cors });
+      }
+      return new Response("Expected a WebSocket upgrade", {
+        status: 426,
+        headers: { ...cors, upgrade: "websocket" },
+      });
+    }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("Expected a WebSocket upgrade", {
         status: 426,
