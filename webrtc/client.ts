@@ -27,6 +27,7 @@ import {
   encodeClose,
   encodeControlClose,
   encodeSdp,
+  MAX_CLOSE_REASON_LENGTH,
   type Packet,
   PacketType,
   type WireCandidate,
@@ -40,7 +41,13 @@ import type {
   RTCPeerConnectionLike,
 } from "./rtc_types.ts";
 import { reconnectDelay } from "./_backoff.ts";
+import {
+  dataChannelInternals,
+  masterConnectionInternals,
+  slaveConnectionInternals,
+} from "./_internal.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
+import { truncateUtf8 } from "../_common/utf8.ts";
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
@@ -128,7 +135,7 @@ export async function connectMaster(
 ): Promise<MasterConnection> {
   const master = new MasterConnection(url, options);
   try {
-    await master._firstList;
+    await masterConnectionInternals.firstList(master);
   } catch (error) {
     master.close();
     throw error;
@@ -194,8 +201,14 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
   #gotList = false;
   #closedPromise = Promise.withResolvers<void>();
   #teardowns: Promise<unknown> = Promise.resolve();
-  /** @internal */
-  readonly _pc: RTCPeerConnectionConstructor;
+  #pc: RTCPeerConnectionConstructor;
+
+  static {
+    masterConnectionInternals.firstList = (master) => master.#first.promise;
+    masterConnectionInternals.options = (master) => master.#options;
+    masterConnectionInternals.peerConnection = (master) => master.#pc;
+    masterConnectionInternals.send = (master, packet) => master.#send(packet);
+  }
 
   /** @internal Use `connectMaster()`. */
   constructor(url: string | URL | readonly (string | URL)[], options: ConnectMasterOptions) {
@@ -217,20 +230,10 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
         "No RTCPeerConnection: pass one in options.RTCPeerConnection (e.g. node-datachannel/polyfill)",
       );
     }
-    this._pc = ctor;
+    this.#pc = ctor;
     this.#first.promise.catch(() => {});
     signal?.addEventListener("abort", () => this.close(), { once: true });
     this.#open();
-  }
-
-  /** @internal Resolves on the first slave list. */
-  get _firstList(): Promise<void> {
-    return this.#first.promise;
-  }
-
-  /** @internal */
-  get _options(): ConnectMasterOptions {
-    return this.#options;
   }
 
   /** The slaves currently registered, in the order they arrived. */
@@ -263,7 +266,9 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       this.#socket?.close(1000);
     } catch { /* already closed */ }
     for (const slave of this.#slaves.values()) slave.close(CloseCode.GOING_AWAY, "Client closed");
-    this.#teardowns = Promise.all([...this.#slaves.values()].map((slave) => slave._teardown));
+    this.#teardowns = Promise.all(
+      [...this.#slaves.values()].map((slave) => slaveConnectionInternals.teardown(slave)),
+    );
     this.#slaves.clear();
     this.#closedPromise.resolve();
     this.dispatchEvent(new Event("close"));
@@ -275,8 +280,8 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
     await this.#teardowns;
   }
 
-  /** @internal Sends one packet; false if the link is down. */
-  _send(packet: Uint8Array): boolean {
+  /** Sends one packet; false if the link is down. */
+  #send(packet: Uint8Array): boolean {
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return false;
     socket.send(packet);
@@ -346,7 +351,7 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       if (hadList) {
         // Signalling is gone; established peer connections keep running on their own.
         for (const slave of this.#slaves.values()) {
-          slave._detach();
+          slaveConnectionInternals.detach(slave);
           this.dispatchEvent(new CustomEvent("slaveremoved", { detail: slave }));
         }
         this.#slaves.clear();
@@ -384,7 +389,7 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       case PacketType.UPDATE_SLAVE: {
         const slave = this.#slaves.get(packet.slave.id);
         if (!slave) return;
-        slave._setUserData(JSON.parse(packet.slave.userData));
+        slaveConnectionInternals.setUserData(slave, JSON.parse(packet.slave.userData));
         this.dispatchEvent(new CustomEvent("slaveupdated", { detail: slave }));
         return;
       }
@@ -393,23 +398,31 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
           const slave = this.#slaves.get(id);
           if (!slave) continue;
           this.#slaves.delete(id);
-          slave._detach();
+          slaveConnectionInternals.detach(slave);
           slave.close(CloseCode.GOING_AWAY, "Slave left");
           this.dispatchEvent(new CustomEvent("slaveremoved", { detail: slave }));
         }
         return;
-      case PacketType.ANSWER_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onAnswer(packet.sdp);
+      case PacketType.ANSWER_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onAnswer(slave, packet.sdp);
         return;
-      case PacketType.ICE_CANDIDATE_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onCandidate(packet.candidate);
+      }
+      case PacketType.ICE_CANDIDATE_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onCandidate(slave, packet.candidate);
         return;
-      case PacketType.REJECT_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onReject(packet.reason);
+      }
+      case PacketType.REJECT_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onReject(slave, packet.reason);
         return;
-      case PacketType.CLOSE_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onRemoteClose(packet.code, packet.reason);
+      }
+      case PacketType.CLOSE_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onRemoteClose(slave, packet.code, packet.reason);
         return;
+      }
       default:
         this.#socket?.close(CloseCode.POLICY_VIOLATION, `Unexpected packet type "${packet.type}"`);
     }
@@ -438,13 +451,6 @@ async function probeRefusal(
   } catch {
     return null;
   }
-}
-
-/** Cuts a close reason to the 123 bytes the wire allows, on a character boundary. */
-function truncateUtf8(reason: string): string {
-  const encoder = new TextEncoder();
-  while (encoder.encode(reason).length > 123) reason = reason.slice(0, -1);
-  return reason;
 }
 
 /** Connection states of a `SlaveConnection`. */
@@ -574,15 +580,24 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
   #generation = 0;
   #teardown: Promise<void> = Promise.resolve();
 
-  /** @internal Resolves once the last peer connection was released. */
-  get _teardown(): Promise<void> {
-    return this.#teardown;
+  static {
+    slaveConnectionInternals.teardown = (slave) => slave.#teardown;
+    slaveConnectionInternals.setUserData = (slave, userData) => slave.#setUserData(userData);
+    slaveConnectionInternals.detach = (slave) => slave.#detach();
+    slaveConnectionInternals.onAnswer = (slave, sdp) => slave.#onAnswer(sdp);
+    slaveConnectionInternals.onCandidate = (slave, candidate) => slave.#onCandidate(candidate);
+    slaveConnectionInternals.onReject = (slave, reason) => slave.#onReject(reason);
+    slaveConnectionInternals.onRemoteClose = (slave, code, reason) =>
+      slave.#onRemoteClose(code, reason);
   }
 
   #open(ready = Promise.withResolvers<void>(), retries = 0): Promise<void> {
-    const options = this.#master._options;
+    const options = masterConnectionInternals.options(this.#master);
     const { iceServers = [], connectTimeout = 10_000, rtcConfiguration } = options;
-    const pc = new this.#master._pc({ ...rtcConfiguration, iceServers });
+    const pc = new (masterConnectionInternals.peerConnection(this.#master))({
+      ...rtcConfiguration,
+      iceServers,
+    });
     const control = pc.createDataChannel(CONTROL_CHANNEL_LABEL, {
       protocol: CONTROL_CHANNEL_PROTOCOL,
     });
@@ -635,7 +650,7 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
         sdpMLineIndex: c.sdpMLineIndex ?? null,
       });
       if (session.localCandidates) session.localCandidates.push(packet);
-      else this.#master._send(packet);
+      else masterConnectionInternals.send(this.#master, packet);
     };
     pc.onconnectionstatechange = () => {
       if (this.#session !== session) return;
@@ -667,14 +682,19 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
       // 9–16 of 21 set-ups under load, against none with the client as DTLS client).
       sdp = sdp.replace(/a=setup:actpass/g, "a=setup:active");
       if (this.#session !== session) return;
-      if (!this.#master._send(encodeSdp(PacketType.OFFER_TO_SLAVE, this.id, sdp))) {
+      if (
+        !masterConnectionInternals.send(
+          this.#master,
+          encodeSdp(PacketType.OFFER_TO_SLAVE, this.id, sdp),
+        )
+      ) {
         this.#end(session, CloseCode.GOING_AWAY, "Master unreachable");
         return;
       }
       session.offered = true;
       const early = session.localCandidates ?? [];
       session.localCandidates = null;
-      for (const packet of early) this.#master._send(packet);
+      for (const packet of early) masterConnectionInternals.send(this.#master, packet);
     })().catch((error) => {
       if (this.#session === session) {
         this.#end(session, CloseCode.GOING_AWAY, "Offer failed", error);
@@ -714,19 +734,21 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     this.#generation++;
     const session = this.#session;
     if (!session) return;
-    reason = truncateUtf8(reason);
-    this.#master._send(encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, code, reason));
+    reason = truncateUtf8(reason, MAX_CLOSE_REASON_LENGTH);
+    masterConnectionInternals.send(
+      this.#master,
+      encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, code, reason),
+    );
     this.#end(session, code, reason, undefined, true);
   }
 
-  /** @internal */
-  _setUserData(userData: unknown): void {
+  #setUserData(userData: unknown): void {
     this.#userData = userData;
     this.dispatchEvent(new Event("update"));
   }
 
-  /** @internal The master no longer lists this slave: no new negotiations. */
-  _detach(): void {
+  /** The master no longer lists this slave: no new negotiations. */
+  #detach(): void {
     this.#detached = true;
     const session = this.#session;
     if (session && session.control.readyState !== "open") {
@@ -734,8 +756,7 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     }
   }
 
-  /** @internal */
-  _onAnswer(sdp: string): void {
+  #onAnswer(sdp: string): void {
     const session = this.#session;
     if (!session || session.answered || !session.offered) return;
     session.answered = true;
@@ -767,7 +788,10 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     control.onopen = control.onclose = control.onmessage = null;
     pc.onicecandidate = null;
     pc.onconnectionstatechange = null;
-    this.#master._send(encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, CloseCode.NORMAL, "Retry"));
+    masterConnectionInternals.send(
+      this.#master,
+      encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, CloseCode.NORMAL, "Retry"),
+    );
     try {
       control.close();
     } catch { /* already closed */ }
@@ -777,8 +801,8 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     this.#open(session.ready, session.retries + 1);
   }
 
-  /** @internal Candidates that come before the answer is applied wait in a queue. */
-  _onCandidate(candidate: WireCandidate | null): void {
+  /** Candidates that come before the answer is applied wait in a queue. */
+  #onCandidate(candidate: WireCandidate | null): void {
     const session = this.#session;
     if (!session) return;
     if (!session.remoteSet) {
@@ -801,16 +825,14 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     }
   }
 
-  /** @internal */
-  _onReject(reason: string): void {
+  #onReject(reason: string): void {
     const session = this.#session;
     if (!session) return;
     this.dispatchEvent(new CustomEvent("rejected", { detail: reason }));
     this.#end(session, CloseCode.POLICY_VIOLATION, reason, new RejectedError(reason));
   }
 
-  /** @internal */
-  _onRemoteClose(code: number, reason: string): void {
+  #onRemoteClose(code: number, reason: string): void {
     const session = this.#session;
     if (session) this.#end(session, code, reason);
   }
@@ -822,7 +844,7 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     session.ready.reject(
       error ?? new ConnectionClosedError(`Slave connection closed: "${reason}"`, code, reason),
     );
-    for (const channel of session.channels) channel._dispose();
+    for (const channel of session.channels) dataChannelInternals.dispose(channel);
     session.channels.clear();
     const { control, pc } = session;
     control.onmessage = null;

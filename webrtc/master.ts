@@ -6,6 +6,8 @@
  */
 
 import { handleUpgrade, serveHttp } from "../websocket/mod.ts";
+import { truncateUtf8 } from "../_common/utf8.ts";
+import { parseCookies } from "./_cookies.ts";
 import type { WebSocketConnection } from "../websocket/mod.ts";
 import { IdAllocator } from "./_id_allocator.ts";
 import { SendQueue } from "../_common/send_queue.ts";
@@ -398,34 +400,12 @@ interface ClientEntry extends MasterClient, PeerEntry {
   listed: boolean;
 }
 
-/** Parses a `Cookie` header into name → value. */
-export function parseCookies(header: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!header) return out;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    try {
-      out[decodeURIComponent(name)] = decodeURIComponent(value);
-    } catch {
-      out[name] = value;
-    }
-  }
-  return out;
-}
-
 const encoder = new TextEncoder();
 /** The native socket's own send buffer per peer; the queue holds what does not fit. */
 const SEND_HIGH_WATER_MARK = 1024 * 1024;
 
 function closeWith(connection: WebSocketConnection, code: number, reason: string): void {
-  // A close reason is at most 123 bytes; keep it ASCII-safe by cutting characters, then bytes.
-  let text = reason.slice(0, MAX_CLOSE_REASON_LENGTH);
-  while (encoder.encode(text).length > MAX_CLOSE_REASON_LENGTH) text = text.slice(0, -1);
-  connection.close(code, text).catch(() => {});
+  connection.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_LENGTH)).catch(() => {});
 }
 
 function withType(type: number, entry: Uint8Array): Uint8Array {
