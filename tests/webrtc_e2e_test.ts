@@ -360,6 +360,51 @@ Deno.test("connectSlave() rejects when authorizeSlave refuses", async () => {
   await slave.close();
 });
 
+Deno.test("a master lost while a client is connecting rejects only what the caller awaits: no unhandled rejection", async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: PromiseRejectionEvent) => {
+    e.preventDefault();
+    unhandled.push(e.reason);
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
+  try {
+    const master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+    const url = `ws://127.0.0.1:${master.addr.port}`;
+    // A slave that registers and never answers: every set-up stays in "connecting".
+    await using raw = new RawPeer(`${url}/netkit/slaves`);
+    await raw.opened;
+    raw.send(encodeUserData(PacketType.REGISTER, '{"name":"mute"}'));
+    await using client = await connectMaster(url, {
+      RTCPeerConnection: PC,
+      rtcConfiguration: LOOPBACK,
+      reconnect: false,
+    });
+    await until(() => client.slaves.length === 1, 5000, "slave list");
+    const slave = client.slaves[0];
+    // The caller listens at once (as `await` would); the library's own promises are its business.
+    const awaited = assert.rejects(slave.createDataChannel("chat"), {
+      name: "ConnectionClosedError",
+    });
+    const second = assert.rejects(slave.createDataChannel("state"), {
+      name: "ConnectionClosedError",
+    });
+    let packet = decodePacket(await raw.next("offer"));
+    while (packet.type !== PacketType.OFFER_FROM_CLIENT) {
+      packet = decodePacket(await raw.next("offer"));
+    }
+    // The master goes away mid-connect: the library must not leave its own promises unhandled.
+    await master.close();
+    await awaited;
+    await second;
+    assert.equal(slave.state, "closed");
+    // Unhandled rejections surface after a macrotask turn.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", onUnhandled);
+  }
+});
+
 // ---- Chromium ----
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -426,6 +471,15 @@ const commands = {
     const binaryOk = unreliable.length > 0 && unreliable.every((m) => m instanceof Uint8Array && m.length === 4);
     return { opened, inOrder, received: got.length, unreliable: unreliable.length, binaryOk,
       ordered: fast.ordered, maxRetransmits: fast.maxRetransmits, channels: slave.dataChannels.length };
+  },
+  async refused({ port }) {
+    const mod = await import("http://127.0.0.1:${masterPort}/netkit/client.js");
+    try {
+      (await mod.connectMaster("ws://127.0.0.1:" + port, { reconnect: false })).close();
+      return { refused: false };
+    } catch (error) {
+      return { refused: true, name: error.name, message: error.message };
+    }
   },
   async offerRaw() {
     // Never answered: the test only watches what reaches the slave, then closes.
@@ -571,6 +625,16 @@ Deno.test({
         const { names } = await link.start("load");
         assert.deepEqual(names, ["eu-1", "full"]);
       });
+      await t.step(
+        'a master that does not list the page\'s origin: connectMaster() says "refused the connection (403: origin not allowed)"',
+        async () => {
+          await using strict = serveMaster({ hostname: "127.0.0.1", port: 0 });
+          const r = await link.start("refused", { port: strict.addr.port });
+          assert.equal(r.refused, true);
+          assert.equal(r.name, "ConnectionClosedError");
+          assert.match(r.message, /refused the connection \(403: origin not allowed\)/);
+        },
+      );
       await t.step(
         "the page sends its offer at once and trickles its candidates after it",
         async () => {

@@ -334,6 +334,42 @@ async function registeredSlave(url: string, userData: string): Promise<RawPeer> 
   return slave;
 }
 
+Deno.test('connectMaster() from a foreign origin rejects with "refused the connection (403: origin not allowed)"', async () => {
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
+  const url = `ws://127.0.0.1:${master.addr.port}`;
+  const options = {
+    RTCPeerConnection: class {} as unknown as RTCPeerConnectionConstructor,
+    reconnect: false as const,
+  };
+  await assert.rejects(
+    connectMaster(url, { ...options, headers: { origin: "https://evil.example" } }),
+    (error: Error) => {
+      assert.equal(error.name, "ConnectionClosedError");
+      assert.match(error.message, /refused the connection \(403: origin not allowed\)/);
+      return true;
+    },
+  );
+  // The probe is a plain GET that any page can read (CORS), and answers 426 when all is well.
+  const probe = await fetch(`http://127.0.0.1:${master.addr.port}/netkit/clients`, {
+    headers: { origin: "https://evil.example" },
+  });
+  assert.equal(probe.status, 403);
+  assert.equal(probe.headers.get("access-control-allow-origin"), "*");
+  assert.equal(await probe.text(), "origin not allowed");
+  const same = await fetch(`http://127.0.0.1:${master.addr.port}/netkit/clients`);
+  assert.equal(same.status, 426);
+  await same.body?.cancel();
+  // Same origin connects.
+  const client = await connectMaster(url, {
+    ...options,
+    headers: { origin: `http://127.0.0.1:${master.addr.port}` },
+  });
+  client.close();
+  // Nobody listening: still the plain "Could not connect".
+  await master.close();
+  await assert.rejects(connectMaster(url, options), /Could not connect to master/);
+});
+
 Deno.test("a slave list over 256 KiB reaches a client as several ADD_SLAVES packets, and connectMaster() takes them all", async () => {
   await using master = serveMaster({ hostname: "127.0.0.1", port: 0 });
   const url = endpoints(master.addr.port);

@@ -228,11 +228,6 @@ export function encodeUserData(type: 0 | 13, userDataJson: string): Uint8Array {
   return bytes;
 }
 
-/** Size of one slave entry on the wire. */
-export function slaveEntrySize(slave: WireSlave): number {
-  return ID_SIZE + USER_DATA_LENGTH_SIZE + encoder.encode(slave.userData).length;
-}
-
 /** `type ‖ (u32 id ‖ u16 len ‖ JSON)*` (slave list and slave update). */
 export function encodeSlaves(type: 1 | 14, slaves: readonly WireSlave[]): Uint8Array {
   const parts = slaves.map((s) => {

@@ -27,6 +27,7 @@ import {
   encodeClose,
   encodeControlClose,
   encodeSdp,
+  MAX_CLOSE_REASON_LENGTH,
   type Packet,
   PacketType,
   type WireCandidate,
@@ -40,7 +41,13 @@ import type {
   RTCPeerConnectionLike,
 } from "./rtc_types.ts";
 import { reconnectDelay } from "./_backoff.ts";
+import {
+  dataChannelInternals,
+  masterConnectionInternals,
+  slaveConnectionInternals,
+} from "./_internal.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
+import { truncateUtf8 } from "../_common/utf8.ts";
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
@@ -106,7 +113,9 @@ type WebSocketCtor = new (
  * Connects to a master and resolves once the slave list has arrived.
  *
  * Rejects with `ConnectionClosedError` when the master refuses the upgrade (401/403) or cannot be
- * reached.
+ * reached. A refusal the master explains says so in the message, e.g. `Master at "ws://…" refused
+ * the connection (403: origin not allowed)`: a page on another origin than the master needs that
+ * origin in the master's `allowedOrigins`.
  *
  * Given several URLs (masters sharing a `cluster`, which list the same slaves), it connects to
  * the first that answers, and after a lost link reconnects to the next one in turn; it rejects
@@ -126,7 +135,7 @@ export async function connectMaster(
 ): Promise<MasterConnection> {
   const master = new MasterConnection(url, options);
   try {
-    await master._firstList;
+    await masterConnectionInternals.firstList(master);
   } catch (error) {
     master.close();
     throw error;
@@ -192,8 +201,14 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
   #gotList = false;
   #closedPromise = Promise.withResolvers<void>();
   #teardowns: Promise<unknown> = Promise.resolve();
-  /** @internal */
-  readonly _pc: RTCPeerConnectionConstructor;
+  #pc: RTCPeerConnectionConstructor;
+
+  static {
+    masterConnectionInternals.firstList = (master) => master.#first.promise;
+    masterConnectionInternals.options = (master) => master.#options;
+    masterConnectionInternals.peerConnection = (master) => master.#pc;
+    masterConnectionInternals.send = (master, packet) => master.#send(packet);
+  }
 
   /** @internal Use `connectMaster()`. */
   constructor(url: string | URL | readonly (string | URL)[], options: ConnectMasterOptions) {
@@ -215,20 +230,10 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
         "No RTCPeerConnection: pass one in options.RTCPeerConnection (e.g. node-datachannel/polyfill)",
       );
     }
-    this._pc = ctor;
+    this.#pc = ctor;
     this.#first.promise.catch(() => {});
     signal?.addEventListener("abort", () => this.close(), { once: true });
     this.#open();
-  }
-
-  /** @internal Resolves on the first slave list. */
-  get _firstList(): Promise<void> {
-    return this.#first.promise;
-  }
-
-  /** @internal */
-  get _options(): ConnectMasterOptions {
-    return this.#options;
   }
 
   /** The slaves currently registered, in the order they arrived. */
@@ -261,7 +266,9 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       this.#socket?.close(1000);
     } catch { /* already closed */ }
     for (const slave of this.#slaves.values()) slave.close(CloseCode.GOING_AWAY, "Client closed");
-    this.#teardowns = Promise.all([...this.#slaves.values()].map((slave) => slave._teardown));
+    this.#teardowns = Promise.all(
+      [...this.#slaves.values()].map((slave) => slaveConnectionInternals.teardown(slave)),
+    );
     this.#slaves.clear();
     this.#closedPromise.resolve();
     this.dispatchEvent(new Event("close"));
@@ -273,8 +280,8 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
     await this.#teardowns;
   }
 
-  /** @internal Sends one packet; false if the link is down. */
-  _send(packet: Uint8Array): boolean {
+  /** Sends one packet; false if the link is down. */
+  #send(packet: Uint8Array): boolean {
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return false;
     socket.send(packet);
@@ -321,22 +328,30 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       }
       if (!hadList && this.#attempt === 0) {
         // The very first attempt failed: connectMaster() rejects instead of retrying.
-        this.#first.reject(
-          new ConnectionClosedError(
-            opened
-              ? `Master closed the connection (${event.code} "${event.reason}")`
-              : `Could not connect to master at "${this.#url}"`,
-            event.code,
-            event.reason,
-          ),
+        const fail = (message: string, reason: string) => {
+          this.#first.reject(new ConnectionClosedError(message, event.code, reason));
+          this.close();
+        };
+        if (opened) {
+          fail(`Master closed the connection (${event.code} "${event.reason}")`, event.reason);
+          return;
+        }
+        // A WebSocket never tells why its handshake failed: ask the master (see probeRefusal).
+        const url = this.#url;
+        probeRefusal(url, this.#options.headers).then((refusal) =>
+          refusal
+            ? fail(
+              `Master at "${url}" refused the connection (${refusal.status}: ${refusal.reason})`,
+              refusal.reason,
+            )
+            : fail(`Could not connect to master at "${url}"`, event.reason)
         );
-        this.close();
         return;
       }
       if (hadList) {
         // Signalling is gone; established peer connections keep running on their own.
         for (const slave of this.#slaves.values()) {
-          slave._detach();
+          slaveConnectionInternals.detach(slave);
           this.dispatchEvent(new CustomEvent("slaveremoved", { detail: slave }));
         }
         this.#slaves.clear();
@@ -374,7 +389,7 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       case PacketType.UPDATE_SLAVE: {
         const slave = this.#slaves.get(packet.slave.id);
         if (!slave) return;
-        slave._setUserData(JSON.parse(packet.slave.userData));
+        slaveConnectionInternals.setUserData(slave, JSON.parse(packet.slave.userData));
         this.dispatchEvent(new CustomEvent("slaveupdated", { detail: slave }));
         return;
       }
@@ -383,34 +398,59 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
           const slave = this.#slaves.get(id);
           if (!slave) continue;
           this.#slaves.delete(id);
-          slave._detach();
+          slaveConnectionInternals.detach(slave);
           slave.close(CloseCode.GOING_AWAY, "Slave left");
           this.dispatchEvent(new CustomEvent("slaveremoved", { detail: slave }));
         }
         return;
-      case PacketType.ANSWER_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onAnswer(packet.sdp);
+      case PacketType.ANSWER_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onAnswer(slave, packet.sdp);
         return;
-      case PacketType.ICE_CANDIDATE_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onCandidate(packet.candidate);
+      }
+      case PacketType.ICE_CANDIDATE_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onCandidate(slave, packet.candidate);
         return;
-      case PacketType.REJECT_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onReject(packet.reason);
+      }
+      case PacketType.REJECT_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onReject(slave, packet.reason);
         return;
-      case PacketType.CLOSE_FROM_SLAVE:
-        this.#slaves.get(packet.id)?._onRemoteClose(packet.code, packet.reason);
+      }
+      case PacketType.CLOSE_FROM_SLAVE: {
+        const slave = this.#slaves.get(packet.id);
+        if (slave) slaveConnectionInternals.onRemoteClose(slave, packet.code, packet.reason);
         return;
+      }
       default:
         this.#socket?.close(CloseCode.POLICY_VIOLATION, `Unexpected packet type "${packet.type}"`);
     }
   }
 }
 
-/** Cuts a close reason to the 123 bytes the wire allows, on a character boundary. */
-function truncateUtf8(reason: string): string {
-  const encoder = new TextEncoder();
-  while (encoder.encode(reason).length > 123) reason = reason.slice(0, -1);
-  return reason;
+/**
+ * After a failed handshake, asks the master with a plain GET of the same URL why it would refuse
+ * (browsers expose no HTTP status on WebSocket): the master answers 403 "origin not allowed" or
+ * 503 "too many clients", readable from any origin. `null` when it would accept (the refusal came
+ * from elsewhere, e.g. `authorizeClient`) or cannot be reached.
+ */
+async function probeRefusal(
+  url: string,
+  headers?: Record<string, string>,
+): Promise<{ status: number; reason: string } | null> {
+  const target = new URL(url);
+  target.protocol = target.protocol === "wss:" ? "https:" : "http:";
+  try {
+    const response = await fetch(target, { headers, signal: AbortSignal.timeout(3000) });
+    const reason = (await response.text()).slice(0, 200);
+    if (response.status === 403 || response.status === 401 || response.status >= 500) {
+      return { status: response.status, reason };
+    }
+    return null;
+  } catch {
+    return null;
+  }
 }
 
 /** Connection states of a `SlaveConnection`. */
@@ -540,15 +580,24 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
   #generation = 0;
   #teardown: Promise<void> = Promise.resolve();
 
-  /** @internal Resolves once the last peer connection was released. */
-  get _teardown(): Promise<void> {
-    return this.#teardown;
+  static {
+    slaveConnectionInternals.teardown = (slave) => slave.#teardown;
+    slaveConnectionInternals.setUserData = (slave, userData) => slave.#setUserData(userData);
+    slaveConnectionInternals.detach = (slave) => slave.#detach();
+    slaveConnectionInternals.onAnswer = (slave, sdp) => slave.#onAnswer(sdp);
+    slaveConnectionInternals.onCandidate = (slave, candidate) => slave.#onCandidate(candidate);
+    slaveConnectionInternals.onReject = (slave, reason) => slave.#onReject(reason);
+    slaveConnectionInternals.onRemoteClose = (slave, code, reason) =>
+      slave.#onRemoteClose(code, reason);
   }
 
   #open(ready = Promise.withResolvers<void>(), retries = 0): Promise<void> {
-    const options = this.#master._options;
+    const options = masterConnectionInternals.options(this.#master);
     const { iceServers = [], connectTimeout = 10_000, rtcConfiguration } = options;
-    const pc = new this.#master._pc({ ...rtcConfiguration, iceServers });
+    const pc = new (masterConnectionInternals.peerConnection(this.#master))({
+      ...rtcConfiguration,
+      iceServers,
+    });
     const control = pc.createDataChannel(CONTROL_CHANNEL_LABEL, {
       protocol: CONTROL_CHANNEL_PROTOCOL,
     });
@@ -601,7 +650,7 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
         sdpMLineIndex: c.sdpMLineIndex ?? null,
       });
       if (session.localCandidates) session.localCandidates.push(packet);
-      else this.#master._send(packet);
+      else masterConnectionInternals.send(this.#master, packet);
     };
     pc.onconnectionstatechange = () => {
       if (this.#session !== session) return;
@@ -633,14 +682,19 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
       // 9–16 of 21 set-ups under load, against none with the client as DTLS client).
       sdp = sdp.replace(/a=setup:actpass/g, "a=setup:active");
       if (this.#session !== session) return;
-      if (!this.#master._send(encodeSdp(PacketType.OFFER_TO_SLAVE, this.id, sdp))) {
+      if (
+        !masterConnectionInternals.send(
+          this.#master,
+          encodeSdp(PacketType.OFFER_TO_SLAVE, this.id, sdp),
+        )
+      ) {
         this.#end(session, CloseCode.GOING_AWAY, "Master unreachable");
         return;
       }
       session.offered = true;
       const early = session.localCandidates ?? [];
       session.localCandidates = null;
-      for (const packet of early) this.#master._send(packet);
+      for (const packet of early) masterConnectionInternals.send(this.#master, packet);
     })().catch((error) => {
       if (this.#session === session) {
         this.#end(session, CloseCode.GOING_AWAY, "Offer failed", error);
@@ -680,19 +734,21 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     this.#generation++;
     const session = this.#session;
     if (!session) return;
-    reason = truncateUtf8(reason);
-    this.#master._send(encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, code, reason));
+    reason = truncateUtf8(reason, MAX_CLOSE_REASON_LENGTH);
+    masterConnectionInternals.send(
+      this.#master,
+      encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, code, reason),
+    );
     this.#end(session, code, reason, undefined, true);
   }
 
-  /** @internal */
-  _setUserData(userData: unknown): void {
+  #setUserData(userData: unknown): void {
     this.#userData = userData;
     this.dispatchEvent(new Event("update"));
   }
 
-  /** @internal The master no longer lists this slave: no new negotiations. */
-  _detach(): void {
+  /** The master no longer lists this slave: no new negotiations. */
+  #detach(): void {
     this.#detached = true;
     const session = this.#session;
     if (session && session.control.readyState !== "open") {
@@ -700,8 +756,7 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     }
   }
 
-  /** @internal */
-  _onAnswer(sdp: string): void {
+  #onAnswer(sdp: string): void {
     const session = this.#session;
     if (!session || session.answered || !session.offered) return;
     session.answered = true;
@@ -733,7 +788,10 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     control.onopen = control.onclose = control.onmessage = null;
     pc.onicecandidate = null;
     pc.onconnectionstatechange = null;
-    this.#master._send(encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, CloseCode.NORMAL, "Retry"));
+    masterConnectionInternals.send(
+      this.#master,
+      encodeClose(PacketType.CLOSE_TO_SLAVE, this.id, CloseCode.NORMAL, "Retry"),
+    );
     try {
       control.close();
     } catch { /* already closed */ }
@@ -743,8 +801,8 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     this.#open(session.ready, session.retries + 1);
   }
 
-  /** @internal Candidates that come before the answer is applied wait in a queue. */
-  _onCandidate(candidate: WireCandidate | null): void {
+  /** Candidates that come before the answer is applied wait in a queue. */
+  #onCandidate(candidate: WireCandidate | null): void {
     const session = this.#session;
     if (!session) return;
     if (!session.remoteSet) {
@@ -767,16 +825,14 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     }
   }
 
-  /** @internal */
-  _onReject(reason: string): void {
+  #onReject(reason: string): void {
     const session = this.#session;
     if (!session) return;
     this.dispatchEvent(new CustomEvent("rejected", { detail: reason }));
     this.#end(session, CloseCode.POLICY_VIOLATION, reason, new RejectedError(reason));
   }
 
-  /** @internal */
-  _onRemoteClose(code: number, reason: string): void {
+  #onRemoteClose(code: number, reason: string): void {
     const session = this.#session;
     if (session) this.#end(session, code, reason);
   }
@@ -788,7 +844,7 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     session.ready.reject(
       error ?? new ConnectionClosedError(`Slave connection closed: "${reason}"`, code, reason),
     );
-    for (const channel of session.channels) channel._dispose();
+    for (const channel of session.channels) dataChannelInternals.dispose(channel);
     session.channels.clear();
     const { control, pc } = session;
     control.onmessage = null;

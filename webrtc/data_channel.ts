@@ -8,6 +8,7 @@
 import { ConnectionClosedError, InvalidDataError, MessageTooLargeError } from "./errors.ts";
 import type { RTCDataChannelLike } from "./rtc_types.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
+import { dataChannelInternals } from "./_internal.ts";
 
 /** What a channel carries: text or binary messages. */
 export type Message = string | Uint8Array;
@@ -317,8 +318,12 @@ export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
     }
   }
 
-  /** @internal Closes the channel because its peer connection went away. */
-  _dispose(): void {
+  static {
+    dataChannelInternals.dispose = (channel) => channel.#dispose();
+  }
+
+  /** Closes the channel because its peer connection went away. */
+  #dispose(): void {
     this.close();
     this.#onClose();
   }

@@ -6,6 +6,8 @@
  */
 
 import { handleUpgrade, serveHttp } from "../websocket/mod.ts";
+import { truncateUtf8 } from "../_common/utf8.ts";
+import { parseCookies } from "./_cookies.ts";
 import type { WebSocketConnection } from "../websocket/mod.ts";
 import { IdAllocator } from "./_id_allocator.ts";
 import { SendQueue } from "../_common/send_queue.ts";
@@ -398,34 +400,12 @@ interface ClientEntry extends MasterClient, PeerEntry {
   listed: boolean;
 }
 
-/** Parses a `Cookie` header into name → value. */
-export function parseCookies(header: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!header) return out;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    try {
-      out[decodeURIComponent(name)] = decodeURIComponent(value);
-    } catch {
-      out[name] = value;
-    }
-  }
-  return out;
-}
-
 const encoder = new TextEncoder();
 /** The native socket's own send buffer per peer; the queue holds what does not fit. */
 const SEND_HIGH_WATER_MARK = 1024 * 1024;
 
 function closeWith(connection: WebSocketConnection, code: number, reason: string): void {
-  // A close reason is at most 123 bytes; keep it ASCII-safe by cutting characters, then bytes.
-  let text = reason.slice(0, MAX_CLOSE_REASON_LENGTH);
-  while (encoder.encode(text).length > MAX_CLOSE_REASON_LENGTH) text = text.slice(0, -1);
-  connection.close(code, text).catch(() => {});
+  connection.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_LENGTH)).catch(() => {});
 }
 
 function withType(type: number, entry: Uint8Array): Uint8Array {
@@ -573,6 +553,26 @@ export class Master extends TypedEventTarget<MasterEventMap> {
       ? "client"
       : null;
     if (!role) return null;
+    if (
+      role === "client" && request.headers.get("upgrade")?.toLowerCase() !== "websocket" &&
+      (request.method === "GET" || request.method === "HEAD")
+    ) {
+      // A plain GET is the client's probe after a failed handshake: browsers hide a refused
+      // upgrade's status from WebSocket, so it asks here and reports "refused (403: …)". Only the
+      // checks that need no authorization hook are answered; readable from any origin (CORS).
+      const origin = request.headers.get("origin");
+      const cors = { "access-control-allow-origin": "*", "cache-control": "no-store" };
+      if (origin !== null && !this.#originAllowed(origin, url)) {
+        return new Response("origin not allowed", { status: 403, headers: cors });
+      }
+      if (this.#closing || this.#clients.size >= this.#limits.maxClients) {
+        return new Response("too many clients", { status: 503, headers: cors });
+      }
+      return new Response("Expected a WebSocket upgrade", {
+        status: 426,
+        headers: { ...cors, upgrade: "websocket" },
+      });
+    }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("Expected a WebSocket upgrade", {
         status: 426,

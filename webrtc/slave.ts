@@ -34,6 +34,7 @@ import {
   encodeReject,
   encodeSdp,
   encodeUserData,
+  MAX_CLOSE_REASON_LENGTH,
   MAX_USER_DATA_LENGTH,
   type Packet,
   PacketType,
@@ -49,6 +50,8 @@ import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
 import type { IceServer } from "./rtc_types.ts";
 import { reconnectDelay } from "./_backoff.ts";
 import { type TypedEventListener, TypedEventTarget } from "../_common/typed_event_target.ts";
+import { truncateUtf8 } from "../_common/utf8.ts";
+import { clientConnectionInternals, dataChannelInternals, slaveInternals } from "./_internal.ts";
 
 export { DataChannel } from "./data_channel.ts";
 export type { DataChannelOptions, DataChannelState, Message } from "./data_channel.ts";
@@ -201,7 +204,7 @@ export async function connectSlave(
 ): Promise<Slave> {
   const slave = new Slave(url, options);
   try {
-    await slave._registered;
+    await slaveInternals.registered(slave);
   } catch (error) {
     await slave.close();
     throw error;
@@ -309,9 +312,12 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     return json;
   }
 
-  /** @internal */
-  get _registered(): Promise<void> {
-    return this.#registered.promise;
+  static {
+    slaveInternals.registered = (slave) => slave.#registered.promise;
+    slaveInternals.options = (slave) => slave.#options;
+    slaveInternals.send = (slave, packet) => slave.#send(packet);
+    slaveInternals.forget = (slave, conn) => slave.#forget(conn);
+    slaveInternals.signalling = (slave, conn) => slave.#signalling(conn);
   }
 
   /** This slave's public data. Setting it pushes the update to every client. */
@@ -349,7 +355,10 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
       this.#socket = undefined;
       const conns = [...this.#connections];
       for (const conn of conns) conn.close(CloseCode.GOING_AWAY, "Slave closed");
-      const teardown = Promise.all([...conns.map((c) => c._teardown), ...this.#teardowns]);
+      const teardown = Promise.all([
+        ...conns.map((c) => clientConnectionInternals.teardown(c)),
+        ...this.#teardowns,
+      ]);
       const socketClosed = socket ? socket.close(1000).catch(() => {}) : Promise.resolve();
       Promise.all([socketClosed, teardown]).then(() => this.#closedPromise.resolve());
       for (const resolve of this.#waiters) resolve({ value: undefined, done: true });
@@ -377,15 +386,9 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     };
   }
 
-  /** @internal */
-  _send(packet: Uint8Array): boolean {
-    return this.#send(packet);
-  }
-
-  /** @internal */
-  _forget(conn: ClientConnection): void {
+  #forget(conn: ClientConnection): void {
     this.#connections.delete(conn);
-    const teardown = conn._teardown;
+    const teardown = clientConnectionInternals.teardown(conn);
     this.#teardowns.add(teardown);
     teardown.then(() => this.#teardowns.delete(teardown));
     if (this.#byClientId.get(conn.id) === conn) this.#byClientId.delete(conn.id);
@@ -393,14 +396,8 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     if (index >= 0) this.#queue.splice(index, 1);
   }
 
-  /** @internal */
-  _signalling(conn: ClientConnection): boolean {
+  #signalling(conn: ClientConnection): boolean {
     return this.#byClientId.get(conn.id) === conn && this.#online;
-  }
-
-  /** @internal */
-  get _options(): ConnectSlaveOptions {
-    return this.#options;
   }
 
   #send(packet: Uint8Array): boolean {
@@ -468,7 +465,7 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     const wasOnline = this.#online;
     this.#online = false;
     // Old client ids mean nothing at a restarted master: connections lose their signalling.
-    for (const conn of this.#byClientId.values()) conn._detach();
+    for (const conn of this.#byClientId.values()) clientConnectionInternals.detach(conn);
     this.#byClientId.clear();
     this.#identities.clear();
     if (this.#closed) return;
@@ -510,21 +507,25 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
       case PacketType.OFFER_FROM_CLIENT:
         this.#onOffer(packet.id, packet.sdp);
         return;
-      case PacketType.ICE_CANDIDATE_FROM_CLIENT:
-        this.#byClientId.get(packet.id)?._onCandidate(packet.candidate);
+      case PacketType.ICE_CANDIDATE_FROM_CLIENT: {
+        const conn = this.#byClientId.get(packet.id);
+        if (conn) clientConnectionInternals.onCandidate(conn, packet.candidate);
         return;
+      }
       case PacketType.CLIENT_LEFT: {
         this.#identities.delete(packet.id);
         const conn = this.#byClientId.get(packet.id);
         if (conn) {
           this.#byClientId.delete(packet.id);
-          conn._detach();
+          clientConnectionInternals.detach(conn);
         }
         return;
       }
-      case PacketType.CLOSE_FROM_CLIENT:
-        this.#byClientId.get(packet.id)?._onRemoteClose(packet.code, packet.reason);
+      case PacketType.CLOSE_FROM_CLIENT: {
+        const conn = this.#byClientId.get(packet.id);
+        if (conn) clientConnectionInternals.onRemoteClose(conn, packet.code, packet.reason);
         return;
+      }
       default:
         this.#socket?.close(CloseCode.POLICY_VIOLATION, `Unexpected packet type "${packet.type}"`)
           .catch(() => {});
@@ -534,7 +535,7 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
   #onOffer(clientId: number, sdp: string): void {
     const existing = this.#byClientId.get(clientId);
     if (existing) {
-      existing._onOffer(sdp);
+      clientConnectionInternals.applyOffer(existing, sdp);
       return;
     }
     const { maxConnections = 256 } = this.#options;
@@ -553,7 +554,7 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     const conn = new ClientConnection(this, clientId, event.identity);
     this.#connections.add(conn);
     this.#byClientId.set(clientId, conn);
-    if (!conn._onOffer(sdp)) return;
+    if (!clientConnectionInternals.applyOffer(conn, sdp)) return;
     this.dispatchEvent(new CustomEvent("connection", { detail: conn }));
     const waiter = this.#waiters.shift();
     if (waiter) waiter({ value: conn, done: false });
@@ -692,10 +693,12 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
   /** Closes the peer connection, telling the client why (when signalling still allows). */
   close(code: number = CloseCode.NORMAL, reason = ""): void {
     if (this.#state === "closed") return;
-    const encoder = new TextEncoder();
-    while (encoder.encode(reason).length > 123) reason = reason.slice(0, -1);
-    if (this.#slave._signalling(this)) {
-      this.#slave._send(encodeClose(PacketType.CLOSE_TO_CLIENT, this.id, code, reason));
+    reason = truncateUtf8(reason, MAX_CLOSE_REASON_LENGTH);
+    if (slaveInternals.signalling(this.#slave, this)) {
+      slaveInternals.send(
+        this.#slave,
+        encodeClose(PacketType.CLOSE_TO_CLIENT, this.id, code, reason),
+      );
     }
     this.#end(code, reason, true);
   }
@@ -706,29 +709,35 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
     await this.#teardown.promise;
   }
 
-  /** @internal Resolves once the native peer connection was closed. */
-  get _teardown(): Promise<void> {
-    return this.#teardown.promise;
+  static {
+    clientConnectionInternals.teardown = (conn) => conn.#teardown.promise;
+    clientConnectionInternals.applyOffer = (conn, sdp) => conn.#applyOffer(sdp);
+    clientConnectionInternals.onCandidate = (conn, candidate) => conn.#onCandidate(candidate);
+    clientConnectionInternals.onRemoteClose = (conn, code, reason) =>
+      conn.#onRemoteClose(code, reason);
+    clientConnectionInternals.detach = (conn) => conn.#detach();
   }
 
-  /** @internal Returns false if the offer could not be applied (connection closed). */
-  _onOffer(sdp: string): boolean {
+  /** Returns false if the offer could not be applied (connection closed). */
+  #applyOffer(sdp: string): boolean {
     if (this.#state === "closed") return false;
     try {
       if (!this.#pc) this.#createPeer();
       this.#pc!.setRemoteDescription(sdp, "offer");
       return true;
     } catch (error) {
-      this.#slave._send(encodeReject(PacketType.REJECT_TO_CLIENT, this.id, "Invalid offer"));
+      slaveInternals.send(
+        this.#slave,
+        encodeReject(PacketType.REJECT_TO_CLIENT, this.id, "Invalid offer"),
+      );
       this.#end(CloseCode.PROTOCOL_ERROR, `Invalid offer: ${(error as Error).message}`);
       return false;
     }
   }
 
-  /** @internal */
-  _onCandidate(candidate: WireCandidate | null): void {
+  #onCandidate(candidate: WireCandidate | null): void {
     if (!candidate || !this.#pc || this.#state === "closed") return;
-    const { bindAddress } = this.#slave._options;
+    const { bindAddress } = slaveInternals.options(this.#slave);
     if (
       bindAddress && isLoopback(bindAddress) && !isLoopback(candidateAddress(candidate.candidate))
     ) {
@@ -742,13 +751,12 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
     }
   }
 
-  /** @internal */
-  _onRemoteClose(code: number, reason: string): void {
+  #onRemoteClose(code: number, reason: string): void {
     this.#end(code, reason);
   }
 
-  /** @internal The signalling link went away (client left or master lost). */
-  _detach(): void {
+  /** The signalling link went away (client left or master lost). */
+  #detach(): void {
     if (this.#state === "connecting") this.#end(CloseCode.GOING_AWAY, "Signalling lost");
   }
 
@@ -760,7 +768,7 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
       bindAddress,
       connectTimeout = 10_000,
       channelOptions,
-    } = this.#slave._options;
+    } = slaveInternals.options(this.#slave);
     const config: ndc.RtcConfig = { iceServers: iceServerUrls(iceServers) };
     if (portRange) {
       config.portRangeBegin = portRange.min;
@@ -783,9 +791,9 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
     const sendAnswer = () => {
       if (answered || answer === null || (whole && !gathered)) return;
       answered = true;
-      if (!this.#slave._signalling(this)) return;
+      if (!slaveInternals.signalling(this.#slave, this)) return;
       const sdp = whole ? pc.localDescription()?.sdp ?? answer : answer;
-      this.#slave._send(encodeSdp(PacketType.ANSWER_TO_CLIENT, this.id, sdp));
+      slaveInternals.send(this.#slave, encodeSdp(PacketType.ANSWER_TO_CLIENT, this.id, sdp));
     };
     pc.onLocalDescription((sdp, type) => {
       if (type !== "answer") return;
@@ -799,12 +807,15 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
       sendAnswer();
     });
     pc.onLocalCandidate((candidate, mid) => {
-      if (!this.#slave._signalling(this) || (whole && !answered)) return;
-      this.#slave._send(encodeCandidate(PacketType.ICE_CANDIDATE_TO_CLIENT, this.id, {
-        candidate,
-        sdpMid: mid || null,
-        sdpMLineIndex: null,
-      }));
+      if (!slaveInternals.signalling(this.#slave, this) || (whole && !answered)) return;
+      slaveInternals.send(
+        this.#slave,
+        encodeCandidate(PacketType.ICE_CANDIDATE_TO_CLIENT, this.id, {
+          candidate,
+          sdpMid: mid || null,
+          sdpMLineIndex: null,
+        }),
+      );
     });
     pc.onStateChange((state) => {
       if (state === "failed" || state === "closed" || state === "disconnected") {
@@ -863,13 +874,13 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
     const wasConnecting = this.#state === "connecting";
     this.#state = "closed";
     clearTimeout(this.#timer);
-    this.#slave._forget(this);
+    slaveInternals.forget(this.#slave, this);
     if (wasConnecting) {
       this.#opened.reject(
         new ConnectionClosedError(`Client connection closed: "${reason}"`, code, reason),
       );
     }
-    for (const channel of [...this.#channels, ...this.#held]) channel._dispose();
+    for (const channel of [...this.#channels, ...this.#held]) dataChannelInternals.dispose(channel);
     this.#channels.clear();
     this.#held = [];
     const pc = this.#pc;
