@@ -166,9 +166,9 @@ export function createTlsAcceptor(options: TlsAcceptOptions): TlsAcceptor {
 /**
  * A `node:stream` duplex over a `Deno.TcpConn`: one read in flight at most,
  * and only while the TLS layer asks for data (so a paused TLS socket stops
- * reading the network).
+ * reading the network). Also under framed's client-side TLS (framed/connect.ts).
  */
-class TcpDuplex extends Duplex {
+export class TcpDuplex extends Duplex {
   #tcp: Deno.TcpConn;
   #reading = false;
   #readSize = SOCKET_READ_INITIAL;

@@ -4,11 +4,14 @@
  * @module
  */
 
+import tls from "node:tls";
+import { isIP } from "node:net";
+import { TcpDuplex, TlsServerConn } from "../_common/tls_accept.ts";
 import type { FramedConnection } from "./connection.ts";
 import { ConnectFailedError, InvalidOptionError } from "./errors.ts";
 import type { ConnectOptions } from "./options.ts";
 import type { MessageType, ReceiveValueOf, SendValueOf } from "./types.ts";
-import { Connection, tuneSocket } from "./_connection.ts";
+import { type ByteConn, Connection, tuneSocket } from "./_connection.ts";
 import { checkNumber, commonSettings } from "./_settings.ts";
 
 /** @default connectTimeout */
@@ -135,7 +138,7 @@ function isPermanent(error: unknown): boolean {
   return error instanceof Deno.errors.InvalidData;
 }
 
-async function dialWithRetries(dial: DialSettings, signal?: AbortSignal): Promise<Deno.Conn> {
+async function dialWithRetries(dial: DialSettings, signal?: AbortSignal): Promise<ByteConn> {
   let last: unknown;
   let made = 0;
   for (let attempt = 0; attempt <= dial.attempts; attempt++) {
@@ -175,8 +178,15 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** One attempt: TCP connect (plus TLS handshake) within `connectTimeout`. */
-async function dialOnce(dial: DialSettings, signal?: AbortSignal): Promise<Deno.Conn> {
+/**
+ * One attempt: TCP connect (plus TLS handshake) within `connectTimeout`.
+ *
+ * TLS runs in `node:tls` over our own `Deno.TcpConn` (as the server side does in
+ * `_common/tls_accept.ts`), not in `Deno.startTls`/`Deno.connectTls`: in Deno 2.9.6 closing a
+ * `Deno.TlsConn` whose handshake is pending does not close its socket, so a server that never
+ * answers the ClientHello would hold it past the deadline. Closing the `TcpConn` frees it at once.
+ */
+async function dialOnce(dial: DialSettings, signal?: AbortSignal): Promise<ByteConn> {
   const attempt = new AbortController();
   const timeout = new DOMException(
     `Connecting to "${dial.hostname}:${dial.port}" timed out after ${dial.connectTimeout} ms`,
@@ -185,45 +195,19 @@ async function dialOnce(dial: DialSettings, signal?: AbortSignal): Promise<Deno.
   const timer = setTimeout(() => attempt.abort(timeout), dial.connectTimeout);
   const onAbort = () => attempt.abort(abortError(signal!));
   signal?.addEventListener("abort", onAbort, { once: true });
-  // Settles when the attempt is aborted, so a TLS handshake cannot outlive it.
-  const aborted = new Promise<never>((_, reject) => {
-    attempt.signal.addEventListener("abort", () => reject(attempt.signal.reason), { once: true });
-  });
-  aborted.catch(() => {});
-  let conn: Deno.Conn | undefined;
+  let tcp: Deno.TcpConn | undefined;
   try {
-    if (dial.tls && dial.cert !== undefined) {
-      // Only connectTls can present a client certificate; it takes no signal.
-      const pending = Deno.connectTls({
-        hostname: dial.hostname,
-        port: dial.port,
-        caCerts: dial.caCerts,
-        cert: dial.cert,
-        key: dial.key!,
-      });
-      pending.then((late) => {
-        if (attempt.signal.aborted) late.close();
-      }, () => {});
-      const tlsConn = await Promise.race([pending, aborted]);
-      conn = tlsConn;
-      await Promise.race([tlsConn.handshake(), aborted]);
-      return tlsConn;
-    }
-    const tcp = await Deno.connect({
+    tcp = await Deno.connect({
       hostname: dial.hostname,
       port: dial.port,
       signal: attempt.signal,
     });
-    conn = tcp;
     tuneSocket(tcp, dial.noDelay, dial.keepAlive);
     if (!dial.tls) return tcp;
-    const tlsConn = await Deno.startTls(tcp, { hostname: dial.hostname, caCerts: dial.caCerts });
-    conn = tlsConn;
-    await Promise.race([tlsConn.handshake(), aborted]);
-    return tlsConn;
+    return await secureClient(tcp, dial, attempt.signal);
   } catch (error) {
     try {
-      conn?.close();
+      tcp?.close();
     } catch {
       // Already closed.
     }
@@ -233,4 +217,66 @@ async function dialOnce(dial: DialSettings, signal?: AbortSignal): Promise<Deno.
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/** Certificate verification failures `node:tls` reports (by `code`), never worth a retry. */
+const CERTIFICATE_ERROR = /CERT|VERIFY|SELF_SIGNED|ALTNAME|UNABLE_TO_GET_ISSUER/;
+
+/**
+ * The client TLS handshake over `tcp`, verifying the server against `caCerts` (else the default
+ * roots) and its name or IP, presenting `cert` when given. On `signal`, an error or a close
+ * before the handshake finishes, the TCP socket is closed before this rejects. A refused server
+ * certificate rejects with `Deno.errors.InvalidData` (as `Deno.connectTls` does), so it is not
+ * retried.
+ */
+function secureClient(
+  tcp: Deno.TcpConn,
+  dial: DialSettings,
+  signal: AbortSignal,
+): Promise<ByteConn> {
+  return new Promise((resolve, reject) => {
+    const duplex = new TcpDuplex(tcp);
+    const socket = tls.connect({
+      socket: duplex as unknown as import("node:net").Socket,
+      host: dial.hostname,
+      // SNI carries names only; an IP address is still checked against the certificate.
+      servername: isIP(dial.hostname) ? undefined : dial.hostname,
+      ca: dial.caCerts ? [...dial.caCerts] : undefined,
+      cert: dial.cert,
+      key: dial.key,
+      rejectUnauthorized: true,
+    });
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      socket.destroy();
+      duplex.closeSocket();
+      const code = (error as { code?: unknown })?.code;
+      reject(
+        typeof code === "string" && CERTIFICATE_ERROR.test(code)
+          ? new Deno.errors.InvalidData(
+            `The server's certificate was refused: ${(error as Error).message}`,
+            { cause: error },
+          )
+          : error,
+      );
+    };
+    const onAbort = () => fail(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    socket.on("error", fail);
+    socket.on("close", () => fail(new Deno.errors.ConnectionReset("closed during TLS handshake")));
+    socket.once("secureConnect", () => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      socket.removeListener("error", fail);
+      socket.removeAllListeners("close");
+      // The same read/write/close wrapper as the server side; the client reports no
+      // peerCertificate (that field is the client's, on the server side).
+      resolve(new TlsServerConn(socket, duplex, tcp, false));
+    });
+  });
 }

@@ -115,15 +115,26 @@ export async function blastPeers(
 ): Promise<BlasterResult[]> {
   const hosts: Host[] = [];
   const connections: Peer[] = [];
+  // Every wait below races this, so the attack ends with its signal even while a write is
+  // blocked on a full send window (a blocked `writer.write` does not see the signal).
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
   try {
-    for (let i = 0; i < peers; i++) {
+    for (let i = 0; i < peers && !signal.aborted; i++) {
       const host = await createHost({ address: { hostname: "127.0.0.1", port: 0 }, peerCount: 1 });
       hosts.push(host);
       // Events of the blasting side are irrelevant; drain them so none pile up.
       void (async () => {
         for await (const _ of host) { /* drain */ }
       })();
-      connections.push(await host.connect(target, { channelCount: 1, data }));
+      try {
+        connections.push(await host.connect(target, { channelCount: 1, data, signal }));
+      } catch (error) {
+        if (signal.aborted) break;
+        throw error;
+      }
     }
     const results = await Promise.all(connections.map(async (peer) => {
       const writer = peer.channel(0).writable.getWriter();
@@ -135,17 +146,23 @@ export async function blastPeers(
           const packet = new Uint8Array(size);
           new DataView(packet.buffer).setUint32(0, written);
           packet.fill(0x5A, 4);
-          await writer.write(packet);
+          const write = writer.write(packet);
+          // Closing the host below rejects a write left blocked here; that is expected.
+          write.catch(() => {});
+          if (await Promise.race([write, aborted]) === "aborted") break;
           written++;
           // Let the socket and the timer run between stream writes.
-          if ((written & 63) === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+          if ((written & 63) === 0) {
+            await Promise.race([new Promise((resolve) => setTimeout(resolve, 0)), aborted]);
+          }
         }
       } catch (error) {
         // A write fails when the connection ends: report how it ended.
         outcome = peer.state === "disconnected"
-          ? (await peer.closed).reason
+          ? (await Promise.race([peer.closed, aborted.then(() => ({ reason: "open" }))])).reason
           : (error as { code?: string }).code ?? String(error);
       }
+      // A write still blocked keeps going after the release and is rejected when the host closes.
       writer.releaseLock();
       return { written, outcome };
     }));

@@ -5,7 +5,7 @@
  * (keys of that size written to the replicated state before anyone joins).
  * Prints `{"hostname","port","id"}` first, then one JSON line
  * `{"ev":"connectionerror","code":…}` for every connection the member closes
- * because of a limit or bad input, and `{"ev":"rss","rss":…}` every 50 ms.
+ * because of a limit or bad input.
  * Answers `"ping"` requests with `"pong"`.
  *
  * @module
@@ -29,7 +29,4 @@ mesh.addEventListener("connectionerror", (event) => {
   print({ ev: "connectionerror", code: error.code ?? error.name });
 });
 print({ hostname: mesh.addr.hostname, port: mesh.addr.port, id: mesh.id });
-// Its own RSS too: sampling /proc/PID/status from the test needs --allow-all,
-// which `deno task test` does not grant.
-setInterval(() => print({ ev: "rss", rss: Deno.memoryUsage().rss }), 50);
 Deno.addSignalListener("SIGTERM", () => mesh.leave().then(() => Deno.exit(0)));
