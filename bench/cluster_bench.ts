@@ -296,14 +296,18 @@ SIZES.forEach((size, i) => {
     scenario: `room fan-out ${size} B, ${SERVERS} servers, ${MEMBERS} members`,
     unit: "msg/s",
     better: "higher",
-    ours: Object.fromEntries(ours.map(([name, measured]) => [name.replace("netkit rooms on ", ""), measured[i].rate])),
+    ours: Object.fromEntries(
+      ours.map(([name, measured]) => [name.replace("netkit rooms on ", ""), measured[i].rate]),
+    ),
     peers: { [ANCHOR]: anchor?.[i].rate ?? null },
   });
   figure({
     scenario: `CPU per delivery ${size} B (servers + engine + clients)`,
     unit: "µs",
     better: "lower",
-    ours: Object.fromEntries(ours.map(([name, measured]) => [name.replace("netkit rooms on ", ""), measured[i].cpu])),
+    ours: Object.fromEntries(
+      ours.map(([name, measured]) => [name.replace("netkit rooms on ", ""), measured[i].cpu]),
+    ),
     peers: { [ANCHOR]: anchor?.[i].cpu ?? null },
   });
 });
