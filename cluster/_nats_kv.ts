@@ -13,6 +13,9 @@ import { type KV, Kvm } from "@nats-io/kv";
 import type { KvStore, StoredValue } from "./_store.ts";
 import { ClusterError } from "./errors.ts";
 
+/** How long one key listing may take before it fails (and the caller retries). */
+const LIST_TIMEOUT_MS = 2_000;
+
 const decoder = new TextDecoder();
 
 /** JetStream's "wrong last sequence" (a lost compare-and-swap) and "key exists". */
@@ -67,7 +70,25 @@ class NatsKvStore implements KvStore {
 
   async list(): Promise<StoredValue[]> {
     const keys: string[] = [];
-    for await (const key of await this.#kv.keys()) keys.push(key);
+    // The key listing (an ordered consumer) can wait forever when a key is
+    // deleted while it runs (seen with a reaper's delete on nats-server
+    // 2.9.10): bound it, so a caller retries instead of hanging.
+    const listing = await this.#kv.keys();
+    const timer = setTimeout(
+      () =>
+        listing.stop(
+          new ClusterError(
+            "ERR_ENGINE_UNAVAILABLE",
+            `Listing NATS KV keys took over ${LIST_TIMEOUT_MS} ms`,
+          ),
+        ),
+      LIST_TIMEOUT_MS,
+    );
+    try {
+      for await (const key of listing) keys.push(key);
+    } finally {
+      clearTimeout(timer);
+    }
     const values = await Promise.all(keys.map((key) => this.get(key)));
     return values.filter((value): value is StoredValue => value !== undefined);
   }
