@@ -11,6 +11,7 @@ import { EventPump } from "./_tools/enet_events.ts";
 import { CONNECT_GUARD_MAXIMUM_SOURCES, ConnectGuard } from "../enet/_connect_guard.ts";
 import { buildCPeer, LineProcess } from "./enet_peers/peers.ts";
 import { prng } from "./_tools/prng.ts";
+import { forgedConnect } from "./redteam/attacks/enet.ts";
 
 const buildDir = Deno.makeTempDirSync({ prefix: "netkit-enet-flood-" });
 const cBinary = await buildCPeer(buildDir);
@@ -19,28 +20,6 @@ addEventListener("unload", () => {
     Deno.removeSync(buildDir, { recursive: true });
   } catch { /* gone */ }
 });
-
-/** A stock-looking CONNECT datagram (what enet_host_connect sends) with a random connectID. */
-function forgedConnect(random: () => number): Uint8Array {
-  const datagram = new Uint8Array(4 + 48);
-  const view = new DataView(datagram.buffer);
-  view.setUint16(0, 0x8000 | 0xFFF); // SENT_TIME, no peer yet
-  view.setUint16(2, Math.floor(random() * 0x10000));
-  view.setUint8(4, 0x82); // CONNECT | ACKNOWLEDGE
-  view.setUint8(5, 0xFF);
-  view.setUint16(6, 1);
-  view.setUint16(8, Math.floor(random() * 4095)); // outgoingPeerID
-  view.setUint8(10, 0xFF);
-  view.setUint8(11, 0xFF);
-  view.setUint32(12, 1392); // mtu
-  view.setUint32(16, 65536); // windowSize
-  view.setUint32(20, 2); // channelCount
-  view.setUint32(32, 5000); // throttle interval, acceleration, deceleration
-  view.setUint32(36, 2);
-  view.setUint32(40, 2);
-  view.setUint32(44, Math.floor(random() * 0x100000000)); // connectID
-  return datagram;
-}
 
 /** UDP sockets that send forged CONNECTs and count the VERIFY_CONNECTs they get back. */
 class Flood implements AsyncDisposable {
