@@ -5,6 +5,8 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+import { WebRtcError } from "../webrtc/errors.ts";
 import { deadline } from "./_loopback.ts";
 
 /** A WebSocket to the master that exposes raw packets (for protocol-level tests). */
@@ -100,4 +102,20 @@ export async function until(check: () => boolean, ms = 5000, what = "condition")
     if (Date.now() > end) throw new DOMException(`Timed out waiting for ${what}`, "TimeoutError");
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Checks that `error` is a refused signalling upgrade: `WebRtcError` `ERR_CONNECTION_CLOSED` with
+ * the HTTP `status` and `reason`, both also in the message. For `assert.rejects`.
+ */
+export function isRefusal(error: unknown, status: number, reason: string): true {
+  assert.ok(error instanceof WebRtcError, String(error));
+  assert.equal(error.code, "ERR_CONNECTION_CLOSED");
+  assert.equal(error.status, status);
+  assert.equal(error.reason, reason);
+  assert.ok(
+    error.message.includes(`refused the connection (${status}: ${reason})`),
+    error.message,
+  );
+  return true;
 }

@@ -21,13 +21,13 @@ import {
   type ConnectMasterOptions,
   type DataChannel,
   type MasterConnection,
-  RejectedError,
   type RTCPeerConnectionConstructor,
   type SlaveConnection,
+  WebRtcError,
 } from "../webrtc/client.ts";
-import { InvalidDataError, MessageTooLargeError } from "../webrtc/errors.ts";
+import { WebRtcRangeError, WebRtcTypeError } from "../webrtc/errors.ts";
 import { deadline, tempDir } from "./_loopback.ts";
-import { nextEvent, RawPeer, until } from "./_webrtc.ts";
+import { isRefusal, nextEvent, RawPeer, until } from "./_webrtc.ts";
 import { decodePacket, encodeUserData, PacketType } from "../webrtc/_protocol.ts";
 
 const PC = RTCPeerConnection as unknown as RTCPeerConnectionConstructor;
@@ -139,7 +139,7 @@ Deno.test("DataChannel.send() sends any ArrayBufferView or ArrayBuffer byte-exac
   for (const bad of [42, null, { length: 2 }, [1, 2]]) {
     assert.throws(
       () => channel.send(bad as unknown as string),
-      (error: unknown) => error instanceof InvalidDataError && error.code === "ERR_INVALID_DATA",
+      (error: unknown) => error instanceof WebRtcTypeError && error.code === "ERR_INVALID_DATA",
     );
   }
   assert.equal(channel.readyState, "open");
@@ -158,7 +158,7 @@ Deno.test("slave's offer hook sees the client's identity and can reject: client 
   const slave = f.client.slaves[0];
   const rejected = nextEvent<CustomEvent<string>>(slave, "rejected");
   await assert.rejects(slave.createDataChannel("chat"), (error: unknown) => {
-    assert.ok(error instanceof RejectedError);
+    assert.ok(error instanceof WebRtcError);
     assert.equal(error.code, "ERR_REJECTED");
     assert.equal(error.reason, "Banned");
     return true;
@@ -168,7 +168,7 @@ Deno.test("slave's offer hook sees the client's identity and can reject: client 
   assert.equal(f.slave.connections.size, 0);
   // preventDefault() works the same way.
   f.slave.addEventListener("offer", (e) => e.preventDefault());
-  await assert.rejects(slave.connect(), RejectedError);
+  await assert.rejects(slave.connect(), { name: "WebRtcError", code: "ERR_REJECTED" });
 });
 
 Deno.test('a full slave rejects further clients with reason "Slave is full"', async () => {
@@ -189,7 +189,7 @@ Deno.test("setting slave.userData pushes the update to every client", async () =
   assert.deepEqual((await updated).detail.userData, { name: "eu-1", players: 12 });
   assert.throws(() => {
     f.slave.userData = "x".repeat(70000);
-  }, MessageTooLargeError);
+  }, { name: "WebRtcRangeError", code: "ERR_MESSAGE_TOO_LARGE", limit: 65535 });
 });
 
 Deno.test("a slave that stops disappears from every client within 1 s and its connections close", async () => {
@@ -273,7 +273,9 @@ Deno.test("DataChannel streams: readable yields messages, writable waits on buff
   writer.releaseLock();
   assert.throws(
     () => channel.send(new Uint8Array(channel.maxMessageSize + 1)),
-    MessageTooLargeError,
+    (error: unknown) =>
+      error instanceof WebRtcRangeError && error.code === "ERR_MESSAGE_TOO_LARGE" &&
+      error.size === channel.maxMessageSize + 1 && error.limit === channel.maxMessageSize,
   );
 });
 
@@ -347,14 +349,17 @@ Deno.test("enableIceUdpMux with a one-port portRange serves several clients on o
   }
 });
 
-Deno.test("connectSlave() rejects when authorizeSlave refuses", async () => {
+Deno.test("connectSlave() rejects with status 401 and the reason when authorizeSlave refuses", async () => {
   await using master = serveMaster({
     hostname: "127.0.0.1",
     port: 0,
     authorizeSlave: (authData) => authData.token === "ok" || "Bad token",
   });
   const url = `ws://127.0.0.1:${master.addr.port}`;
-  await assert.rejects(connectSlave(url, { authData: { token: "no" } }), /refused/);
+  await assert.rejects(
+    connectSlave(url, { authData: { token: "no" } }),
+    (error) => isRefusal(error, 401, "Bad token"),
+  );
   const slave = await connectSlave(url, { authData: { token: "ok" } });
   assert.equal(master.slaves.size, 1);
   await slave.close();
@@ -383,10 +388,12 @@ Deno.test("a master lost while a client is connecting rejects only what the call
     const slave = client.slaves[0];
     // The caller listens at once (as `await` would); the library's own promises are its business.
     const awaited = assert.rejects(slave.createDataChannel("chat"), {
-      name: "ConnectionClosedError",
+      name: "WebRtcError",
+      code: "ERR_CONNECTION_CLOSED",
     });
     const second = assert.rejects(slave.createDataChannel("state"), {
-      name: "ConnectionClosedError",
+      name: "WebRtcError",
+      code: "ERR_CONNECTION_CLOSED",
     });
     let packet = decodePacket(await raw.next("offer"));
     while (packet.type !== PacketType.OFFER_FROM_CLIENT) {
@@ -478,7 +485,8 @@ const commands = {
       (await mod.connectMaster("ws://127.0.0.1:" + port, { reconnect: false })).close();
       return { refused: false };
     } catch (error) {
-      return { refused: true, name: error.name, message: error.message };
+      const { name, code, status, message } = error;
+      return { refused: true, name, code, status, message };
     }
   },
   async offerRaw() {
@@ -631,7 +639,9 @@ Deno.test({
           await using strict = serveMaster({ hostname: "127.0.0.1", port: 0 });
           const r = await link.start("refused", { port: strict.addr.port });
           assert.equal(r.refused, true);
-          assert.equal(r.name, "ConnectionClosedError");
+          assert.equal(r.name, "WebRtcError");
+          assert.equal(r.code, "ERR_CONNECTION_CLOSED");
+          assert.equal(r.status, 403);
           assert.match(r.message, /refused the connection \(403: origin not allowed\)/);
         },
       );
@@ -674,7 +684,7 @@ Deno.test({
           assert.equal(eu.connections.size, 1, "both channels share one peer connection");
         },
       );
-      await t.step("a full slave rejects the page: rejected event and RejectedError", async () => {
+      await t.step("a full slave rejects the page: rejected event and ERR_REJECTED", async () => {
         const r = await link.start("full");
         assert.deepEqual(r, { rejected: true, code: "ERR_REJECTED", reason: "Slave is full" });
       });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createMaster, PeerLimitError, serveMaster } from "../webrtc/mod.ts";
+import { createMaster, serveMaster, WebRtcRangeError } from "../webrtc/mod.ts";
 import type { PeerErrorDetail } from "../webrtc/mod.ts";
 import { connectMaster, type RTCPeerConnectionConstructor } from "../webrtc/client.ts";
 import {
@@ -8,7 +8,7 @@ import {
   encodeUserData,
   MAX_LIST_PACKET_SIZE,
 } from "../webrtc/_protocol.ts";
-import { bytes, nextEvent, RawPeer, until } from "./_webrtc.ts";
+import { bytes, isRefusal, nextEvent, RawPeer, until } from "./_webrtc.ts";
 
 function endpoints(port: number) {
   return {
@@ -343,11 +343,7 @@ Deno.test('connectMaster() from a foreign origin rejects with "refused the conne
   };
   await assert.rejects(
     connectMaster(url, { ...options, headers: { origin: "https://evil.example" } }),
-    (error: Error) => {
-      assert.equal(error.name, "ConnectionClosedError");
-      assert.match(error.message, /refused the connection \(403: origin not allowed\)/);
-      return true;
-    },
+    (error) => isRefusal(error, 403, "origin not allowed"),
   );
   // The probe is a plain GET that any page can read (CORS), and answers 426 when all is well.
   const probe = await fetch(`http://127.0.0.1:${master.addr.port}/netkit/clients`, {
@@ -368,6 +364,31 @@ Deno.test('connectMaster() from a foreign origin rejects with "refused the conne
   // Nobody listening: still the plain "Could not connect".
   await master.close();
   await assert.rejects(connectMaster(url, options), /Could not connect to master/);
+});
+
+Deno.test("connectMaster() rejects with status 401 and authorizeClient's reason when it refuses", async () => {
+  await using master = serveMaster({
+    hostname: "127.0.0.1",
+    port: 0,
+    authorizeClient: (cookies) => cookies.session === "ann" || "Log in first",
+  });
+  const url = `ws://127.0.0.1:${master.addr.port}`;
+  const options = {
+    RTCPeerConnection: class {} as unknown as RTCPeerConnectionConstructor,
+    reconnect: false as const,
+  };
+  await assert.rejects(
+    connectMaster(url, options),
+    (error) => isRefusal(error, 401, "Log in first"),
+  );
+  // The probe asks the hook with the same cookies, so an accepted client is not told 401.
+  const probe = await fetch(`http://127.0.0.1:${master.addr.port}/netkit/clients`, {
+    headers: { cookie: "session=ann" },
+  });
+  assert.equal(probe.status, 426);
+  await probe.body?.cancel();
+  const client = await connectMaster(url, { ...options, headers: { cookie: "session=ann" } });
+  client.close();
 });
 
 Deno.test("a slave list over 256 KiB reaches a client as several ADD_SLAVES packets, and connectMaster() takes them all", async () => {
@@ -415,9 +436,11 @@ Deno.test("a slave that would grow the list past maxSlaveListSize is closed with
   assert.match(closed.reason, /^ERR_SLAVE_LIST_FULL/);
   const { role, error: e } = await error;
   assert.equal(role, "slave");
-  assert.ok(e instanceof PeerLimitError);
+  assert.ok(e instanceof WebRtcRangeError);
   assert.equal(e.code, "ERR_SLAVE_LIST_FULL");
-  assert.equal(e.limit, "maxSlaveListSize");
+  assert.equal(e.option, "maxSlaveListSize");
+  assert.equal(e.limit, 1000);
+  assert.equal(e.closeCode, 1008);
   // The first slave is unaffected and still listed.
   await using client = new RawPeer(url.clients);
   assert.equal(decodePacket(await client.next()).type, 1);
@@ -511,7 +534,11 @@ Deno.test("slaves beyond maxSlavesPerAddress from one address are refused with 4
 });
 
 Deno.test("createMaster() refuses limits below their minimum with RangeError", () => {
-  assert.throws(() => createMaster({ maxQueuedBytes: 0 }), RangeError);
+  assert.throws(() => createMaster({ maxQueuedBytes: 0 }), {
+    name: "WebRtcRangeError",
+    code: "ERR_INVALID_OPTION",
+    option: "maxQueuedBytes",
+  });
   assert.throws(() => createMaster({ maxCandidatesPerSession: Number.NaN }), RangeError);
   assert.throws(() => createMaster({ sendTimeout: -1 }), RangeError);
   createMaster({ sendTimeout: 0 });

@@ -15,7 +15,7 @@ import {
   rewrite,
 } from "../webrtc/_protocol.ts";
 import { IdAllocator } from "../webrtc/_id_allocator.ts";
-import { ProtocolError } from "../webrtc/errors.ts";
+import { WebRtcSyntaxError } from "../webrtc/errors.ts";
 import { bytes } from "./_webrtc.ts";
 
 // Golden vectors: the same bytes are listed in webrtc/PROTOCOL.md.
@@ -116,7 +116,10 @@ Deno.test("decodePacket() reads every golden vector back", () => {
   });
 });
 
-Deno.test("decodePacket() throws ProtocolError (never RangeError) on truncated packets", async (t) => {
+/** What every malformed packet throws. */
+const PROTOCOL_ERROR = { name: "WebRtcSyntaxError", code: "ERR_PROTOCOL" };
+
+Deno.test("decodePacket() throws WebRtcSyntaxError ERR_PROTOCOL (never RangeError) on truncated packets", async (t) => {
   const truncated: Array<[string, Uint8Array]> = [
     ["empty packet", bytes()],
     ["offer without id", bytes(3, [0, 0, 0])],
@@ -131,15 +134,18 @@ Deno.test("decodePacket() throws ProtocolError (never RangeError) on truncated p
     ["client left without id", bytes(16, 0)],
   ];
   for (const [name, packet] of truncated) {
-    await t.step(name, () => assert.throws(() => decodePacket(packet), ProtocolError));
+    await t.step(name, () => assert.throws(() => decodePacket(packet), PROTOCOL_ERROR));
   }
-  // Every prefix of every golden packet either decodes or throws ProtocolError.
+  // Every prefix of every golden packet either decodes or throws ERR_PROTOCOL.
   for (const [, , packet] of GOLDEN) {
     for (let n = 0; n < packet.length; n++) {
       try {
         decodePacket(packet.subarray(0, n));
       } catch (error) {
-        assert.ok(error instanceof ProtocolError, `prefix ${n} of type ${packet[0]}: ${error}`);
+        assert.ok(
+          error instanceof WebRtcSyntaxError && error.code === "ERR_PROTOCOL",
+          `prefix ${n} of type ${packet[0]}: ${error}`,
+        );
       }
     }
   }
@@ -147,7 +153,7 @@ Deno.test("decodePacket() throws ProtocolError (never RangeError) on truncated p
 
 Deno.test("decodePacket() rejects unknown types, bad UTF-8 and bad JSON", () => {
   assert.throws(() => decodePacket(bytes(21)), /Unknown packet type "21"/);
-  assert.throws(() => decodePacket(bytes(255, 1, 2)), ProtocolError);
+  assert.throws(() => decodePacket(bytes(255, 1, 2)), PROTOCOL_ERROR);
   assert.throws(() => decodePacket(bytes(3, [0, 0, 0, 1], [0xff, 0xfe])), /Invalid UTF-8/);
   assert.throws(() => decodePacket(bytes(0, "{nope")), /Invalid JSON/);
   assert.throws(() => decodePacket(bytes(2, '["x"]')), /not an array of u32/);
@@ -171,7 +177,16 @@ Deno.test("encoders refuse lengths that would overflow their fields with RangeEr
   );
   assert.throws(() => encodeSdp(3, MAX_ID + 1, ""), RangeError);
   assert.throws(() => encodeSdp(3, -1, ""), RangeError);
-  assert.throws(() => encodeClose(17, 1, 1000, "r".repeat(124)), RangeError);
+  assert.throws(() => encodeClose(17, 1, 1000, "r".repeat(124)), {
+    name: "WebRtcRangeError",
+    code: "ERR_MESSAGE_TOO_LARGE",
+    size: 124,
+    limit: 123,
+  });
+  assert.throws(() => encodeClose(17, 1, 0x10000), {
+    name: "WebRtcRangeError",
+    code: "ERR_INVALID_CLOSE_CODE",
+  });
   // The largest values that fit still round-trip.
   const mid = "m".repeat(255);
   const packet = encodeCandidate(7, MAX_ID, { candidate: "c", sdpMid: mid, sdpMLineIndex: 65534 });

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { protocolError, tooLarge } from "./_errors.ts";
+import { WebRtcRangeError } from "./errors.ts";
 
 /** Packet types: byte 0 of every binary WebSocket message. Types 0–12 are enslavism's. */
 export const PacketType = {
@@ -116,9 +117,7 @@ export const CONTROL_CHANNEL_PROTOCOL = "netkit-control";
 export function encodeControlClose(code: number, reason: string): Uint8Array {
   const text = encoder.encode(reason);
   if (text.length > MAX_CLOSE_REASON_LENGTH) {
-    throw new RangeError(
-      `Close reason is ${text.length} bytes; the limit is "${MAX_CLOSE_REASON_LENGTH}"`,
-    );
+    throw tooLarge(text.length, MAX_CLOSE_REASON_LENGTH, "Close reason");
   }
   const bytes = new Uint8Array(CLOSE_CODE_SIZE + text.length);
   new DataView(bytes.buffer).setUint16(0, code);
@@ -195,7 +194,7 @@ function utf8(bytes: Uint8Array, what: string): string {
   try {
     return decoder.decode(bytes);
   } catch {
-    throw new ProtocolError(`Invalid UTF-8 in ${what}`);
+    throw protocolError(`Invalid UTF-8 in ${what}`);
   }
 }
 
@@ -218,9 +217,7 @@ function header(type: number, id: number, extra: number): { bytes: Uint8Array; v
 export function encodeUserData(type: 0 | 13, userDataJson: string): Uint8Array {
   const json = encoder.encode(userDataJson);
   if (json.length > MAX_USER_DATA_LENGTH) {
-    throw new RangeError(
-      `UserData is ${json.length} bytes; the limit is "${MAX_USER_DATA_LENGTH}"`,
-    );
+    throw tooLarge(json.length, MAX_USER_DATA_LENGTH, "UserData");
   }
   const bytes = new Uint8Array(TYPE_SIZE + json.length);
   bytes[0] = type;
@@ -234,9 +231,7 @@ export function encodeSlaves(type: 1 | 14, slaves: readonly WireSlave[]): Uint8A
     checkId(s.id);
     const json = encoder.encode(s.userData);
     if (json.length > MAX_USER_DATA_LENGTH) {
-      throw new RangeError(
-        `UserData is ${json.length} bytes; the limit is "${MAX_USER_DATA_LENGTH}"`,
-      );
+      throw tooLarge(json.length, MAX_USER_DATA_LENGTH, "UserData");
     }
     return { id: s.id, json };
   });
@@ -285,7 +280,7 @@ export function encodeCandidate(
   if (candidate === null) return header(type, id, SDP_MID_LENGTH_SIZE).bytes;
   const mid = encoder.encode(candidate.sdpMid ?? "");
   if (mid.length > MAX_SDP_MID_LENGTH) {
-    throw new RangeError(`SdpMid is ${mid.length} bytes; the limit is "${MAX_SDP_MID_LENGTH}"`);
+    throw tooLarge(mid.length, MAX_SDP_MID_LENGTH, "SdpMid");
   }
   const index = candidate.sdpMLineIndex ?? NULL_SDP_MLINE_INDEX;
   if (!Number.isInteger(index) || index < 0 || index > NULL_SDP_MLINE_INDEX) {
@@ -329,7 +324,7 @@ export function encodeClientLeft(id: number): Uint8Array {
   return header(PacketType.CLIENT_LEFT, id, 0).bytes;
 }
 
-/** `type ‖ u32 id ‖ u16 code ‖ reason` (close with reason). Reasons are cut to 123 bytes. */
+/** `type ‖ u32 id ‖ u16 code ‖ reason` (close with reason; callers cut reasons to `MAX_CLOSE_REASON_LENGTH`). */
 export function encodeClose(
   type: 17 | 18 | 19 | 20,
   id: number,
@@ -337,13 +332,11 @@ export function encodeClose(
   reason = "",
 ): Uint8Array {
   if (!Number.isInteger(code) || code < 0 || code > 0xffff) {
-    throw new RangeError(`Close code "${code}" is not a u16`);
+    throw new WebRtcRangeError("ERR_INVALID_CLOSE_CODE", `Close code "${code}" is not a u16`);
   }
   const text = encoder.encode(reason);
   if (text.length > MAX_CLOSE_REASON_LENGTH) {
-    throw new RangeError(
-      `Close reason is ${text.length} bytes; the limit is "${MAX_CLOSE_REASON_LENGTH}"`,
-    );
+    throw tooLarge(text.length, MAX_CLOSE_REASON_LENGTH, "Close reason");
   }
   const { bytes, view } = header(type, id, CLOSE_CODE_SIZE + text.length);
   view.setUint16(TYPE_SIZE + ID_SIZE, code);
@@ -362,15 +355,15 @@ export function rewrite(packet: Uint8Array, type: number, id: number): Uint8Arra
   return packet;
 }
 
-/** Reads the type byte, or throws `ProtocolError` on an empty packet. */
+/** Reads the type byte, or throws `WebRtcSyntaxError` (`ERR_PROTOCOL`) on an empty packet. */
 export function packetType(packet: Uint8Array): number {
-  if (packet.length < TYPE_SIZE) throw new ProtocolError("Empty packet");
+  if (packet.length < TYPE_SIZE) throw protocolError("Empty packet");
   return packet[0];
 }
 
 function need(packet: Uint8Array, size: number, what: string): void {
   if (packet.length < size) {
-    throw new ProtocolError(`Truncated ${what}: ${packet.length} bytes, need at least ${size}`);
+    throw protocolError(`Truncated ${what}: ${packet.length} bytes, need at least ${size}`);
   }
 }
 
@@ -379,14 +372,14 @@ function readJsonText(bytes: Uint8Array, what: string): string {
   try {
     JSON.parse(text);
   } catch {
-    throw new ProtocolError(`Invalid JSON in ${what}`);
+    throw protocolError(`Invalid JSON in ${what}`);
   }
   return text;
 }
 
 /**
  * Decodes one packet. Every length is checked before it is read: a malformed packet throws
- * `ProtocolError` (never a `RangeError` from `DataView`).
+ * `WebRtcSyntaxError` with code `ERR_PROTOCOL` (never a `RangeError` from `DataView`).
  */
 export function decodePacket(packet: Uint8Array): Packet {
   const type = packetType(packet);
@@ -414,7 +407,7 @@ export function decodePacket(packet: Uint8Array): Packet {
         at = start + length;
       }
       if (type === 14) {
-        if (slaves.length !== 1) throw new ProtocolError("Slave update must hold one slave");
+        if (slaves.length !== 1) throw protocolError("Slave update must hold one slave");
         return { type, slave: slaves[0] };
       }
       return { type, slaves };
@@ -425,13 +418,13 @@ export function decodePacket(packet: Uint8Array): Packet {
       try {
         ids = JSON.parse(text);
       } catch {
-        throw new ProtocolError("Invalid JSON in slave id list");
+        throw protocolError("Invalid JSON in slave id list");
       }
       if (
         !Array.isArray(ids) ||
         !ids.every((n) => Number.isInteger(n) && n >= 0 && n <= MAX_ID)
       ) {
-        throw new ProtocolError("Slave id list is not an array of u32");
+        throw protocolError("Slave id list is not an array of u32");
       }
       return { type, ids };
     }
@@ -481,7 +474,7 @@ export function decodePacket(packet: Uint8Array): Packet {
     case 20:
       need(packet, TYPE_SIZE + ID_SIZE + CLOSE_CODE_SIZE, "close packet");
       if (packet.length > TYPE_SIZE + ID_SIZE + CLOSE_CODE_SIZE + MAX_CLOSE_REASON_LENGTH) {
-        throw new ProtocolError("Close reason over 123 bytes");
+        throw protocolError(`Close reason over ${MAX_CLOSE_REASON_LENGTH} bytes`);
       }
       return {
         type,
@@ -490,6 +483,6 @@ export function decodePacket(packet: Uint8Array): Packet {
         reason: utf8(rest(TYPE_SIZE + ID_SIZE + CLOSE_CODE_SIZE), "close reason"),
       };
     default:
-      throw new ProtocolError(`Unknown packet type "${type}"`);
+      throw protocolError(`Unknown packet type "${type}"`);
   }
 }

@@ -33,7 +33,8 @@ import {
   type WireCandidate,
 } from "./_protocol.ts";
 import { DataChannel, type DataChannelOptions, rtcChannelTransport } from "./data_channel.ts";
-import { ConnectionClosedError, RejectedError } from "./errors.ts";
+import { WebRtcError, WebRtcTypeError } from "./errors.ts";
+import { connectionClosed } from "./_errors.ts";
 import type {
   IceServer,
   RTCDataChannelLike,
@@ -54,13 +55,8 @@ export type { DataChannelOptions, DataChannelState, Message } from "./data_chann
 export type { DataChannelEventMap } from "./data_channel.ts";
 export { TypedEventTarget } from "../_common/typed_event_target.ts";
 export type { TypedEventListener } from "../_common/typed_event_target.ts";
-export {
-  ConnectionClosedError,
-  InvalidDataError,
-  MessageTooLargeError,
-  ProtocolError,
-  RejectedError,
-} from "./errors.ts";
+export { WebRtcError, WebRtcRangeError, WebRtcSyntaxError, WebRtcTypeError } from "./errors.ts";
+export type { WebRtcErrorCode, WebRtcErrorOptions } from "./errors.ts";
 export type * from "./rtc_types.ts";
 
 /** Options of `connectMaster()`. */
@@ -112,10 +108,11 @@ type WebSocketCtor = new (
 /**
  * Connects to a master and resolves once the slave list has arrived.
  *
- * Rejects with `ConnectionClosedError` when the master refuses the upgrade (401/403) or cannot be
- * reached. A refusal the master explains says so in the message, e.g. `Master at "ws://…" refused
- * the connection (403: origin not allowed)`: a page on another origin than the master needs that
- * origin in the master's `allowedOrigins`.
+ * Rejects with `WebRtcError` (`ERR_CONNECTION_CLOSED`) when the master refuses the upgrade or
+ * cannot be reached. A refusal the master explains carries its HTTP `status` and `reason` and says
+ * so in the message, e.g. `Master at "ws://…" refused the connection (401: Log in first)` when
+ * `authorizeClient` said no, or `(403: origin not allowed)`: a page on another origin than the
+ * master needs that origin in the master's `allowedOrigins`.
  *
  * Given several URLs (masters sharing a `cluster`, which list the same slaves), it connects to
  * the first that answers, and after a lost link reconnects to the next one in turn; it rejects
@@ -215,7 +212,9 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
     super();
     const { basePath = "/netkit", signal } = options;
     const urls = Array.isArray(url) ? url : [url as string | URL];
-    if (urls.length === 0) throw new TypeError("connectMaster() needs at least one master URL");
+    if (urls.length === 0) {
+      throw new WebRtcTypeError("ERR_INVALID_URL", "connectMaster() needs at least one master URL");
+    }
     this.#urls = urls.map((one) => {
       const target = new URL(one);
       target.pathname = target.pathname.replace(/\/$/, "") + basePath + "/clients";
@@ -226,7 +225,8 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
     const ctor = options.RTCPeerConnection ??
       (globalThis as { RTCPeerConnection?: RTCPeerConnectionConstructor }).RTCPeerConnection;
     if (!ctor) {
-      throw new TypeError(
+      throw new WebRtcTypeError(
+        "ERR_RTC_UNAVAILABLE",
         "No RTCPeerConnection: pass one in options.RTCPeerConnection (e.g. node-datachannel/polyfill)",
       );
     }
@@ -261,7 +261,9 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#first.reject(new ConnectionClosedError("Master connection closed", 1000));
+    this.#first.reject(
+      connectionClosed("Master connection closed", { closeCode: CloseCode.NORMAL }),
+    );
     try {
       this.#socket?.close(1000);
     } catch { /* already closed */ }
@@ -328,8 +330,8 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
       }
       if (!hadList && this.#attempt === 0) {
         // The very first attempt failed: connectMaster() rejects instead of retrying.
-        const fail = (message: string, reason: string) => {
-          this.#first.reject(new ConnectionClosedError(message, event.code, reason));
+        const fail = (message: string, reason: string, status?: number) => {
+          this.#first.reject(connectionClosed(message, { closeCode: event.code, reason, status }));
           this.close();
         };
         if (opened) {
@@ -343,6 +345,7 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
             ? fail(
               `Master at "${url}" refused the connection (${refusal.status}: ${refusal.reason})`,
               refusal.reason,
+              refusal.status,
             )
             : fail(`Could not connect to master at "${url}"`, event.reason)
         );
@@ -431,9 +434,9 @@ export class MasterConnection extends TypedEventTarget<MasterConnectionEventMap>
 
 /**
  * After a failed handshake, asks the master with a plain GET of the same URL why it would refuse
- * (browsers expose no HTTP status on WebSocket): the master answers 403 "origin not allowed" or
- * 503 "too many clients", readable from any origin. `null` when it would accept (the refusal came
- * from elsewhere, e.g. `authorizeClient`) or cannot be reached.
+ * (browsers expose no HTTP status on WebSocket): the master answers 403 "origin not allowed",
+ * 503 "too many clients" or 401 with `authorizeClient`'s reason, readable from any origin. `null`
+ * when it would accept (the refusal came from elsewhere) or cannot be reached.
  */
 async function probeRefusal(
   url: string,
@@ -551,15 +554,15 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
   }
 
   /**
-   * Negotiates the peer connection (once; later calls share it). Rejects with `RejectedError`
-   * when the slave refuses, `TimeoutError` after `connectTimeout`, `ConnectionClosedError` when
-   * closed first.
+   * Negotiates the peer connection (once; later calls share it). Rejects with `WebRtcError`
+   * `ERR_REJECTED` when the slave refuses, `TimeoutError` after `connectTimeout`, `WebRtcError`
+   * `ERR_CONNECTION_CLOSED` when closed first.
    */
   connect(): Promise<void> {
     if (this.#session) return this.#session.ready.promise;
     if (this.#starting) return this.#starting;
     if (this.#detached) {
-      return Promise.reject(new ConnectionClosedError("Slave is no longer listed at the master"));
+      return Promise.reject(connectionClosed("Slave is no longer listed at the master"));
     }
     // A new peer connection waits until the previous one is fully closed: node-datachannel can
     // close a connection that is being set up while another one closes natively.
@@ -568,7 +571,7 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
       this.#starting = undefined;
       if (this.#session) return this.#session.ready.promise;
       if (this.#generation !== generation || this.#detached) {
-        throw new ConnectionClosedError("Slave connection closed while connecting");
+        throw connectionClosed("Slave connection closed while connecting");
       }
       return this.#open();
     });
@@ -709,11 +712,14 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
    */
   async createDataChannel(label: string, options: DataChannelOptions = {}): Promise<DataChannel> {
     if (label === CONTROL_CHANNEL_LABEL) {
-      throw new TypeError(`Label "${CONTROL_CHANNEL_LABEL}" is reserved`);
+      throw new WebRtcTypeError(
+        "ERR_RESERVED_LABEL",
+        `Label "${CONTROL_CHANNEL_LABEL}" is reserved`,
+      );
     }
     await this.connect();
     const session = this.#session;
-    if (!session) throw new ConnectionClosedError("Slave connection closed");
+    if (!session) throw connectionClosed("Slave connection closed");
     const { ordered = true, maxRetransmits, maxPacketLifeTime, protocol = "" } = options;
     const init: Record<string, unknown> = { ordered, protocol };
     if (maxRetransmits !== undefined) init.maxRetransmits = maxRetransmits;
@@ -829,7 +835,9 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     const session = this.#session;
     if (!session) return;
     this.dispatchEvent(new CustomEvent("rejected", { detail: reason }));
-    this.#end(session, CloseCode.POLICY_VIOLATION, reason, new RejectedError(reason));
+    const message = reason ? `Connection rejected: "${reason}"` : "Connection rejected";
+    const error = new WebRtcError("ERR_REJECTED", message, { reason });
+    this.#end(session, CloseCode.POLICY_VIOLATION, reason, error);
   }
 
   #onRemoteClose(code: number, reason: string): void {
@@ -842,7 +850,8 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
     this.#session = undefined;
     clearTimeout(session.timer);
     session.ready.reject(
-      error ?? new ConnectionClosedError(`Slave connection closed: "${reason}"`, code, reason),
+      error ??
+        connectionClosed(`Slave connection closed: "${reason}"`, { closeCode: code, reason }),
     );
     for (const channel of session.channels) dataChannelInternals.dispose(channel);
     session.channels.clear();

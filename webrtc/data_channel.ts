@@ -5,7 +5,8 @@
  * @module
  */
 
-import { ConnectionClosedError, InvalidDataError, MessageTooLargeError } from "./errors.ts";
+import { type WebRtcError, type WebRtcRangeError, WebRtcTypeError } from "./errors.ts";
+import { connectionClosed, tooLarge } from "./_errors.ts";
 import type { RTCDataChannelLike } from "./rtc_types.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import { dataChannelInternals } from "./_internal.ts";
@@ -62,7 +63,8 @@ function toMessage(data: unknown): Message {
     : typeof data === "object"
     ? (data as object).constructor?.name ?? "object"
     : typeof data;
-  throw new InvalidDataError(
+  throw new WebRtcTypeError(
+    "ERR_INVALID_DATA",
     `Expected a string, an ArrayBufferView or an ArrayBuffer, got ${kind}`,
   );
 }
@@ -129,8 +131,11 @@ export interface DataChannelEventMap {
   message: MessageEvent<Message>;
   /** The buffered bytes fell to the low water mark; waiting writers resume. */
   bufferedamountlow: Event;
-  /** The channel failed; `error` is a `ConnectionClosedError` or `MessageTooLargeError`. */
-  error: ErrorEvent & { readonly error: ConnectionClosedError | MessageTooLargeError };
+  /**
+   * The channel failed; `error` is a `WebRtcError` (`ERR_CONNECTION_CLOSED`) or a
+   * `WebRtcRangeError` (`ERR_MESSAGE_TOO_LARGE`: unread data over `receiveBufferSize`).
+   */
+  error: ErrorEvent & { readonly error: WebRtcError | WebRtcRangeError };
   /** The channel closed. */
   close: Event;
 }
@@ -187,7 +192,7 @@ export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
       },
       close: () => this.#onClose(),
       error: (message) => {
-        this.#error = new ConnectionClosedError(message);
+        this.#error = connectionClosed(message);
         this.dispatchEvent(new ErrorEvent("error", { message, error: this.#error }));
       },
     });
@@ -241,22 +246,22 @@ export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
 
   /**
    * Sends one message now (no waiting): text, or the exact bytes of any `ArrayBufferView` or
-   * `ArrayBuffer`. Throws `InvalidDataError` for anything else, `ConnectionClosedError` when the
-   * channel is not open and `MessageTooLargeError` over `maxMessageSize`. Use `writable` or `drain()` for
-   * backpressure.
+   * `ArrayBuffer`. Throws `WebRtcTypeError` (`ERR_INVALID_DATA`) for anything else, `WebRtcError`
+   * (`ERR_CONNECTION_CLOSED`) when the channel is not open and `WebRtcRangeError`
+   * (`ERR_MESSAGE_TOO_LARGE`) over `maxMessageSize`. Use `writable` or `drain()` for backpressure.
    */
   send(data: Message | ArrayBufferView | ArrayBuffer): void {
     const message = toMessage(data);
     if (this.#state !== "open") {
-      throw new ConnectionClosedError(`Data channel "${this.label}" is ${this.#state}`);
+      throw connectionClosed(`Data channel "${this.label}" is ${this.#state}`);
     }
     const max = this.#transport.maxMessageSize();
     if (typeof message !== "string" && message.byteLength > max) {
-      throw new MessageTooLargeError(message.byteLength, max);
+      throw tooLarge(message.byteLength, max);
     }
     if (typeof message === "string" && message.length > max) {
       const size = new TextEncoder().encode(message).length;
-      if (size > max) throw new MessageTooLargeError(size, max);
+      if (size > max) throw tooLarge(size, max);
     }
     this.#transport.send(message);
   }
@@ -265,7 +270,7 @@ export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
   drain(): Promise<void> {
     if (this.#state !== "open") {
       return Promise.reject(
-        new ConnectionClosedError(`Data channel "${this.label}" is ${this.#state}`),
+        connectionClosed(`Data channel "${this.label}" is ${this.#state}`),
       );
     }
     if (this.#transport.bufferedAmount() <= this.#highWaterMark) return Promise.resolve();
@@ -339,7 +344,7 @@ export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
     const controller = this.#readableController;
     if (controller) {
       if (controller.desiredSize !== null && controller.desiredSize < 0) {
-        const error = new MessageTooLargeError(
+        const error = tooLarge(
           this.#receiveBufferSize - controller.desiredSize,
           this.#receiveBufferSize,
           "Unread data",
@@ -369,7 +374,7 @@ export class DataChannel extends TypedEventTarget<DataChannelEventMap> {
     const wasConnecting = this.#state === "connecting";
     this.#state = "closed";
     const error = this.#error ??
-      new ConnectionClosedError(`Data channel "${this.label}" closed`, 1000);
+      connectionClosed(`Data channel "${this.label}" closed`, { closeCode: 1000 });
     if (wasConnecting) this.#opened.reject(error);
     for (const w of this.#drainWaiters) w.reject(error);
     this.#drainWaiters = [];

@@ -1,170 +1,213 @@
 /**
- * Typed errors of the webrtc module. Each carries a stable `code` string (listed in README.md).
- * Browser-safe: no Deno APIs.
+ * Typed errors of the webrtc module. Every error carries a stable `code` (listed in
+ * `webrtc/README.md`); timeouts and aborts are `DOMException`s named `TimeoutError` /
+ * `AbortError` instead. Browser-safe: no Deno APIs.
  *
  * @module
  */
 
 /**
- * A malformed signalling packet: truncated, unknown type, invalid UTF-8 or JSON.
+ * Every `code` a webrtc error can carry.
  *
  * @example
  * ```ts
- * import { ProtocolError } from "@netkit/realtime/webrtc";
- * const err = new ProtocolError("Truncated SDP packet");
- * console.log(err.code); // "ERR_PROTOCOL"
+ * import type { WebRtcErrorCode } from "@netkit/realtime/webrtc";
+ * const limits = new Set<WebRtcErrorCode>(["ERR_RATE_LIMITED", "ERR_SLOW_CONSUMER"]);
+ * console.log(limits.has("ERR_RATE_LIMITED")); // true
  * ```
  */
-export class ProtocolError extends SyntaxError {
-  /** Stable error code. */
-  readonly code: "ERR_PROTOCOL" = "ERR_PROTOCOL";
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ProtocolError";
-  }
-}
-
-/**
- * The slave refused a client's offer (its `offer` hook called `preventDefault()`, it was full, or
- * the master refused: unknown slave, too many offers).
- *
- * @example
- * ```ts
- * import { RejectedError } from "@netkit/realtime/webrtc";
- * const err = new RejectedError("Slave is full");
- * console.log(err.code, err.reason); // "ERR_REJECTED" "Slave is full"
- * ```
- */
-export class RejectedError extends TypeError {
-  /** Stable error code. */
-  readonly code: "ERR_REJECTED" = "ERR_REJECTED";
-  /** The reason the slave or master gave (may be empty). */
-  readonly reason: string;
-  /** Creates the error. */
-  constructor(reason: string) {
-    super(reason ? `Connection rejected: "${reason}"` : "Connection rejected");
-    this.name = "RejectedError";
-    this.reason = reason;
-  }
-}
-
-/**
- * `DataChannel.send()` (or its `writable`) was given something other than a string, an
- * `ArrayBufferView` or an `ArrayBuffer`. Only that send fails; the channel stays open.
- *
- * @example
- * ```ts
- * import { InvalidDataError } from "@netkit/realtime/webrtc";
- * const err = new InvalidDataError("Expected a string, an ArrayBufferView or an ArrayBuffer, got number");
- * console.log(err.code); // "ERR_INVALID_DATA"
- * ```
- */
-export class InvalidDataError extends TypeError {
-  /** Stable error code. */
-  readonly code: "ERR_INVALID_DATA" = "ERR_INVALID_DATA";
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidDataError";
-  }
-}
-
-/**
- * An operation on a connection or channel that is closed (or closed while waiting).
- *
- * @example
- * ```ts
- * import { ConnectionClosedError } from "@netkit/realtime/webrtc";
- * const err = new ConnectionClosedError("Data channel is closed", 1000, "");
- * console.log(err.code); // "ERR_CONNECTION_CLOSED"
- * ```
- */
-export class ConnectionClosedError extends TypeError {
-  /** Stable error code. */
-  readonly code: "ERR_CONNECTION_CLOSED" = "ERR_CONNECTION_CLOSED";
-  /** Close code, when known. */
-  readonly closeCode: number;
-  /** Close reason, when known. */
-  readonly reason: string;
-  /** Creates the error. */
-  constructor(message: string, closeCode = 1006, reason = "") {
-    super(message);
-    this.name = "ConnectionClosedError";
-    this.closeCode = closeCode;
-    this.reason = reason;
-  }
-}
-
-/**
- * A message over a size limit (channel `maxMessageSize`, signalling limits, receive buffer).
- *
- * @example
- * ```ts
- * import { MessageTooLargeError } from "@netkit/realtime/webrtc";
- * const err = new MessageTooLargeError(300000, 262144);
- * console.log(err.code); // "ERR_MESSAGE_TOO_LARGE"
- * ```
- */
-export class MessageTooLargeError extends RangeError {
-  /** Stable error code. */
-  readonly code: "ERR_MESSAGE_TOO_LARGE" = "ERR_MESSAGE_TOO_LARGE";
-  /** Size of the offending message in bytes. */
-  readonly size: number;
-  /** The limit in bytes. */
-  readonly limit: number;
-  /** Creates the error. */
-  constructor(size: number, limit: number, what = "Message") {
-    super(`${what} is ${size} bytes; the limit is "${limit}"`);
-    this.name = "MessageTooLargeError";
-    this.size = size;
-    this.limit = limit;
-  }
-}
-
-/** The codes of {@linkcode PeerLimitError}: which limit a peer of the master broke. */
-export type PeerLimitCode =
+export type WebRtcErrorCode =
+  // Arguments and options.
+  | "ERR_INVALID_URL"
+  | "ERR_INVALID_OPTION"
+  | "ERR_RTC_UNAVAILABLE"
+  | "ERR_RESERVED_LABEL"
+  | "ERR_INVALID_CLOSE_CODE"
+  | "ERR_INVALID_DATA"
+  // Sizes.
+  | "ERR_MESSAGE_TOO_LARGE"
+  // Connections and negotiations.
+  | "ERR_CONNECTION_CLOSED"
+  | "ERR_REJECTED"
+  | "ERR_PROTOCOL"
+  // Limits the master enforces on each of its peers (see `PeerErrorDetail`).
   | "ERR_SLOW_CONSUMER"
   | "ERR_RATE_LIMITED"
   | "ERR_TOO_MANY_CANDIDATES"
   | "ERR_SLAVE_LIST_FULL";
 
-/** Every stable `code` of this module's errors (see the README's error table). */
-export type WebRtcErrorCode =
-  | "ERR_PROTOCOL"
-  | "ERR_REJECTED"
-  | "ERR_CONNECTION_CLOSED"
-  | "ERR_MESSAGE_TOO_LARGE"
-  | PeerLimitCode;
-
 /**
- * A peer of the master broke one of its limits; the master closed that peer's signalling socket
- * with `closeCode` (1008 for counts and rates, 1013 for a peer that does not read) and a reason
- * that starts with `code`. The master reports it in its `peererror` event.
+ * The standard error options plus the details some webrtc errors carry; each becomes a readonly
+ * property of the classes that list it (`undefined` when not given).
  *
  * @example
  * ```ts
- * import { PeerLimitError } from "@netkit/realtime/webrtc";
- * const err = new PeerLimitError("ERR_TOO_MANY_CANDIDATES", "maxCandidatesPerSession", 64, 1008);
- * console.log(err.code, err.limit, err.closeCode); // "ERR_TOO_MANY_CANDIDATES" "maxCandidatesPerSession" 1008
+ * import { WebRtcError, type WebRtcErrorOptions } from "@netkit/realtime/webrtc";
+ * const options: WebRtcErrorOptions = { status: 401, reason: "Log in first", closeCode: 1006 };
+ * const error = new WebRtcError("ERR_CONNECTION_CLOSED", "Master refused (401: Log in first)", options);
+ * console.log(error.status, error.reason); // 401 "Log in first"
  * ```
  */
-export class PeerLimitError extends RangeError {
-  /** Stable error code. */
-  readonly code: PeerLimitCode;
-  /** The option that sets the limit (e.g. `"maxCandidatesPerSession"`). */
-  readonly limit: string;
-  /** The limit's value. */
-  readonly value: number;
-  /** The WebSocket close code the peer got. */
-  readonly closeCode: number;
-  /** Creates the error. */
-  constructor(code: PeerLimitCode, limit: string, value: number, closeCode: number, detail = "") {
-    super(`${code}: over "${limit}" (${value})${detail ? `: ${detail}` : ""}`);
-    this.name = "PeerLimitError";
+export interface WebRtcErrorOptions extends ErrorOptions {
+  /** Size of the offending message or field, in bytes. */
+  size?: number;
+  /** The limit that was exceeded: bytes, a count, or a rate per second. */
+  limit?: number;
+  /** The option that sets `limit` (e.g. `"maxCandidatesPerSession"`). */
+  option?: string;
+  /** The close code of the connection (the peer's, or the one this side sent). */
+  closeCode?: number;
+  /** The close reason, or the reason a slave or master gave for a refusal (may be empty). */
+  reason?: string;
+  /** The HTTP status of a refused signalling upgrade (401 from an authorization hook, 403 …). */
+  status?: number;
+}
+
+/**
+ * A state error: a connection or channel that is closed (or closed while you waited), a master
+ * that refused or could not be reached (`ERR_CONNECTION_CLOSED`), an offer the slave or master
+ * refused (`ERR_REJECTED`).
+ *
+ * @example Telling a refusal apart
+ * ```ts
+ * import { connectMaster, WebRtcError } from "@netkit/realtime/webrtc/client";
+ * try {
+ *   await connectMaster("ws://127.0.0.1:9", { reconnect: false });
+ * } catch (error) {
+ *   if (error instanceof WebRtcError && error.status === 401) console.log("log in:", error.reason);
+ * }
+ * ```
+ */
+export class WebRtcError extends Error {
+  /** The stable error code. */
+  readonly code: WebRtcErrorCode;
+  /** The close code of the connection, when known (1006 when it just went away). */
+  readonly closeCode: number | undefined;
+  /** The close reason, or the reason given for a refusal (may be empty). */
+  readonly reason: string | undefined;
+  /** The HTTP status of a refused signalling upgrade, when known. */
+  readonly status: number | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param code the stable error code
+   * @param message a human-readable message
+   * @param options `cause`, `closeCode`, `reason`, `status`
+   */
+  constructor(code: WebRtcErrorCode, message: string, options?: WebRtcErrorOptions) {
+    super(message, options);
+    this.name = "WebRtcError";
     this.code = code;
-    this.limit = limit;
-    this.value = value;
-    this.closeCode = closeCode;
+    this.closeCode = options?.closeCode;
+    this.reason = options?.reason;
+    this.status = options?.status;
+  }
+}
+
+/**
+ * A value of the wrong kind: data that is neither a string, an `ArrayBufferView` nor an
+ * `ArrayBuffer` (`ERR_INVALID_DATA`), no master URL, a reserved channel label, no
+ * `RTCPeerConnection` to use.
+ *
+ * @example
+ * ```ts
+ * import { WebRtcTypeError } from "@netkit/realtime/webrtc";
+ * const error = new WebRtcTypeError("ERR_INVALID_DATA", "Expected a string or bytes, got number");
+ * console.log(error.code); // "ERR_INVALID_DATA"
+ * ```
+ */
+export class WebRtcTypeError extends TypeError {
+  /** The stable error code. */
+  readonly code: WebRtcErrorCode;
+  /**
+   * Creates the error.
+   *
+   * @param code the stable error code
+   * @param message a human-readable message
+   * @param options the standard error options (`cause`)
+   */
+  constructor(code: WebRtcErrorCode, message: string, options?: WebRtcErrorOptions) {
+    super(message, options);
+    this.name = "WebRtcTypeError";
+    this.code = code;
+  }
+}
+
+/**
+ * A size, count, rate or limit exceeded: a message over `maxMessageSize`
+ * (`ERR_MESSAGE_TOO_LARGE`), a master option below its minimum (`ERR_INVALID_OPTION`), a close
+ * code that is not a u16, or a master peer that broke one of its limits (`ERR_SLOW_CONSUMER`,
+ * `ERR_RATE_LIMITED`, `ERR_TOO_MANY_CANDIDATES`, `ERR_SLAVE_LIST_FULL`; `closeCode` is what the
+ * peer got).
+ *
+ * @example
+ * ```ts
+ * import { WebRtcRangeError } from "@netkit/realtime/webrtc";
+ * const error = new WebRtcRangeError("ERR_TOO_MANY_CANDIDATES", "Over maxCandidatesPerSession", {
+ *   option: "maxCandidatesPerSession",
+ *   limit: 64,
+ *   closeCode: 1008,
+ * });
+ * console.log(error.code, error.option, error.limit); // "ERR_TOO_MANY_CANDIDATES" "maxCandidatesPerSession" 64
+ * ```
+ */
+export class WebRtcRangeError extends RangeError {
+  /** The stable error code. */
+  readonly code: WebRtcErrorCode;
+  /** Size of the offending message or field in bytes, when it has one. */
+  readonly size: number | undefined;
+  /** The limit that was exceeded (bytes, a count, or a rate per second). */
+  readonly limit: number | undefined;
+  /** The option that sets `limit`, when one does. */
+  readonly option: string | undefined;
+  /** The close code the connection got because of the error, when it was closed. */
+  readonly closeCode: number | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param code the stable error code
+   * @param message a human-readable message
+   * @param options `cause`, `size`, `limit`, `option`, `closeCode`
+   */
+  constructor(code: WebRtcErrorCode, message: string, options?: WebRtcErrorOptions) {
+    super(message, options);
+    this.name = "WebRtcRangeError";
+    this.code = code;
+    this.size = options?.size;
+    this.limit = options?.limit;
+    this.option = options?.option;
+    this.closeCode = options?.closeCode;
+  }
+}
+
+/**
+ * A malformed signalling packet (`ERR_PROTOCOL`): truncated, unknown type, invalid UTF-8 or JSON;
+ * on the master also a packet type the peer's role may not send. `closeCode` is what the peer got
+ * when the master closed it.
+ *
+ * @example
+ * ```ts
+ * import { WebRtcSyntaxError } from "@netkit/realtime/webrtc";
+ * const error = new WebRtcSyntaxError("ERR_PROTOCOL", "Truncated SDP packet", { closeCode: 1002 });
+ * console.log(error.code, error.closeCode); // "ERR_PROTOCOL" 1002
+ * ```
+ */
+export class WebRtcSyntaxError extends SyntaxError {
+  /** The stable error code. */
+  readonly code: WebRtcErrorCode;
+  /** The close code the connection got because of the error, when it was closed. */
+  readonly closeCode: number | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param code the stable error code
+   * @param message a human-readable message
+   * @param options `cause`, `closeCode`
+   */
+  constructor(code: WebRtcErrorCode, message: string, options?: WebRtcErrorOptions) {
+    super(message, options);
+    this.name = "WebRtcSyntaxError";
+    this.code = code;
+    this.closeCode = options?.closeCode;
   }
 }

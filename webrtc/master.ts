@@ -12,7 +12,8 @@ import type { WebSocketConnection } from "../websocket/mod.ts";
 import { IdAllocator } from "./_id_allocator.ts";
 import { SendQueue } from "../_common/send_queue.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
-import { MessageTooLargeError, PeerLimitError, ProtocolError } from "./errors.ts";
+import { WebRtcRangeError, type WebRtcSyntaxError } from "./errors.ts";
+import { peerLimit, type PeerLimitCode, protocolError, tooLarge } from "./_errors.ts";
 import {
   CLIENT_SENDABLE,
   CLOSE_CODE_SIZE,
@@ -69,6 +70,8 @@ export interface MasterOptions {
   /**
    * Decides whether a client may connect (enslavism's `clientauth`): `cookies` are the browser's
    * cookies for the master's origin. Return an identity object to pass it to the slaves.
+   * A client whose upgrade failed asks again with a plain GET of the endpoint (browsers hide an
+   * upgrade's status), so a refusal reaches `connectMaster()` as `status` 401 and its reason.
    * @default {() => true}
    */
   authorizeClient?: (
@@ -235,8 +238,13 @@ export interface PeerErrorDetail {
   readonly role: "slave" | "client";
   /** The peer's id. */
   readonly id: number;
-  /** The typed error; its `code` also starts the close reason the peer got. */
-  readonly error: PeerLimitError | ProtocolError | MessageTooLargeError;
+  /**
+   * The typed error; its `code` also starts the close reason the peer got, and its `closeCode`
+   * is the close code. A `WebRtcSyntaxError` (`ERR_PROTOCOL`) for a malformed or forbidden
+   * packet; a `WebRtcRangeError` for a packet over its size limit (`ERR_MESSAGE_TOO_LARGE`) or a
+   * broken peer limit (`option` names the option, `limit` is its value).
+   */
+  readonly error: WebRtcSyntaxError | WebRtcRangeError;
 }
 
 /**
@@ -439,8 +447,10 @@ function resolvedLimits(o: MasterOptions) {
   for (const [name, value] of Object.entries(limits)) {
     const zeroOk = name === "sendTimeout" || name === "offerTimeout";
     if (typeof value !== "number" || Number.isNaN(value) || value < (zeroOk ? 0 : 1)) {
-      throw new RangeError(
+      throw new WebRtcRangeError(
+        "ERR_INVALID_OPTION",
         `Option "${name}" must be a number of at least ${zeroOk ? 0 : 1}, got "${value}"`,
+        { option: name },
       );
     }
   }
@@ -558,8 +568,8 @@ export class Master extends TypedEventTarget<MasterEventMap> {
       (request.method === "GET" || request.method === "HEAD")
     ) {
       // A plain GET is the client's probe after a failed handshake: browsers hide a refused
-      // upgrade's status from WebSocket, so it asks here and reports "refused (403: …)". Only the
-      // checks that need no authorization hook are answered; readable from any origin (CORS).
+      // upgrade's status from WebSocket, so it asks here and reports "refused (403: …)" or
+      // "refused (401: <authorizeClient's reason>)"; readable from any origin (CORS).
       const origin = request.headers.get("origin");
       const cors = { "access-control-allow-origin": "*", "cache-control": "no-store" };
       if (origin !== null && !this.#originAllowed(origin, url)) {
@@ -568,6 +578,9 @@ export class Master extends TypedEventTarget<MasterEventMap> {
       if (this.#closing || this.#clients.size >= this.#limits.maxClients) {
         return new Response("too many clients", { status: 503, headers: cors });
       }
+      const cookies = parseCookies(request.headers.get("cookie"));
+      const verdict = await (this.#options.authorizeClient?.(cookies, request) ?? true);
+      if (verdict === false || typeof verdict === "string") return unauthorized(verdict, cors);
       return new Response("Expected a WebSocket upgrade", {
         status: 426,
         headers: { ...cors, upgrade: "websocket" },
@@ -696,15 +709,15 @@ export class Master extends TypedEventTarget<MasterEventMap> {
   }
 
   /** Closes `peer` alone for breaking a rule and reports it in `peererror`. */
-  #fail(peer: PeerEntry, closeCode: number, error: PeerErrorDetail["error"]): void {
+  #fail(peer: PeerEntry, error: PeerErrorDetail["error"]): void {
     if (peer.failed) return;
     peer.failed = true;
     peer.queue.close();
-    const code = "code" in error ? error.code : "ERR_PROTOCOL";
+    const { code, message } = error;
     closeWith(
       peer.connection,
-      closeCode,
-      error.message.startsWith(code) ? error.message : `${code}: ${error.message}`,
+      error.closeCode ?? CloseCode.PROTOCOL_ERROR,
+      message.startsWith(code) ? message : `${code}: ${message}`,
     );
     this.dispatchEvent(
       new CustomEvent<PeerErrorDetail>("peererror", {
@@ -715,18 +728,14 @@ export class Master extends TypedEventTarget<MasterEventMap> {
 
   #limitError(
     peer: PeerEntry,
-    code: PeerLimitError["code"],
+    code: PeerLimitCode,
     limit: keyof ReturnType<typeof resolvedLimits>,
     detail = "",
   ): void {
     const closeCode = code === "ERR_SLOW_CONSUMER"
       ? CloseCode.TRY_AGAIN_LATER
       : CloseCode.POLICY_VIOLATION;
-    this.#fail(
-      peer,
-      closeCode,
-      new PeerLimitError(code, limit, this.#limits[limit], closeCode, detail),
-    );
+    this.#fail(peer, peerLimit(code, limit, this.#limits[limit], closeCode, detail));
   }
 
   /** A send queue whose writes go to `peer`'s socket. */
@@ -826,13 +835,12 @@ export class Master extends TypedEventTarget<MasterEventMap> {
         if (typeof message === "string") {
           this.#fail(
             peer,
-            CloseCode.PROTOCOL_ERROR,
-            new ProtocolError("Text messages are not used"),
+            protocolError("Text messages are not used", CloseCode.PROTOCOL_ERROR),
           );
           break;
         }
         if (message.length === 0) {
-          this.#fail(peer, CloseCode.PROTOCOL_ERROR, new ProtocolError("Empty packet"));
+          this.#fail(peer, protocolError("Empty packet", CloseCode.PROTOCOL_ERROR));
           break;
         }
         if (!peer.messages.take()) {
@@ -843,16 +851,14 @@ export class Master extends TypedEventTarget<MasterEventMap> {
         if (type > MAX_PACKET_TYPE) {
           this.#fail(
             peer,
-            CloseCode.PROTOCOL_ERROR,
-            new ProtocolError(`Unknown packet type "${type}"`),
+            protocolError(`Unknown packet type "${type}"`, CloseCode.PROTOCOL_ERROR),
           );
           break;
         }
         if (!allowed.has(type)) {
           this.#fail(
             peer,
-            CloseCode.POLICY_VIOLATION,
-            new ProtocolError(`Packet type "${type}" not allowed`),
+            protocolError(`Packet type "${type}" not allowed`, CloseCode.POLICY_VIOLATION),
           );
           break;
         }
@@ -860,8 +866,7 @@ export class Master extends TypedEventTarget<MasterEventMap> {
         if (message.length > limit) {
           this.#fail(
             peer,
-            CloseCode.MESSAGE_TOO_BIG,
-            new MessageTooLargeError(message.length, limit, `Packet type "${type}"`),
+            tooLarge(message.length, limit, `Packet type "${type}"`, CloseCode.MESSAGE_TOO_BIG),
           );
           break;
         }
@@ -869,7 +874,10 @@ export class Master extends TypedEventTarget<MasterEventMap> {
         try {
           packet = decodePacket(message);
         } catch (error) {
-          this.#fail(peer, CloseCode.PROTOCOL_ERROR, new ProtocolError((error as Error).message));
+          this.#fail(
+            peer,
+            protocolError((error as Error).message, CloseCode.PROTOCOL_ERROR, error),
+          );
           break;
         }
         onPacket(packet, message);
@@ -902,7 +910,7 @@ export class Master extends TypedEventTarget<MasterEventMap> {
     (async () => {
       await this.#pump(entry, SLAVE_SENDABLE, (packet, bytes) => {
         if (!this.#onSlavePacket(entry, packet, bytes)) {
-          this.#fail(entry, CloseCode.POLICY_VIOLATION, new ProtocolError("Register first"));
+          this.#fail(entry, protocolError("Register first", CloseCode.POLICY_VIOLATION));
         }
       });
       await connection.closed;
@@ -1287,9 +1295,12 @@ export class Master extends TypedEventTarget<MasterEventMap> {
   }
 }
 
-function unauthorized(verdict: Authorization | ClientAuthorization): Response {
+function unauthorized(
+  verdict: Authorization | ClientAuthorization,
+  headers?: Record<string, string>,
+): Response {
   const reason = typeof verdict === "string" && verdict ? verdict : "Unauthorized";
-  return new Response(reason, { status: 401 });
+  return new Response(reason, { status: 401, headers });
 }
 
 /**

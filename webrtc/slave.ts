@@ -46,7 +46,8 @@ import {
   type DataChannelOptions,
   type Message,
 } from "./data_channel.ts";
-import { ConnectionClosedError, MessageTooLargeError } from "./errors.ts";
+import { WebRtcTypeError } from "./errors.ts";
+import { connectionClosed, tooLarge } from "./_errors.ts";
 import type { IceServer } from "./rtc_types.ts";
 import { reconnectDelay } from "./_backoff.ts";
 import { type TypedEventListener, TypedEventTarget } from "../_common/typed_event_target.ts";
@@ -58,12 +59,8 @@ export type { DataChannelOptions, DataChannelState, Message } from "./data_chann
 export type { DataChannelEventMap } from "./data_channel.ts";
 export { TypedEventTarget } from "../_common/typed_event_target.ts";
 export type { TypedEventListener } from "../_common/typed_event_target.ts";
-export {
-  ConnectionClosedError,
-  InvalidDataError,
-  MessageTooLargeError,
-  ProtocolError,
-} from "./errors.ts";
+export { WebRtcError, WebRtcRangeError, WebRtcSyntaxError, WebRtcTypeError } from "./errors.ts";
+export type { WebRtcErrorCode, WebRtcErrorOptions } from "./errors.ts";
 export type { IceServer } from "./rtc_types.ts";
 
 /** Log levels of libdatachannel. */
@@ -181,7 +178,8 @@ let loggerSet = false;
 
 /**
  * Connects a slave to a master, registers its `userData`, and resolves once registered.
- * Rejects with `ConnectionClosedError` when the master refuses (401) or cannot be reached.
+ * Rejects with `WebRtcError` (`ERR_CONNECTION_CLOSED`) when the master refuses or cannot be
+ * reached; a refusal carries the HTTP `status` (401 from `authorizeSlave`) and its `reason`.
  *
  * Given several URLs (masters sharing a `cluster`, which list one another's slaves), it
  * registers at the first that answers, and after a lost link reconnects to the next one in turn;
@@ -284,7 +282,9 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     super();
     const { basePath = "/netkit", userData = {}, logLevel, signal } = options;
     const urls = Array.isArray(url) ? url : [url as string | URL];
-    if (urls.length === 0) throw new TypeError("connectSlave() needs at least one master URL");
+    if (urls.length === 0) {
+      throw new WebRtcTypeError("ERR_INVALID_URL", "connectSlave() needs at least one master URL");
+    }
     this.#urls = urls.map((one) => {
       const target = new URL(one);
       target.pathname = target.pathname.replace(/\/$/, "") + basePath + "/slaves";
@@ -307,7 +307,7 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     const json = JSON.stringify(userData ?? {});
     const size = new TextEncoder().encode(json).length;
     if (size > MAX_USER_DATA_LENGTH) {
-      throw new MessageTooLargeError(size, MAX_USER_DATA_LENGTH, "UserData");
+      throw tooLarge(size, MAX_USER_DATA_LENGTH, "UserData");
     }
     return json;
   }
@@ -350,7 +350,7 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     if (!this.#closed) {
       this.#closed = true;
       clearTimeout(this.#timer);
-      this.#registered.reject(new ConnectionClosedError("Slave closed", 1000));
+      this.#registered.reject(connectionClosed("Slave closed", { closeCode: CloseCode.NORMAL }));
       const socket = this.#socket;
       this.#socket = undefined;
       const conns = [...this.#connections];
@@ -421,7 +421,7 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     const heartbeat = signallingEngine === "rfc6455" ? { interval: 5000, timeout: 5000 } : false;
     connect(this.#url, { engine: signallingEngine, headers, heartbeat, maxMessageSize: 1 << 20 })
       .then((socket) => this.#onOpen(socket))
-      .catch((error) => this.#onDown(undefined, 1006, String(error?.message ?? error)));
+      .catch((error) => this.#onDown(undefined, 1006, String(error?.message ?? error), error));
   }
 
   #onOpen(socket: WebSocketConnection): void {
@@ -459,7 +459,12 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
     socket.closed.then(({ code, reason }) => this.#onDown(socket, code, reason));
   }
 
-  #onDown(socket: WebSocketConnection | undefined, code: number, reason: string): void {
+  #onDown(
+    socket: WebSocketConnection | undefined,
+    code: number,
+    reason: string,
+    failure?: { status?: unknown; body?: unknown },
+  ): void {
     if (socket && this.#socket !== socket) return;
     this.#socket = undefined;
     const wasOnline = this.#online;
@@ -476,12 +481,25 @@ export class Slave extends TypedEventTarget<SlaveEventMap>
       return;
     }
     if (!wasOnline && this.#attempt === 0) {
+      // A refused upgrade: the websocket client's error has the HTTP status and body.
+      const status = typeof failure?.status === "number" ? failure.status : undefined;
+      const body = typeof failure?.body === "string" ? failure.body : reason;
       this.#registered.reject(
-        new ConnectionClosedError(
-          `Master at "${this.#url}" refused or is unreachable: ${reason}`,
-          code,
-          reason,
-        ),
+        status === undefined
+          ? connectionClosed(`Master at "${this.#url}" refused or is unreachable: ${reason}`, {
+            closeCode: code,
+            reason,
+            cause: failure,
+          })
+          : connectionClosed(
+            `Master at "${this.#url}" refused the connection (${status}: ${body})`,
+            {
+              closeCode: code,
+              reason: body,
+              status,
+              cause: failure,
+            },
+          ),
       );
       this.close();
       return;
@@ -877,7 +895,7 @@ export class ClientConnection extends TypedEventTarget<ClientConnectionEventMap>
     slaveInternals.forget(this.#slave, this);
     if (wasConnecting) {
       this.#opened.reject(
-        new ConnectionClosedError(`Client connection closed: "${reason}"`, code, reason),
+        connectionClosed(`Client connection closed: "${reason}"`, { closeCode: code, reason }),
       );
     }
     for (const channel of [...this.#channels, ...this.#held]) dataChannelInternals.dispose(channel);

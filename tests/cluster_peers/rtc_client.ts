@@ -56,7 +56,7 @@ async function echo(slave: SlaveConnection, label: string): Promise<number> {
 let first = await find();
 const listed = performance.now() - started;
 // The first set-up may be cut short: a client of master A may still be connecting when the test
-// kills A (createDataChannel() then rejects with ConnectionClosedError "Signalling lost"). It
+// kills A (createDataChannel() then rejects with WebRtcError ERR_CONNECTION_CLOSED "Signalling lost"). It
 // echoes through the slave's entry at the next master instead, and that counts as the failover.
 let echoed = 0;
 let failedOver = false;
