@@ -35,7 +35,7 @@ import {
   type WireMember,
   type WireStateEntry,
 } from "./_protocol.ts";
-import { MeshContentError, MeshLimitError, MeshOptionError, MeshPeerError } from "./errors.ts";
+import { MeshError, MeshRangeError, MeshTypeError } from "./errors.ts";
 import { type MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
 import { Inbox } from "./_inbox.ts";
@@ -181,9 +181,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       allowAddress: allow,
       now: TIMERS.now,
       onSourceCutOff: (offender) => {
-        const error = new MeshLimitError(
+        const error = new MeshRangeError(
           "ERR_MEMBER_LIMIT",
           `More than maxUnreachableMembers of ${settings.maxUnreachableMembers} gossiped members could not be reached`,
+          { limit: settings.maxUnreachableMembers },
         );
         this.#connectionError(error, offender.link!.conn, offender.id);
         this.#track(offender.link!.closeWith(error));
@@ -249,8 +250,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * message queued but is not waited for, and loses its connection once more
    * than `maxQueuedBytes` wait for it (`ERR_SLOW_PEER`): one slow member
    * never holds a broadcast back for long. Rejects
-   * with `MeshMessageTooLargeError` before sending anything when too large,
-   * and with `MeshContentError` when the content cannot travel as JSON
+   * with `MeshRangeError` `ERR_MESSAGE_TOO_LARGE` before sending anything when too large,
+   * and with `MeshTypeError` when the content cannot travel as JSON
    * (leave `content` out to send none; an explicit `undefined` is refused).
    *
    * @example
@@ -292,9 +293,9 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   /**
    * Sends a message to one member. Resolves once written to its socket.
    *
-   * @throws {MeshPeerError} `ERR_UNKNOWN_PEER` when no such peer is in the mesh,
+   * @throws {MeshError} `ERR_UNKNOWN_PEER` when no such peer is in the mesh,
    *   `ERR_PEER_LEFT` when it is not connected right now
-   * @throws {MeshContentError} when the content cannot travel as JSON (as in
+   * @throws {MeshTypeError} when the content cannot travel as JSON (as in
    *   {@linkcode Mesh.broadcast})
    *
    * @example
@@ -317,9 +318,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   /**
    * Sends a request to one member and resolves to its handler's answer (see
-   * {@linkcode Mesh.onRequest}). Rejects with `MeshRequestError` when the
-   * peer has no handler or the handler throws, with `MeshPeerError` when the
-   * peer leaves or the connection drops first, with `MeshContentError` when
+   * {@linkcode Mesh.onRequest}). Rejects with `MeshError` when the
+   * peer has no handler or the handler throws (`ERR_NO_HANDLER`,
+   * `ERR_REMOTE_HANDLER`), with `MeshRangeError` `ERR_TOO_MANY_REQUESTS`
+   * when it is busy with our requests, with `MeshError` when the
+   * peer leaves or the connection drops first, with `MeshTypeError` when
    * the content cannot travel as JSON (pass `null`, not `undefined`, when
    * there is nothing to send but options), and with the signal's reason
    * when aborted.
@@ -343,11 +346,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     const explicit = arguments.length >= 3;
     try {
       if (typeof options !== "object" || options === null) {
-        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request options must be an object");
+        throw new MeshTypeError("ERR_INVALID_ARGUMENT", "Request options must be an object");
       }
       const { signal } = options;
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
+        throw new MeshTypeError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
       }
       signal?.throwIfAborted();
       const { type: typeBytes, encoded } = this.#encodeParts(type, content, explicit);
@@ -366,9 +369,9 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * Registers the handler answering requests of `type` (one per type; a new
    * one replaces the old). Dispose the returned object to unregister. An
    * answer that cannot travel as JSON (a `Map`, a function, …) reaches the
-   * asker as `MeshRequestError` `ERR_REMOTE_HANDLER`.
+   * asker as `MeshError` `ERR_REMOTE_HANDLER`.
    *
-   * @throws {MeshContentError} `ERR_INVALID_ARGUMENT` when `type` is not a
+   * @throws {MeshTypeError} `ERR_INVALID_ARGUMENT` when `type` is not a
    *   string or `handler` not a function
    *
    * @example
@@ -385,7 +388,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   ): Disposable {
     checkString(type, "Request type");
     if (typeof handler !== "function") {
-      throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
+      throw new MeshTypeError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
     }
     return this.#handlers.register(type, handler as MeshRequestHandler);
   }
@@ -423,7 +426,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * ```
    */
   leave(): Promise<void> {
-    return this.#shutdown(new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh"));
+    return this.#shutdown(new MeshError("ERR_MESH_CLOSED", "The member has left the mesh"));
   }
 
   /** Same as {@linkcode Mesh.leave}. */
@@ -586,7 +589,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       // Only this link closes; the peer is told why.
       this.#connectionError(fault, link.conn, member.id);
       this.#track(link.closeWith(fault));
-    } else if (fault instanceof MeshLimitError && fault.code === "ERR_SLOW_PEER") {
+    } else if (fault?.code === "ERR_SLOW_PEER") {
       this.#connectionError(fault, link.conn, member.id);
     }
     this.#linkClosed(member, link, error);
@@ -605,7 +608,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     const why = link.remoteClose ? ` (it closed the connection: ${link.remoteClose})` : "";
     this.#requests.failPeer(
       member.id,
-      () => new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
+      () => new MeshError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
     );
     if (this.#closed) return;
     // Lost without a goodbye: reconnect at once (after a pause when we
@@ -726,7 +729,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     content: unknown,
     explicit: boolean,
   ): { type: Uint8Array; encoded: EncodedContent } {
-    if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
+    if (this.#closed) throw new MeshError("ERR_MESH_CLOSED", "The member has left the mesh");
     return encodeUserMessage(type, content, explicit, this.#options.maxMessageSize);
   }
 
@@ -736,13 +739,13 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   }
 
   #linkTo(peerId: string): Link {
-    if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
+    if (this.#closed) throw new MeshError("ERR_MESH_CLOSED", "The member has left the mesh");
     const member = this.#members.get(peerId);
     if (!member?.peer) {
-      throw new MeshPeerError("ERR_UNKNOWN_PEER", `No peer with id "${peerId}" in the mesh`);
+      throw new MeshError("ERR_UNKNOWN_PEER", `No peer with id "${peerId}" in the mesh`);
     }
     if (!member.link?.open) {
-      throw new MeshPeerError("ERR_PEER_LEFT", `Peer "${member.name}" is not connected right now`);
+      throw new MeshError("ERR_PEER_LEFT", `Peer "${member.name}" is not connected right now`);
     }
     return member.link;
   }
@@ -785,7 +788,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 /**
  * Joins (or, without `seeds`, starts) a mesh. Resolves once this member is
  * connected to every member it has learned of; rejects with
- * `MeshJoinError` (`ERR_NAME_TAKEN`, `ERR_BAD_SECRET`,
+ * `MeshError` (`ERR_NAME_TAKEN`, `ERR_BAD_SECRET`,
  * `ERR_SEED_UNREACHABLE`), a `TimeoutError` after `timeout` ms, or the
  * signal's reason.
  *
@@ -800,7 +803,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
  */
 export async function joinMesh(options: MeshOptions): Promise<Mesh> {
   if (typeof options !== "object" || options === null) {
-    throw new MeshOptionError("joinMesh() needs an options object with a name");
+    throw new MeshTypeError("ERR_INVALID_OPTION", "joinMesh() needs an options object with a name");
   }
   options.signal?.throwIfAborted();
   const mesh = createMesh(options);
