@@ -42,6 +42,14 @@ const CLOSE_GRACE = 200;
 /** A framed connection carrying raw bytes both ways. */
 export type ByteConnection = FramedConnection<Uint8Array, Uint8Array>;
 
+/** What a {@linkcode Link} uses of its connection (a `ByteConnection` has it all). */
+export interface LinkConnection {
+  readonly writable: WritableStream<Uint8Array>;
+  readonly closed: Promise<void>;
+  readonly remoteAddr: Deno.NetAddr;
+  send(frame: Uint8Array): Promise<void>;
+}
+
 interface Batch {
   frames: Uint8Array[];
   size: number;
@@ -113,7 +121,7 @@ export async function readFrame(
 
 /** An established, handshaken connection to one peer. */
 export class Link {
-  readonly conn: ByteConnection;
+  readonly conn: LinkConnection;
   readonly dialer: boolean;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #sendMac?: FrameMac;
@@ -140,7 +148,7 @@ export class Link {
   rtt = NaN;
 
   constructor(
-    conn: ByteConnection,
+    conn: LinkConnection,
     reader: ReadableStreamDefaultReader<Uint8Array>,
     dialer: boolean,
     limits: LinkLimits,
