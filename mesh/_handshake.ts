@@ -26,7 +26,7 @@ import {
   decodeJsonBody,
   decodeReject,
   encodeAckFrame,
-  encodeJsonFrame,
+  encodeHelloFrame,
   encodeProofFrame,
   encodeReject,
   encodeSignal,
@@ -252,7 +252,7 @@ export class Handshaker {
       auth: env.secret !== undefined,
       ...(to ? { to } : {}),
     };
-    const helloFrame = encodeJsonFrame(KIND_HELLO, hello);
+    const helloFrame = encodeHelloFrame(hello);
     send(conn, helloFrame);
     const deadline = env.now() + env.timeout;
     const answer = await this.#withTimeout(readFrame(reader), conn, deadline);

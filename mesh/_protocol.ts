@@ -530,6 +530,11 @@ export function isAck(value: unknown): value is Ack {
   return isPeerInfo(value);
 }
 
+/** HELLO frame: the dialer's introduction. */
+export function encodeHelloFrame(hello: Hello): Uint8Array {
+  return encodeJsonFrame(KIND_HELLO, hello);
+}
+
 /** ACK frame: the acceptor's proof, then its JSON (kept as bytes: it is part of the transcript). */
 export function encodeAckFrame(proof: Uint8Array, ackJson: Uint8Array): Uint8Array {
   const frame = new Uint8Array(1 + PROOF_SIZE + ackJson.length);
