@@ -4,13 +4,7 @@
  * refusals and the timeout. No sockets, no processes, no real timers.
  */
 import assert from "node:assert/strict";
-import {
-  type AcceptHooks,
-  type HandshakeConnection,
-  type HandshakeEnv,
-  Handshaker,
-  Refusal,
-} from "../mesh/_handshake.ts";
+import { type AcceptHooks, type HandshakeEnv, Handshaker, Refusal } from "../mesh/_handshake.ts";
 import { decodeReject, encodeJsonFrame, KIND_HELLO, KIND_REJECT } from "../mesh/_protocol.ts";
 import { duplexPair } from "./_tools/mesh_memory.ts";
 
