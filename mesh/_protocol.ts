@@ -184,14 +184,12 @@ export interface Reject {
   id?: string;
 }
 
-/** Refusals that end a join: retrying cannot help. */
-export type JoinEndingCode = "ERR_NAME_TAKEN" | "ERR_BAD_SECRET" | "ERR_PROTOCOL_VERSION";
+const JOIN_ENDING_CODES = ["ERR_NAME_TAKEN", "ERR_BAD_SECRET", "ERR_PROTOCOL_VERSION"] as const;
 
-const JOIN_ENDING: ReadonlySet<string> = new Set<JoinEndingCode>([
-  "ERR_NAME_TAKEN",
-  "ERR_BAD_SECRET",
-  "ERR_PROTOCOL_VERSION",
-]);
+/** Refusals that end a join: retrying cannot help. */
+export type JoinEndingCode = typeof JOIN_ENDING_CODES[number] & RejectCode;
+
+const JOIN_ENDING: ReadonlySet<string> = new Set<JoinEndingCode>(JOIN_ENDING_CODES);
 
 /** Whether a refusal with `code` ends a join (name taken, wrong secret, wrong version). */
 export function endsJoin(code: string): code is JoinEndingCode {
