@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Link } from "../mesh/_link.ts";
-import { Membership } from "../mesh/_membership.ts";
+import type { Membership } from "../mesh/_membership.ts";
 import { PeerLinks } from "../mesh/_peer_links.ts";
 import {
   encodeContent,
@@ -25,20 +25,11 @@ import {
 } from "../mesh/_protocol.ts";
 import { MeshError, MeshSyntaxError } from "../mesh/mod.ts";
 import type { MeshMessage, MeshPeerEventDetail } from "../mesh/types.ts";
-import { duplexPair } from "./_tools/mesh_memory.ts";
+import { duplexPair, memberTable } from "./_tools/mesh_memory.ts";
 
 function setUp() {
   const clock = { now: 0 };
-  const members = new Membership<Link>({
-    self: { id: "m", name: "me", host: "127.0.0.1", port: 4000 },
-    maxMembers: 16,
-    maxUnverifiedMembers: 8,
-    maxUnreachableMembers: 2,
-    allowAddress: () => true,
-    now: () => clock.now,
-    onSourceCutOff: () => {},
-    onLeft: () => {},
-  });
+  const members = memberTable<Link>(() => clock.now);
   const events: string[] = [];
   const delivered: MeshMessage[] = [];
   const failed: unknown[] = [];

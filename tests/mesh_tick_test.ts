@@ -7,9 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { FailureDetector, TICK } from "../mesh/_failure_detector.ts";
-import { type Member, Membership } from "../mesh/_membership.ts";
+import type { Member, Membership } from "../mesh/_membership.ts";
 import { MeshPeer } from "../mesh/peer.ts";
 import { runTick, type TickHooks } from "../mesh/_tick.ts";
+import { memberTable } from "./_tools/mesh_memory.ts";
 
 interface FakeLink {
   open: boolean;
@@ -17,16 +18,7 @@ interface FakeLink {
 
 function setUp(alone = false) {
   const clock = { now: 0 };
-  const members = new Membership<FakeLink>({
-    self: { id: "m", name: "me", host: "127.0.0.1", port: 4000 },
-    maxMembers: 16,
-    maxUnverifiedMembers: 8,
-    maxUnreachableMembers: 2,
-    allowAddress: () => true,
-    now: () => clock.now,
-    onSourceCutOff: () => {},
-    onLeft: () => {},
-  });
+  const members = memberTable<FakeLink>(() => clock.now);
   const calls: string[] = [];
   const sent: Array<[string, string[]]> = [];
   const hooks: TickHooks<FakeLink> = {
