@@ -9,7 +9,7 @@
  */
 
 import { connect } from "../framed/mod.ts";
-import { type MeshJoinError, MeshLimitError } from "./errors.ts";
+import { type MeshError, MeshRangeError } from "./errors.ts";
 import {
   type ByteConnection,
   destroyConnection,
@@ -48,7 +48,7 @@ export interface ConnectorOptions {
   /** A dial ended: the join may be complete. */
   dialEnded: () => void;
   /** A refusal that ends a join (name taken, wrong secret or version). */
-  joinFailed: (error: MeshJoinError) => void;
+  joinFailed: (error: MeshError) => void;
 }
 
 /** Dials and accepts connections, up to an established link. */
@@ -63,9 +63,10 @@ export class Connector {
     this.#options = options;
     const { maxPendingHandshakes } = options;
     this.#accepting = new HandshakeSlots(maxPendingHandshakes, (conn) => {
-      const error = new MeshLimitError(
+      const error = new MeshRangeError(
         "ERR_HANDSHAKE_LIMIT",
         `More than maxPendingHandshakes of ${maxPendingHandshakes} handshakes`,
+        { limit: maxPendingHandshakes },
       );
       options.connectionError(error, conn);
       options.handshaker.refuse(conn, "ERR_HANDSHAKE_LIMIT", error.message);
@@ -120,7 +121,7 @@ export class Connector {
   /**
    * Dials a member (or a seed when `to` is undefined). Resolves `true` when
    * a link was set up, `false` when the attempt failed harmlessly; rejects
-   * with `MeshJoinError` when refused for a reason that ends a join.
+   * with `MeshError` when refused for a reason that ends a join.
    */
   async dial(hostname: string, port: number, to: Member | undefined): Promise<boolean> {
     const { handshaker, members, isClosed, caCerts } = this.#options;

@@ -1,18 +1,18 @@
 /**
  * Checks that application values survive the trip as JSON: what
  * `JSON.stringify` would silently drop or change (functions, `Map`, `Set`,
- * `NaN`, …) is refused with a {@linkcode MeshContentError} instead.
+ * `NaN`, …) is refused with a {@linkcode MeshTypeError} instead.
  *
  * @module
  */
 
-import { MeshContentError } from "./errors.ts";
+import { MeshTypeError } from "./errors.ts";
 
 /** Deepest nesting accepted in a value. */
 export const MAX_JSON_DEPTH = 512;
 
-function invalid(what: string, problem: string): MeshContentError {
-  return new MeshContentError("ERR_INVALID_CONTENT", `${what} ${problem}`);
+function invalid(what: string, problem: string): MeshTypeError {
+  return new MeshTypeError("ERR_INVALID_CONTENT", `${what} ${problem}`);
 }
 
 /** Built-ins that JSON turns into `{}` (or worse) without a word. */
@@ -38,7 +38,7 @@ interface Walk {
   keys: (string | number)[];
 }
 
-function fail(walk: Walk, problem: string): MeshContentError {
+function fail(walk: Walk, problem: string): MeshTypeError {
   // The path is only built for the error: the walk itself allocates no strings.
   let path = walk.keys.length === 0 ? "the top level" : "";
   for (const key of walk.keys) path += typeof key === "number" ? `[${key}]` : `.${key}`;
@@ -101,7 +101,7 @@ function check(value: unknown, walk: Walk): void {
 }
 
 /**
- * Throws {@linkcode MeshContentError} (`ERR_INVALID_CONTENT`) unless `value`
+ * Throws {@linkcode MeshTypeError} (`ERR_INVALID_CONTENT`) unless `value`
  * is JSON that round-trips: null, booleans, finite numbers, strings, arrays
  * and objects of those (objects with a `toJSON` method are trusted).
  */
@@ -109,10 +109,10 @@ export function checkJson(value: unknown, what: string): void {
   check(value, { what, ancestors: [], keys: [] });
 }
 
-/** Throws {@linkcode MeshContentError} (`ERR_INVALID_ARGUMENT`) unless `value` is a string. */
+/** Throws {@linkcode MeshTypeError} (`ERR_INVALID_ARGUMENT`) unless `value` is a string. */
 export function checkString(value: unknown, what: string): asserts value is string {
   if (typeof value !== "string") {
-    throw new MeshContentError(
+    throw new MeshTypeError(
       "ERR_INVALID_ARGUMENT",
       `${what} must be a string, got ${typeof value}`,
     );

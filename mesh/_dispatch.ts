@@ -8,7 +8,7 @@
  * @module
  */
 
-import { MeshProtocolError } from "./errors.ts";
+import { MeshSyntaxError } from "./errors.ts";
 import type { MeshStateEntry } from "./state.ts";
 import { LinkClosedByPeer } from "./_link.ts";
 import { decodeStateFrame } from "./_state_sync.ts";
@@ -105,6 +105,6 @@ function dispatchOne(frame: Uint8Array, handler: FrameHandler, stateFrameLimit: 
       handler.close(decodeReject(frame) as Partial<Reject>);
       throw new LinkClosedByPeer();
     default:
-      throw new MeshProtocolError("ERR_INVALID_FRAME", `Unknown frame kind ${frame[0]}`);
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", `Unknown frame kind ${frame[0]}`);
   }
 }

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { MeshMessageTooLargeError, MeshProtocolError } from "./errors.ts";
-import { FRAGMENT_SIZE, KIND_FRAGMENT } from "./_protocol.ts";
+import { MeshSyntaxError } from "./errors.ts";
+import { FRAGMENT_SIZE, KIND_FRAGMENT, messageTooLarge } from "./_protocol.ts";
 
 /** Splits `frame` into FRAGMENT pieces of at most `size` bytes of it each. */
 export function fragment(frame: Uint8Array, size: number = FRAGMENT_SIZE): Uint8Array[] {
@@ -42,11 +42,11 @@ export class Reassembler {
 
   /**
    * Takes one FRAGMENT piece; returns the whole frame when it was the last.
-   * Throws {@linkcode MeshMessageTooLargeError} above the limit.
+   * Throws `ERR_MESSAGE_TOO_LARGE` above the limit.
    */
   push(piece: Uint8Array): Uint8Array | undefined {
     if (piece.length < 3 || piece[1] > 1) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed fragment");
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", "Malformed fragment");
     }
     const part = piece.subarray(2);
     this.#size += part.length;
@@ -54,7 +54,7 @@ export class Reassembler {
       const size = this.#size;
       this.#pieces = [];
       this.#size = 0;
-      throw new MeshMessageTooLargeError(size, this.#limit);
+      throw messageTooLarge(size, this.#limit);
     }
     // The transport may reuse its buffer: keep a copy.
     this.#pieces.push(part.slice());
@@ -68,7 +68,7 @@ export class Reassembler {
     this.#pieces = [];
     this.#size = 0;
     if (frame[0] === KIND_FRAGMENT) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Nested fragment");
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", "Nested fragment");
     }
     return frame;
   }

@@ -19,14 +19,14 @@
  */
 
 import { frameKey, FrameMac, handshakeProof, newNonce, sameBytes } from "./_auth.ts";
-import { MeshJoinError, MeshProtocolError } from "./errors.ts";
+import { MeshError, MeshSyntaxError } from "./errors.ts";
 import { destroyConnection, readFrame } from "./_link.ts";
 import {
   type Ack,
   decodeJsonBody,
   decodeReject,
   encodeAckFrame,
-  encodeJsonFrame,
+  encodeHelloFrame,
   encodeProofFrame,
   encodeReject,
   encodeSignal,
@@ -65,9 +65,9 @@ export class Refusal extends Error {
 }
 
 /** The join error for a refusal that ends a join (name taken, wrong secret or version). */
-export function joinEnding(error: unknown): MeshJoinError | undefined {
+export function joinEnding(error: unknown): MeshError | undefined {
   if (!(error instanceof Refusal) || !endsJoin(error.reject.code)) return undefined;
-  return new MeshJoinError(error.reject.code, String(error.reject.message));
+  return new MeshError(error.reject.code, String(error.reject.message));
 }
 
 /** A refusal to send: code and message. */
@@ -159,7 +159,7 @@ export class Handshaker {
     const helloFrame = await this.#withTimeout(readFrame(reader), conn, deadline);
     if (!hooks.holdsSlot() || !helloFrame) return; // dropped, or hung up
     if (helloFrame[0] !== KIND_HELLO) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected HELLO");
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", "Expected HELLO");
     }
     const hello = decodeJsonBody(helloFrame, 1, MAX_HANDSHAKE_SIZE);
     if (!isHello(hello)) return this.refuse(conn, "ERR_INVALID_FRAME", "Malformed HELLO");
@@ -204,7 +204,7 @@ export class Handshaker {
     if (!proofFrame) throw new Error("Closed during handshake");
     if (proofFrame[0] === KIND_REJECT) throw new Refusal(decodeReject(proofFrame));
     if (proofFrame[0] !== KIND_PROOF || proofFrame.length !== 1 + PROOF_SIZE) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Expected PROOF");
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", "Expected PROOF");
     }
     let sendMac: FrameMac | undefined;
     let receiveMac: FrameMac | undefined;
@@ -252,7 +252,7 @@ export class Handshaker {
       auth: env.secret !== undefined,
       ...(to ? { to } : {}),
     };
-    const helloFrame = encodeJsonFrame(KIND_HELLO, hello);
+    const helloFrame = encodeHelloFrame(hello);
     send(conn, helloFrame);
     const deadline = env.now() + env.timeout;
     const answer = await this.#withTimeout(readFrame(reader), conn, deadline);
@@ -261,7 +261,7 @@ export class Handshaker {
     if (answer[0] !== KIND_ACK || answer.length < 1 + PROOF_SIZE) throw new Error("Expected ACK");
     const ackJson = answer.subarray(1 + PROOF_SIZE);
     const ack = decodeJsonBody(ackJson, 0, MAX_HANDSHAKE_SIZE);
-    if (!isAck(ack)) throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed ACK");
+    if (!isAck(ack)) throw new MeshSyntaxError("ERR_INVALID_FRAME", "Malformed ACK");
     const helloJson = helloFrame.subarray(1);
     let sendMac: FrameMac | undefined;
     let receiveMac: FrameMac | undefined;

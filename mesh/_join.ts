@@ -8,7 +8,7 @@
  * @module
  */
 
-import { MeshJoinError } from "./errors.ts";
+import { MeshError } from "./errors.ts";
 import type { MeshAddress } from "./peer.ts";
 
 /** What the join looks at of a member. */
@@ -59,7 +59,7 @@ export class Join {
             `Joining the mesh timed out after ${timeout} ms (not every member answered)`,
             "TimeoutError",
           )
-          : new MeshJoinError(
+          : new MeshError(
             "ERR_SEED_UNREACHABLE",
             `No seed answered within ${timeout} ms: ${
               seeds.map((s) => `"${s.hostname}:${s.port}"`).join(", ")
@@ -90,7 +90,7 @@ export class Join {
    * Dials every seed (not only until one answers: two joiners that seed each
    * other could otherwise form a mesh of their own that nobody else knows).
    * Seeds not up yet are retried every 100 ms until the join ends. `dial`
-   * resolves whether a link was set up; a `MeshJoinError` from it fails the
+   * resolves whether a link was set up; a `MeshError` from it fails the
    * join. `settled` is called once every seed has settled.
    */
   async dialSeeds(
@@ -112,7 +112,7 @@ export class Join {
             else if (this.seedLinked) done.add(key);
           },
           (error) => {
-            if (error instanceof MeshJoinError) this.done.reject(error);
+            if (error instanceof MeshError) this.done.reject(error);
           },
         ).finally(() => {
           attempts.delete(key);

@@ -7,7 +7,7 @@
 
 import type { FramedConnection } from "../framed/mod.ts";
 import type { FrameMac } from "./_auth.ts";
-import { MeshLimitError, MeshMessageTooLargeError, MeshProtocolError } from "./errors.ts";
+import { MeshRangeError, MeshSyntaxError } from "./errors.ts";
 import { fragment, Reassembler } from "./_fragment.ts";
 import {
   BATCH_BYTES,
@@ -17,6 +17,7 @@ import {
   FRAGMENT_SIZE,
   KIND_CLOSE,
   KIND_FRAGMENT,
+  messageTooLarge,
   WIRE_FRAME_LIMIT,
 } from "./_protocol.ts";
 
@@ -40,6 +41,14 @@ const CLOSE_GRACE = 200;
 
 /** A framed connection carrying raw bytes both ways. */
 export type ByteConnection = FramedConnection<Uint8Array, Uint8Array>;
+
+/** What a {@linkcode Link} uses of its connection (a `ByteConnection` has it all). */
+export interface LinkConnection {
+  readonly writable: WritableStream<Uint8Array>;
+  readonly closed: Promise<void>;
+  readonly remoteAddr: Deno.NetAddr;
+  send(frame: Uint8Array): Promise<void>;
+}
 
 interface Batch {
   frames: Uint8Array[];
@@ -82,12 +91,12 @@ export class LinkClosedByPeer extends Error {}
  */
 export function peerFault(error: unknown): (Error & { code: string }) | undefined {
   if (
-    error instanceof MeshProtocolError || error instanceof MeshLimitError ||
-    error instanceof MeshMessageTooLargeError
+    error instanceof MeshSyntaxError ||
+    (error instanceof MeshRangeError && error.code !== "ERR_TOO_MANY_REQUESTS")
   ) return error;
   const framed = error as { name?: string; code?: unknown; size?: number; limit?: number };
   if (framed?.code === "ERR_MESSAGE_TOO_LARGE" && typeof framed.size === "number") {
-    return new MeshMessageTooLargeError(framed.size, framed.limit ?? 0);
+    return messageTooLarge(framed.size, framed.limit ?? 0);
   }
   return undefined;
 }
@@ -112,7 +121,7 @@ export async function readFrame(
 
 /** An established, handshaken connection to one peer. */
 export class Link {
-  readonly conn: ByteConnection;
+  readonly conn: LinkConnection;
   readonly dialer: boolean;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #sendMac?: FrameMac;
@@ -139,7 +148,7 @@ export class Link {
   rtt = NaN;
 
   constructor(
-    conn: ByteConnection,
+    conn: LinkConnection,
     reader: ReadableStreamDefaultReader<Uint8Array>,
     dialer: boolean,
     limits: LinkLimits,
@@ -193,9 +202,10 @@ export class Link {
     if (this.#charged > this.#limits.maxQueuedBytes + this.#limits.maxFrameSize) {
       // The peer does not read: it loses its link, not everybody their memory.
       this.fail(
-        new MeshLimitError(
+        new MeshRangeError(
           "ERR_SLOW_PEER",
           `Peer is not reading: ${this.#buffered} bytes queued (maxQueuedBytes is ${this.#limits.maxQueuedBytes})`,
+          { size: this.#buffered, limit: this.#limits.maxQueuedBytes },
         ),
       );
       return this.post(frame);
@@ -296,14 +306,14 @@ export class Link {
       const sealed = await Promise.race([read, this.#failed.promise]);
       if (sealed === null || sealed.length === 0) {
         if (sealed === null) return null;
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Empty frame");
+        throw new MeshSyntaxError("ERR_INVALID_FRAME", "Empty frame");
       }
       if (this.#closing !== undefined) return null;
       this.lastHeard = performance.now();
       let frame = sealed;
       if (this.#receiveMac) {
         const opened = this.#receiveMac.open(sealed);
-        if (!opened) throw new MeshProtocolError("ERR_BAD_MAC", "Frame authentication failed");
+        if (!opened) throw new MeshSyntaxError("ERR_BAD_MAC", "Frame authentication failed");
         frame = opened;
       }
       if (frame[0] !== KIND_FRAGMENT) return frame;

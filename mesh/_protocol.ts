@@ -30,8 +30,17 @@
  */
 
 import { checkJson, checkString } from "./_content.ts";
-import { MeshContentError, MeshMessageTooLargeError, MeshProtocolError } from "./errors.ts";
+import { type MeshErrorCode, MeshRangeError, MeshSyntaxError, MeshTypeError } from "./errors.ts";
 import type { MeshStateEntry } from "./state.ts";
+
+/** The `ERR_MESSAGE_TOO_LARGE` error for `size` bytes over `limit`. */
+export function messageTooLarge(size: number, limit: number): MeshRangeError {
+  return new MeshRangeError(
+    "ERR_MESSAGE_TOO_LARGE",
+    `Message of ${size} bytes exceeds maxMessageSize of ${limit} bytes`,
+    { size, limit },
+  );
+}
 
 /** Protocol version carried in HELLO; a mismatch is refused. */
 export const PROTOCOL_VERSION = 2;
@@ -151,8 +160,9 @@ export interface Ack {
   nonce: string;
 }
 
-/** Why a handshake is refused (REJECT frames). */
-export type RejectCode =
+/** Why a handshake is refused (REJECT frames): the mesh codes that may travel in one. */
+export type RejectCode = Extract<
+  MeshErrorCode,
   | "ERR_INVALID_FRAME"
   | "ERR_PROTOCOL_VERSION"
   | "ERR_BAD_SECRET"
@@ -163,7 +173,8 @@ export type RejectCode =
   | "ERR_DUPLICATE"
   | "ERR_DUPLICATE_NAME"
   | "ERR_MESH_FULL"
-  | "ERR_HANDSHAKE_LIMIT";
+  | "ERR_HANDSHAKE_LIMIT"
+>;
 
 /** A REJECT frame's body (the code is the peer's word: any string may come). */
 export interface Reject {
@@ -173,14 +184,12 @@ export interface Reject {
   id?: string;
 }
 
-/** Refusals that end a join: retrying cannot help. */
-export type JoinEndingCode = "ERR_NAME_TAKEN" | "ERR_BAD_SECRET" | "ERR_PROTOCOL_VERSION";
+const JOIN_ENDING_CODES = ["ERR_NAME_TAKEN", "ERR_BAD_SECRET", "ERR_PROTOCOL_VERSION"] as const;
 
-const JOIN_ENDING: ReadonlySet<string> = new Set<JoinEndingCode>([
-  "ERR_NAME_TAKEN",
-  "ERR_BAD_SECRET",
-  "ERR_PROTOCOL_VERSION",
-]);
+/** Refusals that end a join: retrying cannot help. */
+export type JoinEndingCode = typeof JOIN_ENDING_CODES[number] & RejectCode;
+
+const JOIN_ENDING: ReadonlySet<string> = new Set<JoinEndingCode>(JOIN_ENDING_CODES);
 
 /** Whether a refusal with `code` ends a join (name taken, wrong secret, wrong version). */
 export function endsJoin(code: string): code is JoinEndingCode {
@@ -228,12 +237,12 @@ export function encodeJsonFrame(kind: number, value: unknown, prefix?: Uint8Arra
 /** Decodes the JSON body of a frame starting at `offset` (at most `limit` bytes). */
 export function decodeJsonBody(frame: Uint8Array, offset = 1, limit = MAX_CONTROL_SIZE): unknown {
   if (frame.length - offset > limit) {
-    throw new MeshProtocolError("ERR_INVALID_FRAME", "Control frame is too large");
+    throw new MeshSyntaxError("ERR_INVALID_FRAME", "Control frame is too large");
   }
   try {
     return JSON.parse(text(frame.subarray(offset)));
   } catch {
-    throw new MeshProtocolError("ERR_INVALID_FRAME", "Control frame is not valid JSON");
+    throw new MeshSyntaxError("ERR_INVALID_FRAME", "Control frame is not valid JSON");
   }
 }
 
@@ -246,7 +255,7 @@ export interface EncodedContent {
 /**
  * Encodes user content: bytes pass through, `undefined` (content left out)
  * is empty, the rest must be JSON that round-trips
- * ({@linkcode MeshContentError} `ERR_INVALID_CONTENT` otherwise).
+ * ({@linkcode MeshTypeError} `ERR_INVALID_CONTENT` otherwise).
  */
 export function encodeContent(content: unknown): EncodedContent {
   if (content instanceof Uint8Array) return { enc: ENC_BYTES, body: content };
@@ -282,10 +291,10 @@ export function decodeContent(enc: number, body: Uint8Array): unknown {
       try {
         return JSON.parse(text(body));
       } catch {
-        throw new MeshProtocolError("ERR_INVALID_FRAME", "Message content is not valid JSON");
+        throw new MeshSyntaxError("ERR_INVALID_FRAME", "Message content is not valid JSON");
       }
     default:
-      throw new MeshProtocolError("ERR_INVALID_FRAME", `Unknown content encoding "${enc}"`);
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", `Unknown content encoding "${enc}"`);
   }
 }
 
@@ -297,7 +306,7 @@ export function encodeType(type: string): Uint8Array {
   if (bytes) return bytes;
   bytes = utf8(type);
   if (bytes.length > MAX_TYPE_LENGTH) {
-    throw new MeshContentError(
+    throw new MeshTypeError(
       "ERR_INVALID_ARGUMENT",
       `Message type of ${bytes.length} bytes exceeds ${MAX_TYPE_LENGTH} bytes`,
     );
@@ -311,8 +320,8 @@ export function encodeType(type: string): Uint8Array {
  * Checks and encodes the type and content of an application message
  * (`explicit`: the content argument was given, so `undefined` is refused).
  *
- * @throws {MeshContentError} on a bad type or content
- * @throws {MeshMessageTooLargeError} above `maxMessageSize`
+ * @throws {MeshTypeError} on a bad type or content
+ * @throws {MeshRangeError} `ERR_MESSAGE_TOO_LARGE` above `maxMessageSize`
  */
 export function encodeUserMessage(
   type: string,
@@ -322,7 +331,7 @@ export function encodeUserMessage(
 ): { type: Uint8Array; encoded: EncodedContent } {
   checkString(type, "Message type");
   if (explicit && content === undefined) {
-    throw new MeshContentError(
+    throw new MeshTypeError(
       "ERR_INVALID_CONTENT",
       "Content is undefined (leave the argument out to send no content)",
     );
@@ -330,7 +339,7 @@ export function encodeUserMessage(
   const typeBytes = encodeType(type);
   const encoded = encodeContent(content);
   const size = typeBytes.length + encoded.body.length;
-  if (size > maxMessageSize) throw new MeshMessageTooLargeError(size, maxMessageSize);
+  if (size > maxMessageSize) throw messageTooLarge(size, maxMessageSize);
   return { type: typeBytes, encoded };
 }
 
@@ -382,7 +391,7 @@ export function decodeMessage(frame: Uint8Array): DecodedMessage {
   try {
     type = text(frame.subarray(offset, offset + typeLength));
   } catch {
-    throw new MeshProtocolError("ERR_INVALID_FRAME", "Message type is not valid UTF-8");
+    throw new MeshSyntaxError("ERR_INVALID_FRAME", "Message type is not valid UTF-8");
   }
   return { type, enc: frame[1], body: frame.subarray(offset + typeLength), requestId };
 }
@@ -455,15 +464,15 @@ export function forEachFrame(batch: Uint8Array, each: (frame: Uint8Array) => voi
     offset += 4;
     if (length === 0 || offset + length > batch.length) throw truncated();
     if (batch[offset] === KIND_BATCH) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Nested batch frame");
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", "Nested batch frame");
     }
     each(batch.subarray(offset, offset + length));
     offset += length;
   }
 }
 
-function truncated(): MeshProtocolError {
-  return new MeshProtocolError("ERR_INVALID_FRAME", "Frame is truncated");
+function truncated(): MeshSyntaxError {
+  return new MeshSyntaxError("ERR_INVALID_FRAME", "Frame is truncated");
 }
 
 /** Checks that a gossiped member entry has the right shape. */
@@ -488,11 +497,11 @@ export function encodeMembersFrame(members: readonly WireMember[]): Uint8Array {
 export function decodeMembersFrame(frame: Uint8Array): WireMember[] {
   const body = decodeJsonBody(frame, 1, MAX_CONTROL_SIZE);
   if (!Array.isArray(body) || body.length > MEMBERS_PER_FRAME) {
-    throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
+    throw new MeshSyntaxError("ERR_INVALID_FRAME", "Malformed MEMBERS frame");
   }
   return body.map((entry) => {
     if (!isWireMemberTuple(entry)) {
-      throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed member");
+      throw new MeshSyntaxError("ERR_INVALID_FRAME", "Malformed member");
     }
     const [id, name, host, port, beat, state] = entry;
     return { id, name, host, port, beat, state };
@@ -517,6 +526,11 @@ export function isHello(value: unknown): value is Hello {
 /** Checks a decoded ACK body. */
 export function isAck(value: unknown): value is Ack {
   return isPeerInfo(value);
+}
+
+/** HELLO frame: the dialer's introduction. */
+export function encodeHelloFrame(hello: Hello): Uint8Array {
+  return encodeJsonFrame(KIND_HELLO, hello);
 }
 
 /** ACK frame: the acceptor's proof, then its JSON (kept as bytes: it is part of the transcript). */

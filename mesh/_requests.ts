@@ -8,7 +8,7 @@
  * @module
  */
 
-import { MeshMessageTooLargeError, MeshRequestError } from "./errors.ts";
+import { MeshError, MeshRangeError } from "./errors.ts";
 import type { MeshPeer } from "./peer.ts";
 import type { MeshRequestHandler } from "./types.ts";
 import {
@@ -16,6 +16,7 @@ import {
   type DecodedReply,
   encodeContent,
   encodeReply,
+  messageTooLarge,
   REPLY_BUSY,
   REPLY_ERROR,
   REPLY_NO_HANDLER,
@@ -76,7 +77,7 @@ export class PendingRequests {
    * Settles the request a REPLY from `peer` answers. A reply to no request
    * of ours, or from another peer than the one asked, is ignored.
    *
-   * @throws {MeshProtocolError} when the reply's content is malformed
+   * @throws {MeshSyntaxError} when the reply's content is malformed
    */
   settle(peer: string, reply: DecodedReply): void {
     const pending = this.#pending.get(reply.requestId);
@@ -85,10 +86,10 @@ export class PendingRequests {
     const content = decodeContent(reply.enc, reply.body);
     if (reply.status === REPLY_OK) pending.resolve(content);
     else if (reply.status === REPLY_NO_HANDLER) {
-      pending.reject(new MeshRequestError("ERR_NO_HANDLER", String(content)));
+      pending.reject(new MeshError("ERR_NO_HANDLER", String(content)));
     } else if (reply.status === REPLY_BUSY) {
-      pending.reject(new MeshRequestError("ERR_TOO_MANY_REQUESTS", String(content)));
-    } else pending.reject(new MeshRequestError("ERR_REMOTE_HANDLER", String(content)));
+      pending.reject(new MeshRangeError("ERR_TOO_MANY_REQUESTS", String(content)));
+    } else pending.reject(new MeshError("ERR_REMOTE_HANDLER", String(content)));
   }
 
   /** Rejects every request to `peer` with `reason()` (its connection is gone). */
@@ -152,7 +153,7 @@ export class RequestHandlers {
   /**
    * Answers request `requestId` of `type` from `peer` on `channel`.
    *
-   * @throws {MeshProtocolError} when the request's content is malformed
+   * @throws {MeshSyntaxError} when the request's content is malformed
    */
   answer(
     channel: ReplyChannel,
@@ -169,7 +170,7 @@ export class RequestHandlers {
       try {
         encoded = encodeContent(content);
         if (encoded.body.length > maxMessageSize) {
-          throw new MeshMessageTooLargeError(encoded.body.length, maxMessageSize);
+          throw messageTooLarge(encoded.body.length, maxMessageSize);
         }
       } catch (error) {
         status = REPLY_ERROR;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MeshOptionError } from "./errors.ts";
+import { MeshTypeError } from "./errors.ts";
 import type { MeshOptions } from "./options.ts";
 import type { MeshAddress } from "./peer.ts";
 
@@ -44,7 +44,10 @@ export const DEFAULTS = {
 
 function checkNumber(name: string, value: unknown, min = 1): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new MeshOptionError(`Option "${name}" must be a number >= ${min}, got ${String(value)}`);
+    throw new MeshTypeError(
+      "ERR_INVALID_OPTION",
+      `Option "${name}" must be a number >= ${min}, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -52,25 +55,33 @@ function checkNumber(name: string, value: unknown, min = 1): number {
 /**
  * Checks `options` and fills in the defaults.
  *
- * @throws {MeshOptionError} on a missing name, a malformed seed, an empty
+ * @throws {MeshTypeError} on a missing name, a malformed seed, an empty
  *   secret or a number out of range
  */
 export function meshSettings(options: MeshOptions): MeshSettings {
   const { name, seeds = [], secret } = options;
   if (typeof name !== "string" || name.length === 0 || name.length > 256) {
-    throw new MeshOptionError(`Option "name" must be a string of 1 to 256 characters`);
+    throw new MeshTypeError(
+      "ERR_INVALID_OPTION",
+      `Option "name" must be a string of 1 to 256 characters`,
+    );
   }
-  if (!Array.isArray(seeds)) throw new MeshOptionError(`Option "seeds" must be an array`);
+  if (!Array.isArray(seeds)) {
+    throw new MeshTypeError("ERR_INVALID_OPTION", `Option "seeds" must be an array`);
+  }
   for (const seed of seeds) {
     if (
       typeof seed?.hostname !== "string" || !Number.isInteger(seed.port) || seed.port < 1 ||
       seed.port > 65535
     ) {
-      throw new MeshOptionError(`Seed ${JSON.stringify(seed)} needs a hostname and a port`);
+      throw new MeshTypeError(
+        "ERR_INVALID_OPTION",
+        `Seed ${JSON.stringify(seed)} needs a hostname and a port`,
+      );
     }
   }
   if (secret !== undefined && (typeof secret !== "string" || secret.length === 0)) {
-    throw new MeshOptionError(`Option "secret" must be a non-empty string`);
+    throw new MeshTypeError("ERR_INVALID_OPTION", `Option "secret" must be a non-empty string`);
   }
   const d = { ...DEFAULTS, ...withoutUndefined(options) };
   return {

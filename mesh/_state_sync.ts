@@ -8,7 +8,7 @@
  */
 
 import type { MeshStateEntry } from "./state.ts";
-import { MeshProtocolError } from "./errors.ts";
+import { MeshSyntaxError } from "./errors.ts";
 import {
   decodeJsonBody,
   isWireStateEntry,
@@ -75,7 +75,7 @@ export function stateFrames(
 export function decodeStateFrame(frame: Uint8Array, limit: number): MeshStateEntry[] {
   const body = decodeJsonBody(frame, 1, limit) as { entries?: unknown };
   if (!Array.isArray(body?.entries) || !body.entries.every(isWireStateEntry)) {
-    throw new MeshProtocolError("ERR_INVALID_FRAME", "Malformed STATE frame");
+    throw new MeshSyntaxError("ERR_INVALID_FRAME", "Malformed STATE frame");
   }
   return body.entries as MeshStateEntry[];
 }

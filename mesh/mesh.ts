@@ -9,20 +9,12 @@ import { listen } from "../framed/mod.ts";
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import type { FramedListener } from "../framed/mod.ts";
 import { newMemberId } from "./_auth.ts";
-import {
-  type ByteConnection,
-  destroyConnection,
-  type Link,
-  type LinkLimits,
-  peerFault,
-  WIRE_FRAMING,
-} from "./_link.ts";
+import { destroyConnection, type Link, WIRE_FRAMING } from "./_link.ts";
 import { type Member as MeshMember, Membership } from "./_membership.ts";
 import { checkString } from "./_content.ts";
 import { stateFrameLimit, stateFrames } from "./_state_sync.ts";
 import {
   type EncodedContent,
-  encodeMembersFrame,
   encodeMessage,
   encodeSignal,
   encodeTime,
@@ -30,31 +22,22 @@ import {
   FRAME_OVERHEAD,
   KIND_LEAVE,
   KIND_PING,
-  KIND_PONG,
-  MEMBERS_PER_FRAME,
-  type WireMember,
   type WireStateEntry,
 } from "./_protocol.ts";
-import { MeshContentError, MeshLimitError, MeshOptionError, MeshPeerError } from "./errors.ts";
-import { type MeshAddress, MeshPeer } from "./peer.ts";
+import { MeshError, MeshRangeError, MeshTypeError } from "./errors.ts";
+import type { MeshAddress, MeshPeer } from "./peer.ts";
 import { MeshState } from "./state.ts";
 import { Inbox } from "./_inbox.ts";
 import { Join } from "./_join.ts";
 import { Handshaker } from "./_handshake.ts";
 import { Connector } from "./_connector.ts";
-import { dispatchFrame, type FrameHandler } from "./_dispatch.ts";
 import { FailureDetector, TICK } from "./_failure_detector.ts";
 import { PendingRequests, RequestHandlers } from "./_requests.ts";
+import { FanOut } from "./_fan_out.ts";
+import { PeerLinks } from "./_peer_links.ts";
+import { runTick, type TickHooks } from "./_tick.ts";
 import type { MeshOptions } from "./options.ts";
-import type {
-  MeshConnectionErrorDetail,
-  MeshEventMap,
-  MeshLeaveReason,
-  MeshMessage,
-  MeshPeerEventDetail,
-  MeshRequestHandler,
-  MeshRequestOptions,
-} from "./types.ts";
+import type { MeshEventMap, MeshMessage, MeshRequestHandler, MeshRequestOptions } from "./types.ts";
 import { advertisedAddress, type MeshSettings, meshSettings, sameFamilies } from "./_settings.ts";
 
 type Member = MeshMember<Link>;
@@ -103,18 +86,15 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   readonly state: MeshState;
 
   #options: MeshSettings;
-  #linkLimits: LinkLimits;
-  #stateFrameLimit: number;
-  /** Inbound connections in their handshake (bounded; they hold no member slot). */
   #listener: FramedListener<Uint8Array, Uint8Array>;
   #addr: MeshAddress;
   #advertiseHost: string;
   #members: Membership<Link>;
-  #peers = new Map<string, MeshPeer>();
+  #links: PeerLinks;
+  #fanOut = new FanOut();
   #timer: ReturnType<typeof setInterval>;
-  #detector: FailureDetector;
+  #tickHooks: TickHooks<Link>;
   #requests = new PendingRequests();
-  #lastBroadcast?: { writes: Promise<void>[]; all: Promise<void> };
   #handlers: RequestHandlers;
   #inbox: Inbox<MeshMessage>;
   #connector: Connector;
@@ -139,10 +119,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     const { name, hostname, port, seeds } = settings;
     const { advertise = {}, secret, allowAddress, cert, key, caCerts, signal } = options;
     this.#options = settings;
-    this.#linkLimits = {
-      maxFrameSize: this.#options.maxMessageSize + FRAME_OVERHEAD,
-      maxQueuedBytes: this.#options.maxQueuedBytes,
-    };
     this.#inbox = new Inbox(settings.inboxSize);
     this.#handlers = new RequestHandlers({
       maxRequestsInFlight: settings.maxRequestsInFlight,
@@ -150,7 +126,6 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       signal: this.#abort.signal,
       track: (task) => this.#track(task),
     });
-    this.#stateFrameLimit = stateFrameLimit(this.#options.maxStateValueSize);
     this.id = newMemberId();
     this.name = name;
     this.state = new MeshState(this.id, (entries) => this.#publishState(entries), {
@@ -181,14 +156,39 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       allowAddress: allow,
       now: TIMERS.now,
       onSourceCutOff: (offender) => {
-        const error = new MeshLimitError(
+        const error = new MeshRangeError(
           "ERR_MEMBER_LIMIT",
           `More than maxUnreachableMembers of ${settings.maxUnreachableMembers} gossiped members could not be reached`,
+          { limit: settings.maxUnreachableMembers },
         );
-        this.#connectionError(error, offender.link!.conn, offender.id);
+        this.#links.connectionError(error, offender.link!.conn, offender.id);
         this.#track(offender.link!.closeWith(error));
       },
-      onLeft: (member) => this.#dropPeer(member, "leave"),
+      onLeft: (member) => this.#links.drop(member, "leave"),
+    });
+    this.#links = new PeerLinks({
+      members: this.#members,
+      reconnectInterval: settings.reconnectInterval,
+      stateFrameLimit: stateFrameLimit(settings.maxStateValueSize),
+      now: TIMERS.now,
+      isClosed: () => this.#closed,
+      emit: (event) => this.dispatchEvent(event),
+      track: (task) => this.#track(task),
+      stateSnapshot: () => this.state.snapshot(),
+      mergeState: (entries) => this.state.merge(entries),
+      inbox: this.#inbox,
+      answer: (link, peer, id, type, enc, body) =>
+        this.#handlers.answer(link, peer, id, type, enc, body),
+      requests: this.#requests,
+      linked: () => {
+        if (this.#join) this.#join.seedLinked = true;
+        this.#checkJoined();
+      },
+      heardMembers: () => {
+        if (!this.#join) return;
+        this.#join.heardMembers = true;
+        this.#checkJoined();
+      },
     });
     const handshaker = new Handshaker({
       id: this.id,
@@ -204,7 +204,10 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#connector = new Connector({
       handshaker,
       members: this.#members,
-      linkLimits: this.#linkLimits,
+      linkLimits: {
+        maxFrameSize: settings.maxMessageSize + FRAME_OVERHEAD,
+        maxQueuedBytes: settings.maxQueuedBytes,
+      },
       handshakeTimeout: settings.handshakeTimeout,
       reconnectInterval: settings.reconnectInterval,
       maxPendingHandshakes: settings.maxPendingHandshakes,
@@ -212,15 +215,40 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
       signal: this.#abort.signal,
       isClosed: () => this.#closed,
       track: (task) => this.#track(task),
-      established: (member, link) => this.#established(member, link),
-      connectionError: (error, conn, peerId) => this.#connectionError(error, conn, peerId),
-      replaced: (member) => this.#forget(member, "replaced"),
+      established: (member, link) => this.#links.established(member, link),
+      connectionError: (error, conn, peerId) => this.#links.connectionError(error, conn, peerId),
+      replaced: (member) => this.#links.forget(member, "replaced"),
       dialEnded: () => this.#checkJoined(),
       joinFailed: (error) => this.#join?.done.reject(error),
     });
     this.#signal = signal;
-    this.#detector = new FailureDetector(settings, performance.now());
-    this.#timer = setInterval(() => this.#tick(), TICK);
+    this.#tickHooks = {
+      detector: new FailureDetector(settings, performance.now()),
+      members: this.#members,
+      random: Math.random,
+      inboxFull: () => this.#inbox.full,
+      alone: () => this.#links.peers.size === 0 && !this.#join,
+      ping: (link, now) => link.post(encodeTime(KIND_PING, now)).catch(() => {}),
+      dead: (member, link) => {
+        if (link) {
+          link.replaced = true;
+          link.fail(new DOMException("Peer timed out", "TimeoutError"));
+        }
+        this.#links.drop(member, "timeout");
+      },
+      suspect: (member) => this.#links.emitPeer("peersuspect", member.peer!),
+      dial: (member) =>
+        this.#track(this.#connector.dial(member.host, member.port, member).catch(() => {})),
+      dialSeeds: () => {
+        for (const seed of settings.seeds) {
+          this.#track(this.#connector.dial(seed.hostname, seed.port, undefined).catch(() => false));
+        }
+      },
+      postMembers: (member, pieces) => this.#links.postMembers(member, pieces),
+    };
+    this.#timer = setInterval(() => {
+      if (!this.#closed) runTick(performance.now(), this.#tickHooks);
+    }, TICK);
     this.#track(this.#acceptLoop());
     signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
@@ -232,7 +260,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   /** The other members, keyed by id. A peer stays here while reconnecting, until declared dead. */
   get peers(): ReadonlyMap<string, MeshPeer> {
-    return this.#peers;
+    return this.#links.peers;
   }
 
   /** Whether `leave()` has been called. */
@@ -249,8 +277,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * message queued but is not waited for, and loses its connection once more
    * than `maxQueuedBytes` wait for it (`ERR_SLOW_PEER`): one slow member
    * never holds a broadcast back for long. Rejects
-   * with `MeshMessageTooLargeError` before sending anything when too large,
-   * and with `MeshContentError` when the content cannot travel as JSON
+   * with `MeshRangeError` `ERR_MESSAGE_TOO_LARGE` before sending anything when too large,
+   * and with `MeshTypeError` when the content cannot travel as JSON
    * (leave `content` out to send none; an explicit `undefined` is refused).
    *
    * @example
@@ -268,33 +296,15 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const writes: Promise<void>[] = [];
-    for (const member of this.#members.values()) {
-      const link = member.link;
-      if (!link?.open) continue;
-      // A member behind gets the message queued (bounded by maxQueuedBytes)
-      // but is not waited for: it must not set everyone's pace.
-      const write = link.postFanOut(frame);
-      if (write) writes.push(write);
-    }
-    if (writes.length <= 1) return writes[0] ?? Promise.resolve();
-    // Broadcasts in one burst land in the same batch on every link: share
-    // one combined promise instead of building one per message.
-    const last = this.#lastBroadcast;
-    if (
-      last && last.writes.length === writes.length && last.writes.every((w, i) => w === writes[i])
-    ) return last.all;
-    const all = Promise.all(writes).then(() => {});
-    this.#lastBroadcast = { writes, all };
-    return all;
+    return this.#fanOut.broadcast(this.#members.values(), frame);
   }
 
   /**
    * Sends a message to one member. Resolves once written to its socket.
    *
-   * @throws {MeshPeerError} `ERR_UNKNOWN_PEER` when no such peer is in the mesh,
+   * @throws {MeshError} `ERR_UNKNOWN_PEER` when no such peer is in the mesh,
    *   `ERR_PEER_LEFT` when it is not connected right now
-   * @throws {MeshContentError} when the content cannot travel as JSON (as in
+   * @throws {MeshTypeError} when the content cannot travel as JSON (as in
    *   {@linkcode Mesh.broadcast})
    *
    * @example
@@ -317,9 +327,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
 
   /**
    * Sends a request to one member and resolves to its handler's answer (see
-   * {@linkcode Mesh.onRequest}). Rejects with `MeshRequestError` when the
-   * peer has no handler or the handler throws, with `MeshPeerError` when the
-   * peer leaves or the connection drops first, with `MeshContentError` when
+   * {@linkcode Mesh.onRequest}). Rejects with `MeshError` when the
+   * peer has no handler or the handler throws (`ERR_NO_HANDLER`,
+   * `ERR_REMOTE_HANDLER`), with `MeshRangeError` `ERR_TOO_MANY_REQUESTS`
+   * when it is busy with our requests, with `MeshError` when the
+   * peer leaves or the connection drops first, with `MeshTypeError` when
    * the content cannot travel as JSON (pass `null`, not `undefined`, when
    * there is nothing to send but options), and with the signal's reason
    * when aborted.
@@ -343,11 +355,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     const explicit = arguments.length >= 3;
     try {
       if (typeof options !== "object" || options === null) {
-        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request options must be an object");
+        throw new MeshTypeError("ERR_INVALID_ARGUMENT", "Request options must be an object");
       }
       const { signal } = options;
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new MeshContentError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
+        throw new MeshTypeError("ERR_INVALID_ARGUMENT", "Option signal must be an AbortSignal");
       }
       signal?.throwIfAborted();
       const { type: typeBytes, encoded } = this.#encodeParts(type, content, explicit);
@@ -366,9 +378,9 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * Registers the handler answering requests of `type` (one per type; a new
    * one replaces the old). Dispose the returned object to unregister. An
    * answer that cannot travel as JSON (a `Map`, a function, …) reaches the
-   * asker as `MeshRequestError` `ERR_REMOTE_HANDLER`.
+   * asker as `MeshError` `ERR_REMOTE_HANDLER`.
    *
-   * @throws {MeshContentError} `ERR_INVALID_ARGUMENT` when `type` is not a
+   * @throws {MeshTypeError} `ERR_INVALID_ARGUMENT` when `type` is not a
    *   string or `handler` not a function
    *
    * @example
@@ -385,7 +397,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   ): Disposable {
     checkString(type, "Request type");
     if (typeof handler !== "function") {
-      throw new MeshContentError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
+      throw new MeshTypeError("ERR_INVALID_ARGUMENT", "Request handler must be a function");
     }
     return this.#handlers.register(type, handler as MeshRequestHandler);
   }
@@ -423,7 +435,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
    * ```
    */
   leave(): Promise<void> {
-    return this.#shutdown(new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh"));
+    return this.#shutdown(new MeshError("ERR_MESH_CLOSED", "The member has left the mesh"));
   }
 
   /** Same as {@linkcode Mesh.leave}. */
@@ -477,246 +489,11 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     }
   }
 
-  /** Reports a connection closed for the peer's fault (`connectionerror`). */
-  #connectionError(error: unknown, conn: ByteConnection, peerId?: string): void {
-    const typed = peerFault(error);
-    if (!typed || this.#closed) return;
-    let remoteAddr: Deno.NetAddr;
-    try {
-      remoteAddr = conn.remoteAddr;
-    } catch {
-      remoteAddr = { transport: "tcp", hostname: "", port: 0 };
-    }
-    const detail: MeshConnectionErrorDetail = {
-      error: typed,
-      remoteAddr,
-      ...(peerId ? { peerId } : {}),
-    };
-    this.dispatchEvent(new CustomEvent("connectionerror", { detail }));
-  }
-
-  #established(member: Member, link: Link): void {
-    const old = member.link;
-    if (old && old !== link) {
-      old.replaced = true;
-      old.fail(new DOMException("Replaced by a newer connection", "AbortError"));
-    }
-    const now = performance.now();
-    this.#members.verify(member, link, link.dialer);
-    // A new member with the name of a lost one replaces it.
-    for (const other of this.#members.values()) {
-      if (other !== member && other.name === member.name) this.#forget(other, "replaced");
-    }
-    member.knows.clear();
-    this.#sendMembers(member, this.#members.list());
-    const snapshot = this.state.snapshot();
-    if (snapshot.length > 0) {
-      // In pieces under the control limit, however large the state is.
-      for (const frame of stateFrames(snapshot, true)) link.post(frame).catch(() => {});
-    }
-    link.post(encodeTime(KIND_PING, now));
-    if (!member.peer) {
-      member.peer = new MeshPeer(
-        member.id,
-        member.name,
-        { hostname: member.host, port: member.port },
-        () => ({
-          rtt: member.link?.rtt ?? NaN,
-          suspect: member.suspect,
-          connected: member.link?.open ?? false,
-          bufferedAmount: member.link?.bufferedAmount ?? 0,
-          lastHeard: member.lastHeard,
-        }),
-      );
-      this.#peers.set(member.id, member.peer);
-      this.#members.floodJoined(member);
-      this.#emitPeer("peerjoin", member.peer);
-    }
-    this.#track(this.#readLoop(member, link));
-    // Any member that let us in (a seed, or one that dialled us first) means
-    // we are in the mesh.
-    if (this.#join) this.#join.seedLinked = true;
-    this.#checkJoined();
-  }
-
-  async #readLoop(member: Member, link: Link): Promise<void> {
-    const handler: FrameHandler = {
-      message: (type, content) => this.#deliver(member, type, content),
-      request: (id, type, enc, body) =>
-        this.#handlers.answer(link, member.peer!, id, type, enc, body),
-      reply: (reply) => this.#requests.settle(member.id, reply),
-      ping: (time) => link.post(encodeTime(KIND_PONG, time)),
-      pong: (time) => {
-        const rtt = performance.now() - time;
-        if (rtt >= 0) link.rtt = Number.isNaN(link.rtt) ? rtt : link.rtt * 0.8 + rtt * 0.2;
-      },
-      members: (entries) => {
-        this.#members.merge(member, entries);
-        // A list comes in pieces of MEMBERS_PER_FRAME; a shorter one ends it
-        // (the first list on a link is the whole list: see #established).
-        if (this.#join && member.link === link && entries.length < MEMBERS_PER_FRAME) {
-          this.#join.heardMembers = true;
-          this.#checkJoined();
-        }
-      },
-      state: (entries) => this.state.merge(entries),
-      leave: () => link.leaving = true,
-      close: (reason) => {
-        link.remoteClose = `${String(reason?.code)}: ${String(reason?.message)}`;
-        link.leaving = false;
-      },
-    };
-    let error: unknown;
-    try {
-      while (true) {
-        while (this.#inbox.full) await this.#inbox.whenDrained();
-        const frame = await link.read();
-        if (frame === null) break;
-        member.lastHeard = link.lastHeard;
-        if (member.suspect) member.suspect = false;
-        dispatchFrame(frame, handler, this.#stateFrameLimit);
-        if (link.leaving) break;
-      }
-    } catch (e) {
-      error = e;
-    }
-    error ??= link.failure;
-    const fault = peerFault(error);
-    if (fault && link.open) {
-      // Only this link closes; the peer is told why.
-      this.#connectionError(fault, link.conn, member.id);
-      this.#track(link.closeWith(fault));
-    } else if (fault instanceof MeshLimitError && fault.code === "ERR_SLOW_PEER") {
-      this.#connectionError(fault, link.conn, member.id);
-    }
-    this.#linkClosed(member, link, error);
-  }
-
-  #deliver(member: Member, type: string, content: unknown): void {
-    const message: MeshMessage = { from: member.id, type, content, peer: member.peer! };
-    this.#inbox.deliver(message);
-    this.dispatchEvent(new CustomEvent<MeshMessage>("message", { detail: message }));
-  }
-
-  #linkClosed(member: Member, link: Link, error: unknown): void {
-    if (!link.closing) link.fail(error);
-    if (member.link !== link) return;
-    member.link = undefined;
-    const why = link.remoteClose ? ` (it closed the connection: ${link.remoteClose})` : "";
-    this.#requests.failPeer(
-      member.id,
-      () => new MeshPeerError("ERR_PEER_LEFT", `Connection to "${member.name}" was lost${why}`),
-    );
-    if (this.#closed) return;
-    // Lost without a goodbye: reconnect at once (after a pause when we
-    // closed it for the peer's fault); the failure detector declares it dead
-    // if that keeps failing for deadTimeout.
-    const pause = link.closing || peerFault(error) ? this.#options.reconnectInterval : 0;
-    this.#members.linkLost(member, link.leaving, pause);
-    if (link.leaving) this.#dropPeer(member, "leave");
-  }
-
-  #dropPeer(member: Member, reason: MeshLeaveReason): void {
-    const peer = member.peer;
-    member.peer = undefined;
-    member.suspect = false;
-    if (!peer) return;
-    this.#peers.delete(member.id);
-    this.#emitPeer("peerleave", peer, reason);
-  }
-
-  #forget(member: Member, reason: MeshLeaveReason): void {
-    if (member.link) {
-      member.link.replaced = true;
-      member.link.fail(new DOMException("Member forgotten", "AbortError"));
-      member.link = undefined;
-    }
-    this.#members.remove(member);
-    this.#dropPeer(member, reason);
-  }
-
-  #emitPeer(type: keyof MeshEventMap, peer: MeshPeer, reason?: MeshLeaveReason): void {
-    const detail: MeshPeerEventDetail = {
-      peer,
-      id: peer.id,
-      name: peer.name,
-      addr: peer.addr,
-      ...(reason ? { reason } : {}),
-    };
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-
-  // ---- membership -------------------------------------------------------
-
-  #sendMembers(member: Member, list: WireMember[]): void {
-    this.#postMembers(member, this.#members.share(member, list));
-  }
-
-  #postMembers(member: Member, pieces: readonly WireMember[][]): void {
-    for (const piece of pieces) {
-      member.link?.post(encodeMembersFrame(piece)).catch(() => {});
-    }
-  }
-
-  #tick(): void {
-    if (this.#closed) return;
-    const now = performance.now();
-    const { heartbeat, linked, actions } = this.#detector.tick<Link, Member>(
-      now,
-      [...this.#members.values()],
-      this.#inbox.full,
-      (member) => this.#members.dialable(member),
-    );
-    if (heartbeat) this.#members.beat++;
-    for (const action of actions) {
-      const member = action.member;
-      switch (action.kind) {
-        case "ping":
-          action.link.post(encodeTime(KIND_PING, now)).catch(() => {});
-          break;
-        case "dead":
-          if (action.link) {
-            action.link.replaced = true;
-            action.link.fail(new DOMException("Peer timed out", "TimeoutError"));
-          }
-          this.#dropPeer(member, "timeout");
-          break;
-        case "suspect":
-          this.#emitPeer("peersuspect", member.peer!);
-          break;
-        case "forget":
-          this.#members.remove(member);
-          break;
-        case "dial":
-          this.#track(this.#connector.dial(member.host, member.port, member).catch(() => {}));
-          break;
-      }
-    }
-    for (const [member, pieces] of this.#members.takeNews(linked)) {
-      this.#postMembers(member, pieces);
-    }
-    if (heartbeat && linked.length > 0) {
-      // Anti-entropy: the whole list to one random member each round.
-      const target = linked[Math.floor(Math.random() * linked.length)];
-      this.#sendMembers(target, this.#members.list());
-    }
-    if (heartbeat && linked.length === 0 && this.#peers.size === 0 && !this.#join) {
-      // Alone: knock on the seeds again (a healed partition, a restarted mesh).
-      for (const seed of this.#options.seeds) {
-        this.#track(this.#connector.dial(seed.hostname, seed.port, undefined).catch(() => false));
-      }
-    }
-  }
-
   // ---- state --------------------------------------------------------------
 
   #publishState(entries: WireStateEntry[]): void {
     if (this.#closed) return;
-    const frames = stateFrames(entries, false);
-    for (const member of this.#members.values()) {
-      if (!member.link?.open) continue;
-      for (const frame of frames) member.link.post(frame).catch(() => {});
-    }
+    this.#fanOut.post(this.#members.values(), stateFrames(entries, false));
   }
 
   // ---- helpers ----------------------------------------------------------
@@ -726,7 +503,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     content: unknown,
     explicit: boolean,
   ): { type: Uint8Array; encoded: EncodedContent } {
-    if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
+    if (this.#closed) throw new MeshError("ERR_MESH_CLOSED", "The member has left the mesh");
     return encodeUserMessage(type, content, explicit, this.#options.maxMessageSize);
   }
 
@@ -736,15 +513,8 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
   }
 
   #linkTo(peerId: string): Link {
-    if (this.#closed) throw new MeshPeerError("ERR_MESH_CLOSED", "The member has left the mesh");
-    const member = this.#members.get(peerId);
-    if (!member?.peer) {
-      throw new MeshPeerError("ERR_UNKNOWN_PEER", `No peer with id "${peerId}" in the mesh`);
-    }
-    if (!member.link?.open) {
-      throw new MeshPeerError("ERR_PEER_LEFT", `Peer "${member.name}" is not connected right now`);
-    }
-    return member.link;
+    if (this.#closed) throw new MeshError("ERR_MESH_CLOSED", "The member has left the mesh");
+    return this.#links.linkTo(peerId);
   }
 
   #track(promise: Promise<unknown>): void {
@@ -761,13 +531,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    const links: Link[] = [];
-    for (const member of this.#members.values()) {
-      if (member.link?.open) {
-        member.link.post(encodeSignal(KIND_LEAVE)).catch(() => {});
-        links.push(member.link);
-      }
-    }
+    const links = this.#fanOut.post(this.#members.values(), [encodeSignal(KIND_LEAVE)]);
     this.#requests.failAll(reason);
     this.#inbox.end();
     this.#connector.destroyAll();
@@ -777,15 +541,14 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
     await this.#listener.close().catch(() => {});
     this.#abort.abort(reason);
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
-    for (const member of this.#members.values()) member.link = undefined;
-    this.#peers.clear();
+    this.#links.clear();
   }
 }
 
 /**
  * Joins (or, without `seeds`, starts) a mesh. Resolves once this member is
  * connected to every member it has learned of; rejects with
- * `MeshJoinError` (`ERR_NAME_TAKEN`, `ERR_BAD_SECRET`,
+ * `MeshError` (`ERR_NAME_TAKEN`, `ERR_BAD_SECRET`,
  * `ERR_SEED_UNREACHABLE`), a `TimeoutError` after `timeout` ms, or the
  * signal's reason.
  *
@@ -800,7 +563,7 @@ export class Mesh extends TypedEventTarget<MeshEventMap> {
  */
 export async function joinMesh(options: MeshOptions): Promise<Mesh> {
   if (typeof options !== "object" || options === null) {
-    throw new MeshOptionError("joinMesh() needs an options object with a name");
+    throw new MeshTypeError("ERR_INVALID_OPTION", "joinMesh() needs an options object with a name");
   }
   options.signal?.throwIfAborted();
   const mesh = createMesh(options);

@@ -126,7 +126,7 @@ export interface MeshOptions {
   maxUnreachableMembers?: number;
   /**
    * Requests from one peer being answered at once; more are refused at once
-   * (the asker gets `MeshRequestError` `ERR_TOO_MANY_REQUESTS`).
+   * (the asker gets `MeshRangeError` `ERR_TOO_MANY_REQUESTS`).
    * @default {256}
    */
   maxRequestsInFlight?: number;

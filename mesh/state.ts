@@ -24,7 +24,7 @@ export interface MeshStateEventMap {
 
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import { checkJson, checkString } from "./_content.ts";
-import { MeshLimitError } from "./errors.ts";
+import { MeshRangeError } from "./errors.ts";
 import { utf8Length } from "./_protocol.ts";
 
 /**
@@ -207,10 +207,10 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
    * Sets `key` to `value` here and on every member. The value is copied
    * through JSON, so later mutation of the object has no effect.
    *
-   * @throws {MeshContentError} `ERR_INVALID_ARGUMENT` when the key is not a
+   * @throws {MeshTypeError} `ERR_INVALID_ARGUMENT` when the key is not a
    *   string, `ERR_INVALID_CONTENT` when the value is not JSON that round-trips
    *   (`undefined`, a function, a `Map`, `NaN`, …)
-   * @throws {MeshLimitError} `ERR_STATE_LIMIT` when the entry is over
+   * @throws {MeshRangeError} `ERR_STATE_LIMIT` when the entry is over
    *   `maxStateValueSize` or the state would go over `maxStateEntries`,
    *   `maxStateKeysPerMember` or `maxStateBytes`
    *
@@ -305,18 +305,33 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
   /** Throws `ERR_STATE_LIMIT` when writing `key` (of `size` bytes, by `node`) breaks a limit. */
   #checkLimits(key: string, node: string, size: number, previous: Entry | undefined): void {
     const { maxEntries, maxValueSize, maxKeysPerMember, maxBytes } = this.#limits;
-    const fail = (why: string) => {
-      throw new MeshLimitError("ERR_STATE_LIMIT", `State key "${key.slice(0, 64)}": ${why}`);
+    const fail = (why: string, size: number, limit: number) => {
+      throw new MeshRangeError("ERR_STATE_LIMIT", `State key "${key.slice(0, 64)}": ${why}`, {
+        size,
+        limit,
+      });
     };
-    if (size > maxValueSize) fail(`${size} bytes exceed maxStateValueSize of ${maxValueSize}`);
+    if (size > maxValueSize) {
+      fail(`${size} bytes exceed maxStateValueSize of ${maxValueSize}`, size, maxValueSize);
+    }
     if (!previous && this.#entries.size >= maxEntries) {
-      fail(`the state already holds maxStateEntries of ${maxEntries} keys`);
+      fail(
+        `the state already holds maxStateEntries of ${maxEntries} keys`,
+        this.#entries.size + 1,
+        maxEntries,
+      );
     }
-    if (previous?.node !== node && (this.#keysByNode.get(node) ?? 0) >= maxKeysPerMember) {
-      fail(`member "${node}" already wrote maxStateKeysPerMember of ${maxKeysPerMember} keys`);
+    const written = this.#keysByNode.get(node) ?? 0;
+    if (previous?.node !== node && written >= maxKeysPerMember) {
+      fail(
+        `member "${node}" already wrote maxStateKeysPerMember of ${maxKeysPerMember} keys`,
+        written + 1,
+        maxKeysPerMember,
+      );
     }
-    if (this.#bytes - (previous?.size ?? 0) + size > maxBytes) {
-      fail(`the state would exceed maxStateBytes of ${maxBytes}`);
+    const bytes = this.#bytes - (previous?.size ?? 0) + size;
+    if (bytes > maxBytes) {
+      fail(`the state would exceed maxStateBytes of ${maxBytes}`, bytes, maxBytes);
     }
   }
 
@@ -379,7 +394,7 @@ export class MeshState extends TypedEventTarget<MeshStateEventMap> {
 
   /**
    * Applies entries received from another member (used by the mesh); older
-   * writes than the ones held are ignored. Throws `MeshLimitError`
+   * writes than the ones held are ignored. Throws `MeshRangeError`
    * (`ERR_STATE_LIMIT`) at the first entry that would break a limit (the
    * entries before it are applied): the mesh then closes that member's
    * connection.

@@ -104,7 +104,7 @@ export interface MeshEventMap {
  * ```
  */
 export interface MeshConnectionErrorDetail {
-  /** The typed error (`MeshLimitError`, `MeshProtocolError`, `MeshMessageTooLargeError`, …). */
+  /** The typed error (`MeshRangeError` or `MeshSyntaxError`). */
   error: Error & { code: string };
   /** The other end of the connection. */
   remoteAddr: Deno.NetAddr;

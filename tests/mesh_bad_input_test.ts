@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { joinMesh, type Mesh, MeshContentError, MeshRequestError } from "../mesh/mod.ts";
+import { joinMesh, type Mesh, MeshError, MeshTypeError } from "../mesh/mod.ts";
 import { deadline } from "./_loopback.ts";
 
 function isContentError(code: "ERR_INVALID_CONTENT" | "ERR_INVALID_ARGUMENT") {
   return (error: unknown) => {
-    assert.ok(error instanceof MeshContentError, `${error}`);
+    assert.ok(error instanceof MeshTypeError, `${error}`);
     assert.ok(error instanceof TypeError);
     assert.equal(error.code, code);
     return true;
@@ -158,8 +158,8 @@ Deno.test("onRequest() checks its arguments, and an answer that is not JSON reac
     using _handler = a.onRequest("players", () => new Map([["alice", 1]]));
     await assert.rejects(
       b.request(a.id, "players", null),
-      (e: MeshRequestError) =>
-        e instanceof MeshRequestError && e.code === "ERR_REMOTE_HANDLER" && /Map/.test(e.message),
+      (e: MeshError) =>
+        e instanceof MeshError && e.code === "ERR_REMOTE_HANDLER" && /Map/.test(e.message),
     );
   } finally {
     await Promise.all([a.leave(), b.leave()]);

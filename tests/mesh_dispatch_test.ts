@@ -4,7 +4,7 @@
  * ERR_INVALID_FRAME. In process: no sockets, no timers.
  */
 import assert from "node:assert/strict";
-import { MeshProtocolError } from "../mesh/mod.ts";
+import { MeshSyntaxError } from "../mesh/mod.ts";
 import { dispatchFrame, type FrameHandler } from "../mesh/_dispatch.ts";
 import { LinkClosedByPeer } from "../mesh/_link.ts";
 import { stateFrames } from "../mesh/_state_sync.ts";
@@ -76,7 +76,7 @@ Deno.test("dispatchFrame() unpacks a BATCH in order and refuses a nested one", (
   dispatchFrame(batch, handler, 1 << 20);
   assert.deepEqual(seen, [["ping", 1], ["leave"]]);
   const nested = encodeBatch([batch], batch.length);
-  assert.throws(() => dispatchFrame(nested, handler, 1 << 20), MeshProtocolError);
+  assert.throws(() => dispatchFrame(nested, handler, 1 << 20), MeshSyntaxError);
 });
 
 Deno.test("dispatchFrame(): CLOSE reports the reason, then ends the link", () => {
@@ -98,7 +98,7 @@ Deno.test("dispatchFrame() refuses unknown kinds and malformed bodies with ERR_I
   ) {
     assert.throws(
       () => dispatchFrame(bad, handler, 1 << 20),
-      (e) => e instanceof MeshProtocolError && e.code === "ERR_INVALID_FRAME",
+      (e) => e instanceof MeshSyntaxError && e.code === "ERR_INVALID_FRAME",
     );
   }
 });

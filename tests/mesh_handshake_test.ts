@@ -4,51 +4,9 @@
  * refusals and the timeout. No sockets, no processes, no real timers.
  */
 import assert from "node:assert/strict";
-import {
-  type AcceptHooks,
-  type HandshakeConnection,
-  type HandshakeEnv,
-  Handshaker,
-  Refusal,
-} from "../mesh/_handshake.ts";
+import { type AcceptHooks, type HandshakeEnv, Handshaker, Refusal } from "../mesh/_handshake.ts";
 import { decodeReject, encodeJsonFrame, KIND_HELLO, KIND_REJECT } from "../mesh/_protocol.ts";
-
-/** One end of an in-memory duplex pair of frame streams. */
-interface MemoryEnd extends HandshakeConnection {
-  aborted: boolean;
-}
-
-function duplexPair(): [MemoryEnd, MemoryEnd] {
-  const make = (
-    inbound: ReadableStream<Uint8Array>,
-    outbound: WritableStreamDefaultWriter<Uint8Array>,
-    hostname: string,
-  ): MemoryEnd => {
-    const closed = Promise.withResolvers<void>();
-    const end: MemoryEnd = {
-      aborted: false,
-      readable: inbound,
-      writable: new WritableStream({
-        abort: () => {
-          end.aborted = true;
-          outbound.close().catch(() => {});
-          inbound.cancel().catch(() => {});
-          closed.resolve();
-        },
-      }),
-      closed: closed.promise,
-      remoteAddr: { transport: "tcp", hostname, port: 1 },
-      send: (frame) => outbound.write(frame.slice()),
-    };
-    return end;
-  };
-  const ab = new TransformStream<Uint8Array, Uint8Array>();
-  const ba = new TransformStream<Uint8Array, Uint8Array>();
-  return [
-    make(ba.readable, ab.writable.getWriter(), "10.0.0.2"),
-    make(ab.readable, ba.writable.getWriter(), "10.0.0.1"),
-  ];
-}
+import { duplexPair } from "./_tools/mesh_memory.ts";
 
 /** A clock that moves only when told to. */
 class FakeClock {

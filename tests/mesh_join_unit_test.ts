@@ -4,7 +4,7 @@
  * no real timers.
  */
 import assert from "node:assert/strict";
-import { MeshJoinError } from "../mesh/mod.ts";
+import { MeshError } from "../mesh/mod.ts";
 import { Join, type JoinMember } from "../mesh/_join.ts";
 
 class FakeClock {
@@ -68,8 +68,7 @@ Deno.test("Join fails with ERR_SEED_UNREACHABLE when no seed answered, TimeoutEr
   clock.advance(500);
   await assert.rejects(
     lonely.done.promise,
-    (e) =>
-      e instanceof MeshJoinError && e.code === "ERR_SEED_UNREACHABLE" && /:1", /.test(e.message),
+    (e) => e instanceof MeshError && e.code === "ERR_SEED_UNREACHABLE" && /:1", /.test(e.message),
   );
   const partial = new Join([seed(1)], 500, clock);
   partial.seedLinked = true;
@@ -111,10 +110,10 @@ Deno.test("Join.dialSeeds() dials each distinct seed, retries the ones not up, a
   join.done.resolve();
 });
 
-Deno.test("Join.dialSeeds(): a MeshJoinError from a seed fails the join", async () => {
+Deno.test("Join.dialSeeds(): a MeshError from a seed fails the join", async () => {
   const clock = new FakeClock();
   const join = new Join([seed(1)], 10_000, clock);
-  const refusal = new MeshJoinError("ERR_NAME_TAKEN", "taken");
+  const refusal = new MeshError("ERR_NAME_TAKEN", "taken");
   const running = join.dialSeeds(() => Promise.reject(refusal), () => false, () => {});
   await assert.rejects(join.done.promise, (e) => e === refusal);
   clock.wakeSleepers(); // the join is over: no more rounds

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  joinMesh,
-  type Mesh,
-  MeshMessageTooLargeError,
-  MeshPeerError,
-  type MeshRequestError,
-} from "../mesh/mod.ts";
+import { joinMesh, type Mesh, MeshError, MeshRangeError } from "../mesh/mod.ts";
 import { deadline } from "./_loopback.ts";
 
 async function trio(options: Record<string, unknown> = {}): Promise<Mesh[] & AsyncDisposable> {
@@ -132,16 +126,16 @@ Deno.test("broadcast() reaches every other member once, JSON and bytes alike", a
   );
 });
 
-Deno.test("send() rejects with MeshMessageTooLargeError above maxMessageSize and with MeshPeerError for unknown peers", async () => {
+Deno.test("send() rejects with MeshRangeError above maxMessageSize and with MeshError for unknown peers", async () => {
   const a = await joinMesh({ name: "a", maxMessageSize: 1024 });
   const b = await joinMesh({ name: "b", seeds: [a.addr], maxMessageSize: 1024 });
   try {
-    await assert.rejects(a.send(b.id, "x", new Uint8Array(1025)), MeshMessageTooLargeError);
-    await assert.rejects(a.broadcast("x", "y".repeat(2000)), (e: MeshMessageTooLargeError) => {
+    await assert.rejects(a.send(b.id, "x", new Uint8Array(1025)), MeshRangeError);
+    await assert.rejects(a.broadcast("x", "y".repeat(2000)), (e: MeshRangeError) => {
       assert.equal(e.code, "ERR_MESSAGE_TOO_LARGE");
       return true;
     });
-    await assert.rejects(a.send("nobody", "x", 1), (e: MeshPeerError) => {
+    await assert.rejects(a.send("nobody", "x", 1), (e: MeshError) => {
       assert.equal(e.code, "ERR_UNKNOWN_PEER");
       return true;
     });
@@ -172,13 +166,13 @@ Deno.test("request() resolves to the handler's answer and rejects with typed err
     assert.deepEqual(await b.request(a.id, "add", [2, 3]), { sum: 5, asker: "b" });
   });
   await t.step("no handler", async () => {
-    await assert.rejects(b.request(a.id, "nope", 1), (e: MeshRequestError) => {
+    await assert.rejects(b.request(a.id, "nope", 1), (e: MeshError) => {
       assert.equal(e.code, "ERR_NO_HANDLER");
       return true;
     });
   });
   await t.step("handler throws", async () => {
-    await assert.rejects(b.request(a.id, "fail", 1), (e: MeshRequestError) => {
+    await assert.rejects(b.request(a.id, "fail", 1), (e: MeshError) => {
       assert.equal(e.code, "ERR_REMOTE_HANDLER");
       assert.match(e.message, /Handler broke/);
       return true;
@@ -200,7 +194,7 @@ Deno.test('leave() makes the others report peerleave with reason "leave" and rej
   const leaves: string[] = [];
   a.addEventListener("peerleave", (e) => leaves.push(`${e.detail.name}:${e.detail.reason}`));
   const pending = c.request(b.id, "hang", null);
-  const rejected = assert.rejects(pending, (e: MeshPeerError) => e.code === "ERR_PEER_LEFT");
+  const rejected = assert.rejects(pending, (e: MeshError) => e.code === "ERR_PEER_LEFT");
   await b.leave();
   await rejected;
   await deadline(
@@ -212,7 +206,7 @@ Deno.test('leave() makes the others report peerleave with reason "leave" and rej
   );
   assert.deepEqual(leaves, ["b:leave"]);
   assert.equal(a.peers.size, 1);
-  await assert.rejects(b.broadcast("x", 1), (e: MeshPeerError) => e.code === "ERR_MESH_CLOSED");
+  await assert.rejects(b.broadcast("x", 1), (e: MeshError) => e.code === "ERR_MESH_CLOSED");
 });
 
 Deno.test("mesh.state: a joiner gets the full state, changes replicate and concurrent writes converge", async (t) => {
@@ -320,7 +314,7 @@ Deno.test("leave() does not wait for a request handler that never answers", asyn
     return new Promise(() => {});
   });
   const pending = b.request(a.id, "hang", null);
-  const rejected = assert.rejects(pending, MeshPeerError);
+  const rejected = assert.rejects(pending, MeshError);
   await deadline(started.promise, 2000, "the handler to run");
   await deadline(a.leave(), 3000, "leave() with a hanging handler");
   await rejected;

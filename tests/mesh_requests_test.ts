@@ -4,7 +4,7 @@
  * in-memory reply channel. No sockets, no timers.
  */
 import assert from "node:assert/strict";
-import { MeshPeer, MeshRequestError } from "../mesh/mod.ts";
+import { MeshError, MeshPeer, MeshRangeError } from "../mesh/mod.ts";
 import { PendingRequests, type ReplyChannel, RequestHandlers } from "../mesh/_requests.ts";
 import {
   decodeContent,
@@ -31,18 +31,18 @@ Deno.test("PendingRequests resolves a request with the REPLY from the peer asked
   assert.equal(requests.size, 0);
 });
 
-Deno.test("PendingRequests maps the refusal statuses to MeshRequestError codes", async () => {
+Deno.test("PendingRequests maps the refusal statuses to MeshError / MeshRangeError codes", async () => {
   const requests = new PendingRequests();
   for (
-    const [status, code] of [
-      [REPLY_NO_HANDLER, "ERR_NO_HANDLER"],
-      [REPLY_BUSY, "ERR_TOO_MANY_REQUESTS"],
-      [REPLY_ERROR, "ERR_REMOTE_HANDLER"],
+    const [status, code, kind] of [
+      [REPLY_NO_HANDLER, "ERR_NO_HANDLER", MeshError],
+      [REPLY_BUSY, "ERR_TOO_MANY_REQUESTS", MeshRangeError],
+      [REPLY_ERROR, "ERR_REMOTE_HANDLER", MeshError],
     ] as const
   ) {
     const { id, answer } = requests.open("bob");
     requests.settle("bob", reply(id, status, "why"));
-    await assert.rejects(answer, (e) => e instanceof MeshRequestError && e.code === code);
+    await assert.rejects(answer, (e) => e instanceof kind && e.code === code);
   }
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connect } from "../framed/mod.ts";
-import { joinMesh, type Mesh, MeshJoinError } from "../mesh/mod.ts";
+import { joinMesh, type Mesh, MeshError } from "../mesh/mod.ts";
 import { PROTOCOL_VERSION } from "../mesh/_protocol.ts";
 import { deadline } from "./_loopback.ts";
 
@@ -22,7 +22,7 @@ Deno.test("a member without the secret, or with a wrong one, is refused with ERR
     for (const secret of [undefined, "wrong"]) {
       await assert.rejects(
         joinMesh({ name: "intruder", seeds: [a.addr], ...(secret ? { secret } : {}) }),
-        (e: MeshJoinError) => e instanceof MeshJoinError && e.code === "ERR_BAD_SECRET",
+        (e: MeshError) => e instanceof MeshError && e.code === "ERR_BAD_SECRET",
       );
     }
     const b = await joinMesh({ name: "b", seeds: [a.addr], secret: "right" });
@@ -38,7 +38,7 @@ Deno.test("a member of a mesh with a secret refuses one without it that dials in
   try {
     await assert.rejects(
       joinMesh({ name: "closed", seeds: [open.addr], secret: "s" }),
-      (e: MeshJoinError) => e.code === "ERR_BAD_SECRET",
+      (e: MeshError) => e.code === "ERR_BAD_SECRET",
     );
     assert.equal(open.peers.size, 0);
   } finally {
@@ -302,7 +302,7 @@ Deno.test("joinMesh() rejects with ERR_NAME_TAKEN for a name in use", async () =
     for (const name of ["a", "b"]) {
       await assert.rejects(
         joinMesh({ name, seeds: [a.addr] }),
-        (e: MeshJoinError) => e.code === "ERR_NAME_TAKEN",
+        (e: MeshError) => e.code === "ERR_NAME_TAKEN",
       );
     }
     assert.equal(a.peers.size, 1);
@@ -317,7 +317,7 @@ Deno.test("joinMesh() rejects with ERR_SEED_UNREACHABLE when no seed answers, an
   closed.close();
   await assert.rejects(
     joinMesh({ name: "x", seeds: [{ hostname: "127.0.0.1", port }], timeout: 400 }),
-    (e: MeshJoinError) => e.code === "ERR_SEED_UNREACHABLE",
+    (e: MeshError) => e.code === "ERR_SEED_UNREACHABLE",
   );
   await assert.rejects(
     joinMesh({

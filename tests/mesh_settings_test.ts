@@ -3,7 +3,7 @@
  * helpers, with no sockets.
  */
 import assert from "node:assert/strict";
-import { MeshOptionError } from "../mesh/mod.ts";
+import { MeshTypeError } from "../mesh/mod.ts";
 import { advertisedAddress, DEFAULTS, meshSettings, sameFamilies } from "../mesh/_settings.ts";
 
 Deno.test("meshSettings() fills in every documented default", () => {
@@ -21,7 +21,7 @@ Deno.test("meshSettings() treats an option set to undefined as left out", () => 
   assert.equal(meshSettings({ name: "a", deadTimeout: undefined }).deadTimeout, 6000);
 });
 
-Deno.test("meshSettings() refuses a bad name, seed, secret or number with MeshOptionError", () => {
+Deno.test("meshSettings() refuses a bad name, seed, secret or number with MeshTypeError", () => {
   for (
     const bad of [
       { name: "" },
@@ -34,7 +34,7 @@ Deno.test("meshSettings() refuses a bad name, seed, secret or number with MeshOp
       { name: "a", maxUnreachableMembers: -1 },
     ]
   ) {
-    assert.throws(() => meshSettings(bad), MeshOptionError, JSON.stringify(bad));
+    assert.throws(() => meshSettings(bad), MeshTypeError, JSON.stringify(bad));
   }
   assert.equal(meshSettings({ name: "a", maxUnreachableMembers: 0 }).maxUnreachableMembers, 0);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { joinMesh, MeshJoinError } from "../mesh/mod.ts";
+import { joinMesh, MeshError } from "../mesh/mod.ts";
 import { makeServerCertificates } from "./_certs.ts";
 import { deadline } from "./_loopback.ts";
 
@@ -29,7 +29,7 @@ Deno.test("members with TLS certificates form a mesh and talk over TLS; a plain-
       await assert.rejects(
         joinMesh({ name: "plain", seeds: [a.addr], secret: "and-a-secret", timeout: 1500 }),
         (e: Error) =>
-          (e instanceof MeshJoinError && e.code === "ERR_SEED_UNREACHABLE") ||
+          (e instanceof MeshError && e.code === "ERR_SEED_UNREACHABLE") ||
           (e instanceof DOMException && e.name === "TimeoutError"),
       );
       assert.equal(a.peers.size, 2);

@@ -11,22 +11,23 @@
 import { connect, type FramedConnection } from "../../../framed/mod.ts";
 import { joinMesh, type MeshAddress } from "../../../mesh/mod.ts";
 import { fragment } from "../../../mesh/_fragment.ts";
+import { stateFrames } from "../../../mesh/_state_sync.ts";
 import {
-  encodeJsonFrame,
+  encodeHelloFrame,
+  encodeMembersFrame,
+  encodeProofFrame,
   forEachFrame,
   KIND_BATCH,
   KIND_CLOSE,
   KIND_HELLO,
-  KIND_MEMBERS,
   KIND_PING,
   KIND_PONG,
-  KIND_PROOF,
   KIND_READY,
   KIND_REJECT,
-  KIND_STATE,
+  MEMBER_LIVE,
   PROOF_SIZE,
   PROTOCOL_VERSION,
-  type WireMemberTuple,
+  type WireMember,
 } from "../../../mesh/_protocol.ts";
 
 type Conn = FramedConnection<Uint8Array, Uint8Array>;
@@ -69,7 +70,7 @@ function dial(target: MeshAddress): Promise<Conn> {
 }
 
 function hello(id: string, name: string): Uint8Array {
-  return encodeJsonFrame(KIND_HELLO, {
+  return encodeHelloFrame({
     v: PROTOCOL_VERSION,
     id,
     name,
@@ -105,9 +106,8 @@ export async function rawMember(target: MeshAddress, name = `raw-${randomId()}`)
     if (ack.done || ack.value[0] === KIND_REJECT) {
       throw new Error(`Handshake refused: ${ack.done ? "closed" : codeOf(ack.value)}`);
     }
-    const proof = new Uint8Array(1 + PROOF_SIZE);
-    proof[0] = KIND_PROOF;
-    await conn.send(proof);
+    // Without a secret the proof is not checked: zeros will do.
+    await conn.send(encodeProofFrame(new Uint8Array(PROOF_SIZE)));
     const ready = await reader.read();
     if (ready.done || ready.value[0] !== KIND_READY) {
       throw new Error(`Handshake refused: ${ready.done ? "closed" : codeOf(ready.value)}`);
@@ -209,16 +209,23 @@ export async function gossipFakeMembers(
   let port = 1;
   try {
     while (!signal?.aborted) {
-      const list: WireMemberTuple[] = [];
+      const list: WireMember[] = [];
       for (let i = 0; i < count; i++) {
         // Ports below 1024 on loopback: nobody listens there in the tests.
         port = port >= 1000 ? 2 : port + 1;
-        list.push([randomId(), `fake-${randomId().slice(0, 12)}`, "127.0.0.1", port, 1, 0]);
+        list.push({
+          id: randomId(),
+          name: `fake-${randomId().slice(0, 12)}`,
+          host: "127.0.0.1",
+          port,
+          beat: 1,
+          state: MEMBER_LIVE,
+        });
       }
       try {
         // In pieces well under any frame limit, as a member would send them.
         for (let i = 0; i < list.length; i += 256) {
-          const frame = encodeJsonFrame(KIND_MEMBERS, list.slice(i, i + 256));
+          const frame = encodeMembersFrame(list.slice(i, i + 256));
           await member.conn.send(frame);
           bytesSent += frame.length;
         }
@@ -248,10 +255,7 @@ export async function floodState(
   let bytesSent = 0;
   try {
     for (let i = 0; i < keys && !signal?.aborted; i++) {
-      const frame = encodeJsonFrame(KIND_STATE, {
-        full: false,
-        entries: [[`flood-${i}`, i + 1, member.id, 0, value]],
-      });
+      const [frame] = stateFrames([[`flood-${i}`, i + 1, member.id, 0, value]], false);
       try {
         // In FRAGMENT pieces, as a member sends any frame over 64 KiB.
         for (const piece of fragment(frame)) await member.conn.send(piece);
