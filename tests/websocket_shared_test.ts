@@ -10,7 +10,7 @@ import {
   type ServeOptions,
   type WebSocketConnection,
   type WebSocketEngine,
-  WebSocketHandshakeError,
+  WebSocketError,
   type WebSocketServer,
 } from "../websocket/mod.ts";
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
@@ -89,7 +89,7 @@ for (const engine of ENGINES) {
     await assert.rejects(
       connect(url(server), { engine, protocols: ["superchat"] }),
       (error: unknown) =>
-        error instanceof WebSocketHandshakeError && error.code === "ERR_PROTOCOL_NOT_NEGOTIATED",
+        error instanceof WebSocketError && error.code === "ERR_PROTOCOL_NOT_NEGOTIATED",
     );
   });
 
@@ -130,13 +130,13 @@ for (const engine of ENGINES) {
     await t.step("false → 401", async () => {
       await assert.rejects(
         connect(url(server), { engine }),
-        (error: unknown) => error instanceof WebSocketHandshakeError && error.status === 401,
+        (error: unknown) => error instanceof WebSocketError && error.status === 401,
       );
     });
     await t.step("a Response is sent as is", async () => {
       await assert.rejects(
         connect(url(server, "/admin"), { engine }),
-        (error: unknown) => error instanceof WebSocketHandshakeError && error.status === 403,
+        (error: unknown) => error instanceof WebSocketError && error.status === 403,
       );
     });
     await t.step("true → open", async () => {
@@ -163,7 +163,7 @@ for (const engine of ENGINES) {
     async function t_rejectsWithoutCa() {
       await assert.rejects(
         connect(`wss://localhost:${server.addr.port}/`, { engine }),
-        WebSocketHandshakeError,
+        WebSocketError,
       );
     }
   });
@@ -369,7 +369,7 @@ for (const engine of ENGINES) {
     await server.close();
     assert.equal((await ws.closed).code, 1001);
     assert.equal(await deadline(iteration, 5_000, "iteration to end"), 1);
-    await assert.rejects(connect(url(server), { engine }), WebSocketHandshakeError);
+    await assert.rejects(connect(url(server), { engine }), WebSocketError);
   });
 
   Deno.test(`[${engine}] an aborted signal stops serve() and connect()`, async () => {
@@ -446,7 +446,7 @@ for (const engine of ENGINES) {
       });
       await assert.rejects(
         deadline(connect(url(server), { engine }), 5_000, "the 503"),
-        (error: unknown) => error instanceof WebSocketHandshakeError && error.status === 503,
+        (error: unknown) => error instanceof WebSocketError && error.status === 503,
       );
     });
     await t.step("close()", async () => {

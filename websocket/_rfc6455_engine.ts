@@ -30,7 +30,7 @@ import { chooseProtocol, heartbeatOf } from "./_policy.ts";
 import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import type { WebSocketCloseInfo } from "./connection.ts";
-import { WebSocketHandshakeError } from "./errors.ts";
+import { WebSocketError } from "./errors.ts";
 import type { ConnectOptions, ServeOptions } from "./options.ts";
 
 /** `Rfc6455Socket` behind the engine interface. */
@@ -309,7 +309,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
       : await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
   } catch (cause) {
     if (signal?.aborted) throw signal.reason;
-    throw new WebSocketHandshakeError(
+    throw new WebSocketError(
       "ERR_HANDSHAKE_FAILED",
       `Could not connect to "${url}": ${(cause as Error).message}`,
       { cause },
@@ -367,14 +367,16 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
 }
 
 /**
- * The handshake's own errors carry their public code already; connection
- * failures (and `ERR_HANDSHAKE_FAILED`) get the URL into the message.
+ * A refusal (`ERR_UNEXPECTED_STATUS`, a subprotocol mismatch) rejects as it
+ * is; any other failure, a malformed answer included, becomes a
+ * `WebSocketError` `ERR_HANDSHAKE_FAILED` naming the URL, with the original
+ * as its `cause`.
  */
-function handshakeError(error: unknown, url: URL): WebSocketHandshakeError {
-  if (error instanceof WebSocketHandshakeError && error.code !== "ERR_HANDSHAKE_FAILED") {
+function handshakeError(error: unknown, url: URL): WebSocketError {
+  if (error instanceof WebSocketError && error.code !== "ERR_HANDSHAKE_FAILED") {
     return error;
   }
-  return new WebSocketHandshakeError(
+  return new WebSocketError(
     "ERR_HANDSHAKE_FAILED",
     `Handshake with "${url}" failed: ${(error as Error)?.message ?? String(error)}`,
     { cause: error },
