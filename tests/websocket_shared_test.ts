@@ -16,7 +16,7 @@ import {
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
 import { makeServerCertificates } from "./_certs.ts";
 import { ENGINES } from "./websocket_peers/engines.ts";
-import { nextMessage } from "./websocket_peers/messages.ts";
+import { nextMessage, sendUntilStalled } from "./websocket_peers/messages.ts";
 import { closePayload, OP, RawPeer } from "./websocket_peers/raw.ts";
 
 /** A server that echoes every message back, for the duration of one test. */
@@ -337,19 +337,8 @@ for (const engine of ENGINES) {
     using peer = await RawPeer.connect(server.addr.port); // never reads
     const conn = await accepted;
     const chunk = new Uint8Array(256 * 1024);
-    let sent = 0;
-    let pending: Promise<void> | undefined;
-    for (let i = 0; i < 400 && !pending; i++) {
-      const send = conn.send(chunk);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const result = await Promise.race([
-        send.then(() => "sent" as const),
-        new Promise<"stalled">((resolve) => timer = setTimeout(() => resolve("stalled"), 300)),
-      ]);
-      clearTimeout(timer);
-      if (result === "stalled") pending = send;
-      else sent += chunk.byteLength;
-    }
+    const { resolved, stalled: pending } = await sendUntilStalled(() => conn.send(chunk));
+    const sent = resolved * chunk.byteLength;
     assert.ok(pending, `send() kept resolving after ${sent} bytes to a non-reading peer`);
     assert.ok(sent < 64 * 1024 * 1024, "stalled before 64 MiB was queued");
     peer.close();

@@ -277,6 +277,14 @@ export function acceptDeflateResponse(
     fail(`Server accepted extensions "${header}" that were not offered`);
   }
   const params = extensions[0][1];
+  /** A window size the server answered: 8 to what we offered. */
+  const answeredBits = (key: string, value: string | true | undefined, max: number): number => {
+    const bits = windowBits(value);
+    if (typeof bits !== "number" || Number.isNaN(bits) || bits < 8 || bits > max) {
+      fail(`Invalid ${key} "${value}" in the server's answer`);
+    }
+    return bits as number;
+  };
   let serverNoContextTakeover = false;
   let clientNoContextTakeover = opts.clientNoContextTakeover;
   let serverMaxWindowBits = 15;
@@ -287,26 +295,13 @@ export function acceptDeflateResponse(
     } else if (key === "client_no_context_takeover" && value === true) {
       clientNoContextTakeover = true;
     } else if (key === "server_max_window_bits") {
-      const bits = windowBits(value);
-      if (
-        typeof bits !== "number" || Number.isNaN(bits) || bits < 8 ||
-        bits > opts.serverMaxWindowBits
-      ) {
-        fail(`Invalid server_max_window_bits "${value}" in the server's answer`);
-      }
-      serverMaxWindowBits = bits as number;
+      serverMaxWindowBits = answeredBits(key, value, opts.serverMaxWindowBits);
     } else if (key === "client_max_window_bits") {
-      const bits = windowBits(value);
-      if (
-        typeof bits !== "number" || Number.isNaN(bits) || bits < 8 ||
-        bits > opts.clientMaxWindowBits
-      ) {
-        fail(`Invalid client_max_window_bits "${value}" in the server's answer`);
-      }
+      const bits = answeredBits(key, value, opts.clientMaxWindowBits);
       if (bits === 8) {
         fail(`Unsupported client_max_window_bits "8": zlib raw deflate needs 9 or more`);
       }
-      clientMaxWindowBits = bits as number;
+      clientMaxWindowBits = bits;
     } else {
       fail(`Unexpected permessage-deflate parameter "${key}" in the server's answer`);
     }
