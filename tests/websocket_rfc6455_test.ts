@@ -279,6 +279,11 @@ Deno.test("broadcast() never waits for a member that does not read: its queue ov
           const closed = await deadline(conn.closed, 5_000, "the overflow close");
           assert.equal(closed.code, 1008);
           assert.equal(closed.error?.code, "ERR_SEND_QUEUE_FULL");
+          assert.equal(
+            closed.error?.closeCode,
+            1008,
+            "closed.error says which close code was sent",
+          );
         } else {
           assert.equal(conn.readyState, 1, "a dropping member stays open");
         }
