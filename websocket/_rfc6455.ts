@@ -167,7 +167,7 @@ function typeError(message: string): WebSocketTypeError {
  *   1007, 1009); 1006 when TCP ended without a close handshake, when the peer
  *   did not answer our close frame within `closeTimeout`, or after `abort()`.
  *   The conn is closed before `closed` settles.
- * - `send`/`ping`/`beginBinary` reject with `WebSocketTypeError` `ERR_NOT_OPEN` once the
+ * - `send`/`ping`/`beginBinary` reject with `WebSocketError` `ERR_NOT_OPEN` once the
  *   socket is closing or closed; pings still waiting for a pong reject when
  *   the connection closes. Rejections are pre-marked as handled, so a
  *   fire-and-forget `send()` on a dead connection never crashes the process.

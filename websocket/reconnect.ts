@@ -139,7 +139,7 @@ export interface ReconnectingEventMap {
  * The connection `connect(url, { reconnect: { onDrop: true } })` resolves
  * to: a `WebSocketConnection` whose socket is replaced when it drops.
  * `readable` goes on with the new socket's messages; while reconnecting,
- * `readyState` is 0 and `send()` rejects with `WebSocketTypeError`
+ * `readyState` is 0 and `send()` rejects with `WebSocketError`
  * `ERR_NOT_OPEN`. `closed` settles after your `close()`, a close that is
  * not a drop, or when reconnecting gave up (with the close that started it).
  *
