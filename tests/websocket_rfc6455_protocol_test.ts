@@ -51,6 +51,7 @@ Deno.test("Rfc6455Socket closes with 1002 on an unmasked client frame", async ()
     assert.equal(error?.code, "ERR_UNMASKED_FRAME");
     assert.ok(error instanceof WebSocketSyntaxError, "a malformed frame is a WebSocketSyntaxError");
     assert.equal(error.closeCode, 1002, "the error carries the close code it sent");
+    assert.equal(error.reason, "Client frames must be masked", "and the reason");
   });
 });
 

@@ -249,8 +249,9 @@ export class Connection implements ServerWebSocketConnection {
   fail(error: WebSocketClosingError): void {
     if (this.readyState > 1 || this.#localClose) return;
     const code = error.closeCode ?? CLOSE_POLICY_VIOLATION;
-    this.#localClose = { code, reason: error.message, error };
-    const closing = this.#socket.close(code, error.message).catch(() => {});
+    const reason = error.reason ?? error.message;
+    this.#localClose = { code, reason, error };
+    const closing = this.#socket.close(code, reason).catch(() => {});
     const drop = setTimeout(() => this.#socket.terminate?.(), 1_000);
     closing.finally(() => clearTimeout(drop));
   }

@@ -677,7 +677,7 @@ export class Rfc6455Socket {
     if (this.#readyState === 3) return;
     this.#receiver.stop();
     this.#readyState = 2;
-    const reason = truncateUtf8(err.message, MAX_CLOSE_REASON_BYTES);
+    const reason = err.reason ?? truncateUtf8(err.message, MAX_CLOSE_REASON_BYTES);
     const info = { code: err.closeCode ?? CLOSE_INTERNAL_ERROR, reason };
     this.#failure = info;
     this.#error = err;

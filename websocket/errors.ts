@@ -6,6 +6,9 @@
  * @module
  */
 
+import { truncateUtf8 } from "../_common/utf8.ts";
+import { MAX_CLOSE_REASON_BYTES } from "./_frame.ts";
+
 /**
  * Every `code` a websocket error can carry.
  *
@@ -76,7 +79,10 @@ export interface WebSocketErrorOptions extends ErrorOptions {
   body?: string;
   /** The close code this side sent because of the error (1002, 1007, 1009 …). */
   closeCode?: number;
-  /** The close reason sent with `closeCode`. */
+  /**
+   * The close reason sent with `closeCode`; when left out, the message cut
+   * to 123 UTF-8 bytes.
+   */
   reason?: string;
   /** The size in bytes (or count) that broke the limit. */
   size?: number;
@@ -130,7 +136,7 @@ export class WebSocketError extends Error {
     this.status = options?.status;
     this.body = options?.body;
     this.closeCode = options?.closeCode;
-    this.reason = options?.reason;
+    this.reason = closeReason(message, options);
   }
 }
 
@@ -212,7 +218,7 @@ export class WebSocketRangeError extends RangeError {
     this.size = options?.size;
     this.limit = options?.limit;
     this.closeCode = options?.closeCode;
-    this.reason = options?.reason;
+    this.reason = closeReason(message, options);
   }
 }
 
@@ -251,7 +257,7 @@ export class WebSocketSyntaxError extends SyntaxError {
     this.code = code;
     this.status = options?.status;
     this.closeCode = options?.closeCode;
-    this.reason = options?.reason;
+    this.reason = closeReason(message, options);
   }
 }
 
@@ -268,3 +274,12 @@ export class WebSocketSyntaxError extends SyntaxError {
  * ```
  */
 export type WebSocketClosingError = WebSocketError | WebSocketRangeError | WebSocketSyntaxError;
+
+/** The close reason of an error that closes a connection: given, or the message cut to fit. */
+function closeReason(
+  message: string,
+  options: WebSocketErrorOptions | undefined,
+): string | undefined {
+  if (options?.closeCode === undefined) return options?.reason;
+  return options.reason ?? truncateUtf8(message, MAX_CLOSE_REASON_BYTES);
+}
