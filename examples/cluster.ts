@@ -9,6 +9,7 @@
 
 import { type Cluster, connectCluster } from "../cluster/mod.ts";
 import { connect, serve, type WebSocketServer } from "../websocket/mod.ts";
+import { startNats } from "./_engine.ts";
 
 /** One line for the tour menu. */
 export const description =
@@ -16,40 +17,6 @@ export const description =
 
 function step(text: string): void {
   console.log(`  · ${text}`);
-}
-
-/** Starts nats-server on a free loopback port, or returns undefined when it is not installed. */
-async function startNats(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("nats-server", {
-      args: ["-a", "127.0.0.1", "-p", String(port)],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  } catch {
-    return undefined; // not installed
-  }
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return {
-        url: `nats://127.0.0.1:${port}`,
-        async stop() {
-          child.kill("SIGKILL");
-          await child.status;
-        },
-      };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-  child.kill("SIGKILL");
-  await child.status;
-  return undefined;
 }
 
 /** Accepts members and puts each into the room its path names (`/?room=lobby`). */

@@ -10,6 +10,7 @@
 
 import { type Cluster, connectCluster, type DirectoryChange } from "../cluster/mod.ts";
 import { announce, createHost } from "../enet/mod.ts";
+import { startNats } from "./_engine.ts";
 
 /** One line for the tour menu. */
 export const description =
@@ -19,43 +20,9 @@ function step(text: string): void {
   console.log(`  · ${text}`);
 }
 
-/** nats-server -js on a free port, or undefined when it is not installed. */
-async function startNats(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  const dir = await Deno.makeTempDir({ prefix: "nk-tour-js-" });
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("nats-server", {
-      args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  } catch {
-    await Deno.remove(dir, { recursive: true });
-    return undefined; // not installed
-  }
-  const stop = async () => {
-    child.kill("SIGKILL");
-    await child.status;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { url: `nats://127.0.0.1:${port}`, stop };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-  await stop();
-  return undefined;
-}
-
 /** Runs the demo and returns when everything is closed. */
 export default async function demo(): Promise<void> {
-  const nats = await startNats();
+  const nats = await startNats({ jetstream: true });
   step(nats ? `nats-server with JetStream at ${nats.url}` : "in-process engine");
   // One cluster connection per "process": the two game servers and the matchmaker.
   const clusters: Cluster[] = [];

@@ -6,12 +6,7 @@
  * @module
  */
 
-import {
-  connect,
-  serve,
-  type WebSocketConnection,
-  WebSocketHandshakeError,
-} from "../websocket/mod.ts";
+import { connect, serve, type WebSocketConnection, WebSocketError } from "../websocket/mod.ts";
 
 /** One line for the tour menu. */
 export const description =
@@ -55,7 +50,7 @@ export default async function demo(): Promise<void> {
     try {
       await connect(`${base}?name=eve&token=guess`, { protocols: ["chat.v1"] });
     } catch (error) {
-      if (error instanceof WebSocketHandshakeError) {
+      if (error instanceof WebSocketError) {
         console.log(`eve is refused before the handshake: ${error.code} ${error.status}`);
       }
     }

@@ -14,7 +14,6 @@ import {
   writeHttpResponse,
 } from "../websocket/_handshake.ts";
 import { type Rfc6455Options, Rfc6455Socket } from "../websocket/_rfc6455.ts";
-import { WebSocketHandshakeError } from "../websocket/errors.ts";
 import { LOOPBACK4 } from "./_loopback.ts";
 
 export type Handler = (socket: Rfc6455Socket, request: Request) => Promise<void> | void;
@@ -81,8 +80,10 @@ export function engineServer(
           await handler(socket, request);
           await socket.closed;
         } catch (err) {
-          if (err instanceof WebSocketHandshakeError) {
-            await writeHttpResponse(conn, new Response(err.message, { status: err.status }))
+          // A refused or malformed request head carries the HTTP status to answer with.
+          const status = (err as { status?: number }).status;
+          if (status !== undefined) {
+            await writeHttpResponse(conn, new Response((err as Error).message, { status }))
               .catch(() => {});
           }
           try {

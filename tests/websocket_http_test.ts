@@ -12,7 +12,7 @@ import {
   serve,
   serveHttp,
   type ServerWebSocketConnection,
-  WebSocketHandshakeError,
+  WebSocketError,
   WebSocketTypeError,
 } from "../websocket/mod.ts";
 import { concat } from "../websocket/_deflate.ts";
@@ -133,7 +133,7 @@ for (const engine of ENGINES) {
           engine: "rfc6455",
           headers: { origin: "https://evil.test" },
         }),
-        (error: unknown) => error instanceof WebSocketHandshakeError && error.status === 403,
+        (error: unknown) => error instanceof WebSocketError && error.status === 403,
       );
     });
     await t.step("a listed Origin, the same origin and no Origin pass", async () => {
@@ -180,7 +180,7 @@ for (const engine of ENGINES) {
       await assert.rejects(
         connect(`ws://127.0.0.1:${server.addr.port}/?token=old`, { engine }),
         (error: unknown) => {
-          assert(error instanceof WebSocketHandshakeError);
+          assert(error instanceof WebSocketError);
           assert.equal(error.code, "ERR_UNEXPECTED_STATUS");
           assert.equal(error.status, 401);
           assert.equal(error.body, "token expired, log in again");
@@ -193,7 +193,7 @@ for (const engine of ENGINES) {
       await assert.rejects(
         connect(`ws://127.0.0.1:${server.addr.port}/?token=long`, { engine }),
         (error: unknown) => {
-          assert(error instanceof WebSocketHandshakeError);
+          assert(error instanceof WebSocketError);
           assert.equal(error.body, "é".repeat(128));
           return true;
         },
@@ -247,7 +247,7 @@ Deno.test("createConnectionGroup() gives Deno.serve handlers broadcast, connecti
     await t.step("other paths get 404", async () => {
       await assert.rejects(
         connect(`ws://${base}/other`),
-        (error: unknown) => error instanceof WebSocketHandshakeError && error.status === 404,
+        (error: unknown) => error instanceof WebSocketError && error.status === 404,
       );
     });
     await t.step("close() closes the group's connections with 1001", async () => {

@@ -9,7 +9,7 @@ import {
   serve,
   type WebSocketConnection,
   type WebSocketEngine,
-  WebSocketHandshakeError,
+  WebSocketError,
 } from "../websocket/mod.ts";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
 import { ENGINES } from "./websocket_peers/engines.ts";
@@ -121,7 +121,7 @@ for (const engine of ENGINES) {
     await assert.rejects(
       connect(`ws://${LOOPBACK4}:${peer.port}/`, { engine, protocols: ["other"] }),
       (error: unknown) =>
-        error instanceof WebSocketHandshakeError &&
+        error instanceof WebSocketError &&
         (error.code === "ERR_PROTOCOL_NOT_NEGOTIATED" || error.code === "ERR_UNEXPECTED_STATUS"),
     );
   });

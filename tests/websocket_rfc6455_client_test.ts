@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
 import { engineClient, engineServer, randomBytes, rawFrame, RawPeer } from "./_websocket_engine.ts";
 import { acceptKey, clientHandshake } from "../websocket/_handshake.ts";
-import { WebSocketHandshakeError } from "../websocket/errors.ts";
+import { WebSocketError } from "../websocket/errors.ts";
 
 const TEXT = 1;
 const BINARY = 2;
@@ -162,7 +162,7 @@ Deno.test("clientHandshake() reports a refused upgrade with its status", async (
     () => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
     async (port) => {
       const err = await engineClient(port).catch((e) => e);
-      assert.ok(err instanceof WebSocketHandshakeError);
+      assert.ok(err instanceof WebSocketError);
       assert.equal(err.code, "ERR_UNEXPECTED_STATUS");
       assert.equal(err.status, 401);
     },

@@ -139,17 +139,17 @@ Deno.test("acceptDeflateResponse() rejects answers that break our offer", () => 
   ) {
     assert.throws(
       () => acceptDeflateResponse(answer, true),
-      { name: "WebSocketHandshakeError", code: "ERR_HANDSHAKE_FAILED" },
+      { name: "WebSocketSyntaxError", code: "ERR_HANDSHAKE_FAILED" },
       answer,
     );
   }
   assert.throws(() => acceptDeflateResponse("permessage-deflate", false), {
-    name: "WebSocketHandshakeError",
+    name: "WebSocketSyntaxError",
     code: "ERR_HANDSHAKE_FAILED",
   });
   assert.throws(
     () => acceptDeflateResponse("permessage-deflate", { serverNoContextTakeover: true }),
-    { name: "WebSocketHandshakeError", code: "ERR_HANDSHAKE_FAILED" },
+    { name: "WebSocketSyntaxError", code: "ERR_HANDSHAKE_FAILED" },
   );
 });
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { deadline } from "./_loopback.ts";
 import { engineServer, randomBytes, rawFrame, RawPeer } from "./_websocket_engine.ts";
 import type { Rfc6455Socket } from "../websocket/_rfc6455.ts";
+import { WebSocketRangeError, WebSocketSyntaxError } from "../websocket/mod.ts";
 
 const TEXT = 1;
 const BINARY = 2;
@@ -46,7 +47,11 @@ Deno.test("Rfc6455Socket closes with 1002 on an unmasked client frame", async ()
     assert.equal(close.others.length, 0);
     assert.ok(await peer.readEof());
     assert.equal((await (await socket).closed).code, 1002);
-    assert.equal((await socket).error?.code, "ERR_UNMASKED_FRAME");
+    const error = (await socket).error;
+    assert.equal(error?.code, "ERR_UNMASKED_FRAME");
+    assert.ok(error instanceof WebSocketSyntaxError, "a malformed frame is a WebSocketSyntaxError");
+    assert.equal(error.closeCode, 1002, "the error carries the close code it sent");
+    assert.equal(error.reason, "Client frames must be masked", "and the reason");
   });
 });
 
@@ -102,7 +107,10 @@ Deno.test("Rfc6455Socket closes with 1007 on invalid UTF-8 in a text message", a
     await peer.write(rawFrame(TEXT, new Uint8Array([0x61, 0xff, 0x62])));
     assert.equal((await peer.readClose()).code, 1007);
     assert.equal((await (await socket).closed).code, 1007);
-    assert.equal((await socket).error?.code, "ERR_INVALID_UTF8");
+    const error = (await socket).error;
+    assert.equal(error?.code, "ERR_INVALID_UTF8");
+    assert.ok(error instanceof WebSocketSyntaxError);
+    assert.equal(error.closeCode, 1007);
   });
 });
 
@@ -145,7 +153,11 @@ Deno.test("Rfc6455Socket closes with 1009 on an oversize header without allocati
       await peer.write(rawFrame(BINARY, new Uint8Array(0), { claimedLength: 2 ** 62 }));
       assert.equal((await peer.readClose()).code, 1009);
       assert.equal((await (await socket).closed).code, 1009);
-      assert.equal((await socket).error?.code, "ERR_MESSAGE_TOO_LARGE");
+      const error = (await socket).error;
+      assert.equal(error?.code, "ERR_MESSAGE_TOO_LARGE");
+      assert.ok(error instanceof WebSocketRangeError, "a broken limit is a WebSocketRangeError");
+      assert.equal(error.closeCode, 1009);
+      assert.equal(error.limit, 1024);
     }, { maxMessageSize: 1024 });
   });
   await t.step("a frame claiming 2 GiB against a 1 KiB limit", async () => {

@@ -13,6 +13,7 @@ import {
 } from "../websocket/mod.ts";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
 import { closePayload, OP, RawPeer } from "./websocket_peers/raw.ts";
+import { sendUntilStalled } from "./websocket_peers/messages.ts";
 
 const encoder = new TextEncoder();
 
@@ -173,20 +174,12 @@ Deno.test("[rfc6455] a receiver that stops reading slows the sender, and nothing
   await using ws = await connect(`ws://${LOOPBACK4}:${server.addr.port}/`, { engine: "rfc6455" });
   const conn = (await accepted).value as WebSocketConnection;
   const chunk = new Uint8Array(256 * 1024);
-  let sent = 0;
-  let pending: Promise<void> | undefined;
-  for (let i = 0; i < 400 && !pending; i++) {
+  const { resolved, stalled: pending } = await sendUntilStalled((i) => {
     chunk[0] = i & 0xff;
-    const send = ws.send(chunk.slice());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const result = await Promise.race([
-      send.then(() => "sent" as const),
-      new Promise<"stalled">((resolve) => timer = setTimeout(() => resolve("stalled"), 300)),
-    ]);
-    clearTimeout(timer);
-    if (result === "stalled") pending = send;
-    sent++;
-  }
+    return ws.send(chunk.slice());
+  });
+  // Every chunk went out, the stalled one included.
+  const sent = pending ? resolved + 1 : resolved;
   assert.ok(pending, "the sender was never slowed down");
   assert.ok(sent * chunk.byteLength < 64 * 1024 * 1024, `stalled only after ${sent} chunks`);
   // Now read everything: every message arrives, in order.
@@ -286,6 +279,11 @@ Deno.test("broadcast() never waits for a member that does not read: its queue ov
           const closed = await deadline(conn.closed, 5_000, "the overflow close");
           assert.equal(closed.code, 1008);
           assert.equal(closed.error?.code, "ERR_SEND_QUEUE_FULL");
+          assert.equal(
+            closed.error?.closeCode,
+            1008,
+            "closed.error says which close code was sent",
+          );
         } else {
           assert.equal(conn.readyState, 1, "a dropping member stays open");
         }

@@ -5,7 +5,17 @@
  * @module
  */
 
+import { CLOSE_TRY_AGAIN_LATER } from "./_frame.ts";
+import { WebSocketRangeError } from "./errors.ts";
+
 const RESOLVED = Promise.resolve();
+
+/** The error (1013 `ERR_SERVER_BUSY`) that closes a connection the spent budget cannot hold. */
+export function serverBusy(): WebSocketRangeError {
+  return new WebSocketRangeError("ERR_SERVER_BUSY", "The server's receive buffer budget is spent", {
+    closeCode: CLOSE_TRY_AGAIN_LATER,
+  });
+}
 
 /** A byte budget shared by several sockets. */
 export interface ByteBudget {

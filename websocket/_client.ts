@@ -15,7 +15,7 @@ import {
 import { clientHandshake, refusedError } from "./_handshake.ts";
 import { NativeSocket } from "./_native.ts";
 import type { ConnectOptions } from "./options.ts";
-import { WebSocketHandshakeError, WebSocketSyntaxError } from "./errors.ts";
+import { WebSocketError, WebSocketSyntaxError } from "./errors.ts";
 
 /** Validates a `ws:`/`wss:` (or `http:`/`https:`) URL and returns it as `ws:`/`wss:`. */
 export function webSocketUrl(url: string | URL): URL {
@@ -83,21 +83,21 @@ const REFUSAL_PROBE_MS = 2_000;
 export function protocolProblem(
   offered: string[] | undefined,
   picked: string,
-): WebSocketHandshakeError | null {
+): WebSocketError | null {
   if (!offered || offered.length === 0) {
-    return picked === "" ? null : new WebSocketHandshakeError(
+    return picked === "" ? null : new WebSocketError(
       "ERR_UNEXPECTED_PROTOCOL",
       `Server picked subprotocol "${picked}" although none was offered`,
     );
   }
   if (picked === "") {
-    return new WebSocketHandshakeError(
+    return new WebSocketError(
       "ERR_PROTOCOL_NOT_NEGOTIATED",
       `Server picked none of the offered subprotocols "${offered.join(", ")}"`,
     );
   }
   if (!offered.includes(picked)) {
-    return new WebSocketHandshakeError(
+    return new WebSocketError(
       "ERR_UNEXPECTED_PROTOCOL",
       `Server picked subprotocol "${picked}" which was not offered`,
     );
@@ -129,7 +129,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     } as unknown as string[]);
   } catch (cause) {
     client?.close();
-    throw new WebSocketHandshakeError(
+    throw new WebSocketError(
       "ERR_HANDSHAKE_FAILED",
       `Could not connect to "${url}": ${(cause as Error).message}`,
       { cause },
@@ -170,7 +170,7 @@ export async function connectNative(url: URL, options: ConnectOptions): Promise<
     const status = /status code:? (\d{3})/i.exec(failure)?.[1];
     throw status
       ? refusedError(Number(status), await refusalBodyOf(url, options), error)
-      : new WebSocketHandshakeError(
+      : new WebSocketError(
         "ERR_HANDSHAKE_FAILED",
         `Could not connect to "${url}"${failure ? `: ${failure}` : ""}`,
         { cause: error },

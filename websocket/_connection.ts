@@ -4,7 +4,12 @@
  * @module
  */
 
-import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL } from "./_frame.ts";
+import {
+  CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_NORMAL,
+  CLOSE_POLICY_VIOLATION,
+} from "./_frame.ts";
 import {
   assertCloseReason,
   assertSendableCloseCode,
@@ -17,7 +22,12 @@ import type {
   WebSocketCloseInfo,
   WebSocketEngine,
 } from "./connection.ts";
-import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
+import {
+  type WebSocketClosingError,
+  WebSocketError,
+  WebSocketRangeError,
+  WebSocketTypeError,
+} from "./errors.ts";
 
 /** Metadata fixed at the handshake. */
 export interface ConnectionInfo {
@@ -106,7 +116,7 @@ export class Connection implements ServerWebSocketConnection {
     }
     if (this.#binaryActive) {
       return Promise.reject(
-        new WebSocketTypeError(
+        new WebSocketError(
           "ERR_BINARY_STREAM_ACTIVE",
           "A beginBinary() stream is open: close it before sending",
         ),
@@ -121,13 +131,13 @@ export class Connection implements ServerWebSocketConnection {
 
   beginBinary(): WritableStream<Uint8Array> {
     if (this.#binaryActive) {
-      throw new WebSocketTypeError(
+      throw new WebSocketError(
         "ERR_BINARY_STREAM_ACTIVE",
         "A beginBinary() stream is already open",
       );
     }
     if (this.readyState > 1) {
-      throw new WebSocketTypeError(
+      throw new WebSocketError(
         "ERR_NOT_OPEN",
         `Connection is not open (readyState "${this.readyState}")`,
       );
@@ -176,7 +186,10 @@ export class Connection implements ServerWebSocketConnection {
         this.#localClose = {
           code: CLOSE_GOING_AWAY,
           reason,
-          error: new WebSocketRangeError("ERR_HEARTBEAT_TIMEOUT", reason),
+          error: new WebSocketRangeError("ERR_HEARTBEAT_TIMEOUT", reason, {
+            closeCode: CLOSE_GOING_AWAY,
+            limit: timeout,
+          }),
         };
         const closing = this.#socket.close(CLOSE_GOING_AWAY, reason).catch(() => {});
         const drop = setTimeout(() => this.#socket.terminate?.(), Math.min(timeout, 1_000));
@@ -201,7 +214,7 @@ export class Connection implements ServerWebSocketConnection {
     if (!this.#rooms) return Promise.reject(noRooms());
     if (this.readyState > 1) {
       return Promise.reject(
-        new WebSocketTypeError(
+        new WebSocketError(
           "ERR_NOT_OPEN",
           `Connection is not open (readyState "${this.readyState}")`,
         ),
@@ -228,14 +241,17 @@ export class Connection implements ServerWebSocketConnection {
     return this.#joined && this.#rooms ? this.#rooms().roomsOf(this) : new Set();
   }
   /**
-   * Closes because the peer broke a limit: `closed` reports `code` and
-   * `error`. A peer that does not read would never see the close frame, so
-   * TCP is dropped a second later (where the engine can drop it).
+   * Closes because the peer broke a limit: `closed` reports the error's
+   * `closeCode` (1008 when it has none) and the error. A peer that does not
+   * read would never see the close frame, so TCP is dropped a second later
+   * (where the engine can drop it).
    */
-  fail(code: number, error: WebSocketRangeError): void {
+  fail(error: WebSocketClosingError): void {
     if (this.readyState > 1 || this.#localClose) return;
-    this.#localClose = { code, reason: error.message, error };
-    const closing = this.#socket.close(code, error.message).catch(() => {});
+    const code = error.closeCode ?? CLOSE_POLICY_VIOLATION;
+    const reason = error.reason ?? error.message;
+    this.#localClose = { code, reason, error };
+    const closing = this.#socket.close(code, reason).catch(() => {});
     const drop = setTimeout(() => this.#socket.terminate?.(), 1_000);
     closing.finally(() => clearTimeout(drop));
   }

@@ -15,9 +15,9 @@
  */
 
 import zlib from "node:zlib";
-import { WebSocketHandshakeError } from "./errors.ts";
-import { protocolError } from "./_protocol_error.ts";
-import { CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "./_frame.ts";
+import { WebSocketRangeError, WebSocketSyntaxError } from "./errors.ts";
+import { serverBusy } from "./_budget.ts";
+import { CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG } from "./_frame.ts";
 import type { PerMessageDeflateOptions } from "./options.ts";
 
 /** The extension token. */
@@ -254,8 +254,8 @@ export function deflateOffer(options: DeflateOptions | true = true): string {
 /**
  * Client side: validates the server's `Sec-WebSocket-Extensions` answer
  * against our offer. Returns `null` when the server declined; throws a
- * {@linkcode WebSocketHandshakeError} for anything we did not offer or cannot
- * honour.
+ * {@linkcode WebSocketSyntaxError} `ERR_HANDSHAKE_FAILED` for anything we did
+ * not offer or cannot honour.
  */
 export function acceptDeflateResponse(
   header: string | null,
@@ -263,7 +263,7 @@ export function acceptDeflateResponse(
 ): DeflateParams | null {
   if (!header || header.trim() === "") return null;
   const fail = (message: string): never => {
-    throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", message, { status: 400 });
+    throw new WebSocketSyntaxError("ERR_HANDSHAKE_FAILED", message, { status: 400 });
   };
   let extensions: [string, ParamMap][] = [];
   try {
@@ -277,6 +277,14 @@ export function acceptDeflateResponse(
     fail(`Server accepted extensions "${header}" that were not offered`);
   }
   const params = extensions[0][1];
+  /** A window size the server answered: 8 to what we offered. */
+  const answeredBits = (key: string, value: string | true | undefined, max: number): number => {
+    const bits = windowBits(value);
+    if (typeof bits !== "number" || Number.isNaN(bits) || bits < 8 || bits > max) {
+      fail(`Invalid ${key} "${value}" in the server's answer`);
+    }
+    return bits as number;
+  };
   let serverNoContextTakeover = false;
   let clientNoContextTakeover = opts.clientNoContextTakeover;
   let serverMaxWindowBits = 15;
@@ -287,26 +295,13 @@ export function acceptDeflateResponse(
     } else if (key === "client_no_context_takeover" && value === true) {
       clientNoContextTakeover = true;
     } else if (key === "server_max_window_bits") {
-      const bits = windowBits(value);
-      if (
-        typeof bits !== "number" || Number.isNaN(bits) || bits < 8 ||
-        bits > opts.serverMaxWindowBits
-      ) {
-        fail(`Invalid server_max_window_bits "${value}" in the server's answer`);
-      }
-      serverMaxWindowBits = bits as number;
+      serverMaxWindowBits = answeredBits(key, value, opts.serverMaxWindowBits);
     } else if (key === "client_max_window_bits") {
-      const bits = windowBits(value);
-      if (
-        typeof bits !== "number" || Number.isNaN(bits) || bits < 8 ||
-        bits > opts.clientMaxWindowBits
-      ) {
-        fail(`Invalid client_max_window_bits "${value}" in the server's answer`);
-      }
+      const bits = answeredBits(key, value, opts.clientMaxWindowBits);
       if (bits === 8) {
         fail(`Unsupported client_max_window_bits "8": zlib raw deflate needs 9 or more`);
       }
-      clientMaxWindowBits = bits as number;
+      clientMaxWindowBits = bits;
     } else {
       fail(`Unexpected permessage-deflate parameter "${key}" in the server's answer`);
     }
@@ -411,7 +406,7 @@ export class DeflateCodec {
    * Feeds one compressed fragment of a message to the inflater; `fin` marks
    * the last fragment. `limit` is how many decompressed bytes the message may
    * still grow by; crossing it rejects with a 1009
-   * {@linkcode ProtocolError} and resets the inflater. `reserve`
+   * `WebSocketRangeError` and resets the inflater. `reserve`
    * is asked for every output chunk (at most 128 KiB each);
    * `false` stops inflating and rejects with a 1013 `ERR_SERVER_BUSY`.
    */
@@ -448,22 +443,16 @@ export class DeflateCodec {
         total += chunk.length;
         if (total > limit) {
           abandon(
-            protocolError(
+            new WebSocketRangeError(
               "ERR_MESSAGE_TOO_LARGE",
               `Decompressed message exceeds the limit of ${limit} more bytes`,
-              CLOSE_MESSAGE_TOO_BIG,
+              { closeCode: CLOSE_MESSAGE_TOO_BIG, size: total, limit },
             ),
           );
           return;
         }
         if (reserve !== undefined && !reserve(chunk.length)) {
-          abandon(
-            protocolError(
-              "ERR_SERVER_BUSY",
-              "The server's receive buffer budget is spent",
-              CLOSE_TRY_AGAIN_LATER,
-            ),
-          );
+          abandon(serverBusy());
           return;
         }
         chunks.push(chunk);
@@ -471,11 +460,10 @@ export class DeflateCodec {
       const onError = (err: Error) => {
         if (failed) return;
         abandon(
-          protocolError(
+          new WebSocketSyntaxError(
             "ERR_INVALID_COMPRESSED_DATA",
             `Invalid compressed data: ${err.message}`,
-            CLOSE_INVALID_PAYLOAD,
-            { cause: err },
+            { closeCode: CLOSE_INVALID_PAYLOAD, cause: err },
           ),
         );
       };

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { isValidCloseCode } from "./_frame.ts";
-import { WebSocketRangeError } from "./errors.ts";
+import { isValidCloseCode, MAX_CLOSE_REASON_BYTES } from "./_frame.ts";
+import { type WebSocketClosingError, WebSocketRangeError } from "./errors.ts";
 
 /** How a connection ended: the close code and reason (RFC 6455 section 7.1.5/7.1.6). */
 export interface CloseInfo {
@@ -16,7 +16,7 @@ export interface CloseInfo {
   /** Close reason, `""` when none. */
   reason: string;
   /** The limit or protocol rule that made this side close, when it was one. */
-  error?: WebSocketRangeError;
+  error?: WebSocketClosingError;
 }
 
 /** `0` CONNECTING, `1` OPEN, `2` CLOSING, `3` CLOSED. */
@@ -57,14 +57,14 @@ export function assertSendableCloseCode(code: number): void {
   }
 }
 
-/** The largest close reason in UTF-8 bytes: a control frame payload is at most 125 bytes. */
-export const MAX_CLOSE_REASON_BYTES = 123;
-
 const encoder = new TextEncoder();
 
 /** Throws `ERR_CLOSE_REASON_TOO_LONG` when `reason` exceeds 123 UTF-8 bytes. */
 export function assertCloseReason(reason: string): void {
-  if (reason.length > MAX_CLOSE_REASON_BYTES / 3 && encoder.encode(reason).byteLength > 123) {
+  if (
+    reason.length > MAX_CLOSE_REASON_BYTES / 3 &&
+    encoder.encode(reason).byteLength > MAX_CLOSE_REASON_BYTES
+  ) {
     throw new WebSocketRangeError(
       "ERR_CLOSE_REASON_TOO_LONG",
       `Close reason is longer than "${MAX_CLOSE_REASON_BYTES}" UTF-8 bytes`,

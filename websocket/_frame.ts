@@ -32,6 +32,8 @@ export const MASK = 0x80;
 
 /** Largest payload of a control frame (RFC 6455 §5.5). */
 export const MAX_CONTROL_PAYLOAD = 125;
+/** The largest close reason in UTF-8 bytes: the control payload less the 2-byte code. */
+export const MAX_CLOSE_REASON_BYTES = MAX_CONTROL_PAYLOAD - 2;
 /** Largest header: 2 + 8 (64-bit length) + 4 (mask key). */
 export const MAX_HEADER_SIZE = 14;
 

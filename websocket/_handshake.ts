@@ -8,7 +8,12 @@
 
 import { createHash } from "node:crypto";
 import { decodeUtf8Prefix } from "../_common/utf8.ts";
-import { type WebSocketErrorCode, WebSocketHandshakeError } from "./errors.ts";
+import {
+  WebSocketError,
+  WebSocketRangeError,
+  WebSocketSyntaxError,
+  WebSocketTypeError,
+} from "./errors.ts";
 
 /** The code of a handshake error: the server refusing a request, or the client failing. */
 type HandshakeFailure = "ERR_INVALID_UPGRADE_REQUEST" | "ERR_HANDSHAKE_FAILED";
@@ -55,9 +60,7 @@ async function readHead(
   while (true) {
     if (length === buf.length) {
       if (buf.length >= maxHeaderBytes + 4) {
-        throw new WebSocketHandshakeError(failure, `HTTP head exceeds ${maxHeaderBytes} bytes`, {
-          status: 431,
-        });
+        throw headTooLarge(failure, maxHeaderBytes);
       }
       const bigger = new Uint8Array(Math.min(buf.length * 2, maxHeaderBytes + 4));
       bigger.set(buf);
@@ -67,14 +70,14 @@ async function readHead(
     try {
       n = await conn.read(buf.subarray(length));
     } catch (err) {
-      throw new WebSocketHandshakeError(
+      throw new WebSocketError(
         failure,
         `Connection failed during the handshake: ${(err as Error).message}`,
         { status: 400, cause: err },
       );
     }
     if (n === null) {
-      throw new WebSocketHandshakeError(
+      throw new WebSocketError(
         failure,
         "Connection closed before the HTTP head was complete",
         { status: 400 },
@@ -92,11 +95,16 @@ async function readHead(
     }
     scanFrom = length;
     if (length > maxHeaderBytes + 3) {
-      throw new WebSocketHandshakeError(failure, `HTTP head exceeds ${maxHeaderBytes} bytes`, {
-        status: 431,
-      });
+      throw headTooLarge(failure, maxHeaderBytes);
     }
   }
+}
+
+function headTooLarge(failure: HandshakeFailure, maxHeaderBytes: number): WebSocketRangeError {
+  return new WebSocketRangeError(failure, `HTTP head exceeds ${maxHeaderBytes} bytes`, {
+    status: 431,
+    limit: maxHeaderBytes,
+  });
 }
 
 function parseHeaderLines(lines: string[], failure: HandshakeFailure): Headers {
@@ -105,20 +113,20 @@ function parseHeaderLines(lines: string[], failure: HandshakeFailure): Headers {
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) {
-      throw new WebSocketHandshakeError(failure, `Malformed header line "${line.slice(0, 64)}"`, {
+      throw new WebSocketSyntaxError(failure, `Malformed header line "${line.slice(0, 64)}"`, {
         status: 400,
       });
     }
     const value = line.slice(colon + 1).trim();
     if (/[\0\r\n]/.test(value)) {
-      throw new WebSocketHandshakeError(failure, `Invalid value for header "${name}"`, {
+      throw new WebSocketSyntaxError(failure, `Invalid value for header "${name}"`, {
         status: 400,
       });
     }
     try {
       headers.append(name, value);
     } catch {
-      throw new WebSocketHandshakeError(failure, `Invalid value for header "${name}"`, {
+      throw new WebSocketSyntaxError(failure, `Invalid value for header "${name}"`, {
         status: 400,
       });
     }
@@ -130,8 +138,9 @@ function parseHeaderLines(lines: string[], failure: HandshakeFailure): Headers {
  * Reads one HTTP/1.1 request head from `conn` and builds a standard
  * `Request` (url `http(s)://host/path?query`, all headers, method; `https`
  * when `secure`, which defaults to whether `conn` is a TLS connection). Rejects
- * with a {@linkcode WebSocketHandshakeError} (status 400 or 431) on a
- * malformed or oversize head. `leftover` holds bytes that followed the head
+ * with a {@linkcode WebSocketSyntaxError} (status 400) on a malformed head,
+ * a {@linkcode WebSocketRangeError} (status 431) on an oversize one, and a
+ * {@linkcode WebSocketError} when the connection fails first. `leftover` holds bytes that followed the head
  * (early WebSocket frames).
  */
 export async function readHttpRequest(
@@ -143,7 +152,7 @@ export async function readHttpRequest(
   const lines = head.split("\r\n");
   const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
   if (!match) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Malformed request line "${lines[0].slice(0, 64)}"`,
       { status: 400 },
@@ -153,7 +162,7 @@ export async function readHttpRequest(
   const headers = parseHeaderLines(lines.slice(1), "ERR_INVALID_UPGRADE_REQUEST");
   const host = headers.get("host");
   if (!host || /[\s/?#@]/.test(host)) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       "Missing or invalid Host header",
       { status: 400 },
@@ -164,7 +173,7 @@ export async function readHttpRequest(
   try {
     url = target.startsWith("/") ? new URL(`${scheme}://${host}${target}`) : new URL(target);
   } catch {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid request target "${target.slice(0, 64)}"`,
       { status: 400 },
@@ -175,7 +184,7 @@ export async function readHttpRequest(
     request = new Request(url, { method, headers });
   } catch {
     // Forbidden methods (CONNECT, TRACE, TRACK) cannot even be represented.
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid method "${method}": a WebSocket upgrade uses GET`,
       { status: 405 },
@@ -214,8 +223,8 @@ export function refusedError(
   status: number,
   body: string | undefined,
   cause?: unknown,
-): WebSocketHandshakeError {
-  return new WebSocketHandshakeError(
+): WebSocketError {
+  return new WebSocketError(
     "ERR_UNEXPECTED_STATUS",
     `Server answered "${status}" instead of "101"${body ? `: ${body}` : ""}`,
     { status, body: body || undefined, cause },
@@ -314,7 +323,7 @@ function isValidKey(key: string | null): boolean {
  * websocket`, `Connection: upgrade`, version 13, a 16-byte base64 key) and
  * returns the bytes of the 101 answer, with `protocol` and `extensions`
  * (already negotiated by the caller) and any extra `headers`. Throws a
- * {@linkcode WebSocketHandshakeError} whose `status` is the answer to send
+ * {@linkcode WebSocketSyntaxError} whose `status` is the answer to send
  * instead (400, or 426 with `Sec-WebSocket-Version: 13` for a wrong version).
  */
 export function serverHandshakeResponse(
@@ -324,21 +333,21 @@ export function serverHandshakeResponse(
   const { protocol = "", extensions = "", headers: extra } = options;
   const headers = request.headers;
   if (request.method !== "GET") {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid method "${request.method}": a WebSocket upgrade uses GET`,
       { status: 405 },
     );
   }
   if (!headerHasToken(headers, "upgrade", "websocket")) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`,
       { status: 426 },
     );
   }
   if (!headerHasToken(headers, "connection", "upgrade")) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Connection header "${headers.get("connection") ?? ""}"`,
       { status: 400 },
@@ -346,7 +355,7 @@ export function serverHandshakeResponse(
   }
   const version = headers.get("sec-websocket-version");
   if (version !== "13") {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Unsupported Sec-WebSocket-Version "${version ?? ""}": expected "13"`,
       { status: 426 },
@@ -354,7 +363,7 @@ export function serverHandshakeResponse(
   }
   const key = headers.get("sec-websocket-key");
   if (!isValidKey(key)) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_INVALID_UPGRADE_REQUEST",
       `Invalid Sec-WebSocket-Key "${(key ?? "").slice(0, 64)}"`,
       { status: 400 },
@@ -388,8 +397,11 @@ const RESERVED_CLIENT_HEADERS = new Set([
  * sends the upgrade request (offering `protocols` and, unless `deflate` is
  * false, permessage-deflate), reads the answer and validates it
  * (`101`, `Sec-WebSocket-Accept`, a protocol we offered, extensions we
- * offered). Rejects with a {@linkcode WebSocketHandshakeError}; a non-101
- * answer has code `ERR_HANDSHAKE_STATUS` and the received `status`.
+ * offered). Rejects with a {@linkcode WebSocketError} (a non-101 answer has
+ * code `ERR_UNEXPECTED_STATUS` and the received `status`; a subprotocol
+ * mismatch `ERR_UNEXPECTED_PROTOCOL` / `ERR_PROTOCOL_NOT_NEGOTIATED`), a
+ * {@linkcode WebSocketSyntaxError} `ERR_HANDSHAKE_FAILED` for a malformed
+ * answer, or a {@linkcode WebSocketTypeError} for an invalid subprotocol.
  */
 export async function clientHandshake(
   conn: ByteStream,
@@ -410,11 +422,11 @@ export async function clientHandshake(
   const { protocols = [], headers: extra, deflate = false, maxHeaderBytes = 16 * 1024 } = opts;
   for (const p of protocols) {
     if (!TOKEN.test(p)) {
-      throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", `Invalid subprotocol "${p}"`);
+      throw new WebSocketTypeError("ERR_HANDSHAKE_FAILED", `Invalid subprotocol "${p}"`);
     }
   }
   if (new Set(protocols).size !== protocols.length) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketTypeError(
       "ERR_HANDSHAKE_FAILED",
       `Duplicate subprotocol in "${protocols.join(", ")}"`,
     );
@@ -437,7 +449,7 @@ export async function clientHandshake(
   try {
     await writeAll(conn, encoder.encode(head + "\r\n"));
   } catch (err) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketError(
       "ERR_HANDSHAKE_FAILED",
       `Connection failed during the handshake: ${(err as Error).message}`,
       { status: 400, cause: err },
@@ -447,7 +459,7 @@ export async function clientHandshake(
   const lines = answer.split("\r\n");
   const match = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]);
   if (!match) {
-    throw new WebSocketHandshakeError(
+    throw new WebSocketSyntaxError(
       "ERR_HANDSHAKE_FAILED",
       `Malformed status line "${lines[0].slice(0, 64)}"`,
       { status: 400 },
@@ -456,31 +468,33 @@ export async function clientHandshake(
   const status = Number(match[1]);
   const headers = parseHeaderLines(lines.slice(1), "ERR_HANDSHAKE_FAILED");
   const response = { status, headers };
-  const fail = (code: WebSocketErrorCode, message: string): never => {
-    throw new WebSocketHandshakeError(code, message, { status });
+  const malformed = (message: string): never => {
+    throw new WebSocketSyntaxError("ERR_HANDSHAKE_FAILED", message, { status });
   };
   if (status !== 101) throw refusedError(status, await refusalBody(conn, leftover, headers));
   if (!headerHasToken(headers, "upgrade", "websocket")) {
-    fail("ERR_HANDSHAKE_FAILED", `Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
+    malformed(`Invalid Upgrade header "${headers.get("upgrade") ?? ""}"`);
   }
   if (!headerHasToken(headers, "connection", "upgrade")) {
-    fail("ERR_HANDSHAKE_FAILED", `Invalid Connection header "${headers.get("connection") ?? ""}"`);
+    malformed(`Invalid Connection header "${headers.get("connection") ?? ""}"`);
   }
   const accept = headers.get("sec-websocket-accept");
   if (accept !== acceptKeySync(key)) {
-    fail("ERR_HANDSHAKE_FAILED", `Invalid Sec-WebSocket-Accept "${accept ?? ""}"`);
+    malformed(`Invalid Sec-WebSocket-Accept "${accept ?? ""}"`);
   }
   const protocol = headers.get("sec-websocket-protocol") ?? "";
   if (protocol && !protocols.includes(protocol)) {
-    fail(
+    throw new WebSocketError(
       "ERR_UNEXPECTED_PROTOCOL",
       `Server selected subprotocol "${protocol}" that was not offered`,
+      { status },
     );
   }
   if (!protocol && protocols.length) {
-    fail(
+    throw new WebSocketError(
       "ERR_PROTOCOL_NOT_NEGOTIATED",
       `Server selected no subprotocol of "${protocols.join(", ")}"`,
+      { status },
     );
   }
   const extensions = headers.get("sec-websocket-extensions") ?? "";
@@ -488,7 +502,7 @@ export async function clientHandshake(
   try {
     params = acceptDeflateResponse(extensions, deflate);
   } catch (err) {
-    throw new WebSocketHandshakeError("ERR_HANDSHAKE_FAILED", (err as Error).message, {
+    throw new WebSocketSyntaxError("ERR_HANDSHAKE_FAILED", (err as Error).message, {
       status,
       cause: err,
     });

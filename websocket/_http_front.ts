@@ -19,16 +19,16 @@
  */
 
 import { acceptLoop } from "../_common/accept_loop.ts";
-import { readHttpRequest, writeHttpResponse } from "./_handshake.ts";
+import { writeHttpResponse } from "./_handshake.ts";
 import {
   answerAndClose,
-  asUpgradeSocket,
   BUSY,
-  canHandOver,
-  close,
-  resourceId,
-  TIMED_OUT,
-} from "./_native_front.ts";
+  closeQuietly,
+  listenTcpOrTls,
+  readHeadWithin,
+  stopListening,
+} from "./_front.ts";
+import { asUpgradeSocket, canHandOver, resourceId } from "./_native_front.ts";
 
 /** A request read by `serveHttp()`: what `handleUpgrade()` needs to take its connection over. */
 export interface RawRequest {
@@ -122,9 +122,7 @@ export function serveHttp(
     signal,
     onListen,
   } = options;
-  const listener: Deno.Listener = cert !== undefined && key !== undefined
-    ? Deno.listenTls({ hostname, port, cert, key })
-    : Deno.listen({ hostname, port });
+  const listener = listenTcpOrTls({ hostname, port, cert, key });
   if (!canHandOver(listener)) {
     listener.close();
     return Deno.serve({
@@ -145,27 +143,10 @@ export function serveHttp(
       return;
     }
     pending.add(conn);
-    let readingHead = true;
-    const timer = setTimeout(() => {
-      if (readingHead) {
-        readingHead = false;
-        void answerAndClose(conn, TIMED_OUT);
-      } else close(conn);
-    }, handshakeTimeout);
     let handedOver = false;
     try {
-      let head;
-      try {
-        head = await readHttpRequest(conn, { maxHeaderBytes });
-      } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (status && readingHead) {
-          await writeHttpResponse(conn, new Response((error as Error).message, { status }));
-        }
-        return;
-      }
-      readingHead = false;
-      clearTimeout(timer);
+      const head = await readHeadWithin(conn, handshakeTimeout, { maxHeaderBytes });
+      if (head === null) return;
       const { request, leftover } = head;
       const length = Number(request.headers.get("content-length") ?? "0");
       if (length !== 0 || request.headers.has("transfer-encoding")) {
@@ -209,8 +190,7 @@ export function serveHttp(
     } catch {
       /* the peer is gone */
     } finally {
-      clearTimeout(timer);
-      if (pending.delete(conn) && !handedOver) close(conn);
+      if (pending.delete(conn) && !handedOver) closeQuietly(conn);
     }
   };
 
@@ -223,11 +203,7 @@ export function serveHttp(
   let shuttingDown: Promise<void> | undefined;
   const shutdown = () =>
     shuttingDown ??= (async () => {
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-      await accepting;
-      for (const conn of pending) close(conn);
+      await stopListening(listener, accepting, pending);
       await Promise.allSettled([...tasks]);
     })();
   signal?.addEventListener("abort", () => void shutdown(), { once: true });

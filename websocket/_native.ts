@@ -22,7 +22,12 @@ import {
   UNCHARGED_BYTES,
 } from "./_engine.ts";
 import type { ByteBudget } from "./_rfc6455.ts";
-import { type WebSocketErrorCode, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
+import {
+  WebSocketError,
+  type WebSocketErrorCode,
+  WebSocketRangeError,
+  WebSocketTypeError,
+} from "./errors.ts";
 
 /**
  * The built-in engine drops the TCP connection (no close frame) for any
@@ -153,7 +158,7 @@ export class NativeSocket implements EngineSocket {
       clearTimeout(this.#drainTimer);
       this.#drainWake?.();
       this.#release();
-      opened.reject(new WebSocketTypeError("ERR_NOT_OPEN", "Connection closed before it opened"));
+      opened.reject(new WebSocketError("ERR_NOT_OPEN", "Connection closed before it opened"));
       if (!this.#readableDone) {
         this.#readableDone = true;
         try {
@@ -185,7 +190,7 @@ export class NativeSocket implements EngineSocket {
     if (state === WebSocket.CONNECTING) return this.opened.then(() => this.send(data));
     if (state !== WebSocket.OPEN) {
       return Promise.reject(
-        new WebSocketTypeError("ERR_NOT_OPEN", `Connection is not open (readyState "${state}")`),
+        new WebSocketError("ERR_NOT_OPEN", `Connection is not open (readyState "${state}")`),
       );
     }
     const size = messageSize(data, NATIVE_MAX_MESSAGE_SIZE);
@@ -371,7 +376,11 @@ export class NativeSocket implements EngineSocket {
   }
 
   #fail(code: number, errorCode: WebSocketErrorCode, reason: string): void {
-    this.#localClose ??= { code, reason, error: new WebSocketRangeError(errorCode, reason) };
+    this.#localClose ??= {
+      code,
+      reason,
+      error: new WebSocketRangeError(errorCode, reason, { closeCode: code }),
+    };
     this.#release();
     if (!this.#readableDone) {
       this.#readableDone = true;

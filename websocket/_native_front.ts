@@ -29,19 +29,21 @@
 
 import { acceptLoop } from "../_common/accept_loop.ts";
 import { DEFAULT_MAX_BUFFERED_BYTES } from "./_engine.ts";
-import { readHttpRequest, writeAll, writeHttpResponse } from "./_handshake.ts";
+import { writeAll, writeHttpResponse } from "./_handshake.ts";
+import {
+  answerAndClose,
+  BUSY,
+  closeQuietly,
+  listenTcpOrTls,
+  readHeadWithin,
+  stopListening,
+} from "./_front.ts";
 import { upgradeNative } from "./_native_server.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import { type ByteBudget, SharedBudget } from "./_rfc6455.ts";
 import type { ServeOptions } from "./options.ts";
 
 const encoder = new TextEncoder();
-export const BUSY: Uint8Array = encoder.encode(
-  "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-);
-export const TIMED_OUT: Uint8Array = encoder.encode(
-  "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-);
 
 /** The runtime's resource id of a `Deno.Conn`, or `undefined` when this runtime hides it. */
 export function resourceId(conn: Deno.Conn): number | undefined {
@@ -63,23 +65,6 @@ export function canHandOver(listener: Deno.Listener): boolean {
   return Object.getOwnPropertySymbols(listener).some((symbol) =>
     symbol.description === "Deno.internal.rid"
   );
-}
-
-/** Writes a short fixed answer (it fits the socket buffer) and closes. */
-export async function answerAndClose(conn: Deno.Conn, answer: Uint8Array): Promise<void> {
-  const drop = setTimeout(() => close(conn), 1_000);
-  try {
-    await conn.write(answer);
-  } catch { /* the peer is gone */ }
-  clearTimeout(drop);
-  close(conn);
-}
-
-/** Closes `conn`, quietly when it already is. */
-export function close(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch { /* already closed */ }
 }
 
 /**
@@ -117,9 +102,7 @@ export function listenNativeFront(
     handshakeTimeout = 10_000,
     maxConnections = 10_000,
   } = options;
-  const listener: Deno.Listener = cert !== undefined && key !== undefined
-    ? Deno.listenTls({ hostname, port, cert, key })
-    : Deno.listen({ hostname, port });
+  const listener = listenTcpOrTls({ hostname, port, cert, key });
   if (!canHandOver(listener)) {
     listener.close();
     return null;
@@ -133,28 +116,12 @@ export function listenNativeFront(
       return;
     }
     pending.add(conn);
-    let readingHead = true;
-    let timer = setTimeout(() => {
-      if (readingHead) {
-        readingHead = false;
-        void answerAndClose(conn, TIMED_OUT);
-      } else close(conn);
-    }, handshakeTimeout);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      let head;
-      try {
-        head = await readHttpRequest(conn, { maxHeaderBytes });
-      } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (status && readingHead) {
-          await writeHttpResponse(conn, new Response((error as Error).message, { status }));
-        }
-        throw error;
-      }
-      readingHead = false;
-      clearTimeout(timer);
+      const head = await readHeadWithin(conn, handshakeTimeout, { maxHeaderBytes });
+      if (head === null) return;
       const rejection = await server.admission(head.request);
-      timer = setTimeout(() => close(conn), handshakeTimeout);
+      timer = setTimeout(() => closeQuietly(conn), handshakeTimeout);
       if (rejection) {
         await writeHttpResponse(conn, rejection);
         throw rejection;
@@ -170,12 +137,13 @@ export function listenNativeFront(
         socket: asUpgradeSocket(conn, rid),
         head: head.leftover,
       });
-      clearTimeout(timer);
       pending.delete(conn);
       server.admit(connection);
     } catch {
+      /* refused, or the peer is gone */
+    } finally {
       clearTimeout(timer);
-      if (pending.delete(conn)) close(conn);
+      if (pending.delete(conn)) closeQuietly(conn);
     }
   };
 
@@ -184,11 +152,7 @@ export function listenNativeFront(
   return {
     addr: listener.addr as Deno.NetAddr,
     stop: async () => {
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-      await accepting;
-      for (const conn of pending) close(conn);
+      await stopListening(listener, accepting, pending);
       pending.clear();
     },
   };

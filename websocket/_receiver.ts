@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ByteBudget, Slots } from "./_budget.ts";
+import { type ByteBudget, serverBusy, type Slots } from "./_budget.ts";
 import type { DeflateCodec } from "./_deflate.ts";
 import { concat } from "./_deflate.ts";
 import {
@@ -22,7 +22,6 @@ import {
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_POLICY_VIOLATION,
   CLOSE_PROTOCOL_ERROR,
-  CLOSE_TRY_AGAIN_LATER,
   type FrameHeader,
   MAX_CONTROL_PAYLOAD,
   MAX_HEADER_SIZE,
@@ -35,8 +34,13 @@ import {
   parseHeader,
   RSV1,
 } from "./_frame.ts";
-import type { WebSocketErrorCode } from "./errors.ts";
-import { isProtocolError, type ProtocolError, protocolError } from "./_protocol_error.ts";
+import {
+  type WebSocketClosingError,
+  WebSocketError,
+  type WebSocketErrorCode,
+  WebSocketRangeError,
+  WebSocketSyntaxError,
+} from "./errors.ts";
 
 /** The outcome of a connection: the close code and reason (1006 when TCP was lost). */
 export interface CloseInfo {
@@ -56,7 +60,7 @@ export interface ReceiverHost {
   /** The close we reported when we failed the connection. */
   failure(): CloseInfo | null;
   /** Fails the connection with `err`'s close code. */
-  fail(err: ProtocolError): void;
+  fail(err: WebSocketClosingError): void;
   /** Ends the connection (TCP gone). */
   finish(info: CloseInfo): void;
   /** A ping, pong or close frame arrived. */
@@ -242,12 +246,10 @@ export class Receiver {
       this.#pumping = this.#pump().catch((err) => {
         // A bug must not leave the socket open with a dead reader.
         this.#host.fail(
-          protocolError(
-            "ERR_INTERNAL",
-            `Internal error: ${(err as Error)?.message ?? err}`,
-            CLOSE_INTERNAL_ERROR,
-            { cause: err },
-          ),
+          new WebSocketError("ERR_INTERNAL", `Internal error: ${(err as Error)?.message ?? err}`, {
+            closeCode: CLOSE_INTERNAL_ERROR,
+            cause: err,
+          }),
         );
       }).finally(() => {
         this.#pumping = null;
@@ -357,10 +359,10 @@ export class Receiver {
     } catch {
       // Only reachable with a huge maxMessageSize: refuse instead of crashing.
       this.#host.fail(
-        protocolError(
+        new WebSocketRangeError(
           "ERR_MESSAGE_TOO_LARGE",
           `Cannot allocate a message of "${claimed}" bytes`,
-          CLOSE_MESSAGE_TOO_BIG,
+          { closeCode: CLOSE_MESSAGE_TOO_BIG, size: claimed },
         ),
       );
       return null;
@@ -452,10 +454,10 @@ export class Receiver {
     return n;
   }
 
-  #checkHeader(h: FrameHeader): ProtocolError | null {
+  #checkHeader(h: FrameHeader): WebSocketClosingError | null {
     const op = h.opcode;
     const violation = (code: WebSocketErrorCode, message: string) =>
-      protocolError(code, message, CLOSE_PROTOCOL_ERROR);
+      new WebSocketSyntaxError(code, message, { closeCode: CLOSE_PROTOCOL_ERROR });
     if (h.masked === this.#client) {
       return this.#client
         ? violation("ERR_MASKED_FRAME", "Server frames must not be masked")
@@ -467,9 +469,10 @@ export class Receiver {
         return violation("ERR_FRAGMENTED_CONTROL", "Control frames must not be fragmented");
       }
       if (h.length > MAX_CONTROL_PAYLOAD) {
-        return violation(
+        return new WebSocketRangeError(
           "ERR_CONTROL_TOO_LARGE",
-          `Control frame payload of "${h.length}" bytes exceeds 125`,
+          `Control frame payload of "${h.length}" bytes exceeds ${MAX_CONTROL_PAYLOAD}`,
+          { closeCode: CLOSE_PROTOCOL_ERROR, size: h.length, limit: MAX_CONTROL_PAYLOAD },
         );
       }
       if (h.rsv !== 0) {
@@ -498,18 +501,18 @@ export class Receiver {
       );
     }
     if (op === OPCODE_CONTINUATION && this.#msgFrames >= this.#maxFragments) {
-      return protocolError(
+      return new WebSocketRangeError(
         "ERR_TOO_MANY_FRAGMENTS",
         `Message exceeds the limit of "${this.#maxFragments}" fragments`,
-        CLOSE_MESSAGE_TOO_BIG,
+        { closeCode: CLOSE_MESSAGE_TOO_BIG, limit: this.#maxFragments },
       );
     }
     const so = op === OPCODE_CONTINUATION ? this.#msgLength : 0;
     if (h.length > this.#maxMessageSize - so) {
-      return protocolError(
+      return new WebSocketRangeError(
         "ERR_MESSAGE_TOO_LARGE",
         `Message exceeds the limit of "${this.#maxMessageSize}" bytes`,
-        CLOSE_MESSAGE_TOO_BIG,
+        { closeCode: CLOSE_MESSAGE_TOO_BIG, size: so + h.length, limit: this.#maxMessageSize },
       );
     }
     return null;
@@ -682,10 +685,10 @@ export class Receiver {
       this.#inflated = 0;
       if (this.#host.readyState() === 3) return;
       this.#host.fail(
-        isProtocolError(err) ? err : protocolError(
+        closesConnection(err) ? err : new WebSocketSyntaxError(
           "ERR_INVALID_COMPRESSED_DATA",
           "Invalid compressed data",
-          CLOSE_INVALID_PAYLOAD,
+          { closeCode: CLOSE_INVALID_PAYLOAD, cause: err },
         ),
       );
       return;
@@ -739,11 +742,9 @@ export class Receiver {
   failUtf8(): void {
     this.#streamDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     this.#host.fail(
-      protocolError(
-        "ERR_INVALID_UTF8",
-        "Invalid UTF-8 in a text message",
-        CLOSE_INVALID_PAYLOAD,
-      ),
+      new WebSocketSyntaxError("ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", {
+        closeCode: CLOSE_INVALID_PAYLOAD,
+      }),
     );
   }
 
@@ -769,20 +770,18 @@ export class Receiver {
       // Paused by our own reader (backpressure): not the peer's fault; the next read re-arms.
       if (!this.#reading || this.#host.readyState() !== 1) return;
       this.#host.fail(
-        protocolError(
+        new WebSocketRangeError(
           "ERR_MESSAGE_TIMEOUT",
           `A frame or message was not completed within ${this.#messageTimeout} ms`,
-          CLOSE_POLICY_VIOLATION,
+          { closeCode: CLOSE_POLICY_VIOLATION, limit: this.#messageTimeout },
         ),
       );
     }, this.#messageTimeout);
   }
 }
 
-function serverBusy(): ProtocolError {
-  return protocolError(
-    "ERR_SERVER_BUSY",
-    "The server's receive buffer budget is spent",
-    CLOSE_TRY_AGAIN_LATER,
-  );
+/** Whether `err` is one of ours that already says how to close the connection. */
+function closesConnection(err: unknown): err is WebSocketClosingError {
+  return (err instanceof WebSocketRangeError || err instanceof WebSocketSyntaxError) &&
+    err.closeCode !== undefined;
 }

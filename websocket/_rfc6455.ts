@@ -39,8 +39,13 @@
  * @module
  */
 
-import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
-import { kCloseCode, type ProtocolError, protocolError } from "./_protocol_error.ts";
+import {
+  type WebSocketClosingError,
+  WebSocketError,
+  WebSocketRangeError,
+  WebSocketSyntaxError,
+  WebSocketTypeError,
+} from "./errors.ts";
 import { notOpen, type OutFrame, Sender } from "./_sender.ts";
 import { type CloseInfo, Receiver } from "./_receiver.ts";
 import type { ByteBudget, Slots } from "./_budget.ts";
@@ -60,6 +65,7 @@ import {
   encodeClosePayload,
   FIN,
   isValidCloseCode,
+  MAX_CLOSE_REASON_BYTES,
   MAX_CONTROL_PAYLOAD,
   OPCODE_BINARY,
   OPCODE_CLOSE,
@@ -161,7 +167,7 @@ function typeError(message: string): WebSocketTypeError {
  *   1007, 1009); 1006 when TCP ended without a close handshake, when the peer
  *   did not answer our close frame within `closeTimeout`, or after `abort()`.
  *   The conn is closed before `closed` settles.
- * - `send`/`ping`/`beginBinary` reject with `WebSocketTypeError` `ERR_NOT_OPEN` once the
+ * - `send`/`ping`/`beginBinary` reject with `WebSocketError` `ERR_NOT_OPEN` once the
  *   socket is closing or closed; pings still waiting for a pong reject when
  *   the connection closes. Rejections are pre-marked as handled, so a
  *   fire-and-forget `send()` on a dead connection never crashes the process.
@@ -200,7 +206,7 @@ export class Rfc6455Socket {
   #closeSent = false;
   #closeReceived: CloseInfo | null = null;
   #failure: CloseInfo | null = null;
-  #error: ProtocolError | null = null;
+  #error: WebSocketClosingError | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = Promise.withResolvers<CloseInfo>();
   #pings: PendingPing[] = [];
@@ -302,7 +308,7 @@ export class Rfc6455Socket {
    * The protocol violation or limit that made us fail the connection (its
    * `closeCode` is what `closed` reports), or `null`.
    */
-  get error(): ProtocolError | null {
+  get error(): WebSocketClosingError | null {
     return this.#error;
   }
 
@@ -547,7 +553,7 @@ export class Rfc6455Socket {
       return handled(Promise.reject(
         new WebSocketRangeError(
           "ERR_CLOSE_REASON_TOO_LONG",
-          `Close reason of "${payload.length - 2}" bytes exceeds 123 bytes`,
+          `Close reason of "${payload.length - 2}" bytes exceeds ${MAX_CLOSE_REASON_BYTES} bytes`,
         ),
       ));
     }
@@ -620,21 +626,17 @@ export class Rfc6455Socket {
       info = { code: CLOSE_NO_STATUS, reason: "" };
     } else if (payload.length === 1) {
       return this.#fail(
-        protocolError(
-          "ERR_INVALID_CLOSE_FRAME",
-          "Close frame with a 1-byte payload",
-          CLOSE_PROTOCOL_ERROR,
-        ),
+        new WebSocketSyntaxError("ERR_INVALID_CLOSE_FRAME", "Close frame with a 1-byte payload", {
+          closeCode: CLOSE_PROTOCOL_ERROR,
+        }),
       );
     } else {
       const code = (payload[0] << 8) | payload[1];
       if (!isValidCloseCode(code)) {
         return this.#fail(
-          protocolError(
-            "ERR_INVALID_CLOSE_CODE",
-            `Invalid close code "${code}"`,
-            CLOSE_PROTOCOL_ERROR,
-          ),
+          new WebSocketSyntaxError("ERR_INVALID_CLOSE_CODE", `Invalid close code "${code}"`, {
+            closeCode: CLOSE_PROTOCOL_ERROR,
+          }),
         );
       }
       let reason: string;
@@ -671,12 +673,12 @@ export class Rfc6455Socket {
   }
 
   /** Fails the connection: close frame with the error's code, then TCP close. */
-  #fail(err: ProtocolError): void {
+  #fail(err: WebSocketClosingError): void {
     if (this.#readyState === 3) return;
     this.#receiver.stop();
     this.#readyState = 2;
-    const reason = truncateUtf8(err.message, 123);
-    const info = { code: err[kCloseCode], reason };
+    const reason = err.reason ?? truncateUtf8(err.message, MAX_CLOSE_REASON_BYTES);
+    const info = { code: err.closeCode ?? CLOSE_INTERNAL_ERROR, reason };
     this.#failure = info;
     this.#error = err;
     this.#receiver.discardMessage();
@@ -688,7 +690,7 @@ export class Rfc6455Socket {
     // The close frame jumps ahead of queued data: the connection is unusable.
     const frame: OutFrame = {
       first: FIN | OPCODE_CLOSE,
-      payload: encodeClosePayload(err[kCloseCode], reason),
+      payload: encodeClosePayload(info.code, reason),
       amount: 0,
     };
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -735,7 +737,7 @@ export class Rfc6455Socket {
     this.#pings = [];
     for (const ping of pings) {
       ping.reject(
-        new WebSocketTypeError("ERR_NOT_OPEN", "WebSocket closed before the pong arrived"),
+        new WebSocketError("ERR_NOT_OPEN", "WebSocket closed before the pong arrived"),
       );
     }
     this.#receiver.end();

@@ -19,18 +19,18 @@ import {
 import { negotiateDeflate } from "./_deflate.ts";
 import {
   clientHandshake,
-  readHttpRequest,
   serverHandshakeResponse,
   writeAll,
   writeHttpResponse,
 } from "./_handshake.ts";
+import { answerAndClose, BUSY, closeQuietly, readHeadWithin, stopListening } from "./_front.ts";
 import { createTlsAcceptor } from "../_common/tls_accept.ts";
 import type { ByteStream } from "./_frame.ts";
 import { chooseProtocol, heartbeatOf } from "./_policy.ts";
 import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
 import type { WebSocketCloseInfo } from "./connection.ts";
-import { WebSocketHandshakeError } from "./errors.ts";
+import { WebSocketError } from "./errors.ts";
 import type { ConnectOptions, ServeOptions } from "./options.ts";
 
 /** `Rfc6455Socket` behind the engine interface. */
@@ -86,29 +86,6 @@ export class Rfc6455Engine implements EngineSocket {
 /** Default `inflateConcurrency` of a server (npm `ws` uses 10 as well). */
 export const DEFAULT_INFLATE_CONCURRENCY = 10;
 
-const BUSY_RESPONSE = new TextEncoder().encode(
-  "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-);
-const TIMEOUT_RESPONSE = new TextEncoder().encode(
-  "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-);
-
-/** Writes a short fixed answer (it fits the socket buffer: never waits on the peer) and closes. */
-async function answerAndClose(conn: ByteStream, answer: Uint8Array): Promise<void> {
-  const drop = setTimeout(() => {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-  }, 1_000);
-  try {
-    await conn.write(answer);
-  } catch { /* the peer is gone */ }
-  clearTimeout(drop);
-  try {
-    conn.close();
-  } catch { /* already closed */ }
-}
-
 /** Listens with `Deno.listen`/`Deno.listenTls` and runs our handshake on every connection. */
 export function listenRfc6455(server: ServerCore, options: ServeOptions): Listening {
   const {
@@ -152,7 +129,7 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
       // Heads being read are bounded too: a flood of half-open heads gets 503 at once
       // (over TLS, before any handshake, there is nobody to read an HTTP answer).
       if (acceptTls) tcp.close();
-      else await answerAndClose(tcp, BUSY_RESPONSE);
+      else await answerAndClose(tcp, BUSY);
       return;
     }
     const started = Date.now();
@@ -177,34 +154,17 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
     // Two deadlines: one for the peer's request head, one for writing our answer. The time
     // authorize() takes in between has its own limit (admission answers 503), which must be
     // able to reach the peer.
-    let readingHead = true;
-    const drop = () => {
-      if (readingHead) {
-        void answerAndClose(conn, TIMEOUT_RESPONSE);
-        return;
-      }
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    };
-    let timer = setTimeout(drop, headTimeout);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     let connection: Connection | undefined;
     try {
-      let head;
-      try {
-        head = await readHttpRequest(conn, { maxHeaderBytes, secure: acceptTls !== null });
-      } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (status) {
-          await writeHttpResponse(conn, new Response((error as Error).message, { status }));
-        }
-        throw error;
-      }
+      const head = await readHeadWithin(conn, headTimeout, {
+        maxHeaderBytes,
+        secure: acceptTls !== null,
+      });
+      if (head === null) return; // answered, or the peer left: `finally` closes it
       const { request, leftover } = head;
-      readingHead = false;
-      clearTimeout(timer);
       const rejection = await server.admission(request);
-      timer = setTimeout(drop, handshakeTimeout);
+      timer = setTimeout(() => closeQuietly(conn), handshakeTimeout);
       if (rejection) {
         await writeHttpResponse(conn, rejection);
         throw rejection;
@@ -254,11 +214,10 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
       if (beat) connection.startHeartbeat(beat);
       server.admit(connection);
     } catch {
+      closeQuietly(conn);
+    } finally {
       clearTimeout(timer);
-      handshaking.delete(conn);
-      try {
-        conn.close();
-      } catch { /* already closed */ }
+      if (handshaking.delete(conn)) closeQuietly(conn);
     }
   };
 
@@ -267,17 +226,10 @@ export function listenRfc6455(server: ServerCore, options: ServeOptions): Listen
   return {
     addr: listener.addr as Deno.NetAddr,
     stop: async () => {
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-      await accepting;
+      // TLS handshakes in progress (and any the listener still accepts) fail at once.
       stopping.abort();
+      await stopListening(listener, accepting, handshaking);
       // Whatever did not finish its close handshake in the grace period is dropped.
-      for (const conn of handshaking) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
       for (const socket of sockets) socket.abort();
     },
   };
@@ -309,7 +261,7 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
       : await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
   } catch (cause) {
     if (signal?.aborted) throw signal.reason;
-    throw new WebSocketHandshakeError(
+    throw new WebSocketError(
       "ERR_HANDSHAKE_FAILED",
       `Could not connect to "${url}": ${(cause as Error).message}`,
       { cause },
@@ -367,14 +319,16 @@ export async function connectRfc6455(url: URL, options: ConnectOptions): Promise
 }
 
 /**
- * The handshake's own errors carry their public code already; connection
- * failures (and `ERR_HANDSHAKE_FAILED`) get the URL into the message.
+ * A refusal (`ERR_UNEXPECTED_STATUS`, a subprotocol mismatch) rejects as it
+ * is; any other failure, a malformed answer included, becomes a
+ * `WebSocketError` `ERR_HANDSHAKE_FAILED` naming the URL, with the original
+ * as its `cause`.
  */
-function handshakeError(error: unknown, url: URL): WebSocketHandshakeError {
-  if (error instanceof WebSocketHandshakeError && error.code !== "ERR_HANDSHAKE_FAILED") {
+function handshakeError(error: unknown, url: URL): WebSocketError {
+  if (error instanceof WebSocketError && error.code !== "ERR_HANDSHAKE_FAILED") {
     return error;
   }
-  return new WebSocketHandshakeError(
+  return new WebSocketError(
     "ERR_HANDSHAKE_FAILED",
     `Handshake with "${url}" failed: ${(error as Error)?.message ?? String(error)}`,
     { cause: error },

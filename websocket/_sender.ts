@@ -8,7 +8,7 @@
  * @module
  */
 
-import { WebSocketTypeError } from "./errors.ts";
+import { WebSocketError } from "./errors.ts";
 import {
   applyMask,
   type ByteStream,
@@ -41,8 +41,8 @@ const MAX_SCRATCH = 256 * 1024;
 const IDLE_SCRATCH = 16 * 1024;
 
 /** Why a send was refused or cut short: the connection is not (or no longer) open. */
-export function notOpen(state: number): WebSocketTypeError {
-  return new WebSocketTypeError(
+export function notOpen(state: number): WebSocketError {
+  return new WebSocketError(
     "ERR_NOT_OPEN",
     `WebSocket is not open: readyState "${state}" (${state === 2 ? "CLOSING" : "CLOSED"})`,
   );

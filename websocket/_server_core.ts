@@ -59,10 +59,10 @@ export function fanOut(
     if ((settings.sendQueueOverflow ?? "close") === "close") {
       queue.close();
       connection.fail(
-        CLOSE_POLICY_VIOLATION,
         new WebSocketRangeError(
           "ERR_SEND_QUEUE_FULL",
           "Send queue full: the peer does not read fast enough",
+          { closeCode: CLOSE_POLICY_VIOLATION, limit: settings.sendQueueBytes },
         ),
       );
     }
@@ -83,10 +83,10 @@ function queueOf(connection: Connection, settings: FanOutSettings): SendQueue<Me
     write: (item) => connection.send(item),
     onStall: () =>
       connection.fail(
-        CLOSE_POLICY_VIOLATION,
         new WebSocketRangeError(
           "ERR_SEND_TIMEOUT",
           `Send timed out after ${sendTimeout} ms: the peer does not read`,
+          { closeCode: CLOSE_POLICY_VIOLATION, limit: sendTimeout },
         ),
       ),
   });

@@ -40,8 +40,8 @@ export function connect(
  * Opens a WebSocket connection to `url` and resolves once the handshake
  * completed.
  *
- * Rejects with `WebSocketHandshakeError` (`ERR_UNEXPECTED_STATUS` with
- * `status`, `ERR_PROTOCOL_NOT_NEGOTIATED`, `ERR_UNEXPECTED_PROTOCOL`,
+ * Rejects with `WebSocketError` (`ERR_UNEXPECTED_STATUS` with `status`,
+ * `ERR_PROTOCOL_NOT_NEGOTIATED`, `ERR_UNEXPECTED_PROTOCOL`,
  * `ERR_HANDSHAKE_FAILED`), `WebSocketSyntaxError` `ERR_INVALID_URL`, or a
  * `DOMException` `AbortError` when `signal` aborts first.
  *

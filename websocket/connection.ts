@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { WebSocketRangeError } from "./errors.ts";
+import type { WebSocketClosingError } from "./errors.ts";
 
 /**
  * How a connection ended.
@@ -30,9 +30,10 @@ export interface WebSocketCloseInfo {
    * Set when this side closed the connection because the peer broke a
    * limit or a protocol rule: its stable `code` says which (for example
    * `ERR_MESSAGE_TOO_LARGE` with close code 1009, `ERR_SEND_QUEUE_FULL`
-   * with 1008, `ERR_SERVER_BUSY` with 1013; see the README's table).
+   * with 1008, `ERR_SERVER_BUSY` with 1013; see the README's table) and its
+   * `closeCode` what was sent.
    */
-  error?: WebSocketRangeError;
+  error?: WebSocketClosingError;
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   CLOSE_TRY_AGAIN_LATER,
 } from "./_frame.ts";
 import type { WebSocketCloseInfo, WebSocketConnection, WebSocketEngine } from "./connection.ts";
-import { WebSocketHandshakeError, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
+import { WebSocketError, WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import type { ReconnectOptions } from "./options.ts";
 
 /** The reconnect policy with defaults applied. */
@@ -72,7 +72,7 @@ export function reconnectPolicy(reconnect: ReconnectOptions | false | undefined)
 /** Whether a failed handshake may succeed if tried again (the server may come back). */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof DOMException) return error.name === "TimeoutError";
-  if (!(error instanceof WebSocketHandshakeError)) return false;
+  if (!(error instanceof WebSocketError)) return false;
   if (error.code === "ERR_HANDSHAKE_FAILED") return true;
   const status = error.status ?? 0;
   return error.code === "ERR_UNEXPECTED_STATUS" &&
@@ -139,7 +139,7 @@ export interface ReconnectingEventMap {
  * The connection `connect(url, { reconnect: { onDrop: true } })` resolves
  * to: a `WebSocketConnection` whose socket is replaced when it drops.
  * `readable` goes on with the new socket's messages; while reconnecting,
- * `readyState` is 0 and `send()` rejects with `WebSocketTypeError`
+ * `readyState` is 0 and `send()` rejects with `WebSocketError`
  * `ERR_NOT_OPEN`. `closed` settles after your `close()`, a close that is
  * not a drop, or when reconnecting gave up (with the close that started it).
  *
@@ -322,8 +322,8 @@ export class ReconnectingWebSocketConnection extends TypedEventTarget<Reconnecti
     return this.#current.engine;
   }
 
-  #notOpen(): WebSocketTypeError {
-    return new WebSocketTypeError(
+  #notOpen(): WebSocketError {
+    return new WebSocketError(
       "ERR_NOT_OPEN",
       this.#state === "reconnecting" ? "Connection is reconnecting" : "Connection is closed",
     );

@@ -19,3 +19,25 @@ export async function nextMessage(conn: WebSocketConnection): Promise<string | U
     reader.releaseLock();
   }
 }
+
+/**
+ * Sends with `send(i)` (at most `max` times) until one send has not resolved
+ * after `stallMs`: backpressure reached. Returns how many sends resolved and
+ * the stalled one (`undefined` when every send resolved).
+ */
+export async function sendUntilStalled(
+  send: (i: number) => Promise<void>,
+  { max = 400, stallMs = 300 } = {},
+): Promise<{ resolved: number; stalled: Promise<void> | undefined }> {
+  for (let i = 0; i < max; i++) {
+    const sending = send(i);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const result = await Promise.race([
+      sending.then(() => "sent" as const),
+      new Promise<"stalled">((resolve) => timer = setTimeout(() => resolve("stalled"), stallMs)),
+    ]);
+    clearTimeout(timer);
+    if (result === "stalled") return { resolved: i, stalled: sending };
+  }
+  return { resolved: max, stalled: undefined };
+}
