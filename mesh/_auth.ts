@@ -6,7 +6,8 @@
  * @module
  */
 
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { equalBytes } from "../_common/bytes.ts";
 import { MAC_SIZE, NONCE_SIZE } from "./_protocol.ts";
 
 const encoder = new TextEncoder();
@@ -45,11 +46,6 @@ export function handshakeProof(
     new Uint8Array([0]),
     ack,
   );
-}
-
-/** Constant-time comparison of two proofs or tags. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Frame key for one direction of a connection. */
@@ -96,7 +92,7 @@ export class FrameMac {
   open(sealed: Uint8Array): Uint8Array | undefined {
     if (sealed.length <= MAC_SIZE) return undefined;
     const frame = sealed.subarray(0, sealed.length - MAC_SIZE);
-    return sameBytes(this.#tag(frame), sealed.subarray(sealed.length - MAC_SIZE))
+    return equalBytes(this.#tag(frame), sealed.subarray(sealed.length - MAC_SIZE))
       ? frame
       : undefined;
   }

@@ -18,7 +18,8 @@
  * @module
  */
 
-import { frameKey, FrameMac, handshakeProof, newNonce, sameBytes } from "./_auth.ts";
+import { equalBytes } from "../_common/bytes.ts";
+import { frameKey, FrameMac, handshakeProof, newNonce } from "./_auth.ts";
 import { MeshError, MeshSyntaxError } from "./errors.ts";
 import { destroyConnection, readFrame } from "./_link.ts";
 import {
@@ -210,7 +211,7 @@ export class Handshaker {
     let receiveMac: FrameMac | undefined;
     if (env.secret) {
       const expected = handshakeProof(env.secret, "dialer", helloJson, ackJson);
-      if (!sameBytes(expected, proofFrame.subarray(1))) {
+      if (!equalBytes(expected, proofFrame.subarray(1))) {
         return this.refuse(conn, "ERR_BAD_SECRET", "Secret does not match");
       }
       sendMac = new FrameMac(frameKey(env.secret, "acceptor-to-dialer", helloJson, ackJson));
@@ -268,7 +269,7 @@ export class Handshaker {
     let proof: Uint8Array = new Uint8Array(PROOF_SIZE);
     if (env.secret) {
       const expected = handshakeProof(env.secret, "acceptor", helloJson, ackJson);
-      if (!sameBytes(expected, answer.subarray(1, 1 + PROOF_SIZE))) {
+      if (!equalBytes(expected, answer.subarray(1, 1 + PROOF_SIZE))) {
         this.refuse(conn, "ERR_BAD_SECRET", "Secret does not match");
         throw new Refusal({ code: "ERR_BAD_SECRET", message: "Member could not prove the secret" });
       }

@@ -52,6 +52,7 @@ import type { ByteBudget, Slots } from "./_budget.ts";
 
 export { type ByteBudget, SharedBudget, SharedSlots, type Slots } from "./_budget.ts";
 export type { CloseInfo } from "./_receiver.ts";
+import { equalBytes } from "../_common/bytes.ts";
 import { truncateUtf8 } from "../_common/utf8.ts";
 import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
 import {
@@ -743,10 +744,4 @@ export class Rfc6455Socket {
     this.#receiver.end();
     this.#closed.resolve(info);
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
