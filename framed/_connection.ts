@@ -9,15 +9,7 @@
 import { setImmediate } from "node:timers";
 import type { FramedConnection, PeerCertificate } from "./connection.ts";
 import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
-import {
-  BufferLimitError,
-  ConnectionClosedError,
-  FramedTimeoutError,
-  InvalidPayloadError,
-  MessageTooLargeError,
-  NotConnectedError,
-  UnsentQueueFullError,
-} from "./errors.ts";
+import { FramedError, FramedRangeError, FramedSyntaxError } from "./errors.ts";
 import type { MessageType } from "./types.ts";
 import {
   headerSize,
@@ -28,6 +20,15 @@ import {
   SHORT_LENGTH_LIMIT,
   writeHeader,
 } from "./_wire.ts";
+
+/** The error for a message of `size` bytes over `maxMessageSize` (`limit`). */
+function tooLarge(size: number, limit: number): FramedRangeError {
+  return new FramedRangeError(
+    "ERR_MESSAGE_TOO_LARGE",
+    `Message of ${size} bytes exceeds maxMessageSize of ${limit} bytes`,
+    { size, limit },
+  );
+}
 import { isNumericType } from "./_codec.ts";
 
 /**
@@ -525,14 +526,25 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
     const limit = this.#sendLimit;
     if (this.#framed && payload.length > limit) {
-      return this.#refuse(new MessageTooLargeError(payload.length, limit));
+      return this.#refuse(tooLarge(payload.length, limit));
     }
     if (state === "reconnecting") {
       if (this.#settings.discardMessagesBeforeOpen) {
-        return this.#refuse(new NotConnectedError());
+        return this.#refuse(
+          new FramedError(
+            "ERR_NOT_CONNECTED",
+            "Connection is not open; message discarded (discardMessagesBeforeOpen is true)",
+          ),
+        );
       }
       if ((this.#pending?.count ?? 0) >= this.#settings.maxUnsentMessages) {
-        return this.#refuse(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
+        return this.#refuse(
+          new FramedRangeError(
+            "ERR_UNSENT_QUEUE_FULL",
+            `Unsent queue is full (maxUnsentMessages is ${this.#settings.maxUnsentMessages})`,
+            { limit: this.#settings.maxUnsentMessages },
+          ),
+        );
       }
     }
     let batch = this.#pending;
@@ -733,9 +745,14 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#settings.budget?.give(bytes);
   }
 
-  #budgetError(bytes: number): BufferLimitError {
-    const budget = this.#settings.budget!;
-    return new BufferLimitError(budget.used + bytes, budget.limit);
+  #budgetError(bytes: number): FramedRangeError {
+    const { used, limit } = this.#settings.budget!;
+    const size = used + bytes;
+    return new FramedRangeError(
+      "ERR_BUFFER_LIMIT",
+      `Server receive buffers would hold ${size} bytes, over maxBufferedBytes of ${limit} bytes`,
+      { size, limit },
+    );
   }
 
   /** Replaces the receive buffer by one of `size` bytes (charged already), keeping the unparsed bytes. */
@@ -832,7 +849,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
       if (length > limit) {
         this.#rstart = this.#rend = 0;
-        throw new MessageTooLargeError(length, limit);
+        throw tooLarge(length, limit);
       }
       const total = header + length;
       if (end - pos < total) break;
@@ -891,7 +908,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       try {
         text = this.#rawText!.decode(chunk, { stream: true });
       } catch (cause) {
-        throw new InvalidPayloadError("Received bytes are not valid UTF-8", { cause });
+        throw new FramedSyntaxError("ERR_INVALID_PAYLOAD", "Received bytes are not valid UTF-8", {
+          cause,
+        });
       }
       if (text.length === 0) return false;
       reader.enqueue(text as R);
@@ -905,7 +924,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #rawLeftover(): Error | null {
     const left = this.#rend - this.#rstart;
     if (left > 0) {
-      return new InvalidPayloadError(
+      return new FramedSyntaxError(
+        "ERR_INVALID_PAYLOAD",
         `Stream ended inside a "${this.#settings.receiveType}" element (${left} bytes left over)`,
       );
     }
@@ -917,7 +937,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           this.#reader.enqueue(text as R);
         }
       } catch (cause) {
-        return new InvalidPayloadError("Stream ended inside a UTF-8 character", { cause });
+        return new FramedSyntaxError(
+          "ERR_INVALID_PAYLOAD",
+          "Stream ended inside a UTF-8 character",
+          { cause },
+        );
       }
     }
     return null;
@@ -1019,7 +1043,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         } catch (error) {
           this.#writeSince = 0;
           this.#inflightCost = 0;
-          batch.reject(new ConnectionClosedError({ cause: error }));
+          batch.reject(
+            new FramedError("ERR_CONNECTION_CLOSED", "Connection is closed", { cause: error }),
+          );
           if (conn === this.#conn) this.#drop(error);
           break;
         }
@@ -1081,29 +1107,23 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     if (!this.#reading) this.#lastActivity = now;
     if (idleTimeout > 0 && now - this.#lastActivity >= idleTimeout) {
       this.#finish(
-        new FramedTimeoutError(
-          "idleTimeout",
-          idleTimeout,
-          `Connection was idle for ${idleTimeout} ms`,
-        ),
+        new DOMException(`idleTimeout: connection was idle for ${idleTimeout} ms`, "TimeoutError"),
       );
     } else if (
       messageTimeout > 0 && this.#readSince > 0 && (this.#rend > this.#rstart || this.#big) &&
       now - this.#readSince + this.#partialWait >= messageTimeout
     ) {
       this.#finish(
-        new FramedTimeoutError(
-          "messageTimeout",
-          messageTimeout,
-          `A message stayed incomplete for ${messageTimeout} ms`,
+        new DOMException(
+          `messageTimeout: a message stayed incomplete for ${messageTimeout} ms`,
+          "TimeoutError",
         ),
       );
     } else if (sendTimeout > 0 && this.#writeSince > 0 && now - this.#writeSince >= sendTimeout) {
       this.#finish(
-        new FramedTimeoutError(
-          "sendTimeout",
-          sendTimeout,
-          `The peer took nothing we sent for ${sendTimeout} ms`,
+        new DOMException(
+          `sendTimeout: the peer took nothing we sent for ${sendTimeout} ms`,
+          "TimeoutError",
         ),
       );
     }
@@ -1123,7 +1143,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   #framedLeftover(): Error | null {
     if (this.#rend > this.#rstart || this.#big) {
-      return new InvalidPayloadError("Stream ended inside a message");
+      return new FramedSyntaxError("ERR_INVALID_PAYLOAD", "Stream ended inside a message");
     }
     return null;
   }
@@ -1160,8 +1180,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     });
   }
 
-  #closedError(): ConnectionClosedError {
-    return new ConnectionClosedError(
+  #closedError(): FramedError {
+    return new FramedError(
+      "ERR_CONNECTION_CLOSED",
+      "Connection is closed",
       this.#error === undefined ? undefined : { cause: this.#error },
     );
   }
