@@ -181,6 +181,19 @@ interface Batch {
   reject: (reason: unknown) => void;
 }
 
+function ignore(): void {}
+
+/**
+ * Rejects every send of `batch`. A send nobody awaits must not crash the
+ * program when the connection dies (`closed` reports that), so the batch's
+ * promise gets a handler first; awaiting it still throws. (Attached here,
+ * not when the batch is made: most batches never fail.)
+ */
+function rejectBatch(batch: Batch, error: unknown): void {
+  batch.promise.catch(ignore);
+  batch.reject(error);
+}
+
 /** What a batch counts for in the send queue: its bytes plus {@linkcode MESSAGE_COST} per message. */
 function batchCost(batch: Batch): number {
   const unsealed = batch.fill === null ? 0 : batch.fillUsed - batch.fillStart;
@@ -200,11 +213,22 @@ interface Watched {
  * Every connection with a time limit, checked by one shared sweep (a timer
  * per connection would cost each idle connection about 0.8 KiB). The sweep
  * runs every eighth of the shortest limit in force, between 10 ms and 1 s,
- * so a limit fires at most that late.
+ * so a limit fires at most that late (twice that when counted from our own
+ * writes, see {@linkcode WRITE_STARTED}).
  */
 const watched = new Set<Watched>();
 let sweepTimer: ReturnType<typeof setInterval> | undefined;
 let sweepEvery = Infinity;
+
+/**
+ * What a connection's `#writeSince` holds while a write is in flight that no
+ * sweep has seen yet. Writes do not read the clock (an op call, ~150 ns,
+ * once per batch written); the sweep notes the time it first sees a write in
+ * flight, or that one completed, so limits counted from our own writes
+ * (`sendTimeout`, and `idleTimeout` after a send) fire up to one more sweep
+ * period late.
+ */
+const WRITE_STARTED = -1;
 
 function sweep(): void {
   const now = performance.now();
@@ -367,6 +391,16 @@ export class Connection<S, R> implements FramedConnection<S, R> {
    */
   #fast: Batch | null = null;
   /**
+   * While {@linkcode #fast} is set: its gather buffer, how far it is filled
+   * and how many messages `send()` added to it directly. Kept here, not in
+   * the batch, so the direct path touches one object; {@linkcode #foldFast}
+   * writes them back.
+   */
+  #fastFill: Uint8Array | null = null;
+  #fastUsed = 0;
+  #fastCount = 0;
+  #fastPromise: Promise<void> | null = null;
+  /**
    * The largest payload the direct path takes: a `Uint8Array` that fits the
    * one-byte header and `maxMessageSize`; -1 when the send type or framing
    * needs the encoder.
@@ -375,9 +409,17 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   /** What the batch being written counts for (see {@linkcode batchCost}). */
   #inflightCost = 0;
   #writing = false;
-  /** When the socket write in flight started (0: none). */
+  /**
+   * When the socket write in flight started: 0 for none, {@linkcode WRITE_STARTED}
+   * until the sweep first sees it (writes do not read the clock; see
+   * {@linkcode sweep}).
+   */
   #writeSince = 0;
+  /** Whether a write completed since the sweep last looked (it then counts as activity). */
+  #wrote = false;
   #lastBatchSize = 1;
+  /** The last batch written, emptied for reuse (one object per connection, not per batch). */
+  #spareBatch: Batch | null = null;
   #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
   #writable: WritableStream<S> | null = null;
@@ -490,18 +532,18 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     // write is already scheduled and whose gather buffer has room. It does
     // what `#sendAny` does for it, with as few loads and checks as can be
     // (this runs once per message; the gap to framing by hand is here).
-    const batch = this.#fast;
-    if (batch !== null && value instanceof Uint8Array) {
-      const length = value.length;
-      const fill = batch.fill!;
-      const used = batch.fillUsed;
+    const fill = this.#fastFill;
+    if (fill !== null && ArrayBuffer.isView(value)) {
+      const bytes = value as unknown as Uint8Array;
+      const length = bytes.length;
+      const used = this.#fastUsed;
       const end = used + SHORT_HEADER_SIZE + length;
-      if (length <= this.#fastLimit && end <= fill.length) {
+      if (length === bytes.byteLength && length <= this.#fastLimit && end <= fill.length) {
         fill[used] = length;
-        fill.set(value, used + SHORT_HEADER_SIZE);
-        batch.fillUsed = end;
-        batch.count++;
-        return batch.promise;
+        fill.set(bytes, used + SHORT_HEADER_SIZE);
+        this.#fastUsed = end;
+        this.#fastCount++;
+        return this.#fastPromise!;
       }
     }
     return this.#sendAny(value);
@@ -512,6 +554,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   #sendAny(value: S): Promise<void> {
+    this.#foldFast();
     const state = this.#state;
     if (state === "closing" || state === "closed") {
       const rejected = Promise.reject(this.#closedError());
@@ -548,24 +591,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
     }
     let batch = this.#pending;
-    if (batch === null) {
-      const { promise, resolve, reject } = Promise.withResolvers<void>();
-      // A send nobody awaits must not crash the program when the connection
-      // dies; `closed` reports that. Awaiting it still throws.
-      promise.catch(() => {});
-      batch = this.#pending = {
-        segments: [],
-        buffers: [],
-        fill: null,
-        fillStart: 0,
-        fillUsed: 0,
-        count: 0,
-        sealed: 0,
-        promise,
-        resolve,
-        reject,
-      };
-    }
+    if (batch === null) batch = this.#pending = this.#newBatch();
     const length = payload.length;
     const header = this.#framed ? headerSize(length) : 0;
     if (length <= COPY_LIMIT) {
@@ -596,6 +622,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       this.#pending === batch && batch.fill !== null
     ) {
       this.#fast = batch;
+      this.#fastFill = batch.fill;
+      this.#fastUsed = batch.fillUsed;
+      this.#fastCount = 0;
+      this.#fastPromise = batch.promise;
     }
     return batch.promise;
   }
@@ -605,7 +635,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       this.#finish(null);
     } else if (this.#state === "open") {
       this.#state = "closing";
-      this.#fast = null;
+      this.#foldFast();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const linger = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, CLOSE_LINGER);
@@ -1016,6 +1046,42 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
   }
 
+  /** An empty batch: the last one written, reused, or a new one. */
+  #newBatch(): Batch {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const batch = this.#spareBatch;
+    if (batch === null) {
+      return {
+        segments: [],
+        buffers: [],
+        fill: null,
+        fillStart: 0,
+        fillUsed: 0,
+        count: 0,
+        sealed: 0,
+        promise,
+        resolve,
+        reject,
+      };
+    }
+    this.#spareBatch = null;
+    batch.promise = promise;
+    batch.resolve = resolve;
+    batch.reject = reject;
+    return batch;
+  }
+
+  /** Ends the direct path of `send()`, writing its state back into the batch. */
+  #foldFast(): void {
+    const batch = this.#fast;
+    if (batch === null) return;
+    batch.fillUsed = this.#fastUsed;
+    batch.count += this.#fastCount;
+    this.#fast = null;
+    this.#fastFill = null;
+    this.#fastPromise = null;
+  }
+
   /** Writes queued batches until none is left; one batch at a time. */
   async #pump(): Promise<void> {
     try {
@@ -1023,7 +1089,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         const conn = this.#conn;
         const batch = this.#pending;
         this.#pending = null;
-        this.#fast = null;
+        this.#foldFast();
         this.#lastBatchSize = batch.count;
         this.#seal(batch);
         this.#inflightCost = batchCost(batch);
@@ -1031,19 +1097,29 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           for (const segment of batch.segments) {
             let offset = 0;
             while (offset < segment.length) {
-              this.#writeSince = performance.now();
+              this.#writeSince = WRITE_STARTED;
               offset += await conn.write(offset === 0 ? segment : segment.subarray(offset));
             }
           }
           this.#writeSince = 0;
-          this.#lastActivity = performance.now();
+          this.#wrote = true;
           this.#inflightCost = 0;
           this.#recycle(batch);
           batch.resolve();
+          batch.segments.length = 0;
+          batch.buffers.length = 0;
+          batch.fill = null;
+          batch.fillStart =
+            batch.fillUsed =
+            batch.count =
+            batch.sealed =
+              0;
+          this.#spareBatch = batch;
         } catch (error) {
           this.#writeSince = 0;
           this.#inflightCost = 0;
-          batch.reject(
+          rejectBatch(
+            batch,
             new FramedError("ERR_CONNECTION_CLOSED", "Connection is closed", { cause: error }),
           );
           if (conn === this.#conn) this.#drop(error);
@@ -1052,8 +1128,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
     } finally {
       this.#writing = false;
-      this.#fast = null;
-      if (this.#pending === null || this.#conn === null) {
+      this.#foldFast();
+      if ((this.#pending === null || this.#conn === null) && this.#drainWaiters.length > 0) {
         const waiters = this.#drainWaiters;
         this.#drainWaiters = [];
         for (const wake of waiters) wake();
@@ -1083,7 +1159,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   /** What the send queue holds: the batch being written and the one filling. */
   #queued(): number {
     const pending = this.#pending;
-    return this.#inflightCost + (pending === null ? 0 : batchCost(pending));
+    if (pending === null) return this.#inflightCost;
+    const direct = this.#fast === pending
+      ? this.#fastUsed - pending.fillUsed + this.#fastCount * MESSAGE_COST
+      : 0;
+    return this.#inflightCost + batchCost(pending) + direct;
   }
 
   #drain(): Promise<void> {
@@ -1104,7 +1184,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     if (state !== "open" && state !== "closing") return;
     const { idleTimeout, messageTimeout, sendTimeout } = this.#settings;
     // Not reading means the consumer is behind, not that the peer is silent.
-    if (!this.#reading) this.#lastActivity = now;
+    if (!this.#reading || this.#wrote) this.#lastActivity = now;
+    this.#wrote = false;
+    if (this.#writeSince === WRITE_STARTED) this.#writeSince = now;
     if (idleTimeout > 0 && now - this.#lastActivity >= idleTimeout) {
       this.#finish(
         new DOMException(`idleTimeout: connection was idle for ${idleTimeout} ms`, "TimeoutError"),
@@ -1150,7 +1232,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   #startReconnect(): void {
     this.#state = "reconnecting";
-    this.#fast = null;
+    this.#foldFast();
     const old = this.#conn;
     this.#conn = null;
     try {
@@ -1192,7 +1274,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #finish(error: unknown): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#fast = null;
+    this.#foldFast();
     this.#error = error ?? undefined;
     unwatch(this);
     this.#writeSince = 0;
@@ -1208,7 +1290,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     const pending = this.#pending;
     this.#pending = null;
     if (pending !== null) {
-      pending.reject(this.#closedError());
+      rejectBatch(pending, this.#closedError());
     }
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
