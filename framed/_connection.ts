@@ -614,8 +614,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       this.#writing = true;
       // A caller that awaits each send gets its write started at once; after
       // a burst, wait a microtask so every send of the task joins the batch.
-      if (this.#lastBatchSize === 1) this.#pump();
-      else queueMicrotask(this.#pumpTask);
+      this.#pump(this.#lastBatchSize !== 1);
     }
     if (
       this.#fastLimit >= 0 && this.#writing && this.#state === "open" &&
@@ -1013,10 +1012,6 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   // ---- sending ---------------------------------------------------------
 
-  #pumpTask = (): void => {
-    this.#pump();
-  };
-
   /** The batch's gather buffer, replaced by a bigger one when `size` bytes do not fit. */
   #room(batch: Batch, size: number): Uint8Array {
     const fill = batch.fill;
@@ -1082,8 +1077,13 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#fastPromise = null;
   }
 
-  /** Writes queued batches until none is left; one batch at a time. */
-  async #pump(): Promise<void> {
+  /**
+   * Writes queued batches until none is left; one batch at a time. With
+   * `later`, it starts a microtask later, once the current task's sends
+   * have joined the batch.
+   */
+  async #pump(later = false): Promise<void> {
+    if (later) await undefined;
     try {
       while (this.#pending !== null && this.#conn !== null && this.#state !== "reconnecting") {
         const conn = this.#conn;
