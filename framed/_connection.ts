@@ -620,11 +620,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       this.#fastLimit >= 0 && this.#writing && this.#state === "open" &&
       this.#pending === batch && batch.fill !== null
     ) {
-      this.#fast = batch;
-      this.#fastFill = batch.fill;
-      this.#fastUsed = batch.fillUsed;
-      this.#fastCount = 0;
-      this.#fastPromise = batch.promise;
+      this.#openFast(batch);
     }
     return batch.promise;
   }
@@ -1066,6 +1062,41 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     return batch;
   }
 
+  /** Puts `batch` on the direct path of `send()` (it must be pending, with a gather buffer). */
+  #openFast(batch: Batch): void {
+    this.#fast = batch;
+    this.#fastFill = batch.fill;
+    this.#fastUsed = batch.fillUsed;
+    this.#fastCount = 0;
+    this.#fastPromise = batch.promise;
+  }
+
+  /** Returns a written (or never used) batch's buffers to the spares and keeps the batch for reuse. */
+  #reuse(batch: Batch): void {
+    this.#recycle(batch);
+    batch.segments.length = 0;
+    batch.buffers.length = 0;
+    batch.fill = null;
+    batch.fillStart =
+      batch.fillUsed =
+      batch.count =
+      batch.sealed =
+        0;
+    this.#spareBatch = batch;
+  }
+
+  /**
+   * Ends the direct path, and forgets `batch` if it is the pending batch and
+   * no send joined it (a batch the writer opened for sends that did not come).
+   */
+  #dropIfEmpty(batch: Batch): void {
+    this.#foldFast();
+    if (this.#pending === batch && batch.count === 0) {
+      this.#pending = null;
+      this.#reuse(batch);
+    }
+  }
+
   /** Ends the direct path of `send()`, writing its state back into the batch. */
   #foldFast(): void {
     const batch = this.#fast;
@@ -1104,17 +1135,19 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           this.#writeSince = 0;
           this.#wrote = true;
           this.#inflightCost = 0;
-          this.#recycle(batch);
           batch.resolve();
-          batch.segments.length = 0;
-          batch.buffers.length = 0;
-          batch.fill = null;
-          batch.fillStart =
-            batch.fillUsed =
-            batch.count =
-            batch.sealed =
-              0;
-          this.#spareBatch = batch;
+          this.#reuse(batch);
+          if (this.#pending === null && this.#fastLimit >= 0 && this.#state === "open") {
+            // Whoever awaited that batch is likely to send again right away:
+            // give them a batch on the direct path and one microtask to fill
+            // it, so a burst after a burst (or a send after an awaited send)
+            // skips `#sendAny` and this loop goes on writing.
+            const next = this.#pending = this.#newBatch();
+            this.#room(next, 0);
+            this.#openFast(next);
+            await undefined;
+            this.#dropIfEmpty(next);
+          }
         } catch (error) {
           this.#writeSince = 0;
           this.#inflightCost = 0;
@@ -1128,7 +1161,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
     } finally {
       this.#writing = false;
-      this.#foldFast();
+      const pending = this.#pending;
+      if (pending !== null) this.#dropIfEmpty(pending);
       if ((this.#pending === null || this.#conn === null) && this.#drainWaiters.length > 0) {
         const waiters = this.#drainWaiters;
         this.#drainWaiters = [];

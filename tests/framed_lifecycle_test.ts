@@ -35,6 +35,29 @@ Deno.test("close() writes everything already sent before closing the socket", as
   assert.deepEqual(values, payloads);
 });
 
+Deno.test("bursts that follow an awaited send arrive in order, and close() then returns at once", async () => {
+  await using p = await pair({ sendType: "bytes" });
+  const expected: Uint8Array[] = [];
+  for (let burst = 0; burst < 20; burst++) {
+    const first = pattern(64, burst * 100);
+    expected.push(first);
+    await p.client.send(first);
+    let last!: Promise<void>;
+    for (let i = 1; i <= 50; i++) {
+      const message = pattern(1 + (i * 37) % 300, burst * 100 + i);
+      expected.push(message);
+      last = p.client.send(message);
+    }
+    await last;
+  }
+  const started = performance.now();
+  await p.client.close();
+  assert.ok(performance.now() - started < 1000, "no write was left pending after the last one");
+  const { values, error } = await drain(p.peer);
+  assert.equal(error, undefined);
+  assert.deepEqual(values, expected);
+});
+
 Deno.test("send() after close() rejects with ERR_CONNECTION_CLOSED; close() twice is fine", async () => {
   await using p = await pair();
   await p.client.close();
