@@ -5,10 +5,10 @@
  * @module
  */
 
-import { InvalidMessageError, InvalidPayloadError } from "./errors.ts";
+import { FramedSyntaxError, FramedTypeError } from "./errors.ts";
 import type { MessageType, NumericType } from "./types.ts";
 
-/** Encodes one `send()` value into payload bytes; throws {@linkcode InvalidMessageError}. */
+/** Encodes one `send()` value into payload bytes; throws `FramedTypeError` (`ERR_INVALID_MESSAGE`). */
 export type Encoder = (value: unknown) => Uint8Array;
 
 /**
@@ -95,7 +95,8 @@ function toBytes(value: unknown, type: string): Uint8Array {
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  throw new InvalidMessageError(
+  throw new FramedTypeError(
+    "ERR_INVALID_MESSAGE",
     `Expected a Uint8Array, ArrayBufferView or ArrayBuffer for sendType "${type}", got ${
       describe(value)
     }`,
@@ -114,7 +115,8 @@ function numericEncoder(type: NumericType): Encoder {
       value === null || typeof value !== "object" ||
       typeof (value as ArrayLike<number>).length !== "number"
     ) {
-      throw new InvalidMessageError(
+      throw new FramedTypeError(
+        "ERR_INVALID_MESSAGE",
         `Expected a number or a list of numbers for sendType "${type}", got ${describe(value)}`,
       );
     }
@@ -124,7 +126,8 @@ function numericEncoder(type: NumericType): Encoder {
     for (let i = 0; i < list.length; i++) {
       const element = list[i];
       if (typeof element !== "number") {
-        throw new InvalidMessageError(
+        throw new FramedTypeError(
+          "ERR_INVALID_MESSAGE",
           `Expected a number at index ${i} for sendType "${type}", got ${describe(element)}`,
         );
       }
@@ -162,7 +165,8 @@ function makeEncoder(type: MessageType): Encoder {
         if (Array.isArray(value) && value.every((s) => typeof s === "string")) {
           return encoder.encode(value.join(""));
         }
-        throw new InvalidMessageError(
+        throw new FramedTypeError(
+          "ERR_INVALID_MESSAGE",
           `Expected a string or a list of strings for sendType "string", got ${describe(value)}`,
         );
       };
@@ -172,13 +176,17 @@ function makeEncoder(type: MessageType): Encoder {
         try {
           text = JSON.stringify(value);
         } catch (cause) {
-          throw new InvalidMessageError(
+          throw new FramedTypeError(
+            "ERR_INVALID_MESSAGE",
             `Value cannot be encoded as JSON: ${(cause as Error).message}`,
             { cause },
           );
         }
         if (text === undefined) {
-          throw new InvalidMessageError(`Value of type "${typeof value}" has no JSON encoding`);
+          throw new FramedTypeError(
+            "ERR_INVALID_MESSAGE",
+            `Value of type "${typeof value}" has no JSON encoding`,
+          );
         }
         return encoder.encode(text);
       };
@@ -193,9 +201,13 @@ function decodeText(payload: Uint8Array): string {
   try {
     return utf8.decode(payload);
   } catch (cause) {
-    throw new InvalidPayloadError(`Payload of ${payload.length} bytes is not valid UTF-8`, {
-      cause,
-    });
+    throw new FramedSyntaxError(
+      "ERR_INVALID_PAYLOAD",
+      `Payload of ${payload.length} bytes is not valid UTF-8`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -203,7 +215,8 @@ function decodeText(payload: Uint8Array): string {
 function decodeNumbers(type: NumericType, payload: Uint8Array): number | number[] {
   const { size, read } = NUMERIC_CODECS[type];
   if (payload.length % size !== 0) {
-    throw new InvalidPayloadError(
+    throw new FramedSyntaxError(
+      "ERR_INVALID_PAYLOAD",
       `Payload of ${payload.length} bytes is not a whole number of "${type}" elements (${size} bytes each)`,
     );
   }
@@ -228,9 +241,13 @@ function makeDecoder(type: MessageType): Decoder {
         try {
           return JSON.parse(text);
         } catch (cause) {
-          throw new InvalidPayloadError(`Payload of ${payload.length} bytes is not valid JSON`, {
-            cause,
-          });
+          throw new FramedSyntaxError(
+            "ERR_INVALID_PAYLOAD",
+            `Payload of ${payload.length} bytes is not valid JSON`,
+            {
+              cause,
+            },
+          );
         }
       };
     default:

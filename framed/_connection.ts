@@ -9,15 +9,7 @@
 import { setImmediate } from "node:timers";
 import type { FramedConnection, PeerCertificate } from "./connection.ts";
 import { type Decoder, decoderFor, type Encoder, encoderFor, NUMERIC_CODECS } from "./_codec.ts";
-import {
-  BufferLimitError,
-  ConnectionClosedError,
-  FramedTimeoutError,
-  InvalidPayloadError,
-  MessageTooLargeError,
-  NotConnectedError,
-  UnsentQueueFullError,
-} from "./errors.ts";
+import { FramedError, FramedRangeError, FramedSyntaxError } from "./errors.ts";
 import type { MessageType } from "./types.ts";
 import {
   headerSize,
@@ -28,6 +20,15 @@ import {
   SHORT_LENGTH_LIMIT,
   writeHeader,
 } from "./_wire.ts";
+
+/** The error for a message of `size` bytes over `maxMessageSize` (`limit`). */
+function tooLarge(size: number, limit: number): FramedRangeError {
+  return new FramedRangeError(
+    "ERR_MESSAGE_TOO_LARGE",
+    `Message of ${size} bytes exceeds maxMessageSize of ${limit} bytes`,
+    { size, limit },
+  );
+}
 import { isNumericType } from "./_codec.ts";
 
 /**
@@ -180,6 +181,19 @@ interface Batch {
   reject: (reason: unknown) => void;
 }
 
+function ignore(): void {}
+
+/**
+ * Rejects every send of `batch`. A send nobody awaits must not crash the
+ * program when the connection dies (`closed` reports that), so the batch's
+ * promise gets a handler first; awaiting it still throws. (Attached here,
+ * not when the batch is made: most batches never fail.)
+ */
+function rejectBatch(batch: Batch, error: unknown): void {
+  batch.promise.catch(ignore);
+  batch.reject(error);
+}
+
 /** What a batch counts for in the send queue: its bytes plus {@linkcode MESSAGE_COST} per message. */
 function batchCost(batch: Batch): number {
   const unsealed = batch.fill === null ? 0 : batch.fillUsed - batch.fillStart;
@@ -199,11 +213,22 @@ interface Watched {
  * Every connection with a time limit, checked by one shared sweep (a timer
  * per connection would cost each idle connection about 0.8 KiB). The sweep
  * runs every eighth of the shortest limit in force, between 10 ms and 1 s,
- * so a limit fires at most that late.
+ * so a limit fires at most that late (twice that when counted from our own
+ * writes, see {@linkcode WRITE_STARTED}).
  */
 const watched = new Set<Watched>();
 let sweepTimer: ReturnType<typeof setInterval> | undefined;
 let sweepEvery = Infinity;
+
+/**
+ * What a connection's `#writeSince` holds while a write is in flight that no
+ * sweep has seen yet. Writes do not read the clock (an op call, ~150 ns,
+ * once per batch written); the sweep notes the time it first sees a write in
+ * flight, or that one completed, so limits counted from our own writes
+ * (`sendTimeout`, and `idleTimeout` after a send) fire up to one more sweep
+ * period late.
+ */
+const WRITE_STARTED = -1;
 
 function sweep(): void {
   const now = performance.now();
@@ -366,6 +391,16 @@ export class Connection<S, R> implements FramedConnection<S, R> {
    */
   #fast: Batch | null = null;
   /**
+   * While {@linkcode #fast} is set: its gather buffer, how far it is filled
+   * and how many messages `send()` added to it directly. Kept here, not in
+   * the batch, so the direct path touches one object; {@linkcode #foldFast}
+   * writes them back.
+   */
+  #fastFill: Uint8Array | null = null;
+  #fastUsed = 0;
+  #fastCount = 0;
+  #fastPromise: Promise<void> | null = null;
+  /**
    * The largest payload the direct path takes: a `Uint8Array` that fits the
    * one-byte header and `maxMessageSize`; -1 when the send type or framing
    * needs the encoder.
@@ -374,9 +409,17 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   /** What the batch being written counts for (see {@linkcode batchCost}). */
   #inflightCost = 0;
   #writing = false;
-  /** When the socket write in flight started (0: none). */
+  /**
+   * When the socket write in flight started: 0 for none, {@linkcode WRITE_STARTED}
+   * until the sweep first sees it (writes do not read the clock; see
+   * {@linkcode sweep}).
+   */
   #writeSince = 0;
+  /** Whether a write completed since the sweep last looked (it then counts as activity). */
+  #wrote = false;
   #lastBatchSize = 1;
+  /** The last batch written, emptied for reuse (one object per connection, not per batch). */
+  #spareBatch: Batch | null = null;
   #spares: Uint8Array[] = [];
   #drainWaiters: (() => void)[] = [];
   #writable: WritableStream<S> | null = null;
@@ -489,18 +532,18 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     // write is already scheduled and whose gather buffer has room. It does
     // what `#sendAny` does for it, with as few loads and checks as can be
     // (this runs once per message; the gap to framing by hand is here).
-    const batch = this.#fast;
-    if (batch !== null && value instanceof Uint8Array) {
-      const length = value.length;
-      const fill = batch.fill!;
-      const used = batch.fillUsed;
+    const fill = this.#fastFill;
+    if (fill !== null && ArrayBuffer.isView(value)) {
+      const bytes = value as unknown as Uint8Array;
+      const length = bytes.length;
+      const used = this.#fastUsed;
       const end = used + SHORT_HEADER_SIZE + length;
-      if (length <= this.#fastLimit && end <= fill.length) {
+      if (length === bytes.byteLength && length <= this.#fastLimit && end <= fill.length) {
         fill[used] = length;
-        fill.set(value, used + SHORT_HEADER_SIZE);
-        batch.fillUsed = end;
-        batch.count++;
-        return batch.promise;
+        fill.set(bytes, used + SHORT_HEADER_SIZE);
+        this.#fastUsed = end;
+        this.#fastCount++;
+        return this.#fastPromise!;
       }
     }
     return this.#sendAny(value);
@@ -511,6 +554,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   }
 
   #sendAny(value: S): Promise<void> {
+    this.#foldFast();
     const state = this.#state;
     if (state === "closing" || state === "closed") {
       const rejected = Promise.reject(this.#closedError());
@@ -525,35 +569,29 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
     const limit = this.#sendLimit;
     if (this.#framed && payload.length > limit) {
-      return this.#refuse(new MessageTooLargeError(payload.length, limit));
+      return this.#refuse(tooLarge(payload.length, limit));
     }
     if (state === "reconnecting") {
       if (this.#settings.discardMessagesBeforeOpen) {
-        return this.#refuse(new NotConnectedError());
+        return this.#refuse(
+          new FramedError(
+            "ERR_NOT_CONNECTED",
+            "Connection is not open; message discarded (discardMessagesBeforeOpen is true)",
+          ),
+        );
       }
       if ((this.#pending?.count ?? 0) >= this.#settings.maxUnsentMessages) {
-        return this.#refuse(new UnsentQueueFullError(this.#settings.maxUnsentMessages));
+        return this.#refuse(
+          new FramedRangeError(
+            "ERR_UNSENT_QUEUE_FULL",
+            `Unsent queue is full (maxUnsentMessages is ${this.#settings.maxUnsentMessages})`,
+            { limit: this.#settings.maxUnsentMessages },
+          ),
+        );
       }
     }
     let batch = this.#pending;
-    if (batch === null) {
-      const { promise, resolve, reject } = Promise.withResolvers<void>();
-      // A send nobody awaits must not crash the program when the connection
-      // dies; `closed` reports that. Awaiting it still throws.
-      promise.catch(() => {});
-      batch = this.#pending = {
-        segments: [],
-        buffers: [],
-        fill: null,
-        fillStart: 0,
-        fillUsed: 0,
-        count: 0,
-        sealed: 0,
-        promise,
-        resolve,
-        reject,
-      };
-    }
+    if (batch === null) batch = this.#pending = this.#newBatch();
     const length = payload.length;
     const header = this.#framed ? headerSize(length) : 0;
     if (length <= COPY_LIMIT) {
@@ -576,14 +614,13 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       this.#writing = true;
       // A caller that awaits each send gets its write started at once; after
       // a burst, wait a microtask so every send of the task joins the batch.
-      if (this.#lastBatchSize === 1) this.#pump();
-      else queueMicrotask(this.#pumpTask);
+      this.#pump(this.#lastBatchSize !== 1);
     }
     if (
       this.#fastLimit >= 0 && this.#writing && this.#state === "open" &&
       this.#pending === batch && batch.fill !== null
     ) {
-      this.#fast = batch;
+      this.#openFast(batch);
     }
     return batch.promise;
   }
@@ -593,7 +630,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       this.#finish(null);
     } else if (this.#state === "open") {
       this.#state = "closing";
-      this.#fast = null;
+      this.#foldFast();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const linger = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, CLOSE_LINGER);
@@ -733,9 +770,14 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     this.#settings.budget?.give(bytes);
   }
 
-  #budgetError(bytes: number): BufferLimitError {
-    const budget = this.#settings.budget!;
-    return new BufferLimitError(budget.used + bytes, budget.limit);
+  #budgetError(bytes: number): FramedRangeError {
+    const { used, limit } = this.#settings.budget!;
+    const size = used + bytes;
+    return new FramedRangeError(
+      "ERR_BUFFER_LIMIT",
+      `Server receive buffers would hold ${size} bytes, over maxBufferedBytes of ${limit} bytes`,
+      { size, limit },
+    );
   }
 
   /** Replaces the receive buffer by one of `size` bytes (charged already), keeping the unparsed bytes. */
@@ -832,7 +874,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       }
       if (length > limit) {
         this.#rstart = this.#rend = 0;
-        throw new MessageTooLargeError(length, limit);
+        throw tooLarge(length, limit);
       }
       const total = header + length;
       if (end - pos < total) break;
@@ -891,7 +933,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       try {
         text = this.#rawText!.decode(chunk, { stream: true });
       } catch (cause) {
-        throw new InvalidPayloadError("Received bytes are not valid UTF-8", { cause });
+        throw new FramedSyntaxError("ERR_INVALID_PAYLOAD", "Received bytes are not valid UTF-8", {
+          cause,
+        });
       }
       if (text.length === 0) return false;
       reader.enqueue(text as R);
@@ -905,7 +949,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #rawLeftover(): Error | null {
     const left = this.#rend - this.#rstart;
     if (left > 0) {
-      return new InvalidPayloadError(
+      return new FramedSyntaxError(
+        "ERR_INVALID_PAYLOAD",
         `Stream ended inside a "${this.#settings.receiveType}" element (${left} bytes left over)`,
       );
     }
@@ -917,7 +962,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           this.#reader.enqueue(text as R);
         }
       } catch (cause) {
-        return new InvalidPayloadError("Stream ended inside a UTF-8 character", { cause });
+        return new FramedSyntaxError(
+          "ERR_INVALID_PAYLOAD",
+          "Stream ended inside a UTF-8 character",
+          { cause },
+        );
       }
     }
     return null;
@@ -959,10 +1008,6 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   // ---- sending ---------------------------------------------------------
 
-  #pumpTask = (): void => {
-    this.#pump();
-  };
-
   /** The batch's gather buffer, replaced by a bigger one when `size` bytes do not fit. */
   #room(batch: Batch, size: number): Uint8Array {
     const fill = batch.fill;
@@ -992,14 +1037,90 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
   }
 
-  /** Writes queued batches until none is left; one batch at a time. */
-  async #pump(): Promise<void> {
+  /** An empty batch: the last one written, reused, or a new one. */
+  #newBatch(): Batch {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const batch = this.#spareBatch;
+    if (batch === null) {
+      return {
+        segments: [],
+        buffers: [],
+        fill: null,
+        fillStart: 0,
+        fillUsed: 0,
+        count: 0,
+        sealed: 0,
+        promise,
+        resolve,
+        reject,
+      };
+    }
+    this.#spareBatch = null;
+    batch.promise = promise;
+    batch.resolve = resolve;
+    batch.reject = reject;
+    return batch;
+  }
+
+  /** Puts `batch` on the direct path of `send()` (it must be pending, with a gather buffer). */
+  #openFast(batch: Batch): void {
+    this.#fast = batch;
+    this.#fastFill = batch.fill;
+    this.#fastUsed = batch.fillUsed;
+    this.#fastCount = 0;
+    this.#fastPromise = batch.promise;
+  }
+
+  /** Returns a written (or never used) batch's buffers to the spares and keeps the batch for reuse. */
+  #reuse(batch: Batch): void {
+    this.#recycle(batch);
+    batch.segments.length = 0;
+    batch.buffers.length = 0;
+    batch.fill = null;
+    batch.fillStart =
+      batch.fillUsed =
+      batch.count =
+      batch.sealed =
+        0;
+    this.#spareBatch = batch;
+  }
+
+  /**
+   * Ends the direct path, and forgets `batch` if it is the pending batch and
+   * no send joined it (a batch the writer opened for sends that did not come).
+   */
+  #dropIfEmpty(batch: Batch): void {
+    this.#foldFast();
+    if (this.#pending === batch && batch.count === 0) {
+      this.#pending = null;
+      this.#reuse(batch);
+    }
+  }
+
+  /** Ends the direct path of `send()`, writing its state back into the batch. */
+  #foldFast(): void {
+    const batch = this.#fast;
+    if (batch === null) return;
+    batch.fillUsed = this.#fastUsed;
+    batch.count += this.#fastCount;
+    this.#fast = null;
+    this.#fastFill = null;
+    this.#fastPromise = null;
+  }
+
+  /**
+   * Writes queued batches until none is left; one batch at a time. With
+   * `later`, it starts a microtask later, once the current task's sends
+   * have joined the batch.
+   */
+  async #pump(later = false): Promise<void> {
+    if (later) await undefined;
     try {
       while (this.#pending !== null && this.#conn !== null && this.#state !== "reconnecting") {
         const conn = this.#conn;
         const batch = this.#pending;
         this.#pending = null;
-        this.#fast = null;
+        this.#foldFast();
         this.#lastBatchSize = batch.count;
         this.#seal(batch);
         this.#inflightCost = batchCost(batch);
@@ -1007,27 +1128,42 @@ export class Connection<S, R> implements FramedConnection<S, R> {
           for (const segment of batch.segments) {
             let offset = 0;
             while (offset < segment.length) {
-              this.#writeSince = performance.now();
+              this.#writeSince = WRITE_STARTED;
               offset += await conn.write(offset === 0 ? segment : segment.subarray(offset));
             }
           }
           this.#writeSince = 0;
-          this.#lastActivity = performance.now();
+          this.#wrote = true;
           this.#inflightCost = 0;
-          this.#recycle(batch);
           batch.resolve();
+          this.#reuse(batch);
+          if (this.#pending === null && this.#fastLimit >= 0 && this.#state === "open") {
+            // Whoever awaited that batch is likely to send again right away:
+            // give them a batch on the direct path and one microtask to fill
+            // it, so a burst after a burst (or a send after an awaited send)
+            // skips `#sendAny` and this loop goes on writing.
+            const next = this.#pending = this.#newBatch();
+            this.#room(next, 0);
+            this.#openFast(next);
+            await undefined;
+            this.#dropIfEmpty(next);
+          }
         } catch (error) {
           this.#writeSince = 0;
           this.#inflightCost = 0;
-          batch.reject(new ConnectionClosedError({ cause: error }));
+          rejectBatch(
+            batch,
+            new FramedError("ERR_CONNECTION_CLOSED", "Connection is closed", { cause: error }),
+          );
           if (conn === this.#conn) this.#drop(error);
           break;
         }
       }
     } finally {
       this.#writing = false;
-      this.#fast = null;
-      if (this.#pending === null || this.#conn === null) {
+      const pending = this.#pending;
+      if (pending !== null) this.#dropIfEmpty(pending);
+      if ((this.#pending === null || this.#conn === null) && this.#drainWaiters.length > 0) {
         const waiters = this.#drainWaiters;
         this.#drainWaiters = [];
         for (const wake of waiters) wake();
@@ -1057,7 +1193,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   /** What the send queue holds: the batch being written and the one filling. */
   #queued(): number {
     const pending = this.#pending;
-    return this.#inflightCost + (pending === null ? 0 : batchCost(pending));
+    if (pending === null) return this.#inflightCost;
+    const direct = this.#fast === pending
+      ? this.#fastUsed - pending.fillUsed + this.#fastCount * MESSAGE_COST
+      : 0;
+    return this.#inflightCost + batchCost(pending) + direct;
   }
 
   #drain(): Promise<void> {
@@ -1078,32 +1218,28 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     if (state !== "open" && state !== "closing") return;
     const { idleTimeout, messageTimeout, sendTimeout } = this.#settings;
     // Not reading means the consumer is behind, not that the peer is silent.
-    if (!this.#reading) this.#lastActivity = now;
+    if (!this.#reading || this.#wrote) this.#lastActivity = now;
+    this.#wrote = false;
+    if (this.#writeSince === WRITE_STARTED) this.#writeSince = now;
     if (idleTimeout > 0 && now - this.#lastActivity >= idleTimeout) {
       this.#finish(
-        new FramedTimeoutError(
-          "idleTimeout",
-          idleTimeout,
-          `Connection was idle for ${idleTimeout} ms`,
-        ),
+        new DOMException(`idleTimeout: connection was idle for ${idleTimeout} ms`, "TimeoutError"),
       );
     } else if (
       messageTimeout > 0 && this.#readSince > 0 && (this.#rend > this.#rstart || this.#big) &&
       now - this.#readSince + this.#partialWait >= messageTimeout
     ) {
       this.#finish(
-        new FramedTimeoutError(
-          "messageTimeout",
-          messageTimeout,
-          `A message stayed incomplete for ${messageTimeout} ms`,
+        new DOMException(
+          `messageTimeout: a message stayed incomplete for ${messageTimeout} ms`,
+          "TimeoutError",
         ),
       );
     } else if (sendTimeout > 0 && this.#writeSince > 0 && now - this.#writeSince >= sendTimeout) {
       this.#finish(
-        new FramedTimeoutError(
-          "sendTimeout",
-          sendTimeout,
-          `The peer took nothing we sent for ${sendTimeout} ms`,
+        new DOMException(
+          `sendTimeout: the peer took nothing we sent for ${sendTimeout} ms`,
+          "TimeoutError",
         ),
       );
     }
@@ -1123,14 +1259,14 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   #framedLeftover(): Error | null {
     if (this.#rend > this.#rstart || this.#big) {
-      return new InvalidPayloadError("Stream ended inside a message");
+      return new FramedSyntaxError("ERR_INVALID_PAYLOAD", "Stream ended inside a message");
     }
     return null;
   }
 
   #startReconnect(): void {
     this.#state = "reconnecting";
-    this.#fast = null;
+    this.#foldFast();
     const old = this.#conn;
     this.#conn = null;
     try {
@@ -1160,8 +1296,10 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     });
   }
 
-  #closedError(): ConnectionClosedError {
-    return new ConnectionClosedError(
+  #closedError(): FramedError {
+    return new FramedError(
+      "ERR_CONNECTION_CLOSED",
+      "Connection is closed",
       this.#error === undefined ? undefined : { cause: this.#error },
     );
   }
@@ -1170,7 +1308,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #finish(error: unknown): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#fast = null;
+    this.#foldFast();
     this.#error = error ?? undefined;
     unwatch(this);
     this.#writeSince = 0;
@@ -1186,7 +1324,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     const pending = this.#pending;
     this.#pending = null;
     if (pending !== null) {
-      pending.reject(this.#closedError());
+      rejectBatch(pending, this.#closedError());
     }
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];

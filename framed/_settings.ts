@@ -6,7 +6,7 @@
  * @module
  */
 
-import { InvalidOptionError } from "./errors.ts";
+import { FramedTypeError } from "./errors.ts";
 import type { FramedOptions } from "./options.ts";
 import { type MessageType, supportedSendTypes } from "./types.ts";
 import { MAX_WIRE_LENGTH } from "./_wire.ts";
@@ -45,7 +45,8 @@ const TYPES = new Set<string>(supportedSendTypes());
 
 function checkType(name: string, value: unknown): MessageType {
   if (typeof value !== "string" || !TYPES.has(value)) {
-    throw new InvalidOptionError(
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
       `Option "${name}" must be one of ${[...TYPES].map((t) => `"${t}"`).join(", ")}, got ${
         JSON.stringify(value)
       }`,
@@ -66,7 +67,8 @@ export function checkNumber(
     typeof value !== "number" || Number.isNaN(value) || value < min || value > max ||
     (integer && Number.isFinite(value) && !Number.isInteger(value))
   ) {
-    throw new InvalidOptionError(
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
       `Option "${name}" must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${
         String(value)
       }`,
@@ -77,7 +79,10 @@ export function checkNumber(
 
 function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== "boolean") {
-    throw new InvalidOptionError(`Option "${name}" must be a boolean, got ${String(value)}`);
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
+      `Option "${name}" must be a boolean, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -85,7 +90,10 @@ function checkBoolean(name: string, value: unknown): boolean {
 function checkPem(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "string" || value.length === 0) {
-    throw new InvalidOptionError(`Option "${name}" must be a non-empty PEM string`);
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
+      `Option "${name}" must be a non-empty PEM string`,
+    );
   }
   return value;
 }
@@ -96,7 +104,7 @@ export function commonSettings(
   defaultHostname: string,
 ): CommonSettings {
   if (options === null || typeof options !== "object") {
-    throw new InvalidOptionError("Options must be an object");
+    throw new FramedTypeError("ERR_INVALID_OPTION", "Options must be an object");
   }
   const {
     hostname = defaultHostname,
@@ -116,30 +124,38 @@ export function commonSettings(
     signal,
   } = options;
   if (typeof hostname !== "string" || hostname.length === 0) {
-    throw new InvalidOptionError(`Option "hostname" must be a non-empty string`);
+    throw new FramedTypeError("ERR_INVALID_OPTION", `Option "hostname" must be a non-empty string`);
   }
   if (framing !== "length" && framing !== "raw") {
-    throw new InvalidOptionError(
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
       `Option "framing" must be "length" or "raw", got ${JSON.stringify(framing)}`,
     );
   }
   const receive = checkType("receiveType", receiveType);
   if (framing === "raw" && receive === "json") {
-    throw new InvalidOptionError(
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
       `Option receiveType "json" needs framing "length": raw bytes have no message boundaries`,
     );
   }
   if (caCerts !== undefined) {
     if (!Array.isArray(caCerts)) {
-      throw new InvalidOptionError(`Option "caCerts" must be an array of PEM strings`);
+      throw new FramedTypeError(
+        "ERR_INVALID_OPTION",
+        `Option "caCerts" must be an array of PEM strings`,
+      );
     }
     caCerts.forEach((pem, i) => checkPem(`caCerts[${i}]`, pem));
   }
   if ((cert === undefined) !== (key === undefined)) {
-    throw new InvalidOptionError(`Options "cert" and "key" must be given together`);
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
+      `Options "cert" and "key" must be given together`,
+    );
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidOptionError(`Option "signal" must be an AbortSignal`);
+    throw new FramedTypeError("ERR_INVALID_OPTION", `Option "signal" must be an AbortSignal`);
   }
   return {
     hostname,

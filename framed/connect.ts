@@ -8,7 +8,8 @@ import tls from "node:tls";
 import { isIP } from "node:net";
 import { TcpDuplex, TlsServerConn } from "../_common/tls_accept.ts";
 import type { FramedConnection } from "./connection.ts";
-import { ConnectFailedError, InvalidOptionError } from "./errors.ts";
+import { FramedError, FramedTypeError } from "./errors.ts";
+import { delay } from "../_common/delay.ts";
 import type { ConnectOptions } from "./options.ts";
 import type { MessageType, ReceiveValueOf, SendValueOf } from "./types.ts";
 import { type ByteConn, Connection, tuneSocket } from "./_connection.ts";
@@ -43,9 +44,9 @@ interface DialSettings {
  *
  * Each attempt may take `connectTimeout` ms; a failed attempt is retried
  * `reconnect.attempts` times, `reconnect.interval` ms apart (TLS certificate
- * errors are not retried). Rejects with `InvalidOptionError` for bad options,
+ * errors are not retried). Rejects with `FramedTypeError` (`ERR_INVALID_OPTION`) for bad options,
  * a `TimeoutError` `DOMException` when the last attempt timed out,
- * `ConnectFailedError` (with the last error as `cause`) when it failed
+ * `FramedError` `ERR_CONNECT_FAILED` (with `attempts` and the last error as `cause`) when it failed
  * otherwise, and an `AbortError` when `signal` aborts.
  *
  * Needs `--allow-net` for the host.
@@ -81,12 +82,20 @@ export async function connect<S extends MessageType = "string", R extends Messag
     maxUnsentMessages = DEFAULT_MAX_UNSENT_MESSAGES,
     discardMessagesBeforeOpen = false,
   } = options;
-  if (typeof tls !== "boolean") throw new InvalidOptionError(`Option "tls" must be a boolean`);
+  if (typeof tls !== "boolean") {
+    throw new FramedTypeError("ERR_INVALID_OPTION", `Option "tls" must be a boolean`);
+  }
   if (typeof discardMessagesBeforeOpen !== "boolean") {
-    throw new InvalidOptionError(`Option "discardMessagesBeforeOpen" must be a boolean`);
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
+      `Option "discardMessagesBeforeOpen" must be a boolean`,
+    );
   }
   if (reconnect !== false && (reconnect === null || typeof reconnect !== "object")) {
-    throw new InvalidOptionError(`Option "reconnect" must be an object or false`);
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
+      `Option "reconnect" must be an object or false`,
+    );
   }
   const {
     attempts = DEFAULT_RECONNECT_ATTEMPTS,
@@ -94,7 +103,7 @@ export async function connect<S extends MessageType = "string", R extends Messag
     onDrop = false,
   } = reconnect === false ? { attempts: 0 } : reconnect;
   if (typeof onDrop !== "boolean") {
-    throw new InvalidOptionError(`Option "reconnect.onDrop" must be a boolean`);
+    throw new FramedTypeError("ERR_INVALID_OPTION", `Option "reconnect.onDrop" must be a boolean`);
   }
   const dial: DialSettings = {
     hostname: common.hostname,
@@ -142,7 +151,7 @@ async function dialWithRetries(dial: DialSettings, signal?: AbortSignal): Promis
   let last: unknown;
   let made = 0;
   for (let attempt = 0; attempt <= dial.attempts; attempt++) {
-    if (attempt > 0) await sleep(dial.interval, signal);
+    if (attempt > 0) await delay(dial.interval, signal);
     signal?.throwIfAborted();
     made++;
     try {
@@ -161,21 +170,14 @@ async function dialWithRetries(dial: DialSettings, signal?: AbortSignal): Promis
       "TimeoutError",
     );
   }
-  throw new ConnectFailedError(dial.hostname, dial.port, made, last);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  const reason = last instanceof Error ? last.message : String(last);
+  throw new FramedError(
+    "ERR_CONNECT_FAILED",
+    `Failed to connect to "${dial.hostname}:${dial.port}" after ${made} attempt${
+      made === 1 ? "" : "s"
+    }: ${reason}`,
+    { cause: last, attempts: made },
+  );
 }
 
 /**

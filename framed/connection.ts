@@ -27,10 +27,11 @@
  *   queued), and closing it closes the connection.
  * - `closed` resolves when the connection ends normally (either side closed
  *   it) and rejects with the error that ended it otherwise
- *   (`MessageTooLargeError`, `InvalidPayloadError`, `BufferLimitError`, a
- *   `FramedTimeoutError` for `idleTimeout` / `messageTimeout` /
- *   `sendTimeout`, an `AbortError` from `signal`, a socket error, or
- *   `ConnectFailedError` when reconnection gives up). The same error ends
+ *   (`FramedRangeError` `ERR_MESSAGE_TOO_LARGE` or `ERR_BUFFER_LIMIT`,
+ *   `FramedSyntaxError` `ERR_INVALID_PAYLOAD`, a `TimeoutError`
+ *   `DOMException` naming `idleTimeout` / `messageTimeout` / `sendTimeout`,
+ *   an `AbortError` from `signal`, a socket error, or `FramedError`
+ *   `ERR_CONNECT_FAILED` when reconnection gives up). The same error ends
  *   `readable` once the messages received before it have been read.
  *
  * @typeParam Send values `send()` and `writable` take
@@ -72,9 +73,10 @@ export interface FramedConnection<Send = unknown, Receive = unknown> extends Asy
   readonly peerCertificate?: PeerCertificate | null;
   /**
    * Sends one message. Resolves when it has been written to the socket;
-   * rejects with `InvalidMessageError` or `MessageTooLargeError` (the
-   * connection stays open), `ConnectionClosedError`, `NotConnectedError` or
-   * `UnsentQueueFullError`.
+   * rejects with `FramedTypeError` `ERR_INVALID_MESSAGE` or
+   * `FramedRangeError` `ERR_MESSAGE_TOO_LARGE` (the connection stays open),
+   * `FramedError` `ERR_CONNECTION_CLOSED` or `ERR_NOT_CONNECTED`, or
+   * `FramedRangeError` `ERR_UNSENT_QUEUE_FULL`.
    */
   send(value: Send): Promise<void>;
   /**

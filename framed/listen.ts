@@ -5,7 +5,7 @@
  */
 
 import type { FramedConnection } from "./connection.ts";
-import { InvalidOptionError } from "./errors.ts";
+import { FramedTypeError } from "./errors.ts";
 import type { ListenOptions } from "./options.ts";
 import type { MessageType, ReceiveValueOf, SendValueOf } from "./types.ts";
 import {
@@ -17,6 +17,7 @@ import {
 } from "./_connection.ts";
 import { checkNumber, commonSettings } from "./_settings.ts";
 import { createTlsAcceptor, type TlsAcceptor } from "../_common/tls_accept.ts";
+import { delay } from "../_common/delay.ts";
 
 /** @default handshakeTimeout */
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -65,7 +66,7 @@ export interface FramedListener<Send = unknown, Receive = unknown>
 /**
  * Starts a TCP (or, with `cert` and `key`, TLS) server.
  *
- * Throws `InvalidOptionError` for bad options and Deno's own errors (e.g.
+ * Throws `FramedTypeError` (`ERR_INVALID_OPTION`) for bad options and Deno's own errors (e.g.
  * `Deno.errors.AddrInUse`) when the socket cannot be bound.
  *
  * Needs `--allow-net` for the address.
@@ -98,17 +99,22 @@ export function listen<S extends MessageType = "string", R extends MessageType =
   const common = commonSettings(options, "0.0.0.0");
   const { clientAuth = "none" } = options;
   if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "required") {
-    throw new InvalidOptionError(
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
       `Option "clientAuth" must be "none", "request" or "required", got ${
         JSON.stringify(clientAuth)
       }`,
     );
   }
   if (clientAuth !== "none" && common.cert === undefined) {
-    throw new InvalidOptionError(`Option clientAuth "${clientAuth}" needs "cert" and "key" (TLS)`);
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
+      `Option clientAuth "${clientAuth}" needs "cert" and "key" (TLS)`,
+    );
   }
   if (common.caCerts !== undefined && clientAuth === "none") {
-    throw new InvalidOptionError(
+    throw new FramedTypeError(
+      "ERR_INVALID_OPTION",
       `Option "caCerts" on a server verifies client certificates: it needs clientAuth "request" or "required"`,
     );
   }
@@ -234,7 +240,7 @@ class Listener<S, R> implements FramedListener<S, R> {
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) break;
         // Transient failures (e.g. out of file descriptors): back off, keep serving.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await delay(50);
         continue;
       }
       if (this.#closed) {

@@ -62,7 +62,7 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
   /**
    * The largest payload in bytes a message may have, in either direction.
    * A peer announcing more gets its connection closed with
-   * `MessageTooLargeError` before anything is allocated for it.
+   * `FramedRangeError` `ERR_MESSAGE_TOO_LARGE` before anything is allocated for it.
    *
    * For the numeric types it bounds the decoded array, 8 bytes per element
    * (a JavaScript number), so a message holds at most
@@ -74,8 +74,8 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
   maxMessageSize?: number;
   /**
    * Milliseconds without traffic in either direction, while we wait for the
-   * peer, after which the connection is closed with a `FramedTimeoutError`
-   * (`option: "idleTimeout"`). Time the consumer of `readable` spends
+   * peer, after which the connection is closed with a `TimeoutError`
+   * `DOMException` whose message starts `idleTimeout:`. Time the consumer of `readable` spends
    * behind does not count. 0 = never. (The seed counted seconds and
    * defaulted to never; a peer must not hold a connection forever.)
    *
@@ -85,8 +85,8 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
   /**
    * Milliseconds a message may stay incomplete (from its first byte until
    * its last, counting only time spent waiting for the peer) before the
-   * connection is closed with a `FramedTimeoutError`
-   * (`option: "messageTimeout"`). Stops peers that stall inside a header or
+   * connection is closed with a `TimeoutError` `DOMException` whose message
+   * starts `messageTimeout:`. Stops peers that stall inside a header or
    * trickle a message; raise it for large messages over slow links.
    * 0 = never.
    *
@@ -96,7 +96,7 @@ export interface FramedOptions<S extends MessageType = MessageType, R extends Me
   /**
    * Milliseconds one socket write may wait for the peer to take our bytes
    * (a peer that does not read) before the connection is closed with a
-   * `FramedTimeoutError` (`option: "sendTimeout"`). 0 = never.
+   * `TimeoutError` `DOMException` whose message starts `sendTimeout:`. 0 = never.
    *
    * @default {30000}
    */
@@ -176,7 +176,7 @@ export interface ListenOptions<S extends MessageType = MessageType, R extends Me
    * Receive memory the server's connections may hold together beyond their
    * first 4 KiB each: grown receive buffers and messages larger than 256 KiB
    * as they arrive. A connection that needs more than what is left is
-   * closed with `BufferLimitError` (the others keep theirs); a buffer that
+   * closed with `FramedRangeError` `ERR_BUFFER_LIMIT` (the others keep theirs); a buffer that
    * would only speed reading up is simply not grown. Keep it at least
    * `maxMessageSize`.
    *
@@ -267,14 +267,14 @@ export interface ConnectOptions<S extends MessageType = MessageType, R extends M
   /**
    * How many messages `send()` may queue while the connection is not open
    * (reconnecting after a drop); the next send is rejected with
-   * `UnsentQueueFullError`. `Infinity` = no limit.
+   * `FramedRangeError` `ERR_UNSENT_QUEUE_FULL`. `Infinity` = no limit.
    *
    * @default {100}
    */
   maxUnsentMessages?: number;
   /**
-   * While the connection is not open, reject sends with `NotConnectedError`
-   * instead of queueing them.
+   * While the connection is not open, reject sends with `FramedError`
+   * `ERR_NOT_CONNECTED` instead of queueing them.
    *
    * @default {false}
    */

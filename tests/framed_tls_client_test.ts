@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connect, ConnectFailedError, listen } from "../framed/mod.ts";
+import { connect, FramedError, listen } from "../framed/mod.ts";
 import { makeCa } from "./_certs.ts";
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
 
@@ -86,7 +86,7 @@ Deno.test({
       caCerts: [testCa.caCert],
       reconnect: { attempts: 3, interval: 500 },
     }).catch((e) => e);
-    assert.ok(error instanceof ConnectFailedError, String(error));
+    assert.ok(error instanceof FramedError && error.code === "ERR_CONNECT_FAILED", String(error));
     assert.equal(error.attempts, 1, "a certificate error is not retried");
     assert.ok(error.cause instanceof Deno.errors.InvalidData, String(error.cause));
     await listener.close();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InvalidMessageError, type MessageType, supportedSendTypes } from "../framed/mod.ts";
+import { FramedTypeError, type MessageType, supportedSendTypes } from "../framed/mod.ts";
 import { concat, pair, pattern, rawClient, readExactly, take } from "./_framed.ts";
 import { LOOPBACK4 } from "./_loopback.ts";
 import { listen } from "../framed/mod.ts";
@@ -119,7 +119,10 @@ Deno.test("send() rejects values that do not fit sendType and the connection car
   for (const [type, value] of bad) {
     await t.step(`${type} ← ${typeof value}`, async () => {
       await using p = await pair({ sendType: type });
-      await assert.rejects(p.client.send(value as never), InvalidMessageError);
+      await assert.rejects(
+        p.client.send(value as never),
+        (e: Error) => e instanceof FramedTypeError && e.code === "ERR_INVALID_MESSAGE",
+      );
       const good = type === "bytes" || type === "image"
         ? new Uint8Array([1])
         : type === "string"
@@ -235,7 +238,10 @@ Deno.test('sendType "bytes" sends any ArrayBufferView or ArrayBuffer byte-exact,
   await p.client.send(new DataView(backing.buffer, 1, 3) as never);
   const writer = p.client.writable.getWriter();
   await writer.write(new Uint16Array(backing.buffer, 2, 1) as never);
-  await assert.rejects(writer.write(42 as never), InvalidMessageError);
+  await assert.rejects(
+    writer.write(42 as never),
+    (e: Error) => e instanceof FramedTypeError && e.code === "ERR_INVALID_MESSAGE",
+  );
   writer.releaseLock();
   assert.deepEqual(await take(p.peer, 4), [
     expected,

@@ -47,12 +47,16 @@ console.log(
 );
 
 function report(error: unknown): void {
-  const e = error as { name?: string; code?: unknown; option?: string } | undefined;
+  const e = error as { name?: string; code?: unknown; message?: string } | undefined;
+  // A time limit's TimeoutError names its option at the start of the message.
+  const option = e?.name === "TimeoutError"
+    ? /^(\w+Timeout):/.exec(e.message ?? "")?.[1] ?? null
+    : null;
   console.log(JSON.stringify({
     event: "closed",
     name: e?.name ?? null,
     code: typeof e?.code === "string" ? e.code : null,
-    option: e?.option ?? null,
+    option,
   }));
 }
 
