@@ -12,6 +12,7 @@ import {
   type Message,
 } from "./_engine.ts";
 import type { RoomHub } from "../cluster/rooms.ts";
+import type { FanOutMessage } from "./_sender.ts";
 import type {
   ServerWebSocketConnection,
   WebSocketCloseInfo,
@@ -113,6 +114,16 @@ export class Connection implements ServerWebSocketConnection {
       );
     }
     return this.#socket.send(data);
+  }
+
+  /**
+   * Fan-out (internal): takes `message` at once, and returns `true`, when
+   * the engine can without waiting; `false` means nothing was sent (`send()`
+   * it instead, and wait).
+   */
+  sendMessage(message: FanOutMessage): boolean {
+    if (this.#binaryActive) return false;
+    return this.#socket.sendMessage?.(message) ?? false;
   }
 
   ping(data?: Uint8Array): Promise<number> {
