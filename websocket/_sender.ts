@@ -1,7 +1,10 @@
 /**
  * The sending half of the rfc6455 engine: frames queued by the socket are
  * coalesced into one write per batch (masked on the client side) and
- * written in order; `bufferedAmount` counts what was accepted and not
+ * written in order. The writer starts at the end of the current task, so a
+ * burst (a room fan-out, a loop of sends) is one write; a fan-out message
+ * (`FanOutMessage`) is encoded and framed once and its bytes copied to every
+ * server connection. `bufferedAmount` counts what was accepted and not
  * written yet. The socket decides what may be sent (state, close
  * handshake); this class only frames and writes. Private to the module.
  *
