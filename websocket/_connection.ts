@@ -20,6 +20,18 @@ import type {
 } from "./connection.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 
+/**
+ * An engine socket that can take a fan-out message at once (both engines
+ * can; a third one need not).
+ */
+interface FanOutSocket extends EngineSocket {
+  /**
+   * Takes `message` at once, and returns `true`, when `send()` would not
+   * wait; `false` means nothing was sent (`send()` it instead).
+   */
+  sendMessage?(message: FanOutMessage): boolean;
+}
+
 /** Metadata fixed at the handshake. */
 export interface ConnectionInfo {
   engine: WebSocketEngine;
@@ -48,7 +60,7 @@ export class Connection implements ServerWebSocketConnection {
   readonly engine: WebSocketEngine;
   /** Settles when the connection opened; rejects if it closed first. */
   readonly opened: Promise<void>;
-  #socket: EngineSocket;
+  #socket: FanOutSocket;
   #writable: WritableStream<Message> | undefined;
   #binaryActive = false;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;

@@ -8,7 +8,6 @@
 
 import { isValidCloseCode } from "./_frame.ts";
 import { WebSocketRangeError } from "./errors.ts";
-import type { FanOutMessage } from "./_sender.ts";
 
 /** How a connection ended: the close code and reason (RFC 6455 section 7.1.5/7.1.6). */
 export interface CloseInfo {
@@ -46,11 +45,6 @@ export interface EngineSocket {
   readonly bufferedAmount: number;
   /** Drops the transport without a close frame, when the engine can. */
   terminate?(): void;
-  /**
-   * Fan-out: takes `message` at once, and returns `true`, when `send()`
-   * would not wait; `false` means nothing was sent (`send()` it instead).
-   */
-  sendMessage?(message: FanOutMessage): boolean;
 }
 
 /** Close codes an endpoint may put on the wire (RFC 6455 section 7.4). */
