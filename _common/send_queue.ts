@@ -26,6 +26,13 @@ export interface SendQueueLimits {
 export interface SendQueueSink<T> {
   /** Writes one message; the queue awaits it before the next. */
   write(item: T): Promise<void>;
+  /**
+   * Optional fast path: takes `item` at once, and returns `true`, when the
+   * transport can without waiting (its own buffer is below its mark); then
+   * no promise or timer is made for it. `false` means nothing was taken:
+   * the queue calls `write()` and waits.
+   */
+  writeNow?(item: T): boolean;
   /** A write took longer than `sendTimeout`. Called once; the queue is then closed. */
   onStall?(): void;
   /** A write failed. Called once; the queue is then closed. */
@@ -89,6 +96,10 @@ export class SendQueue<T> {
    */
   offer(item: T, size: number): SendQueueRefusal | undefined {
     if (this.#closed) return "closed";
+    // Nothing waiting and nothing being written: hand it straight over when the sink can.
+    if (!this.#draining && this.length === 0 && this.#sink.writeNow?.(item)) {
+      return undefined;
+    }
     if (
       this.length >= this.#limits.maxMessages ||
       (this.length > 0 && this.#bytes + size > this.#limits.maxBytes)
@@ -130,6 +141,7 @@ export class SendQueue<T> {
           this.#sizes = this.#sizes.slice(this.#head);
           this.#head = 0;
         }
+        if (this.#sink.writeNow?.(item)) continue;
         const ok = await this.#write(item);
         if (!ok) return;
       }

@@ -12,8 +12,11 @@ const count = Number(countArg);
 const received = new Array(count).fill(0);
 let target = Infinity;
 let pending = 0;
+/** Characters received: each member touches its message as an app would. */
+let characters = 0;
 
-function onMessage(i) {
+function onMessage(i, message) {
+  characters += message.length;
   if (++received[i] === target) {
     if (--pending === 0) console.log("done");
   }
@@ -27,11 +30,12 @@ for (let i = 0; i < count; i++) {
       if (kind === "netkit") {
         const ws = new WebSocket(`ws://127.0.0.1:${port}/member?room=bench`);
         let first = true;
-        ws.on("message", () => {
+        // Text as a string, as socket.io-client hands it over (npm ws gives a Buffer).
+        ws.on("message", (data, isBinary) => {
           if (first) {
             first = false;
             resolve();
-          } else onMessage(i);
+          } else onMessage(i, isBinary ? data : data.toString());
         });
         ws.on("error", reject);
         ws.on("close", (code) => console.error(`member ${i} closed with ${code}`));
@@ -41,7 +45,7 @@ for (let i = 0; i < count; i++) {
           query: { role: "member" },
         });
         socket.on("joined", resolve);
-        socket.on("m", () => onMessage(i));
+        socket.on("m", (message) => onMessage(i, message));
         socket.on("connect_error", reject);
         socket.on("disconnect", (reason) => console.error(`member ${i} disconnected: ${reason}`));
       }

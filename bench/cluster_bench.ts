@@ -6,7 +6,8 @@
  *
  * Each system runs three server processes on one engine process and 100
  * room members (spread over the three servers) in four Node processes (npm
- * `ws` for netkit, `socket.io-client` for socket.io). Server 0 publishes N
+ * `ws` for netkit, `socket.io-client` for socket.io; both hand each member
+ * its text as a string, and the same harness counts them). Server 0 publishes N
  * messages to the room; the rate is messages delivered per second (N × 100
  * over the time until every member has all N; best round) and the CPU time
  * of every process involved per delivered message (servers, engine and

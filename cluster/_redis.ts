@@ -12,6 +12,8 @@ import type { Engine, EngineEvents, EngineSettings } from "./_engine.ts";
 import type { KvStore } from "./_store.ts";
 import { ClusterError } from "./errors.ts";
 
+const decoder = new TextDecoder();
+
 class RedisEngine implements Engine {
   readonly name = "redis" as const;
   #pub: Redis;
@@ -28,7 +30,7 @@ class RedisEngine implements Engine {
     this.#sharded = sharded;
     this.#events = events;
     const onMessage = (channel: Uint8Array, message: Uint8Array) =>
-      this.#events.message(new TextDecoder().decode(channel), message);
+      this.#events.message(decoder.decode(channel), message);
     sub.on(sharded ? "smessageBuffer" : "messageBuffer", onMessage);
     for (const client of [pub, sub]) {
       client.on("close", () => this.#down());

@@ -8,13 +8,16 @@
 
 import assert from "node:assert/strict";
 import { connectCluster } from "../cluster/mod.ts";
-import { connect } from "../websocket/mod.ts";
+import { connect, serve } from "../websocket/mod.ts";
 import { deadline } from "./_loopback.ts";
 import { type EngineKind, hasEngine, startEngine } from "./cluster_peers/engines.ts";
 import { type Command, startRoomServer } from "./cluster_peers/room_server.ts";
 import { RawPeer } from "./websocket_peers/raw.ts";
 
 const SERVER_SCRIPT = new URL("./cluster_peers/room_server.ts", import.meta.url).pathname;
+
+/** The websocket engine the room servers run on (room fan-out has a fast path per engine). */
+type WsEngine = "native" | "rfc6455";
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000) {
   const end = Date.now() + ms;
@@ -33,9 +36,10 @@ interface Node extends AsyncDisposable {
 }
 
 /** A room server process controlled over a websocket on /control. */
-async function spawnNode(url: string): Promise<Node> {
+async function spawnNode(url: string, wsEngine: WsEngine = "native"): Promise<Node> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--v8-flags=--expose-gc", SERVER_SCRIPT, url],
+    env: { NETKIT_WS_ENGINE: wsEngine },
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -245,29 +249,40 @@ for (const kind of ["nats", "redis"] as EngineKind[]) {
   });
 }
 
-Deno.test("rooms (local): three servers in one process on the in-process engine", async (t) => {
-  await using cluster = await connectCluster();
-  const servers = [0, 1, 2].map(() => startRoomServer(cluster));
-  const nodes: Node[] = servers.map((server) => ({
-    port: server.port,
-    run: server.run,
-    kill: async () => await server[Symbol.asyncDispose](),
-    [Symbol.asyncDispose]: async () => await server[Symbol.asyncDispose](),
-  }));
-  try {
-    await roomSuite(t, nodes, { sharedHub: true });
-  } finally {
-    for (const node of nodes) await node[Symbol.asyncDispose]();
-  }
-});
+for (const wsEngine of ["native", "rfc6455"] as const) {
+  const on = wsEngine === "native" ? "" : `, ${wsEngine} websocket engine`;
+  Deno.test(`rooms (local${on}): three servers in one process on the in-process engine`, async (t) => {
+    await using cluster = await connectCluster();
+    const servers = [0, 1, 2].map(() => startRoomServer(cluster, { engine: wsEngine }));
+    const nodes: Node[] = servers.map((server) => ({
+      port: server.port,
+      run: server.run,
+      kill: async () => await server[Symbol.asyncDispose](),
+      [Symbol.asyncDispose]: async () => await server[Symbol.asyncDispose](),
+    }));
+    try {
+      await roomSuite(t, nodes, { sharedHub: true });
+    } finally {
+      for (const node of nodes) await node[Symbol.asyncDispose]();
+    }
+  });
+}
 
-for (const kind of ["local", "nats", "redis"] as const) {
+for (
+  const [kind, wsEngine] of [
+    ["local", "native"],
+    ["local", "rfc6455"],
+    ["nats", "native"],
+    ["redis", "native"],
+  ] as const
+) {
+  const on = wsEngine === "native" ? "" : `, ${wsEngine} websocket engine`;
   Deno.test({
-    name: `rooms (${kind}): a member that never reads does not grow the publisher's memory`,
+    name: `rooms (${kind}${on}): a member that never reads does not grow the publisher's memory`,
     ignore: kind !== "local" && !hasEngine(kind),
     async fn() {
       await using engine = kind === "local" ? undefined : await startEngine(kind);
-      const node = await spawnNode(engine?.url ?? "local");
+      const node = await spawnNode(engine?.url ?? "local", wsEngine);
       try {
         await using reader = await member(node.port);
         // Joins, then never reads another byte: TCP backs up into the server.
@@ -318,3 +333,67 @@ for (const kind of ["local", "nats", "redis"] as const) {
     },
   });
 }
+
+Deno.test("rooms (local): messages of every shape reach rfc6455 (plain and deflate) and native members byte for byte, in order", async () => {
+  await using cluster = await connectCluster();
+  const servers = [
+    serve({ hostname: "127.0.0.1", port: 0, cluster, engine: "rfc6455", deflate: true }),
+    serve({ hostname: "127.0.0.1", port: 0, cluster, engine: "native" }),
+  ];
+  const accepting = servers.map(async (server) => {
+    for await (const conn of server) {
+      await conn.join("shapes");
+      await conn.send("joined");
+    }
+  });
+  const random = (n: number) => {
+    const bytes = new Uint8Array(n);
+    for (let at = 0; at < n; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    return bytes;
+  };
+  // Shared frames (short), compressed ones (deflate ≥ 1 KiB), one past the shared-frame size
+  // (64 KiB) and one past the coalescing buffer (256 KiB).
+  const shapes: (string | Uint8Array)[] = [
+    "",
+    "hi",
+    "ünï©ødé ✓ 🎉",
+    "x".repeat(5000),
+    "y".repeat(100_000),
+    new Uint8Array(0),
+    random(1024),
+    random(300_000),
+  ];
+  const members = await Promise.all([
+    connect(`ws://127.0.0.1:${servers[0].addr.port}/`, { engine: "rfc6455" }),
+    connect(`ws://127.0.0.1:${servers[0].addr.port}/`, { engine: "rfc6455", deflate: true }),
+    connect(`ws://127.0.0.1:${servers[1].addr.port}/`, { engine: "rfc6455" }),
+  ]);
+  try {
+    assert.notEqual(members[1].extensions, "", "the deflate member negotiated permessage-deflate");
+    const readers = members.map((ws) => ws.readable.getReader());
+    for (const reader of readers) assert.equal((await reader.read()).value, "joined");
+    // Each server publishes every shape (about 400 KiB, within the send queue's 1 MiB): the
+    // members on it get them at once, the others over the engine.
+    for (const [s, server] of servers.entries()) {
+      for (const shape of shapes) await server.to("shapes").send(shape);
+      for (const [i, reader] of readers.entries()) {
+        for (const [n, expected] of shapes.entries()) {
+          const what = `member ${i}, message ${n} from server ${s}`;
+          const { value, done } = await deadline(reader.read(), 10_000, what);
+          if (done) assert.fail(`${what}: closed with ${JSON.stringify(await members[i].closed)}`);
+          if (typeof expected === "string") {
+            assert.ok(value === expected, `${what}: the same text`);
+          } else {
+            assert.ok(value instanceof Uint8Array, `${what} is binary`);
+            assert.deepEqual(value.slice(), expected, `${what}: the same bytes`);
+          }
+        }
+      }
+    }
+    for (const reader of readers) reader.releaseLock();
+  } finally {
+    for (const ws of members) await ws.close().catch(() => {});
+    for (const server of servers) await server.close();
+    await Promise.all(accepting);
+  }
+});

@@ -62,3 +62,33 @@ Deno.test("SendQueue reports a failed write through onError and closes", async (
   assert.equal((await failed.promise as Error).message, "gone");
   assert.equal(queue.offer("b", 1), "closed");
 });
+
+Deno.test("SendQueue hands items to writeNow while it takes them and never lets one overtake a waiting write", async () => {
+  const log: string[] = [];
+  let ready = true;
+  const gate = Promise.withResolvers<void>();
+  const queue = new SendQueue<string>({ maxMessages: 2, maxBytes: 1024, sendTimeout: 0 }, {
+    writeNow(item) {
+      if (!ready) return false;
+      log.push(`now ${item}`);
+      return true;
+    },
+    async write(item) {
+      log.push(`wait ${item}`);
+      await gate.promise;
+    },
+  });
+  assert.equal(queue.offer("a", 1), undefined);
+  assert.deepEqual(log, ["now a"], "taken at once: nothing waits");
+  assert.equal(queue.length, 0);
+  ready = false;
+  assert.equal(queue.offer("b", 1), undefined);
+  ready = true;
+  assert.equal(queue.offer("c", 1), undefined, "queued behind b although writeNow would take it");
+  assert.equal(queue.offer("d", 1), undefined);
+  assert.equal(queue.offer("e", 1), "full", "the bound still holds behind a waiting write");
+  assert.deepEqual(log, ["now a", "wait b"]);
+  gate.resolve();
+  await queue.idle();
+  assert.deepEqual(log, ["now a", "wait b", "now c", "now d"]);
+});

@@ -17,6 +17,7 @@ import {
   type Message,
 } from "./_engine.ts";
 import type { RoomHub } from "../cluster/rooms.ts";
+import type { FanOutMessage } from "./_sender.ts";
 import type {
   ServerWebSocketConnection,
   WebSocketCloseInfo,
@@ -28,6 +29,18 @@ import {
   WebSocketRangeError,
   WebSocketTypeError,
 } from "./errors.ts";
+
+/**
+ * An engine socket that can take a fan-out message at once (both engines
+ * can; a third one need not).
+ */
+interface FanOutSocket extends EngineSocket {
+  /**
+   * Takes `message` at once, and returns `true`, when `send()` would not
+   * wait; `false` means nothing was sent (`send()` it instead).
+   */
+  sendMessage?(message: FanOutMessage): boolean;
+}
 
 /** Metadata fixed at the handshake. */
 export interface ConnectionInfo {
@@ -57,7 +70,7 @@ export class Connection implements ServerWebSocketConnection {
   readonly engine: WebSocketEngine;
   /** Settles when the connection opened; rejects if it closed first. */
   readonly opened: Promise<void>;
-  #socket: EngineSocket;
+  #socket: FanOutSocket;
   #writable: WritableStream<Message> | undefined;
   #binaryActive = false;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
@@ -123,6 +136,16 @@ export class Connection implements ServerWebSocketConnection {
       );
     }
     return this.#socket.send(data);
+  }
+
+  /**
+   * Fan-out (internal): takes `message` at once, and returns `true`, when
+   * the engine can without waiting; `false` means nothing was sent (`send()`
+   * it instead, and wait).
+   */
+  sendMessage(message: FanOutMessage): boolean {
+    if (this.#binaryActive) return false;
+    return this.#socket.sendMessage?.(message) ?? false;
   }
 
   ping(data?: Uint8Array): Promise<number> {

@@ -21,6 +21,7 @@ import {
   type ReadyState,
   UNCHARGED_BYTES,
 } from "./_engine.ts";
+import type { FanOutMessage } from "./_sender.ts";
 import type { ByteBudget } from "./_rfc6455.ts";
 import {
   WebSocketError,
@@ -214,6 +215,25 @@ export class NativeSocket implements EngineSocket {
     // Below the mark (the common case) no promise is made per message.
     if (this.#bufferedBound <= this.#options.sendHighWaterMark) return RESOLVED;
     return this.#draining ??= this.#drain().finally(() => this.#draining = undefined);
+  }
+
+  /**
+   * Fan-out: sends `message` and returns `true` when `send()` would not
+   * wait (open, and the buffer stays at or below the high-water mark);
+   * `false` means nothing was sent.
+   */
+  sendMessage(message: FanOutMessage): boolean {
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    const data = message.data;
+    const bound = typeof data === "string" ? data.length * 3 : data.byteLength;
+    if (bound > NATIVE_MAX_MESSAGE_SIZE) return false;
+    const mark = this.#options.sendHighWaterMark;
+    if (this.#bufferedBound + bound > mark) {
+      this.#bufferedBound = this.#ws.bufferedAmount; // the bound is stale: read the real one
+      if (this.#bufferedBound + bound > mark) return false;
+    }
+    void this.send(data);
+    return true;
   }
 
   /** Waits (polling: the built-in socket has no drain event) until the buffer is below the mark. */

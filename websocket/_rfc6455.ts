@@ -55,6 +55,7 @@ export type { CloseInfo } from "./_receiver.ts";
 import { equalBytes } from "../_common/bytes.ts";
 import { truncateUtf8 } from "../_common/utf8.ts";
 import { concat, DeflateCodec, type DeflateParams } from "./_deflate.ts";
+import type { FanOutMessage } from "./_sender.ts";
 import {
   type ByteStream,
   CLOSE_ABNORMAL,
@@ -381,6 +382,24 @@ export class Rfc6455Socket {
       );
     });
     return handled(written.promise);
+  }
+
+  /**
+   * Fan-out: queues `message` at once and returns `true` when `send()`
+   * would not have to wait (open, nothing ordered ahead of it, not to be
+   * compressed, the buffer stays at or below the high-water mark); a server
+   * then copies the message's shared frame. `false`: nothing was queued,
+   * `send(message.data)` it instead.
+   */
+  sendMessage(message: FanOutMessage): boolean {
+    if (this.#readyState !== 1 || this.#dataTail !== null) return false;
+    const length = message.payload.length;
+    const codec = this.#codec;
+    if (codec !== null && length >= codec.threshold) return false;
+    if (this.#sender.bufferedAmount + length > this.#sendHighWaterMark) return false;
+    this.#sender.charge(length);
+    this.#sender.pushMessage(message);
+    return true;
   }
 
   /** What `send()` returns for a queued frame: done now while under the high-water mark. */

@@ -26,6 +26,7 @@ import {
 import { answerAndClose, BUSY, closeQuietly, readHeadWithin, stopListening } from "./_front.ts";
 import { createTlsAcceptor } from "../_common/tls_accept.ts";
 import type { ByteStream } from "./_frame.ts";
+import type { FanOutMessage } from "./_sender.ts";
 import { chooseProtocol, heartbeatOf } from "./_policy.ts";
 import { Rfc6455Socket, SharedBudget, SharedSlots } from "./_rfc6455.ts";
 import type { Listening, ServerCore } from "./_server_core.ts";
@@ -63,6 +64,10 @@ export class Rfc6455Engine implements EngineSocket {
 
   send(data: Message): Promise<void> {
     return this.#socket.send(data);
+  }
+
+  sendMessage(message: FanOutMessage): boolean {
+    return this.#socket.sendMessage(message);
   }
 
   beginBinary(): WritableStream<Uint8Array> {

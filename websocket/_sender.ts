@@ -1,7 +1,10 @@
 /**
  * The sending half of the rfc6455 engine: frames queued by the socket are
  * coalesced into one write per batch (masked on the client side) and
- * written in order; `bufferedAmount` counts what was accepted and not
+ * written in order. The writer starts at the end of the current task, so a
+ * burst (a room fan-out, a loop of sends) is one write; a fan-out message
+ * (`FanOutMessage`) is encoded and framed once and its bytes copied to every
+ * server connection. `bufferedAmount` counts what was accepted and not
  * written yet. The socket decides what may be sent (state, close
  * handshake); this class only frames and writes. Private to the module.
  *
@@ -15,7 +18,9 @@ import {
   FIN,
   headerSize,
   MaskKeys,
+  OPCODE_BINARY,
   OPCODE_PONG,
+  OPCODE_TEXT,
   writeHeader,
 } from "./_frame.ts";
 
@@ -25,6 +30,8 @@ export interface OutFrame {
   payload: Uint8Array;
   /** What it adds to `bufferedAmount` (0 for control frames). */
   amount: number;
+  /** The whole unmasked frame, made once and shared (a fan-out message); server side only. */
+  wire?: Uint8Array;
   resolve?: () => void;
   reject?: (err: unknown) => void;
 }
@@ -109,15 +116,41 @@ export class Sender {
     frame: OutFrame = { first, payload, amount },
   ): void {
     this.#queue.push(frame);
-    if (!this.#writing) void this.#flush();
+    this.#kick();
+  }
+
+  /**
+   * Queues a fan-out message nobody awaits (the connection is known to be
+   * open): a server copies its shared frame, a client masks the payload.
+   */
+  pushMessage(message: FanOutMessage): void {
+    const payload = message.payload;
+    const wire = this.#client ? null : message.wire;
+    this.#queue.push(
+      wire === null
+        ? { first: FIN | message.opcode, payload, amount: payload.length }
+        : { first: FIN | message.opcode, payload, amount: payload.length, wire },
+    );
+    this.#kick();
   }
 
   /** Queues a frame; resolves once it was written (rejects with `ERR_NOT_OPEN` if it never is). */
   enqueue(first: number, payload: Uint8Array, amount: number): Promise<void> {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#queue.push({ first, payload, amount, resolve, reject });
-    if (!this.#writing) void this.#flush();
+    this.#kick();
     return promise;
+  }
+
+  /**
+   * Starts the writer at the end of the current task (a microtask), so that
+   * every frame queued in one burst — a fan-out of many messages, a batch
+   * of sends — goes out in one write instead of one write per frame.
+   */
+  #kick(): void {
+    if (this.#writing) return;
+    this.#writing = true;
+    queueMicrotask(() => void this.#flush());
   }
 
   /**
@@ -138,7 +171,7 @@ export class Sender {
     for (const queued of this.#queue) this.#settle(queued, true);
     this.#queue = [frame];
     this.#queuedPong = null;
-    if (!this.#writing) void this.#flush();
+    this.#kick();
   }
 
   /** Drops everything queued (the connection is closed). */
@@ -148,7 +181,6 @@ export class Sender {
   }
 
   async #flush(): Promise<void> {
-    this.#writing = true;
     const masked = this.#client;
     let batch: OutFrame[] = [];
     let i = 0;
@@ -163,7 +195,10 @@ export class Sender {
           let total = 0;
           let j = i;
           for (; j < batch.length; j++) {
-            const size = headerSize(batch[j].payload.length, masked) + batch[j].payload.length;
+            const wire = batch[j].wire;
+            const size = wire !== undefined
+              ? wire.length
+              : headerSize(batch[j].payload.length, masked) + batch[j].payload.length;
             if (total + size > MAX_SCRATCH) break;
             total += size;
           }
@@ -211,6 +246,10 @@ export class Sender {
   }
 
   #encodeInto(out: Uint8Array, at: number, frame: OutFrame): number {
+    if (frame.wire !== undefined) {
+      out.set(frame.wire, at);
+      return at + frame.wire.length;
+    }
     const length = frame.payload.length;
     if (this.#client) {
       const key = this.#maskKeys.next();
@@ -224,6 +263,7 @@ export class Sender {
   }
 
   async #writeLarge(frame: OutFrame): Promise<void> {
+    if (frame.wire !== undefined) return await this.#writeAll(frame.wire);
     const payload = frame.payload;
     const length = payload.length;
     if (!this.#client) {
@@ -253,5 +293,43 @@ export class Sender {
     while (written < data.length) {
       written += await this.#conn.write(data.subarray(written));
     }
+  }
+}
+
+/** Fan-out messages up to this many bytes share one ready-made frame; bigger ones get a header each. */
+const MAX_SHARED_WIRE = 64 * 1024;
+
+/**
+ * One message offered to many connections (room delivery, `broadcast()`):
+ * its UTF-8 and its unmasked frame are made once, on first use, and every
+ * server connection copies the same bytes instead of encoding and framing
+ * the message again.
+ */
+export class FanOutMessage {
+  /** The message as `send()` takes it. */
+  readonly data: string | Uint8Array;
+  /** `OPCODE_TEXT` for a string, `OPCODE_BINARY` for bytes. */
+  readonly opcode: number;
+  #payload: Uint8Array | undefined;
+  #wire: Uint8Array | null | undefined;
+
+  constructor(data: string | Uint8Array) {
+    this.data = data;
+    this.opcode = typeof data === "string" ? OPCODE_TEXT : OPCODE_BINARY;
+  }
+
+  /** The payload bytes (the UTF-8 of a string, encoded once). */
+  get payload(): Uint8Array {
+    return this.#payload ??= typeof this.data === "string" ? encoder.encode(this.data) : this.data;
+  }
+
+  /** The whole unmasked, uncompressed final frame; `null` for a payload too big to copy. */
+  get wire(): Uint8Array | null {
+    if (this.#wire !== undefined) return this.#wire;
+    const payload = this.payload;
+    if (payload.length > MAX_SHARED_WIRE) return this.#wire = null;
+    const wire = new Uint8Array(headerSize(payload.length, false) + payload.length);
+    wire.set(payload, writeHeader(wire, 0, FIN | this.opcode, payload.length, undefined));
+    return this.#wire = wire;
   }
 }

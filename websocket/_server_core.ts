@@ -9,9 +9,10 @@ import type { RoomTarget } from "../cluster/rooms.ts";
 import { SendQueue } from "../_common/send_queue.ts";
 import type { Connection } from "./_connection.ts";
 import { delay } from "../_common/delay.ts";
-import { DEFAULT_SEND_TIMEOUT, type Message, messageSize } from "./_engine.ts";
+import { DEFAULT_SEND_TIMEOUT, messageSize } from "./_engine.ts";
 import { authorizeProblem, isUpgradeRequest, originProblem, upgradeProblem } from "./_policy.ts";
 import { ServerRooms } from "./_rooms.ts";
+import { FanOutMessage } from "./_sender.ts";
 import type { ServerWebSocketConnection, WebSocketConnection } from "./connection.ts";
 import { WebSocketRangeError, WebSocketTypeError } from "./errors.ts";
 import type { ServeOptions, WebSocketServer } from "./options.ts";
@@ -36,7 +37,7 @@ export type FanOutSettings = Pick<
 >;
 
 /** Each connection's fan-out queue, made at its first fan-out. */
-const fanOutQueues = new WeakMap<Connection, SendQueue<Message>>();
+const fanOutQueues = new WeakMap<Connection, SendQueue<FanOutMessage>>();
 
 /**
  * Offers `data` to the bounded send queue of every open connection in
@@ -52,10 +53,12 @@ export function fanOut(
   settings: FanOutSettings = {},
 ): void {
   const size = messageSize(data);
+  // Encoded and framed once for every member (lazily, by the first that needs it).
+  const message = new FanOutMessage(data);
   for (const connection of connections) {
     if (connection.readyState !== 1) continue;
     const queue = fanOutQueues.get(connection) ?? queueOf(connection, settings);
-    if (queue.offer(data, size) !== "full") continue;
+    if (queue.offer(message, size) !== "full") continue;
     if ((settings.sendQueueOverflow ?? "close") === "close") {
       queue.close();
       connection.fail(
@@ -69,18 +72,19 @@ export function fanOut(
   }
 }
 
-function queueOf(connection: Connection, settings: FanOutSettings): SendQueue<Message> {
+function queueOf(connection: Connection, settings: FanOutSettings): SendQueue<FanOutMessage> {
   const {
     sendQueueMessages = DEFAULT_SEND_QUEUE_MESSAGES,
     sendQueueBytes = DEFAULT_SEND_QUEUE_BYTES,
     sendTimeout = DEFAULT_SEND_TIMEOUT,
   } = settings;
-  const queue = new SendQueue<Message>({
+  const queue = new SendQueue<FanOutMessage>({
     maxMessages: sendQueueMessages,
     maxBytes: sendQueueBytes,
     sendTimeout,
   }, {
-    write: (item) => connection.send(item),
+    write: (message) => connection.send(message.data),
+    writeNow: (message) => connection.sendMessage(message),
     onStall: () =>
       connection.fail(
         new WebSocketRangeError(

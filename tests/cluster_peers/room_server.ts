@@ -40,14 +40,22 @@ export interface RoomServer extends AsyncDisposable {
   run(command: Command): Promise<unknown>;
 }
 
-/** Starts a room server on `cluster` in this process. */
-export function startRoomServer(cluster: Cluster): RoomServer {
+/**
+ * Starts a room server on `cluster` in this process, on the websocket
+ * `engine` (default: `$NETKIT_WS_ENGINE`, else native).
+ */
+export function startRoomServer(
+  cluster: Cluster,
+  { engine = Deno.env.get("NETKIT_WS_ENGINE") === "rfc6455" ? "rfc6455" : "native" }: {
+    engine?: "native" | "rfc6455";
+  } = {},
+): RoomServer {
   const server = serve({
     hostname: "127.0.0.1",
     port: 0,
     cluster,
     heartbeat: false,
-    engine: Deno.env.get("NETKIT_WS_ENGINE") === "rfc6455" ? "rfc6455" : "native",
+    engine,
   });
   const run = async (command: Command): Promise<unknown> => {
     switch (command.op) {
