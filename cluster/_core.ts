@@ -13,6 +13,7 @@ import { ClusterError, ClusterRangeError } from "./errors.ts";
 import type { Cluster, ClusterMessage, ClusterSubscription } from "./types.ts";
 import type { KvStore } from "./_store.ts";
 import { DirectoryImpl } from "./_directory.ts";
+import { Listener } from "./_listener.ts";
 import type { Directory, DirectoryOptions } from "./directory.ts";
 
 /**
@@ -21,28 +22,6 @@ import type { Directory, DirectoryOptions } from "./directory.ts";
  * every 250 ms + jitter, Redis backs off to 500 ms) have resubscribed.
  */
 export const RESUME_SETTLE_MS = 600;
-
-/** Origins remembered per listener for duplicate suppression. */
-const MAX_ORIGINS = 4096;
-
-/** Receives the frames of one subject, each at most once and in order per origin. */
-export class Listener {
-  #last = new Map<string, number>();
-  #onFrame: (frame: Frame) => void;
-
-  constructor(onFrame: (frame: Frame) => void) {
-    this.#onFrame = onFrame;
-  }
-
-  deliver(frame: Frame): void {
-    const last = this.#last.get(frame.origin);
-    if (last !== undefined && frame.seq <= last) return; // a duplicate (or replayed) frame
-    this.#last.delete(frame.origin);
-    this.#last.set(frame.origin, frame.seq);
-    if (this.#last.size > MAX_ORIGINS) this.#last.delete(this.#last.keys().next().value!);
-    this.#onFrame(frame);
-  }
-}
 
 interface Held {
   subject: string;

@@ -16,8 +16,7 @@
  */
 
 import { integer } from "./_settings.ts";
-import type { ClusterCore } from "./_core.ts";
-import { Listener } from "./_core.ts";
+import { Listener } from "./_listener.ts";
 import type { KvStore, StoredValue } from "./_store.ts";
 import { encodeFrame } from "./_wire.ts";
 import type {
@@ -198,9 +197,24 @@ class WatchQueue {
 /** Most changes a watcher may leave unread before it ends (`ERR_SUBSCRIPTION_OVERFLOW`). */
 const MAX_WATCH_BACKLOG = 10_000;
 
+/**
+ * What a directory needs from its cluster connection. An interface rather
+ * than `ClusterCore` itself, so that `_core.ts` (which creates directories)
+ * and this file do not import each other.
+ */
+export interface DirectoryHost {
+  readonly nodeId: string;
+  openStore(name: string): Promise<KvStore>;
+  nextSeq(): number;
+  publishFrame(subject: string, frame: Uint8Array, hold?: boolean): Promise<void>;
+  listen(subject: string, listener: Listener): Promise<void>;
+  unlisten(subject: string, listener: Listener): Promise<void>;
+  onClose(watcher: () => void | Promise<void>): () => void;
+}
+
 export class DirectoryImpl implements Directory {
   readonly name: string;
-  #core: ClusterCore;
+  #core: DirectoryHost;
   #settings: DirectorySettings;
   #store: Promise<KvStore> | undefined;
   #subject: string;
@@ -218,7 +232,7 @@ export class DirectoryImpl implements Directory {
   #listener: Listener | undefined;
   #closed = false;
 
-  constructor(core: ClusterCore, name: string, options: DirectoryOptions) {
+  constructor(core: DirectoryHost, name: string, options: DirectoryOptions) {
     if (typeof name !== "string" || !NAME.test(name)) {
       throw invalid(`Directory name must be 1-64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(name)}`);
     }

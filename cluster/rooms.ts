@@ -11,7 +11,8 @@
  * @module
  */
 
-import { ClusterCore, Listener } from "./_core.ts";
+import { ClusterCore } from "./_core.ts";
+import { Listener } from "./_listener.ts";
 import { checkRoom, dataBytes } from "./_settings.ts";
 import { encodeFrame, type Frame } from "./_wire.ts";
 import { ClusterError, ClusterRangeError, ClusterTypeError } from "./errors.ts";
