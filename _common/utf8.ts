@@ -24,3 +24,18 @@ export function decodeUtf8Prefix(bytes: Uint8Array, maxBytes: number): string {
   const text = decoder.decode(head);
   return head.length < bytes.length ? text.replace(/\uFFFD$/, "") : text;
 }
+
+/** UTF-8 length of a string, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      bytes += 2; // a surrogate pair: 4 bytes for 2 code units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}

@@ -264,21 +264,6 @@ export function encodeContent(content: unknown): EncodedContent {
   return { enc: ENC_JSON, body: utf8(JSON.stringify(content)) };
 }
 
-/** UTF-8 length of a string, without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
-      bytes += 2; // a surrogate pair: 4 bytes for 2 code units
-      i++;
-    } else bytes += 2;
-  }
-  return bytes;
-}
-
 /** Decodes user content written by {@linkcode encodeContent}. */
 export function decodeContent(enc: number, body: Uint8Array): unknown {
   switch (enc) {

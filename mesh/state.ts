@@ -25,7 +25,7 @@ export interface MeshStateEventMap {
 import { TypedEventTarget } from "../_common/typed_event_target.ts";
 import { checkJson, checkString } from "./_content.ts";
 import { MeshRangeError } from "./errors.ts";
-import { utf8Length } from "./_protocol.ts";
+import { utf8Length } from "../_common/utf8.ts";
 
 /**
  * The replication record of one key, as sent between members: key,
