@@ -50,6 +50,7 @@ import { closedReports, probeOf, targetOf } from "../tests/redteam/framed_probe.
 import * as meshCommonToday from "../tests/redteam/mesh_common.ts";
 import { peerErrors } from "../tests/redteam/_webrtc.ts";
 import { startWs } from "./_redteam_ws.ts";
+import { sleep } from "../tests/_tools/sleep.ts";
 
 /**
  * The mesh attackers and probes: today's, or with `--before` copies inside the
@@ -107,19 +108,6 @@ interface Run<S, R> {
   ms?: number;
   /** Milliseconds of attack before the probes start (a backlog first). */
   probeDelayMs?: number;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 async function measure<S, R>(run: Run<S, R>): Promise<Cell> {

@@ -71,10 +71,9 @@ export function openConnections(server: ServerProcess): number {
   return 0;
 }
 
-/** Waits `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { sleep } from "../_tools/sleep.ts";
+
+export { sleep };
 
 /** The server's RSS once it has settled (lowest of a few samples), in bytes. */
 export async function settledRss(server: ServerProcess, samples = 5): Promise<number> {

@@ -71,7 +71,4 @@ export async function requestProbe(
   };
 }
 
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from "../_tools/sleep.ts";

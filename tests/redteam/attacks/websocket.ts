@@ -11,6 +11,7 @@
  */
 
 import zlib from "node:zlib";
+import { sleep } from "../../_tools/sleep.ts";
 
 /** Where the server listens. */
 export interface AttackTarget {
@@ -40,20 +41,6 @@ function newStats(): AttackStats {
 
 function count(stats: AttackStats, outcome: string): void {
   stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function closeQuietly(conn: Deno.Conn): void {
