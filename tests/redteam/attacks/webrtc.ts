@@ -442,7 +442,17 @@ export interface SlaveListBloatOptions {
   slaves?: number;
   /** Bytes of each slave's userData. @default {65000} */
   userDataSize?: number;
-  /** Milliseconds a fresh client may take to receive the whole list. @default {40000} */
+  /**
+   * Milliseconds every slave may take to open and hand its registration to the socket; a slave
+   * not open by then counts as failed ("not open within registerTimeout").
+   * @default {60000}
+   */
+  registerTimeout?: number;
+  /**
+   * Milliseconds, from the fresh client's open, until every open slave has its outcome: listed
+   * to that client, or closed by the master. Slaves still without one are `pending`.
+   * @default {40000}
+   */
   listTimeout?: number;
 }
 
@@ -450,87 +460,142 @@ export interface SlaveListBloatOptions {
 export interface SlaveListBloatStats {
   /** Slaves that opened. */
   opened: number;
-  /** Close codes of the slaves that were closed (by code). */
+  /** Slaves that did not open, by reason (how their socket ended, or the deadline). */
+  failed: Record<string, number>;
+  /** Close codes of the open slaves the master closed before the attack released them. */
   slaveCloses: CodeCounts;
-  /** Slaves a fresh client found in its list. */
+  /** Open slaves a fresh client found in its list (each counted once). */
   listed: number;
+  /** Open slaves neither listed nor closed by the master when `listTimeout` ran out. */
+  pending: number;
   /** ADD_SLAVES packets the list came in. */
   pieces: number;
   /** Largest ADD_SLAVES packet, in bytes. */
   largestPiece: number;
-  /** Milliseconds from the fresh client's open to its last list entry (null: none). */
+  /** Milliseconds from the fresh client's open until every open slave had its outcome (null: not all did). */
   listMs: number | null;
-  /** Milliseconds it took to register every slave. */
+  /** Milliseconds it took to open every slave and send its registration. */
   registerMs: number;
+  /** The fresh client's close code when the master closed it before the end (null: it was not). */
+  clientClose: number | null;
 }
 
 /**
  * Row 3: `slaves` slaves register with `userDataSize` bytes of userData each, then a fresh client
- * connects and receives the list. Holds the slaves open until `signal` aborts.
+ * connects and receives the list. The attack waits for each open slave's definite outcome — the
+ * fresh client lists it, or the master closes it (the list budget refuses it with 1008) — within
+ * `listTimeout`, so a slow (loaded) master is waited for rather than counted early; then it holds
+ * the slaves open until `signal` aborts (at once if it already has).
  */
 export async function slaveListBloat(
   url: string,
   signal: AbortSignal,
   options: SlaveListBloatOptions = {},
 ): Promise<SlaveListBloatStats> {
-  const { slaves = 1024, userDataSize = 65_000, listTimeout = 40_000 } = options;
+  const { slaves = 1024, userDataSize = 65_000, registerTimeout = 60_000, listTimeout = 40_000 } =
+    options;
   const started = performance.now();
+  const registering = AbortSignal.timeout(registerTimeout);
+  const failed: Record<string, number> = {};
+  const fail = (reason: string) => failed[reason] = (failed[reason] ?? 0) + 1;
+  /** The open slaves by tag, with the close code the master sent (until released). */
+  const open = new Map<string, { peer: Peer; closedBy: number | null }>();
   const peers: Peer[] = [];
-  const closes: number[] = [];
-  let opened = 0;
+  let released = false;
+  const outcome = Promise.withResolvers<void>();
+  let undecided = 0;
+  let registered = false;
+  const listedTags = new Set<string>();
+  const decided = () => {
+    if (--undecided === 0 && registered) outcome.resolve();
+  };
   const batch = 32;
-  for (let i = 0; i < slaves && !signal.aborted; i += batch) {
-    const group: Peer[] = [];
-    for (let j = i; j < Math.min(slaves, i + batch); j++) {
-      const peer = new Peer(`${url}/netkit/slaves`);
-      peer.closed.then((code) => closes.push(code));
-      group.push(peer);
-      peers.push(peer);
+  for (let i = 0; i < slaves; i += batch) {
+    if (registering.aborted) {
+      for (let j = i; j < Math.min(slaves, i + batch); j++) fail("not open within registerTimeout");
+      continue;
     }
-    await Promise.all(group.map(async (peer, k) => {
+    await Promise.all(Array.from({ length: Math.min(slaves, i + batch) - i }, async (_, k) => {
+      const tag = `s${i + k}`;
+      const peer = new Peer(`${url}/netkit/slaves`);
+      peers.push(peer);
       try {
-        await peer.opened;
-        opened++;
-        peer.send(encodeUserData(PacketType.REGISTER, userDataOf(userDataSize, `s${i + k}`)));
-        await peer.drain(0, signal);
-      } catch { /* refused */ }
+        const opened = await within(
+          peer.opened.then(() => true),
+          registerTimeout - (performance.now() - started),
+        );
+        if (!opened) {
+          fail("not open within registerTimeout");
+          return;
+        }
+      } catch (error) {
+        fail((error as Error).message);
+        return;
+      }
+      const slave = { peer, closedBy: null as number | null };
+      open.set(tag, slave);
+      undecided++;
+      peer.closed.then((code) => {
+        if (released) return;
+        slave.closedBy = code;
+        if (!listedTags.has(tag)) decided();
+      });
+      peer.send(encodeUserData(PacketType.REGISTER, userDataOf(userDataSize, tag)));
+      await peer.drain(0, registering);
     }));
   }
-  // Every registration reached the master once a client sees them all (or the budget refused them).
   const registerMs = performance.now() - started;
+  registered = true;
+  // A fresh client: the slaves the master accepted are in its first pieces, or (registrations
+  // the master had not read yet) announced to it later.
   const client = new Peer(`${url}/netkit/clients`);
-  let listed = 0;
   let pieces = 0;
   let largestPiece = 0;
   let listMs: number | null = null;
   let clientOpened = 0;
-  const done = Promise.withResolvers<void>();
-  const expected = () => peers.filter((p) => p.open).length;
+  let clientClose: number | null = null;
+  client.closed.then((code) => {
+    if (!released) clientClose = code;
+  });
   client.onPacket = (bytes) => {
     if (bytes[0] !== PacketType.ADD_SLAVES) return;
     pieces++;
     largestPiece = Math.max(largestPiece, bytes.length);
     const packet = decodePacket(bytes);
-    if (packet.type === 1) listed += packet.slaves.length;
-    listMs = performance.now() - clientOpened;
-    if (listed >= expected()) done.resolve();
+    if (packet.type !== 1) return;
+    for (const { userData } of packet.slaves) {
+      const tag = (JSON.parse(userData) as { tag: string }).tag;
+      const slave = open.get(tag);
+      if (!slave || listedTags.has(tag)) continue;
+      listedTags.add(tag);
+      if (slave.closedBy === null) decided();
+    }
   };
+  if (undecided === 0) outcome.resolve();
   try {
     await client.opened;
     clientOpened = performance.now();
-    await within(Promise.race([done.promise, abortable(signal)]), listTimeout);
-  } catch { /* refused */ }
-  await client.close();
+    // A client the master closed lists nothing more: stop there rather than at the deadline.
+    await within(Promise.race([outcome.promise, client.closed]), listTimeout);
+    if (undecided === 0) listMs = performance.now() - clientOpened;
+  } catch { /* closed before it opened: `clientClose` says how */ }
+  const pending = undecided;
   await abortable(signal);
+  released = true;
+  await client.close();
   await Promise.all(peers.map((p) => p.close()));
+  const closes = [...open.values()].flatMap((s) => s.closedBy === null ? [] : [s.closedBy]);
   return {
-    opened,
+    opened: open.size,
+    failed,
     slaveCloses: countCodes(closes),
-    listed,
+    listed: listedTags.size,
+    pending,
     pieces,
     largestPiece,
     listMs,
     registerMs,
+    clientClose,
   };
 }
 
