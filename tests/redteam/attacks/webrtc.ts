@@ -278,8 +278,19 @@ export interface UserDataFanOutOptions {
   userDataSize?: number;
   /** Stop after this many bytes of updates (all slaves together). @default {63_000_000} */
   totalBytes?: number;
-  /** Milliseconds to wait for the non-reading clients' close codes at the end. @default {1000} */
+  /**
+   * Milliseconds to wait, once the attack ended, for close codes the master has yet to send: the
+   * non-reading clients', and a flooding slave's.
+   * @default {1000}
+   */
   drainMs?: number;
+  /**
+   * Milliseconds the non-reading clients go on not reading after the slaves stopped, so that a
+   * send to them that had just stalled still reaches the master's `sendTimeout` (reading the
+   * close codes unblocks it).
+   * @default {0}
+   */
+  settleMs?: number;
 }
 
 /** What {@linkcode userDataFanOut} saw. */
@@ -287,7 +298,7 @@ export interface UserDataFanOutStats {
   clients: number;
   updatesSent: number;
   bytesSent: number;
-  /** The slaves' close codes (null: still open when the attack ended). */
+  /** The slaves' close codes (null: still open when the attack ended, a flooding one `drainMs` after). */
   slaveCloses: CodeCounts;
   /** Close codes the non-reading clients found (null: none within `drainMs`). */
   clientCloses: CodeCounts;
@@ -309,10 +320,17 @@ export async function userDataFanOut(
     userDataSize = 60_000,
     totalBytes = 63_000_000,
     drainMs = 1000,
+    settleMs = 0,
   } = options;
+  // The non-reading clients open a few at a time and all of them, however long a loaded machine
+  // takes: one at a time, 100 of them could use up the attack before any update was sent.
   const sinks: RawSocket[] = [];
-  for (let i = 0; i < clients && !signal.aborted; i++) {
-    sinks.push(await RawSocket.open(`${url}/netkit/clients`));
+  for (let i = 0; i < clients; i += 10) {
+    const group = Array.from(
+      { length: Math.min(clients, i + 10) - i },
+      () => RawSocket.open(`${url}/netkit/clients`),
+    );
+    sinks.push(...await Promise.all(group));
   }
   let updatesSent = 0;
   let bytesSent = 0;
@@ -324,8 +342,9 @@ export async function userDataFanOut(
     try {
       await slave.opened;
       slave.send(encodeUserData(PacketType.REGISTER, userDataOf(100, `flood${n}`)));
-      const started = performance.now();
       let mine = 0;
+      const interval = 1000 / updatesPerSecond;
+      let due = performance.now();
       while (!signal.aborted && slave.open && bytesSent < totalBytes) {
         const update = encodeUserData(
           PacketType.UPDATE_USER_DATA,
@@ -337,17 +356,23 @@ export async function userDataFanOut(
         bytesSent += update.length;
         await slave.drain(1 << 20, signal);
         if (Number.isFinite(updatesPerSecond)) {
-          const due = started + mine * 1000 / updatesPerSecond;
+          // On schedule, catching up at most one update: a sender that fell behind (late
+          // timers on a loaded machine) must not burst past the rate it keeps to.
+          due = Math.max(due + interval, performance.now() - interval);
           await within(abortable(signal), due - performance.now());
         } else if (mine % 16 === 0) await sleep(0);
       }
       await Promise.race([abortable(signal), slave.closed]);
+      // A flooding slave still open at the end has updates the master has not read yet: wait
+      // (bounded) for the close it has coming rather than report it open.
+      if (!Number.isFinite(updatesPerSecond) && slave.open) await within(slave.closed, drainMs);
     } catch {
       // the slave was refused
     }
     slaveCodes.push(code);
     await slave.close();
   }));
+  await sleep(settleMs);
   const codes = await Promise.all(sinks.map((s) => s.closeCode(drainMs)));
   for (const s of sinks) s.close();
   return {
@@ -367,7 +392,11 @@ export interface CandidateFloodOptions {
   totalBytes?: number;
   /** Bytes of each candidate line. @default {900} */
   candidateSize?: number;
-  /** Milliseconds to wait for the non-reading slave's close code at the end. @default {1000} */
+  /**
+   * Milliseconds to wait, once the attack ended, for close codes the master has yet to send: the
+   * flooding client's, and the non-reading slave's.
+   * @default {1000}
+   */
   drainMs?: number;
 }
 
@@ -375,7 +404,7 @@ export interface CandidateFloodOptions {
 export interface CandidateFloodStats {
   candidatesSent: number;
   bytesSent: number;
-  /** The flooding client's close code (null: still open when the attack ended). */
+  /** The flooding client's close code (null: still open `drainMs` after the attack ended). */
   clientClose: number | null;
   /** The close code the non-reading slave found (null: none within `drainMs`). */
   slaveClose: number | null;
@@ -425,6 +454,9 @@ export async function candidateFlood(
       if (candidatesSent % 64 === 0) await sleep(0);
     }
     await Promise.race([abortable(signal), client.closed]);
+    // Still open: the master has candidates it has not read yet; wait (bounded) for the close
+    // it has coming rather than close the client first.
+    if (client.open) await within(client.closed, drainMs);
   } catch {
     // refused
   }
