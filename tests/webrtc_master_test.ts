@@ -447,6 +447,25 @@ Deno.test("a slave that would grow the list past maxSlaveListSize is closed with
   assert.equal(first.socket.readyState, WebSocket.OPEN);
 });
 
+Deno.test("the list budget counts a registration to the byte: one that fills maxSlaveListSize exactly is listed, the next is refused", async () => {
+  // An entry is u32 id ‖ u16 length ‖ userData: 6 + 100 bytes, then 6 + 2 (a leading BOM is
+  // not stored, so it does not count).
+  const wide = JSON.stringify("a".repeat(98));
+  await using master = serveMaster({ hostname: "127.0.0.1", port: 0, maxSlaveListSize: 106 + 8 });
+  const url = endpoints(master.addr.port);
+  const listed = () => [...master.slaves.values()].filter((s) => s.userData !== undefined).length;
+  await using first = await registeredSlave(url.slaves, wide);
+  await until(() => listed() === 1);
+  await using second = await registeredSlave(url.slaves, '\uFEFF""');
+  await until(() => listed() === 2, 5000, "the slave that fills the budget to the byte");
+  const error = nextPeerError(master);
+  await using third = await registeredSlave(url.slaves, '""');
+  assert.equal((await third.closed).code, 1008);
+  assert.equal((await error).error.code, "ERR_SLAVE_LIST_FULL");
+  assert.equal(first.socket.readyState, WebSocket.OPEN);
+  assert.equal(second.socket.readyState, WebSocket.OPEN);
+});
+
 Deno.test("userData updates beyond maxUserDataUpdatesPerSecond close the slave with 1008 ERR_RATE_LIMITED", async () => {
   await using master = serveMaster({
     hostname: "127.0.0.1",

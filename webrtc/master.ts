@@ -870,6 +870,13 @@ export class Master extends TypedEventTarget<MasterEventMap> {
           );
           break;
         }
+        if (
+          type === PacketType.REGISTER && peer.role === "slave" &&
+          this.#overListBudget(peer as SlaveEntry, message)
+        ) {
+          this.#limitError(peer, "ERR_SLAVE_LIST_FULL", "maxSlaveListSize");
+          break;
+        }
         let packet: Packet;
         try {
           packet = decodePacket(message);
@@ -1000,6 +1007,19 @@ export class Master extends TypedEventTarget<MasterEventMap> {
       }
       this.dispatchEvent(new CustomEvent("clientdisconnect", { detail: entry }));
     })();
+  }
+
+  /**
+   * True when a slave's first registration (`message`) would grow the list past its budget: it
+   * is refused before its userData (up to 64 KiB of JSON) is decoded and parsed, which is most of
+   * what a flood of registrations past the budget would cost. Same sum as `#setUserData`.
+   */
+  #overListBudget(slave: SlaveEntry, message: Uint8Array): boolean {
+    if (slave.entry !== null) return false;
+    // The entry stores the userData as the decoder returns it: without a leading BOM.
+    const bom = message[1] === 0xef && message[2] === 0xbb && message[3] === 0xbf ? 3 : 0;
+    const entry = ID_SIZE + USER_DATA_LENGTH_SIZE + message.length - TYPE_SIZE - bom;
+    return this.#listSize + entry > this.#limits.maxSlaveListSize;
   }
 
   /** Stores a slave's (new) userData; false when the list budget refuses it. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { assertHeld, probeDuring } from "./_harness.ts";
 import { AnsweringSlave, answerProbe, candidateFlood } from "./attacks/webrtc.ts";
-import { peerErrors, startMaster } from "./_webrtc.ts";
+import { type PeerErrorLine, peerErrorsWhen, startMaster } from "./_webrtc.ts";
 
 Deno.test("a client flooding candidates at a non-reading slave is closed with 1008 ERR_TOO_MANY_CANDIDATES and other offers are answered", async () => {
   await using server = await startMaster();
@@ -20,11 +20,11 @@ Deno.test("a client flooding candidates at a non-reading slave is closed with 10
   ]);
   console.log("row 2", JSON.stringify({ stats, probes, maxRss: server.maxRss }));
   assertHeld(server, probes, "candidate flood");
-  const errors = peerErrors(server);
+  const flooder = (e: PeerErrorLine) =>
+    e.role === "client" && e.code === "ERR_TOO_MANY_CANDIDATES" && e.closeCode === 1008;
+  const errors = await peerErrorsWhen(server, (e) => e.some(flooder));
   assert.ok(
-    errors.some((e) =>
-      e.role === "client" && e.code === "ERR_TOO_MANY_CANDIDATES" && e.closeCode === 1008
-    ),
+    errors.some(flooder),
     `the flooding client was not closed with ERR_TOO_MANY_CANDIDATES: ${JSON.stringify(errors)}`,
   );
   // The client still had candidates in flight: it sees 1008, or a reset that swallowed the frame.

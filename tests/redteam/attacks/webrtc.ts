@@ -278,8 +278,19 @@ export interface UserDataFanOutOptions {
   userDataSize?: number;
   /** Stop after this many bytes of updates (all slaves together). @default {63_000_000} */
   totalBytes?: number;
-  /** Milliseconds to wait for the non-reading clients' close codes at the end. @default {1000} */
+  /**
+   * Milliseconds to wait, once the attack ended, for close codes the master has yet to send: the
+   * non-reading clients', and a flooding slave's.
+   * @default {1000}
+   */
   drainMs?: number;
+  /**
+   * Milliseconds the non-reading clients go on not reading after the slaves stopped, so that a
+   * send to them that had just stalled still reaches the master's `sendTimeout` (reading the
+   * close codes unblocks it).
+   * @default {0}
+   */
+  settleMs?: number;
 }
 
 /** What {@linkcode userDataFanOut} saw. */
@@ -287,7 +298,7 @@ export interface UserDataFanOutStats {
   clients: number;
   updatesSent: number;
   bytesSent: number;
-  /** The slaves' close codes (null: still open when the attack ended). */
+  /** The slaves' close codes (null: still open when the attack ended, a flooding one `drainMs` after). */
   slaveCloses: CodeCounts;
   /** Close codes the non-reading clients found (null: none within `drainMs`). */
   clientCloses: CodeCounts;
@@ -309,10 +320,17 @@ export async function userDataFanOut(
     userDataSize = 60_000,
     totalBytes = 63_000_000,
     drainMs = 1000,
+    settleMs = 0,
   } = options;
+  // The non-reading clients open a few at a time and all of them, however long a loaded machine
+  // takes: one at a time, 100 of them could use up the attack before any update was sent.
   const sinks: RawSocket[] = [];
-  for (let i = 0; i < clients && !signal.aborted; i++) {
-    sinks.push(await RawSocket.open(`${url}/netkit/clients`));
+  for (let i = 0; i < clients; i += 10) {
+    const group = Array.from(
+      { length: Math.min(clients, i + 10) - i },
+      () => RawSocket.open(`${url}/netkit/clients`),
+    );
+    sinks.push(...await Promise.all(group));
   }
   let updatesSent = 0;
   let bytesSent = 0;
@@ -324,8 +342,9 @@ export async function userDataFanOut(
     try {
       await slave.opened;
       slave.send(encodeUserData(PacketType.REGISTER, userDataOf(100, `flood${n}`)));
-      const started = performance.now();
       let mine = 0;
+      const interval = 1000 / updatesPerSecond;
+      let due = performance.now();
       while (!signal.aborted && slave.open && bytesSent < totalBytes) {
         const update = encodeUserData(
           PacketType.UPDATE_USER_DATA,
@@ -337,17 +356,23 @@ export async function userDataFanOut(
         bytesSent += update.length;
         await slave.drain(1 << 20, signal);
         if (Number.isFinite(updatesPerSecond)) {
-          const due = started + mine * 1000 / updatesPerSecond;
+          // On schedule, catching up at most one update: a sender that fell behind (late
+          // timers on a loaded machine) must not burst past the rate it keeps to.
+          due = Math.max(due + interval, performance.now() - interval);
           await within(abortable(signal), due - performance.now());
         } else if (mine % 16 === 0) await sleep(0);
       }
       await Promise.race([abortable(signal), slave.closed]);
+      // A flooding slave still open at the end has updates the master has not read yet: wait
+      // (bounded) for the close it has coming rather than report it open.
+      if (!Number.isFinite(updatesPerSecond) && slave.open) await within(slave.closed, drainMs);
     } catch {
       // the slave was refused
     }
     slaveCodes.push(code);
     await slave.close();
   }));
+  await sleep(settleMs);
   const codes = await Promise.all(sinks.map((s) => s.closeCode(drainMs)));
   for (const s of sinks) s.close();
   return {
@@ -367,7 +392,11 @@ export interface CandidateFloodOptions {
   totalBytes?: number;
   /** Bytes of each candidate line. @default {900} */
   candidateSize?: number;
-  /** Milliseconds to wait for the non-reading slave's close code at the end. @default {1000} */
+  /**
+   * Milliseconds to wait, once the attack ended, for close codes the master has yet to send: the
+   * flooding client's, and the non-reading slave's.
+   * @default {1000}
+   */
   drainMs?: number;
 }
 
@@ -375,7 +404,7 @@ export interface CandidateFloodOptions {
 export interface CandidateFloodStats {
   candidatesSent: number;
   bytesSent: number;
-  /** The flooding client's close code (null: still open when the attack ended). */
+  /** The flooding client's close code (null: still open `drainMs` after the attack ended). */
   clientClose: number | null;
   /** The close code the non-reading slave found (null: none within `drainMs`). */
   slaveClose: number | null;
@@ -425,6 +454,9 @@ export async function candidateFlood(
       if (candidatesSent % 64 === 0) await sleep(0);
     }
     await Promise.race([abortable(signal), client.closed]);
+    // Still open: the master has candidates it has not read yet; wait (bounded) for the close
+    // it has coming rather than close the client first.
+    if (client.open) await within(client.closed, drainMs);
   } catch {
     // refused
   }
@@ -442,7 +474,17 @@ export interface SlaveListBloatOptions {
   slaves?: number;
   /** Bytes of each slave's userData. @default {65000} */
   userDataSize?: number;
-  /** Milliseconds a fresh client may take to receive the whole list. @default {40000} */
+  /**
+   * Milliseconds every slave may take to open and hand its registration to the socket; a slave
+   * not open by then counts as failed ("not open within registerTimeout").
+   * @default {60000}
+   */
+  registerTimeout?: number;
+  /**
+   * Milliseconds, from the fresh client's open, until every open slave has its outcome: listed
+   * to that client, or closed by the master. Slaves still without one are `pending`.
+   * @default {40000}
+   */
   listTimeout?: number;
 }
 
@@ -450,87 +492,142 @@ export interface SlaveListBloatOptions {
 export interface SlaveListBloatStats {
   /** Slaves that opened. */
   opened: number;
-  /** Close codes of the slaves that were closed (by code). */
+  /** Slaves that did not open, by reason (how their socket ended, or the deadline). */
+  failed: Record<string, number>;
+  /** Close codes of the open slaves the master closed before the attack released them. */
   slaveCloses: CodeCounts;
-  /** Slaves a fresh client found in its list. */
+  /** Open slaves a fresh client found in its list (each counted once). */
   listed: number;
+  /** Open slaves neither listed nor closed by the master when `listTimeout` ran out. */
+  pending: number;
   /** ADD_SLAVES packets the list came in. */
   pieces: number;
   /** Largest ADD_SLAVES packet, in bytes. */
   largestPiece: number;
-  /** Milliseconds from the fresh client's open to its last list entry (null: none). */
+  /** Milliseconds from the fresh client's open until every open slave had its outcome (null: not all did). */
   listMs: number | null;
-  /** Milliseconds it took to register every slave. */
+  /** Milliseconds it took to open every slave and send its registration. */
   registerMs: number;
+  /** The fresh client's close code when the master closed it before the end (null: it was not). */
+  clientClose: number | null;
 }
 
 /**
  * Row 3: `slaves` slaves register with `userDataSize` bytes of userData each, then a fresh client
- * connects and receives the list. Holds the slaves open until `signal` aborts.
+ * connects and receives the list. The attack waits for each open slave's definite outcome — the
+ * fresh client lists it, or the master closes it (the list budget refuses it with 1008) — within
+ * `listTimeout`, so a slow (loaded) master is waited for rather than counted early; then it holds
+ * the slaves open until `signal` aborts (at once if it already has).
  */
 export async function slaveListBloat(
   url: string,
   signal: AbortSignal,
   options: SlaveListBloatOptions = {},
 ): Promise<SlaveListBloatStats> {
-  const { slaves = 1024, userDataSize = 65_000, listTimeout = 40_000 } = options;
+  const { slaves = 1024, userDataSize = 65_000, registerTimeout = 60_000, listTimeout = 40_000 } =
+    options;
   const started = performance.now();
+  const registering = AbortSignal.timeout(registerTimeout);
+  const failed: Record<string, number> = {};
+  const fail = (reason: string) => failed[reason] = (failed[reason] ?? 0) + 1;
+  /** The open slaves by tag, with the close code the master sent (until released). */
+  const open = new Map<string, { peer: Peer; closedBy: number | null }>();
   const peers: Peer[] = [];
-  const closes: number[] = [];
-  let opened = 0;
+  let released = false;
+  const outcome = Promise.withResolvers<void>();
+  let undecided = 0;
+  let registered = false;
+  const listedTags = new Set<string>();
+  const decided = () => {
+    if (--undecided === 0 && registered) outcome.resolve();
+  };
   const batch = 32;
-  for (let i = 0; i < slaves && !signal.aborted; i += batch) {
-    const group: Peer[] = [];
-    for (let j = i; j < Math.min(slaves, i + batch); j++) {
-      const peer = new Peer(`${url}/netkit/slaves`);
-      peer.closed.then((code) => closes.push(code));
-      group.push(peer);
-      peers.push(peer);
+  for (let i = 0; i < slaves; i += batch) {
+    if (registering.aborted) {
+      for (let j = i; j < Math.min(slaves, i + batch); j++) fail("not open within registerTimeout");
+      continue;
     }
-    await Promise.all(group.map(async (peer, k) => {
+    await Promise.all(Array.from({ length: Math.min(slaves, i + batch) - i }, async (_, k) => {
+      const tag = `s${i + k}`;
+      const peer = new Peer(`${url}/netkit/slaves`);
+      peers.push(peer);
       try {
-        await peer.opened;
-        opened++;
-        peer.send(encodeUserData(PacketType.REGISTER, userDataOf(userDataSize, `s${i + k}`)));
-        await peer.drain(0, signal);
-      } catch { /* refused */ }
+        const opened = await within(
+          peer.opened.then(() => true),
+          registerTimeout - (performance.now() - started),
+        );
+        if (!opened) {
+          fail("not open within registerTimeout");
+          return;
+        }
+      } catch (error) {
+        fail((error as Error).message);
+        return;
+      }
+      const slave = { peer, closedBy: null as number | null };
+      open.set(tag, slave);
+      undecided++;
+      peer.closed.then((code) => {
+        if (released) return;
+        slave.closedBy = code;
+        if (!listedTags.has(tag)) decided();
+      });
+      peer.send(encodeUserData(PacketType.REGISTER, userDataOf(userDataSize, tag)));
+      await peer.drain(0, registering);
     }));
   }
-  // Every registration reached the master once a client sees them all (or the budget refused them).
   const registerMs = performance.now() - started;
+  registered = true;
+  // A fresh client: the slaves the master accepted are in its first pieces, or (registrations
+  // the master had not read yet) announced to it later.
   const client = new Peer(`${url}/netkit/clients`);
-  let listed = 0;
   let pieces = 0;
   let largestPiece = 0;
   let listMs: number | null = null;
   let clientOpened = 0;
-  const done = Promise.withResolvers<void>();
-  const expected = () => peers.filter((p) => p.open).length;
+  let clientClose: number | null = null;
+  client.closed.then((code) => {
+    if (!released) clientClose = code;
+  });
   client.onPacket = (bytes) => {
     if (bytes[0] !== PacketType.ADD_SLAVES) return;
     pieces++;
     largestPiece = Math.max(largestPiece, bytes.length);
     const packet = decodePacket(bytes);
-    if (packet.type === 1) listed += packet.slaves.length;
-    listMs = performance.now() - clientOpened;
-    if (listed >= expected()) done.resolve();
+    if (packet.type !== 1) return;
+    for (const { userData } of packet.slaves) {
+      const tag = (JSON.parse(userData) as { tag: string }).tag;
+      const slave = open.get(tag);
+      if (!slave || listedTags.has(tag)) continue;
+      listedTags.add(tag);
+      if (slave.closedBy === null) decided();
+    }
   };
+  if (undecided === 0) outcome.resolve();
   try {
     await client.opened;
     clientOpened = performance.now();
-    await within(Promise.race([done.promise, abortable(signal)]), listTimeout);
-  } catch { /* refused */ }
-  await client.close();
+    // A client the master closed lists nothing more: stop there rather than at the deadline.
+    await within(Promise.race([outcome.promise, client.closed]), listTimeout);
+    if (undecided === 0) listMs = performance.now() - clientOpened;
+  } catch { /* closed before it opened: `clientClose` says how */ }
+  const pending = undecided;
   await abortable(signal);
+  released = true;
+  await client.close();
   await Promise.all(peers.map((p) => p.close()));
+  const closes = [...open.values()].flatMap((s) => s.closedBy === null ? [] : [s.closedBy]);
   return {
-    opened,
+    opened: open.size,
+    failed,
     slaveCloses: countCodes(closes),
-    listed,
+    listed: listedTags.size,
+    pending,
     pieces,
     largestPiece,
     listMs,
     registerMs,
+    clientClose,
   };
 }
 
