@@ -21,6 +21,7 @@ import {
 } from "../webrtc/client.ts";
 import { figure, quantile, quick } from "./_report.ts";
 import { chromiumSetups, haveChromium } from "./_webrtc_chromium.ts";
+import { sleep } from "../tests/_tools/sleep.ts";
 
 const HWM = 1 << 20;
 const SETUP_RUNS = quick ? 11 : 21;
@@ -33,7 +34,6 @@ const UNRELIABLE_1K = quick ? 5_000 : 20_000;
 /** Set-ups in Chromium per side (at least 20 for a p95 worth the name). */
 const CHROMIUM_RUNS = 21;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Whether `promise` settled within `ms` (a loaded machine must not hang the bench). */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;

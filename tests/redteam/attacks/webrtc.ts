@@ -18,6 +18,7 @@ import {
   encodeUserData,
   PacketType,
 } from "../../../webrtc/_protocol.ts";
+import { sleep } from "../../_tools/sleep.ts";
 
 const encoder = new TextEncoder();
 
@@ -220,11 +221,6 @@ export class Peer {
     if (this.socket.readyState < WebSocket.CLOSING) this.socket.close();
     await within(this.closed, 2000);
   }
-}
-
-/** Milliseconds of sleep. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** `promise`'s value, or undefined once `ms` passed first (the timer never outlives the call). */
