@@ -379,11 +379,16 @@ export function nonReaders(
 /**
  * Row 14: `connections` connections that send the start of an HTTP request
  * head and then one more header line every `trickleMs`, never finishing it.
+ * With `answerWithinMs`, each connection gives up (outcome "open") that long
+ * after its own connect rather than when `signal` aborts: on a loaded machine
+ * the last connections open seconds after the first, and a deadline shared by
+ * all of them would count those as unanswered before the server's timer for
+ * them could have run out.
  */
 export function slowHeads(
   target: AttackTarget,
   signal: AbortSignal,
-  { connections = 1000, trickleMs = 500 } = {},
+  { connections = 1000, trickleMs = 500, answerWithinMs = Infinity } = {},
 ): Promise<AttackStats> {
   const stats = newStats();
   const one = async () => {
@@ -395,6 +400,9 @@ export function slowHeads(
       return;
     }
     stats.connections++;
+    const own = Number.isFinite(answerWithinMs)
+      ? AbortSignal.any([signal, AbortSignal.timeout(answerWithinMs)])
+      : signal;
     const answer = (async () => {
       const buf = new Uint8Array(1024);
       let text = "";
@@ -413,16 +421,16 @@ export function slowHeads(
     let over = false;
     answer.then(() => over = true);
     const onAbort = () => closeQuietly(conn);
-    signal.addEventListener("abort", onAbort, { once: true });
+    own.addEventListener("abort", onAbort, { once: true });
     if (await send(conn, encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n"), stats)) {
-      for (let i = 0; !over && !signal.aborted; i++) {
-        await sleep(trickleMs, signal);
-        if (over || signal.aborted) break;
+      for (let i = 0; !over && !own.aborted; i++) {
+        await sleep(trickleMs, own);
+        if (over || own.aborted) break;
         if (!await send(conn, encoder.encode(`X-Slow-${i}: ${i}\r\n`), stats)) break;
       }
     }
     const outcome = over ? await answer : "open";
-    signal.removeEventListener("abort", onAbort);
+    own.removeEventListener("abort", onAbort);
     closeQuietly(conn);
     await answer;
     count(stats, outcome);
