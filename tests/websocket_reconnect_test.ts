@@ -12,7 +12,6 @@ import {
   WebSocketError,
   WebSocketRangeError,
   type WebSocketServer,
-  WebSocketTypeError,
 } from "../websocket/mod.ts";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
 import { ENGINES } from "./websocket_peers/engines.ts";
