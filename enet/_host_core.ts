@@ -253,6 +253,7 @@ export class HostCore implements PeerHost {
   totalReceivedData = 0;
   totalReceivedPackets = 0;
 
+  /** C: the field setup of `enet_host_create` (the socket is opened by {@linkcode HostCore.open}). */
   constructor(options: HostCoreOptions, readonly listener: HostCoreListener) {
     this.mtu = options.mtu;
     this.maximumPacketSize = options.maximumPacketSize;
@@ -296,6 +297,9 @@ export class HostCore implements PeerHost {
    * commands wait for. Those may have filled the bound, and refusing the one
    * that releases them would wait forever (C can), so it may take the bound
    * up to twice its size.
+   *
+   * C: the `totalWaitingData >= maximumWaitingData` test of
+   * `enet_peer_queue_incoming_command`; the packet count and host budget are netkit's.
    */
   admitWaiting(peer: PeerCore, bytes: number, unblocks = false): boolean {
     const factor = unblocks ? 2 : 1;
@@ -312,7 +316,11 @@ export class HostCore implements PeerHost {
       peer.waitingPackets < factor * this.maximumHostWaitingPackets / shares;
   }
 
-  /** The application consumed a packet of `bytes` (of `peer`'s current connection, if given). */
+  /**
+   * The application consumed a packet of `bytes` (of `peer`'s current connection, if given).
+   *
+   * C: the `totalWaitingData` decrement of `enet_peer_receive`.
+   */
   consumed(peer: PeerCore | null, bytes: number): void {
     this.waitingData -= bytes;
     this.waitingPackets--;
@@ -334,10 +342,17 @@ export class HostCore implements PeerHost {
 
   // --- PeerHost -----------------------------------------------------------------
 
+  /** C: `++ host -> totalQueued` in `enet_peer_setup_outgoing_command`. */
   nextQueueTime(): number {
     return ++this.#queueTime;
   }
 
+  /**
+   * Remembers that `peer` has commands to send and schedules a flush.
+   *
+   * C: none; C sends only when the application calls `enet_host_service` or
+   * `enet_host_flush`, netkit flushes after the current microtasks.
+   */
   markDirty(peer: PeerCore): void {
     if (!peer.dirty) {
       peer.dirty = true;
@@ -356,6 +371,8 @@ export class HostCore implements PeerHost {
    * stream writer, an async loop) would otherwise get one datagram per
    * packet. While new commands keep arriving hop after hop, wait a few more
    * microtasks; a lone send (ping-pong) still goes out on the next one.
+   *
+   * C: none (see {@linkcode HostCore.markDirty}); it ends in `enet_host_flush`.
    */
   readonly #flushTask = (): void => {
     if (
@@ -370,11 +387,18 @@ export class HostCore implements PeerHost {
     this.flush();
   };
 
+  /**
+   * Sends what `peer` has queued now.
+   *
+   * C: the `enet_host_flush` that `enet_peer_disconnect_now` and
+   * `enet_peer_disconnect` call, for the one peer.
+   */
   flushNow(peer: PeerCore): void {
     this.serviceTime = timeNow();
     this.#sendOutgoingCommands(peer, false);
   }
 
+  /** C: `enet_protocol_dispatch_state`. */
   dispatchState(peer: PeerCore, state: number): void {
     peer.state = state;
     if (!peer.needsDispatch) {
@@ -383,10 +407,23 @@ export class HostCore implements PeerHost {
     }
   }
 
+  /**
+   * Hands a received packet to the application.
+   *
+   * C: the `ENET_EVENT_TYPE_RECEIVE` of `enet_protocol_dispatch_incoming_commands`
+   * (`enet_peer_receive`); netkit delivers at once instead of at the next service call.
+   */
   deliver(peer: PeerCore, channelID: number, data: Uint8Array, flags: number): void {
     this.listener.onReceive(peer, channelID, data, flags);
   }
 
+  /**
+   * Host bookkeeping when a slot goes back to DISCONNECTED: frees the slot and
+   * reports the disconnect.
+   *
+   * C: none as such; C finds free slots by scanning `host -> peers` and reports
+   * the disconnect from `enet_protocol_notify_disconnect`.
+   */
   onReset(peer: PeerCore, reason: DisconnectReason, data: number, notify: boolean): void {
     const wasConnected = peer.facade !== null && peer.connectedOnce;
     this.active.delete(peer);
@@ -397,6 +434,7 @@ export class HostCore implements PeerHost {
 
   // --- connection management ------------------------------------------------------
 
+  /** The slot at `index`, created on first use. C: `& host -> peers [index]` (C allocates all up front). */
   #slot(index: number): PeerCore {
     let peer = this.peers[index];
     if (peer === undefined) {
@@ -406,7 +444,11 @@ export class HostCore implements PeerHost {
     return peer;
   }
 
-  /** A free slot index (moved to the back of the offer order), or -1. */
+  /**
+   * A free slot index (moved to the back of the offer order), or -1.
+   *
+   * C: the scan for a DISCONNECTED peer in `enet_protocol_handle_connect`.
+   */
   #offerSlot(): number {
     for (const index of this.#freeSlots) {
       this.#freeSlots.delete(index);
@@ -419,6 +461,7 @@ export class HostCore implements PeerHost {
     return -1;
   }
 
+  /** Takes a free slot. C: the scan for a DISCONNECTED peer in `enet_host_connect`. */
   #freeSlot(): PeerCore | undefined {
     const index = this.#offerSlot();
     if (index < 0) return undefined;
@@ -1452,6 +1495,13 @@ export class HostCore implements PeerHost {
     }
   }
 
+  /**
+   * Arms the timer for `peer`'s next retransmission or ping.
+   *
+   * C: none; C learns these deadlines when the application polls
+   * `enet_host_service` (`nextTimeout` in `enet_protocol_check_timeouts`, the
+   * ping interval in `enet_protocol_send_outgoing_commands`).
+   */
   #armTimerFor(peer: PeerCore): void {
     const state = peer.state;
     if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
@@ -1466,6 +1516,7 @@ export class HostCore implements PeerHost {
     if (deadline < this.#timerDeadline) this.#arm(deadline);
   }
 
+  /** Runs {@linkcode HostCore.#service} at `deadline` unless it runs earlier. C: the `timeout` of `enet_host_service`. */
   #arm(deadline: number): void {
     if (this.closed || deadline >= this.#timerDeadline) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -1529,6 +1580,8 @@ export class HostCore implements PeerHost {
    * traffic ignores the limit. Here a token bucket (refilled at the limit,
    * 50 ms or two MTUs deep) holds back everything but acknowledgements once the
    * budget is spent, and wakes the sender when it has refilled. Wire-neutral.
+   *
+   * C: none.
    */
   #paced(): boolean {
     const bandwidth = this.outgoingBandwidth;
@@ -1610,7 +1663,11 @@ export class HostCore implements PeerHost {
     this.totalSentPackets++;
   }
 
-  /** Moves past a datagram handed to the socket; switches to a free chunk when this one is full. */
+  /**
+   * Moves past a datagram handed to the socket; switches to a free chunk when this one is full.
+   *
+   * C: none; C builds each datagram in `host -> buffers` and sends it synchronously.
+   */
   #advance(end: number): void {
     let base = (end + 7) & ~7;
     if (base + BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64 > this.#chunk.bytes.length) {
@@ -2036,7 +2093,7 @@ export class HostCore implements PeerHost {
     await this.socket?.close();
   }
 
-  /** Schedules the timer pass soon (after settings change). */
+  /** Schedules the timer pass soon (after settings change). C: none; C's next `enet_host_service` call. */
   wake(): void {
     this.#arm(this.serviceTime);
   }
