@@ -154,6 +154,12 @@ export interface HostCoreListener {
 const BODY_OFFSET = ENET_MAXIMUM_HEADER_SIZE;
 /** Microtasks a flush may wait for a producer that keeps queueing. */
 const MAXIMUM_FLUSH_HOPS = 64;
+/**
+ * Microtasks a burst's flush waits for the application to answer: an `await`
+ * on the host's event iterator resumes one hop after the packet is delivered,
+ * a `for await` loop or a stream reader within two.
+ */
+const BURST_FLUSH_HOPS = 2;
 const SESSION_ID_MASK = ENET_PROTOCOL_HEADER_SESSION_MASK >> ENET_PROTOCOL_HEADER_SESSION_SHIFT;
 
 const clock0 = performance.now();
@@ -222,6 +228,10 @@ export class HostCore implements PeerHost {
   #queueTime = 0;
   #queueTimeAtSchedule = 0;
   #flushHops = 0;
+  /** Hops {@linkcode HostCore.#flushTask} waits even when nothing new was queued. */
+  #flushMinimumHops = 0;
+  /** A datagram is being built in the send buffer. */
+  #building = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
   #sendBudget = 0;
@@ -336,7 +346,7 @@ export class HostCore implements PeerHost {
       address,
       forceNode: options.forceNodeSocket,
       onDatagram: (data, hostname, port) => this.#receive(data, hostname, port),
-      onBurstEnd: () => this.flush(),
+      onBurstEnd: () => this.#endBurst(),
     });
   }
 
@@ -358,12 +368,33 @@ export class HostCore implements PeerHost {
       peer.dirty = true;
       this.#dirty.push(peer);
     }
-    if (!this.#flushScheduled && !this.#receiving && !this.closed) {
-      this.#flushScheduled = true;
-      this.#flushHops = 0;
-      this.#queueTimeAtSchedule = this.#queueTime;
-      queueMicrotask(this.#flushTask);
-    }
+    if (!this.#receiving) this.#scheduleFlush(0);
+  }
+
+  /**
+   * The socket delivered a burst of datagrams: flush their acknowledgements,
+   * after the application had a few microtasks to react to the packets. An
+   * answer it sends then (a reply, the next ping) shares the datagram of the
+   * acknowledgements instead of following in a second one, one send op
+   * earlier. Without that wait, a reply depended on the order of microtasks:
+   * a burst of two datagrams (C sends the ACK of a packet and its answer
+   * separately) flushed the ACK alone before the application saw the answer.
+   *
+   * C: the `enet_protocol_send_outgoing_commands` at the end of
+   * `enet_host_service`; C acknowledges before the application sees the events.
+   */
+  #endBurst(): void {
+    this.#scheduleFlush(BURST_FLUSH_HOPS);
+  }
+
+  /** Schedules {@linkcode HostCore.#flushTask} unless it is pending, waiting at least `minimumHops` microtasks. C: none. */
+  #scheduleFlush(minimumHops: number): void {
+    if (this.#flushScheduled || this.closed) return;
+    this.#flushScheduled = true;
+    this.#flushHops = 0;
+    this.#flushMinimumHops = minimumHops;
+    this.#queueTimeAtSchedule = this.#queueTime;
+    queueMicrotask(this.#flushTask);
   }
 
   /**
@@ -376,8 +407,9 @@ export class HostCore implements PeerHost {
    */
   readonly #flushTask = (): void => {
     if (
-      this.#queueTime !== this.#queueTimeAtSchedule && this.#flushHops < MAXIMUM_FLUSH_HOPS &&
-      !this.closed
+      (this.#queueTime !== this.#queueTimeAtSchedule ||
+        this.#flushHops < this.#flushMinimumHops) &&
+      this.#flushHops < MAXIMUM_FLUSH_HOPS && !this.closed
     ) {
       this.#flushHops++;
       this.#queueTimeAtSchedule = this.#queueTime;
@@ -1526,6 +1558,17 @@ export class HostCore implements PeerHost {
 
   /** C: `enet_protocol_send_outgoing_commands` for one peer. */
   #sendOutgoingCommands(peer: PeerCore, checkForTimeouts: boolean): void {
+    const building = this.#building; // flushNow may nest in a pass (DISCONNECT_LATER)
+    this.#building = true;
+    try {
+      this.#sendOutgoingCommandsOf(peer, checkForTimeouts);
+    } finally {
+      this.#building = building;
+    }
+  }
+
+  /** The body of {@linkcode HostCore.#sendOutgoingCommands}. C: `enet_protocol_send_outgoing_commands`. */
+  #sendOutgoingCommandsOf(peer: PeerCore, checkForTimeouts: boolean): void {
     for (let pass = 0; pass < 64; pass++) {
       const state = peer.state;
       if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
@@ -1689,6 +1732,31 @@ export class HostCore implements PeerHost {
       base = 0;
     }
     this.#body = base + BODY_OFFSET;
+  }
+
+  /**
+   * Sends `peer`'s queued acknowledgements now, in datagrams of their own
+   * (before a disconnect drops them, see `PeerCore.disconnect`).
+   *
+   * C: `enet_protocol_send_acknowledgements` and the datagram send of
+   * `enet_protocol_send_outgoing_commands`, without the other commands.
+   */
+  flushAcknowledgements(peer: PeerCore): void {
+    // Never in the middle of a datagram being built (no application code runs there).
+    if (this.#building || this.closed) return;
+    const state = peer.state;
+    if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
+    this.serviceTime = timeNow();
+    while (!peer.acknowledgements.empty) {
+      peer.continueSending = false;
+      this.#headerFlags = 0;
+      this.#commandCount = 0;
+      this.#packetSize = ENetProtocolHeader.size;
+      this.#offset = this.#body;
+      this.#sendAcknowledgements(peer);
+      if (this.#commandCount === 0) return;
+      this.#transmit(peer);
+    }
   }
 
   /** C: `enet_protocol_send_acknowledgements`. */

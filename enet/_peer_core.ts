@@ -104,6 +104,8 @@ export interface PeerHost {
   changeState(peer: PeerCore, state: number): void;
   /** Sends what is queued for this peer right now (disconnectNow). */
   flushNow(peer: PeerCore): void;
+  /** Sends the peer's queued acknowledgements right now, alone. */
+  flushAcknowledgements(peer: PeerCore): void;
   /** Queues the peer for state dispatch (connect / disconnect events). */
   dispatchState(peer: PeerCore, state: number): void;
   /** The single delivery path of complete packets. */
@@ -416,6 +418,22 @@ export class PeerCore {
       this.host.flushNow(this);
       this.resetConnection("local", data, true);
     }
+  }
+
+  /**
+   * Sends the acknowledgements still queued, before an application's
+   * disconnect drops them with the queues. A burst's acknowledgements leave a
+   * few microtasks after the application saw its packets (so that an answer
+   * shares their datagram); C sends them before the application sees
+   * anything, so a disconnect in answer to a packet (or to the connect) must
+   * not lose them: the remote would keep retransmitting, or never leave
+   * ACKNOWLEDGING_CONNECT. Engine-internal disconnects do not call this (C
+   * drops the queue there too).
+   *
+   * C: none; the `enet_protocol_send_acknowledgements` that ran in `enet_host_service`.
+   */
+  acknowledgeBeforeDisconnect(): void {
+    if (!this.acknowledgements.empty) this.host.flushAcknowledgements(this);
   }
 
   /** `enet_peer_disconnect_later`. */

@@ -798,7 +798,10 @@ export class Host<PeerData = unknown>
     this.#signalCleanup?.();
     const core = this.#core;
     for (const peer of [...core.active]) {
-      if (peer.state === ENET_PEER_STATE_CONNECTED) peer.disconnect(0);
+      if (peer.state === ENET_PEER_STATE_CONNECTED) {
+        peer.acknowledgeBeforeDisconnect();
+        peer.disconnect(0);
+      }
     }
     const connected = [...core.active].some((peer) => peer.state === ENET_PEER_STATE_DISCONNECTING);
     if (connected) {
@@ -811,7 +814,10 @@ export class Host<PeerData = unknown>
       ]);
       clearTimeout(timer);
     }
-    for (const peer of [...core.active]) peer.disconnectNow(0);
+    for (const peer of [...core.active]) {
+      peer.acknowledgeBeforeDisconnect();
+      peer.disconnectNow(0);
+    }
     await core.shutdown();
     this.#ended = true;
     if (this.#waiter !== null) {

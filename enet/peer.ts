@@ -433,17 +433,23 @@ export class Peer<Data = unknown> {
 
   /** Graceful disconnect: the `disconnect` event follows the remote's acknowledgement. */
   disconnect(data = 0): void {
-    this.#current()?.disconnect(data >>> 0);
+    const core = this.#current();
+    core?.acknowledgeBeforeDisconnect();
+    core?.disconnect(data >>> 0);
   }
 
   /** Sends an unreliable disconnect and drops the connection at once (no waiting). */
   disconnectNow(data = 0): void {
-    this.#current()?.disconnectNow(data >>> 0);
+    const core = this.#current();
+    core?.acknowledgeBeforeDisconnect();
+    core?.disconnectNow(data >>> 0);
   }
 
   /** Disconnects once everything queued has been sent and acknowledged. */
   disconnectLater(data = 0): void {
-    this.#current()?.disconnectLater(data >>> 0);
+    const core = this.#current();
+    core?.acknowledgeBeforeDisconnect();
+    core?.disconnectLater(data >>> 0);
   }
 
   /** Drops the connection without telling the remote (it will time out). */
