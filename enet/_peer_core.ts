@@ -639,7 +639,7 @@ export class PeerCore {
       channel.incomingReliableSequenceNumber = reliableSequenceNumber;
       channel.incomingUnreliableSequenceNumber = 0;
       this.addWaiting(dataLength);
-      this.host.deliver(this, channelID, copyBytes(payload.subarray(0, dataLength)), flags);
+      this.host.deliver(this, channelID, copyBytes(exactly(payload, dataLength)), flags);
       if (!channel.incomingUnreliableCommands.empty) {
         this.dispatchIncomingUnreliableCommands(channelID, channel, null);
       }
@@ -710,7 +710,7 @@ export class PeerCore {
     }
     const data = payload === null
       ? new Uint8Array(dataLength)
-      : copyBytes(payload.subarray(0, dataLength));
+      : copyBytes(exactly(payload, dataLength));
     const incoming = new IncomingCommand(
       commandNumber,
       reliableSequenceNumber,
@@ -844,6 +844,11 @@ export class PeerCore {
  * Pending acknowledgements in flat typed arrays (C allocates one
  * `ENetAcknowledgement` per command; a burst of thousands costs nothing here).
  */
+/** The first `length` bytes of `bytes`, without a new view when that is all of it (the usual case). */
+function exactly(bytes: Uint8Array, length: number): Uint8Array {
+  return bytes.length === length ? bytes : bytes.subarray(0, length);
+}
+
 export class AcknowledgementQueue {
   length = 0;
   head = 0;
