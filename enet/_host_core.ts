@@ -368,7 +368,7 @@ export class HostCore implements PeerHost {
       peer.dirty = true;
       this.#dirty.push(peer);
     }
-    if (!this.#receiving) this.#scheduleFlush(0);
+    if (!this.#receiving && !this.#flushScheduled) this.#scheduleFlush(0);
   }
 
   /**
@@ -387,9 +387,14 @@ export class HostCore implements PeerHost {
     this.#scheduleFlush(BURST_FLUSH_HOPS);
   }
 
-  /** Schedules {@linkcode HostCore.#flushTask} unless it is pending, waiting at least `minimumHops` microtasks. C: none. */
+  /** Schedules {@linkcode HostCore.#flushTask} (or extends the pending one) to wait at least `minimumHops` microtasks. C: none. */
   #scheduleFlush(minimumHops: number): void {
-    if (this.#flushScheduled || this.closed) return;
+    if (this.closed) return;
+    if (this.#flushScheduled) {
+      // Pending already (an application send during the burst): wait as long as a new one would.
+      this.#flushMinimumHops = Math.max(this.#flushMinimumHops, this.#flushHops + minimumHops);
+      return;
+    }
     this.#flushScheduled = true;
     this.#flushHops = 0;
     this.#flushMinimumHops = minimumHops;
