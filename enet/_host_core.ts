@@ -154,6 +154,12 @@ export interface HostCoreListener {
 const BODY_OFFSET = ENET_MAXIMUM_HEADER_SIZE;
 /** Microtasks a flush may wait for a producer that keeps queueing. */
 const MAXIMUM_FLUSH_HOPS = 64;
+/**
+ * Microtasks a burst's flush waits for the application to answer: an `await`
+ * on the host's event iterator resumes one hop after the packet is delivered,
+ * a `for await` loop or a stream reader within two.
+ */
+const BURST_FLUSH_HOPS = 2;
 const SESSION_ID_MASK = ENET_PROTOCOL_HEADER_SESSION_MASK >> ENET_PROTOCOL_HEADER_SESSION_SHIFT;
 
 const clock0 = performance.now();
@@ -222,6 +228,10 @@ export class HostCore implements PeerHost {
   #queueTime = 0;
   #queueTimeAtSchedule = 0;
   #flushHops = 0;
+  /** Hops {@linkcode HostCore.#flushTask} waits even when nothing new was queued. */
+  #flushMinimumHops = 0;
+  /** A datagram is being built in the send buffer. */
+  #building = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
   #sendBudget = 0;
@@ -253,6 +263,7 @@ export class HostCore implements PeerHost {
   totalReceivedData = 0;
   totalReceivedPackets = 0;
 
+  /** C: the field setup of `enet_host_create` (the socket is opened by {@linkcode HostCore.open}). */
   constructor(options: HostCoreOptions, readonly listener: HostCoreListener) {
     this.mtu = options.mtu;
     this.maximumPacketSize = options.maximumPacketSize;
@@ -296,6 +307,9 @@ export class HostCore implements PeerHost {
    * commands wait for. Those may have filled the bound, and refusing the one
    * that releases them would wait forever (C can), so it may take the bound
    * up to twice its size.
+   *
+   * C: the `totalWaitingData >= maximumWaitingData` test of
+   * `enet_peer_queue_incoming_command`; the packet count and host budget are netkit's.
    */
   admitWaiting(peer: PeerCore, bytes: number, unblocks = false): boolean {
     const factor = unblocks ? 2 : 1;
@@ -312,7 +326,11 @@ export class HostCore implements PeerHost {
       peer.waitingPackets < factor * this.maximumHostWaitingPackets / shares;
   }
 
-  /** The application consumed a packet of `bytes` (of `peer`'s current connection, if given). */
+  /**
+   * The application consumed a packet of `bytes` (of `peer`'s current connection, if given).
+   *
+   * C: the `totalWaitingData` decrement of `enet_peer_receive`.
+   */
   consumed(peer: PeerCore | null, bytes: number): void {
     this.waitingData -= bytes;
     this.waitingPackets--;
@@ -328,27 +346,60 @@ export class HostCore implements PeerHost {
       address,
       forceNode: options.forceNodeSocket,
       onDatagram: (data, hostname, port) => this.#receive(data, hostname, port),
-      onBurstEnd: () => this.flush(),
+      onBurstEnd: () => this.#endBurst(),
     });
   }
 
   // --- PeerHost -----------------------------------------------------------------
 
+  /** C: `++ host -> totalQueued` in `enet_peer_setup_outgoing_command`. */
   nextQueueTime(): number {
     return ++this.#queueTime;
   }
 
+  /**
+   * Remembers that `peer` has commands to send and schedules a flush.
+   *
+   * C: none; C sends only when the application calls `enet_host_service` or
+   * `enet_host_flush`, netkit flushes after the current microtasks.
+   */
   markDirty(peer: PeerCore): void {
     if (!peer.dirty) {
       peer.dirty = true;
       this.#dirty.push(peer);
     }
-    if (!this.#flushScheduled && !this.#receiving && !this.closed) {
-      this.#flushScheduled = true;
-      this.#flushHops = 0;
-      this.#queueTimeAtSchedule = this.#queueTime;
-      queueMicrotask(this.#flushTask);
+    if (!this.#receiving && !this.#flushScheduled) this.#scheduleFlush(0);
+  }
+
+  /**
+   * The socket delivered a burst of datagrams: flush their acknowledgements,
+   * after the application had a few microtasks to react to the packets. An
+   * answer it sends then (a reply, the next ping) shares the datagram of the
+   * acknowledgements instead of following in a second one, one send op
+   * earlier. Without that wait, a reply depended on the order of microtasks:
+   * a burst of two datagrams (C sends the ACK of a packet and its answer
+   * separately) flushed the ACK alone before the application saw the answer.
+   *
+   * C: the `enet_protocol_send_outgoing_commands` at the end of
+   * `enet_host_service`; C acknowledges before the application sees the events.
+   */
+  #endBurst(): void {
+    this.#scheduleFlush(BURST_FLUSH_HOPS);
+  }
+
+  /** Schedules {@linkcode HostCore.#flushTask} (or extends the pending one) to wait at least `minimumHops` microtasks. C: none. */
+  #scheduleFlush(minimumHops: number): void {
+    if (this.closed) return;
+    if (this.#flushScheduled) {
+      // Pending already (an application send during the burst): wait as long as a new one would.
+      this.#flushMinimumHops = Math.max(this.#flushMinimumHops, this.#flushHops + minimumHops);
+      return;
     }
+    this.#flushScheduled = true;
+    this.#flushHops = 0;
+    this.#flushMinimumHops = minimumHops;
+    this.#queueTimeAtSchedule = this.#queueTime;
+    queueMicrotask(this.#flushTask);
   }
 
   /**
@@ -356,11 +407,14 @@ export class HostCore implements PeerHost {
    * stream writer, an async loop) would otherwise get one datagram per
    * packet. While new commands keep arriving hop after hop, wait a few more
    * microtasks; a lone send (ping-pong) still goes out on the next one.
+   *
+   * C: none (see {@linkcode HostCore.markDirty}); it ends in `enet_host_flush`.
    */
   readonly #flushTask = (): void => {
     if (
-      this.#queueTime !== this.#queueTimeAtSchedule && this.#flushHops < MAXIMUM_FLUSH_HOPS &&
-      !this.closed
+      (this.#queueTime !== this.#queueTimeAtSchedule ||
+        this.#flushHops < this.#flushMinimumHops) &&
+      this.#flushHops < MAXIMUM_FLUSH_HOPS && !this.closed
     ) {
       this.#flushHops++;
       this.#queueTimeAtSchedule = this.#queueTime;
@@ -370,11 +424,18 @@ export class HostCore implements PeerHost {
     this.flush();
   };
 
+  /**
+   * Sends what `peer` has queued now.
+   *
+   * C: the `enet_host_flush` that `enet_peer_disconnect_now` and
+   * `enet_peer_disconnect` call, for the one peer.
+   */
   flushNow(peer: PeerCore): void {
     this.serviceTime = timeNow();
     this.#sendOutgoingCommands(peer, false);
   }
 
+  /** C: `enet_protocol_dispatch_state`. */
   dispatchState(peer: PeerCore, state: number): void {
     peer.state = state;
     if (!peer.needsDispatch) {
@@ -383,10 +444,23 @@ export class HostCore implements PeerHost {
     }
   }
 
+  /**
+   * Hands a received packet to the application.
+   *
+   * C: the `ENET_EVENT_TYPE_RECEIVE` of `enet_protocol_dispatch_incoming_commands`
+   * (`enet_peer_receive`); netkit delivers at once instead of at the next service call.
+   */
   deliver(peer: PeerCore, channelID: number, data: Uint8Array, flags: number): void {
     this.listener.onReceive(peer, channelID, data, flags);
   }
 
+  /**
+   * Host bookkeeping when a slot goes back to DISCONNECTED: frees the slot and
+   * reports the disconnect.
+   *
+   * C: none as such; C finds free slots by scanning `host -> peers` and reports
+   * the disconnect from `enet_protocol_notify_disconnect`.
+   */
   onReset(peer: PeerCore, reason: DisconnectReason, data: number, notify: boolean): void {
     const wasConnected = peer.facade !== null && peer.connectedOnce;
     this.active.delete(peer);
@@ -397,6 +471,7 @@ export class HostCore implements PeerHost {
 
   // --- connection management ------------------------------------------------------
 
+  /** The slot at `index`, created on first use. C: `& host -> peers [index]` (C allocates all up front). */
   #slot(index: number): PeerCore {
     let peer = this.peers[index];
     if (peer === undefined) {
@@ -406,7 +481,11 @@ export class HostCore implements PeerHost {
     return peer;
   }
 
-  /** A free slot index (moved to the back of the offer order), or -1. */
+  /**
+   * A free slot index (moved to the back of the offer order), or -1.
+   *
+   * C: the scan for a DISCONNECTED peer in `enet_protocol_handle_connect`.
+   */
   #offerSlot(): number {
     for (const index of this.#freeSlots) {
       this.#freeSlots.delete(index);
@@ -419,6 +498,7 @@ export class HostCore implements PeerHost {
     return -1;
   }
 
+  /** Takes a free slot. C: the scan for a DISCONNECTED peer in `enet_host_connect`. */
   #freeSlot(): PeerCore | undefined {
     const index = this.#offerSlot();
     if (index < 0) return undefined;
@@ -1452,6 +1532,13 @@ export class HostCore implements PeerHost {
     }
   }
 
+  /**
+   * Arms the timer for `peer`'s next retransmission or ping.
+   *
+   * C: none; C learns these deadlines when the application polls
+   * `enet_host_service` (`nextTimeout` in `enet_protocol_check_timeouts`, the
+   * ping interval in `enet_protocol_send_outgoing_commands`).
+   */
   #armTimerFor(peer: PeerCore): void {
     const state = peer.state;
     if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
@@ -1466,6 +1553,7 @@ export class HostCore implements PeerHost {
     if (deadline < this.#timerDeadline) this.#arm(deadline);
   }
 
+  /** Runs {@linkcode HostCore.#service} at `deadline` unless it runs earlier. C: the `timeout` of `enet_host_service`. */
   #arm(deadline: number): void {
     if (this.closed || deadline >= this.#timerDeadline) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -1475,6 +1563,17 @@ export class HostCore implements PeerHost {
 
   /** C: `enet_protocol_send_outgoing_commands` for one peer. */
   #sendOutgoingCommands(peer: PeerCore, checkForTimeouts: boolean): void {
+    const building = this.#building; // flushNow may nest in a pass (DISCONNECT_LATER)
+    this.#building = true;
+    try {
+      this.#sendOutgoingCommandsOf(peer, checkForTimeouts);
+    } finally {
+      this.#building = building;
+    }
+  }
+
+  /** The body of {@linkcode HostCore.#sendOutgoingCommands}. C: `enet_protocol_send_outgoing_commands`. */
+  #sendOutgoingCommandsOf(peer: PeerCore, checkForTimeouts: boolean): void {
     for (let pass = 0; pass < 64; pass++) {
       const state = peer.state;
       if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
@@ -1529,6 +1628,8 @@ export class HostCore implements PeerHost {
    * traffic ignores the limit. Here a token bucket (refilled at the limit,
    * 50 ms or two MTUs deep) holds back everything but acknowledgements once the
    * budget is spent, and wakes the sender when it has refilled. Wire-neutral.
+   *
+   * C: none.
    */
   #paced(): boolean {
     const bandwidth = this.outgoingBandwidth;
@@ -1610,7 +1711,11 @@ export class HostCore implements PeerHost {
     this.totalSentPackets++;
   }
 
-  /** Moves past a datagram handed to the socket; switches to a free chunk when this one is full. */
+  /**
+   * Moves past a datagram handed to the socket; switches to a free chunk when this one is full.
+   *
+   * C: none; C builds each datagram in `host -> buffers` and sends it synchronously.
+   */
   #advance(end: number): void {
     let base = (end + 7) & ~7;
     if (base + BODY_OFFSET + ENET_PROTOCOL_MAXIMUM_MTU + 64 > this.#chunk.bytes.length) {
@@ -1632,6 +1737,31 @@ export class HostCore implements PeerHost {
       base = 0;
     }
     this.#body = base + BODY_OFFSET;
+  }
+
+  /**
+   * Sends `peer`'s queued acknowledgements now, in datagrams of their own
+   * (before a disconnect drops them, see `PeerCore.disconnect`).
+   *
+   * C: `enet_protocol_send_acknowledgements` and the datagram send of
+   * `enet_protocol_send_outgoing_commands`, without the other commands.
+   */
+  flushAcknowledgements(peer: PeerCore): void {
+    // Never in the middle of a datagram being built (no application code runs there).
+    if (this.#building || this.closed) return;
+    const state = peer.state;
+    if (state === ENET_PEER_STATE_DISCONNECTED || state === ENET_PEER_STATE_ZOMBIE) return;
+    this.serviceTime = timeNow();
+    while (!peer.acknowledgements.empty) {
+      peer.continueSending = false;
+      this.#headerFlags = 0;
+      this.#commandCount = 0;
+      this.#packetSize = ENetProtocolHeader.size;
+      this.#offset = this.#body;
+      this.#sendAcknowledgements(peer);
+      if (this.#commandCount === 0) return;
+      this.#transmit(peer);
+    }
   }
 
   /** C: `enet_protocol_send_acknowledgements`. */
@@ -2036,7 +2166,7 @@ export class HostCore implements PeerHost {
     await this.socket?.close();
   }
 
-  /** Schedules the timer pass soon (after settings change). */
+  /** Schedules the timer pass soon (after settings change). C: none; C's next `enet_host_service` call. */
   wake(): void {
     this.#arm(this.serviceTime);
   }

@@ -104,6 +104,8 @@ export interface PeerHost {
   changeState(peer: PeerCore, state: number): void;
   /** Sends what is queued for this peer right now (disconnectNow). */
   flushNow(peer: PeerCore): void;
+  /** Sends the peer's queued acknowledgements right now, alone. */
+  flushAcknowledgements(peer: PeerCore): void;
   /** Queues the peer for state dispatch (connect / disconnect events). */
   dispatchState(peer: PeerCore, state: number): void;
   /** The single delivery path of complete packets. */
@@ -418,6 +420,22 @@ export class PeerCore {
     }
   }
 
+  /**
+   * Sends the acknowledgements still queued, before an application's
+   * disconnect drops them with the queues. A burst's acknowledgements leave a
+   * few microtasks after the application saw its packets (so that an answer
+   * shares their datagram); C sends them before the application sees
+   * anything, so a disconnect in answer to a packet (or to the connect) must
+   * not lose them: the remote would keep retransmitting, or never leave
+   * ACKNOWLEDGING_CONNECT. Engine-internal disconnects do not call this (C
+   * drops the queue there too).
+   *
+   * C: none; the `enet_protocol_send_acknowledgements` that ran in `enet_host_service`.
+   */
+  acknowledgeBeforeDisconnect(): void {
+    if (!this.acknowledgements.empty) this.host.flushAcknowledgements(this);
+  }
+
   /** `enet_peer_disconnect_later`. */
   disconnectLater(data: number): void {
     if (
@@ -621,7 +639,7 @@ export class PeerCore {
       channel.incomingReliableSequenceNumber = reliableSequenceNumber;
       channel.incomingUnreliableSequenceNumber = 0;
       this.addWaiting(dataLength);
-      this.host.deliver(this, channelID, copyBytes(payload.subarray(0, dataLength)), flags);
+      this.host.deliver(this, channelID, copyBytes(exactly(payload, dataLength)), flags);
       if (!channel.incomingUnreliableCommands.empty) {
         this.dispatchIncomingUnreliableCommands(channelID, channel, null);
       }
@@ -692,7 +710,7 @@ export class PeerCore {
     }
     const data = payload === null
       ? new Uint8Array(dataLength)
-      : copyBytes(payload.subarray(0, dataLength));
+      : copyBytes(exactly(payload, dataLength));
     const incoming = new IncomingCommand(
       commandNumber,
       reliableSequenceNumber,
@@ -826,6 +844,11 @@ export class PeerCore {
  * Pending acknowledgements in flat typed arrays (C allocates one
  * `ENetAcknowledgement` per command; a burst of thousands costs nothing here).
  */
+/** The first `length` bytes of `bytes`, without a new view when that is all of it (the usual case). */
+function exactly(bytes: Uint8Array, length: number): Uint8Array {
+  return bytes.length === length ? bytes : bytes.subarray(0, length);
+}
+
 export class AcknowledgementQueue {
   length = 0;
   head = 0;

@@ -10,7 +10,7 @@
 
 import { type Announcement, announceServer } from "../cluster/announce.ts";
 import type { Directory, DirectoryAddress } from "../cluster/directory.ts";
-import { EnetRangeError } from "./errors.ts";
+import { EnetTypeError } from "./errors.ts";
 import type { Host } from "./host.ts";
 
 // The directory's types, so that announce()'s signature is documented here.
@@ -56,7 +56,7 @@ export type { Announcement } from "../cluster/announce.ts";
  * top of the connected peers until they lapse or are released.
  *
  * Rejects as `register()` does (`ERR_DUPLICATE_ID`, `ERR_INVALID_ENTRY`, …), and with
- * `EnetRangeError` `ERR_INVALID_OPTION` for an `interval` below 10 ms.
+ * `EnetTypeError` `ERR_INVALID_OPTION` for an `interval` below 10 ms.
  *
  * @example A game server that can be found
  * ```ts
@@ -79,7 +79,7 @@ export async function announce(
 ): Promise<Announcement> {
   const interval = options.interval ?? 250;
   if (!Number.isInteger(interval) || interval < 10) {
-    throw new EnetRangeError(
+    throw new EnetTypeError(
       "ERR_INVALID_OPTION",
       `Option "interval" must be an integer >= 10, got ${String(interval)}`,
     );

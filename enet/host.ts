@@ -33,7 +33,7 @@ import {
   NETKIT_DEFAULT_MAXIMUM_WAITING_PACKETS,
 } from "./_protocol.ts";
 import { type Address, canonicalIP } from "./_socket.ts";
-import { EnetRangeError, EnetStateError, EnetTypeError } from "./errors.ts";
+import { EnetError, EnetRangeError, EnetTypeError } from "./errors.ts";
 import type { DisconnectReason, Peer, PeerTimeoutOptions } from "./peer.ts";
 
 /** A peer connected (both for `connect()` and for incoming connections). */
@@ -202,7 +202,7 @@ export interface ConnectOptions {
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new EnetRangeError(
+    throw new EnetTypeError(
       "ERR_INVALID_OPTION",
       `Option "${name}" must be an integer in ${min}..${max}, got "${value}"`,
     );
@@ -304,7 +304,7 @@ export async function createHost<PeerData = unknown>(
   let coder: CoreCompressor | null = compressor ?? null;
   if (coder === null && compression !== undefined) {
     if (compression !== "range-coder") {
-      throw new EnetRangeError(
+      throw new EnetTypeError(
         "ERR_INVALID_OPTION",
         `Option "compression" must be "range-coder", got "${compression}"`,
       );
@@ -612,9 +612,11 @@ export class Host<PeerData = unknown>
    * `--allow-net=127.0.0.1` suffices), else to the wildcard address of its
    * family: give `address` to reach both loopback and other hosts.
    *
-   * @throws {EnetRangeError} `ERR_PEER_TABLE_FULL` when every slot is in use.
+   * @throws {EnetError} `ERR_PEER_TABLE_FULL` when every slot is in use
+   * (`limit` = the host's `peerCount`), `ERR_HOST_CLOSED` on a closed host.
+   * @throws {EnetTypeError} `ERR_INVALID_OPTION` for an option out of range.
    * Rejects with a `TimeoutError` (`ERR_CONNECT_TIMEOUT`) when no handshake
-   * completes within `timeout` ms, `EnetStateError` `ERR_CONNECT_REFUSED`
+   * completes within `timeout` ms, `EnetError` `ERR_CONNECT_REFUSED`
    * when the remote refuses, `EnetTypeError` `ERR_INVALID_ADDRESS` when the
    * name does not resolve, `AbortError` on abort.
    */
@@ -645,9 +647,10 @@ export class Host<PeerData = unknown>
     this.#requireOpen();
     const core = this.#core.connect(target, channelCount, data, mtu);
     if (core === null) {
-      throw new EnetRangeError(
+      throw new EnetError(
         "ERR_PEER_TABLE_FULL",
         `All "${this.#core.peerCount}" peer slots are in use`,
+        { limit: this.#core.peerCount },
       );
     }
     const peer = core.facade as Peer<PeerData>;
@@ -741,6 +744,7 @@ export class Host<PeerData = unknown>
       throw new EnetRangeError(
         "ERR_PACKET_TOO_LARGE",
         `Packet of "${bytes.length}" bytes exceeds maximumPacketSize "${this.#core.maximumPacketSize}"`,
+        { size: bytes.length, limit: this.#core.maximumPacketSize },
       );
     }
     const packet = new OutgoingPacket(bytes, flags & 0xFF);
@@ -778,7 +782,7 @@ export class Host<PeerData = unknown>
   }
 
   #requireOpen(): void {
-    if (this.#closing !== null) throw new EnetStateError("ERR_HOST_CLOSED", "Host is closed");
+    if (this.#closing !== null) throw new EnetError("ERR_HOST_CLOSED", "Host is closed");
   }
 
   /**
@@ -794,7 +798,10 @@ export class Host<PeerData = unknown>
     this.#signalCleanup?.();
     const core = this.#core;
     for (const peer of [...core.active]) {
-      if (peer.state === ENET_PEER_STATE_CONNECTED) peer.disconnect(0);
+      if (peer.state === ENET_PEER_STATE_CONNECTED) {
+        peer.acknowledgeBeforeDisconnect();
+        peer.disconnect(0);
+      }
     }
     const connected = [...core.active].some((peer) => peer.state === ENET_PEER_STATE_DISCONNECTING);
     if (connected) {
@@ -807,7 +814,10 @@ export class Host<PeerData = unknown>
       ]);
       clearTimeout(timer);
     }
-    for (const peer of [...core.active]) peer.disconnectNow(0);
+    for (const peer of [...core.active]) {
+      peer.acknowledgeBeforeDisconnect();
+      peer.disconnectNow(0);
+    }
     await core.shutdown();
     this.#ended = true;
     if (this.#waiter !== null) {

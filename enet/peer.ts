@@ -21,7 +21,7 @@ import {
   ENetProtocolSendFragment,
 } from "./_protocol.ts";
 import type { Address } from "./_socket.ts";
-import { EnetRangeError, EnetStateError } from "./errors.ts";
+import { EnetError, EnetRangeError } from "./errors.ts";
 
 export type { Address } from "./_socket.ts";
 export type { DisconnectReason } from "./_peer_core.ts";
@@ -247,7 +247,7 @@ export class Peer<Data = unknown> {
   #require(): PeerCore {
     const core = this.#current();
     if (core === null) {
-      throw new EnetStateError("ERR_PEER_NOT_CONNECTED", 'Peer is "disconnected"');
+      throw new EnetError("ERR_PEER_NOT_CONNECTED", 'Peer is "disconnected"');
     }
     return core;
   }
@@ -264,14 +264,14 @@ export class Peer<Data = unknown> {
     if (!wasConnected) {
       this.#connected.reject(
         error ??
-          new EnetStateError(
+          new EnetError(
             "ERR_CONNECT_REFUSED",
             `Connection to "${this.#address.hostname}:${this.#address.port}" was refused`,
           ),
       );
     }
     for (const channel of this.#channels.values()) channel.end();
-    const disconnected = new EnetStateError("ERR_PEER_DISCONNECTED", "Peer disconnected");
+    const disconnected = new EnetError("ERR_PEER_DISCONNECTED", "Peer disconnected");
     for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(disconnected);
   }
 
@@ -371,7 +371,7 @@ export class Peer<Data = unknown> {
    * Queues `data` on `channelID`. Strings are sent as UTF-8.
    *
    * @param flags {@linkcode PacketFlag} bits. @default {PacketFlag.RELIABLE}
-   * @throws {EnetStateError} `ERR_PEER_NOT_CONNECTED` unless the peer is connected.
+   * @throws {EnetError} `ERR_PEER_NOT_CONNECTED` unless the peer is connected.
    * @throws {EnetRangeError} `ERR_CHANNEL_OUT_OF_RANGE`, `ERR_PACKET_TOO_LARGE`.
    */
   send(
@@ -403,12 +403,13 @@ export class Peer<Data = unknown> {
   ): OutgoingPacket {
     const core = this.#require();
     if (core.state !== ENET_PEER_STATE_CONNECTED) {
-      throw new EnetStateError("ERR_PEER_NOT_CONNECTED", `Peer is "${STATE_NAMES[core.state]}"`);
+      throw new EnetError("ERR_PEER_NOT_CONNECTED", `Peer is "${STATE_NAMES[core.state]}"`);
     }
     if (!Number.isInteger(channelID) || channelID < 0 || channelID >= core.channels.length) {
       throw new EnetRangeError(
         "ERR_CHANNEL_OUT_OF_RANGE",
         `Channel "${channelID}" is outside 0..${core.channels.length - 1}`,
+        { limit: core.channels.length },
       );
     }
     const bytes = packetBytes(data);
@@ -421,6 +422,7 @@ export class Peer<Data = unknown> {
       throw new EnetRangeError(
         "ERR_PACKET_TOO_LARGE",
         `Packet of "${bytes.length}" bytes exceeds maximumPacketSize "${this.#host.maximumPacketSize}"`,
+        { size: bytes.length, limit: this.#host.maximumPacketSize },
       );
     }
     const packet = new OutgoingPacket(bytes, flags & 0xFF);
@@ -431,17 +433,23 @@ export class Peer<Data = unknown> {
 
   /** Graceful disconnect: the `disconnect` event follows the remote's acknowledgement. */
   disconnect(data = 0): void {
-    this.#current()?.disconnect(data >>> 0);
+    const core = this.#current();
+    core?.acknowledgeBeforeDisconnect();
+    core?.disconnect(data >>> 0);
   }
 
   /** Sends an unreliable disconnect and drops the connection at once (no waiting). */
   disconnectNow(data = 0): void {
-    this.#current()?.disconnectNow(data >>> 0);
+    const core = this.#current();
+    core?.acknowledgeBeforeDisconnect();
+    core?.disconnectNow(data >>> 0);
   }
 
   /** Disconnects once everything queued has been sent and acknowledged. */
   disconnectLater(data = 0): void {
-    this.#current()?.disconnectLater(data >>> 0);
+    const core = this.#current();
+    core?.acknowledgeBeforeDisconnect();
+    core?.disconnectLater(data >>> 0);
   }
 
   /** Drops the connection without telling the remote (it will time out). */
@@ -494,6 +502,7 @@ export class Peer<Data = unknown> {
         throw new EnetRangeError(
           "ERR_CHANNEL_OUT_OF_RANGE",
           `Channel "${id}" is outside 0..${count - 1}`,
+          { limit: count },
         );
       }
       channel = new ChannelStreams(id, this);

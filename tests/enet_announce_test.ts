@@ -43,7 +43,7 @@ Deno.test("announce() registers an ENet host, follows its peer count and unregis
     );
     await assert.rejects(
       announce(host, games, { id: "eu-2", capacity: 4, interval: 5 }),
-      (error: RangeError & { code: string }) => error.code === "ERR_INVALID_OPTION",
+      (error: TypeError & { code: string }) => error.code === "ERR_INVALID_OPTION",
     );
 
     await using client = await createHost({

@@ -5,7 +5,7 @@
  * handshakes one address can start.
  */
 import assert from "node:assert/strict";
-import { createHost, type HostEvent, PacketFlag } from "../enet/mod.ts";
+import { createHost, EnetTypeError, type HostEvent, PacketFlag } from "../enet/mod.ts";
 import { LOOPBACK4 } from "./_loopback.ts";
 import { EventPump } from "./_tools/enet_events.ts";
 import { CONNECT_GUARD_MAXIMUM_SOURCES, ConnectGuard } from "../enet/_connect_guard.ts";
@@ -207,14 +207,16 @@ Deno.test("connectRateLimit caps the handshakes one source address can start", a
   );
 });
 
-Deno.test("createHost() rejects an invalid maximumHalfOpenPeers or connectRateLimit with a RangeError", async () => {
+Deno.test("createHost() rejects an invalid maximumHalfOpenPeers or connectRateLimit with ERR_INVALID_OPTION", async () => {
+  const invalidOption = (error: unknown) =>
+    error instanceof EnetTypeError && error.code === "ERR_INVALID_OPTION";
   await assert.rejects(
     createHost({ address: { hostname: LOOPBACK4, port: 0 }, maximumHalfOpenPeers: 0 }),
-    RangeError,
+    invalidOption,
   );
   await assert.rejects(
     createHost({ address: { hostname: LOOPBACK4, port: 0 }, connectRateLimit: { perSecond: 0 } }),
-    RangeError,
+    invalidOption,
   );
 });
 

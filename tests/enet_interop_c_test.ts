@@ -4,8 +4,11 @@
  * C echo server and the C client against our echo server, plain, with
  * checksum, with the range coder, and with both.
  */
-import { buildCPeer } from "./enet_peers/peers.ts";
+import assert from "node:assert/strict";
+import { createHost, PacketFlag } from "../enet/mod.ts";
+import { buildCPeer, LineProcess } from "./enet_peers/peers.ts";
 import { defineInteropTests } from "./enet_peers/interop_suite.ts";
+import { deadline, LOOPBACK4 } from "./_loopback.ts";
 
 const buildDir = Deno.makeTempDirSync({ prefix: "netkit-enet-c-" });
 const binary = await buildCPeer(buildDir);
@@ -25,3 +28,48 @@ defineInteropTests("C libenet", binary, [], [
     options: { checksum: true, compression: "range-coder" },
   },
 ]);
+
+Deno.test("a ping answered from the event loop shares one datagram with the acknowledgement of the C server's echo", async () => {
+  await using server = new LineProcess(binary, ["server"]);
+  const [line] = await server.waitFor((l) => l.startsWith("PORT "));
+  const port = Number(line.split(" ")[1]);
+  await using client = await createHost({
+    address: { hostname: LOOPBACK4, port: 0 },
+    peerCount: 1,
+  });
+  const peer = await client.connect({ hostname: LOOPBACK4, port }, { channelCount: 1 });
+  const events = client[Symbol.asyncIterator]();
+  const ping = new Uint8Array(16);
+  // C acknowledges a packet in one datagram and sends its echo in the next:
+  // the ACK of the echo and the next ping must not go out separately.
+  const pings = 100;
+  const sentBefore = client.totalSentPackets;
+  for (let i = 0; i < pings; i++) {
+    peer.send(0, ping, PacketFlag.RELIABLE);
+    for (;;) {
+      const { value } = await deadline(events.next(), 5000, "echo");
+      if (value?.type === "receive") break;
+    }
+  }
+  const perPing = (client.totalSentPackets - sentBefore) / pings;
+  assert.ok(perPing < 1.2, `${perPing.toFixed(2)} datagrams per ping`);
+  peer.disconnect(5);
+  await server.waitFor((l) => l === "DISCONNECT 5");
+});
+
+Deno.test("a disconnect right after connect() still acknowledges the C server's VERIFY_CONNECT", async () => {
+  await using server = new LineProcess(binary, ["server"]);
+  const [line] = await server.waitFor((l) => l.startsWith("PORT "));
+  const port = Number(line.split(" ")[1]);
+  await using client = await createHost({
+    address: { hostname: LOOPBACK4, port: 0 },
+    peerCount: 1,
+  });
+  const peer = await client.connect({ hostname: LOOPBACK4, port }, { channelCount: 1 });
+  peer.disconnect(77);
+  assert.deepEqual(await deadline(peer.closed, 5000, "local disconnect"), {
+    reason: "local",
+    data: 77,
+  });
+  await server.waitFor((l) => l === "DISCONNECT 77");
+});
