@@ -12,17 +12,33 @@
  * once framed by hand from the payloads in the loop, once pre-built (the
  * socket's ceiling, with no per-message work at all).
  *
- * Run: `deno task bench framed`. Each case alternates raw and framed for 9
- * rounds (the machine is shared, noise hits both alike); the best of each counts.
+ * Run: `deno task bench framed`.
+ *
+ * Method (the machine is shared and noisy, so one round is never trusted):
+ * every round opens a fresh connection (outside the timing) and times one
+ * whole job, from the first write until the sink has counted the last byte
+ * (or, receiving, until the last message is read). Each case first runs
+ * {@linkcode WARMUP} untimed rounds of each side (JIT, buffer growth,
+ * socket buffers), then {@linkcode ROUNDS} timed rounds of each side,
+ * interleaved as pairs whose order alternates (raw then framed, framed then
+ * raw, ...) so drift in the machine's load hits both sides alike. A side's
+ * figure is the median of its rounds (a stray GC pause or a busy neighbour
+ * spoils one round, not the figure); the % column is the ratio of the two
+ * medians. Rounds last tens of milliseconds (the batched send case sends
+ * 400 000 messages per round), long enough for the clock and the socket's
+ * start-up not to matter. `--quick` runs fewer rounds.
  *
  * @module
  */
 
 import { connect, listen } from "../framed/mod.ts";
-import { figure } from "./_report.ts";
+import { figure, quick } from "./_report.ts";
 
 const HOST = "127.0.0.1";
-const ROUNDS = 9;
+/** Untimed rounds of each side before the timed ones. */
+const WARMUP = quick ? 1 : 3;
+/** Timed rounds of each side; the median counts. */
+const ROUNDS = quick ? 5 : 15;
 
 function frame(payload: Uint8Array): Uint8Array {
   const header = payload.length < 255 ? 1 : 5;
@@ -86,18 +102,36 @@ interface Case {
   framed: () => Promise<number>;
 }
 
-/** Alternates the two runs (the machine is shared; noise hits both alike) and keeps each best. */
-async function bestOf(
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Warms both runs up, then times them in interleaved pairs whose order
+ * alternates; returns the median time of each (see the method above).
+ */
+async function medianOf(
   raw: () => Promise<number>,
   framed: () => Promise<number>,
 ): Promise<[number, number]> {
-  let rawBest = Infinity;
-  let framedBest = Infinity;
-  for (let i = 0; i < ROUNDS; i++) {
-    rawBest = Math.min(rawBest, await raw());
-    framedBest = Math.min(framedBest, await framed());
+  for (let i = 0; i < WARMUP; i++) {
+    await raw();
+    await framed();
   }
-  return [rawBest, framedBest];
+  const rawMs: number[] = [];
+  const framedMs: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    if (i % 2 === 0) {
+      rawMs.push(await raw());
+      framedMs.push(await framed());
+    } else {
+      framedMs.push(await framed());
+      rawMs.push(await raw());
+    }
+  }
+  return [median(rawMs), median(framedMs)];
 }
 
 function sendCases(sink: ReturnType<typeof byteSink>): Case[] {
@@ -147,7 +181,7 @@ function sendCases(sink: ReturnType<typeof byteSink>): Case[] {
   const open = () => connect({ hostname: HOST, port: sink.port, sendType: "bytes" });
 
   const oneN = 10_000;
-  const batchedN = 200_000;
+  const batchedN = 400_000;
   const largeN = 1_500;
   // Framed batches: `batch` sends without awaiting, then await the last
   // (sends settle in order).
@@ -347,12 +381,14 @@ function report(name: string, messages: number, bytes: number, rawMs: number, fr
   );
 }
 
-console.log(`framed/ vs raw Deno.connect (best of ${ROUNDS}; % = framed rate / raw rate)`);
+console.log(
+  `framed/ vs raw Deno.connect (median of ${ROUNDS} interleaved rounds after ${WARMUP} warm-up; % = framed rate / raw rate)`,
+);
 console.log("-- sending (both into the same raw byte-counting sink)");
 let sendingPhase = true;
 const sink = byteSink();
 for (const c of sendCases(sink)) {
-  const [rawMs, framedMs] = await bestOf(c.raw, c.framed);
+  const [rawMs, framedMs] = await medianOf(c.raw, c.framed);
   report(c.name, c.messages, c.bytes, rawMs, framedMs);
 }
 sink.close();
@@ -362,6 +398,6 @@ console.log(
 );
 for (const [size, count, name] of [[64, 100_000, "64 B"], [64 * 1024, 1500, "64 KiB"]] as const) {
   const c = receiveCase(size, count);
-  const [rawMs, framedMs] = await bestOf(c.raw, c.framed);
+  const [rawMs, framedMs] = await medianOf(c.raw, c.framed);
   report(`${name} messages`, c.messages, c.bytes, rawMs, framedMs);
 }
