@@ -191,6 +191,18 @@ interface Batch {
 function ignore(): void {}
 
 /**
+ * A batch's promise is made with this shared executor, which hands over its
+ * settling functions here (`Promise.withResolvers` would also allocate an
+ * object to return them in, once per batch).
+ */
+let capturedResolve: () => void = ignore;
+let capturedReject: (reason: unknown) => void = ignore;
+function captureSettlers(resolve: () => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
  * Rejects every send of `batch`. A send nobody awaits must not crash the
  * program when the connection dies (`closed` reports that), so the batch's
  * promise gets a handler first; awaiting it still throws. (Attached here,
@@ -1053,7 +1065,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   /** An empty batch: the last one written, reused, or a new one. */
   #newBatch(): Batch {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const promise = new Promise<void>(captureSettlers);
+    const resolve = capturedResolve;
+    const reject = capturedReject;
     const batch = this.#spareBatch;
     if (batch === null) {
       return {
