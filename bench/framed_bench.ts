@@ -12,17 +12,39 @@
  * once framed by hand from the payloads in the loop, once pre-built (the
  * socket's ceiling, with no per-message work at all).
  *
- * Run: `deno task bench framed`. Each case alternates raw and framed for 9
- * rounds (the machine is shared, noise hits both alike); the best of each counts.
+ * Run: `deno task bench framed`.
+ *
+ * Method (the machine is shared and noisy, so one round is never trusted):
+ * every round opens a fresh connection (outside the timing) and times one
+ * whole job, from the first write until the sink has counted the last byte
+ * (or, receiving, until the last message is read). Each case first runs
+ * {@linkcode WARMUP} untimed rounds of each side (JIT, buffer growth,
+ * socket buffers), then timed rounds of each side, interleaved as pairs
+ * whose order alternates (raw then framed, framed then raw, ...) so drift
+ * in the machine's load hits both sides alike: as many pairs as fit in
+ * {@linkcode CASE_BUDGET_MS} (judged by the last warm-up pair), at least
+ * {@linkcode MIN_ROUNDS} and at most {@linkcode MAX_ROUNDS}. A side's figure
+ * is the median of its rounds (a stray GC pause or a busy neighbour spoils
+ * one round, not the figure); the % column is the ratio of the two medians.
+ * Rounds last tens of milliseconds (the batched send case sends 400 000
+ * messages per round), long enough for the clock and the socket's start-up
+ * not to matter. `--quick` runs fewer rounds.
  *
  * @module
  */
 
 import { connect, listen } from "../framed/mod.ts";
-import { figure } from "./_report.ts";
+import { figure, quick } from "./_report.ts";
 
 const HOST = "127.0.0.1";
-const ROUNDS = 9;
+/** Untimed rounds of each side before the timed ones. */
+const WARMUP = quick ? 1 : 3;
+/** Fewest timed rounds of each side; the median counts. */
+const MIN_ROUNDS = quick ? 5 : 15;
+/** Most timed rounds of each side (cheap cases get more, up to this). */
+const MAX_ROUNDS = quick ? 9 : 41;
+/** About how long the timed rounds of one case may take together. */
+const CASE_BUDGET_MS = quick ? 500 : 2000;
 
 function frame(payload: Uint8Array): Uint8Array {
   const header = payload.length < 255 ? 1 : 5;
@@ -86,18 +108,41 @@ interface Case {
   framed: () => Promise<number>;
 }
 
-/** Alternates the two runs (the machine is shared; noise hits both alike) and keeps each best. */
-async function bestOf(
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Warms both runs up, then times them in interleaved pairs whose order
+ * alternates; returns the median time of each (see the method above).
+ */
+async function medianOf(
   raw: () => Promise<number>,
   framed: () => Promise<number>,
-): Promise<[number, number]> {
-  let rawBest = Infinity;
-  let framedBest = Infinity;
-  for (let i = 0; i < ROUNDS; i++) {
-    rawBest = Math.min(rawBest, await raw());
-    framedBest = Math.min(framedBest, await framed());
+): Promise<[number, number, number]> {
+  let pairMs = 0;
+  for (let i = 0; i < WARMUP; i++) {
+    const start = performance.now();
+    await raw();
+    await framed();
+    pairMs = performance.now() - start;
   }
-  return [rawBest, framedBest];
+  const fit = Math.floor(CASE_BUDGET_MS / pairMs) | 1; // odd: one middle round
+  const rounds = Math.min(MAX_ROUNDS, Math.max(MIN_ROUNDS, fit));
+  const rawMs: number[] = [];
+  const framedMs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    if (i % 2 === 0) {
+      rawMs.push(await raw());
+      framedMs.push(await framed());
+    } else {
+      framedMs.push(await framed());
+      rawMs.push(await raw());
+    }
+  }
+  return [median(rawMs), median(framedMs), rounds];
 }
 
 function sendCases(sink: ReturnType<typeof byteSink>): Case[] {
@@ -147,7 +192,7 @@ function sendCases(sink: ReturnType<typeof byteSink>): Case[] {
   const open = () => connect({ hostname: HOST, port: sink.port, sendType: "bytes" });
 
   const oneN = 10_000;
-  const batchedN = 200_000;
+  const batchedN = 400_000;
   const largeN = 1_500;
   // Framed batches: `batch` sends without awaiting, then await the last
   // (sends settle in order).
@@ -324,7 +369,14 @@ function receiveCase(payloadSize: number, count: number) {
   return { messages: total, bytes: total * one.length, raw, framed };
 }
 
-function report(name: string, messages: number, bytes: number, rawMs: number, framedMs: number) {
+function report(
+  name: string,
+  messages: number,
+  bytes: number,
+  rawMs: number,
+  framedMs: number,
+  rounds: number,
+) {
   const big = bytes / messages >= 1024;
   const value = (ms: number) => big ? bytes / ms / 1000 : messages / ms * 1000;
   const [direction, unit] = [sendingPhase ? "send" : "receive", big ? "MB/s" : "msg/s"];
@@ -343,17 +395,19 @@ function report(name: string, messages: number, bytes: number, rawMs: number, fr
   console.log(
     `${name.padEnd(46)} raw ${rate(rawMs)} | framed ${rate(framedMs)} | ${
       (rawMs / framedMs * 100).toFixed(0).padStart(4)
-    } %`,
+    } % (${rounds} rounds)`,
   );
 }
 
-console.log(`framed/ vs raw Deno.connect (best of ${ROUNDS}; % = framed rate / raw rate)`);
+console.log(
+  `framed/ vs raw Deno.connect (median of ${MIN_ROUNDS}-${MAX_ROUNDS} interleaved rounds after ${WARMUP} warm-up; % = framed rate / raw rate)`,
+);
 console.log("-- sending (both into the same raw byte-counting sink)");
 let sendingPhase = true;
 const sink = byteSink();
 for (const c of sendCases(sink)) {
-  const [rawMs, framedMs] = await bestOf(c.raw, c.framed);
-  report(c.name, c.messages, c.bytes, rawMs, framedMs);
+  const [rawMs, framedMs, rounds] = await medianOf(c.raw, c.framed);
+  report(c.name, c.messages, c.bytes, rawMs, framedMs, rounds);
 }
 sink.close();
 sendingPhase = false;
@@ -362,6 +416,6 @@ console.log(
 );
 for (const [size, count, name] of [[64, 100_000, "64 B"], [64 * 1024, 1500, "64 KiB"]] as const) {
   const c = receiveCase(size, count);
-  const [rawMs, framedMs] = await bestOf(c.raw, c.framed);
-  report(`${name} messages`, c.messages, c.bytes, rawMs, framedMs);
+  const [rawMs, framedMs, rounds] = await medianOf(c.raw, c.framed);
+  report(`${name} messages`, c.messages, c.bytes, rawMs, framedMs, rounds);
 }

@@ -165,11 +165,18 @@ export function wireLimit(type: MessageType, maxMessageSize: number): number {
 
 /** Messages queued together; they are written together and settle together. */
 interface Batch {
-  /** Byte ranges to write, in order: spans of gather buffers and large payloads. */
+  /**
+   * Byte ranges to write before the unsealed span of `fill`, in order: spans
+   * of earlier gather buffers and large payloads. Empty for most batches
+   * (those that fit one gather buffer), which so cost no array work.
+   */
   segments: Uint8Array[];
-  /** Gather buffers this batch fills; they return to the spares once written. */
+  /** Gather buffers this batch filled before `fill`; they return to the spares once written. */
   buffers: Uint8Array[];
-  /** The gather buffer being filled and where its unsealed span starts. */
+  /**
+   * The gather buffer being filled and where its unsealed span starts; it
+   * too returns to the spares once written.
+   */
   fill: Uint8Array | null;
   fillStart: number;
   fillUsed: number;
@@ -182,6 +189,18 @@ interface Batch {
 }
 
 function ignore(): void {}
+
+/**
+ * A batch's promise is made with this shared executor, which hands over its
+ * settling functions here (`Promise.withResolvers` would also allocate an
+ * object to return them in, once per batch).
+ */
+let capturedResolve: () => void = ignore;
+let capturedReject: (reason: unknown) => void = ignore;
+function captureSettlers(resolve: () => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 /**
  * Rejects every send of `batch`. A send nobody awaits must not crash the
@@ -397,6 +416,8 @@ export class Connection<S, R> implements FramedConnection<S, R> {
    * writes them back.
    */
   #fastFill: Uint8Array | null = null;
+  /** The length of {@linkcode #fastFill} (a plain number is cheaper to read than a typed array's length). */
+  #fastEnd = 0;
   #fastUsed = 0;
   #fastCount = 0;
   #fastPromise: Promise<void> | null = null;
@@ -421,6 +442,11 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   /** The last batch written, emptied for reuse (one object per connection, not per batch). */
   #spareBatch: Batch | null = null;
   #spares: Uint8Array[] = [];
+  /** The last span written from a gather buffer, and that buffer (see {@linkcode #spanOf}). */
+  #span: Uint8Array | null = null;
+  #spanBuffer: Uint8Array | null = null;
+  #spanStart = 0;
+  #spanEnd = 0;
   #drainWaiters: (() => void)[] = [];
   #writable: WritableStream<S> | null = null;
   #writer!: WritableStreamDefaultController;
@@ -538,7 +564,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
       const length = bytes.length;
       const used = this.#fastUsed;
       const end = used + SHORT_HEADER_SIZE + length;
-      if (length === bytes.byteLength && length <= this.#fastLimit && end <= fill.length) {
+      if (length === bytes.byteLength && length <= this.#fastLimit && end <= this.#fastEnd) {
         fill[used] = length;
         fill.set(bytes, used + SHORT_HEADER_SIZE);
         this.#fastUsed = end;
@@ -1013,6 +1039,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     const fill = batch.fill;
     if (fill !== null && batch.fillUsed + size <= fill.length) return fill;
     this.#seal(batch);
+    if (fill !== null) batch.buffers.push(fill);
     // A burst that outgrew its buffer gets one twice as big, so the next
     // burst of the same size fits in one buffer (one write).
     const wanted = Math.min(
@@ -1021,7 +1048,6 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     );
     let next = this.#spares.pop(); // the largest spare
     if (next === undefined || next.length < wanted) next = new Uint8Array(wanted);
-    batch.buffers.push(next);
     batch.fill = next;
     batch.fillStart = 0;
     batch.fillUsed = 0;
@@ -1039,7 +1065,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
 
   /** An empty batch: the last one written, reused, or a new one. */
   #newBatch(): Batch {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const promise = new Promise<void>(captureSettlers);
+    const resolve = capturedResolve;
+    const reject = capturedReject;
     const batch = this.#spareBatch;
     if (batch === null) {
       return {
@@ -1066,6 +1094,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   #openFast(batch: Batch): void {
     this.#fast = batch;
     this.#fastFill = batch.fill;
+    this.#fastEnd = batch.fill!.length;
     this.#fastUsed = batch.fillUsed;
     this.#fastCount = 0;
     this.#fastPromise = batch.promise;
@@ -1074,8 +1103,9 @@ export class Connection<S, R> implements FramedConnection<S, R> {
   /** Returns a written (or never used) batch's buffers to the spares and keeps the batch for reuse. */
   #reuse(batch: Batch): void {
     this.#recycle(batch);
-    batch.segments.length = 0;
-    batch.buffers.length = 0;
+    // (Setting an array's length is a runtime call: skip it when empty.)
+    if (batch.segments.length !== 0) batch.segments.length = 0;
+    if (batch.buffers.length !== 0) batch.buffers.length = 0;
     batch.fill = null;
     batch.fillStart =
       batch.fillUsed =
@@ -1122,14 +1152,26 @@ export class Connection<S, R> implements FramedConnection<S, R> {
         this.#pending = null;
         this.#foldFast();
         this.#lastBatchSize = batch.count;
-        this.#seal(batch);
         this.#inflightCost = batchCost(batch);
         try {
-          for (const segment of batch.segments) {
+          const segments = batch.segments;
+          for (let i = 0; i < segments.length; i++) {
+            const segment = segments[i];
             let offset = 0;
             while (offset < segment.length) {
               this.#writeSince = WRITE_STARTED;
               offset += await conn.write(offset === 0 ? segment : segment.subarray(offset));
+            }
+          }
+          // The unsealed span of the gather buffer is written last, through
+          // a view kept from the previous batch when it spans the same bytes
+          // (a burst after a burst of the same size: no view made per batch).
+          if (batch.fill !== null && batch.fillUsed > batch.fillStart) {
+            const span = this.#spanOf(batch.fill, batch.fillStart, batch.fillUsed);
+            let offset = 0;
+            while (offset < span.length) {
+              this.#writeSince = WRITE_STARTED;
+              offset += await conn.write(offset === 0 ? span : span.subarray(offset));
             }
           }
           this.#writeSince = 0;
@@ -1171,21 +1213,37 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     }
   }
 
+  /** `buffer.subarray(start, end)`, or the same view as last time when it spans the same bytes. */
+  #spanOf(buffer: Uint8Array, start: number, end: number): Uint8Array {
+    if (this.#spanBuffer === buffer && this.#spanStart === start && this.#spanEnd === end) {
+      return this.#span!;
+    }
+    this.#spanBuffer = buffer;
+    this.#spanStart = start;
+    this.#spanEnd = end;
+    return this.#span = buffer.subarray(start, end);
+  }
+
   /** Keeps the largest written buffers as spares, smallest first. */
   #recycle(batch: Batch): void {
+    const buffers = batch.buffers;
+    for (let i = 0; i < buffers.length; i++) this.#spare(buffers[i]);
+    if (batch.fill !== null) this.#spare(batch.fill);
+  }
+
+  /** Keeps `buffer` if it is among the largest {@linkcode SPARE_BUFFERS} seen. */
+  #spare(buffer: Uint8Array): void {
     const spares = this.#spares;
     // Ascending by size, kept by insertion (no comparator calls).
-    for (const buffer of batch.buffers) {
-      if (spares.length < SPARE_BUFFERS) {
-        spares.push(buffer);
-        for (let i = spares.length - 1; i > 0 && spares[i - 1].length > spares[i].length; i--) {
-          [spares[i - 1], spares[i]] = [spares[i], spares[i - 1]];
-        }
-      } else if (buffer.length > spares[0].length) {
-        spares[0] = buffer;
-        for (let i = 0; i + 1 < spares.length && spares[i].length > spares[i + 1].length; i++) {
-          [spares[i], spares[i + 1]] = [spares[i + 1], spares[i]];
-        }
+    if (spares.length < SPARE_BUFFERS) {
+      spares.push(buffer);
+      for (let i = spares.length - 1; i > 0 && spares[i - 1].length > spares[i].length; i--) {
+        [spares[i - 1], spares[i]] = [spares[i], spares[i - 1]];
+      }
+    } else if (buffer.length > spares[0].length) {
+      spares[0] = buffer;
+      for (let i = 0; i + 1 < spares.length && spares[i].length > spares[i + 1].length; i++) {
+        [spares[i], spares[i + 1]] = [spares[i + 1], spares[i]];
       }
     }
   }
@@ -1329,6 +1387,7 @@ export class Connection<S, R> implements FramedConnection<S, R> {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const wake of waiters) wake();
+    this.#span = this.#spanBuffer = null;
     this.#freeReceive();
     this.#endReadable(error);
     this.#settings.onEnd?.(this as unknown as FramedConnection<never, unknown>);
