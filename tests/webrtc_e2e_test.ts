@@ -433,7 +433,7 @@ const wait = (t, type, ms = 8000) => new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("timeout waiting for " + type)), ms);
   t.addEventListener(type, (e) => { clearTimeout(timer); resolve(e); }, { once: true });
 });
-let master, channels = {};
+let master, channels = {}, restartEvents;
 const byName = (name) => master.slaves.find((s) => s.userData.name === name);
 async function untilSlave(name, ms = 10000) {
   const end = Date.now() + ms;
@@ -508,13 +508,21 @@ const commands = {
       return { rejected: true, code: error.code, reason: (await rejected).detail };
     }
   },
+  armRestart() {
+    // Listening before the test closes the master: a "disconnect" that came before the
+    // "restart" command reached the page would otherwise be missed.
+    restartEvents = { disconnect: wait(master, "disconnect", 15000), reconnect: wait(master, "reconnect", 25000) };
+    restartEvents.disconnect.catch(() => {});
+    restartEvents.reconnect.catch(() => {});
+    return true;
+  },
   async restart() {
     // The master goes away: the page sees "disconnect", then "reconnect" and the slave again.
-    await wait(master, "disconnect", 10000);
+    await restartEvents.disconnect;
     const ping = new Promise((r) => channels.reliable.addEventListener("message", (e) => r(e.data), { once: true }));
     channels.reliable.send("during restart");
     const during = await ping;
-    await wait(master, "reconnect", 15000);
+    await restartEvents.reconnect;
     const slave = await untilSlave("eu-1");
     const fresh = await slave.createDataChannel("after");
     const echoed = new Promise((r) => fresh.addEventListener("message", (e) => r(e.data), { once: true }));
@@ -691,6 +699,7 @@ Deno.test({
       await t.step(
         "master restart: page and slave reconnect, the open channel keeps working",
         async () => {
+          await link.start("armRestart");
           const phase = link.start("restart");
           await master.close();
           await new Promise((r) => setTimeout(r, 300));
@@ -782,5 +791,8 @@ Deno.test(`${CYCLES} connect/close cycles grow resident memory by less than 20 M
 });
 
 // A set-up that libdatachannel aborted (and the client retried) can leave a native callback of
-// node-datachannel registered; release every native handle before the isolate goes away.
-globalThis.addEventListener("unload", () => ndc.cleanup());
+// node-datachannel registered; release every native handle while the isolate is still alive.
+Deno.test("node-datachannel releases its native threads after the last test", async () => {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  ndc.cleanup();
+});
