@@ -775,10 +775,13 @@ export class SlaveConnection extends TypedEventTarget<SlaveConnectionEventMap> {
         for (const c of queued) await this.#addCandidate(session, c);
       },
     ).catch((error) => {
-      if (session.retries < 2 && session.pc.connectionState === "closed") {
-        // node-datachannel 0.33 sometimes closes a connection natively while it applies the
-        // answer ("Got a remote candidate without ICE transport", about 1 in 100 set-ups):
-        // start over with a fresh peer connection instead of failing the caller.
+      // node-datachannel 0.33 sometimes closes a connection natively while it applies the
+      // answer ("Got a remote candidate without ICE transport", about 1 in 100 set-ups), and
+      // the state may still read "connecting" when the rejection arrives: start over with a
+      // fresh peer connection instead of failing the caller.
+      const abortedNatively = session.pc.connectionState === "closed" ||
+        String((error as Error | undefined)?.message).includes("without ICE transport");
+      if (session.retries < 2 && abortedNatively) {
         this.#retry(session);
         return;
       }
