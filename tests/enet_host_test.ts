@@ -9,12 +9,11 @@ import {
   EnetError,
   EnetRangeError,
   EnetTypeError,
-  type Host,
-  type HostEvent,
   type HostOptions,
   PacketFlag,
 } from "../enet/mod.ts";
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
+import { nextEvent } from "./_tools/enet_events.ts";
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
@@ -28,26 +27,6 @@ function silentSocket(): Deno.DatagramConn & Disposable {
       } catch { /* closed */ }
     },
   });
-}
-
-/** Next event of `type` from `host` (other events are skipped). */
-async function nextEvent<T extends HostEvent["type"]>(
-  host: Host,
-  type: T,
-  ms = 5000,
-): Promise<Extract<HostEvent, { type: T }>> {
-  const iterator = host[Symbol.asyncIterator]();
-  return await deadline(
-    (async () => {
-      for (;;) {
-        const { value, done } = await iterator.next();
-        if (done) throw new Error("Host closed");
-        if (value.type === type) return value as Extract<HostEvent, { type: T }>;
-      }
-    })(),
-    ms,
-    `${type} event`,
-  );
 }
 
 async function pair(options: HostOptions = {}, hostname = LOOPBACK4) {

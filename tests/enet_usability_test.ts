@@ -5,33 +5,9 @@
  * per-peer data slot. Real hosts over loopback.
  */
 import assert from "node:assert/strict";
-import {
-  createHost,
-  EnetTypeError,
-  type Host,
-  type HostEvent,
-  type HostOptions,
-} from "../enet/mod.ts";
+import { createHost, EnetTypeError, type HostOptions } from "../enet/mod.ts";
 import { deadline, hasIPv6, LOOPBACK4 } from "./_loopback.ts";
-
-async function nextEvent<D, T extends HostEvent["type"]>(
-  host: Host<D>,
-  type: T,
-  ms = 5000,
-): Promise<Extract<HostEvent<D>, { type: T }>> {
-  const iterator = host[Symbol.asyncIterator]();
-  return await deadline(
-    (async () => {
-      for (;;) {
-        const { value, done } = await iterator.next();
-        if (done) throw new Error("Host closed");
-        if (value.type === type) return value as Extract<HostEvent<D>, { type: T }>;
-      }
-    })(),
-    ms,
-    `${type} event`,
-  );
-}
+import { nextEvent } from "./_tools/enet_events.ts";
 
 for (const socket of ["auto", "node"] as const) {
   Deno.test(`Host.connect() resolves "localhost" and completes the handshake (socket: "${socket}")`, async () => {

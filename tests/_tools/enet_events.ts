@@ -51,3 +51,23 @@ export class EventPump {
     }
   }
 }
+
+/** The next event of `type` from `host`; other events are skipped. */
+export async function nextEvent<D, T extends HostEvent["type"]>(
+  host: Host<D>,
+  type: T,
+  ms = 5000,
+): Promise<Extract<HostEvent<D>, { type: T }>> {
+  const iterator = host[Symbol.asyncIterator]();
+  return await deadline(
+    (async () => {
+      for (;;) {
+        const { value, done } = await iterator.next();
+        if (done) throw new Error("Host closed");
+        if (value.type === type) return value as Extract<HostEvent<D>, { type: T }>;
+      }
+    })(),
+    ms,
+    `${type} event`,
+  );
+}
