@@ -4,7 +4,10 @@
  *
  * Every test that loads node-datachannel lives in this one file on purpose: `deno test` runs
  * each file in its own isolate inside one process, and a native addon loaded by a second isolate
- * makes Deno 2.9 panic ("attempt to access Handle hosted by disposed Isolate").
+ * makes Deno 2.9 panic ("attempt to access Handle hosted by disposed Isolate"). Loading it in the
+ * whole-suite process after ~100 other test files panicked the same way (Deno 2.9.6, two runs of
+ * two), though never with this file alone (18 runs) or beside a few others, so `deno task test`
+ * runs this file in a `deno test` process of its own, after the rest.
  */
 import assert from "node:assert/strict";
 import ndc from "node-datachannel";
