@@ -110,11 +110,14 @@ export function renderMarkdown(results: Results): string {
     } before, mean ${results.load.mean.toFixed(2)} and max ${results.load.max.toFixed(2)} during, ${
       results.load.after.toFixed(2)
     } after.` +
-      (results.load.mean > machine.cores
-        ? " **The machine was shared with other work during this run**: the benches themselves " +
-          "keep about one core busy, the rest is other load. Absolute figures are lower than on " +
-          "an idle machine; ours and the peer ran side by side under the same load, so the " +
-          "ratios hold better than the absolute numbers."
+      (results.load.before > 1
+        ? " **The machine was shared with other work during this run** (it was already loaded " +
+          "before the benches started). Absolute figures are lower than on an idle machine; " +
+          "ours and the peer ran side by side under the same load, so the ratios hold better " +
+          "than the absolute numbers."
+        : results.load.mean > machine.cores
+        ? " The machine was idle before the run; the load during it is the benches' own " +
+          "processes (several servers and clients per scenario), which keep both cores busy."
         : ""),
     "",
   );
