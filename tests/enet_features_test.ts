@@ -5,25 +5,11 @@
  * checksum-mismatch hint of a failed connect.
  */
 import assert from "node:assert/strict";
-import { createHost, type Host, type HostEvent, PacketFlag } from "../enet/mod.ts";
-import { deadline, LOOPBACK4 } from "./_loopback.ts";
+import { createHost, PacketFlag } from "../enet/mod.ts";
+import { LOOPBACK4 } from "./_loopback.ts";
+import { nextEvent } from "./_tools/enet_events.ts";
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
-
-async function next<T extends HostEvent["type"]>(host: Host, type: T, ms = 5000) {
-  const iterator = host[Symbol.asyncIterator]();
-  return await deadline(
-    (async () => {
-      for (;;) {
-        const { value, done } = await iterator.next();
-        if (done) throw new Error("Host closed");
-        if (value.type === type) return value as Extract<HostEvent, { type: T }>;
-      }
-    })(),
-    ms,
-    `${type} event`,
-  );
-}
 
 Deno.test("intercept sees every datagram and can drop or consume it", async () => {
   let seen = 0;
@@ -42,7 +28,7 @@ Deno.test("intercept sees every datagram and can drop or consume it", async () =
     peerCount: 1,
   });
   const peer = await client.connect(server.address);
-  await next(server, "connect");
+  await nextEvent(server, "connect");
   const probe = Deno.listenDatagram({ transport: "udp", hostname: LOOPBACK4, port: 0 });
   try {
     await probe.send(new TextEncoder().encode("PROBE"), { transport: "udp", ...server.address });
@@ -50,11 +36,11 @@ Deno.test("intercept sees every datagram and can drop or consume it", async () =
     probe.close();
   }
   peer.send(0, "accepted");
-  assert.equal(text((await next(server, "receive")).data), "accepted");
+  assert.equal(text((await nextEvent(server, "receive")).data), "accepted");
   assert.ok(seen >= 3);
   dropping = true;
   peer.send(0, "dropped");
-  await assert.rejects(next(server, "receive", 300));
+  await assert.rejects(nextEvent(server, "receive", 300));
 });
 
 for (
@@ -81,7 +67,9 @@ for (
       new Uint8Array(5000),
     ];
     for (const payload of payloads) peer.send(1, payload, PacketFlag.RELIABLE);
-    for (const payload of payloads) assert.deepEqual((await next(server, "receive")).data, payload);
+    for (const payload of payloads) {
+      assert.deepEqual((await nextEvent(server, "receive")).data, payload);
+    }
   });
 }
 
@@ -125,7 +113,7 @@ Deno.test("configureThrottle() and setBandwidthLimit() keep the connection worki
   for (let i = 0; i < 20; i++) await peer.sendAcknowledged(0, new Uint8Array(1000));
   let received = 0;
   while (received < 20) {
-    await next(server, "receive");
+    await nextEvent(server, "receive");
     received++;
   }
   assert.equal(peer.state, "connected");

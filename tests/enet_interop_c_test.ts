@@ -5,8 +5,8 @@
  * checksum, with the range coder, and with both.
  */
 import assert from "node:assert/strict";
-import { createHost, PacketFlag } from "../enet/mod.ts";
-import { buildCPeer, LineProcess } from "./enet_peers/peers.ts";
+import { createHost, type Host, PacketFlag, type Peer } from "../enet/mod.ts";
+import { buildCPeer, type LineProcess, startServer } from "./enet_peers/peers.ts";
 import { defineInteropTests } from "./enet_peers/interop_suite.ts";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
 
@@ -29,15 +29,37 @@ defineInteropTests("C libenet", binary, [], [
   },
 ]);
 
+/** The C echo server in its own process, and our one-peer client connected to it. */
+async function connectToCServer(): Promise<
+  { server: LineProcess; client: Host; peer: Peer } & AsyncDisposable
+> {
+  const { process: server, port } = await startServer(binary, ["server"]);
+  try {
+    const client = await createHost({ address: { hostname: LOOPBACK4, port: 0 }, peerCount: 1 });
+    try {
+      const peer = await client.connect({ hostname: LOOPBACK4, port }, { channelCount: 1 });
+      return {
+        server,
+        client,
+        peer,
+        async [Symbol.asyncDispose]() {
+          await client.close();
+          await server[Symbol.asyncDispose]();
+        },
+      };
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
 Deno.test("a ping answered from the event loop shares one datagram with the acknowledgement of the C server's echo", async () => {
-  await using server = new LineProcess(binary, ["server"]);
-  const [line] = await server.waitFor((l) => l.startsWith("PORT "));
-  const port = Number(line.split(" ")[1]);
-  await using client = await createHost({
-    address: { hostname: LOOPBACK4, port: 0 },
-    peerCount: 1,
-  });
-  const peer = await client.connect({ hostname: LOOPBACK4, port }, { channelCount: 1 });
+  await using link = await connectToCServer();
+  const { server, client, peer } = link;
   const events = client[Symbol.asyncIterator]();
   const ping = new Uint8Array(16);
   // C acknowledges a packet in one datagram and sends its echo in the next:
@@ -58,14 +80,8 @@ Deno.test("a ping answered from the event loop shares one datagram with the ackn
 });
 
 Deno.test("a disconnect right after connect() still acknowledges the C server's VERIFY_CONNECT", async () => {
-  await using server = new LineProcess(binary, ["server"]);
-  const [line] = await server.waitFor((l) => l.startsWith("PORT "));
-  const port = Number(line.split(" ")[1]);
-  await using client = await createHost({
-    address: { hostname: LOOPBACK4, port: 0 },
-    peerCount: 1,
-  });
-  const peer = await client.connect({ hostname: LOOPBACK4, port }, { channelCount: 1 });
+  await using link = await connectToCServer();
+  const { server, peer } = link;
   peer.disconnect(77);
   assert.deepEqual(await deadline(peer.closed, 5000, "local disconnect"), {
     reason: "local",
