@@ -12,45 +12,14 @@
 import { ENET_PROTOCOL_MAXIMUM_MTU } from "./_protocol.ts";
 import { UdpBatch } from "./_udp_batch.ts";
 
+export { canonicalIP } from "./_ip.ts";
+
 /** A UDP endpoint: host name or IP literal, and port. */
 export interface Address {
   /** IPv4 or IPv6 literal, or a name (`Host.connect()` resolves it). */
   hostname: string;
   /** UDP port. */
   port: number;
-}
-
-const IPV4_LITERAL = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
-
-/**
- * The spelling the sockets report for the IP literal `hostname` (source
- * addresses are compared as strings): IPv6 compressed and lower case
- * (RFC 5952: "0:0:0:0:0:0:0:1" is "::1"), an IPv4-mapped IPv6 address as its
- * IPv4 address ("::ffff:127.0.0.1" is "127.0.0.1", as {@linkcode canonicalSource}
- * reports it). `null` when `hostname` is not an IP literal (a name).
- */
-export function canonicalIP(hostname: string): string | null {
-  if (IPV4_LITERAL.test(hostname)) {
-    const parts = hostname.split(".").map(Number);
-    return parts.every((part) => part <= 255) ? parts.join(".") : null;
-  }
-  if (!hostname.includes(":")) return null;
-  const bare = hostname.startsWith("[") && hostname.endsWith("]")
-    ? hostname.slice(1, -1)
-    : hostname;
-  let compressed: string;
-  try {
-    // The URL parser serializes IPv6 hosts in RFC 5952 form.
-    compressed = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-  } catch {
-    return bare; // a scope ID ("fe80::1%eth0") or not an address: left as given
-  }
-  const mapped = MAPPED_HEX.exec(compressed);
-  if (mapped === null) return compressed;
-  const high = parseInt(mapped[1], 16);
-  const low = parseInt(mapped[2], 16);
-  return `${high >> 8}.${high & 0xFF}.${low >> 8}.${low & 0xFF}`;
 }
 
 /** A datagram's source address as the engine compares it: IPv4-mapped IPv6 as IPv4. */

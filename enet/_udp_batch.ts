@@ -16,6 +16,8 @@
  * @module
  */
 
+import { ipBytes, ipText, MAPPED_IPV4, MAPPED_MARK } from "./_ip.ts";
+
 /** `AF_INET` from `<sys/socket.h>`. */
 const AF_INET = 2;
 /** `AF_INET6` on Linux. */
@@ -31,6 +33,11 @@ const MSG_DONTWAIT = 0x40;
 /** `MSG_TRUNC` in `msg_flags`: the datagram was longer than its buffer. */
 const MSG_TRUNC = 0x20;
 
+/** Offsets in `struct sockaddr_in`/`sockaddr_in6`: family (host order), port (network order), address. */
+const SA_FAMILY = 0;
+const SIN_PORT = 2;
+const SIN_ADDR = 4;
+const SIN6_ADDR = 8;
 /** `sizeof(struct sockaddr_in6)`, room for either family. */
 const SOCKADDR_SIZE = 28;
 /** `sizeof(struct sockaddr_in)`. */
@@ -104,80 +111,6 @@ function pinned(size: number): [Uint8Array, number] {
   return [bytes, Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)))];
 }
 
-/** The 4 or 16 address bytes of an IP literal, or null (a name, or an IPv6 scope ID). */
-export function ipBytes(hostname: string): Uint8Array | null {
-  if (!hostname.includes(":")) {
-    const parts = hostname.split(".");
-    if (parts.length !== 4) return null;
-    const bytes = new Uint8Array(4);
-    for (let i = 0; i < 4; i++) {
-      if (!/^\d{1,3}$/.test(parts[i])) return null;
-      const value = Number(parts[i]);
-      if (value > 255) return null;
-      bytes[i] = value;
-    }
-    return bytes;
-  }
-  if (hostname.includes("%")) return null;
-  const bare = hostname.startsWith("[") && hostname.endsWith("]")
-    ? hostname.slice(1, -1)
-    : hostname;
-  const halves = bare.split("::");
-  if (halves.length > 2) return null;
-  const groups = (text: string): number[] | null => {
-    if (text === "") return [];
-    const out: number[] = [];
-    const parts = text.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i];
-      if (i === parts.length - 1 && part.includes(".")) {
-        const v4 = ipBytes(part);
-        if (v4 === null) return null;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) out.push(parseInt(part, 16));
-      else return null;
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (head === null || tail === null) return null;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
-  const all = [...head, ...new Array(missing).fill(0), ...tail];
-  const bytes = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    bytes[2 * i] = all[i] >> 8;
-    bytes[2 * i + 1] = all[i] & 0xFF;
-  }
-  return bytes;
-}
-
-/** RFC 5952 text of 16 IPv6 address bytes, as the runtime reports sources (IPv4-mapped as IPv4). */
-export function ipv6Text(bytes: Uint8Array): string {
-  let mapped = bytes[10] === 0xFF && bytes[11] === 0xFF;
-  for (let i = 0; i < 10 && mapped; i++) mapped = bytes[i] === 0;
-  if (mapped) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((bytes[i] << 8) | bytes[i + 1]);
-  // The longest run of two or more zero words (the first of equals) becomes "::".
-  let bestStart = -1, bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = (from: number, to: number) =>
-    words.slice(from, to).map((w) => w.toString(16)).join(":");
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
-}
-
 /** Address bytes and port of a bound socket as `getsockname` reports them. */
 function boundAs(libc: Libc, fd: number, name: Uint8Array, length: Uint32Array): boolean {
   length[0] = SOCKADDR_SIZE;
@@ -198,8 +131,9 @@ function findDescriptor(libc: Libc, family: number, port: number, address: Uint8
   const typeLength = new Uint32Array(1);
   const matches = (fd: number): boolean => {
     if (!boundAs(libc, fd, name, length)) return false;
-    if (nameView.getUint16(0, true) !== family || nameView.getUint16(2) !== port) return false;
-    const at = family === AF_INET ? 4 : 8;
+    if (nameView.getUint16(SA_FAMILY, true) !== family) return false;
+    if (nameView.getUint16(SIN_PORT) !== port) return false;
+    const at = family === AF_INET ? SIN_ADDR : SIN6_ADDR;
     for (let i = 0; i < address.length; i++) if (name[at + i] !== address[i]) return false;
     typeLength[0] = 4;
     return libc.symbols.getsockopt(
@@ -451,7 +385,7 @@ export class UdpBatch {
         const start = i * this.#slotSize;
         const hostname = this.#source(i * SOCKADDR_SIZE);
         if (hostname === null) continue;
-        const port = this.#receiveNamesView.getUint16(i * SOCKADDR_SIZE + 2);
+        const port = this.#receiveNamesView.getUint16(i * SOCKADDR_SIZE + SIN_PORT);
         handler(this.#receiveBuffers.subarray(start, start + length), hostname, port);
       }
       total += count;
@@ -474,35 +408,35 @@ export class UdpBatch {
     if (ip === null) return null;
     const name = new Uint8Array(this.#family === AF_INET ? SOCKADDR_IN_SIZE : SOCKADDR_SIZE);
     const view = new DataView(name.buffer);
-    view.setUint16(0, this.#family, true);
-    view.setUint16(2, port);
+    view.setUint16(SA_FAMILY, this.#family, true);
+    view.setUint16(SIN_PORT, port);
     if (this.#family === AF_INET) {
       if (ip.length !== 4) return null;
-      name.set(ip, 4);
+      name.set(ip, SIN_ADDR);
     } else if (ip.length === 4) {
       // An IPv6 socket reaches IPv4 peers through their IPv4-mapped address.
-      name[18] = name[19] = 0xFF;
-      name.set(ip, 20);
-    } else name.set(ip, 8);
+      name[SIN6_ADDR + MAPPED_MARK] = name[SIN6_ADDR + MAPPED_MARK + 1] = 0xFF;
+      name.set(ip, SIN6_ADDR + MAPPED_IPV4);
+    } else name.set(ip, SIN6_ADDR);
     return name;
   }
 
   /** The source address text of the received name at `at`, as the runtime would report it. */
   #source(at: number): string | null {
     const view = this.#receiveNamesView;
-    const family = view.getUint16(at, true);
+    const family = view.getUint16(at + SA_FAMILY, true);
     let key: string | number;
-    if (family === AF_INET) key = view.getUint32(at + 4);
+    if (family === AF_INET) key = view.getUint32(at + SIN_ADDR);
     else if (family === AF_INET6) {
       key = "";
-      for (let i = 0; i < 16; i += 4) key += view.getUint32(at + 8 + i).toString(16) + ",";
+      for (let i = 0; i < 16; i += 4) key += view.getUint32(at + SIN6_ADDR + i).toString(16) + ",";
     } else return null;
     let text = this.#sourceText.get(key);
     if (text === undefined) {
       const names = this.#receiveNames;
       text = family === AF_INET
-        ? `${names[at + 4]}.${names[at + 5]}.${names[at + 6]}.${names[at + 7]}`
-        : ipv6Text(names.subarray(at + 8, at + 24));
+        ? names.subarray(at + SIN_ADDR, at + SIN_ADDR + 4).join(".")
+        : ipText(names.subarray(at + SIN6_ADDR, at + SIN6_ADDR + 16));
       if (this.#sourceText.size >= SOURCE_CACHE_SIZE) this.#sourceText.clear();
       this.#sourceText.set(key, text);
     }

@@ -14,7 +14,7 @@ import {
   type OpenDatagramSocketOptions,
   SendChunk,
 } from "../enet/_socket.ts";
-import { ipBytes, ipv6Text } from "../enet/_udp_batch.ts";
+import { ipBytes, ipText } from "../enet/_ip.ts";
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
 
 interface Received {
@@ -104,7 +104,8 @@ Deno.test("ipBytes() reads every spelling of an IP literal and refuses names and
   }
 });
 
-Deno.test("ipv6Text() writes sources in the runtime's RFC 5952 form, IPv4-mapped as IPv4", () => {
+Deno.test("ipText() writes sources in the runtime's spelling: dotted IPv4, RFC 5952 IPv6, IPv4-mapped as IPv4", () => {
+  assert.equal(ipText(new Uint8Array([10, 0, 0, 255])), "10.0.0.255");
   for (
     const [text, expected] of [
       ["::1", "::1"],
@@ -116,7 +117,7 @@ Deno.test("ipv6Text() writes sources in the runtime's RFC 5952 form, IPv4-mapped
       ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
     ]
   ) {
-    assert.equal(ipv6Text(ipBytes(text)!), expected, text);
+    assert.equal(ipText(ipBytes(text)!), expected, text);
     // the runtime's own spelling, through the URL parser, agrees
     if (!expected.includes(".")) {
       assert.equal(new URL(`http://[${text}]/`).hostname.slice(1, -1), expected);
