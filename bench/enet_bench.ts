@@ -26,7 +26,11 @@ const LOOPBACK = "127.0.0.1";
 const hostOptions = (): HostOptions => ({
   checksum: args.includes("--checksum"),
   compression: args.includes("--range-coder") ? "range-coder" : undefined,
-  socket: args.includes("--node-socket") ? "node" : "auto",
+  socket: args.includes("--node-socket")
+    ? "node"
+    : args.includes("--deno-socket")
+    ? "deno"
+    : "auto",
 });
 
 /** Our sink/echo server: channel 1 counts (index, total) messages, channel 0 echoes. */
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
     "--allow-run",
     "--allow-write",
     "--allow-env",
+    "--allow-ffi",
     "--unstable-net",
     self,
     "--serve",

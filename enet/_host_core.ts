@@ -123,7 +123,8 @@ export interface HostCoreOptions {
   checksum: ((data: Uint8Array) => number) | null;
   compressor: CoreCompressor | null;
   intercept: ((datagram: Uint8Array, address: Address) => InterceptResult) | null;
-  forceNodeSocket: boolean;
+  /** Which UDP socket (see `HostOptions.socket`). */
+  socket: "auto" | "deno" | "node";
   /** Half-open records before the oldest is forgotten for a new CONNECT. */
   maximumHalfOpenPeers: number;
   /** Half-open records per source IP address. */
@@ -344,7 +345,7 @@ export class HostCore implements PeerHost {
   async open(options: HostCoreOptions, address: Address): Promise<void> {
     this.socket = await openDatagramSocket({
       address,
-      forceNode: options.forceNodeSocket,
+      implementation: options.socket,
       onDatagram: (data, hostname, port) => this.#receive(data, hostname, port),
       onBurstEnd: () => this.#endBurst(),
     });

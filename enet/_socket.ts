@@ -1,14 +1,18 @@
 /**
  * The datagram socket under a host: `Deno.listenDatagram` when the runtime
- * offers it (`--unstable-net`), `node:dgram` otherwise. Both deliver bursts:
- * every datagram already queued in the kernel is handed to `onDatagram`
- * before `onBurstEnd` runs once, so the engine can flush the acknowledgements
- * of a whole burst in one pass.
+ * offers it (`--unstable-net`), `node:dgram` otherwise. On Linux with the FFI
+ * permission granted, the Deno socket sends and drains in batches through
+ * {@linkcode UdpBatch}. All deliver bursts: every datagram already queued in
+ * the kernel is handed to `onDatagram` before `onBurstEnd` runs once, so the
+ * engine can flush the acknowledgements of a whole burst in one pass.
  *
  * @module
  */
 
 import { ENET_PROTOCOL_MAXIMUM_MTU } from "./_protocol.ts";
+import { UdpBatch } from "./_udp_batch.ts";
+
+export { canonicalIP } from "./_ip.ts";
 
 /** A UDP endpoint: host name or IP literal, and port. */
 export interface Address {
@@ -16,39 +20,6 @@ export interface Address {
   hostname: string;
   /** UDP port. */
   port: number;
-}
-
-const IPV4_LITERAL = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
-
-/**
- * The spelling the sockets report for the IP literal `hostname` (source
- * addresses are compared as strings): IPv6 compressed and lower case
- * (RFC 5952: "0:0:0:0:0:0:0:1" is "::1"), an IPv4-mapped IPv6 address as its
- * IPv4 address ("::ffff:127.0.0.1" is "127.0.0.1", as {@linkcode canonicalSource}
- * reports it). `null` when `hostname` is not an IP literal (a name).
- */
-export function canonicalIP(hostname: string): string | null {
-  if (IPV4_LITERAL.test(hostname)) {
-    const parts = hostname.split(".").map(Number);
-    return parts.every((part) => part <= 255) ? parts.join(".") : null;
-  }
-  if (!hostname.includes(":")) return null;
-  const bare = hostname.startsWith("[") && hostname.endsWith("]")
-    ? hostname.slice(1, -1)
-    : hostname;
-  let compressed: string;
-  try {
-    // The URL parser serializes IPv6 hosts in RFC 5952 form.
-    compressed = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-  } catch {
-    return bare; // a scope ID ("fe80::1%eth0") or not an address: left as given
-  }
-  const mapped = MAPPED_HEX.exec(compressed);
-  if (mapped === null) return compressed;
-  const high = parseInt(mapped[1], 16);
-  const low = parseInt(mapped[2], 16);
-  return `${high >> 8}.${high & 0xFF}.${low >> 8}.${low & 0xFF}`;
 }
 
 /** A datagram's source address as the engine compares it: IPv4-mapped IPv6 as IPv4. */
@@ -84,8 +55,8 @@ export type DatagramHandler = (data: Uint8Array, hostname: string, port: number)
 export interface DatagramSocket {
   /** The address actually bound. */
   readonly address: Address;
-  /** Which implementation is in use. */
-  readonly kind: "deno" | "node";
+  /** Which implementation is in use (`"deno-batched"`: Deno's socket with `sendmmsg`/`recvmmsg`). */
+  readonly kind: "deno" | "deno-batched" | "node";
   /**
    * Sends `data` to `address`; errors (unreachable, buffer full) count as
    * loss. When `chunk` is given, `data` lies in it and must stay untouched
@@ -105,11 +76,15 @@ export interface OpenDatagramSocketOptions {
   onDatagram: DatagramHandler;
   /** Called once after each burst of datagrams. */
   onBurstEnd: () => void;
-  /** Use `node:dgram` even when `Deno.listenDatagram` exists (tests). */
-  forceNode?: boolean;
+  /** `"auto"`: the fastest available; `"deno"`: `Deno.listenDatagram`, one op per datagram; `"node"`: `node:dgram`. */
+  implementation: "auto" | "deno" | "node";
 }
 
-/** How many receives are kept pending on a Deno socket so bursts resolve together. */
+/**
+ * How many receives are kept pending on a Deno socket without batched
+ * receives, so bursts resolve together. (Each wake-up also costs a failed
+ * receive call per pending op, which the batched socket avoids with one.)
+ */
 const CONCURRENT_RECEIVES = 16;
 
 type ListenDatagram = (options: {
@@ -125,7 +100,7 @@ export async function openDatagramSocket(
 ): Promise<DatagramSocket> {
   const listen = (globalThis as { Deno?: { listenDatagram?: ListenDatagram } }).Deno
     ?.listenDatagram;
-  if (typeof listen === "function" && !options.forceNode) {
+  if (typeof listen === "function" && options.implementation !== "node") {
     return openDeno(listen, options);
   }
   return await openNode(options);
@@ -139,12 +114,21 @@ function openDeno(listen: ListenDatagram, options: OpenDatagramSocketOptions): D
     port: options.address.port,
   });
   const bound = conn.addr as Deno.NetAddr;
+  const batch = options.implementation === "auto"
+    ? UdpBatch.open(bound.hostname, bound.port, ENET_PROTOCOL_MAXIMUM_MTU)
+    : null;
   let closed = false;
   let burstScheduled = false;
   const endBurst = () => {
     burstScheduled = false;
     if (!closed) onBurstEnd();
   };
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    batch?.flush();
+  };
+  if (batch !== null) batch.onSent = (source) => (source as SendChunk).release();
   const loops: Promise<void>[] = [];
   const receiveLoop = async () => {
     const buffer = new Uint8Array(ENET_PROTOCOL_MAXIMUM_MTU);
@@ -162,6 +146,9 @@ function openDeno(listen: ListenDatagram, options: OpenDatagramSocketOptions): D
       if (closed) return;
       try {
         onDatagram(data, canonicalSource(from.hostname), from.port);
+        // The rest of the burst in one call; the one pending receive op
+        // (re-armed after this) keeps the datagrams in order.
+        batch?.drain(onDatagram);
       } finally {
         if (!burstScheduled) {
           burstScheduled = true;
@@ -170,13 +157,23 @@ function openDeno(listen: ListenDatagram, options: OpenDatagramSocketOptions): D
       }
     }
   };
-  for (let i = 0; i < CONCURRENT_RECEIVES; i++) loops.push(receiveLoop());
+  const receives = batch === null ? CONCURRENT_RECEIVES : 1;
+  for (let i = 0; i < receives; i++) loops.push(receiveLoop());
   const ignore = () => {};
   return {
     address: { hostname: bound.hostname, port: bound.port },
-    kind: "deno",
+    kind: batch === null ? "deno" : "deno-batched",
     send(data, address, chunk) {
       if (closed) return;
+      if (batch !== null && batch.queue(data, address, chunk)) {
+        // Sent with the rest of this microtask pass's datagrams.
+        if (chunk !== null) chunk.pending++;
+        if (!flushScheduled) {
+          flushScheduled = true;
+          queueMicrotask(flush);
+        }
+        return;
+      }
       // `send` reads only hostname and port: the engine's address object serves as is.
       const sent = conn.send(data, address as Deno.NetAddr);
       if (chunk === null) sent.catch(ignore);
@@ -188,6 +185,7 @@ function openDeno(listen: ListenDatagram, options: OpenDatagramSocketOptions): D
     async close() {
       if (closed) return;
       closed = true;
+      batch?.close(); // sends what is queued, then never touches the descriptor again
       conn.close();
       await Promise.allSettled(loops);
     },

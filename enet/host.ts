@@ -170,8 +170,15 @@ export interface HostOptions {
   intercept?: (datagram: Uint8Array, address: Address) => InterceptResult;
   /** Closes the host when aborted. */
   signal?: AbortSignal;
-  /** `"node"` forces the `node:dgram` socket even when `Deno.listenDatagram` exists. @default {"auto"} */
-  socket?: "auto" | "node";
+  /**
+   * The UDP socket. `"auto"`: `Deno.listenDatagram` (with `--unstable-net`),
+   * whose datagrams are sent and drained in batches (`sendmmsg`/`recvmmsg`)
+   * on Linux when the FFI permission is already granted, else one runtime
+   * op per datagram; `node:dgram` without `--unstable-net`. `"deno"`:
+   * `Deno.listenDatagram` with one op per datagram. `"node"`: `node:dgram`.
+   * @default {"auto"}
+   */
+  socket?: "auto" | "deno" | "node";
 }
 
 /** Options of `Host.connect()`. */
@@ -299,6 +306,12 @@ export async function createHost<PeerData = unknown>(
     checkInteger("connectRateLimit.perSecond", connectRateLimit.perSecond, 1, 1_000_000);
     checkInteger("connectRateLimit.burst", connectRateLimit.burst ?? 1, 1, 1_000_000);
   }
+  if (socket !== "auto" && socket !== "deno" && socket !== "node") {
+    throw new EnetTypeError(
+      "ERR_INVALID_OPTION",
+      `Option "socket" must be "auto", "deno" or "node", got "${socket}"`,
+    );
+  }
   signal?.throwIfAborted();
   const crc = checksum ? (data: Uint8Array) => enetCrc32(data) : null;
   let coder: CoreCompressor | null = compressor ?? null;
@@ -332,7 +345,7 @@ export async function createHost<PeerData = unknown>(
     checksum: crc,
     compressor: coder,
     intercept: intercept ?? null,
-    forceNodeSocket: socket === "node",
+    socket,
   }, signal);
   return host;
 }

@@ -20,6 +20,7 @@ addEventListener("unload", () => {
 
 defineInteropTests("C libenet", binary, [], [
   { name: "plain", args: [], options: {} },
+  { name: "plain, one runtime op per datagram", args: [], options: { socket: "deno" } },
   { name: "checksum", args: ["--checksum"], options: { checksum: true } },
   { name: "range coder", args: ["--range-coder"], options: { compression: "range-coder" } },
   {

@@ -9,7 +9,7 @@ import { createHost, EnetTypeError, type HostOptions } from "../enet/mod.ts";
 import { deadline, hasIPv6, LOOPBACK4 } from "./_loopback.ts";
 import { nextEvent } from "./_tools/enet_events.ts";
 
-for (const socket of ["auto", "node"] as const) {
+for (const socket of ["auto", "deno", "node"] as const) {
   Deno.test(`Host.connect() resolves "localhost" and completes the handshake (socket: "${socket}")`, async () => {
     const options: HostOptions = { socket };
     await using server = await createHost({
