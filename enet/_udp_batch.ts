@@ -188,8 +188,15 @@ export class UdpBatch {
   readonly #staging: Uint8Array;
   readonly #stagingAddress: number;
   #stagingUsed = 0;
-  /** `address` → `sockaddr` bytes for the socket's family (null: not an IP literal here). */
-  readonly #names = new WeakMap<object, Uint8Array | null>();
+  /**
+   * `address` → its `sockaddr` bytes for the socket's family (null: not an
+   * IP literal here), with the hostname and port they were made from, in
+   * case the object changes.
+   */
+  readonly #names = new WeakMap<
+    object,
+    { hostname: string; port: number; name: Uint8Array | null }
+  >();
   /** Address of byte 0 of each source's `ArrayBuffer`. */
   readonly #addresses = new WeakMap<BatchSource, number>();
 
@@ -286,25 +293,30 @@ export class UdpBatch {
   /**
    * Queues `data` for `address`. With a `source`, `data` lies in
    * `source.bytes` (which stays untouched until {@linkcode onSent}); without,
-   * it is copied. Returns false when this layer cannot send there (a name,
-   * or a family the socket does not have), so the caller sends it itself.
+   * it is copied. Returns false when this layer cannot send it (to a name,
+   * to a family the socket does not have, or longer than the largest
+   * datagram), so the caller sends it itself.
    */
   queue(
     data: Uint8Array,
     address: { hostname: string; port: number },
     source: BatchSource | null,
   ): boolean {
-    let name = this.#names.get(address);
-    if (name === undefined) {
-      name = this.#sockaddr(address.hostname, address.port);
-      this.#names.set(address, name);
+    const { hostname, port } = address;
+    let known = this.#names.get(address);
+    if (known === undefined || known.hostname !== hostname || known.port !== port) {
+      known = { hostname, port, name: this.#sockaddr(hostname, port) };
+      this.#names.set(address, known);
     }
-    if (name === null || this.#closed) return false;
-    if (this.#queued === UDP_BATCH_SIZE) this.flush();
+    const name = known.name;
+    if (name === null || this.#closed || data.length > this.#slotSize) return false;
+    if (
+      this.#queued === UDP_BATCH_SIZE ||
+      (source === null && this.#stagingUsed + data.length > this.#staging.length)
+    ) this.flush();
     const slot = this.#queued;
     let pointer: number;
     if (source === null) {
-      if (this.#stagingUsed + data.length > this.#staging.length) this.flush();
       pointer = this.#stagingAddress + this.#stagingUsed;
       this.#staging.set(data, this.#stagingUsed);
       this.#stagingUsed += data.length;
