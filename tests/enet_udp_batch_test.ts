@@ -279,3 +279,17 @@ Deno.test("createHost() refuses an unknown socket option with ERR_INVALID_OPTION
     (error) => error instanceof EnetTypeError && error.code === "ERR_INVALID_OPTION",
   );
 });
+
+Deno.test("a datagram longer than ENet's largest still leaves, through the runtime's op", async () => {
+  await using sender = await recordingSocket(LOOPBACK4);
+  using receiver = plainSocket(LOOPBACK4);
+  const arrived = receivePlain(receiver.conn, 2);
+  const long = new Uint8Array(5000).fill(3);
+  sender.socket.send(datagram(7), { hostname: LOOPBACK4, port: receiver.port }, null);
+  sender.socket.send(long, { hostname: LOOPBACK4, port: receiver.port }, null);
+  const got = await deadline(arrived, 5000, "both datagrams");
+  assert.deepEqual(
+    got.map((entry) => entry.data.length).sort((a, b) => a - b),
+    [datagram(7).length, 5000],
+  );
+});
