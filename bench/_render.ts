@@ -44,7 +44,9 @@ export interface Results {
 const ABOUT: Record<string, string> = {
   enet:
     "ENet 1.3 reliable UDP over loopback, every server in its own process: ours beside C libenet " +
-    "1.3.17 and npm `enet` under Node.",
+    "1.3.17 and npm `enet` under Node. Rows without a named side pair each system with itself " +
+    "(ours ↔ ours, C → C, npm ↔ npm); the mixed rows put our client or server against C's and " +
+    "compare with C → C. Ours batches its UDP system calls (Linux, `--allow-ffi`).",
   framed: "Length-framed messages over TCP: `framed/` beside raw `Deno.connect` on the same bytes.",
   mesh: "Serverless P2P mesh, one process per member. net-peer is not on npm, so its figures are " +
     "quoted from its own measurements on this kind of machine, not run here.",

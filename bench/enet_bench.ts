@@ -290,6 +290,31 @@ async function main(): Promise<void> {
     const peers = { "C libenet": c ? pick(c) : null, "npm enet (Node)": npm ? pick(npm) : null };
     figure({ scenario, unit, better, ours: pick(ours), peers });
   }
+  // Mixed pairs against C → C: our client with a C server (the issue's send
+  // path) and a C client with our server (the game-server case).
+  for (
+    const [pair, side] of [["ours → C", "our client → C server"], [
+      "C → ours",
+      "C client → our server",
+    ]]
+  ) {
+    const mixed = rows.find(([n]) => n === pair)?.[1];
+    if (!mixed || !c) continue;
+    for (
+      const [size, pick] of [
+        ["64 B", (r: Result) => r.throughput64],
+        ["1 KB", (r: Result) => r.throughput1k],
+      ] as const
+    ) {
+      figure({
+        scenario: `reliable ${size}, ${side}`,
+        unit: "msg/s",
+        better: "higher",
+        ours: pick(mixed),
+        peers: { "C libenet": pick(c) },
+      });
+    }
+  }
   // Checksum + range coder, ours vs C (bench/_enet_extras_bench.ts); skip with --no-extras.
   if (
     !args.includes("--checksum") && !args.includes("--range-coder") && !args.includes("--no-extras")
