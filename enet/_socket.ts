@@ -12,8 +12,6 @@
 import { ENET_PROTOCOL_MAXIMUM_MTU } from "./_protocol.ts";
 import { UdpBatch } from "./_udp_batch.ts";
 
-export { canonicalIP } from "./_ip.ts";
-
 /** A UDP endpoint: host name or IP literal, and port. */
 export interface Address {
   /** IPv4 or IPv6 literal, or a name (`Host.connect()` resolves it). */
@@ -128,7 +126,6 @@ function openDeno(listen: ListenDatagram, options: OpenDatagramSocketOptions): D
     flushScheduled = false;
     batch?.flush();
   };
-  if (batch !== null) batch.onSent = (source) => (source as SendChunk).release();
   const loops: Promise<void>[] = [];
   const receiveLoop = async () => {
     const buffer = new Uint8Array(ENET_PROTOCOL_MAXIMUM_MTU);

@@ -76,6 +76,8 @@ type Libc = Deno.DynamicLibrary<typeof symbols>;
 export interface BatchSource {
   /** The buffer the datagram lies in (its whole `ArrayBuffer` is addressed). */
   readonly bytes: Uint8Array;
+  /** Called once per datagram queued from it, when that datagram was handed to the kernel (or dropped). */
+  release(): void;
 }
 
 /** Receives one datagram; `data` is only valid during the call. */
@@ -183,7 +185,6 @@ export class UdpBatch {
   #queued = 0;
   /** Sources of the queued datagrams, released once sent. */
   readonly #sources: (BatchSource | null)[] = [];
-  #onSent: (source: BatchSource) => void = () => {};
   /** Copies of datagrams that have no pinned buffer of their own. */
   readonly #staging: Uint8Array;
   readonly #stagingAddress: number;
@@ -280,19 +281,9 @@ export class UdpBatch {
     return new UdpBatch(libc, fd, family, slotSize);
   }
 
-  /** Called with each source once its datagrams were handed to the kernel (or dropped). */
-  set onSent(callback: (source: BatchSource) => void) {
-    this.#onSent = callback;
-  }
-
-  /** Datagrams queued and not yet flushed. */
-  get queued(): number {
-    return this.#queued;
-  }
-
   /**
    * Queues `data` for `address`. With a `source`, `data` lies in
-   * `source.bytes` (which stays untouched until {@linkcode onSent}); without,
+   * `source.bytes` (which stays untouched until `source.release()`); without,
    * it is copied. Returns false when this layer cannot send it (to a name,
    * to a family the socket does not have, or longer than the largest
    * datagram), so the caller sends it itself.
@@ -365,7 +356,7 @@ export class UdpBatch {
     const sources = this.#sources;
     for (let i = 0; i < count; i++) {
       const source = sources[i];
-      if (source !== null) this.#onSent(source);
+      if (source !== null) source.release();
       sources[i] = null;
     }
   }

@@ -32,7 +32,8 @@ import {
   NETKIT_DEFAULT_MAXIMUM_INCOMPLETE_PACKETS,
   NETKIT_DEFAULT_MAXIMUM_WAITING_PACKETS,
 } from "./_protocol.ts";
-import { type Address, canonicalIP } from "./_socket.ts";
+import { canonicalIP } from "./_ip.ts";
+import type { Address } from "./_socket.ts";
 import { EnetError, EnetRangeError, EnetTypeError } from "./errors.ts";
 import type { DisconnectReason, Peer, PeerTimeoutOptions } from "./peer.ts";
 
