@@ -61,7 +61,7 @@ const DRAIN_CALLS = 4;
 /** Descriptors probed with `getsockname` when `/proc/self/fd` cannot be listed. */
 const DESCRIPTOR_SCAN_LIMIT = 4096;
 /** Source addresses whose string form is kept (a cache, emptied when full). */
-const SOURCE_CACHE_SIZE = 1024;
+export const SOURCE_CACHE_SIZE = 1024;
 
 const symbols = {
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
@@ -210,7 +210,7 @@ export class UdpBatch {
   readonly #receiveNames: Uint8Array;
   readonly #receiveNamesView: DataView;
   readonly #slotSize: number;
-  readonly #sourceText = new Map<string | number, string>();
+  readonly #sourceNames = new SourceNames();
 
   private constructor(libc: Libc, fd: number, family: number, slotSize: number) {
     this.#libc = libc;
@@ -386,7 +386,11 @@ export class UdpBatch {
         if (view.getInt32(at + MSG_FLAGS, true) & MSG_TRUNC) continue;
         const length = view.getUint32(at + MSG_LEN, true);
         const start = i * this.#slotSize;
-        const hostname = this.#source(i * SOCKADDR_SIZE);
+        const hostname = this.#sourceNames.text(
+          this.#receiveNames,
+          this.#receiveNamesView,
+          i * SOCKADDR_SIZE,
+        );
         if (hostname === null) continue;
         const port = this.#receiveNamesView.getUint16(i * SOCKADDR_SIZE + SIN_PORT);
         handler(this.#receiveBuffers.subarray(start, start + length), hostname, port);
@@ -423,10 +427,24 @@ export class UdpBatch {
     } else name.set(ip, SIN6_ADDR);
     return name;
   }
+}
 
-  /** The source address text of the received name at `at`, as the runtime would report it. */
-  #source(at: number): string | null {
-    const view = this.#receiveNamesView;
+/**
+ * The text of received `sockaddr` source addresses, as the runtime would
+ * report them, cached by address. Sources are the peer's choice (and can be
+ * spoofed), so the cache empties when it reaches
+ * {@linkcode SOURCE_CACHE_SIZE} entries instead of growing.
+ */
+export class SourceNames {
+  readonly #texts = new Map<string | number, string>();
+
+  /** Cached entries (at most {@linkcode SOURCE_CACHE_SIZE}). */
+  get size(): number {
+    return this.#texts.size;
+  }
+
+  /** The text of the `sockaddr` at `at` in `names` (`view` over the same bytes), or null for a family other than IPv4/IPv6. */
+  text(names: Uint8Array, view: DataView, at: number): string | null {
     const family = view.getUint16(at + SA_FAMILY, true);
     let key: string | number;
     if (family === AF_INET) key = view.getUint32(at + SIN_ADDR);
@@ -434,14 +452,13 @@ export class UdpBatch {
       key = "";
       for (let i = 0; i < 16; i += 4) key += view.getUint32(at + SIN6_ADDR + i).toString(16) + ",";
     } else return null;
-    let text = this.#sourceText.get(key);
+    let text = this.#texts.get(key);
     if (text === undefined) {
-      const names = this.#receiveNames;
       text = family === AF_INET
         ? names.subarray(at + SIN_ADDR, at + SIN_ADDR + 4).join(".")
         : ipText(names.subarray(at + SIN6_ADDR, at + SIN6_ADDR + 16));
-      if (this.#sourceText.size >= SOURCE_CACHE_SIZE) this.#sourceText.clear();
-      this.#sourceText.set(key, text);
+      if (this.#texts.size >= SOURCE_CACHE_SIZE) this.#texts.clear();
+      this.#texts.set(key, text);
     }
     return text;
   }

@@ -15,6 +15,7 @@ import {
   SendChunk,
 } from "../enet/_socket.ts";
 import { ipBytes, ipText } from "../enet/_ip.ts";
+import { SOURCE_CACHE_SIZE, SourceNames } from "../enet/_udp_batch.ts";
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
 
 interface Received {
@@ -292,4 +293,33 @@ Deno.test("a datagram longer than ENet's largest still leaves, through the runti
     got.map((entry) => entry.data.length).sort((a, b) => a - b),
     [datagram(7).length, 5000],
   );
+});
+
+Deno.test("SourceNames reads sockaddr sources and stays bounded under a flood of spoofed ones", () => {
+  const names = new SourceNames();
+  const bytes = new Uint8Array(28);
+  const view = new DataView(bytes.buffer);
+  const v4 = (a: number, b: number, c: number, d: number) => {
+    bytes.fill(0);
+    view.setUint16(0, 2, true); // AF_INET
+    bytes.set([a, b, c, d], 4);
+    return names.text(bytes, view, 0);
+  };
+  const v6 = (text: string) => {
+    bytes.fill(0);
+    view.setUint16(0, 10, true); // AF_INET6
+    bytes.set(ipBytes(text)!, 8);
+    return names.text(bytes, view, 0);
+  };
+  assert.equal(v4(127, 0, 0, 1), "127.0.0.1");
+  assert.equal(v6("::1"), "::1");
+  assert.equal(v6("::ffff:10.0.0.7"), "10.0.0.7");
+  assert.equal(v6("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
+  view.setUint16(0, 1, true); // AF_UNIX: not a source ENet answers
+  assert.equal(names.text(bytes, view, 0), null);
+  for (let i = 0; i < 3 * SOURCE_CACHE_SIZE; i++) {
+    const text = v4(10, (i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF);
+    assert.equal(text, `10.${(i >> 16) & 0xFF}.${(i >> 8) & 0xFF}.${i & 0xFF}`);
+    assert.ok(names.size <= SOURCE_CACHE_SIZE, `cache grew to ${names.size}`);
+  }
 });
