@@ -13,9 +13,8 @@ import {
   BATCH_BYTES,
   BATCH_FRAME_LIMIT,
   encodeBatch,
-  encodeJsonFrame,
+  encodeClose,
   FRAGMENT_SIZE,
-  KIND_CLOSE,
   KIND_FRAGMENT,
   messageTooLarge,
   WIRE_FRAME_LIMIT,
@@ -329,7 +328,7 @@ export class Link {
   async closeWith(error: Error & { code: string }): Promise<void> {
     if (this.#error !== undefined || this.#closing !== undefined) return;
     const written = this.post(
-      encodeJsonFrame(KIND_CLOSE, { code: error.code, message: error.message }),
+      encodeClose(error.code, error.message),
     );
     written.catch(() => {});
     this.#closing = error;

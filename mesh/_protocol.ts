@@ -545,6 +545,11 @@ export function encodeReject(code: RejectCode, message: string, extra: object = 
   return encodeJsonFrame(KIND_REJECT, { code, message, ...extra });
 }
 
+/** CLOSE frame: why this side ends an established link (read back with {@linkcode decodeReject}). */
+export function encodeClose(code: string, message: string): Uint8Array {
+  return encodeJsonFrame(KIND_CLOSE, { code, message });
+}
+
 /** Body of a REJECT (or CLOSE) frame. */
 export function decodeReject(frame: Uint8Array): Reject {
   return decodeJsonBody(frame, 1, MAX_HANDSHAKE_SIZE) as Reject;

@@ -10,6 +10,7 @@ import { LinkClosedByPeer } from "../mesh/_link.ts";
 import { stateFrames } from "../mesh/_state_sync.ts";
 import {
   encodeBatch,
+  encodeClose,
   encodeContent,
   encodeJsonFrame,
   encodeMembersFrame,
@@ -18,7 +19,6 @@ import {
   encodeSignal,
   encodeTime,
   encodeType,
-  KIND_CLOSE,
   KIND_LEAVE,
   KIND_MEMBERS,
   KIND_PING,
@@ -81,7 +81,7 @@ Deno.test("dispatchFrame() unpacks a BATCH in order and refuses a nested one", (
 
 Deno.test("dispatchFrame(): CLOSE reports the reason, then ends the link", () => {
   const { handler, seen } = recorder();
-  const close = encodeJsonFrame(KIND_CLOSE, { code: "ERR_SLOW_PEER", message: "slow" });
+  const close = encodeClose("ERR_SLOW_PEER", "slow");
   assert.throws(() => dispatchFrame(close, handler, 1 << 20), LinkClosedByPeer);
   assert.deepEqual(seen, [["close", "ERR_SLOW_PEER"]]);
 });
