@@ -106,9 +106,13 @@ Deno.test("client opens a reliable and an unreliable channel on one negotiated p
   const slave = f.client.slaves[0];
   assert.deepEqual(slave.userData, { name: "eu-1" });
   const reliable = await slave.createDataChannel("chat");
+  // One offer, or up to three when libdatachannel aborted a set-up under the
+  // client and it retried (each retry closes the aborted connection first).
+  const setUpOffers = offers;
+  assert.ok(setUpOffers >= 1 && setUpOffers <= 3, `${setUpOffers} offers for one set-up`);
   const fast = await slave.createDataChannel("state", { ordered: false, maxRetransmits: 0 });
   const third = await slave.createDataChannel("chat"); // duplicate labels are separate channels
-  assert.equal(offers, 1);
+  assert.equal(offers, setUpOffers, "further channels open without another offer");
   assert.equal(f.slave.connections.size, 1);
   assert.equal(fast.ordered, false);
   assert.equal(fast.maxRetransmits, 0);
