@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { WebRtcError } from "../webrtc/errors.ts";
 import { deadline } from "./_loopback.ts";
 
+export { until } from "./_tools/until.ts";
+
 /** A WebSocket to the master that exposes raw packets (for protocol-level tests). */
 export class RawPeer implements AsyncDisposable {
   readonly socket: WebSocket;
@@ -93,15 +95,6 @@ export function nextEvent<T extends Event = Event>(
     ms,
     `"${type}" event`,
   );
-}
-
-/** Waits until `check()` is true, polling every 10 ms. */
-export async function until(check: () => boolean, ms = 5000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new DOMException(`Timed out waiting for ${what}`, "TimeoutError");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /**

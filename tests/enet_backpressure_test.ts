@@ -6,16 +6,9 @@
  * retransmits them once the application has caught up).
  */
 import assert from "node:assert/strict";
+import { until } from "./_tools/until.ts";
 import { createHost, type Host, type HostEvent, PacketFlag, type Peer } from "../enet/mod.ts";
 import { deadline, LOOPBACK4 } from "./_loopback.ts";
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new DOMException(`Timed out waiting for ${what}`, "TimeoutError");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function connected(server: Host, clients: Host[]): Promise<Peer[]> {
   const peers: Peer[] = [];

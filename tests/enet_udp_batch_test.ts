@@ -17,6 +17,7 @@ import {
 import { ipBytes, ipText } from "../enet/_ip.ts";
 import { SOURCE_CACHE_SIZE, SourceNames } from "../enet/_udp_batch.ts";
 import { deadline, hasIPv6, LOOPBACK4, LOOPBACK6 } from "./_loopback.ts";
+import { until } from "./_tools/until.ts";
 
 interface Received {
   data: Uint8Array;
@@ -186,13 +187,7 @@ Deno.test("a burst queued in the kernel is drained in a few wake-ups, in order, 
     for (let i = 0; i < 200; i++) {
       sender.socket.send(datagram(i, 120), { hostname: LOOPBACK4, port }, null);
     }
-    await deadline(
-      (async () => {
-        while (receiver.received.length < 200) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      5000,
-      "200 datagrams",
-    );
+    await until(() => receiver.received.length >= 200, 5000, "200 datagrams");
     receiver.received.forEach((entry, i) => {
       assert.deepEqual(entry.data, datagram(i, 120), `datagram ${i}`);
       assert.equal(entry.hostname, LOOPBACK4);
@@ -213,13 +208,7 @@ Deno.test("a burst queued in the kernel is drained in a few wake-ups, in order, 
         port,
       });
     }
-    await deadline(
-      (async () => {
-        while (receiver.received.length < before + 2) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      5000,
-      "the short datagrams",
-    );
+    await until(() => receiver.received.length >= before + 2, 5000, "the short datagrams");
     await new Promise((r) => setTimeout(r, 50));
     const lengths = receiver.received.slice(before).map((entry) => entry.data.length);
     // The runtime's receive op (first of a wake-up) truncates at 4096 as before;
@@ -242,13 +231,7 @@ Deno.test({
       hostname: LOOPBACK4,
       port: receiver.socket.address.port,
     });
-    await deadline(
-      (async () => {
-        while (receiver.received.length < 1) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      5000,
-      "the datagram",
-    );
+    await until(() => receiver.received.length >= 1, 5000, "the datagram");
     assert.equal(receiver.received[0].hostname, LOOPBACK4);
     const answered = receivePlain(sender.conn, 1);
     receiver.socket.send(datagram(2), { hostname: LOOPBACK4, port: senderPort }, null);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { until } from "./_tools/until.ts";
 import { connect } from "../framed/mod.ts";
 import {
   joinMesh,
@@ -26,16 +27,6 @@ import {
 } from "../mesh/_protocol.ts";
 import { rawMember } from "./redteam/attacks/mesh.ts";
 import { deadline } from "./_loopback.ts";
-
-function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  return deadline(
-    (async () => {
-      while (!condition()) await new Promise((r) => setTimeout(r, 10));
-    })(),
-    ms,
-    what,
-  );
-}
 
 function connectionErrors(mesh: Mesh): MeshConnectionErrorDetail[] {
   const seen: MeshConnectionErrorDetail[] = [];

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
+import { until } from "./_tools/until.ts";
 import { connect } from "../framed/mod.ts";
 import { joinMesh, type Mesh, MeshError } from "../mesh/mod.ts";
 import { PROTOCOL_VERSION } from "../mesh/_protocol.ts";
 import { deadline } from "./_loopback.ts";
-
-function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  return deadline(
-    (async () => {
-      while (!condition()) await new Promise((r) => setTimeout(r, 10));
-    })(),
-    ms,
-    what,
-  );
-}
 
 Deno.test("a member without the secret, or with a wrong one, is refused with ERR_BAD_SECRET", async () => {
   const a = await joinMesh({ name: "a", secret: "right" });
